@@ -1,0 +1,146 @@
+//! Assembling and running a server: store, service, configuration, listener, shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cognate_core::ports::SystemClock;
+use cognate_core::{Service, ServiceConfig};
+use cognate_store::SqlStore;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use crate::wire::{self, AppState};
+
+/// Everything `serve` needs, whether from the command line or a test.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub config: Option<PathBuf>,
+    pub region: String,
+    pub public_url: Option<String>,
+}
+
+impl From<ServeArgs> for ServeOptions {
+    fn from(a: ServeArgs) -> Self {
+        Self {
+            listen: a.listen,
+            data_dir: a.data_dir,
+            database_url: a.database_url,
+            config: a.config,
+            region: a.region,
+            public_url: a.public_url,
+        }
+    }
+}
+
+impl ServeOptions {
+    /// Defaults for a server on an ephemeral port with its data in `data_dir`.
+    pub fn ephemeral(data_dir: PathBuf) -> Self {
+        Self {
+            listen: "127.0.0.1:0".parse().expect("literal address"),
+            data_dir,
+            database_url: None,
+            config: None,
+            region: "us-east-1".into(),
+            public_url: None,
+        }
+    }
+}
+
+/// A running server.
+pub struct Running {
+    addr: SocketAddr,
+    public_url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    store: SqlStore,
+}
+
+impl Running {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL clients use, e.g. `http://127.0.0.1:9229`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// Stops accepting, lets in-flight requests finish, then closes the store.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.wait().await;
+    }
+
+    /// Waits until the server has stopped (after a shutdown signal).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+        self.store.close().await;
+    }
+
+    /// A handle that triggers graceful shutdown when sent to.
+    pub fn take_stopper(&mut self) -> Option<oneshot::Sender<()>> {
+        self.stop.take()
+    }
+}
+
+fn database_url(opts: &ServeOptions) -> Result<String, String> {
+    if let Some(url) = &opts.database_url {
+        return Ok(url.clone());
+    }
+    std::fs::create_dir_all(&opts.data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", opts.data_dir.display()))?;
+    let file = opts.data_dir.join("cognate.db");
+    Ok(format!("sqlite://{}?mode=rwc", file.display()))
+}
+
+fn config_path(opts: &ServeOptions) -> Option<PathBuf> {
+    opts.config.clone().or_else(|| {
+        let default = PathBuf::from("cognate.toml");
+        default.exists().then_some(default)
+    })
+}
+
+/// Opens the store, applies the configuration and starts listening.
+pub async fn start(opts: ServeOptions) -> Result<Running, String> {
+    let config = match config_path(&opts) {
+        Some(path) => Config::load(&path)?,
+        None => Config::default(),
+    };
+    let store = SqlStore::connect(&database_url(&opts)?).await?;
+    let service = Service::new(
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        ServiceConfig { region: opts.region.clone(), ..ServiceConfig::default() },
+    );
+    config.apply(&service).await?;
+
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let public_url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let app = wire::router(AppState { service });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+    });
+    Ok(Running { addr, public_url, stop: Some(stop), task, store })
+}

@@ -1,0 +1,149 @@
+//! `cognate.toml`: pools and clients declared as code, applied idempotently at start.
+
+use std::path::{Path, PathBuf};
+
+use cognate_core::model::Doc;
+use cognate_core::service::ApplyOutcome;
+use cognate_core::Service;
+use serde_json::Value;
+
+use crate::wire::shapes::{self, plain_path, Invalid};
+
+/// A parsed and validated configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub path: Option<PathBuf>,
+    pub pools: Vec<PoolDecl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolDecl {
+    pub id: Option<String>,
+    pub input: Doc,
+    pub clients: Vec<ClientDecl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientDecl {
+    pub id: Option<String>,
+    pub input: Doc,
+}
+
+const TOP_LEVEL: &[&str] = &["pools"];
+
+impl Config {
+    /// Reads `path`; every problem names the file, the key and what is wrong.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, String> {
+        let file = path.display().to_string();
+        let err = |key: &str, msg: &str| format!("{file}: {key}: {msg}");
+        let table: toml::Table = toml::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+        let json = serde_json::to_value(&table).map_err(|e| format!("{file}: {e}"))?;
+        let Value::Object(root) = json else { return Err(format!("{file}: not a table")) };
+        for key in root.keys() {
+            if !TOP_LEVEL.contains(&key.as_str()) {
+                return Err(err(key, &format!("unknown key (expected one of: {})", TOP_LEVEL.join(", "))));
+            }
+        }
+        let mut config = Config { path: Some(path.to_owned()), pools: Vec::new() };
+        let pools = match root.get("pools") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a.clone(),
+            Some(_) => return Err(err("pools", "must be an array of tables ([[pools]])")),
+        };
+        for (i, pool) in pools.into_iter().enumerate() {
+            let key = format!("pools[{i}]");
+            let Value::Object(mut input) = pool else { return Err(err(&key, "must be a table")) };
+            let id = take_string(&mut input, "Id").map_err(|m| err(&format!("{key}.Id"), &m))?;
+            if let Some(id) = &id {
+                check_value(&key, "Id", "UserPoolIdType", id, &file)?;
+            }
+            let clients = match input.remove("clients") {
+                None => Vec::new(),
+                Some(Value::Array(a)) => a,
+                Some(_) => return Err(err(&format!("{key}.clients"), "must be an array of tables ([[pools.clients]])")),
+            };
+            check_shape(&key, "CreateUserPoolRequest", &Value::Object(input.clone()), &file)?;
+            let mut decl = PoolDecl { id, input, clients: Vec::new() };
+            for (j, client) in clients.into_iter().enumerate() {
+                let ckey = format!("{key}.clients[{j}]");
+                let Value::Object(mut cinput) = client else { return Err(err(&ckey, "must be a table")) };
+                let cid = take_string(&mut cinput, "ClientId").map_err(|m| err(&format!("{ckey}.ClientId"), &m))?;
+                if let Some(cid) = &cid {
+                    check_value(&ckey, "ClientId", "ClientIdType", cid, &file)?;
+                }
+                // The pool id is implied by nesting; validate as if it were given.
+                let mut probe = cinput.clone();
+                probe.insert("UserPoolId".into(), Value::String("us-east-1_placeholder".into()));
+                check_shape(&ckey, "CreateUserPoolClientRequest", &Value::Object(probe), &file)?;
+                decl.clients.push(ClientDecl { id: cid, input: cinput });
+            }
+            config.pools.push(decl);
+        }
+        Ok(config)
+    }
+
+    /// Creates or updates the declared pools and clients. Running it twice changes nothing.
+    pub async fn apply(&self, service: &Service) -> Result<(), String> {
+        let file = self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        for (i, pool) in self.pools.iter().enumerate() {
+            let (pool_id, outcome) = service
+                .apply_pool(pool.input.clone(), pool.id.as_deref())
+                .await
+                .map_err(|e| format!("{file}: pools[{i}]: {e}"))?;
+            log_outcome("pool", &pool_id, outcome);
+            for (j, client) in pool.clients.iter().enumerate() {
+                let (client_id, outcome) = service
+                    .apply_client(&pool_id, client.input.clone(), client.id.as_deref())
+                    .await
+                    .map_err(|e| format!("{file}: pools[{i}].clients[{j}]: {e}"))?;
+                log_outcome("client", &client_id, outcome);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn log_outcome(what: &str, id: &str, outcome: ApplyOutcome) {
+    match outcome {
+        ApplyOutcome::Created => tracing::info!(id, "config: created {what}"),
+        ApplyOutcome::Updated => tracing::info!(id, "config: updated {what}"),
+        ApplyOutcome::Unchanged => tracing::debug!(id, "config: {what} unchanged"),
+    }
+}
+
+fn take_string(input: &mut Doc, key: &str) -> Result<Option<String>, String> {
+    match input.remove(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err("must be a string".into()),
+    }
+}
+
+fn check_value(key: &str, member: &str, shape: &str, value: &str, file: &str) -> Result<(), String> {
+    shapes::model().validate_shape(shape, &Value::String(value.to_owned())).map_err(|invalid| {
+        let detail = match invalid {
+            Invalid::Type { message, .. } => message,
+            Invalid::Constraints(v) => v.iter().map(|v| v.constraint.clone()).collect::<Vec<_>>().join("; "),
+        };
+        format!("{file}: {key}.{member}: {detail}")
+    })
+}
+
+fn check_shape(key: &str, shape: &str, value: &Value, file: &str) -> Result<(), String> {
+    shapes::model().validate_shape(shape, value).map_err(|invalid| match invalid {
+        Invalid::Type { path, message } => format!("{file}: {key}.{}: wrong type: {message}", plain_path(&path)),
+        Invalid::Constraints(v) => {
+            let first = &v[0];
+            let got = first.value.as_deref().map(|s| format!(" (got {s})")).unwrap_or_default();
+            let missing = first.constraint == "Member must not be null";
+            let detail = if missing { "required key is missing".to_owned() } else { format!("{}{got}", first.constraint) };
+            format!("{file}: {key}.{}: {detail}", plain_path(&first.path))
+        }
+    })
+}

@@ -1,0 +1,8 @@
+//! The `cognate` server: CLI, configuration, and the wire layer over the core service.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod wire;
+
+pub use app::{start, Running, ServeOptions};

@@ -1,0 +1,194 @@
+//! The wire layer: HTTP routes, AWS JSON 1.1 framing, Cognito's error shapes.
+
+mod ops;
+pub mod shapes;
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use cognate_core::{CognitoError, ErrorKind, Service};
+use serde_json::{json, Value};
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+
+use shapes::{constraints_message, Invalid};
+
+/// Requests larger than this are refused before parsing.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+const AMZ_JSON: &str = "application/x-amz-json-1.1";
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+}
+
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods(AllowMethods::list([Method::GET, Method::POST, Method::OPTIONS]))
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            HeaderName::from_static("x-amzn-requestid"),
+            HeaderName::from_static("x-amzn-errortype"),
+            HeaderName::from_static("x-amzn-errormessage"),
+        ])
+        .max_age(std::time::Duration::from_secs(600));
+    Router::new()
+        .route("/", post(api))
+        .route("/health", get(health))
+        .with_state(Arc::new(state))
+        .layer(middleware::map_response(add_request_id))
+        .layer(cors)
+}
+
+async fn add_request_id(mut res: Response) -> Response {
+    if !res.headers().contains_key("x-amzn-requestid") {
+        if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            res.headers_mut().insert("x-amzn-requestid", v);
+        }
+    }
+    res
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    match state.service.store().ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: store unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "unavailable"}))).into_response()
+        }
+    }
+}
+
+/// An error as it goes on the wire.
+pub struct WireError {
+    status: StatusCode,
+    kind: &'static str,
+    message: Option<String>,
+}
+
+impl WireError {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self { status, kind, message: Some(message.into()) }
+    }
+}
+
+impl From<CognitoError> for WireError {
+    fn from(e: CognitoError) -> Self {
+        // The live service answers 400 for every modelled client error (see the reference, §1.3).
+        let status = if e.kind == ErrorKind::InternalError {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        Self { status, kind: e.kind.name(), message: Some(e.message) }
+    }
+}
+
+impl IntoResponse for WireError {
+    fn into_response(self) -> Response {
+        let body = match &self.message {
+            Some(m) => json!({"__type": self.kind, "message": m}),
+            None => json!({"__type": self.kind}),
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
+        if let Ok(v) = HeaderValue::from_str(&format!("{}:", self.kind)) {
+            headers.insert("x-amzn-errortype", v);
+        }
+        // Header values must be visible ASCII; the body always carries the full text.
+        if let Some(m) = self.message.as_deref().filter(|m| m.is_ascii()) {
+            if let Ok(v) = HeaderValue::from_str(m) {
+                headers.insert("x-amzn-errormessage", v);
+            }
+        }
+        (self.status, headers, body.to_string()).into_response()
+    }
+}
+
+fn success(body: Value) -> Response {
+    ([(header::CONTENT_TYPE, AMZ_JSON)], body.to_string()).into_response()
+}
+
+async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    match handle(&state, req).await {
+        Ok(v) => success(v),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(state: &AppState, req: Request) -> Result<Value, WireError> {
+    let (parts, body) = req.into_parts();
+    let op = operation_name(&parts.headers)?;
+    let model = shapes::model();
+    if model.operation(&op).is_none() {
+        return Err(unknown_operation());
+    }
+    let body = read_body(body).await?;
+    let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).map_err(|_| {
+            WireError::new(StatusCode::BAD_REQUEST, "SerializationException", "Request body is not valid JSON.")
+        })?
+    };
+    if !input.is_object() {
+        return Err(WireError::new(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            "Start of structure or map expected.",
+        ));
+    }
+    model.validate_input(&op, &input).map_err(|invalid| match invalid {
+        Invalid::Type { message, .. } => {
+            WireError::new(StatusCode::BAD_REQUEST, "SerializationException", message)
+        }
+        Invalid::Constraints(v) => CognitoError::invalid_parameter(constraints_message(&v)).into(),
+    })?;
+    let Value::Object(input) = input else { unreachable!("checked above") };
+    let ctx = ops::Call { headers: &parts.headers };
+    match ops::dispatch(&state.service, &op, input, ctx).await {
+        Some(result) => result.map_err(WireError::from),
+        None => Err(WireError::new(
+            StatusCode::BAD_REQUEST,
+            "UnsupportedOperationException",
+            format!("cognate does not support the operation {op} yet."),
+        )),
+    }
+}
+
+fn operation_name(headers: &HeaderMap) -> Result<String, WireError> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unknown_operation())?;
+    match target.strip_prefix(TARGET_PREFIX) {
+        Some(op) if !op.is_empty() => Ok(op.to_owned()),
+        _ => Err(unknown_operation()),
+    }
+}
+
+fn unknown_operation() -> WireError {
+    WireError::new(
+        StatusCode::BAD_REQUEST,
+        "UnknownOperationException",
+        "The requested operation is not recognized by the service.",
+    )
+}
+
+async fn read_body(body: Body) -> Result<Bytes, WireError> {
+    to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        WireError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "SerializationException",
+            format!("Request body is larger than {MAX_BODY_BYTES} bytes."),
+        )
+    })
+}

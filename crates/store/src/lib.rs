@@ -1,0 +1,9 @@
+//! The store adapters. One implementation of [`cognate_core::ports::Store`] over sqlx's `Any`
+//! driver serves both the embedded SQLite database and PostgreSQL: the SQL is written in the
+//! dialect both accept, and each backend has its own migrations folder for DDL differences.
+
+mod sql;
+
+pub use sql::{Backend, SqlStore};
+
+pub mod testing;
