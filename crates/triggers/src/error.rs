@@ -21,7 +21,11 @@ pub enum InvokeError {
     /// The function ran and reported an error (threw, called back with an error, Lambda
     /// `X-Amz-Function-Error`, a failing handler module load, a non-2xx webhook answer).
     #[error("function error: {}{message}", error_type.as_deref().map(|t| format!("{t}: ")).unwrap_or_default())]
-    FunctionError { error_type: Option<String>, message: String, logs: String },
+    FunctionError {
+        error_type: Option<String>,
+        message: String,
+        logs: String,
+    },
     /// No answer before the deadline; a local worker was killed.
     #[error("function timed out")]
     Timeout { logs: String },
@@ -51,6 +55,8 @@ impl InvokeError {
     }
 
     pub(crate) fn unavailable(reason: impl Into<String>) -> Self {
-        InvokeError::Unavailable { reason: reason.into() }
+        InvokeError::Unavailable {
+            reason: reason.into(),
+        }
     }
 }

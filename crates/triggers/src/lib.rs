@@ -22,5 +22,7 @@ mod worker;
 pub use error::{Invocation, InvokeError};
 pub use handler::{parse_handler, runtime_available, HandlerKind};
 pub use runtimes::Runtimes;
-pub use spec::{AwsCredentials, FunctionSpec, RuntimeSpec, RuntimesConfig, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT};
+pub use spec::{
+    AwsCredentials, FunctionSpec, RuntimeSpec, RuntimesConfig, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT,
+};
 pub use webhook::sign as sign_webhook;

@@ -45,7 +45,10 @@ impl Pool {
         if self.retired.load(Ordering::Acquire) {
             return;
         }
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(worker);
     }
 
     /// Stops keeping workers and kills the idle ones; in-flight invocations finish normally.
@@ -54,7 +57,8 @@ impl Pool {
         if close {
             self.slots.close();
         }
-        let idle: Vec<Worker> = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        let idle: Vec<Worker> =
+            std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
         for mut worker in idle {
             worker.kill().await;
         }
@@ -71,7 +75,11 @@ impl Pool {
         deadline_epoch_ms: u128,
     ) -> Result<(Value, String), InvokeError> {
         let _permit = match tokio::time::timeout_at(deadline, self.slots.acquire()).await {
-            Err(_) => return Err(InvokeError::Timeout { logs: String::new() }),
+            Err(_) => {
+                return Err(InvokeError::Timeout {
+                    logs: String::new(),
+                })
+            }
             Ok(Err(_)) => return Err(InvokeError::unavailable("function runtimes are shut down")),
             Ok(Ok(permit)) => permit,
         };
@@ -95,7 +103,9 @@ impl Pool {
             if fresh {
                 worker.wait_ready(request_id, &mut logs).await?;
             }
-            worker.invoke(request_id, deadline_epoch_ms, event, &mut logs).await
+            worker
+                .invoke(request_id, deadline_epoch_ms, event, &mut logs)
+                .await
         })
         .await;
         match outcome {
@@ -111,15 +121,27 @@ impl Pool {
                 }
                 let logs = logs.into_string();
                 Err(match failure {
-                    Failure::Function { error_type, message, .. } => InvokeError::FunctionError { error_type, message, logs },
-                    Failure::Invalid(message) | Failure::Protocol(message) => InvokeError::InvalidResponse { message, logs },
+                    Failure::Function {
+                        error_type,
+                        message,
+                        ..
+                    } => InvokeError::FunctionError {
+                        error_type,
+                        message,
+                        logs,
+                    },
+                    Failure::Invalid(message) | Failure::Protocol(message) => {
+                        InvokeError::InvalidResponse { message, logs }
+                    }
                     Failure::Crashed(message) => InvokeError::Crashed { message, logs },
                 })
             }
             Err(_elapsed) => {
                 worker.kill().await;
                 worker.finish_stray(&mut logs).await;
-                Err(InvokeError::Timeout { logs: logs.into_string() })
+                Err(InvokeError::Timeout {
+                    logs: logs.into_string(),
+                })
             }
         }
     }

@@ -18,10 +18,17 @@ pub(crate) enum Frame {
     /// The handler module loaded; requests may follow.
     Ready,
     /// The handler module failed to load; the worker exits next.
-    InitError { error: Value },
+    InitError {
+        error: Value,
+    },
     /// Output from the handler.
-    Log { d: String },
-    Result { id: String, payload: Value },
+    Log {
+        d: String,
+    },
+    Result {
+        id: String,
+        payload: Value,
+    },
     Error {
         id: String,
         error: Value,
@@ -30,11 +37,18 @@ pub(crate) enum Frame {
         fatal: bool,
     },
     /// The handler's result could not be serialised.
-    Invalid { id: String, message: String },
+    Invalid {
+        id: String,
+        message: String,
+    },
 }
 
 /// Encodes one request line.
-pub(crate) fn request_line(id: &str, deadline_epoch_ms: u128, event: &Value) -> Result<Vec<u8>, serde_json::Error> {
+pub(crate) fn request_line(
+    id: &str,
+    deadline_epoch_ms: u128,
+    event: &Value,
+) -> Result<Vec<u8>, serde_json::Error> {
     let mut line = Vec::with_capacity(128);
     line.extend_from_slice(b"{\"id\":");
     serde_json::to_writer(&mut line, id)?;
@@ -53,7 +67,10 @@ pub(crate) enum ReadError {
 
 /// Reads one frame, refusing lines longer than `MAX_FRAME` so a runaway worker cannot
 /// make the server buffer without bound.
-pub(crate) async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R, line: &mut Vec<u8>) -> Result<Frame, ReadError> {
+pub(crate) async fn read_frame<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+) -> Result<Frame, ReadError> {
     line.clear();
     loop {
         let available = reader.fill_buf().await.map_err(|_| ReadError::Io)?;
@@ -84,7 +101,10 @@ pub(crate) async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R, line: &m
 
 /// Pulls Lambda's `errorType` / `errorMessage` out of an error payload.
 pub(crate) fn error_fields(error: &Value) -> (Option<String>, String) {
-    let error_type = error.get("errorType").and_then(Value::as_str).map(str::to_string);
+    let error_type = error
+        .get("errorType")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let message = match error.get("errorMessage") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
@@ -102,13 +122,22 @@ mod tests {
         let data: &[u8] = b"{\"t\":\"ready\"}\n{\"t\":\"log\",\"d\":\"a\\nb\"}\nnot json\n";
         let mut reader = tokio::io::BufReader::new(data);
         let mut buf = Vec::new();
-        assert!(matches!(read_frame(&mut reader, &mut buf).await, Ok(Frame::Ready)));
+        assert!(matches!(
+            read_frame(&mut reader, &mut buf).await,
+            Ok(Frame::Ready)
+        ));
         match read_frame(&mut reader, &mut buf).await {
             Ok(Frame::Log { d }) => assert_eq!(d, "a\nb"),
             _ => panic!("expected a log frame"),
         }
-        assert!(matches!(read_frame(&mut reader, &mut buf).await, Err(ReadError::Malformed)));
-        assert!(matches!(read_frame(&mut reader, &mut buf).await, Err(ReadError::Eof)));
+        assert!(matches!(
+            read_frame(&mut reader, &mut buf).await,
+            Err(ReadError::Malformed)
+        ));
+        assert!(matches!(
+            read_frame(&mut reader, &mut buf).await,
+            Err(ReadError::Eof)
+        ));
     }
 
     #[test]

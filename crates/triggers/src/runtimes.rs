@@ -36,7 +36,9 @@ struct Inner {
 
 impl std::fmt::Debug for Runtimes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtimes").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("Runtimes")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -69,21 +71,46 @@ impl Runtimes {
 
     /// Runs `spec` with `event`. Every path ends by `spec.timeout`, give or take the time
     /// needed to kill a worker.
-    pub async fn invoke(&self, spec: &FunctionSpec, event: &Value) -> Result<Invocation, InvokeError> {
+    pub async fn invoke(
+        &self,
+        spec: &FunctionSpec,
+        event: &Value,
+    ) -> Result<Invocation, InvokeError> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(InvokeError::unavailable("function runtimes are shut down"));
         }
         match &spec.runtime {
-            RuntimeSpec::Node { handler_file, export } => {
-                self.invoke_local(Language::Node, spec, handler_file, export, event).await
+            RuntimeSpec::Node {
+                handler_file,
+                export,
+            } => {
+                self.invoke_local(Language::Node, spec, handler_file, export, event)
+                    .await
             }
-            RuntimeSpec::Python { handler_file, export } => {
-                self.invoke_local(Language::Python, spec, handler_file, export, event).await
+            RuntimeSpec::Python {
+                handler_file,
+                export,
+            } => {
+                self.invoke_local(Language::Python, spec, handler_file, export, event)
+                    .await
             }
-            RuntimeSpec::Lambda { endpoint, region, function_name } => {
+            RuntimeSpec::Lambda {
+                endpoint,
+                region,
+                function_name,
+            } => {
                 let creds = credentials::resolve(self.inner.config.lambda_credentials.as_ref());
                 let client = self.http_client().await?;
-                lambda::invoke(client, &creds, endpoint, region, function_name, spec.timeout, event).await
+                lambda::invoke(
+                    client,
+                    &creds,
+                    endpoint,
+                    region,
+                    function_name,
+                    spec.timeout,
+                    event,
+                )
+                .await
             }
             RuntimeSpec::Http { url, secret } => {
                 let client = self.http_client().await?;
@@ -95,7 +122,12 @@ impl Runtimes {
     /// Drops the warm workers of `function_name`, e.g. after its code changed. Invocations
     /// in flight finish on their worker, which is then discarded.
     pub async fn invalidate(&self, function_name: &str) {
-        let pool = self.inner.pools.lock().unwrap_or_else(|e| e.into_inner()).remove(function_name);
+        let pool = self
+            .inner
+            .pools
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(function_name);
         if let Some(pool) = pool {
             pool.retire(false).await;
         }
@@ -104,8 +136,14 @@ impl Runtimes {
     /// Kills every idle worker and refuses further invocations.
     pub async fn shutdown(&self) {
         self.inner.closed.store(true, Ordering::Release);
-        let pools: Vec<Arc<Pool>> =
-            self.inner.pools.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, p)| p).collect();
+        let pools: Vec<Arc<Pool>> = self
+            .inner
+            .pools
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, p)| p)
+            .collect();
         for pool in pools {
             pool.retire(true).await;
         }
@@ -132,7 +170,9 @@ impl Runtimes {
             Language::Python => (&self.inner.python, &self.inner.config.python_bin),
         };
         // Failures are not cached, so installing the interpreter later needs no restart.
-        cell.get_or_try_init(|| local::probe(language, bin)).await.map_err(InvokeError::unavailable)
+        cell.get_or_try_init(|| local::probe(language, bin))
+            .await
+            .map_err(InvokeError::unavailable)
     }
 
     fn pool_for(&self, spec: &FunctionSpec) -> Arc<Pool> {
@@ -161,20 +201,37 @@ impl Runtimes {
     ) -> Result<Invocation, InvokeError> {
         let started = Instant::now();
         let deadline = started + spec.timeout;
-        let deadline_epoch_ms =
-            (SystemTime::now() + spec.timeout).duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let deadline_epoch_ms = (SystemTime::now() + spec.timeout)
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
         if !handler_file.is_file() {
-            return Err(InvokeError::unavailable(format!("handler file not found: {}", handler_file.display())));
+            return Err(InvokeError::unavailable(format!(
+                "handler file not found: {}",
+                handler_file.display()
+            )));
         }
-        let interpreter = match tokio::time::timeout_at(deadline, self.interpreter(language)).await {
+        let interpreter = match tokio::time::timeout_at(deadline, self.interpreter(language)).await
+        {
             Ok(found) => found?,
-            Err(_) => return Err(InvokeError::Timeout { logs: String::new() }),
+            Err(_) => {
+                return Err(InvokeError::Timeout {
+                    logs: String::new(),
+                })
+            }
         };
         let pool = self.pool_for(spec);
         let request_id = uuid::Uuid::new_v4().to_string();
         let config = &self.inner.config;
         let plan = || local::launch_plan(language, interpreter, spec, config, handler_file, export);
-        let (response, logs) = pool.run(plan, &request_id, event, deadline, deadline_epoch_ms).await?;
-        Ok(Invocation { response, logs, duration: started.elapsed(), request_id })
+        let (response, logs) = pool
+            .run(plan, &request_id, event, deadline, deadline_epoch_ms)
+            .await?;
+        Ok(Invocation {
+            response,
+            logs,
+            duration: started.elapsed(),
+            request_id,
+        })
     }
 }

@@ -49,7 +49,8 @@ impl Logs {
                 cut -= 1;
             }
             self.text.push_str(&s[..cut]);
-            self.text.push_str("\n[cognate: further output truncated]\n");
+            self.text
+                .push_str("\n[cognate: further output truncated]\n");
             self.truncated = true;
         }
     }
@@ -61,7 +62,11 @@ impl Logs {
 
 /// Why a worker invocation produced no result.
 pub(crate) enum Failure {
-    Function { error_type: Option<String>, message: String, worker_usable: bool },
+    Function {
+        error_type: Option<String>,
+        message: String,
+        worker_usable: bool,
+    },
     /// The result could not be serialised; the worker itself is fine.
     Invalid(String),
     /// The worker process is gone; the message reads like Lambda's.
@@ -92,10 +97,22 @@ pub(crate) struct Worker {
 
 fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
-    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd", target_os = "openbsd"))]
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
     // SAFETY: fds is a valid array of two ints for pipe2 to fill.
     let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd", target_os = "openbsd")))]
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    )))]
     // SAFETY: fds is a valid array; the descriptors are marked close-on-exec right after.
     let rc = unsafe {
         let rc = libc::pipe(fds.as_mut_ptr());
@@ -112,7 +129,10 @@ fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn collect_stray<R: AsyncRead + Unpin + Send + 'static>(mut from: R, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+fn collect_stray<R: AsyncRead + Unpin + Send + 'static>(
+    mut from: R,
+    into: Arc<Mutex<Vec<u8>>>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut buf = [0u8; 8192];
         loop {
@@ -218,9 +238,17 @@ impl Worker {
                 Ok(Frame::Log { d }) => logs.push(&d),
                 Ok(Frame::InitError { error }) => {
                     let (error_type, message) = error_fields(&error);
-                    return Err(Failure::Function { error_type, message, worker_usable: false });
+                    return Err(Failure::Function {
+                        error_type,
+                        message,
+                        worker_usable: false,
+                    });
                 }
-                Ok(_) => return Err(Failure::Protocol("worker answered before it was ready".into())),
+                Ok(_) => {
+                    return Err(Failure::Protocol(
+                        "worker answered before it was ready".into(),
+                    ))
+                }
                 Err(e) => return Err(self.read_failure(e, request_id, logs).await),
             }
         }
@@ -228,7 +256,13 @@ impl Worker {
 
     /// Runs one invocation. The caller bounds it with the deadline and discards the worker
     /// if the future is dropped half-way.
-    pub async fn invoke(&mut self, request_id: &str, deadline_epoch_ms: u128, event: &Value, logs: &mut Logs) -> Result<Value, Failure> {
+    pub async fn invoke(
+        &mut self,
+        request_id: &str,
+        deadline_epoch_ms: u128,
+        event: &Value,
+        logs: &mut Logs,
+    ) -> Result<Value, Failure> {
         let line = request_line(request_id, deadline_epoch_ms, event)
             .map_err(|e| Failure::Protocol(format!("event is not serialisable: {e}")))?;
         if self.requests.write_all(&line).await.is_err() {
@@ -240,9 +274,15 @@ impl Worker {
                 Ok(Frame::Result { id, payload }) if id == request_id => break Ok(payload),
                 Ok(Frame::Error { id, error, fatal }) if id == request_id => {
                     let (error_type, message) = error_fields(&error);
-                    break Err(Failure::Function { error_type, message, worker_usable: !fatal });
+                    break Err(Failure::Function {
+                        error_type,
+                        message,
+                        worker_usable: !fatal,
+                    });
                 }
-                Ok(Frame::Invalid { id, message }) if id == request_id => break Err(Failure::Invalid(message)),
+                Ok(Frame::Invalid { id, message }) if id == request_id => {
+                    break Err(Failure::Invalid(message))
+                }
                 // A late answer to an earlier invocation that already timed out elsewhere.
                 Ok(Frame::Result { .. } | Frame::Error { .. } | Frame::Invalid { .. }) => continue,
                 Ok(Frame::Ready | Frame::InitError { .. }) => {

@@ -1,0 +1,236 @@
+//! The wire protocol: framing, error shapes, CORS, limits, health, persistence, and several
+//! servers on one database.
+
+mod common;
+
+use cognate_server::start;
+use common::{client_for, raw_call, servers, write};
+
+#[tokio::test]
+async fn protocol_errors_have_cognitos_shape() {
+    for server in servers().await {
+        let url = server.url();
+
+        let (status, headers, body) = raw_call(&url, Some("NoSuchOperation"), "{}").await;
+        assert_eq!(status, 400);
+        assert_eq!(body["__type"], "UnknownOperationException");
+        assert!(headers.contains_key("x-amzn-requestid"));
+
+        let (status, _, body) = raw_call(&url, None, "{}").await;
+        assert_eq!((status, body["__type"].as_str()), (400, Some("UnknownOperationException")));
+
+        let (status, headers, body) = raw_call(&url, Some("DescribeUserPool"), "{not json").await;
+        assert_eq!((status, body["__type"].as_str()), (400, Some("SerializationException")));
+        assert_eq!(headers["x-amzn-errortype"], "SerializationException:");
+
+        let (status, _, body) = raw_call(&url, Some("DescribeUserPool"), "{}").await;
+        assert_eq!(status, 400);
+        assert_eq!(body["__type"], "InvalidParameterException");
+        assert_eq!(
+            body["message"],
+            "1 validation error detected: Value null at 'userPoolId' failed to satisfy constraint: Member must not be null"
+        );
+
+        let (status, _, body) = raw_call(&url, Some("CreateUserPool"), r#"{"PoolName": {"x": 1}}"#).await;
+        assert_eq!((status, body["__type"].as_str()), (400, Some("SerializationException")));
+        assert_eq!(body["message"], "Start of structure or map found where not expected.");
+
+        let (_, _, body) = raw_call(&url, Some("CreateUserPool"), r#"{"PoolName": "bad/name"}"#).await;
+        assert_eq!(body["__type"], "InvalidParameterException");
+        assert_eq!(
+            body["message"],
+            "1 validation error detected: Value 'bad/name' at 'poolName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w\\s+=,.@-]+"
+        );
+
+        let (status, headers, body) =
+            raw_call(&url, Some("DescribeUserPool"), r#"{"UserPoolId": "us-east-1_nothere1"}"#).await;
+        assert_eq!(status, 400);
+        assert_eq!(body, serde_json::json!({"__type": "ResourceNotFoundException", "message": "User pool us-east-1_nothere1 does not exist."}));
+        assert_eq!(headers["x-amzn-errortype"], "ResourceNotFoundException:");
+        assert_eq!(headers["content-type"], "application/x-amz-json-1.1");
+
+        let (status, headers, body) = raw_call(&url, Some("ListUserPools"), r#"{"MaxResults": 5}"#).await;
+        assert_eq!(status, 200);
+        assert_eq!(body, serde_json::json!({"UserPools": []}));
+        assert!(headers.contains_key("x-amzn-requestid"));
+
+        // Plain application/json is accepted too.
+        let res = reqwest::Client::new()
+            .post(format!("{url}/"))
+            .header("content-type", "application/json")
+            .header("x-amz-target", "AWSCognitoIdentityProviderService.ListUserPools")
+            .body(r#"{"MaxResults": 1}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+
+        let big = format!(r#"{{"PoolName": "{}"}}"#, "a".repeat(2 << 20));
+        let (status, _, _) = raw_call(&url, Some("CreateUserPool"), &big).await;
+        assert_eq!(status, 413);
+
+        // An operation Cognito has and cognate does not implement yet says so plainly.
+        let (status, _, body) = raw_call(&url, Some("ListTagsForResource"), r#"{"ResourceArn": "arn:aws:cognito-idp:us-east-1:000000000000:userpool/x"}"#).await;
+        assert_eq!((status, body["__type"].as_str()), (400, Some("UnsupportedOperationException")));
+    }
+}
+
+#[tokio::test]
+async fn cors_preflight_and_health() {
+    for server in servers().await {
+        let url = server.url();
+        let res = reqwest::Client::new()
+            .request(reqwest::Method::OPTIONS, format!("{url}/"))
+            .header("origin", "http://localhost:3000")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type,x-amz-target,x-amz-user-agent,cache-control")
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success());
+        let h = res.headers();
+        assert_eq!(h["access-control-allow-origin"], "http://localhost:3000");
+        let allowed = h["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+        for needed in ["content-type", "x-amz-target", "x-amz-user-agent", "cache-control"] {
+            assert!(allowed.contains(needed), "{allowed}");
+        }
+        let health = reqwest::get(format!("{url}/health")).await.unwrap();
+        assert_eq!(health.status(), 200);
+        assert!(health.headers().contains_key("x-amzn-requestid"));
+    }
+}
+
+#[tokio::test]
+async fn pools_survive_a_restart() {
+    for server in servers().await {
+        let c = server.cognito();
+        let id = c.create_user_pool().pool_name("kept").send().await.unwrap().user_pool.unwrap().id.unwrap();
+        let opts = server.options();
+        let (_dir, _schema) = server.stop().await;
+        let again = start(opts).await.unwrap();
+        let p = client_for(&again.url()).describe_user_pool().user_pool_id(&id).send().await.unwrap();
+        assert_eq!(p.user_pool.unwrap().name.as_deref(), Some("kept"));
+        again.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn two_servers_share_one_postgres_database() {
+    let Some(url) = common::postgres_url() else {
+        eprintln!("COGNATE_TEST_DATABASE_URL not set: this test needs PostgreSQL");
+        return;
+    };
+    let schema = cognate_store::testing::PgSchema::create(&url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = cognate_server::ServeOptions::ephemeral(dir.path().to_owned());
+    opts.database_url = Some(schema.url());
+    let a = start(opts.clone()).await.unwrap();
+    let b = start(opts).await.unwrap();
+    let id = client_for(&a.url()).create_user_pool().pool_name("shared").send().await.unwrap().user_pool.unwrap().id.unwrap();
+    let seen = client_for(&b.url()).describe_user_pool().user_pool_id(&id).send().await.unwrap();
+    assert_eq!(seen.user_pool.unwrap().name.as_deref(), Some("shared"));
+    let client = client_for(&b.url())
+        .create_user_pool_client()
+        .user_pool_id(&id)
+        .client_name("c")
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap();
+    let listed = client_for(&a.url()).list_user_pool_clients().user_pool_id(&id).send().await.unwrap();
+    assert_eq!(listed.user_pool_clients()[0].client_id, client.client_id);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+const CONFIG: &str = r#"
+[[pools]]
+Id = "us-east-1_Config001"
+PoolName = "declared"
+UsernameAttributes = ["email"]
+AutoVerifiedAttributes = ["email"]
+
+[pools.Policies.PasswordPolicy]
+MinimumLength = 10
+RequireNumbers = true
+
+[pools.LambdaConfig]
+PreSignUp = "arn:aws:lambda:us-east-1:000000000000:function:presignup"
+
+[[pools.clients]]
+ClientId = "declaredclient0000000000001"
+ClientName = "web"
+ExplicitAuthFlows = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+
+[[pools.clients]]
+ClientName = "backend"
+GenerateSecret = true
+"#;
+
+#[tokio::test]
+async fn config_file_is_applied_idempotently() {
+    for server in servers().await {
+        let dir = server.dir.path().to_owned();
+        let config = write(&dir, "cognate.toml", CONFIG);
+        let mut opts = server.options();
+        opts.config = Some(config.clone());
+        let (_dir, _schema) = server.stop().await;
+
+        let first = start(opts.clone()).await.unwrap();
+        let c = client_for(&first.url());
+        let pool = c.describe_user_pool().user_pool_id("us-east-1_Config001").send().await.unwrap().user_pool.unwrap();
+        assert_eq!(pool.name.as_deref(), Some("declared"));
+        assert_eq!(pool.policies.unwrap().password_policy.unwrap().minimum_length, Some(10));
+        assert_eq!(pool.lambda_config.unwrap().pre_sign_up.as_deref(), Some("arn:aws:lambda:us-east-1:000000000000:function:presignup"));
+        let clients = c.list_user_pool_clients().user_pool_id("us-east-1_Config001").send().await.unwrap();
+        assert_eq!(clients.user_pool_clients().len(), 2);
+        let backend_id = clients.user_pool_clients().iter().find(|c| c.client_name() == Some("backend")).unwrap().client_id.clone().unwrap();
+        let secret = c.describe_user_pool_client().user_pool_id("us-east-1_Config001").client_id(&backend_id).send().await.unwrap().user_pool_client.unwrap().client_secret;
+        assert!(secret.is_some());
+        let web = c.describe_user_pool_client().user_pool_id("us-east-1_Config001").client_id("declaredclient0000000000001").send().await.unwrap().user_pool_client.unwrap();
+        let created = web.last_modified_date;
+        first.shutdown().await;
+
+        // A second start creates nothing and changes nothing.
+        let second = start(opts.clone()).await.unwrap();
+        let c = client_for(&second.url());
+        assert_eq!(c.list_user_pools().max_results(60).send().await.unwrap().user_pools().len(), 1);
+        let clients = c.list_user_pool_clients().user_pool_id("us-east-1_Config001").send().await.unwrap();
+        assert_eq!(clients.user_pool_clients().len(), 2);
+        let again = c.describe_user_pool_client().user_pool_id("us-east-1_Config001").client_id(&backend_id).send().await.unwrap().user_pool_client.unwrap();
+        assert_eq!(again.client_secret, secret, "a generated secret is kept");
+        let web = c.describe_user_pool_client().user_pool_id("us-east-1_Config001").client_id("declaredclient0000000000001").send().await.unwrap().user_pool_client.unwrap();
+        assert_eq!(web.last_modified_date, created, "an unchanged client is not rewritten");
+        second.shutdown().await;
+
+        // A changed field is updated.
+        std::fs::write(&config, CONFIG.replace("MinimumLength = 10", "MinimumLength = 14")).unwrap();
+        let third = start(opts.clone()).await.unwrap();
+        let c = client_for(&third.url());
+        let pool = c.describe_user_pool().user_pool_id("us-east-1_Config001").send().await.unwrap().user_pool.unwrap();
+        assert_eq!(pool.policies.unwrap().password_policy.unwrap().minimum_length, Some(14));
+        assert_eq!(c.list_user_pools().max_results(60).send().await.unwrap().user_pools().len(), 1);
+        third.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn invalid_config_stops_start_up_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[[pools]]\nPoolName = \"p\"\n[pools.Policies.PasswordPolicy]\nMinimumLength = 3\n", "pools[0].Policies.PasswordPolicy.MinimumLength"),
+        ("[[pools]]\nMfaConfiguration = \"OFF\"\n", "pools[0].PoolName: required key is missing"),
+        ("[[pools]]\nPoolName = \"p\"\n[[pools.clients]]\nClientName = 5\n", "pools[0].clients[0].ClientName: wrong type"),
+        ("[server]\nx = 1\n", "server: unknown key"),
+        ("[[pools]]\nPoolName = \n", "TOML parse error"),
+    ];
+    for (text, expected) in cases {
+        let path = write(dir.path(), "bad.toml", text);
+        let mut opts = cognate_server::ServeOptions::ephemeral(dir.path().to_owned());
+        opts.config = Some(path.clone());
+        let err = start(opts).await.err().expect("start-up must fail");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(err.contains(expected), "expected {expected:?} in {err}");
+    }
+}

@@ -1,0 +1,65 @@
+"""Starts a real cognate binary per test module and points boto3 at it."""
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+import boto3
+import pytest
+import requests
+
+BIN = os.environ.get("COGNATE_BIN", os.path.join(os.path.dirname(__file__), "../../../target/debug/cognate"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, extra_args=(), env=None):
+        self.dir = tempfile.TemporaryDirectory()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.dir.name, *extra_args]
+        self.proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stderr=subprocess.PIPE)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{self.url}/health", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("cognate did not start")
+
+    def client(self):
+        return boto3.client(
+            "cognito-idp",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="AKIDTEST",
+            aws_secret_access_key="secret",
+        )
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.dir.cleanup()
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def idp(server):
+    return server.client()
