@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 pub use crate::error::StoreError;
-use crate::model::{AppClient, UserPool};
+use crate::model::{AppClient, Group, OutboxFilter, OutboxMessage, RefreshSession, StoredKey, User, UserPool};
 
 pub type StoreResult<T> = std::result::Result<T, StoreError>;
 
@@ -41,6 +41,81 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many users the pool holds (for `EstimatedNumberOfUsers`).
     async fn count_users(&self, pool_id: &str) -> StoreResult<u64>;
+
+    // --- users -------------------------------------------------------------------------------
+    // A user is found by its lookup key (the username, lowercased unless the pool is
+    // case-sensitive), by its `sub`, or by an alias. Aliases are strings such as
+    // `email:ana@example.com` (lowercased) that point at one user of the pool.
+
+    /// Inserts a user and claims its aliases in one transaction. `Conflict` if the key or the
+    /// sub is taken, or if any alias belongs to another user (nothing is written then).
+    async fn insert_user(&self, user: &User, key: &str, aliases: &[String]) -> StoreResult<()>;
+    /// The user with this lookup key; `version` is filled in.
+    async fn get_user(&self, pool_id: &str, key: &str) -> StoreResult<Option<User>>;
+    async fn get_user_by_sub(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>>;
+    /// The user an alias points at.
+    async fn get_user_by_alias(&self, pool_id: &str, alias: &str) -> StoreResult<Option<User>>;
+    /// Writes a user back if nobody changed it since it was read (its `version` still matches);
+    /// false otherwise (reload and retry). The stored version is incremented.
+    async fn update_user(&self, user: &User) -> StoreResult<bool>;
+    /// Deletes a user with its aliases, group memberships and refresh sessions.
+    async fn delete_user(&self, pool_id: &str, username: &str) -> StoreResult<bool>;
+    /// Users ordered by lookup key, after `after`; returns (key, user) pairs.
+    async fn list_users(&self, pool_id: &str, after: Option<&str>, limit: usize)
+        -> StoreResult<Vec<(String, User)>>;
+
+    /// Points `alias` at `username`. If another user holds it: with `steal`, it moves and the
+    /// previous holder's username is returned; without, `Conflict`.
+    async fn set_alias(&self, pool_id: &str, alias: &str, username: &str, steal: bool)
+        -> StoreResult<Option<String>>;
+    /// Removes `alias` if it points at `username`.
+    async fn remove_alias(&self, pool_id: &str, alias: &str, username: &str) -> StoreResult<()>;
+    /// The aliases pointing at a user.
+    async fn aliases_of(&self, pool_id: &str, username: &str) -> StoreResult<Vec<String>>;
+
+    // --- groups ------------------------------------------------------------------------------
+
+    /// `Conflict` if the pool has a group of that name.
+    async fn insert_group(&self, group: &Group) -> StoreResult<()>;
+    async fn get_group(&self, pool_id: &str, name: &str) -> StoreResult<Option<Group>>;
+    async fn update_group(&self, group: &Group) -> StoreResult<bool>;
+    /// Deletes a group and its memberships.
+    async fn delete_group(&self, pool_id: &str, name: &str) -> StoreResult<bool>;
+    /// Groups ordered by name, after `after`.
+    async fn list_groups(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<Group>>;
+    /// Idempotent.
+    async fn add_to_group(&self, pool_id: &str, group: &str, username: &str) -> StoreResult<()>;
+    /// Idempotent.
+    async fn remove_from_group(&self, pool_id: &str, group: &str, username: &str) -> StoreResult<()>;
+    /// A user's groups ordered by name, after `after`.
+    async fn groups_of_user(&self, pool_id: &str, username: &str, after: Option<&str>, limit: usize)
+        -> StoreResult<Vec<Group>>;
+    /// A group's members ordered by username, after `after`.
+    async fn users_in_group(&self, pool_id: &str, group: &str, after: Option<&str>, limit: usize)
+        -> StoreResult<Vec<User>>;
+
+    // --- tokens and one-time state ---------------------------------------------------------
+
+    async fn insert_refresh(&self, session: &RefreshSession) -> StoreResult<()>;
+    async fn get_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>>;
+    async fn get_refresh_by_origin(&self, origin_jti: &str) -> StoreResult<Option<RefreshSession>>;
+    /// Marks one lineage revoked; false when unknown.
+    async fn revoke_refresh(&self, origin_jti: &str) -> StoreResult<bool>;
+    /// Marks all of a user's lineages revoked.
+    async fn revoke_user_refresh(&self, pool_id: &str, username: &str) -> StoreResult<()>;
+
+    /// Records a single-use nonce (sealed sessions, SRP secret blocks). True the first time,
+    /// false if it was seen before. Entries may be forgotten after `expires_ms`.
+    async fn consume_nonce(&self, nonce: &str, expires_ms: i64) -> StoreResult<bool>;
+
+    async fn insert_signing_keys(&self, keys: &[StoredKey]) -> StoreResult<()>;
+    async fn signing_keys(&self, pool_id: &str) -> StoreResult<Vec<StoredKey>>;
+
+    // --- outbox ------------------------------------------------------------------------------
+
+    async fn insert_message(&self, message: &OutboxMessage) -> StoreResult<()>;
+    /// Newest first.
+    async fn list_messages(&self, filter: &OutboxFilter) -> StoreResult<Vec<OutboxMessage>>;
 }
 
 /// Wall-clock time, injectable so tests can move it.
@@ -58,5 +133,34 @@ impl Clock for SystemClock {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0)
+    }
+}
+
+/// A clock that stands still until told to move: lets tests expire codes, sessions and tokens.
+#[derive(Debug)]
+pub struct ManualClock {
+    millis: std::sync::atomic::AtomicI64,
+}
+
+impl ManualClock {
+    /// Starts at the current system time.
+    pub fn new() -> Self {
+        Self { millis: std::sync::atomic::AtomicI64::new(SystemClock.now_millis()) }
+    }
+
+    pub fn advance(&self, millis: i64) {
+        self.millis.fetch_add(millis, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_millis(&self) -> i64 {
+        self.millis.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

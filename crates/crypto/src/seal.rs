@@ -30,6 +30,8 @@ pub mod purpose {
     pub const CONFIRMATION_CODE: &str = "confirmation-code";
     /// Keyed hashes of refresh-token handles.
     pub const REFRESH_TOKEN: &str = "refresh-token";
+    /// A pool's token-signing private keys at rest.
+    pub const SIGNING_KEY: &str = "signing-key";
 }
 
 const VERSION: u8 = 1;

@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cognate_core::ports::SystemClock;
+use cognate_core::ports::{Clock, SystemClock};
 use cognate_core::{Service, ServiceConfig};
+use cognate_crypto::seal::MasterKey;
 use cognate_store::SqlStore;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -16,7 +17,7 @@ use crate::config::Config;
 use crate::wire::{self, AppState};
 
 /// Everything `serve` needs, whether from the command line or a test.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
@@ -24,6 +25,10 @@ pub struct ServeOptions {
     pub config: Option<PathBuf>,
     pub region: String,
     pub public_url: Option<String>,
+    /// 32-byte key (base64 or hex) sealing secrets at rest; else `<data-dir>/master.key`.
+    pub master_key: Option<String>,
+    /// The clock; tests substitute one they can move.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl From<ServeArgs> for ServeOptions {
@@ -35,6 +40,8 @@ impl From<ServeArgs> for ServeOptions {
             config: a.config,
             region: a.region,
             public_url: a.public_url,
+            master_key: a.master_key,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -49,6 +56,8 @@ impl ServeOptions {
             config: None,
             region: "us-east-1".into(),
             public_url: None,
+            master_key: None,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -113,25 +122,56 @@ fn config_path(opts: &ServeOptions) -> Option<PathBuf> {
     })
 }
 
+/// The master key: `COGNATE_MASTER_KEY` (base64 or hex, 32 bytes) when set, else
+/// `<data-dir>/master.key`, generated on first start. Servers sharing a database must share it.
+fn master_key(opts: &ServeOptions) -> Result<MasterKey, String> {
+    if let Some(k) = &opts.master_key {
+        return MasterKey::parse(k).map_err(|_| "COGNATE_MASTER_KEY must be 32 bytes in base64 or hex".to_owned());
+    }
+    std::fs::create_dir_all(&opts.data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", opts.data_dir.display()))?;
+    let path = opts.data_dir.join("master.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => MasterKey::parse(text.trim()).map_err(|_| format!("{}: not a valid master key", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = MasterKey::generate().map_err(|e| format!("cannot generate a master key: {e}"))?;
+            write_private(&path, &key.export_base64())?;
+            tracing::info!(path = %path.display(), "generated a new master key");
+            Ok(key)
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// Opens the store, applies the configuration and starts listening.
 pub async fn start(opts: ServeOptions) -> Result<Running, String> {
     let config = match config_path(&opts) {
         Some(path) => Config::load(&path)?,
         None => Config::default(),
     };
+    let master = master_key(&opts)?;
     let store = SqlStore::connect(&database_url(&opts)?).await?;
-    let service = Service::new(
-        Arc::new(store.clone()),
-        Arc::new(SystemClock),
-        ServiceConfig { region: opts.region.clone(), ..ServiceConfig::default() },
-    );
-    config.apply(&service).await?;
-
     let listener = TcpListener::bind(opts.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let service = Service::new(
+        Arc::new(store.clone()),
+        opts.clock.clone(),
+        ServiceConfig::new(&opts.region, &public_url, master),
+    );
+    config.apply(&service).await?;
     let app = wire::router(AppState { service });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

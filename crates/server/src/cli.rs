@@ -53,4 +53,10 @@ pub struct ServeArgs {
     /// [default: http://<listen>].
     #[arg(long, env = "COGNATE_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// Key that seals password verifiers, signing keys and sessions (32 bytes, base64 or hex).
+    /// Default: <data-dir>/master.key, generated on first start. Servers that share a
+    /// database must share this key.
+    #[arg(long, env = "COGNATE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
 }

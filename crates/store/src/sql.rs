@@ -1,10 +1,14 @@
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cognate_core::model::{AppClient, Doc, UserPool};
+use cognate_core::model::{
+    AppClient, Doc, Group, OutboxFilter, OutboxMessage, RefreshSession, StoredKey, User, UserPool,
+};
 use cognate_core::ports::{Store, StoreError, StoreResult};
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 /// Which database is behind the pool.
@@ -19,7 +23,30 @@ pub enum Backend {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// Counts `consume_nonce` calls; every [`NONCE_PURGE_EVERY`]th one purges expired nonces.
+    nonce_calls: Arc<AtomicU64>,
 }
+
+/// How often (in `consume_nonce` calls) expired nonces are deleted.
+const NONCE_PURGE_EVERY: u64 = 100;
+
+/// `list_messages`' limit when the filter gives none.
+const DEFAULT_MESSAGE_LIMIT: usize = 100;
+
+/// Tables holding a pool's records, each with a `pool_id` column; `delete_pool` empties them.
+const POOL_TABLES: &[&str] = &[
+    "clients",
+    "users",
+    "user_aliases",
+    "groups",
+    "group_members",
+    "refresh_sessions",
+    "signing_keys",
+    "outbox",
+];
+
+/// How many times `set_alias` retries when a concurrent writer changes the alias under it.
+const ALIAS_ATTEMPTS: usize = 5;
 
 fn backend_err(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
@@ -40,6 +67,19 @@ fn parse_doc(text: &str) -> StoreResult<Doc> {
 
 fn doc_text(doc: &Doc) -> String {
     serde_json::Value::Object(doc.clone()).to_string()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("cannot encode record: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Backend(format!("stored record is not valid: {e}")))
+}
+
+/// A `LIMIT` argument: PostgreSQL rejects negative ones, so huge limits are clamped.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 impl SqlStore {
@@ -81,7 +121,7 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         migrator.run(&pool).await.map_err(|e| format!("database migration failed: {e}"))?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, nonce_calls: Arc::new(AtomicU64::new(0)) })
     }
 
     pub fn backend(&self) -> Backend {
@@ -146,7 +186,7 @@ impl Store for SqlStore {
 
     async fn delete_pool(&self, id: &str) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        for table in ["clients", "users"] {
+        for table in POOL_TABLES {
             sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
                 .bind(id)
                 .execute(&mut *tx)
@@ -165,7 +205,7 @@ impl Store for SqlStore {
     async fn list_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<UserPool>> {
         let rows = sqlx::query("SELECT id, doc FROM pools WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(after.unwrap_or(""))
-            .bind(limit as i64)
+            .bind(sql_limit(limit))
             .fetch_all(&self.pool)
             .await
             .map_err(backend_err)?;
@@ -225,7 +265,7 @@ impl Store for SqlStore {
         )
         .bind(pool_id)
         .bind(after.unwrap_or(""))
-        .bind(limit as i64)
+        .bind(sql_limit(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(backend_err)?;
@@ -241,19 +281,553 @@ impl Store for SqlStore {
         let n: i64 = row.try_get("n").map_err(backend_err)?;
         Ok(n.max(0) as u64)
     }
+
+    // --- users -------------------------------------------------------------------------------
+
+    async fn insert_user(&self, user: &User, key: &str, aliases: &[String]) -> StoreResult<()> {
+        let doc = to_json(user)?;
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        sqlx::query(
+            "INSERT INTO users (pool_id, lookup_key, username, sub, version, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&user.pool_id)
+        .bind(key)
+        .bind(&user.username)
+        .bind(&user.sub)
+        .bind(user.version)
+        .bind(doc)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        let mut claimed: Vec<&str> = Vec::with_capacity(aliases.len());
+        for alias in aliases {
+            if claimed.contains(&alias.as_str()) {
+                continue;
+            }
+            claimed.push(alias);
+            // A unique violation (the alias is someone else's) aborts the transaction: dropping
+            // `tx` rolls the user back too.
+            sqlx::query("INSERT INTO user_aliases (pool_id, alias, username) VALUES ($1, $2, $3)")
+                .bind(&user.pool_id)
+                .bind(alias)
+                .bind(&user.username)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+        }
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn get_user(&self, pool_id: &str, key: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query("SELECT doc, version FROM users WHERE pool_id = $1 AND lookup_key = $2")
+            .bind(pool_id)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    async fn get_user_by_sub(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query("SELECT doc, version FROM users WHERE pool_id = $1 AND sub = $2")
+            .bind(pool_id)
+            .bind(sub)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    async fn get_user_by_alias(&self, pool_id: &str, alias: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.doc, u.version FROM user_aliases a \
+             JOIN users u ON u.pool_id = a.pool_id AND u.username = a.username \
+             WHERE a.pool_id = $1 AND a.alias = $2",
+        )
+        .bind(pool_id)
+        .bind(alias)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET doc = $1, version = version + 1 \
+             WHERE pool_id = $2 AND username = $3 AND version = $4",
+        )
+        .bind(to_json(user)?)
+        .bind(&user.pool_id)
+        .bind(&user.username)
+        .bind(user.version)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_user(&self, pool_id: &str, username: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        let mut deleted = false;
+        for table in ["users", "user_aliases", "group_members", "refresh_sessions"] {
+            let done = sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1 AND username = $2"))
+                .bind(pool_id)
+                .bind(username)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+            if table == "users" {
+                deleted = done.rows_affected() > 0;
+            }
+        }
+        tx.commit().await.map_err(backend_err)?;
+        Ok(deleted)
+    }
+
+    async fn list_users(
+        &self,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, User)>> {
+        let rows = sqlx::query(
+            "SELECT lookup_key, doc, version FROM users WHERE pool_id = $1 AND lookup_key > $2 \
+             ORDER BY lookup_key LIMIT $3",
+        )
+        .bind(pool_id)
+        .bind(after.unwrap_or(""))
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("lookup_key").map_err(backend_err)?, user_from_row(r)?)))
+            .collect()
+    }
+
+    async fn set_alias(
+        &self,
+        pool_id: &str,
+        alias: &str,
+        username: &str,
+        steal: bool,
+    ) -> StoreResult<Option<String>> {
+        // Each attempt starts with a write, so SQLite takes its write lock at once (a deferred
+        // read-then-write transaction could fail with SQLITE_BUSY); on PostgreSQL every step
+        // is guarded by its own WHERE clause, and a lost race is simply retried.
+        for _ in 0..ALIAS_ATTEMPTS {
+            let mut tx = self.pool.begin().await.map_err(backend_err)?;
+            let inserted = sqlx::query(
+                "INSERT INTO user_aliases (pool_id, alias, username) VALUES ($1, $2, $3) \
+                 ON CONFLICT (pool_id, alias) DO NOTHING",
+            )
+            .bind(pool_id)
+            .bind(alias)
+            .bind(username)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+            if inserted.rows_affected() > 0 {
+                tx.commit().await.map_err(backend_err)?;
+                return Ok(None);
+            }
+            let owner: Option<String> =
+                sqlx::query("SELECT username FROM user_aliases WHERE pool_id = $1 AND alias = $2")
+                    .bind(pool_id)
+                    .bind(alias)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend_err)?
+                    .map(|r| r.try_get("username"))
+                    .transpose()
+                    .map_err(backend_err)?;
+            let previous = match owner {
+                None => continue, // removed since the insert saw it: try again
+                Some(owner) if owner == username => return Ok(None),
+                Some(_) if !steal => return Err(StoreError::Conflict),
+                Some(owner) => owner,
+            };
+            let moved = sqlx::query(
+                "UPDATE user_aliases SET username = $1 WHERE pool_id = $2 AND alias = $3 AND username = $4",
+            )
+            .bind(username)
+            .bind(pool_id)
+            .bind(alias)
+            .bind(&previous)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+            if moved.rows_affected() > 0 {
+                tx.commit().await.map_err(backend_err)?;
+                return Ok(Some(previous));
+            }
+        }
+        Err(StoreError::Backend(format!("alias kept changing during {ALIAS_ATTEMPTS} attempts")))
+    }
+
+    async fn remove_alias(&self, pool_id: &str, alias: &str, username: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM user_aliases WHERE pool_id = $1 AND alias = $2 AND username = $3")
+            .bind(pool_id)
+            .bind(alias)
+            .bind(username)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn aliases_of(&self, pool_id: &str, username: &str) -> StoreResult<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT alias FROM user_aliases WHERE pool_id = $1 AND username = $2 ORDER BY alias")
+                .bind(pool_id)
+                .bind(username)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_err)?;
+        rows.iter().map(|r| r.try_get("alias").map_err(backend_err)).collect()
+    }
+
+    // --- groups ------------------------------------------------------------------------------
+
+    async fn insert_group(&self, group: &Group) -> StoreResult<()> {
+        sqlx::query("INSERT INTO groups (pool_id, name, doc) VALUES ($1, $2, $3)")
+            .bind(&group.pool_id)
+            .bind(&group.name)
+            .bind(to_json(group)?)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn get_group(&self, pool_id: &str, name: &str) -> StoreResult<Option<Group>> {
+        let row = sqlx::query("SELECT doc FROM groups WHERE pool_id = $1 AND name = $2")
+            .bind(pool_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        row.map(|r| group_from_row(&r)).transpose()
+    }
+
+    async fn update_group(&self, group: &Group) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE groups SET doc = $1 WHERE pool_id = $2 AND name = $3")
+            .bind(to_json(group)?)
+            .bind(&group.pool_id)
+            .bind(&group.name)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_group(&self, pool_id: &str, name: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        let done = sqlx::query("DELETE FROM groups WHERE pool_id = $1 AND name = $2")
+            .bind(pool_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        sqlx::query("DELETE FROM group_members WHERE pool_id = $1 AND group_name = $2")
+            .bind(pool_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        tx.commit().await.map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_groups(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<Group>> {
+        let rows = sqlx::query("SELECT doc FROM groups WHERE pool_id = $1 AND name > $2 ORDER BY name LIMIT $3")
+            .bind(pool_id)
+            .bind(after.unwrap_or(""))
+            .bind(sql_limit(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        rows.iter().map(group_from_row).collect()
+    }
+
+    async fn add_to_group(&self, pool_id: &str, group: &str, username: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO group_members (pool_id, group_name, username) VALUES ($1, $2, $3) \
+             ON CONFLICT (pool_id, group_name, username) DO NOTHING",
+        )
+        .bind(pool_id)
+        .bind(group)
+        .bind(username)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn remove_from_group(&self, pool_id: &str, group: &str, username: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM group_members WHERE pool_id = $1 AND group_name = $2 AND username = $3")
+            .bind(pool_id)
+            .bind(group)
+            .bind(username)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn groups_of_user(
+        &self,
+        pool_id: &str,
+        username: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Group>> {
+        let rows = sqlx::query(
+            "SELECT g.doc FROM group_members m \
+             JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
+             WHERE m.pool_id = $1 AND m.username = $2 AND m.group_name > $3 \
+             ORDER BY m.group_name LIMIT $4",
+        )
+        .bind(pool_id)
+        .bind(username)
+        .bind(after.unwrap_or(""))
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter().map(group_from_row).collect()
+    }
+
+    async fn users_in_group(
+        &self,
+        pool_id: &str,
+        group: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query(
+            "SELECT u.doc, u.version FROM group_members m \
+             JOIN users u ON u.pool_id = m.pool_id AND u.username = m.username \
+             WHERE m.pool_id = $1 AND m.group_name = $2 AND m.username > $3 \
+             ORDER BY m.username LIMIT $4",
+        )
+        .bind(pool_id)
+        .bind(group)
+        .bind(after.unwrap_or(""))
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    // --- tokens and one-time state ---------------------------------------------------------
+
+    async fn insert_refresh(&self, session: &RefreshSession) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
+             auth_time, issued_ms, expires_ms, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&session.token_hash)
+        .bind(&session.origin_jti)
+        .bind(&session.pool_id)
+        .bind(&session.client_id)
+        .bind(&session.username)
+        .bind(session.auth_time)
+        .bind(session.issued_ms)
+        .bind(session.expires_ms)
+        .bind(i64::from(session.revoked))
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn get_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>> {
+        let row = sqlx::query(&format!("SELECT {REFRESH_COLUMNS} FROM refresh_sessions WHERE token_hash = $1"))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        row.map(|r| refresh_from_row(&r)).transpose()
+    }
+
+    async fn get_refresh_by_origin(&self, origin_jti: &str) -> StoreResult<Option<RefreshSession>> {
+        let row = sqlx::query(&format!("SELECT {REFRESH_COLUMNS} FROM refresh_sessions WHERE origin_jti = $1"))
+            .bind(origin_jti)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        row.map(|r| refresh_from_row(&r)).transpose()
+    }
+
+    async fn revoke_refresh(&self, origin_jti: &str) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE refresh_sessions SET revoked = 1 WHERE origin_jti = $1")
+            .bind(origin_jti)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_user_refresh(&self, pool_id: &str, username: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE refresh_sessions SET revoked = 1 WHERE pool_id = $1 AND username = $2")
+            .bind(pool_id)
+            .bind(username)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn consume_nonce(&self, nonce: &str, expires_ms: i64) -> StoreResult<bool> {
+        if self.nonce_calls.fetch_add(1, Ordering::Relaxed) % NONCE_PURGE_EVERY == 0 {
+            sqlx::query("DELETE FROM nonces WHERE expires_ms < $1")
+                .bind(now_millis())
+                .execute(&self.pool)
+                .await
+                .map_err(backend_err)?;
+        }
+        let done = sqlx::query("INSERT INTO nonces (nonce, expires_ms) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
+            .bind(nonce)
+            .bind(expires_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_signing_keys(&self, keys: &[StoredKey]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO signing_keys (pool_id, kid, purpose, sealed, created_ms) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&key.pool_id)
+            .bind(&key.kid)
+            .bind(&key.purpose)
+            .bind(&key.sealed_pkcs8)
+            .bind(key.created_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        }
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn signing_keys(&self, pool_id: &str) -> StoreResult<Vec<StoredKey>> {
+        let rows = sqlx::query(
+            "SELECT pool_id, kid, purpose, sealed, created_ms FROM signing_keys WHERE pool_id = $1 \
+             ORDER BY created_ms, kid",
+        )
+        .bind(pool_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    // --- outbox ------------------------------------------------------------------------------
+
+    async fn insert_message(&self, message: &OutboxMessage) -> StoreResult<()> {
+        sqlx::query("INSERT INTO outbox (id, pool_id, username, created_ms, doc) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&message.id)
+            .bind(&message.pool_id)
+            .bind(&message.username)
+            .bind(message.created_ms)
+            .bind(to_json(message)?)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn list_messages(&self, filter: &OutboxFilter) -> StoreResult<Vec<OutboxMessage>> {
+        // Only the filters given become conditions, so each shape of query can use its index.
+        let mut conditions = Vec::new();
+        let mut args = Vec::new();
+        for (column, value) in [("pool_id", &filter.pool_id), ("username", &filter.username)] {
+            if let Some(value) = value {
+                args.push(value.as_str());
+                conditions.push(format!("{column} = ${}", args.len()));
+            }
+        }
+        let sql = format!(
+            "SELECT doc FROM outbox {}{} ORDER BY seq DESC LIMIT ${}",
+            if conditions.is_empty() { "" } else { "WHERE " },
+            conditions.join(" AND "),
+            args.len() + 1
+        );
+        let limit = if filter.limit == 0 { DEFAULT_MESSAGE_LIMIT } else { filter.limit };
+        let mut query = sqlx::query(&sql);
+        for arg in args {
+            query = query.bind(arg);
+        }
+        let rows = query.bind(sql_limit(limit)).fetch_all(&self.pool).await.map_err(backend_err)?;
+        rows.iter().map(message_from_row).collect()
+    }
 }
 
-fn pool_from_row(r: &sqlx::any::AnyRow) -> StoreResult<UserPool> {
+fn pool_from_row(r: &AnyRow) -> StoreResult<UserPool> {
     let id: String = r.try_get("id").map_err(backend_err)?;
     let doc: String = r.try_get("doc").map_err(backend_err)?;
     Ok(UserPool { id, doc: parse_doc(&doc)? })
 }
 
-fn client_from_row(r: &sqlx::any::AnyRow) -> StoreResult<AppClient> {
+fn client_from_row(r: &AnyRow) -> StoreResult<AppClient> {
     let client_id: String = r.try_get("client_id").map_err(backend_err)?;
     let pool_id: String = r.try_get("pool_id").map_err(backend_err)?;
     let doc: String = r.try_get("doc").map_err(backend_err)?;
     Ok(AppClient { pool_id, client_id, doc: parse_doc(&doc)? })
+}
+
+/// Rows selected with `doc, version`.
+fn user_from_row(r: &AnyRow) -> StoreResult<User> {
+    let doc: String = r.try_get("doc").map_err(backend_err)?;
+    let mut user: User = from_json(&doc)?;
+    user.version = r.try_get("version").map_err(backend_err)?;
+    Ok(user)
+}
+
+fn group_from_row(r: &AnyRow) -> StoreResult<Group> {
+    let doc: String = r.try_get("doc").map_err(backend_err)?;
+    from_json(&doc)
+}
+
+const REFRESH_COLUMNS: &str =
+    "token_hash, origin_jti, pool_id, client_id, username, auth_time, issued_ms, expires_ms, revoked";
+
+/// Rows selected with [`REFRESH_COLUMNS`].
+fn refresh_from_row(r: &AnyRow) -> StoreResult<RefreshSession> {
+    let revoked: i64 = r.try_get("revoked").map_err(backend_err)?;
+    Ok(RefreshSession {
+        token_hash: r.try_get("token_hash").map_err(backend_err)?,
+        origin_jti: r.try_get("origin_jti").map_err(backend_err)?,
+        pool_id: r.try_get("pool_id").map_err(backend_err)?,
+        client_id: r.try_get("client_id").map_err(backend_err)?,
+        username: r.try_get("username").map_err(backend_err)?,
+        auth_time: r.try_get("auth_time").map_err(backend_err)?,
+        issued_ms: r.try_get("issued_ms").map_err(backend_err)?,
+        expires_ms: r.try_get("expires_ms").map_err(backend_err)?,
+        revoked: revoked != 0,
+    })
+}
+
+fn key_from_row(r: &AnyRow) -> StoreResult<StoredKey> {
+    Ok(StoredKey {
+        pool_id: r.try_get("pool_id").map_err(backend_err)?,
+        kid: r.try_get("kid").map_err(backend_err)?,
+        purpose: r.try_get("purpose").map_err(backend_err)?,
+        sealed_pkcs8: r.try_get("sealed").map_err(backend_err)?,
+        created_ms: r.try_get("created_ms").map_err(backend_err)?,
+    })
+}
+
+fn message_from_row(r: &AnyRow) -> StoreResult<OutboxMessage> {
+    let doc: String = r.try_get("doc").map_err(backend_err)?;
+    from_json(&doc)
 }
 
 fn now_millis() -> i64 {

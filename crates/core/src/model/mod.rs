@@ -4,9 +4,11 @@
 
 pub mod client;
 pub mod pool;
+pub mod user;
 
 pub use client::{AppClient, AuthFlow};
 pub use pool::{PasswordPolicy, UserPool};
+pub use user::{CodePurpose, CodeRecord, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredKey, User, UserStatus};
 
 use serde_json::{Map, Value};
 

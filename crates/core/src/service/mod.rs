@@ -1,11 +1,23 @@
 //! The operations. Each submodule holds one family; the wire layer calls them with validated
 //! input documents and serialises what they return.
 
+mod attributes;
+mod auth;
 mod clients;
+mod groups;
+mod keys;
+mod messages;
 mod paging;
+mod passwords;
 mod pools;
+mod sessions;
+mod signup;
+mod tokens;
+mod users;
 
 use std::sync::Arc;
+
+use cognate_crypto::seal::MasterKey;
 
 use crate::ports::{Clock, Store};
 
@@ -18,11 +30,21 @@ pub struct ServiceConfig {
     pub region: String,
     /// The 12-digit account id used in ARNs.
     pub account_id: String,
+    /// Base URL of this server; token issuers are `<public_url>/<poolId>`.
+    pub public_url: String,
+    /// Seals verifiers, signing keys, sessions and secret blocks, and keys the hashes of codes
+    /// and refresh tokens. It lives outside the database, so a dump alone reveals nothing usable.
+    pub master_key: Arc<MasterKey>,
 }
 
-impl Default for ServiceConfig {
-    fn default() -> Self {
-        Self { region: "us-east-1".into(), account_id: "000000000000".into() }
+impl ServiceConfig {
+    pub fn new(region: &str, public_url: &str, master_key: MasterKey) -> Self {
+        Self {
+            region: region.to_owned(),
+            account_id: "000000000000".into(),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            master_key: Arc::new(master_key),
+        }
     }
 }
 
@@ -32,11 +54,20 @@ pub struct Service {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config: Arc<ServiceConfig>,
+    keys: Arc<keys::KeyCache>,
 }
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
-        Self { store, clock, config: Arc::new(config) }
+        Self { store, clock, config: Arc::new(config), keys: Arc::default() }
+    }
+
+    fn master(&self) -> &MasterKey {
+        &self.config.master_key
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_millis()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

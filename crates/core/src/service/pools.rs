@@ -65,7 +65,7 @@ impl Service {
         let id = fixed_id.map(str::to_owned).unwrap_or_else(|| ids::pool_id(&self.config.region));
         let pool = self.build_pool(&id, &input, None)?;
         match self.store.insert_pool(&pool).await {
-            Ok(()) => {}
+            Ok(()) => self.create_pool_keys(&id).await?,
             Err(StoreError::Conflict) => {
                 return Err(CognitoError::invalid_parameter(format!(
                     "User pool {id} already exists."

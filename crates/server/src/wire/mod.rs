@@ -6,12 +6,13 @@ pub mod shapes;
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use cognate_core::model::{OutboxFilter, OutboxMessage};
 use cognate_core::{CognitoError, ErrorKind, Service};
 use serde_json::{json, Value};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
@@ -43,6 +44,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", post(api))
         .route("/health", get(health))
+        .route("/_cognate/outbox", get(outbox))
+        .route("/{pool_id}/.well-known/jwks.json", get(jwks))
+        .route("/{pool_id}/.well-known/openid-configuration", get(openid_configuration))
         .with_state(Arc::new(state))
         .layer(middleware::map_response(add_request_id))
         .layer(cors)
@@ -65,6 +69,55 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "unavailable"}))).into_response()
         }
     }
+}
+
+async fn jwks(State(state): State<Arc<AppState>>, Path(pool_id): Path<String>) -> Response {
+    match state.service.jwks(&pool_id).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => WireError::from(e).into_response(),
+    }
+}
+
+async fn openid_configuration(State(state): State<Arc<AppState>>, Path(pool_id): Path<String>) -> Response {
+    match state.service.openid_configuration(&pool_id).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => WireError::from(e).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct OutboxQuery {
+    #[serde(rename = "poolId")]
+    pool_id: Option<String>,
+    username: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /_cognate/outbox`: the messages the pools sent, newest first, codes included (dev mode).
+async fn outbox(State(state): State<Arc<AppState>>, Query(q): Query<OutboxQuery>) -> Response {
+    let filter = OutboxFilter { pool_id: q.pool_id, username: q.username, limit: q.limit.unwrap_or(100).min(1000) };
+    match state.service.outbox(&filter).await {
+        Ok(messages) => {
+            let messages: Vec<Value> = messages.iter().map(outbox_json).collect();
+            axum::Json(json!({ "messages": messages })).into_response()
+        }
+        Err(e) => WireError::from(e).into_response(),
+    }
+}
+
+pub fn outbox_json(m: &OutboxMessage) -> Value {
+    json!({
+        "id": m.id,
+        "poolId": m.pool_id,
+        "username": m.username,
+        "channel": m.channel,
+        "destination": m.destination,
+        "subject": m.subject,
+        "body": m.body,
+        "code": m.code,
+        "source": m.source,
+        "createdAt": m.created_ms as f64 / 1000.0,
+    })
 }
 
 /// An error as it goes on the wire.

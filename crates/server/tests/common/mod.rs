@@ -110,3 +110,42 @@ where
     let meta = e.as_service_error().map(|s| (s.code().unwrap_or_default().to_owned(), s.message().unwrap_or_default().to_owned()));
     meta.unwrap_or_else(|| (format!("not a service error: {e:?}"), String::new()))
 }
+
+/// The newest outbox message for a user.
+pub async fn last_message(url: &str, pool_id: &str, username: &str) -> Value {
+    let v: Value = reqwest::Client::new()
+        .get(format!("{url}/_cognate/outbox"))
+        .query(&[("poolId", pool_id), ("username", username)])
+        .send()
+        .await
+        .expect("outbox")
+        .json()
+        .await
+        .expect("outbox json");
+    v["messages"][0].clone()
+}
+
+pub async fn outbox_count(url: &str, pool_id: &str) -> usize {
+    let v: Value = reqwest::Client::new()
+        .get(format!("{url}/_cognate/outbox"))
+        .query(&[("poolId", pool_id)])
+        .send()
+        .await
+        .expect("outbox")
+        .json()
+        .await
+        .expect("outbox json");
+    v["messages"].as_array().map_or(0, Vec::len)
+}
+
+pub fn attr(name: &str, value: &str) -> cip::types::AttributeType {
+    cip::types::AttributeType::builder().name(name).value(value).build().unwrap()
+}
+
+/// The claims of a JWT, unverified (tests check verification separately).
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("jwt");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64");
+    serde_json::from_slice(&bytes).expect("json")
+}

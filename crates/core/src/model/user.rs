@@ -1,0 +1,200 @@
+//! Users, groups, codes and the other per-user records.
+
+use serde::{Deserialize, Serialize};
+
+use super::Doc;
+
+/// A user's account status, as Cognito names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserStatus {
+    Unconfirmed,
+    Confirmed,
+    ForceChangePassword,
+    ResetRequired,
+    ExternalProvider,
+    Archived,
+    Compromised,
+    Unknown,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Unconfirmed => "UNCONFIRMED",
+            UserStatus::Confirmed => "CONFIRMED",
+            UserStatus::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
+            UserStatus::ResetRequired => "RESET_REQUIRED",
+            UserStatus::ExternalProvider => "EXTERNAL_PROVIDER",
+            UserStatus::Archived => "ARCHIVED",
+            UserStatus::Compromised => "COMPROMISED",
+            UserStatus::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// Why a one-time code was issued. A user holds at most one live code per purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CodePurpose {
+    SignUp,
+    ForgotPassword,
+    /// Verification of `email` or `phone_number`.
+    Attribute(String),
+}
+
+/// A one-time code, stored only as a keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub purpose: CodePurpose,
+    /// Hex of the keyed hash of the code.
+    pub hash: String,
+    pub expires_ms: i64,
+    pub attempts: u32,
+}
+
+/// Failed-password bookkeeping for Cognito's lockout.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lockout {
+    pub failures: u32,
+    pub last_failure_ms: i64,
+    pub locked_until_ms: i64,
+}
+
+/// A user. The store keeps it as a document next to its lookup keys; `version` guards
+/// concurrent read-modify-write cycles.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub pool_id: String,
+    /// The real (canonical) username; a UUID in pools whose username is the email or phone.
+    pub username: String,
+    pub sub: String,
+    pub status: UserStatus,
+    pub enabled: bool,
+    /// Attributes in the order they were set; `sub` included.
+    pub attributes: Vec<(String, String)>,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+    /// The SRP salt and verifier, sealed with the server's master key (never plaintext).
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_set_ms: i64,
+    #[serde(default)]
+    pub codes: Vec<CodeRecord>,
+    #[serde(default)]
+    pub lockout: Lockout,
+    /// Tokens issued before this instant are revoked (GlobalSignOut, disable).
+    #[serde(default)]
+    pub signed_out_ms: i64,
+    /// MFA and other per-user settings.
+    #[serde(default)]
+    pub settings: Doc,
+    #[serde(skip)]
+    pub version: i64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Attributes are personal data and the sealed password is a secret: neither is printed.
+        f.debug_struct("User")
+            .field("pool_id", &self.pool_id)
+            .field("username", &self.username)
+            .field("status", &self.status)
+            .field("enabled", &self.enabled)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl User {
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn set_attribute(&mut self, name: &str, value: &str) {
+        match self.attributes.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value.to_owned(),
+            None => self.attributes.push((name.to_owned(), value.to_owned())),
+        }
+    }
+
+    pub fn remove_attribute(&mut self, name: &str) {
+        self.attributes.retain(|(n, _)| n != name);
+    }
+
+    pub fn is_verified(&self, attr: &str) -> bool {
+        self.attribute(&format!("{attr}_verified")) == Some("true")
+    }
+}
+
+/// A user-pool group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    pub pool_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub role_arn: Option<String>,
+    pub precedence: Option<i64>,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+}
+
+/// A refresh token's server-side record. The token itself is never stored, only its keyed hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshSession {
+    /// Hex of the keyed hash of the refresh token.
+    pub token_hash: String,
+    /// Lineage id carried as `origin_jti` by every token minted from this sign-in.
+    pub origin_jti: String,
+    pub pool_id: String,
+    pub client_id: String,
+    pub username: String,
+    pub auth_time: i64,
+    pub issued_ms: i64,
+    pub expires_ms: i64,
+    pub revoked: bool,
+}
+
+/// One of a pool's token-signing keys, its private half sealed with the master key.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredKey {
+    pub pool_id: String,
+    pub kid: String,
+    /// `id` or `access`: ID and access tokens are signed with different keys.
+    pub purpose: String,
+    /// Sealed PKCS#8 DER.
+    pub sealed_pkcs8: Vec<u8>,
+    pub created_ms: i64,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey").field("pool_id", &self.pool_id).field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+/// A message the pool sent (or would have sent): what `/_cognate/outbox` shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub pool_id: String,
+    pub username: String,
+    /// `EMAIL` or `SMS`.
+    pub channel: String,
+    pub destination: String,
+    pub subject: Option<String>,
+    pub body: String,
+    /// The code or temporary password the message carries (dev mode only).
+    pub code: Option<String>,
+    /// Why it was sent: `SignUp`, `ForgotPassword`, …
+    pub source: String,
+    pub created_ms: i64,
+}
+
+/// Which outbox messages to list.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxFilter {
+    pub pool_id: Option<String>,
+    pub username: Option<String>,
+    pub limit: usize,
+}

@@ -1,0 +1,344 @@
+//! Sign-in: InitiateAuth / AdminInitiateAuth, RespondToAuthChallenge /
+//! AdminRespondToAuthChallenge, refresh, sign-out and token revocation, with Cognito's lockout.
+
+use serde_json::{json, Map, Value};
+
+use super::attributes::{check_writes, Writer};
+use super::tokens::Lineage;
+use super::users::user_not_found;
+use super::Service;
+use crate::error::{CognitoError, ErrorKind, Result};
+use crate::model::{AppClient, AuthFlow, Doc, Lockout, User, UserPool, UserStatus};
+
+const LOCK_AFTER: u32 = 5;
+const LOCK_CAP_MS: i64 = 15 * 60_000;
+const LOCK_RESET_MS: i64 = 15 * 60_000;
+
+fn s<'a>(input: &'a Doc, key: &str) -> &'a str {
+    input.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn param<'a>(input: &'a Doc, group: &str, key: &str) -> Option<&'a str> {
+    input.get(group).and_then(|g| g.get(key)).and_then(Value::as_str)
+}
+
+pub(crate) fn incorrect() -> CognitoError {
+    CognitoError::not_authorized("Incorrect username or password.")
+}
+
+/// Records a failed password: after five failures the account locks for 1 s, doubling with
+/// each further failure up to 15 minutes; 15 quiet minutes forget the failures.
+pub(crate) fn register_failure(l: &mut Lockout, now: i64) {
+    if now - l.last_failure_ms > LOCK_RESET_MS {
+        l.failures = 0;
+    }
+    l.failures += 1;
+    l.last_failure_ms = now;
+    if l.failures >= LOCK_AFTER {
+        let secs = 1i64 << (l.failures - LOCK_AFTER).min(20);
+        l.locked_until_ms = now + (secs * 1000).min(LOCK_CAP_MS);
+    }
+}
+
+/// Who asked: the public (client-authenticated) API or an administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    Public,
+    Admin,
+}
+
+impl Service {
+    /// The client of an auth call; admin calls must also name its pool.
+    async fn auth_client(&self, input: &Doc, caller: Caller) -> Result<(AppClient, UserPool)> {
+        if caller == Caller::Admin {
+            let pool = self.pool(s(input, "UserPoolId")).await?;
+            let client = self.pool_client(&pool.id, s(input, "ClientId")).await?;
+            return Ok((client, pool));
+        }
+        self.client_and_pool(s(input, "ClientId")).await
+    }
+
+    pub async fn initiate_auth(&self, input: Doc, admin: bool) -> Result<Value> {
+        let caller = if admin { Caller::Admin } else { Caller::Public };
+        let (client, pool) = self.auth_client(&input, caller).await?;
+        let flow_name = s(&input, "AuthFlow");
+        let p = |k: &str| param(&input, "AuthParameters", k);
+        let flow = match (flow_name, caller) {
+            ("USER_PASSWORD_AUTH", _) => AuthFlow::UserPassword,
+            ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH", Caller::Admin) => AuthFlow::AdminUserPassword,
+            ("REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN", _) => AuthFlow::RefreshToken,
+            ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH", Caller::Public) => {
+                return Err(CognitoError::invalid_parameter(format!("Initiate Auth method not supported: {flow_name}")))
+            }
+            _ => {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "{flow_name} is not a supported auth flow in cognate yet."
+                )))
+            }
+        };
+        if !client.allows(flow) {
+            return Err(CognitoError::invalid_parameter(format!("{flow_name} flow not enabled for this client")));
+        }
+        match flow {
+            AuthFlow::RefreshToken => self.refresh(&pool, &client, p("REFRESH_TOKEN"), p("SECRET_HASH")).await,
+            _ => {
+                let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
+                let password = p("PASSWORD").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter PASSWORD"))?;
+                let user = self.find_user(&pool, name).await?;
+                let names: Vec<&str> = match &user {
+                    Some(u) => vec![name, u.username.as_str()],
+                    None => vec![name],
+                };
+                self.check_secret_hash(&client, &names, p("SECRET_HASH"))?;
+                let user = self.check_password_sign_in(&client, user, password).await?;
+                self.finish_first_factor(&pool, &client, user).await
+            }
+        }
+    }
+
+    /// The password step shared by the password flows: unknown, disabled and locked users,
+    /// wrong passwords (counted toward lockout), all with Cognito's answers.
+    pub(crate) async fn check_password_sign_in(&self, client: &AppClient, user: Option<User>, password: &str) -> Result<User> {
+        let Some(user) = user else {
+            return Err(if client.prevents_user_existence_errors() { incorrect() } else { user_not_found() });
+        };
+        if !user.enabled {
+            return Err(CognitoError::not_authorized("User is disabled."));
+        }
+        let now = self.now_ms();
+        if user.lockout.locked_until_ms > now {
+            return Err(CognitoError::not_authorized("Password attempts exceeded"));
+        }
+        if !self.password_matches(&user, password)? {
+            self.record_password_failure(user).await?;
+            return Err(incorrect());
+        }
+        self.clear_failures(user).await
+    }
+
+    pub(crate) async fn record_password_failure(&self, user: User) -> Result<()> {
+        let now = self.now_ms();
+        self.update_user_with(user, false, |u| {
+            register_failure(&mut u.lockout, now);
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn clear_failures(&self, user: User) -> Result<User> {
+        if user.lockout == Lockout::default() {
+            return Ok(user);
+        }
+        let (user, ()) = self
+            .update_user_with(user, false, |u| {
+                u.lockout = Lockout::default();
+                Ok(())
+            })
+            .await?;
+        Ok(user)
+    }
+
+    /// After a correct password: the user's status decides between tokens and a challenge.
+    pub(crate) async fn finish_first_factor(&self, pool: &UserPool, client: &AppClient, user: User) -> Result<Value> {
+        match user.status {
+            UserStatus::Unconfirmed => Err(CognitoError::new(ErrorKind::UserNotConfirmed, "User is not confirmed.")),
+            UserStatus::ResetRequired => {
+                Err(CognitoError::new(ErrorKind::PasswordResetRequired, "Password reset required for the user"))
+            }
+            UserStatus::ForceChangePassword => {
+                let days = pool.password_policy().temporary_password_validity_days as i64;
+                if self.now_ms() > user.password_set_ms + days * 86_400_000 {
+                    return Err(CognitoError::not_authorized(
+                        "Temporary password has expired and must be reset by an administrator.",
+                    ));
+                }
+                self.new_password_challenge(pool, client, &user)
+            }
+            _ => self.complete_sign_in(pool, client, &user).await,
+        }
+    }
+
+    fn new_password_challenge(&self, pool: &UserPool, client: &AppClient, user: &User) -> Result<Value> {
+        let current: Map<String, Value> = user
+            .attributes
+            .iter()
+            .filter(|(n, _)| n != "sub")
+            .map(|(n, v)| (n.clone(), json!(v)))
+            .collect();
+        let required: Vec<String> = pool
+            .schema()
+            .iter()
+            .filter(|a| a.get("Required").and_then(Value::as_bool) == Some(true))
+            .filter_map(|a| a.get("Name").and_then(Value::as_str))
+            .filter(|n| *n != "sub" && user.attribute(n).is_none_or(str::is_empty))
+            .map(|n| format!("userAttributes.{n}"))
+            .collect();
+        let session = self.new_session(
+            &pool.id,
+            &client.client_id,
+            &user.username,
+            "NEW_PASSWORD_REQUIRED",
+            client.auth_session_validity_minutes(),
+            Value::Null,
+        )?;
+        Ok(json!({
+            "ChallengeName": "NEW_PASSWORD_REQUIRED",
+            "Session": session,
+            "ChallengeParameters": {
+                "USER_ID_FOR_SRP": user.username,
+                "requiredAttributes": serde_json::to_string(&required).unwrap_or_default(),
+                "userAttributes": Value::Object(current).to_string(),
+            }
+        }))
+    }
+
+    /// Tokens at the end of a sign-in.
+    pub(crate) async fn complete_sign_in(&self, pool: &UserPool, client: &AppClient, user: &User) -> Result<Value> {
+        let result = self.issue_tokens(pool, client, user, None).await?;
+        Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": result }))
+    }
+
+    async fn refresh(&self, pool: &UserPool, client: &AppClient, token: Option<&str>, secret_hash: Option<&str>) -> Result<Value> {
+        let token = token.ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter REFRESH_TOKEN"))?;
+        let session = self.refresh_session(token, client).await?;
+        let user = self
+            .store
+            .get_user(&pool.id, &self.user_key(pool, &session.username))
+            .await?
+            .ok_or_else(|| CognitoError::not_authorized("Invalid Refresh Token"))?;
+        // Clients hash the internal username on refresh; some legacy SDKs send the raw secret.
+        if let (Some(secret), Some(given)) = (client.secret(), secret_hash) {
+            if !cognate_crypto::seal::ct_eq(secret.as_bytes(), given.as_bytes()) {
+                self.check_secret_hash(client, &[&user.username], Some(given))?;
+            }
+        } else {
+            self.check_secret_hash(client, &[&user.username], secret_hash)?;
+        }
+        if !user.enabled {
+            return Err(CognitoError::not_authorized("User is disabled."));
+        }
+        let lineage = Lineage { origin_jti: session.origin_jti, auth_time: session.auth_time };
+        let result = self.issue_tokens(pool, client, &user, Some(lineage)).await?;
+        Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": result }))
+    }
+
+    pub async fn respond_to_auth_challenge(&self, input: Doc, admin: bool) -> Result<Value> {
+        let caller = if admin { Caller::Admin } else { Caller::Public };
+        let (client, pool) = self.auth_client(&input, caller).await?;
+        let challenge = s(&input, "ChallengeName");
+        let r = |k: &str| param(&input, "ChallengeResponses", k);
+        let name = r("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
+        match challenge {
+            "NEW_PASSWORD_REQUIRED" => {
+                let session = input.get("Session").and_then(Value::as_str).ok_or_else(|| {
+                    CognitoError::invalid_parameter("Missing required parameter Session")
+                })?;
+                let state = self.take_session(session, &client.client_id).await?;
+                let user = self.find_user(&pool, name).await?.ok_or_else(user_not_found)?;
+                if state.challenge != challenge || state.username != user.username || state.pool != pool.id {
+                    return Err(CognitoError::not_authorized("Invalid session for the user."));
+                }
+                self.check_secret_hash(&client, &[name, &user.username], r("SECRET_HASH"))?;
+                let new_password = r("NEW_PASSWORD").ok_or_else(|| {
+                    CognitoError::invalid_parameter("Invalid attributes given, NEW_PASSWORD is missing")
+                })?;
+                super::passwords::check_policy(&pool.password_policy(), new_password)?;
+                let attrs: Vec<(String, String)> = input
+                    .get("ChallengeResponses")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, v)| Some((k.strip_prefix("userAttributes.")?.to_owned(), v.as_str()?.to_owned())))
+                    .collect();
+                check_writes(&pool, &attrs, Writer::Client(&client), false)?;
+                for a in pool.schema().iter().filter(|a| a.get("Required").and_then(Value::as_bool) == Some(true)) {
+                    let n = a.get("Name").and_then(Value::as_str).unwrap_or_default();
+                    if n != "sub" && user.attribute(n).is_none_or(str::is_empty) && !attrs.iter().any(|(k, _)| k == n) {
+                        return Err(CognitoError::invalid_parameter(format!("Invalid attributes given, {n} is missing")));
+                    }
+                }
+                let (user, ()) = self
+                    .update_user_with(user, false, |u| {
+                        for (k, v) in &attrs {
+                            u.set_attribute(k, v);
+                        }
+                        self.set_password(u, new_password)?;
+                        u.status = UserStatus::Confirmed;
+                        Ok(())
+                    })
+                    .await?;
+                self.sync_aliases(&pool, &user, false).await?;
+                self.complete_sign_in(&pool, &client, &user).await
+            }
+            other => Err(CognitoError::invalid_parameter(format!(
+                "{other} is not a supported challenge in cognate yet."
+            ))),
+        }
+    }
+
+    pub async fn global_sign_out(&self, access_token: &str) -> Result<Value> {
+        let caller = self.token_caller(access_token).await?;
+        self.store.revoke_user_refresh(&caller.pool.id, &caller.user.username).await?;
+        Ok(json!({}))
+    }
+
+    pub async fn admin_user_global_sign_out(&self, pool_id: &str, username: &str) -> Result<Value> {
+        let pool = self.pool(pool_id).await?;
+        let user = self.admin_user(&pool, username).await?;
+        self.store.revoke_user_refresh(&pool.id, &user.username).await?;
+        Ok(json!({}))
+    }
+
+    pub async fn revoke_token(&self, input: Doc) -> Result<Value> {
+        let (client, _pool) = self.client_and_pool(s(&input, "ClientId")).await?;
+        if let Some(secret) = client.secret() {
+            let given = input.get("ClientSecret").and_then(Value::as_str).unwrap_or_default();
+            if !cognate_crypto::seal::ct_eq(secret.as_bytes(), given.as_bytes()) {
+                return Err(CognitoError::not_authorized(format!(
+                    "Unable to verify secret hash for client {}",
+                    client.client_id
+                )));
+            }
+        }
+        if !client.token_revocation_enabled() {
+            return Err(CognitoError::new(
+                ErrorKind::UnsupportedOperation,
+                "Token revocation is not enabled for this app client.",
+            ));
+        }
+        match self.refresh_session(s(&input, "Token"), &client).await {
+            Ok(session) => {
+                self.store.revoke_refresh(&session.origin_jti).await?;
+                Ok(json!({}))
+            }
+            // Revoking an unknown or already revoked token succeeds, as RFC 7009 asks.
+            Err(e) if e.kind == ErrorKind::NotAuthorized => Ok(json!({})),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockout_doubles_and_resets() {
+        let mut l = Lockout::default();
+        for i in 0..4 {
+            register_failure(&mut l, 1000 + i);
+            assert_eq!(l.locked_until_ms, 0);
+        }
+        register_failure(&mut l, 2000);
+        assert_eq!(l.locked_until_ms, 3000);
+        register_failure(&mut l, 4000);
+        assert_eq!(l.locked_until_ms, 6000);
+        for _ in 0..20 {
+            register_failure(&mut l, 10_000);
+        }
+        assert_eq!(l.locked_until_ms, 10_000 + LOCK_CAP_MS);
+        register_failure(&mut l, 10_000 + LOCK_RESET_MS + 1);
+        assert_eq!(l.failures, 1);
+    }
+}

@@ -1,0 +1,102 @@
+//! Per-pool token-signing keys: two RSA keys per pool (ID tokens and access tokens are signed
+//! with different keys, as Cognito does), generated when the pool is created, stored sealed
+//! with the master key, and parsed once per process. Keys never change once written, so the
+//! parsed copies cannot go stale.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use cognate_crypto::jwt::SigningKey;
+use cognate_crypto::seal::purpose;
+use serde_json::{json, Value};
+
+use super::Service;
+use crate::error::{CognitoError, Result};
+use crate::model::StoredKey;
+
+/// A pool's parsed signing keys.
+pub struct PoolKeys {
+    pub id: SigningKey,
+    pub access: SigningKey,
+}
+
+#[derive(Default)]
+pub struct KeyCache {
+    pools: RwLock<HashMap<String, Arc<PoolKeys>>>,
+}
+
+impl Service {
+    /// Generates, seals and stores a new pool's signing keys.
+    pub(crate) async fn create_pool_keys(&self, pool_id: &str) -> Result<()> {
+        let mut stored = Vec::new();
+        for use_ in ["id", "access"] {
+            let key = SigningKey::generate().map_err(CognitoError::internal)?;
+            let sealed = self
+                .master()
+                .seal(purpose::SIGNING_KEY, pool_id.as_bytes(), key.to_pkcs8_der())
+                .map_err(CognitoError::internal)?;
+            stored.push(StoredKey {
+                pool_id: pool_id.to_owned(),
+                kid: key.kid().to_owned(),
+                purpose: use_.to_owned(),
+                sealed_pkcs8: sealed,
+                created_ms: self.now_ms(),
+            });
+        }
+        self.store.insert_signing_keys(&stored).await?;
+        Ok(())
+    }
+
+    /// The pool's parsed keys, loaded from the store on first use.
+    pub(crate) async fn pool_keys(&self, pool_id: &str) -> Result<Arc<PoolKeys>> {
+        if let Some(k) = self.keys.pools.read().ok().and_then(|m| m.get(pool_id).cloned()) {
+            return Ok(k);
+        }
+        let stored = self.store.signing_keys(pool_id).await?;
+        let open = |use_: &str| -> Result<SigningKey> {
+            let s = stored
+                .iter()
+                .find(|k| k.purpose == use_)
+                .ok_or_else(|| CognitoError::internal(format!("pool {pool_id} has no {use_} signing key")))?;
+            let der = self
+                .master()
+                .open(purpose::SIGNING_KEY, pool_id.as_bytes(), &s.sealed_pkcs8)
+                .map_err(|_| CognitoError::internal("signing key does not open with this master key"))?;
+            SigningKey::from_pkcs8_der(&der).map_err(CognitoError::internal)
+        };
+        let keys = Arc::new(PoolKeys { id: open("id")?, access: open("access")? });
+        if let Ok(mut m) = self.keys.pools.write() {
+            m.insert(pool_id.to_owned(), keys.clone());
+        }
+        Ok(keys)
+    }
+
+    /// `GET /<poolId>/.well-known/jwks.json`.
+    pub async fn jwks(&self, pool_id: &str) -> Result<Value> {
+        self.pool(pool_id).await?;
+        let keys = self.pool_keys(pool_id).await?;
+        Ok(json!({ "keys": [keys.id.public_jwk(), keys.access.public_jwk()] }))
+    }
+
+    /// `GET /<poolId>/.well-known/openid-configuration`.
+    pub async fn openid_configuration(&self, pool_id: &str) -> Result<Value> {
+        self.pool(pool_id).await?;
+        let iss = self.issuer(pool_id);
+        Ok(json!({
+            "issuer": iss,
+            "jwks_uri": format!("{iss}/.well-known/jwks.json"),
+            "authorization_endpoint": format!("{iss}/oauth2/authorize"),
+            "token_endpoint": format!("{iss}/oauth2/token"),
+            "userinfo_endpoint": format!("{iss}/oauth2/userInfo"),
+            "response_types_supported": ["code", "token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "email", "phone", "profile"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        }))
+    }
+
+    pub(crate) fn issuer(&self, pool_id: &str) -> String {
+        format!("{}/{pool_id}", self.config.public_url)
+    }
+}

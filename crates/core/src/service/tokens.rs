@@ -1,0 +1,226 @@
+//! Minting and checking tokens: RS256 ID and access tokens with Cognito's claims, opaque
+//! refresh tokens kept only as keyed hashes, and the access-token check every self-service
+//! operation starts with.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use cognate_crypto::seal::purpose;
+use serde_json::{json, Map, Value};
+
+use super::Service;
+use crate::error::{CognitoError, Result};
+use crate::model::{AppClient, Group, RefreshSession, User, UserPool};
+
+pub(crate) const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
+
+/// What a token request carries over from the sign-in it belongs to.
+pub(crate) struct Lineage {
+    pub origin_jti: String,
+    pub auth_time: i64,
+}
+
+/// The caller behind a verified access token.
+pub(crate) struct TokenCaller {
+    pub pool: UserPool,
+    pub client: AppClient,
+    pub user: User,
+}
+
+fn invalid_token() -> CognitoError {
+    CognitoError::not_authorized("Invalid Access Token")
+}
+
+impl Service {
+    fn refresh_hash(&self, token: &str) -> String {
+        hex::encode(self.master().keyed_hash(purpose::REFRESH_TOKEN, token.as_bytes()))
+    }
+
+    /// Mints the `AuthenticationResult` of a finished sign-in (a new lineage with a refresh
+    /// token) or of a refresh (same lineage, no new refresh token).
+    pub(crate) async fn issue_tokens(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        lineage: Option<Lineage>,
+    ) -> Result<Value> {
+        let now = self.now();
+        let validity = client.token_validity();
+        let (lineage, refresh_token) = match lineage {
+            Some(l) => (l, None),
+            None => {
+                let token = B64URL.encode(cognate_crypto::random::bytes(48).map_err(CognitoError::internal)?);
+                let l = Lineage { origin_jti: crate::ids::uuid(), auth_time: now };
+                self.store
+                    .insert_refresh(&RefreshSession {
+                        token_hash: self.refresh_hash(&token),
+                        origin_jti: l.origin_jti.clone(),
+                        pool_id: pool.id.clone(),
+                        client_id: client.client_id.clone(),
+                        username: user.username.clone(),
+                        auth_time: now,
+                        issued_ms: self.now_ms(),
+                        expires_ms: self.now_ms() + validity.refresh * 1000,
+                        revoked: false,
+                    })
+                    .await?;
+                (l, Some(token))
+            }
+        };
+        let groups = self.user_groups(pool, user).await?;
+        let event_id = crate::ids::uuid();
+        let iss = self.issuer(&pool.id);
+        let keys = self.pool_keys(&pool.id).await?;
+
+        let mut id = Map::new();
+        id.insert("sub".into(), json!(user.sub));
+        add_group_claims(&mut id, &groups, true);
+        for (name, value) in readable_claims(user, client) {
+            id.insert(name, value);
+        }
+        id.insert("iss".into(), json!(iss));
+        id.insert("cognito:username".into(), json!(user.username));
+        id.insert("origin_jti".into(), json!(lineage.origin_jti));
+        id.insert("aud".into(), json!(client.client_id));
+        id.insert("event_id".into(), json!(event_id));
+        id.insert("token_use".into(), json!("id"));
+        id.insert("auth_time".into(), json!(lineage.auth_time));
+        id.insert("exp".into(), json!(now + validity.id));
+        id.insert("iat".into(), json!(now));
+        id.insert("jti".into(), json!(crate::ids::uuid()));
+
+        let mut access = Map::new();
+        access.insert("sub".into(), json!(user.sub));
+        add_group_claims(&mut access, &groups, false);
+        access.insert("iss".into(), json!(iss));
+        access.insert("client_id".into(), json!(client.client_id));
+        access.insert("origin_jti".into(), json!(lineage.origin_jti));
+        access.insert("event_id".into(), json!(event_id));
+        access.insert("token_use".into(), json!("access"));
+        access.insert("scope".into(), json!(ADMIN_SCOPE));
+        access.insert("auth_time".into(), json!(lineage.auth_time));
+        access.insert("exp".into(), json!(now + validity.access));
+        access.insert("iat".into(), json!(now));
+        access.insert("jti".into(), json!(crate::ids::uuid()));
+        access.insert("username".into(), json!(user.username));
+        access.insert("version".into(), json!(2));
+
+        let id_token = keys.id.sign(&Value::Object(id)).map_err(CognitoError::internal)?;
+        let access_token = keys.access.sign(&Value::Object(access)).map_err(CognitoError::internal)?;
+        let mut result = Map::new();
+        result.insert("AccessToken".into(), json!(access_token));
+        result.insert("ExpiresIn".into(), json!(validity.access));
+        result.insert("TokenType".into(), json!("Bearer"));
+        if let Some(r) = refresh_token {
+            result.insert("RefreshToken".into(), json!(r));
+        }
+        result.insert("IdToken".into(), json!(id_token));
+        Ok(Value::Object(result))
+    }
+
+    /// A user's groups, by precedence (lowest first) then name, as tokens list them.
+    pub(crate) async fn user_groups(&self, pool: &UserPool, user: &User) -> Result<Vec<Group>> {
+        let mut groups = self.store.groups_of_user(&pool.id, &user.username, None, 100).await?;
+        groups.sort_by(|a, b| {
+            a.precedence.unwrap_or(i64::MAX).cmp(&b.precedence.unwrap_or(i64::MAX)).then(a.name.cmp(&b.name))
+        });
+        Ok(groups)
+    }
+
+    /// The refresh session behind a refresh token, if the token is live for this client.
+    pub(crate) async fn refresh_session(&self, token: &str, client: &AppClient) -> Result<RefreshSession> {
+        let invalid = || CognitoError::not_authorized("Invalid Refresh Token");
+        let session = self.store.get_refresh(&self.refresh_hash(token)).await?.ok_or_else(invalid)?;
+        if session.client_id != client.client_id || session.pool_id != client.pool_id {
+            return Err(invalid());
+        }
+        if session.revoked {
+            return Err(CognitoError::not_authorized("Refresh Token has been revoked"));
+        }
+        if session.expires_ms <= self.now_ms() {
+            return Err(CognitoError::not_authorized("Refresh Token has expired"));
+        }
+        Ok(session)
+    }
+
+    /// Verifies an access token (signature, expiry, use, revocation) and loads its user.
+    pub(crate) async fn token_caller(&self, token: &str) -> Result<TokenCaller> {
+        // The pool comes from the unverified issuer; the signature check against that pool's
+        // own key is what makes it trustworthy.
+        let payload = token.split('.').nth(1).ok_or_else(invalid_token)?;
+        let claims: Value = B64URL
+            .decode(payload)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(invalid_token)?;
+        let iss = claims.get("iss").and_then(Value::as_str).ok_or_else(invalid_token)?;
+        let pool_id = iss.rsplit('/').next().unwrap_or_default();
+        if iss != self.issuer(pool_id) {
+            return Err(invalid_token());
+        }
+        let pool = self.store.get_pool(pool_id).await?.ok_or_else(invalid_token)?;
+        let keys = self.pool_keys(pool_id).await?;
+        let claims = cognate_crypto::jwt::verify(token, |kid| {
+            (kid == keys.access.kid()).then(|| keys.access.public_key())
+        })
+        .map_err(|_| invalid_token())?;
+        if claims.get("token_use").and_then(Value::as_str) != Some("access") {
+            return Err(invalid_token());
+        }
+        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(invalid_token)?;
+        if exp <= self.now() {
+            return Err(CognitoError::not_authorized("Access Token has expired"));
+        }
+        let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
+        if !scopes.split(' ').any(|s| s == ADMIN_SCOPE) {
+            return Err(CognitoError::not_authorized("Access Token does not have required scopes"));
+        }
+        let origin = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(invalid_token)?;
+        let session = self.store.get_refresh_by_origin(origin).await?;
+        if session.as_ref().is_none_or(|s| s.revoked) {
+            return Err(CognitoError::not_authorized("Access Token has been revoked"));
+        }
+        let client_id = claims.get("client_id").and_then(Value::as_str).ok_or_else(invalid_token)?;
+        let client = self.store.get_client(client_id).await?.ok_or_else(invalid_token)?;
+        let username = claims.get("username").and_then(Value::as_str).ok_or_else(invalid_token)?;
+        let user = self
+            .store
+            .get_user(&pool.id, &self.user_key(&pool, username))
+            .await?
+            .filter(|u| Some(u.sub.as_str()) == claims.get("sub").and_then(Value::as_str))
+            .ok_or_else(|| CognitoError::new(crate::ErrorKind::UserNotFound, "User does not exist."))?;
+        if !user.enabled {
+            return Err(CognitoError::not_authorized("User is disabled."));
+        }
+        Ok(TokenCaller { pool, client, user })
+    }
+}
+
+fn add_group_claims(claims: &mut Map<String, Value>, groups: &[Group], with_roles: bool) {
+    if groups.is_empty() {
+        return;
+    }
+    claims.insert("cognito:groups".into(), json!(groups.iter().map(|g| &g.name).collect::<Vec<_>>()));
+    if with_roles {
+        let roles: Vec<&String> = groups.iter().filter_map(|g| g.role_arn.as_ref()).collect();
+        if !roles.is_empty() {
+            claims.insert("cognito:roles".into(), json!(roles));
+            claims.insert("cognito:preferred_role".into(), json!(roles[0]));
+        }
+    }
+}
+
+/// ID-token claims for the attributes the client may read: verified flags as booleans,
+/// everything else as strings.
+fn readable_claims(user: &User, client: &AppClient) -> Vec<(String, Value)> {
+    let allowed = client.read_attributes();
+    user.attributes
+        .iter()
+        .filter(|(n, _)| n != "sub" && !n.starts_with("dev:"))
+        .filter(|(n, _)| allowed.as_ref().is_none_or(|l| l.iter().any(|a| a == n)))
+        .map(|(n, v)| {
+            let value = if n.ends_with("_verified") { json!(v == "true") } else { json!(v) };
+            (n.clone(), value)
+        })
+        .collect()
+}

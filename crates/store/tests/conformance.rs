@@ -1,0 +1,691 @@
+//! One conformance suite for every store backend. Each test runs against SQLite (a fresh
+//! database file) and, when `COGNATE_TEST_DATABASE_URL` is set, against PostgreSQL in a schema
+//! of its own. A set but unreachable PostgreSQL URL fails the PostgreSQL half.
+
+use std::future::Future;
+
+use cognate_core::model::{
+    AppClient, Doc, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredKey, User, UserPool,
+    UserStatus,
+};
+use cognate_core::ports::{Store, StoreError};
+use cognate_store::testing::PgSchema;
+use cognate_store::SqlStore;
+use serde_json::json;
+
+// --- harness -------------------------------------------------------------------------------
+
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Keeps a test's database alive until the test ends.
+enum Guard {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Schema(#[allow(dead_code)] PgSchema),
+}
+
+/// Opens a fresh store, or `None` for PostgreSQL when no URL is configured.
+async fn open(db: Db) -> Option<(SqlStore, Guard)> {
+    match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite:{}?mode=rwc", dir.path().join("cognate.db").display());
+            let store = SqlStore::connect(&url).await.expect("open SQLite store");
+            Some((store, Guard::Dir(dir)))
+        }
+        Db::Postgres => {
+            let url = std::env::var("COGNATE_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+            let schema = PgSchema::create(&url).await.expect("COGNATE_TEST_DATABASE_URL is set but unusable");
+            let store = SqlStore::connect(&schema.url()).await.expect("open PostgreSQL store");
+            Some((store, Guard::Schema(schema)))
+        }
+    }
+}
+
+async fn run<F, Fut>(db: Db, test: F)
+where
+    F: FnOnce(SqlStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some((store, guard)) = open(db).await else {
+        eprintln!("COGNATE_TEST_DATABASE_URL not set: PostgreSQL half skipped");
+        return;
+    };
+    test(store.clone()).await;
+    store.close().await;
+    drop(guard);
+}
+
+/// Declares, for each test function, a module with a `sqlite` and a `postgres` test.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::run(super::Db::Sqlite, super::$name).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::run(super::Db::Postgres, super::$name).await
+            }
+        }
+    )*};
+}
+
+conformance!(
+    pools_and_clients,
+    delete_pool_cascades,
+    users_insert_and_lookup,
+    user_insert_conflicts_write_nothing,
+    optimistic_update,
+    delete_user_cascades,
+    list_users_paging,
+    aliases_steal_and_keep,
+    groups_and_memberships,
+    refresh_sessions,
+    nonces_are_single_use,
+    signing_keys,
+    outbox_order_and_filters,
+    concurrent_optimistic_updates,
+);
+
+// --- fixtures ------------------------------------------------------------------------------
+
+fn doc(value: serde_json::Value) -> Doc {
+    value.as_object().expect("object").clone()
+}
+
+fn pool(id: &str) -> UserPool {
+    UserPool { id: id.to_owned(), doc: doc(json!({ "Id": id, "Name": format!("name of {id}") })) }
+}
+
+fn client(pool_id: &str, client_id: &str) -> AppClient {
+    AppClient {
+        pool_id: pool_id.to_owned(),
+        client_id: client_id.to_owned(),
+        doc: doc(json!({ "ClientId": client_id, "UserPoolId": pool_id })),
+    }
+}
+
+fn user(pool_id: &str, username: &str) -> User {
+    User {
+        pool_id: pool_id.to_owned(),
+        username: username.to_owned(),
+        sub: format!("sub-{pool_id}-{username}"),
+        status: UserStatus::Confirmed,
+        enabled: true,
+        attributes: vec![("sub".into(), format!("sub-{pool_id}-{username}")), ("email".into(), format!("{username}@example.com"))],
+        created_ms: 1_000,
+        modified_ms: 1_000,
+        password: Some("sealed-verifier".into()),
+        password_set_ms: 1_000,
+        codes: Vec::new(),
+        lockout: Lockout::default(),
+        signed_out_ms: 0,
+        settings: doc(json!({ "mfa": "off" })),
+        version: 0,
+    }
+}
+
+/// Inserts `username` under the lowercased key, with no aliases.
+async fn add_user(store: &SqlStore, pool_id: &str, username: &str) -> User {
+    let u = user(pool_id, username);
+    store.insert_user(&u, &username.to_lowercase(), &[]).await.expect("insert user");
+    u
+}
+
+fn group(pool_id: &str, name: &str) -> Group {
+    Group {
+        pool_id: pool_id.to_owned(),
+        name: name.to_owned(),
+        description: Some(format!("the {name} group")),
+        role_arn: None,
+        precedence: Some(1),
+        created_ms: 1_000,
+        modified_ms: 1_000,
+    }
+}
+
+fn session(pool_id: &str, username: &str, n: u32) -> RefreshSession {
+    RefreshSession {
+        token_hash: format!("hash-{pool_id}-{username}-{n}"),
+        origin_jti: format!("jti-{pool_id}-{username}-{n}"),
+        pool_id: pool_id.to_owned(),
+        client_id: "client".into(),
+        username: username.to_owned(),
+        auth_time: 1_700_000_000,
+        issued_ms: 1_700_000_000_000,
+        expires_ms: 1_800_000_000_000,
+        revoked: false,
+    }
+}
+
+fn key(pool_id: &str, kid: &str, created_ms: i64) -> StoredKey {
+    StoredKey {
+        pool_id: pool_id.to_owned(),
+        kid: kid.to_owned(),
+        purpose: "id".into(),
+        sealed_pkcs8: vec![0, 1, 2, 0xfe, 0xff, 0, b'k'],
+        created_ms,
+    }
+}
+
+fn message(id: &str, pool_id: &str, username: &str, created_ms: i64) -> OutboxMessage {
+    OutboxMessage {
+        id: id.to_owned(),
+        pool_id: pool_id.to_owned(),
+        username: username.to_owned(),
+        channel: "EMAIL".into(),
+        destination: format!("{username}@example.com"),
+        subject: Some("Your code".into()),
+        body: "Your code is 123456".into(),
+        code: Some("123456".into()),
+        source: "SignUp".into(),
+        created_ms,
+    }
+}
+
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    match result {
+        Err(StoreError::Conflict) => {}
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+fn pool_ids(pools: &[UserPool]) -> Vec<&str> {
+    pools.iter().map(|p| p.id.as_str()).collect()
+}
+
+fn client_ids(clients: &[AppClient]) -> Vec<&str> {
+    clients.iter().map(|c| c.client_id.as_str()).collect()
+}
+
+fn usernames(users: &[User]) -> Vec<&str> {
+    users.iter().map(|u| u.username.as_str()).collect()
+}
+
+fn group_names(groups: &[Group]) -> Vec<&str> {
+    groups.iter().map(|g| g.name.as_str()).collect()
+}
+
+fn message_ids(messages: &[OutboxMessage]) -> Vec<&str> {
+    messages.iter().map(|m| m.id.as_str()).collect()
+}
+
+// --- tests ---------------------------------------------------------------------------------
+
+async fn pools_and_clients(store: SqlStore) {
+    store.ping().await.unwrap();
+    for id in ["p3", "p1", "p5", "p2", "p4"] {
+        store.insert_pool(&pool(id)).await.unwrap();
+    }
+    assert_conflict(store.insert_pool(&pool("p1")).await);
+    assert_eq!(store.get_pool("p1").await.unwrap(), Some(pool("p1")));
+    assert_eq!(store.get_pool("nope").await.unwrap(), None);
+
+    let mut changed = pool("p1");
+    changed.doc.insert("Name".into(), json!("renamed"));
+    assert!(store.update_pool(&changed).await.unwrap());
+    assert_eq!(store.get_pool("p1").await.unwrap(), Some(changed));
+    assert!(!store.update_pool(&pool("nope")).await.unwrap());
+
+    let page = store.list_pools(None, 2).await.unwrap();
+    assert_eq!(pool_ids(&page), ["p1", "p2"]);
+    let page = store.list_pools(Some("p2"), 2).await.unwrap();
+    assert_eq!(pool_ids(&page), ["p3", "p4"]);
+    let page = store.list_pools(Some("p4"), 2).await.unwrap();
+    assert_eq!(pool_ids(&page), ["p5"]);
+    assert!(store.list_pools(Some("p5"), 2).await.unwrap().is_empty());
+    assert_eq!(store.list_pools(None, usize::MAX).await.unwrap().len(), 5);
+
+    for id in ["c2", "c1", "c3"] {
+        store.insert_client(&client("p1", id)).await.unwrap();
+    }
+    store.insert_client(&client("p2", "c0")).await.unwrap();
+    assert_conflict(store.insert_client(&client("p2", "c1")).await);
+    assert_eq!(store.get_client("c1").await.unwrap(), Some(client("p1", "c1")));
+    assert_eq!(store.get_client("nope").await.unwrap(), None);
+
+    let mut changed = client("p1", "c1");
+    changed.doc.insert("ClientName".into(), json!("web"));
+    assert!(store.update_client(&changed).await.unwrap());
+    assert_eq!(store.get_client("c1").await.unwrap(), Some(changed));
+    assert!(!store.update_client(&client("p2", "c1")).await.unwrap(), "wrong pool");
+
+    assert_eq!(client_ids(&store.list_clients("p1", None, 2).await.unwrap()), ["c1", "c2"]);
+    assert_eq!(client_ids(&store.list_clients("p1", Some("c2"), 2).await.unwrap()), ["c3"]);
+    assert_eq!(client_ids(&store.list_clients("p2", None, 10).await.unwrap()), ["c0"]);
+
+    assert!(!store.delete_client("p2", "c1").await.unwrap(), "wrong pool");
+    assert!(store.delete_client("p1", "c1").await.unwrap());
+    assert!(!store.delete_client("p1", "c1").await.unwrap());
+    assert_eq!(store.get_client("c1").await.unwrap(), None);
+}
+
+/// Gives `pool_id` one of everything a pool owns.
+async fn populate(store: &SqlStore, pool_id: &str) {
+    store.insert_pool(&pool(pool_id)).await.unwrap();
+    store.insert_client(&client(pool_id, &format!("{pool_id}-client"))).await.unwrap();
+    let u = user(pool_id, "ana");
+    store.insert_user(&u, "ana", &["email:ana@example.com".into()]).await.unwrap();
+    store.insert_group(&group(pool_id, "admins")).await.unwrap();
+    store.add_to_group(pool_id, "admins", "ana").await.unwrap();
+    store.insert_refresh(&session(pool_id, "ana", 1)).await.unwrap();
+    store.insert_signing_keys(&[key(pool_id, &format!("{pool_id}-kid"), 1)]).await.unwrap();
+    store.insert_message(&message(&format!("{pool_id}-m"), pool_id, "ana", 1)).await.unwrap();
+}
+
+/// Whether `pool_id` still holds each thing `populate` gave it.
+async fn holdings(store: &SqlStore, pool_id: &str) -> Vec<bool> {
+    let by_pool = OutboxFilter { pool_id: Some(pool_id.into()), ..Default::default() };
+    vec![
+        store.get_pool(pool_id).await.unwrap().is_some(),
+        store.get_client(&format!("{pool_id}-client")).await.unwrap().is_some(),
+        store.get_user(pool_id, "ana").await.unwrap().is_some(),
+        store.count_users(pool_id).await.unwrap() == 1,
+        !store.aliases_of(pool_id, "ana").await.unwrap().is_empty(),
+        store.get_group(pool_id, "admins").await.unwrap().is_some(),
+        !store.groups_of_user(pool_id, "ana", None, 10).await.unwrap().is_empty(),
+        store.get_refresh(&session(pool_id, "ana", 1).token_hash).await.unwrap().is_some(),
+        !store.signing_keys(pool_id).await.unwrap().is_empty(),
+        !store.list_messages(&by_pool).await.unwrap().is_empty(),
+    ]
+}
+
+async fn delete_pool_cascades(store: SqlStore) {
+    populate(&store, "pa").await;
+    populate(&store, "pb").await;
+    assert_eq!(holdings(&store, "pa").await, [true; 10]);
+
+    assert!(store.delete_pool("pa").await.unwrap());
+    assert_eq!(holdings(&store, "pa").await, [false; 10]);
+    assert_eq!(holdings(&store, "pb").await, [true; 10]);
+    assert!(!store.delete_pool("pa").await.unwrap());
+
+    // The freed names can be taken again.
+    populate(&store, "pa").await;
+    assert_eq!(holdings(&store, "pa").await, [true; 10]);
+}
+
+async fn users_insert_and_lookup(store: SqlStore) {
+    // In an email-as-username pool the real username is a UUID and the key is something else.
+    let mut u = user("p", "7d3c0b4e-uuid");
+    u.version = 0;
+    let aliases = vec!["email:ana@example.com".to_owned(), "phone_number:+15550100".to_owned()];
+    store.insert_user(&u, "ana@example.com", &aliases).await.unwrap();
+    store.insert_user(&user("p", "Bob"), "bob", &[]).await.unwrap();
+    store.insert_user(&user("other", "Bob"), "bob", &[]).await.unwrap();
+
+    let got = store.get_user("p", "ana@example.com").await.unwrap().expect("by key");
+    assert_eq!(got, u);
+    assert_eq!(got.version, 0);
+    assert_eq!(store.get_user("p", "7d3c0b4e-uuid").await.unwrap(), None, "the key, not the username");
+    assert_eq!(store.get_user_by_sub("p", &u.sub).await.unwrap(), Some(u.clone()));
+    assert_eq!(store.get_user_by_sub("other", &u.sub).await.unwrap(), None);
+    assert_eq!(store.get_user_by_alias("p", "phone_number:+15550100").await.unwrap(), Some(u.clone()));
+    assert_eq!(store.get_user_by_alias("p", "email:nobody@example.com").await.unwrap(), None);
+    assert_eq!(store.get_user_by_alias("other", "email:ana@example.com").await.unwrap(), None);
+    assert_eq!(store.aliases_of("p", "7d3c0b4e-uuid").await.unwrap(), aliases);
+
+    assert_eq!(store.get_user("p", "bob").await.unwrap().unwrap().username, "Bob");
+    assert_eq!(store.get_user("p", "Bob").await.unwrap(), None);
+    assert_eq!(store.count_users("p").await.unwrap(), 2);
+    assert_eq!(store.count_users("other").await.unwrap(), 1);
+    assert_eq!(store.count_users("none").await.unwrap(), 0);
+}
+
+async fn user_insert_conflicts_write_nothing(store: SqlStore) {
+    let ana = user("p", "ana");
+    store.insert_user(&ana, "ana", &["email:ana@example.com".into()]).await.unwrap();
+
+    // Each attempt brings fresh aliases so that a partial write would be visible.
+    let mut dup_key = user("p", "ana2");
+    dup_key.sub = "sub-fresh-1".into();
+    assert_conflict(store.insert_user(&dup_key, "ana", &["email:fresh1@example.com".into()]).await);
+
+    let mut dup_sub = user("p", "carl");
+    dup_sub.sub = ana.sub.clone();
+    assert_conflict(store.insert_user(&dup_sub, "carl", &["email:fresh2@example.com".into()]).await);
+
+    let dup_username = user("p", "ana");
+    assert_conflict(store.insert_user(&dup_username, "ana-other-key", &["email:fresh3@example.com".into()]).await);
+
+    let taken_alias = user("p", "dora");
+    let aliases = vec!["email:fresh4@example.com".to_owned(), "email:ana@example.com".to_owned()];
+    assert_conflict(store.insert_user(&taken_alias, "dora", &aliases).await);
+
+    for n in 1..=4 {
+        let alias = format!("email:fresh{n}@example.com");
+        assert_eq!(store.get_user_by_alias("p", &alias).await.unwrap(), None, "{alias} was claimed");
+    }
+    for name in ["ana2", "carl", "dora"] {
+        assert_eq!(store.get_user("p", name).await.unwrap(), None, "{name} was written");
+        assert!(store.aliases_of("p", name).await.unwrap().is_empty());
+    }
+    assert_eq!(store.get_user_by_sub("p", "sub-fresh-1").await.unwrap(), None);
+    assert_eq!(store.get_user("p", "ana-other-key").await.unwrap(), None);
+    assert_eq!(store.count_users("p").await.unwrap(), 1);
+    assert_eq!(store.get_user_by_alias("p", "email:ana@example.com").await.unwrap(), Some(ana));
+
+    // The same alias twice in one insert is not a conflict with itself.
+    let eve = user("p", "eve");
+    let twice = vec!["email:eve@example.com".to_owned(), "email:eve@example.com".to_owned()];
+    store.insert_user(&eve, "eve", &twice).await.unwrap();
+    assert_eq!(store.aliases_of("p", "eve").await.unwrap(), ["email:eve@example.com"]);
+
+    // Another pool may reuse every name.
+    store.insert_user(&user("q", "ana"), "ana", &["email:ana@example.com".into()]).await.unwrap();
+}
+
+async fn optimistic_update(store: SqlStore) {
+    add_user(&store, "p", "ana").await;
+    let mut first = store.get_user("p", "ana").await.unwrap().unwrap();
+    let mut second = first.clone();
+
+    first.set_attribute("name", "Ana");
+    first.modified_ms = 2_000;
+    assert!(store.update_user(&first).await.unwrap());
+
+    second.set_attribute("name", "Stale");
+    assert!(!store.update_user(&second).await.unwrap(), "stale version must lose");
+
+    let stored = store.get_user("p", "ana").await.unwrap().unwrap();
+    assert_eq!(stored.version, first.version + 1);
+    assert_eq!(stored.attribute("name"), Some("Ana"));
+    assert_eq!(stored.modified_ms, 2_000);
+    assert_eq!(stored, User { version: stored.version, ..first });
+
+    // Reloaded, the second writer succeeds.
+    let mut retry = stored.clone();
+    retry.set_attribute("name", "Fresh");
+    assert!(store.update_user(&retry).await.unwrap());
+    let stored = store.get_user("p", "ana").await.unwrap().unwrap();
+    assert_eq!(stored.attribute("name"), Some("Fresh"));
+    assert_eq!(stored.version, 2);
+    assert_eq!(store.get_user_by_sub("p", &stored.sub).await.unwrap().unwrap().version, 2);
+
+    assert!(!store.update_user(&user("p", "ghost")).await.unwrap());
+    assert!(!store.update_user(&user("q", "ana")).await.unwrap());
+}
+
+async fn delete_user_cascades(store: SqlStore) {
+    for name in ["ana", "bob"] {
+        let u = user("p", name);
+        store.insert_user(&u, name, &[format!("email:{name}@example.com")]).await.unwrap();
+        store.insert_refresh(&session("p", name, 1)).await.unwrap();
+    }
+    store.insert_group(&group("p", "admins")).await.unwrap();
+    store.add_to_group("p", "admins", "ana").await.unwrap();
+    store.add_to_group("p", "admins", "bob").await.unwrap();
+
+    assert!(store.delete_user("p", "ana").await.unwrap());
+    assert!(!store.delete_user("p", "ana").await.unwrap());
+    assert_eq!(store.get_user("p", "ana").await.unwrap(), None);
+    assert_eq!(store.get_user_by_alias("p", "email:ana@example.com").await.unwrap(), None);
+    assert!(store.aliases_of("p", "ana").await.unwrap().is_empty());
+    assert!(store.groups_of_user("p", "ana", None, 10).await.unwrap().is_empty());
+    assert_eq!(store.get_refresh(&session("p", "ana", 1).token_hash).await.unwrap(), None);
+    assert_eq!(store.count_users("p").await.unwrap(), 1);
+
+    // The group and the other member are untouched.
+    assert!(store.get_group("p", "admins").await.unwrap().is_some());
+    assert_eq!(usernames(&store.users_in_group("p", "admins", None, 10).await.unwrap()), ["bob"]);
+    assert!(store.get_user_by_alias("p", "email:bob@example.com").await.unwrap().is_some());
+    assert!(store.get_refresh(&session("p", "bob", 1).token_hash).await.unwrap().is_some());
+
+    // The name, sub and alias are free again.
+    store.insert_user(&user("p", "ana"), "ana", &["email:ana@example.com".into()]).await.unwrap();
+    assert!(store.groups_of_user("p", "ana", None, 10).await.unwrap().is_empty());
+}
+
+async fn list_users_paging(store: SqlStore) {
+    for name in ["dan", "Ana", "eve", "cy", "bob"] {
+        add_user(&store, "p", name).await;
+    }
+    add_user(&store, "q", "aaron").await;
+
+    let page = store.list_users("p", None, 2).await.unwrap();
+    let keys: Vec<&str> = page.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["ana", "bob"]);
+    assert_eq!(page[0].1.username, "Ana");
+    let page = store.list_users("p", Some("bob"), 2).await.unwrap();
+    let keys: Vec<&str> = page.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["cy", "dan"]);
+    let page = store.list_users("p", Some("dan"), 2).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].0, "eve");
+    assert_eq!(page[0].1, user("p", "eve"));
+    assert!(store.list_users("p", Some("eve"), 2).await.unwrap().is_empty());
+    assert_eq!(store.list_users("q", None, 10).await.unwrap().len(), 1);
+}
+
+async fn aliases_steal_and_keep(store: SqlStore) {
+    add_user(&store, "p", "ana").await;
+    add_user(&store, "p", "bob").await;
+    let alias = "email:shared@example.com";
+
+    assert_eq!(store.set_alias("p", alias, "ana", false).await.unwrap(), None);
+    assert_eq!(store.set_alias("p", alias, "ana", false).await.unwrap(), None, "already hers");
+    assert_eq!(store.set_alias("p", alias, "ana", true).await.unwrap(), None, "already hers");
+    assert_eq!(store.get_user_by_alias("p", alias).await.unwrap().unwrap().username, "ana");
+
+    assert_conflict(store.set_alias("p", alias, "bob", false).await);
+    assert_eq!(store.get_user_by_alias("p", alias).await.unwrap().unwrap().username, "ana");
+
+    assert_eq!(store.set_alias("p", alias, "bob", true).await.unwrap(), Some("ana".to_owned()));
+    assert_eq!(store.get_user_by_alias("p", alias).await.unwrap().unwrap().username, "bob");
+    assert!(store.aliases_of("p", "ana").await.unwrap().is_empty());
+    assert_eq!(store.aliases_of("p", "bob").await.unwrap(), [alias]);
+
+    // The same alias in another pool is a different alias.
+    assert_eq!(store.set_alias("q", alias, "ana", false).await.unwrap(), None);
+
+    store.set_alias("p", "phone_number:+1555", "bob", false).await.unwrap();
+    assert_eq!(store.aliases_of("p", "bob").await.unwrap(), [alias, "phone_number:+1555"]);
+
+    store.remove_alias("p", alias, "ana").await.unwrap(); // not hers: no effect
+    assert_eq!(store.get_user_by_alias("p", alias).await.unwrap().unwrap().username, "bob");
+    store.remove_alias("p", alias, "bob").await.unwrap();
+    assert_eq!(store.get_user_by_alias("p", alias).await.unwrap(), None);
+    store.remove_alias("p", alias, "bob").await.unwrap(); // already gone: fine
+    assert_eq!(store.aliases_of("p", "bob").await.unwrap(), ["phone_number:+1555"]);
+}
+
+async fn groups_and_memberships(store: SqlStore) {
+    for name in ["g3", "g1", "g4", "g2"] {
+        store.insert_group(&group("p", name)).await.unwrap();
+    }
+    store.insert_group(&group("q", "g1")).await.unwrap();
+    assert_conflict(store.insert_group(&group("p", "g1")).await);
+    assert_eq!(store.get_group("p", "g1").await.unwrap(), Some(group("p", "g1")));
+    assert_eq!(store.get_group("p", "nope").await.unwrap(), None);
+
+    let mut changed = group("p", "g1");
+    changed.description = None;
+    changed.precedence = Some(7);
+    changed.role_arn = Some("arn:aws:iam::123456789012:role/r".into());
+    assert!(store.update_group(&changed).await.unwrap());
+    assert_eq!(store.get_group("p", "g1").await.unwrap(), Some(changed.clone()));
+    assert_eq!(store.get_group("q", "g1").await.unwrap(), Some(group("q", "g1")));
+    assert!(!store.update_group(&group("p", "nope")).await.unwrap());
+
+    assert_eq!(group_names(&store.list_groups("p", None, 3).await.unwrap()), ["g1", "g2", "g3"]);
+    assert_eq!(group_names(&store.list_groups("p", Some("g3"), 3).await.unwrap()), ["g4"]);
+    assert_eq!(group_names(&store.list_groups("q", None, 3).await.unwrap()), ["g1"]);
+
+    for name in ["cy", "ana", "bob"] {
+        add_user(&store, "p", name).await;
+    }
+    for g in ["g4", "g1", "g2"] {
+        store.add_to_group("p", g, "ana").await.unwrap();
+    }
+    store.add_to_group("p", "g1", "ana").await.unwrap(); // idempotent
+    store.add_to_group("p", "g1", "cy").await.unwrap();
+    store.add_to_group("p", "g1", "bob").await.unwrap();
+
+    let page = store.groups_of_user("p", "ana", None, 2).await.unwrap();
+    assert_eq!(page, [changed.clone(), group("p", "g2")]);
+    assert_eq!(group_names(&store.groups_of_user("p", "ana", Some("g2"), 2).await.unwrap()), ["g4"]);
+    assert!(store.groups_of_user("q", "ana", None, 2).await.unwrap().is_empty());
+
+    let page = store.users_in_group("p", "g1", None, 2).await.unwrap();
+    assert_eq!(usernames(&page), ["ana", "bob"]);
+    assert_eq!(page[0], user("p", "ana"));
+    assert_eq!(usernames(&store.users_in_group("p", "g1", Some("bob"), 2).await.unwrap()), ["cy"]);
+    assert!(store.users_in_group("q", "g1", None, 2).await.unwrap().is_empty());
+
+    store.remove_from_group("p", "g1", "bob").await.unwrap();
+    store.remove_from_group("p", "g1", "bob").await.unwrap(); // idempotent
+    assert_eq!(usernames(&store.users_in_group("p", "g1", None, 10).await.unwrap()), ["ana", "cy"]);
+
+    assert!(store.delete_group("p", "g1").await.unwrap());
+    assert!(!store.delete_group("p", "g1").await.unwrap());
+    assert_eq!(store.get_group("p", "g1").await.unwrap(), None);
+    assert_eq!(group_names(&store.groups_of_user("p", "ana", None, 10).await.unwrap()), ["g2", "g4"]);
+    assert!(store.get_group("q", "g1").await.unwrap().is_some());
+    // A new group of the same name starts empty.
+    store.insert_group(&group("p", "g1")).await.unwrap();
+    assert!(store.users_in_group("p", "g1", None, 10).await.unwrap().is_empty());
+}
+
+async fn refresh_sessions(store: SqlStore) {
+    let a1 = session("p", "ana", 1);
+    let a2 = session("p", "ana", 2);
+    let b1 = session("p", "bob", 1);
+    let other_pool = session("q", "ana", 1);
+    for s in [&a1, &a2, &b1, &other_pool] {
+        store.insert_refresh(s).await.unwrap();
+    }
+    assert_conflict(store.insert_refresh(&a1).await);
+    let mut same_origin = session("p", "ana", 3);
+    same_origin.origin_jti = a1.origin_jti.clone();
+    assert_conflict(store.insert_refresh(&same_origin).await);
+
+    assert_eq!(store.get_refresh(&a1.token_hash).await.unwrap(), Some(a1.clone()));
+    assert_eq!(store.get_refresh("nope").await.unwrap(), None);
+    assert_eq!(store.get_refresh_by_origin(&a2.origin_jti).await.unwrap(), Some(a2.clone()));
+    assert_eq!(store.get_refresh_by_origin("nope").await.unwrap(), None);
+
+    assert!(store.revoke_refresh(&a1.origin_jti).await.unwrap());
+    assert!(store.revoke_refresh(&a1.origin_jti).await.unwrap(), "still known once revoked");
+    assert!(!store.revoke_refresh("nope").await.unwrap());
+    assert!(store.get_refresh(&a1.token_hash).await.unwrap().unwrap().revoked);
+    assert!(!store.get_refresh(&a2.token_hash).await.unwrap().unwrap().revoked);
+
+    store.revoke_user_refresh("p", "ana").await.unwrap();
+    let revoked = |s: Option<RefreshSession>| s.expect("session").revoked;
+    assert!(revoked(store.get_refresh(&a2.token_hash).await.unwrap()));
+    assert!(!revoked(store.get_refresh(&b1.token_hash).await.unwrap()));
+    assert!(!revoked(store.get_refresh(&other_pool.token_hash).await.unwrap()));
+    assert_eq!(
+        store.get_refresh_by_origin(&a2.origin_jti).await.unwrap(),
+        Some(RefreshSession { revoked: true, ..a2 })
+    );
+}
+
+async fn nonces_are_single_use(store: SqlStore) {
+    let later = i64::MAX / 2;
+    assert!(store.consume_nonce("n1", later).await.unwrap());
+    assert!(!store.consume_nonce("n1", later).await.unwrap());
+    assert!(store.consume_nonce("n2", later).await.unwrap());
+    // Enough calls to trigger the purge of expired entries; live ones must survive it.
+    for n in 0..150 {
+        assert!(store.consume_nonce(&format!("expired-{n}"), 1).await.unwrap());
+    }
+    assert!(!store.consume_nonce("n1", later).await.unwrap());
+    assert!(!store.consume_nonce("n2", later).await.unwrap());
+}
+
+async fn signing_keys(store: SqlStore) {
+    assert!(store.signing_keys("p").await.unwrap().is_empty());
+    let mut access = key("p", "kid-b", 10);
+    access.purpose = "access".into();
+    let id = key("p", "kid-a", 10);
+    let older = key("p", "kid-z", 5);
+    store.insert_signing_keys(&[access.clone(), id.clone()]).await.unwrap();
+    store.insert_signing_keys(std::slice::from_ref(&older)).await.unwrap();
+    store.insert_signing_keys(&[key("q", "kid-a", 1)]).await.unwrap();
+    store.insert_signing_keys(&[]).await.unwrap();
+
+    assert_eq!(store.signing_keys("p").await.unwrap(), [older, id, access]);
+    assert_eq!(store.signing_keys("q").await.unwrap(), [key("q", "kid-a", 1)]);
+
+    // A batch with a taken kid writes nothing.
+    assert_conflict(store.insert_signing_keys(&[key("q", "kid-new", 2), key("q", "kid-a", 2)]).await);
+    assert_eq!(store.signing_keys("q").await.unwrap().len(), 1);
+}
+
+async fn outbox_order_and_filters(store: SqlStore) {
+    let all = [
+        message("m1", "p", "ana", 100),
+        message("m2", "p", "bob", 100),
+        message("m3", "q", "ana", 100),
+        message("m4", "p", "ana", 90), // clock went back: insertion order still wins
+        message("m5", "p", "ana", 200),
+    ];
+    for m in &all {
+        store.insert_message(m).await.unwrap();
+    }
+    assert_conflict(store.insert_message(&message("m1", "p", "ana", 300)).await);
+
+    let list = |pool: Option<&str>, user: Option<&str>, limit: usize| OutboxFilter {
+        pool_id: pool.map(str::to_owned),
+        username: user.map(str::to_owned),
+        limit,
+    };
+    let everything = store.list_messages(&list(None, None, 0)).await.unwrap();
+    assert_eq!(message_ids(&everything), ["m5", "m4", "m3", "m2", "m1"]);
+    assert_eq!(everything[4], all[0]);
+    assert_eq!(message_ids(&store.list_messages(&list(Some("p"), None, 0)).await.unwrap()), ["m5", "m4", "m2", "m1"]);
+    assert_eq!(message_ids(&store.list_messages(&list(Some("p"), Some("ana"), 0)).await.unwrap()), ["m5", "m4", "m1"]);
+    assert_eq!(message_ids(&store.list_messages(&list(None, Some("ana"), 2)).await.unwrap()), ["m5", "m4"]);
+    assert_eq!(message_ids(&store.list_messages(&list(Some("p"), Some("ana"), 1)).await.unwrap()), ["m5"]);
+    assert!(store.list_messages(&list(Some("nope"), None, 0)).await.unwrap().is_empty());
+
+    // Limit 0 means the default of 100.
+    for n in 0..100 {
+        store.insert_message(&message(&format!("bulk-{n}"), "bulk", "u", n)).await.unwrap();
+    }
+    assert_eq!(store.list_messages(&list(None, None, 0)).await.unwrap().len(), 100);
+    assert_eq!(store.list_messages(&list(None, None, 1000)).await.unwrap().len(), 105);
+}
+
+async fn concurrent_optimistic_updates(store: SqlStore) {
+    const TASKS: usize = 6;
+    const ROUNDS: usize = 8;
+    add_user(&store, "p", "ana").await;
+
+    let mut handles = Vec::new();
+    for t in 0..TASKS {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let mut retries = 0;
+            for _ in 0..ROUNDS {
+                loop {
+                    let mut u = store.get_user("p", "ana").await.unwrap().unwrap();
+                    let n: usize = u.attribute("custom:n").unwrap_or("0").parse().unwrap();
+                    u.set_attribute("custom:n", &(n + 1).to_string());
+                    u.set_attribute(&format!("custom:t{t}"), "seen");
+                    if store.update_user(&u).await.unwrap() {
+                        break;
+                    }
+                    retries += 1;
+                    tokio::task::yield_now().await;
+                }
+            }
+            retries
+        }));
+    }
+    let mut retries = 0;
+    for h in handles {
+        retries += h.await.unwrap();
+    }
+    let u = store.get_user("p", "ana").await.unwrap().unwrap();
+    assert_eq!(u.attribute("custom:n"), Some((TASKS * ROUNDS).to_string().as_str()), "{retries} retries");
+    assert_eq!(u.version, (TASKS * ROUNDS) as i64);
+    for t in 0..TASKS {
+        assert_eq!(u.attribute(&format!("custom:t{t}")), Some("seen"));
+    }
+}
