@@ -881,5 +881,7 @@ pub mod bench_support {
     }
 }
 
+pub mod client;
+
 #[cfg(test)]
 mod tests;

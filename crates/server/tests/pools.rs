@@ -295,7 +295,7 @@ async fn mfa_config() {
             .unwrap();
         assert_eq!(set.mfa_configuration, Some(UserPoolMfaType::Optional));
         let got = c.get_user_pool_mfa_config().user_pool_id(&pool).send().await.unwrap();
-        assert_eq!(got.software_token_mfa_configuration.unwrap().enabled, true);
+        assert!(got.software_token_mfa_configuration.unwrap().enabled);
         let p = c.describe_user_pool().user_pool_id(&pool).send().await.unwrap().user_pool.unwrap();
         assert_eq!(p.mfa_configuration, Some(UserPoolMfaType::Optional));
     }

@@ -67,6 +67,7 @@ impl Service {
             ("USER_PASSWORD_AUTH", _) => AuthFlow::UserPassword,
             ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH", Caller::Admin) => AuthFlow::AdminUserPassword,
             ("REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN", _) => AuthFlow::RefreshToken,
+            ("USER_SRP_AUTH", _) => AuthFlow::UserSrp,
             ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH", Caller::Public) => {
                 return Err(CognitoError::invalid_parameter(format!("Initiate Auth method not supported: {flow_name}")))
             }
@@ -81,6 +82,25 @@ impl Service {
         }
         match flow {
             AuthFlow::RefreshToken => self.refresh(&pool, &client, p("REFRESH_TOKEN"), p("SECRET_HASH")).await,
+            AuthFlow::UserSrp => {
+                let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
+                let srp_a = p("SRP_A").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter SRP_A"))?;
+                let user = self.find_user(&pool, name).await?;
+                let names: Vec<&str> = match &user {
+                    Some(u) => vec![name, u.username.as_str()],
+                    None => vec![name],
+                };
+                self.check_secret_hash(&client, &names, p("SECRET_HASH"))?;
+                match &user {
+                    None if !client.prevents_user_existence_errors() => return Err(user_not_found()),
+                    Some(u) if !u.enabled => return Err(CognitoError::not_authorized("User is disabled.")),
+                    Some(u) if u.lockout.locked_until_ms > self.now_ms() => {
+                        return Err(CognitoError::not_authorized("Password attempts exceeded"))
+                    }
+                    _ => {}
+                }
+                self.srp_challenge(&pool, &client, name, user.as_ref(), srp_a)
+            }
             _ => {
                 let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
                 let password = p("PASSWORD").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter PASSWORD"))?;
@@ -230,6 +250,25 @@ impl Service {
         let r = |k: &str| param(&input, "ChallengeResponses", k);
         let name = r("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
         match challenge {
+            "PASSWORD_VERIFIER" => {
+                let missing = |k: &str| CognitoError::invalid_parameter(format!("Missing required parameter {k}"));
+                let block = r("PASSWORD_CLAIM_SECRET_BLOCK").ok_or_else(|| missing("PASSWORD_CLAIM_SECRET_BLOCK"))?;
+                let signature = r("PASSWORD_CLAIM_SIGNATURE").ok_or_else(|| missing("PASSWORD_CLAIM_SIGNATURE"))?;
+                let timestamp = r("TIMESTAMP").ok_or_else(|| missing("TIMESTAMP"))?;
+                // Clients hash the name they echo back: the alias they typed or the real username.
+                let named = self.find_user(&pool, name).await?;
+                let mut names = vec![name];
+                if let Some(u) = &named {
+                    names.push(u.username.as_str());
+                }
+                self.check_secret_hash(&client, &names, r("SECRET_HASH"))?;
+                let (_, user) = self.srp_verify(&pool, &client, block, signature, timestamp).await?;
+                let user = user.ok_or_else(incorrect)?;
+                if named.is_none_or(|u| u.username != user.username) {
+                    return Err(incorrect());
+                }
+                self.finish_first_factor(&pool, &client, user).await
+            }
             "NEW_PASSWORD_REQUIRED" => {
                 let session = input.get("Session").and_then(Value::as_str).ok_or_else(|| {
                     CognitoError::invalid_parameter("Missing required parameter Session")

@@ -12,6 +12,7 @@ mod passwords;
 mod pools;
 mod sessions;
 mod signup;
+mod srp;
 mod tokens;
 mod users;
 

@@ -1,5 +1,6 @@
 use crypto_bigint::U1024;
 
+use super::client::Client;
 use super::*;
 
 const POOL_ID: &str = "us-east-1_AbCdEfGhI";
@@ -11,59 +12,6 @@ const TIMESTAMP: &str = "Tue Jan 2 03:04:05 UTC 2024";
 
 fn hex_of(n: &U3072) -> String {
     hex_minimal(&to_be_fixed(n))
-}
-
-/// The client half of the protocol, written independently of the server code paths where it
-/// matters (generic exponentiation, `S = (B − k·g^x)^(a + u·x)`).
-struct Client {
-    a: U1024,
-    big_a: U3072,
-}
-
-impl Client {
-    fn new(a: U1024) -> Self {
-        let big_a = fe(&U3072::from_u8(2)).pow(&a).retrieve();
-        Client { a, big_a }
-    }
-
-    fn random() -> Self {
-        let mut bytes = [0u8; 128];
-        aws_lc_rs::rand::fill(&mut bytes).unwrap();
-        Self::new(U1024::from_be_slice(&bytes))
-    }
-
-    fn a_hex(&self) -> String {
-        hex_of(&self.big_a)
-    }
-
-    /// Returns (u, S, K).
-    fn derive(
-        &self,
-        pool: &str,
-        user: &str,
-        password: &str,
-        salt_hex: &str,
-        b_hex: &str,
-    ) -> ([u8; 32], U3072, SessionKey) {
-        let salt = hex::decode(if salt_hex.len() % 2 == 1 {
-            format!("0{salt_hex}")
-        } else {
-            salt_hex.to_owned()
-        })
-        .unwrap();
-        let big_b = parse_hex_uint(b_hex).unwrap();
-        let u = scramble_u(&self.big_a, &big_b);
-        let inner = sha256(&[pool.as_bytes(), user.as_bytes(), b":", password.as_bytes()]);
-        let x = U256::from_be_slice(&sha256(&[&pad_bytes(&salt), &inner]));
-        let gx = fe(&U3072::from_u8(2)).pow(&x);
-        let base = fe(&big_b).sub(&k_fe().mul(&gx));
-        // base^(a + u·x) = base^a · (base^u)^x
-        let s = base
-            .pow(&self.a)
-            .mul(&base.pow(&U256::from_be_slice(&u)).pow(&x))
-            .retrieve();
-        (u, s, derive_key(&s, &u))
-    }
 }
 
 fn b64(b: &[u8]) -> String {

@@ -221,7 +221,7 @@ fn operation_name(headers: &HeaderMap) -> Result<String, WireError> {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| unknown_operation())?;
+        .ok_or_else(unknown_operation)?;
     match target.strip_prefix(TARGET_PREFIX) {
         Some(op) if !op.is_empty() => Ok(op.to_owned()),
         _ => Err(unknown_operation()),

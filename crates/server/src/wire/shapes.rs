@@ -317,26 +317,22 @@ impl Validator<'_> {
                 }
                 self.range(shape, v);
             }
-            "double" | "float" => {
-                if !v.is_number() {
+            "double" | "float"
+                if !v.is_number() => {
                     return Err(self.type_error(scalar_mismatch(v, "a Double")));
                 }
-            }
-            "boolean" => {
-                if !v.is_boolean() {
+            "boolean"
+                if !v.is_boolean() => {
                     return Err(self.type_error(scalar_mismatch(v, "a Boolean")));
                 }
-            }
-            "timestamp" => {
-                if !v.is_number() && !v.is_string() {
+            "timestamp"
+                if !v.is_number() && !v.is_string() => {
                     return Err(self.type_error(scalar_mismatch(v, "a Date")));
                 }
-            }
-            "blob" => {
-                if !v.is_string() {
+            "blob"
+                if !v.is_string() => {
                     return Err(self.type_error(scalar_mismatch(v, "a ByteBuffer")));
                 }
-            }
             _ => {}
         }
         Ok(())

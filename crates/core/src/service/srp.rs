@@ -1,0 +1,190 @@
+//! USER_SRP_AUTH: the PASSWORD_VERIFIER challenge. The server's half of the exchange (b, B, A
+//! and who it is for) travels in `SECRET_BLOCK`, sealed with the master key, so whichever
+//! server process receives the answer can check it. Each block is single-use and expires.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use cognate_crypto::seal::purpose;
+use cognate_crypto::srp::{self, ServerChallenge, ServerSecret, StoredVerifier};
+use serde_json::{json, Value};
+
+use super::auth::incorrect;
+use super::Service;
+use crate::error::{CognitoError, Result};
+use crate::model::{AppClient, User, UserPool};
+
+/// How long a PASSWORD_VERIFIER challenge may be answered. Cognito asks for an answer "within
+/// a few seconds"; clients answer at once, and slow links get some room.
+const CHALLENGE_MS: i64 = 5 * 60_000;
+/// Accepted difference between the client's TIMESTAMP and our clock.
+const SKEW_SECS: i64 = 15 * 60;
+const VERSION: u8 = 1;
+
+/// The server state inside a SECRET_BLOCK.
+pub(crate) struct SecretBlock {
+    pub expires_ms: i64,
+    pub nonce: [u8; 16],
+    /// The challenge was simulated for an unknown user: it can only fail.
+    pub simulated: bool,
+    pub pool: String,
+    pub client: String,
+    /// The user's real username (USER_ID_FOR_SRP).
+    pub username: String,
+    pub srp_a: String,
+    pub public_b: Vec<u8>,
+    pub secret_b: [u8; 32],
+}
+
+fn put(out: &mut Vec<u8>, field: &[u8]) {
+    out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+    out.extend_from_slice(field);
+}
+
+fn take<'a>(input: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = u32::from_be_bytes(input.get(..4)?.try_into().ok()?) as usize;
+    let field = input.get(4..4 + len)?;
+    *input = &input[4 + len..];
+    Some(field)
+}
+
+impl SecretBlock {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = vec![VERSION, u8::from(self.simulated)];
+        out.extend_from_slice(&self.expires_ms.to_be_bytes());
+        out.extend_from_slice(&self.nonce);
+        for f in [self.pool.as_bytes(), self.client.as_bytes(), self.username.as_bytes(), self.srp_a.as_bytes(), &self.public_b, &self.secret_b] {
+            put(&mut out, f);
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.first() != Some(&VERSION) || bytes.len() < 26 {
+            return None;
+        }
+        let simulated = bytes[1] == 1;
+        let expires_ms = i64::from_be_bytes(bytes[2..10].try_into().ok()?);
+        let nonce: [u8; 16] = bytes[10..26].try_into().ok()?;
+        let mut rest = &bytes[26..];
+        let text = |b: &[u8]| String::from_utf8(b.to_vec()).ok();
+        let pool = text(take(&mut rest)?)?;
+        let client = text(take(&mut rest)?)?;
+        let username = text(take(&mut rest)?)?;
+        let srp_a = text(take(&mut rest)?)?;
+        let public_b = take(&mut rest)?.to_vec();
+        let secret_b: [u8; 32] = take(&mut rest)?.try_into().ok()?;
+        Some(Self { expires_ms, nonce, simulated, pool, client, username, srp_a, public_b, secret_b })
+    }
+}
+
+impl Service {
+    /// Answers USER_SRP_AUTH (or the SRP step of a custom flow) with a PASSWORD_VERIFIER
+    /// challenge. `user` is None for an unknown user whose existence must not show.
+    pub(crate) fn srp_challenge(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        typed_name: &str,
+        user: Option<&User>,
+        srp_a: &str,
+    ) -> Result<Value> {
+        if srp_a.is_empty() || srp_a.len() > 1024 || !srp_a.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CognitoError::invalid_parameter("SRP_A is not a valid hexadecimal number."));
+        }
+        let (user_id, verifier, simulated) = match user {
+            Some(u) => {
+                let v = self.verifier(u)?.ok_or_else(incorrect)?;
+                (u.username.clone(), v, false)
+            }
+            None => {
+                let sim = srp::simulated_user(self.master(), &pool.id, typed_name);
+                // A decoy's id must look like a real one: a UUID where usernames are UUIDs,
+                // the typed name elsewhere.
+                let id = if pool.username_attributes().is_empty() { typed_name.to_owned() } else { sim.user_id_for_srp };
+                (id, sim.verifier, true)
+            }
+        };
+        let challenge = ServerChallenge::new(&verifier).map_err(CognitoError::internal)?;
+        let mut nonce = [0u8; 16];
+        cognate_crypto::random::fill(&mut nonce).map_err(CognitoError::internal)?;
+        let block = SecretBlock {
+            expires_ms: self.now_ms() + CHALLENGE_MS,
+            nonce,
+            simulated,
+            pool: pool.id.clone(),
+            client: client.client_id.clone(),
+            username: user_id.clone(),
+            srp_a: srp_a.to_owned(),
+            public_b: challenge.public_b().to_vec(),
+            secret_b: challenge.secret().to_bytes(),
+        };
+        let sealed = self
+            .master()
+            .seal(purpose::SRP_SECRET_BLOCK, b"cognate-srp", &block.encode())
+            .map_err(CognitoError::internal)?;
+        Ok(json!({
+            "ChallengeName": "PASSWORD_VERIFIER",
+            "ChallengeParameters": {
+                "SALT": srp::salt_hex(&verifier.salt),
+                "SRP_B": challenge.public_b_hex(),
+                "SECRET_BLOCK": B64.encode(sealed),
+                "USER_ID_FOR_SRP": user_id,
+                "USERNAME": user_id,
+            }
+        }))
+    }
+
+    /// Checks a PASSWORD_VERIFIER answer. On success returns the user; a wrong proof counts
+    /// toward lockout like a wrong password.
+    pub(crate) async fn srp_verify(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        secret_block: &str,
+        signature: &str,
+        timestamp: &str,
+    ) -> Result<(SecretBlock, Option<User>)> {
+        let raw = B64.decode(secret_block).map_err(|_| incorrect())?;
+        let plain = self.master().open(purpose::SRP_SECRET_BLOCK, b"cognate-srp", &raw).map_err(|_| incorrect())?;
+        let block = SecretBlock::decode(&plain).ok_or_else(incorrect)?;
+        if block.pool != pool.id || block.client != client.client_id {
+            return Err(incorrect());
+        }
+        if block.expires_ms <= self.now_ms() {
+            return Err(CognitoError::not_authorized("Invalid session for the user, session is expired."));
+        }
+        let ts = srp::parse_timestamp(timestamp)
+            .map_err(|_| CognitoError::invalid_parameter("TIMESTAMP is not in the expected format."))?;
+        if (ts - self.now_ms() / 1000).abs() > SKEW_SECS {
+            return Err(incorrect());
+        }
+        if !self.store.consume_nonce(&format!("srp:{}", hex::encode(block.nonce)), block.expires_ms).await? {
+            return Err(incorrect());
+        }
+        if block.simulated {
+            return Err(incorrect());
+        }
+        let user = self
+            .store
+            .get_user(&pool.id, &self.user_key(pool, &block.username))
+            .await?
+            .ok_or_else(incorrect)?;
+        if !user.enabled {
+            return Err(CognitoError::not_authorized("User is disabled."));
+        }
+        if user.lockout.locked_until_ms > self.now_ms() {
+            return Err(CognitoError::not_authorized("Password attempts exceeded"));
+        }
+        let verifier: StoredVerifier = self.verifier(&user)?.ok_or_else(incorrect)?;
+        let secret = ServerSecret::from_bytes(&block.secret_b).map_err(CognitoError::internal)?;
+        let ok = srp::session_key(&block.srp_a, &block.public_b, &secret, &verifier)
+            .map(|key| srp::verify_signature(&key, srp::pool_name(&pool.id), &user.username, &raw, timestamp, signature))
+            .unwrap_or(false);
+        if !ok {
+            self.record_password_failure(user).await?;
+            return Err(incorrect());
+        }
+        let user = self.clear_failures(user).await?;
+        Ok((block, Some(user)))
+    }
+}
