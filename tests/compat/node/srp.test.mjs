@@ -195,10 +195,10 @@ describe('sign-up journey', () => {
 
     const refreshed = await call((cb) => fresh.refreshSession(session.getRefreshToken(), cb));
     assert.equal(refreshed.isValid(), true);
-    const before = session.getIdToken().decodePayload();
+    const original = session.getIdToken().decodePayload();
     const afterRefresh = refreshed.getIdToken().decodePayload();
-    assert.equal(afterRefresh.sub, before.sub);
-    assert.equal(afterRefresh.origin_jti, before.origin_jti);
+    assert.equal(afterRefresh.sub, original.sub);
+    assert.equal(afterRefresh.origin_jti, original.origin_jti);
     // No new refresh token is issued; the library keeps the one it had.
     assert.equal(refreshed.getRefreshToken().getToken(), session.getRefreshToken().getToken());
   });
