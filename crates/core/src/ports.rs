@@ -164,3 +164,53 @@ impl Clock for ManualClock {
         self.millis.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+/// Why a trigger function produced no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvokeFailure {
+    /// The function ran and failed (threw, called back with an error, returned a Lambda
+    /// function error). `message` is its error message, verbatim.
+    Function { message: String },
+    /// The function could not be invoked: unknown function, runtime missing, connection
+    /// refused, throttled, deleted. `reason` is Lambda's error code or a short description.
+    Unavailable { reason: String },
+    /// No answer within the function's timeout.
+    Timeout,
+    /// The function answered with something that is not a JSON event.
+    InvalidResponse { message: String },
+}
+
+/// Which trigger an invocation is for, for the invocation log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeMeta {
+    pub pool_id: String,
+    pub trigger_source: String,
+}
+
+/// Runs trigger functions. `function` is the value from a pool's `LambdaConfig`: a Lambda ARN
+/// (`arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`) or a bare name; the
+/// adapter resolves it (declared functions first, then deployed ones, then a configured Lambda
+/// endpoint). Synchronous: returns the function's response event. Adapters record every call.
+#[async_trait]
+pub trait Invoker: Send + Sync + 'static {
+    async fn invoke(&self, function: &str, event: &serde_json::Value, meta: &InvokeMeta)
+        -> Result<serde_json::Value, InvokeFailure>;
+
+    /// Fire-and-forget (custom email / SMS senders): the caller never waits for or sees the
+    /// outcome, which is still recorded.
+    fn invoke_async(&self, function: &str, event: serde_json::Value, meta: InvokeMeta);
+}
+
+/// An invoker for servers with no functions: every function is unknown.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoFunctions;
+
+#[async_trait]
+impl Invoker for NoFunctions {
+    async fn invoke(&self, function: &str, _event: &serde_json::Value, _meta: &InvokeMeta)
+        -> Result<serde_json::Value, InvokeFailure> {
+        Err(InvokeFailure::Unavailable { reason: format!("ResourceNotFoundException: no function {function}") })
+    }
+
+    fn invoke_async(&self, _function: &str, _event: serde_json::Value, _meta: InvokeMeta) {}
+}

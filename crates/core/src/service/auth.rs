@@ -4,7 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use super::attributes::{check_writes, Writer};
-use super::tokens::Lineage;
+use super::tokens::{Lineage, TokenContext};
+use super::triggers::{event_attributes, string_map, CallerContext, Trigger};
 use super::users::user_not_found;
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
@@ -61,6 +62,10 @@ impl Service {
     pub async fn initiate_auth(&self, input: Doc, admin: bool) -> Result<Value> {
         let caller = if admin { Caller::Admin } else { Caller::Public };
         let (client, pool) = self.auth_client(&input, caller).await?;
+        let ctx = CallerContext::of(&input, Some(&client.client_id));
+        // InitiateAuth's ClientMetadata reaches pre authentication and user migration only, as
+        // their validationData.
+        let validation = string_map(&input, "ClientMetadata");
         let flow_name = s(&input, "AuthFlow");
         let p = |k: &str| param(&input, "AuthParameters", k);
         let flow = match (flow_name, caller) {
@@ -81,7 +86,7 @@ impl Service {
             return Err(CognitoError::invalid_parameter(format!("{flow_name} flow not enabled for this client")));
         }
         match flow {
-            AuthFlow::RefreshToken => self.refresh(&pool, &client, p("REFRESH_TOKEN"), p("SECRET_HASH")).await,
+            AuthFlow::RefreshToken => self.refresh(&pool, &client, p("REFRESH_TOKEN"), p("SECRET_HASH"), &ctx).await,
             AuthFlow::UserSrp => {
                 let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
                 let srp_a = p("SRP_A").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter SRP_A"))?;
@@ -91,6 +96,7 @@ impl Service {
                     None => vec![name],
                 };
                 self.check_secret_hash(&client, &names, p("SECRET_HASH"))?;
+                self.pre_authentication(&pool, &client, user.as_ref(), name, &ctx, validation).await?;
                 match &user {
                     None if !client.prevents_user_existence_errors() => return Err(user_not_found()),
                     Some(u) if !u.enabled => return Err(CognitoError::not_authorized("User is disabled.")),
@@ -104,14 +110,19 @@ impl Service {
             _ => {
                 let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
                 let password = p("PASSWORD").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter PASSWORD"))?;
-                let user = self.find_user(&pool, name).await?;
-                let names: Vec<&str> = match &user {
-                    Some(u) => vec![name, u.username.as_str()],
-                    None => vec![name],
+                let mut user = self.find_user(&pool, name).await?;
+                let names: Vec<String> = match &user {
+                    Some(u) => vec![name.to_owned(), u.username.clone()],
+                    None => vec![name.to_owned()],
                 };
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 self.check_secret_hash(&client, &names, p("SECRET_HASH"))?;
+                if user.is_none() {
+                    user = self.migrate_on_sign_in(&pool, &client, name, password, &ctx, validation.clone()).await?;
+                }
+                self.pre_authentication(&pool, &client, user.as_ref(), name, &ctx, validation).await?;
                 let user = self.check_password_sign_in(&client, user, password).await?;
-                self.finish_first_factor(&pool, &client, user).await
+                self.finish_first_factor(&pool, &client, user, &ctx, None).await
             }
         }
     }
@@ -160,7 +171,16 @@ impl Service {
     }
 
     /// After a correct password: the user's status decides between tokens and a challenge.
-    pub(crate) async fn finish_first_factor(&self, pool: &UserPool, client: &AppClient, user: User) -> Result<Value> {
+    /// `metadata` is the ClientMetadata that reaches pre token generation and post
+    /// authentication (RespondToAuthChallenge's; InitiateAuth's never does).
+    pub(crate) async fn finish_first_factor(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: User,
+        ctx: &CallerContext,
+        metadata: Option<Value>,
+    ) -> Result<Value> {
         match user.status {
             UserStatus::Unconfirmed => Err(CognitoError::new(ErrorKind::UserNotConfirmed, "User is not confirmed.")),
             UserStatus::ResetRequired => {
@@ -175,7 +195,7 @@ impl Service {
                 }
                 self.new_password_challenge(pool, client, &user)
             }
-            _ => self.complete_sign_in(pool, client, &user).await,
+            _ => self.complete_sign_in(pool, client, &user, "TokenGeneration_Authentication", ctx, metadata).await,
         }
     }
 
@@ -213,13 +233,74 @@ impl Service {
         }))
     }
 
-    /// Tokens at the end of a sign-in.
-    pub(crate) async fn complete_sign_in(&self, pool: &UserPool, client: &AppClient, user: &User) -> Result<Value> {
-        let result = self.issue_tokens(pool, client, user, None).await?;
+    /// Tokens at the end of a sign-in: pre token generation runs while they are built, then
+    /// post authentication; if it fails, no tokens are returned.
+    pub(crate) async fn complete_sign_in(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        source: &str,
+        ctx: &CallerContext,
+        metadata: Option<Value>,
+    ) -> Result<Value> {
+        let token_ctx = TokenContext { source, caller: ctx, client_metadata: metadata.clone() };
+        let result = self.issue_tokens(pool, client, user, None, &token_ctx).await?;
+        let mut request = Map::new();
+        request.insert("userAttributes".into(), event_attributes(user));
+        request.insert("newDeviceUsed".into(), json!(false));
+        if let Some(m) = metadata {
+            request.insert("clientMetadata".into(), m);
+        }
+        self.run_trigger(
+            pool,
+            Trigger::PostAuthentication,
+            "PostAuthentication_Authentication",
+            &user.username,
+            ctx,
+            Value::Object(request),
+            json!({}),
+        )
+        .await?;
         Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": result }))
     }
 
-    async fn refresh(&self, pool: &UserPool, client: &AppClient, token: Option<&str>, secret_hash: Option<&str>) -> Result<Value> {
+    /// PreAuthentication, at the first step of a password or SRP sign-in: after the user is
+    /// looked up, before the password is checked.
+    pub(crate) async fn pre_authentication(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: Option<&User>,
+        typed_name: &str,
+        ctx: &CallerContext,
+        validation: Option<Value>,
+    ) -> Result<()> {
+        let hidden = client.prevents_user_existence_errors();
+        // Unknown users reach the trigger only where their absence must not show.
+        if user.is_none() && !hidden {
+            return Ok(());
+        }
+        let mut request = Map::new();
+        request.insert("userAttributes".into(), user.map_or(json!({}), event_attributes));
+        request.insert("validationData".into(), validation.unwrap_or(Value::Null));
+        if hidden {
+            request.insert("userNotFound".into(), json!(user.is_none()));
+        }
+        let name = user.map_or(typed_name, |u| u.username.as_str());
+        self.run_trigger(pool, Trigger::PreAuthentication, "PreAuthentication_Authentication", name, ctx, Value::Object(request), json!({}))
+            .await?;
+        Ok(())
+    }
+
+    async fn refresh(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        token: Option<&str>,
+        secret_hash: Option<&str>,
+        ctx: &CallerContext,
+    ) -> Result<Value> {
         let token = token.ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter REFRESH_TOKEN"))?;
         let session = self.refresh_session(token, client).await?;
         let user = self
@@ -239,13 +320,16 @@ impl Service {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
         let lineage = Lineage { origin_jti: session.origin_jti, auth_time: session.auth_time };
-        let result = self.issue_tokens(pool, client, &user, Some(lineage)).await?;
+        let token_ctx = TokenContext { source: "TokenGeneration_RefreshTokens", caller: ctx, client_metadata: None };
+        let result = self.issue_tokens(pool, client, &user, Some(lineage), &token_ctx).await?;
         Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": result }))
     }
 
     pub async fn respond_to_auth_challenge(&self, input: Doc, admin: bool) -> Result<Value> {
         let caller = if admin { Caller::Admin } else { Caller::Public };
         let (client, pool) = self.auth_client(&input, caller).await?;
+        let ctx = CallerContext::of(&input, Some(&client.client_id));
+        let metadata = string_map(&input, "ClientMetadata");
         let challenge = s(&input, "ChallengeName");
         let r = |k: &str| param(&input, "ChallengeResponses", k);
         let name = r("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
@@ -267,7 +351,7 @@ impl Service {
                 if named.is_none_or(|u| u.username != user.username) {
                     return Err(incorrect());
                 }
-                self.finish_first_factor(&pool, &client, user).await
+                self.finish_first_factor(&pool, &client, user, &ctx, metadata).await
             }
             "NEW_PASSWORD_REQUIRED" => {
                 let session = input.get("Session").and_then(Value::as_str).ok_or_else(|| {
@@ -308,7 +392,7 @@ impl Service {
                     })
                     .await?;
                 self.sync_aliases(&pool, &user, false).await?;
-                self.complete_sign_in(&pool, &client, &user).await
+                self.complete_sign_in(&pool, &client, &user, "TokenGeneration_NewPasswordChallenge", &ctx, metadata).await
             }
             other => Err(CognitoError::invalid_parameter(format!(
                 "{other} is not a supported challenge in cognate yet."

@@ -6,24 +6,29 @@ mod auth;
 mod clients;
 mod groups;
 mod keys;
+mod lifecycle;
 mod messages;
+mod migrate;
 mod paging;
 mod passwords;
 mod pools;
+mod pretoken;
 mod sessions;
 mod signup;
 mod srp;
 mod tokens;
+mod triggers;
 mod users;
 
 use std::sync::Arc;
 
 use cognate_crypto::seal::MasterKey;
 
-use crate::ports::{Clock, Store};
+use crate::ports::{Clock, Invoker, NoFunctions, Store};
 
 pub use paging::Page;
 pub use pools::ApplyOutcome;
+pub use triggers::{sample_event, sdk_version, trigger_error, Trigger, CALLER_SDK};
 
 /// Deployment facts the service needs.
 #[derive(Debug, Clone)]
@@ -56,11 +61,18 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     config: Arc<ServiceConfig>,
     keys: Arc<keys::KeyCache>,
+    invoker: Arc<dyn Invoker>,
 }
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
-        Self { store, clock, config: Arc::new(config), keys: Arc::default() }
+        Self { store, clock, config: Arc::new(config), keys: Arc::default(), invoker: Arc::new(NoFunctions) }
+    }
+
+    /// Runs trigger functions through `invoker` (by default no function exists).
+    pub fn with_invoker(mut self, invoker: Arc<dyn Invoker>) -> Self {
+        self.invoker = invoker;
+        self
     }
 
     fn master(&self) -> &MasterKey {

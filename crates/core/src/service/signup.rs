@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::attributes::{check_required, check_writes, pairs, Writer};
 use super::messages::{recovery_delivery, signup_delivery, Delivery, MessageKind, HOUR_MS};
+use super::triggers::{string_map, CallerContext};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
 use crate::model::{AppClient, CodePurpose, Doc, UserPool, UserStatus};
@@ -61,16 +62,26 @@ impl Service {
         super::passwords::check_policy(&pool.password_policy(), password)?;
         let (username, attrs) = self.username_and_attributes(&pool, name, attrs)?;
         check_required(&pool, &attrs)?;
+        let ctx = CallerContext::of(&input, Some(&client.client_id));
+        let metadata = string_map(&input, "ClientMetadata");
+        let decision = self.pre_sign_up(&pool, "PreSignUp_SignUp", &username, &attrs, &input, &ctx).await?;
         let mut user = self.new_user(&pool, &username, attrs, UserStatus::Unconfirmed);
         self.set_password(&mut user, password)?;
-        let delivery = signup_delivery(&pool, &user);
+        if let Some(d) = decision {
+            d.apply(&mut user)?;
+        }
+        let confirmed = user.status == UserStatus::Confirmed;
+        let delivery = if confirmed { None } else { signup_delivery(&pool, &user) };
         let code = match &delivery {
             Some(_) => Some(self.issue_code(&mut user, CodePurpose::SignUp, 24 * HOUR_MS)?),
             None => None,
         };
         self.insert_new_user(&pool, &user, false).await?;
         let mut out = serde_json::Map::new();
-        out.insert("UserConfirmed".into(), json!(false));
+        out.insert("UserConfirmed".into(), json!(confirmed));
+        if confirmed {
+            self.post_confirmation(&pool, "PostConfirmation_ConfirmSignUp", &user, &ctx, metadata).await?;
+        }
         if let (Some(d), Some(code)) = (&delivery, code) {
             self.send_code_message(&pool, &user, d, MessageKind::Verification, "SignUp", &code).await?;
             out.insert("CodeDeliveryDetails".into(), d.details());
@@ -111,6 +122,7 @@ impl Service {
                 Ok(())
             })
             .await?;
+        let ctx = CallerContext::of(&input, Some(&client.client_id));
         if let Err(e) = self.sync_aliases(&pool, &user, force).await {
             // The alias belongs to someone else: undo the confirmation, as Cognito refuses it.
             self.update_user_with(user, false, |u| {
@@ -123,6 +135,9 @@ impl Service {
             .await?;
             return Err(e);
         }
+        // The confirmation stands even if the trigger fails; the caller still sees the error.
+        self.post_confirmation(&pool, "PostConfirmation_ConfirmSignUp", &user, &ctx, string_map(&input, "ClientMetadata"))
+            .await?;
         Ok(json!({}))
     }
 
@@ -151,8 +166,13 @@ impl Service {
     pub async fn forgot_password(&self, input: Doc) -> Result<Value> {
         let (client, pool) = self.client_and_pool(s(&input, "ClientId")).await?;
         let name = s(&input, "Username");
-        let user = self.find_user(&pool, name).await?;
+        let mut user = self.find_user(&pool, name).await?;
         let hidden = client.prevents_user_existence_errors();
+        if user.is_none() {
+            self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
+            let ctx = CallerContext::of(&input, Some(&client.client_id));
+            user = self.migrate_on_forgot_password(&pool, &client, name, &ctx, string_map(&input, "ClientMetadata")).await?;
+        }
         let Some(user) = user.filter(|u| u.enabled || !hidden) else {
             self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
             if hidden {
@@ -196,16 +216,20 @@ impl Service {
         let password = s(&input, "Password").to_owned();
         let code = s(&input, "ConfirmationCode").to_owned();
         super::passwords::check_policy(&pool.password_policy(), &password)?;
-        self.update_user_with(user, true, |u| {
-            self.check_code(u, &CodePurpose::ForgotPassword, &code)?;
-            self.set_password(u, &password)?;
-            u.lockout = Default::default();
-            if matches!(u.status, UserStatus::ResetRequired | UserStatus::ForceChangePassword) {
-                u.status = UserStatus::Confirmed;
-            }
-            Ok(())
-        })
-        .await?;
+        let (user, ()) = self
+            .update_user_with(user, true, |u| {
+                self.check_code(u, &CodePurpose::ForgotPassword, &code)?;
+                self.set_password(u, &password)?;
+                u.lockout = Default::default();
+                if matches!(u.status, UserStatus::ResetRequired | UserStatus::ForceChangePassword) {
+                    u.status = UserStatus::Confirmed;
+                }
+                Ok(())
+            })
+            .await?;
+        let ctx = CallerContext::of(&input, Some(&client.client_id));
+        self.post_confirmation(&pool, "PostConfirmation_ConfirmForgotPassword", &user, &ctx, string_map(&input, "ClientMetadata"))
+            .await?;
         Ok(json!({}))
     }
 }

@@ -7,6 +7,7 @@ use base64::Engine;
 use cognate_crypto::seal::purpose;
 use serde_json::{json, Map, Value};
 
+use super::triggers::CallerContext;
 use super::Service;
 use crate::error::{CognitoError, Result};
 use crate::model::{AppClient, Group, RefreshSession, User, UserPool};
@@ -17,6 +18,14 @@ pub(crate) const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
 pub(crate) struct Lineage {
     pub origin_jti: String,
     pub auth_time: i64,
+}
+
+/// Why tokens are being issued, for the pre token generation trigger.
+pub(crate) struct TokenContext<'a> {
+    /// `TokenGeneration_Authentication`, `_NewPasswordChallenge`, `_RefreshTokens`, …
+    pub source: &'a str,
+    pub caller: &'a CallerContext,
+    pub client_metadata: Option<Value>,
 }
 
 /// The caller behind a verified access token.
@@ -43,9 +52,13 @@ impl Service {
         client: &AppClient,
         user: &User,
         lineage: Option<Lineage>,
+        ctx: &TokenContext<'_>,
     ) -> Result<Value> {
         let now = self.now();
         let validity = client.token_validity();
+        let groups = self.user_groups(pool, user).await?;
+        // The trigger runs before anything is stored, so a failure leaves no session behind.
+        let overrides = self.pre_token_generation(pool, user, &groups, ctx).await?;
         let (lineage, refresh_token) = match lineage {
             Some(l) => (l, None),
             None => {
@@ -67,14 +80,13 @@ impl Service {
                 (l, Some(token))
             }
         };
-        let groups = self.user_groups(pool, user).await?;
         let event_id = crate::ids::uuid();
         let iss = self.issuer(&pool.id);
         let keys = self.pool_keys(&pool.id).await?;
 
         let mut id = Map::new();
         id.insert("sub".into(), json!(user.sub));
-        add_group_claims(&mut id, &groups, true);
+        overrides.group_claims(&mut id, &groups, true);
         for (name, value) in readable_claims(user, client) {
             id.insert(name, value);
         }
@@ -91,13 +103,13 @@ impl Service {
 
         let mut access = Map::new();
         access.insert("sub".into(), json!(user.sub));
-        add_group_claims(&mut access, &groups, false);
+        overrides.group_claims(&mut access, &groups, false);
         access.insert("iss".into(), json!(iss));
         access.insert("client_id".into(), json!(client.client_id));
         access.insert("origin_jti".into(), json!(lineage.origin_jti));
         access.insert("event_id".into(), json!(event_id));
         access.insert("token_use".into(), json!("access"));
-        access.insert("scope".into(), json!(ADMIN_SCOPE));
+        access.insert("scope".into(), json!(overrides.scopes(vec![ADMIN_SCOPE.to_owned()]).join(" ")));
         access.insert("auth_time".into(), json!(lineage.auth_time));
         access.insert("exp".into(), json!(now + validity.access));
         access.insert("iat".into(), json!(now));
@@ -105,6 +117,7 @@ impl Service {
         access.insert("username".into(), json!(user.username));
         access.insert("version".into(), json!(2));
 
+        overrides.apply(&mut id, &mut access);
         let id_token = keys.id.sign(&Value::Object(id)).map_err(CognitoError::internal)?;
         let access_token = keys.access.sign(&Value::Object(access)).map_err(CognitoError::internal)?;
         let mut result = Map::new();
@@ -196,19 +209,6 @@ impl Service {
     }
 }
 
-fn add_group_claims(claims: &mut Map<String, Value>, groups: &[Group], with_roles: bool) {
-    if groups.is_empty() {
-        return;
-    }
-    claims.insert("cognito:groups".into(), json!(groups.iter().map(|g| &g.name).collect::<Vec<_>>()));
-    if with_roles {
-        let roles: Vec<&String> = groups.iter().filter_map(|g| g.role_arn.as_ref()).collect();
-        if !roles.is_empty() {
-            claims.insert("cognito:roles".into(), json!(roles));
-            claims.insert("cognito:preferred_role".into(), json!(roles[0]));
-        }
-    }
-}
 
 /// ID-token claims for the attributes the client may read: verified flags as booleans,
 /// everything else as strings.

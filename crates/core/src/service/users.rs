@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 use super::attributes::{self, check_required, check_writes, pairs, readable, Writer};
 use super::messages::{recovery_delivery, Delivery, MessageKind, HOUR_MS};
 use super::paging::{with_token, Page};
+use super::triggers::{string_map, CallerContext};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result, StoreError};
 use crate::model::{CodePurpose, Doc, User, UserPool, UserStatus};
@@ -303,6 +304,8 @@ impl Service {
         check_writes(&pool, &attrs, Writer::Admin, true)?;
         check_required(&pool, &attrs)?;
         let (username, attrs) = self.username_and_attributes(&pool, name, attrs)?;
+        let ctx = CallerContext::of(&input, None);
+        self.pre_sign_up(&pool, "PreSignUp_AdminCreateUser", &username, &attrs, &input, &ctx).await?;
         let mut user = self.new_user(&pool, &username, attrs, UserStatus::ForceChangePassword);
         self.set_password(&mut user, &temp)?;
         self.insert_new_user(&pool, &user, force_alias).await?;
@@ -373,21 +376,25 @@ impl Service {
         Ok((crate::ids::uuid(), attrs))
     }
 
-    pub async fn admin_confirm_sign_up(&self, pool_id: &str, username: &str) -> Result<Value> {
-        let pool = self.pool(pool_id).await?;
-        let user = self.admin_user(&pool, username).await?;
+    pub async fn admin_confirm_sign_up(&self, input: Doc) -> Result<Value> {
+        let pool = self.pool(s(&input, "UserPoolId")).await?;
+        let user = self.admin_user(&pool, s(&input, "Username")).await?;
         if user.status != UserStatus::Unconfirmed {
             return Err(CognitoError::not_authorized(format!(
                 "User cannot be confirmed. Current status is {}",
                 user.status.as_str()
             )));
         }
-        self.update_user_with(user, false, |u| {
-            u.status = UserStatus::Confirmed;
-            u.codes.retain(|c| c.purpose != CodePurpose::SignUp);
-            Ok(())
-        })
-        .await?;
+        let (user, ()) = self
+            .update_user_with(user, false, |u| {
+                u.status = UserStatus::Confirmed;
+                u.codes.retain(|c| c.purpose != CodePurpose::SignUp);
+                Ok(())
+            })
+            .await?;
+        let ctx = CallerContext::of(&input, None);
+        self.post_confirmation(&pool, "PostConfirmation_ConfirmSignUp", &user, &ctx, string_map(&input, "ClientMetadata"))
+            .await?;
         Ok(json!({}))
     }
 

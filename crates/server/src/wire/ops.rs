@@ -3,14 +3,25 @@
 
 use axum::http::HeaderMap;
 use cognate_core::model::Doc;
+use cognate_core::service::{sdk_version, CALLER_SDK};
 use cognate_core::{Result, Service};
 use serde_json::Value;
 
 /// Request facts beside the body.
 #[derive(Clone, Copy)]
 pub struct Call<'a> {
-    #[allow(dead_code)]
     pub headers: &'a HeaderMap,
+}
+
+/// The caller's SDK, for trigger events' `callerContext.awsSdkVersion`. Browsers' SDKs send
+/// `X-Amz-User-Agent` because they cannot set `User-Agent`.
+fn caller_sdk(headers: &HeaderMap) -> String {
+    let ua = ["x-amz-user-agent", "user-agent"]
+        .iter()
+        .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    sdk_version(&ua)
 }
 
 fn s<'a>(input: &'a Doc, key: &str) -> &'a str {
@@ -26,7 +37,8 @@ fn opt_i(input: &Doc, key: &str) -> Option<i64> {
 }
 
 /// Runs `op`; None when cognate does not implement it.
-pub async fn dispatch(svc: &Service, op: &str, input: Doc, _call: Call<'_>) -> Option<Result<Value>> {
+pub async fn dispatch(svc: &Service, op: &str, mut input: Doc, call: Call<'_>) -> Option<Result<Value>> {
+    input.insert(CALLER_SDK.into(), Value::String(caller_sdk(call.headers)));
     let pool_id = s(&input, "UserPoolId").to_owned();
     let pool = pool_id.as_str();
     Some(match op {
@@ -58,7 +70,7 @@ pub async fn dispatch(svc: &Service, op: &str, input: Doc, _call: Call<'_>) -> O
         "ConfirmForgotPassword" => svc.confirm_forgot_password(input).await,
         // Users: administration
         "AdminCreateUser" => svc.admin_create_user(input).await,
-        "AdminConfirmSignUp" => svc.admin_confirm_sign_up(pool, s(&input, "Username")).await,
+        "AdminConfirmSignUp" => svc.admin_confirm_sign_up(input).await,
         "AdminGetUser" => svc.admin_get_user(pool, s(&input, "Username")).await,
         "AdminDeleteUser" => svc.admin_delete_user(pool, s(&input, "Username")).await,
         "AdminDisableUser" => svc.admin_set_enabled(pool, s(&input, "Username"), false).await,

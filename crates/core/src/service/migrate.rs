@@ -1,0 +1,100 @@
+//! The user migration trigger: an unknown username signing in with a password, or asking for
+//! a password reset, is offered to the pool's UserMigration function, which may return the
+//! user's profile to create here.
+
+use serde_json::{json, Value};
+
+use super::attributes::{check_writes, Writer};
+use super::triggers::{unrecognizable, CallerContext, Trigger};
+use super::Service;
+use crate::error::{CognitoError, ErrorKind, Result};
+use crate::model::{AppClient, User, UserPool, UserStatus};
+
+fn not_migrated(client: &AppClient) -> CognitoError {
+    CognitoError::new(ErrorKind::UserNotFound, format!("Exception migrating user in app client {}", client.client_id))
+}
+
+impl Service {
+    /// UserMigration_Authentication. Returns the created user, or None when the pool has no
+    /// migration trigger.
+    pub(crate) async fn migrate_on_sign_in(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        typed_name: &str,
+        password: &str,
+        ctx: &CallerContext,
+        validation: Option<Value>,
+    ) -> Result<Option<User>> {
+        let request = json!({ "password": password, "validationData": validation });
+        self.migrate(pool, client, "UserMigration_Authentication", typed_name, Some(password), ctx, request).await
+    }
+
+    /// UserMigration_ForgotPassword.
+    pub(crate) async fn migrate_on_forgot_password(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        typed_name: &str,
+        ctx: &CallerContext,
+        metadata: Option<Value>,
+    ) -> Result<Option<User>> {
+        let request = json!({ "clientMetadata": metadata });
+        self.migrate(pool, client, "UserMigration_ForgotPassword", typed_name, None, ctx, request).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn migrate(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        source: &str,
+        typed_name: &str,
+        password: Option<&str>,
+        ctx: &CallerContext,
+        request: Value,
+    ) -> Result<Option<User>> {
+        let response = json!({
+            "userAttributes": null, "finalUserStatus": null, "messageAction": null,
+            "desiredDeliveryMediums": null, "forceAliasCreation": null, "enableSMSMFA": null,
+        });
+        let Some(out) = self.run_trigger(pool, Trigger::UserMigration, source, typed_name, ctx, request, response).await? else {
+            return Ok(None);
+        };
+        let attrs: Vec<(String, String)> = match out.get("userAttributes") {
+            None | Some(Value::Null) => return Err(not_migrated(client)),
+            Some(Value::Object(m)) if m.is_empty() => return Err(not_migrated(client)),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    Value::Bool(b) => Ok((k.clone(), b.to_string())),
+                    Value::Number(n) => Ok((k.clone(), n.to_string())),
+                    _ => Err(unrecognizable()),
+                })
+                .collect::<Result<_>>()?,
+            Some(_) => return Err(unrecognizable()),
+        };
+        let status = match out.get("finalUserStatus").and_then(Value::as_str) {
+            Some("CONFIRMED") => UserStatus::Confirmed,
+            None | Some("RESET_REQUIRED") => UserStatus::ResetRequired,
+            Some(_) => return Err(unrecognizable()),
+        };
+        let force_alias = out.get("forceAliasCreation").and_then(Value::as_bool) == Some(true);
+        // The function may pick the real username when the typed name was an alias.
+        let chosen = attrs.iter().find(|(k, _)| k == "username").map(|(_, v)| v.clone());
+        let mut attrs: Vec<(String, String)> = attrs.into_iter().filter(|(k, _)| k != "username" && k != "sub").collect();
+        check_writes(pool, &attrs, Writer::Admin, true)?;
+        let (username, with_name) = match chosen {
+            Some(name) => (name, std::mem::take(&mut attrs)),
+            None => self.username_and_attributes(pool, typed_name, std::mem::take(&mut attrs))?,
+        };
+        let mut user = self.new_user(pool, &username, with_name, status);
+        if let Some(pw) = password {
+            // The pool's password policy does not apply to migrated passwords.
+            self.set_password(&mut user, pw)?;
+        }
+        self.insert_new_user(pool, &user, force_alias).await?;
+        Ok(Some(user))
+    }
+}
