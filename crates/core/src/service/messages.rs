@@ -2,9 +2,10 @@
 //! pool's templates, writing the outbox, and checking codes when they come back.
 
 use cognate_crypto::seal::purpose;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::attributes::mask;
+use super::triggers::{event_attributes, CallerContext, Trigger};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
 use crate::model::{CodePurpose, CodeRecord, OutboxMessage, User, UserPool};
@@ -132,8 +133,10 @@ impl Service {
         Ok(())
     }
 
-    /// Renders the pool's template for this message and records it in the outbox.
-    pub(crate) async fn send_code_message(
+    /// Renders the message (the pool's templates, or what a CustomMessage function returns)
+    /// without sending it, so callers can fail before they store anything.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn compose_message(
         &self,
         pool: &UserPool,
         user: &User,
@@ -141,35 +144,33 @@ impl Service {
         kind: MessageKind,
         source: &str,
         code: &str,
-    ) -> Result<()> {
-        let (subject, body) = match kind {
-            MessageKind::Verification => {
-                let t = pool.doc.get("VerificationMessageTemplate");
-                let get = |k: &str| t.and_then(|t| t.get(k)).and_then(Value::as_str).map(str::to_owned);
-                if delivery.channel == "EMAIL" {
-                    (
-                        Some(get("EmailSubject").unwrap_or_else(|| "Your verification code".into())),
-                        get("EmailMessage").unwrap_or_else(|| "Your verification code is {####}. ".into()),
-                    )
-                } else {
-                    (None, get("SmsMessage").unwrap_or_else(|| "Your verification code is {####}. ".into()))
+        ctx: &CallerContext,
+        metadata: Option<Value>,
+    ) -> Result<OutboxMessage> {
+        let (mut subject, mut body) = templates(pool, delivery, kind);
+        if let Some(custom) = self.custom_message(pool, user, kind, source, ctx, metadata).await? {
+            let email = delivery.channel == "EMAIL";
+            let (text, member) = if email {
+                (custom.get("emailMessage"), "emailBody")
+            } else {
+                (custom.get("smsMessage"), "smsMessage")
+            };
+            if let Some(text) = text.and_then(Value::as_str) {
+                check_custom_text(text, member, kind, email)?;
+                body = text.to_owned();
+            }
+            if email {
+                if let Some(s) = custom.get("emailSubject").and_then(Value::as_str) {
+                    if s.chars().count() > 140 || s.is_empty() {
+                        return Err(CognitoError::invalid_parameter(format!(
+                            "1 validation error detected: Value '{s}' at 'emailSubject' failed to satisfy constraint: Member must have length less than or equal to 140"
+                        )));
+                    }
+                    subject = Some(s.to_owned());
                 }
             }
-            MessageKind::Invitation => {
-                let t = pool.doc.get("AdminCreateUserConfig").and_then(|c| c.get("InviteMessageTemplate"));
-                let get = |k: &str| t.and_then(|t| t.get(k)).and_then(Value::as_str).map(str::to_owned);
-                let default = "Your username is {username} and temporary password is {####}. ";
-                if delivery.channel == "EMAIL" {
-                    (
-                        Some(get("EmailSubject").unwrap_or_else(|| "Your temporary password".into())),
-                        get("EmailMessage").unwrap_or_else(|| default.into()),
-                    )
-                } else {
-                    (None, get("SMSMessage").unwrap_or_else(|| default.into()))
-                }
-            }
-        };
-        let message = OutboxMessage {
+        }
+        Ok(OutboxMessage {
             id: crate::ids::uuid(),
             pool_id: pool.id.clone(),
             username: user.username.clone(),
@@ -180,10 +181,115 @@ impl Service {
             code: Some(code.to_owned()),
             source: source.to_owned(),
             created_ms: self.now_ms(),
-        };
-        self.store.insert_message(&message).await?;
+        })
+    }
+
+    /// Records a message in the outbox (and hands it to the configured senders).
+    pub(crate) async fn deliver(&self, message: &OutboxMessage) -> Result<()> {
+        self.store.insert_message(message).await?;
         Ok(())
     }
+
+    /// Composes and delivers in one step, for callers with nothing to store in between.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn send_code_message(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        delivery: &Delivery,
+        kind: MessageKind,
+        source: &str,
+        code: &str,
+        ctx: &CallerContext,
+        metadata: Option<Value>,
+    ) -> Result<()> {
+        let message = self.compose_message(pool, user, delivery, kind, source, code, ctx, metadata).await?;
+        self.deliver(&message).await
+    }
+
+    /// Runs the CustomMessage trigger, if configured, returning its response.
+    async fn custom_message(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        kind: MessageKind,
+        source: &str,
+        ctx: &CallerContext,
+        metadata: Option<Value>,
+    ) -> Result<Option<Map<String, Value>>> {
+        let mut request = Map::new();
+        request.insert("userAttributes".into(), event_attributes(user));
+        request.insert("codeParameter".into(), json!("{####}"));
+        request.insert("linkParameter".into(), json!("{##Click Here##}"));
+        request.insert(
+            "usernameParameter".into(),
+            if kind == MessageKind::Invitation { json!("{username}") } else { Value::Null },
+        );
+        request.insert("clientMetadata".into(), metadata.unwrap_or(Value::Null));
+        let response = json!({"smsMessage": null, "emailMessage": null, "emailSubject": null});
+        let trigger_source = format!("CustomMessage_{source}");
+        self.run_trigger(pool, Trigger::CustomMessage, &trigger_source, &user.username, ctx, Value::Object(request), response)
+            .await
+    }
+}
+
+/// The pool's own subject and body for a message.
+fn templates(pool: &UserPool, delivery: &Delivery, kind: MessageKind) -> (Option<String>, String) {
+    let (group, sms_key, default_subject, default_body) = match kind {
+        MessageKind::Verification => (
+            pool.doc.get("VerificationMessageTemplate"),
+            "SmsMessage",
+            "Your verification code",
+            "Your verification code is {####}. ",
+        ),
+        MessageKind::Invitation => (
+            pool.doc.get("AdminCreateUserConfig").and_then(|c| c.get("InviteMessageTemplate")),
+            "SMSMessage",
+            "Your temporary password",
+            "Your username is {username} and temporary password is {####}. ",
+        ),
+    };
+    let get = |k: &str| group.and_then(|t| t.get(k)).and_then(Value::as_str).map(str::to_owned);
+    if delivery.channel == "EMAIL" {
+        (
+            Some(get("EmailSubject").unwrap_or_else(|| default_subject.into())),
+            get("EmailMessage").unwrap_or_else(|| default_body.into()),
+        )
+    } else {
+        (None, get(sms_key).unwrap_or_else(|| default_body.into()))
+    }
+}
+
+/// Cognito's checks on a message a CustomMessage function returns: the code placeholder (and,
+/// for invitations, the username placeholder) present, and within the length limits.
+fn check_custom_text(text: &str, member: &str, kind: MessageKind, email: bool) -> Result<()> {
+    let pattern = if email {
+        r"[\p{L}\p{M}\p{S}\p{N}\p{P}\s*]*\{####\}[\p{L}\p{M}\p{S}\p{N}\p{P}\s*]*"
+    } else {
+        r".*\{####\}.*"
+    };
+    let max = if email { 20_000 } else { 140 };
+    let mut problems = Vec::new();
+    if text.trim().is_empty() {
+        return Err(CognitoError::invalid_parameter("The message is empty."));
+    }
+    if !text.contains("{####}") || (kind == MessageKind::Invitation && !text.contains("{username}")) {
+        problems.push(format!("Member must satisfy regular expression pattern: {pattern}"));
+    }
+    if text.chars().count() > max {
+        problems.push(format!("Member must have length less than or equal to {max}"));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let n = problems.len();
+    let parts: Vec<String> =
+        problems.iter().map(|p| format!("Value '{text}' at '{member}' failed to satisfy constraint: {p}")).collect();
+    Err(CognitoError::invalid_parameter(format!(
+        "{n} validation error{} detected: {}",
+        if n == 1 { "" } else { "s" },
+        parts.join("; ")
+    )))
 }
 
 pub(crate) fn expired_code() -> CognitoError {

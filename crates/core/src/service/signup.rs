@@ -76,14 +76,23 @@ impl Service {
             Some(_) => Some(self.issue_code(&mut user, CodePurpose::SignUp, 24 * HOUR_MS)?),
             None => None,
         };
+        // The message is composed (CustomMessage included) before the user is stored, so a
+        // rejected message leaves nothing behind.
+        let message = match (&delivery, &code) {
+            (Some(d), Some(code)) => Some(
+                self.compose_message(&pool, &user, d, MessageKind::Verification, "SignUp", code, &ctx, metadata.clone())
+                    .await?,
+            ),
+            _ => None,
+        };
         self.insert_new_user(&pool, &user, false).await?;
         let mut out = serde_json::Map::new();
         out.insert("UserConfirmed".into(), json!(confirmed));
         if confirmed {
             self.post_confirmation(&pool, "PostConfirmation_ConfirmSignUp", &user, &ctx, metadata).await?;
         }
-        if let (Some(d), Some(code)) = (&delivery, code) {
-            self.send_code_message(&pool, &user, d, MessageKind::Verification, "SignUp", &code).await?;
+        if let (Some(d), Some(m)) = (&delivery, message) {
+            self.deliver(&m).await?;
             out.insert("CodeDeliveryDetails".into(), d.details());
         }
         out.insert("UserSub".into(), json!(user.sub));
@@ -159,7 +168,9 @@ impl Service {
             CognitoError::invalid_parameter("Cannot resend codes. Auto verification not turned on.")
         })?;
         let (user, code) = self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::SignUp, 24 * HOUR_MS)).await?;
-        self.send_code_message(&pool, &user, &delivery, MessageKind::Verification, "ResendCode", &code).await?;
+        let ctx = CallerContext::of(&input, Some(&client.client_id));
+        self.send_code_message(&pool, &user, &delivery, MessageKind::Verification, "ResendCode", &code, &ctx, string_map(&input, "ClientMetadata"))
+            .await?;
         Ok(json!({ "CodeDeliveryDetails": delivery.details() }))
     }
 
@@ -193,7 +204,9 @@ impl Service {
             ));
         };
         let (user, code) = self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::ForgotPassword, HOUR_MS)).await?;
-        self.send_code_message(&pool, &user, &delivery, MessageKind::Verification, "ForgotPassword", &code).await?;
+        let ctx = CallerContext::of(&input, Some(&client.client_id));
+        self.send_code_message(&pool, &user, &delivery, MessageKind::Verification, "ForgotPassword", &code, &ctx, string_map(&input, "ClientMetadata"))
+            .await?;
         Ok(json!({ "CodeDeliveryDetails": delivery.details() }))
     }
 

@@ -297,7 +297,8 @@ impl Service {
                 return Err(CognitoError::new(ErrorKind::UnsupportedUserState, "Resend not possible. User status is not FORCE_CHANGE_PASSWORD."));
             }
             let (user, ()) = self.update_user_with(user, false, |u| self.set_password(u, &temp)).await?;
-            self.send_invitation(&pool, &user, &mediums, &temp).await?;
+            let ctx = CallerContext::of(&input, None);
+            self.send_invitation(&pool, &user, &mediums, &temp, &ctx, string_map(&input, "ClientMetadata")).await?;
             return Ok(json!({ "User": Self::list_view(&user, None) }));
         }
 
@@ -310,12 +311,20 @@ impl Service {
         self.set_password(&mut user, &temp)?;
         self.insert_new_user(&pool, &user, force_alias).await?;
         if action != Some("SUPPRESS") {
-            self.send_invitation(&pool, &user, &mediums, &temp).await?;
+            self.send_invitation(&pool, &user, &mediums, &temp, &ctx, string_map(&input, "ClientMetadata")).await?;
         }
         Ok(json!({ "User": Self::list_view(&user, None) }))
     }
 
-    async fn send_invitation(&self, pool: &UserPool, user: &User, mediums: &[String], temp: &str) -> Result<()> {
+    async fn send_invitation(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        mediums: &[String],
+        temp: &str,
+        ctx: &CallerContext,
+        metadata: Option<Value>,
+    ) -> Result<()> {
         // Cognito defaults to SMS; with no phone on file we fall back to email so the
         // invitation is not silently lost.
         let wanted: Vec<&str> = if mediums.is_empty() { vec!["SMS"] } else { mediums.iter().map(String::as_str).collect() };
@@ -323,13 +332,14 @@ impl Service {
         for m in &wanted {
             let attr = if *m == "EMAIL" { "email" } else { "phone_number" };
             if let Some(d) = Delivery::to(user, attr) {
-                self.send_code_message(pool, user, &d, MessageKind::Invitation, "AdminCreateUser", temp).await?;
+                self.send_code_message(pool, user, &d, MessageKind::Invitation, "AdminCreateUser", temp, ctx, metadata.clone())
+                    .await?;
                 sent = true;
             }
         }
         if !sent {
             if let Some(d) = Delivery::to(user, "email").or_else(|| Delivery::to(user, "phone_number")) {
-                self.send_code_message(pool, user, &d, MessageKind::Invitation, "AdminCreateUser", temp).await?;
+                self.send_code_message(pool, user, &d, MessageKind::Invitation, "AdminCreateUser", temp, ctx, metadata).await?;
             }
         }
         Ok(())
@@ -414,9 +424,9 @@ impl Service {
         Ok(json!({}))
     }
 
-    pub async fn admin_reset_user_password(&self, pool_id: &str, username: &str) -> Result<Value> {
-        let pool = self.pool(pool_id).await?;
-        let user = self.admin_user(&pool, username).await?;
+    pub async fn admin_reset_user_password(&self, input: Doc) -> Result<Value> {
+        let pool = self.pool(s(&input, "UserPoolId")).await?;
+        let user = self.admin_user(&pool, s(&input, "Username")).await?;
         let delivery = recovery_delivery(&pool, &user);
         let (user, code) = self
             .update_user_with(user, false, |u| {
@@ -429,7 +439,9 @@ impl Service {
             .await?;
         self.store.revoke_user_refresh(&pool.id, &user.username).await?;
         if let (Some(d), Some(code)) = (delivery, code) {
-            self.send_code_message(&pool, &user, &d, MessageKind::Verification, "ForgotPassword", &code).await?;
+            let ctx = CallerContext::of(&input, None);
+            self.send_code_message(&pool, &user, &d, MessageKind::Verification, "ForgotPassword", &code, &ctx, string_map(&input, "ClientMetadata"))
+                .await?;
         }
         Ok(json!({}))
     }
@@ -480,7 +492,8 @@ impl Service {
         let user = self.admin_user(&pool, s(&input, "Username")).await?;
         let attrs = pairs(input.get("UserAttributes"));
         check_writes(&pool, &attrs, Writer::Admin, false)?;
-        self.apply_attribute_update(&pool, user, &attrs, true).await?;
+        let ctx = CallerContext::of(&input, None);
+        self.apply_attribute_update(&pool, user, &attrs, true, &ctx, string_map(&input, "ClientMetadata")).await?;
         Ok(json!({}))
     }
 
@@ -493,6 +506,8 @@ impl Service {
         user: User,
         attrs: &[(String, String)],
         admin: bool,
+        ctx: &CallerContext,
+        metadata: Option<Value>,
     ) -> Result<Vec<Value>> {
         let auto = pool.auto_verified_attributes();
         let (user, to_verify) = self
@@ -524,7 +539,8 @@ impl Service {
         let mut details = Vec::new();
         for (attr, code) in to_verify {
             if let Some(d) = Delivery::to(&user, attr) {
-                self.send_code_message(pool, &user, &d, MessageKind::Verification, "UpdateUserAttribute", &code).await?;
+                self.send_code_message(pool, &user, &d, MessageKind::Verification, "UpdateUserAttribute", &code, ctx, metadata.clone())
+                    .await?;
                 details.push(d.details());
             }
         }
@@ -585,7 +601,10 @@ impl Service {
         let caller = self.token_caller(s(&input, "AccessToken")).await?;
         let attrs = pairs(input.get("UserAttributes"));
         check_writes(&caller.pool, &attrs, Writer::Client(&caller.client), false)?;
-        let details = self.apply_attribute_update(&caller.pool, caller.user, &attrs, false).await?;
+        let ctx = CallerContext::of(&input, Some(&caller.client.client_id));
+        let details = self
+            .apply_attribute_update(&caller.pool, caller.user, &attrs, false, &ctx, string_map(&input, "ClientMetadata"))
+            .await?;
         Ok(json!({ "CodeDeliveryDetailsList": details }))
     }
 
@@ -615,7 +634,9 @@ impl Service {
         let (user, code) = self
             .update_user_with(caller.user, false, |u| self.issue_code(u, CodePurpose::Attribute(attr.to_owned()), 24 * HOUR_MS))
             .await?;
-        self.send_code_message(&caller.pool, &user, &delivery, MessageKind::Verification, "VerifyUserAttribute", &code).await?;
+        let ctx = CallerContext::of(&input, Some(&caller.client.client_id));
+        self.send_code_message(&caller.pool, &user, &delivery, MessageKind::Verification, "VerifyUserAttribute", &code, &ctx, string_map(&input, "ClientMetadata"))
+            .await?;
         Ok(json!({ "CodeDeliveryDetails": delivery.details() }))
     }
 

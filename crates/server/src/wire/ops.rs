@@ -78,7 +78,7 @@ pub async fn dispatch(svc: &Service, op: &str, mut input: Doc, call: Call<'_>) -
         "AdminUpdateUserAttributes" => svc.admin_update_user_attributes(input).await,
         "AdminDeleteUserAttributes" => svc.admin_delete_user_attributes(input).await,
         "AdminSetUserPassword" => svc.admin_set_user_password(input).await,
-        "AdminResetUserPassword" => svc.admin_reset_user_password(pool, s(&input, "Username")).await,
+        "AdminResetUserPassword" => svc.admin_reset_user_password(input).await,
         "AdminUserGlobalSignOut" => svc.admin_user_global_sign_out(pool, s(&input, "Username")).await,
         "ListUsers" => svc.list_users(input).await,
         // Users: self-service (access token)

@@ -1,0 +1,367 @@
+//! Cognito's lifecycle triggers, fired by real operations through the AWS SDK for Rust into
+//! real handler files, in node and in python: the event each handler saw and the effect of its
+//! response.
+
+mod common;
+
+use std::path::Path;
+
+use aws_sdk_cognitoidentityprovider::types::{
+    AttributeDataType, AuthFlowType, ChallengeNameType, ExplicitAuthFlowsType, LambdaConfigType,
+    MessageActionType, PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType, SchemaAttributeType,
+    UserStatusType, VerifiedAttributeType,
+};
+use aws_sdk_cognitoidentityprovider::Client;
+use common::{attr, claims, err_of, last_message, servers_with, TestServer};
+use serde_json::Value;
+
+const PW: &str = "Correct-horse-1";
+const RUNTIMES: [&str; 2] = ["node", "python"];
+
+/// (logical name, node export, python function, timeout ms)
+const FUNCTIONS: &[(&str, &str, &str, u32)] = &[
+    ("preSignUp", "preSignUp", "pre_sign_up", 5000),
+    ("postConfirmation", "postConfirmation", "post_confirmation", 5000),
+    ("preAuthentication", "preAuthentication", "pre_authentication", 5000),
+    ("postAuthentication", "postAuthentication", "post_authentication", 5000),
+    ("preTokenV1", "preTokenV1", "pre_token_v1", 5000),
+    ("preTokenV2", "preTokenV2", "pre_token_v2", 5000),
+    ("userMigration", "userMigration", "user_migration", 5000),
+    ("throws", "throws", "throws", 5000),
+    ("hangs", "hangs", "hangs", 400),
+    ("exits", "exits", "exits", 5000),
+    ("garbage", "garbage", "garbage", 5000),
+];
+
+fn config(dir: &Path) -> std::path::PathBuf {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/triggers");
+    for f in ["triggers.js", "triggers.py"] {
+        std::fs::copy(fixtures.join(f), dir.join(f)).unwrap();
+    }
+    let mut toml = String::new();
+    for (name, node, py, timeout) in FUNCTIONS {
+        toml += &format!("[functions.node-{name}]\nruntime = \"node\"\nhandler = \"triggers.{node}\"\ntimeout_ms = {timeout}\n\n");
+        toml += &format!("[functions.python-{name}]\nruntime = \"python\"\nhandler = \"triggers.{py}\"\ntimeout_ms = {timeout}\n\n");
+    }
+    let path = dir.join("cognate.toml");
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+async fn servers() -> Vec<TestServer> {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let servers = servers_with(|o| o.config = Some(cfg.clone())).await;
+    // Keep the handler folder alive as long as the servers.
+    std::mem::forget(dir);
+    servers
+}
+
+fn arn(rt: &str, name: &str) -> String {
+    format!("arn:aws:lambda:us-east-1:000000000000:function:{rt}-{name}")
+}
+
+async fn pool_with(c: &Client, lambda: LambdaConfigType) -> (String, String) {
+    let pool = c
+        .create_user_pool()
+        .pool_name("triggers")
+        .auto_verified_attributes(VerifiedAttributeType::Email)
+        .schema(SchemaAttributeType::builder().name("team").attribute_data_type(AttributeDataType::String).build())
+        .lambda_config(lambda)
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let client = c
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("web")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap()
+        .client_id
+        .unwrap();
+    (pool, client)
+}
+
+/// The events a pool's functions received for a trigger source, newest first.
+async fn events(url: &str, pool: &str, source: &str) -> Vec<Value> {
+    let v: Value = reqwest::Client::new()
+        .get(format!("{url}/_cognate/invocations"))
+        .query(&[("poolId", pool), ("triggerSource", source)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["invocations"].as_array().unwrap().iter().map(|i| i["event"].clone()).collect()
+}
+
+fn check_envelope(event: &Value, source: &str, pool: &str, user: &str, client: &str) {
+    assert_eq!(event["version"], "1", "{event}");
+    assert_eq!(event["triggerSource"], source);
+    assert_eq!(event["region"], "us-east-1");
+    assert_eq!(event["userPoolId"], pool);
+    assert_eq!(event["userName"], user);
+    assert_eq!(event["callerContext"]["clientId"], client);
+    assert!(event["callerContext"]["awsSdkVersion"].as_str().unwrap().starts_with("aws-sdk-rust-"), "{event}");
+}
+
+async fn sign_in(c: &Client, client: &str, user: &str, pw: &str, meta: Option<(&str, &str)>) -> Result<aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthOutput, (String, String)> {
+    let mut b = c.initiate_auth().client_id(client).auth_flow(AuthFlowType::UserPasswordAuth).auth_parameters("USERNAME", user).auth_parameters("PASSWORD", pw);
+    if let Some((k, v)) = meta {
+        b = b.client_metadata(k, v);
+    }
+    b.send().await.map_err(|e| err_of(&e))
+}
+
+#[tokio::test]
+async fn sign_up_and_confirmation_triggers() {
+    for server in servers().await {
+        let c = server.cognito();
+        for rt in RUNTIMES {
+            let lambda = LambdaConfigType::builder().pre_sign_up(arn(rt, "preSignUp")).post_confirmation(arn(rt, "postConfirmation")).build();
+            let (pool, client) = pool_with(&c, lambda).await;
+
+            // Not auto-confirmed: the event carries attributes, validation data and metadata.
+            let out = c.sign_up().client_id(&client).username("ana").password(PW).user_attributes(attr("email", "ana@example.com"))
+                .validation_data(attr("origin", "web")).client_metadata("campaign", "spring").send().await.unwrap();
+            assert!(!out.user_confirmed, "{rt}");
+            let ev = &events(&server.url(), &pool, "PreSignUp_SignUp").await[0];
+            check_envelope(ev, "PreSignUp_SignUp", &pool, "ana", &client);
+            assert_eq!(ev["request"]["userAttributes"], serde_json::json!({"email": "ana@example.com"}));
+            assert_eq!(ev["request"]["validationData"], serde_json::json!({"origin": "web"}));
+            assert_eq!(ev["request"]["clientMetadata"], serde_json::json!({"campaign": "spring"}));
+            assert_eq!(ev["response"], serde_json::json!({"autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false}));
+
+            // Confirmation fires PostConfirmation_ConfirmSignUp with the confirm call's metadata.
+            let code = last_message(&server.url(), &pool, "ana").await["code"].as_str().unwrap().to_owned();
+            c.confirm_sign_up().client_id(&client).username("ana").confirmation_code(code).client_metadata("step", "confirm").send().await.unwrap();
+            let ev = &events(&server.url(), &pool, "PostConfirmation_ConfirmSignUp").await[0];
+            check_envelope(ev, "PostConfirmation_ConfirmSignUp", &pool, "ana", &client);
+            assert_eq!(ev["request"]["userAttributes"]["cognito:user_status"], "CONFIRMED");
+            assert_eq!(ev["request"]["userAttributes"]["email_verified"], "true");
+            assert!(ev["request"]["userAttributes"]["sub"].is_string());
+            assert_eq!(ev["request"]["clientMetadata"], serde_json::json!({"step": "confirm"}));
+
+            // Auto-confirmation: confirmed and verified at once, no code, PostConfirmation fired.
+            let out = c.sign_up().client_id(&client).username("bo").password(PW).user_attributes(attr("email", "bo@example.com"))
+                .user_attributes(attr("custom:team", "auto")).send().await.unwrap();
+            assert!(out.user_confirmed, "{rt}");
+            assert!(out.code_delivery_details.is_none());
+            let u = c.admin_get_user().user_pool_id(&pool).username("bo").send().await.unwrap();
+            assert_eq!(u.user_status, Some(UserStatusType::Confirmed));
+            assert!(u.user_attributes().contains(&attr("email_verified", "true")));
+            assert_eq!(events(&server.url(), &pool, "PostConfirmation_ConfirmSignUp").await[0]["userName"], "bo");
+
+            // A rejecting PreSignUp creates no user.
+            let e = c.sign_up().client_id(&client).username("cy").password(PW).validation_data(attr("reject", "yes")).send().await.unwrap_err();
+            assert_eq!(err_of(&e), ("UserLambdaValidationException".into(), "PreSignUp failed with error Rejected by policy.".into()), "{rt}");
+            let e = c.admin_get_user().user_pool_id(&pool).username("cy").send().await.unwrap_err();
+            assert_eq!(err_of(&e).0, "UserNotFoundException");
+
+            // AdminCreateUser fires PreSignUp_AdminCreateUser with CLIENT_ID_NOT_APPLICABLE; its
+            // flags are ignored.
+            c.admin_create_user().user_pool_id(&pool).username("dee").user_attributes(attr("custom:team", "auto"))
+                .message_action(MessageActionType::Suppress).client_metadata("by", "admin").send().await.unwrap();
+            let ev = &events(&server.url(), &pool, "PreSignUp_AdminCreateUser").await[0];
+            check_envelope(ev, "PreSignUp_AdminCreateUser", &pool, "dee", "CLIENT_ID_NOT_APPLICABLE");
+            assert_eq!(ev["request"]["clientMetadata"], serde_json::json!({"by": "admin"}));
+            let u = c.admin_get_user().user_pool_id(&pool).username("dee").send().await.unwrap();
+            assert_eq!(u.user_status, Some(UserStatusType::ForceChangePassword));
+
+            // ConfirmForgotPassword fires PostConfirmation_ConfirmForgotPassword.
+            c.forgot_password().client_id(&client).username("ana").send().await.unwrap();
+            let code = last_message(&server.url(), &pool, "ana").await["code"].as_str().unwrap().to_owned();
+            c.confirm_forgot_password().client_id(&client).username("ana").confirmation_code(code).password("Another-pass-2").send().await.unwrap();
+            let ev = &events(&server.url(), &pool, "PostConfirmation_ConfirmForgotPassword").await[0];
+            check_envelope(ev, "PostConfirmation_ConfirmForgotPassword", &pool, "ana", &client);
+
+            // AdminConfirmSignUp fires PostConfirmation_ConfirmSignUp too.
+            c.sign_up().client_id(&client).username("eve").password(PW).send().await.unwrap();
+            c.admin_confirm_sign_up().user_pool_id(&pool).username("eve").send().await.unwrap();
+            let ev = &events(&server.url(), &pool, "PostConfirmation_ConfirmSignUp").await[0];
+            check_envelope(ev, "PostConfirmation_ConfirmSignUp", &pool, "eve", "CLIENT_ID_NOT_APPLICABLE");
+        }
+    }
+}
+
+#[tokio::test]
+async fn authentication_triggers() {
+    for server in servers().await {
+        let c = server.cognito();
+        for rt in RUNTIMES {
+            let lambda = LambdaConfigType::builder()
+                .pre_authentication(arn(rt, "preAuthentication"))
+                .post_authentication(arn(rt, "postAuthentication"))
+                .pre_token_generation(arn(rt, "preTokenV1"))
+                .build();
+            let (pool, client) = pool_with(&c, lambda).await;
+            c.admin_create_user().user_pool_id(&pool).username("ana").user_attributes(attr("email", "ana@example.com"))
+                .temporary_password("Temp-pass-123").message_action(MessageActionType::Suppress).send().await.unwrap();
+            let group = c.create_group().user_pool_id(&pool).group_name("staff").send().await.unwrap();
+            assert!(group.group.is_some());
+            c.admin_add_user_to_group().user_pool_id(&pool).username("ana").group_name("staff").send().await.unwrap();
+
+            // NEW_PASSWORD_REQUIRED: pre authentication at InitiateAuth (with its ClientMetadata
+            // as validationData), then TokenGeneration_NewPasswordChallenge and post
+            // authentication with RespondToAuthChallenge's metadata.
+            let ch = sign_in(&c, &client, "ana", "Temp-pass-123", Some(("device", "phone"))).await.unwrap();
+            let ev = &events(&server.url(), &pool, "PreAuthentication_Authentication").await[0];
+            check_envelope(ev, "PreAuthentication_Authentication", &pool, "ana", &client);
+            assert_eq!(ev["request"]["validationData"], serde_json::json!({"device": "phone"}));
+            assert_eq!(ev["request"]["userAttributes"]["email"], "ana@example.com");
+            let done = c.respond_to_auth_challenge().client_id(&client).challenge_name(ChallengeNameType::NewPasswordRequired)
+                .session(ch.session.unwrap()).challenge_responses("USERNAME", "ana").challenge_responses("NEW_PASSWORD", PW)
+                .client_metadata("step", "new-password").send().await.unwrap();
+            let id = claims(done.authentication_result.unwrap().id_token.as_deref().unwrap());
+            let ev = &events(&server.url(), &pool, "TokenGeneration_NewPasswordChallenge").await[0];
+            check_envelope(ev, "TokenGeneration_NewPasswordChallenge", &pool, "ana", &client);
+            assert_eq!(ev["request"]["groupConfiguration"]["groupsToOverride"], serde_json::json!(["staff"]));
+            assert_eq!(ev["request"]["clientMetadata"], serde_json::json!({"step": "new-password"}));
+            assert_eq!(ev["response"], serde_json::json!({"claimsOverrideDetails": null}));
+            // V1 overrides: a claim added, a reserved one ignored, one suppressed, groups replaced.
+            assert_eq!(id["team"], "blue", "{rt}");
+            assert_ne!(id["sub"], "not-allowed");
+            assert!(id.get("email").is_none());
+            assert_eq!(id["cognito:groups"], serde_json::json!(["vip"]));
+            let ev = &events(&server.url(), &pool, "PostAuthentication_Authentication").await[0];
+            check_envelope(ev, "PostAuthentication_Authentication", &pool, "ana", &client);
+            assert_eq!(ev["request"]["clientMetadata"], serde_json::json!({"step": "new-password"}));
+            assert_eq!(ev["request"]["newDeviceUsed"], false);
+
+            // Password sign-in: InitiateAuth's metadata does not reach token generation or post
+            // authentication.
+            let auth = sign_in(&c, &client, "ana", PW, Some(("device", "laptop"))).await.unwrap().authentication_result.unwrap();
+            let ev = &events(&server.url(), &pool, "TokenGeneration_Authentication").await[0];
+            assert!(ev["request"].get("clientMetadata").is_none_or(Value::is_null), "{ev}");
+            let post = &events(&server.url(), &pool, "PostAuthentication_Authentication").await[0];
+            assert!(post["request"].get("clientMetadata").is_none_or(Value::is_null), "{post}");
+            assert_eq!(claims(auth.access_token.as_deref().unwrap())["cognito:groups"], serde_json::json!(["vip"]));
+
+            // Refresh fires TokenGeneration_RefreshTokens and neither authentication trigger.
+            let before = events(&server.url(), &pool, "PostAuthentication_Authentication").await.len();
+            c.initiate_auth().client_id(&client).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", auth.refresh_token.unwrap()).send().await.unwrap();
+            assert_eq!(events(&server.url(), &pool, "TokenGeneration_RefreshTokens").await.len(), 1);
+            assert_eq!(events(&server.url(), &pool, "PostAuthentication_Authentication").await.len(), before);
+
+            // A throwing pre authentication denies the sign-in, right password or wrong.
+            for pw in [PW, "Wrong-pass-1"] {
+                assert_eq!(
+                    sign_in(&c, &client, "ana", pw, Some(("deny", "yes"))).await.unwrap_err(),
+                    ("UserLambdaValidationException".into(), "PreAuthentication failed with error Sign-in denied.".into())
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn pre_token_generation_v2_claims_and_scopes() {
+    for server in servers().await {
+        let c = server.cognito();
+        for rt in RUNTIMES {
+            let lambda = LambdaConfigType::builder()
+                .pre_token_generation_config(
+                    PreTokenGenerationVersionConfigType::builder().lambda_arn(arn(rt, "preTokenV2")).lambda_version(PreTokenGenerationLambdaVersionType::V20).build().unwrap(),
+                )
+                .build();
+            let (pool, client) = pool_with(&c, lambda).await;
+            c.admin_create_user().user_pool_id(&pool).username("ana").temporary_password("Temp-pass-123").message_action(MessageActionType::Suppress).send().await.unwrap();
+            c.admin_set_user_password().user_pool_id(&pool).username("ana").password(PW).permanent(true).send().await.unwrap();
+            let auth = sign_in(&c, &client, "ana", PW, None).await.unwrap().authentication_result.unwrap();
+            let ev = &events(&server.url(), &pool, "TokenGeneration_Authentication").await[0];
+            assert_eq!(ev["version"], "2");
+            assert_eq!(ev["request"]["scopes"], serde_json::json!(["aws.cognito.signin.user.admin"]));
+            assert_eq!(ev["response"], serde_json::json!({"claimsAndScopeOverrideDetails": null}));
+            let id = claims(auth.id_token.as_deref().unwrap());
+            assert_eq!(id["tier"], serde_json::json!({"level": 3}), "{rt}");
+            let access = claims(auth.access_token.as_deref().unwrap());
+            assert_eq!(access["plan"], "pro");
+            assert_eq!(access["scope"], "aws.cognito.signin.user.admin custom/read");
+            // The access token still works on Cognito's own APIs.
+            c.get_user().access_token(auth.access_token.unwrap()).send().await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn user_migration() {
+    for server in servers().await {
+        let c = server.cognito();
+        for rt in RUNTIMES {
+            let lambda = LambdaConfigType::builder().user_migration(arn(rt, "userMigration")).build();
+            let (pool, client) = pool_with(&c, lambda).await;
+
+            let auth = sign_in(&c, &client, "legacy", "Legacy-pass-1", Some(("src", "old-db"))).await.unwrap();
+            assert!(auth.authentication_result.is_some(), "{rt}");
+            let ev = &events(&server.url(), &pool, "UserMigration_Authentication").await[0];
+            check_envelope(ev, "UserMigration_Authentication", &pool, "legacy", &client);
+            assert_eq!(ev["request"]["password"], "Legacy-pass-1");
+            assert_eq!(ev["request"]["validationData"], serde_json::json!({"src": "old-db"}));
+            let u = c.admin_get_user().user_pool_id(&pool).username("legacy").send().await.unwrap();
+            assert_eq!(u.user_status, Some(UserStatusType::Confirmed));
+            // The migrated password is stored as a verifier: SRP and password sign-in both work.
+            assert!(sign_in(&c, &client, "legacy", "Legacy-pass-1", None).await.is_ok());
+            assert_eq!(events(&server.url(), &pool, "UserMigration_Authentication").await.len(), 1);
+
+            // Wrong credentials: the function throws.
+            assert_eq!(
+                sign_in(&c, &client, "stranger", "Nope-pass-1", None).await.unwrap_err(),
+                ("UserLambdaValidationException".into(), "UserMigration failed with error Bad credentials.".into())
+            );
+
+            // ForgotPassword for an unknown user migrates it (RESET_REQUIRED) and sends a code.
+            let out = c.forgot_password().client_id(&client).username("oldtimer").client_metadata("via", "reset").send().await.unwrap();
+            assert_eq!(out.code_delivery_details.unwrap().attribute_name.as_deref(), Some("email"));
+            let ev = &events(&server.url(), &pool, "UserMigration_ForgotPassword").await[0];
+            check_envelope(ev, "UserMigration_ForgotPassword", &pool, "oldtimer", &client);
+            assert_eq!(ev["request"]["clientMetadata"], serde_json::json!({"via": "reset"}));
+            let u = c.admin_get_user().user_pool_id(&pool).username("oldtimer").send().await.unwrap();
+            assert_eq!(u.user_status, Some(UserStatusType::ResetRequired));
+            assert_eq!(last_message(&server.url(), &pool, "oldtimer").await["source"], "ForgotPassword");
+        }
+    }
+}
+
+#[tokio::test]
+async fn failing_functions_give_cognitos_errors_and_no_user() {
+    for server in servers().await {
+        let c = server.cognito();
+        for rt in RUNTIMES {
+            for (function, kind, message) in [
+                ("throws", "UserLambdaValidationException", Some("PreSignUp failed with error Something broke.")),
+                ("hangs", "UnexpectedLambdaException", Some("PreSignUp invocation failed due to error Socket timeout while invoking Lambda function.")),
+                ("exits", "UserLambdaValidationException", None),
+                ("garbage", "InvalidLambdaResponseException", None),
+            ] {
+                let lambda = LambdaConfigType::builder().pre_sign_up(arn(rt, function)).build();
+                let (pool, client) = pool_with(&c, lambda).await;
+                let e = c.sign_up().client_id(&client).username("ana").password(PW).send().await.unwrap_err();
+                let (code, msg) = err_of(&e);
+                assert_eq!(code, kind, "{rt} {function}: {msg}");
+                if let Some(m) = message {
+                    assert_eq!(msg, m, "{rt} {function}");
+                }
+                let e = c.admin_get_user().user_pool_id(&pool).username("ana").send().await.unwrap_err();
+                assert_eq!(err_of(&e).0, "UserNotFoundException", "{rt} {function} left a user behind");
+                // The server is unharmed: the next call works.
+                c.describe_user_pool().user_pool_id(&pool).send().await.unwrap();
+            }
+        }
+        // A function nobody declared is Cognito's "could not invoke".
+        let lambda = LambdaConfigType::builder().pre_sign_up(arn("node", "missing")).build();
+        let (_pool, client) = pool_with(&c, lambda).await;
+        let e = c.sign_up().client_id(&client).username("ana").password(PW).send().await.unwrap_err();
+        assert_eq!(err_of(&e).0, "UnexpectedLambdaException");
+    }
+}
