@@ -73,6 +73,7 @@ impl Service {
             ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH", Caller::Admin) => AuthFlow::AdminUserPassword,
             ("REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN", _) => AuthFlow::RefreshToken,
             ("USER_SRP_AUTH", _) => AuthFlow::UserSrp,
+            ("CUSTOM_AUTH", _) => AuthFlow::CustomAuth,
             ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH", Caller::Public) => {
                 return Err(CognitoError::invalid_parameter(format!("Initiate Auth method not supported: {flow_name}")))
             }
@@ -87,6 +88,23 @@ impl Service {
         }
         match flow {
             AuthFlow::RefreshToken => self.refresh(&pool, &client, p("REFRESH_TOKEN"), p("SECRET_HASH"), &ctx).await,
+            AuthFlow::CustomAuth => {
+                let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
+                let user = self.find_user(&pool, name).await?;
+                let mut names = vec![name];
+                if let Some(u) = &user {
+                    names.push(u.username.as_str());
+                }
+                self.check_secret_hash(&client, &names, p("SECRET_HASH"))?;
+                let srp_a = match (p("CHALLENGE_NAME"), p("SRP_A")) {
+                    (Some("SRP_A"), Some(a)) => Some(a),
+                    (Some("SRP_A"), None) => {
+                        return Err(CognitoError::invalid_parameter("Missing required parameter SRP_A"))
+                    }
+                    _ => None,
+                };
+                self.start_custom_auth(&pool, &client, name, user.clone(), srp_a, ctx, validation).await
+            }
             AuthFlow::UserSrp => {
                 let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
                 let srp_a = p("SRP_A").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter SRP_A"))?;
@@ -346,12 +364,27 @@ impl Service {
                     names.push(u.username.as_str());
                 }
                 self.check_secret_hash(&client, &names, r("SECRET_HASH"))?;
+                // Inside a custom flow the Session carries the flow; take it before the proof so
+                // it cannot be replayed either way.
+                let custom = match input.get("Session").and_then(Value::as_str) {
+                    Some(sess) => Some(self.take_session(sess, &client.client_id).await?),
+                    None => None,
+                };
                 let (_, user) = self.srp_verify(&pool, &client, block, signature, timestamp).await?;
                 let user = user.ok_or_else(incorrect)?;
                 if named.is_none_or(|u| u.username != user.username) {
                     return Err(incorrect());
                 }
-                self.finish_first_factor(&pool, &client, user, &ctx, metadata).await
+                match custom {
+                    Some(state) if state.challenge == "PASSWORD_VERIFIER" && state.pool == pool.id => {
+                        if matches!(user.status, UserStatus::Unconfirmed | UserStatus::ResetRequired) {
+                            return self.finish_first_factor(&pool, &client, user, &ctx, metadata).await;
+                        }
+                        self.continue_after_password(&pool, &client, state, user, ctx, metadata).await
+                    }
+                    Some(_) => Err(CognitoError::not_authorized("Invalid session for the user.")),
+                    None => self.finish_first_factor(&pool, &client, user, &ctx, metadata).await,
+                }
             }
             "NEW_PASSWORD_REQUIRED" => {
                 let session = input.get("Session").and_then(Value::as_str).ok_or_else(|| {
@@ -393,6 +426,22 @@ impl Service {
                     .await?;
                 self.sync_aliases(&pool, &user, false).await?;
                 self.complete_sign_in(&pool, &client, &user, "TokenGeneration_NewPasswordChallenge", &ctx, metadata).await
+            }
+            "CUSTOM_CHALLENGE" => {
+                let session = input.get("Session").and_then(Value::as_str).ok_or_else(|| {
+                    CognitoError::invalid_parameter("Missing required parameter Session")
+                })?;
+                let state = self.take_session(session, &client.client_id).await?;
+                if state.challenge != challenge || state.pool != pool.id {
+                    return Err(CognitoError::not_authorized("Invalid session for the user."));
+                }
+                let named = self.find_user(&pool, name).await?;
+                let mut names = vec![name];
+                if let Some(u) = &named {
+                    names.push(u.username.as_str());
+                }
+                self.check_secret_hash(&client, &names, r("SECRET_HASH"))?;
+                self.answer_custom_challenge(&pool, &client, state, name, r("ANSWER"), ctx, metadata).await
             }
             other => Err(CognitoError::invalid_parameter(format!(
                 "{other} is not a supported challenge in cognate yet."

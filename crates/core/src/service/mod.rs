@@ -4,6 +4,7 @@
 mod attributes;
 mod auth;
 mod clients;
+mod custom_auth;
 mod groups;
 mod keys;
 mod lifecycle;

@@ -1,0 +1,338 @@
+//! CUSTOM_AUTH: the define / create / verify loop (§4 of the reference), with or without an
+//! SRP password step first. The flow's state (the session array, this round's private
+//! parameters) travels in the sealed, single-use `Session`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::auth::incorrect;
+use super::sessions::SessionState;
+use super::triggers::{event_attributes, unrecognizable, CallerContext, Trigger};
+use super::users::user_not_found;
+use super::Service;
+use crate::error::{CognitoError, ErrorKind, Result};
+use crate::model::{AppClient, User, UserPool, UserStatus};
+
+/// More rounds than any real flow needs; the cap only protects the server.
+const MAX_ROUNDS: usize = 50;
+
+/// The custom flow's state inside the session.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct CustomState {
+    /// `{challengeName, challengeResult, challengeMetadata}` entries, one per round.
+    pub session: Vec<Value>,
+    /// This round's `privateChallengeParameters`.
+    #[serde(default)]
+    pub private: Value,
+    /// This round's `challengeMetadata`.
+    #[serde(default)]
+    pub metadata: Value,
+    /// The name matched no user (PreventUserExistenceErrors ENABLED).
+    #[serde(default)]
+    pub user_not_found: bool,
+}
+
+/// Everything a round needs.
+pub(crate) struct Flow<'a> {
+    pub pool: &'a UserPool,
+    pub client: &'a AppClient,
+    pub user: Option<User>,
+    pub typed_name: String,
+    pub ctx: CallerContext,
+    pub state: CustomState,
+    /// RespondToAuthChallenge's ClientMetadata (InitiateAuth's never reaches these triggers).
+    pub client_metadata: Option<Value>,
+    /// The SRP_A the client sent at InitiateAuth, for a PASSWORD_VERIFIER step.
+    pub srp_a: Option<String>,
+}
+
+fn not_configured() -> CognitoError {
+    CognitoError::invalid_parameter("Custom auth lambda trigger is not configured for the user pool.")
+}
+
+fn entry(name: &str, result: bool, metadata: Value) -> Value {
+    json!({"challengeName": name, "challengeResult": result, "challengeMetadata": metadata})
+}
+
+impl Flow<'_> {
+    fn user_name(&self) -> &str {
+        self.user.as_ref().map_or(self.typed_name.as_str(), |u| u.username.as_str())
+    }
+
+    fn base_request(&self) -> Map<String, Value> {
+        let mut r = Map::new();
+        r.insert("userAttributes".into(), self.user.as_ref().map_or(json!({}), event_attributes));
+        if let Some(m) = &self.client_metadata {
+            r.insert("clientMetadata".into(), m.clone());
+        }
+        if self.client.prevents_user_existence_errors() {
+            r.insert("userNotFound".into(), json!(self.state.user_not_found));
+        }
+        r
+    }
+}
+
+impl Service {
+    /// InitiateAuth / AdminInitiateAuth with CUSTOM_AUTH.
+    pub(crate) async fn start_custom_auth(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        typed_name: &str,
+        user: Option<User>,
+        srp_a: Option<&str>,
+        ctx: CallerContext,
+        validation: Option<Value>,
+    ) -> Result<Value> {
+        if Trigger::DefineAuthChallenge.function(pool).is_none() {
+            return Err(not_configured());
+        }
+        let hidden = client.prevents_user_existence_errors();
+        match &user {
+            None if !hidden => return Err(user_not_found()),
+            Some(u) if !u.enabled => return Err(CognitoError::not_authorized("User is disabled.")),
+            Some(u) if u.status == UserStatus::Unconfirmed => {
+                return Err(CognitoError::new(ErrorKind::UserNotConfirmed, "User is not confirmed."))
+            }
+            _ => {}
+        }
+        let mut state = CustomState { user_not_found: user.is_none(), ..CustomState::default() };
+        if srp_a.is_some() {
+            // Pre authentication runs when a custom flow starts with SRP, as for USER_SRP_AUTH.
+            self.pre_authentication(pool, client, user.as_ref(), typed_name, &ctx, validation).await?;
+            state.session.push(entry("SRP_A", true, Value::Null));
+        }
+        let flow = Flow {
+            pool,
+            client,
+            user,
+            typed_name: typed_name.to_owned(),
+            ctx,
+            state,
+            client_metadata: None,
+            srp_a: srp_a.map(str::to_owned),
+        };
+        self.define_round(flow).await
+    }
+
+    /// RespondToAuthChallenge with CUSTOM_CHALLENGE.
+    pub(crate) async fn answer_custom_challenge(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        session: SessionState,
+        name: &str,
+        answer: Option<&str>,
+        ctx: CallerContext,
+        metadata: Option<Value>,
+    ) -> Result<Value> {
+        let state: CustomState = serde_json::from_value(session.data.clone()).map_err(|_| incorrect())?;
+        let user = self.flow_user(pool, &session, &state, name).await?;
+        let answer = answer.ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter ANSWER"))?;
+        let mut flow = Flow {
+            pool,
+            client,
+            user,
+            typed_name: session.username.clone(),
+            ctx,
+            state,
+            client_metadata: metadata,
+            srp_a: None,
+        };
+        let mut request = flow.base_request();
+        request.insert("privateChallengeParameters".into(), flow.state.private.clone());
+        request.insert("challengeAnswer".into(), json!(answer));
+        if Trigger::VerifyAuthChallengeResponse.function(pool).is_none() {
+            return Err(not_configured());
+        }
+        let out = self
+            .run_trigger(
+                pool,
+                Trigger::VerifyAuthChallengeResponse,
+                "VerifyAuthChallengeResponse_Authentication",
+                flow.user_name(),
+                &flow.ctx,
+                Value::Object(request),
+                json!({"answerCorrect": null}),
+            )
+            .await?
+            .unwrap_or_default();
+        let correct = match out.get("answerCorrect") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(unrecognizable()),
+        };
+        let metadata = std::mem::take(&mut flow.state.metadata);
+        flow.state.session.push(entry("CUSTOM_CHALLENGE", correct, metadata));
+        flow.state.private = Value::Null;
+        self.define_round(flow).await
+    }
+
+    /// After a PASSWORD_VERIFIER proof inside a custom flow: record it and ask define.
+    pub(crate) async fn continue_after_password(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        session: SessionState,
+        user: User,
+        ctx: CallerContext,
+        metadata: Option<Value>,
+    ) -> Result<Value> {
+        let mut state: CustomState = serde_json::from_value(session.data.clone()).map_err(|_| incorrect())?;
+        if session.username != user.username {
+            return Err(incorrect());
+        }
+        state.session.push(entry("PASSWORD_VERIFIER", true, Value::Null));
+        let flow = Flow {
+            pool,
+            client,
+            user: Some(user),
+            typed_name: session.username.clone(),
+            ctx,
+            state,
+            client_metadata: metadata,
+            srp_a: None,
+        };
+        self.define_round(flow).await
+    }
+
+    /// The user a continuing flow is about, checked against the name the client sends.
+    async fn flow_user(&self, pool: &UserPool, session: &SessionState, state: &CustomState, name: &str) -> Result<Option<User>> {
+        if state.user_not_found {
+            return Ok(None);
+        }
+        let user = self
+            .store
+            .get_user(&pool.id, &self.user_key(pool, &session.username))
+            .await?
+            .ok_or_else(|| CognitoError::not_authorized("Invalid session for the user."))?;
+        let named = self.find_user(pool, name).await?;
+        if named.is_none_or(|n| n.username != user.username) {
+            return Err(CognitoError::not_authorized("Invalid session for the user."));
+        }
+        if !user.enabled {
+            return Err(CognitoError::not_authorized("User is disabled."));
+        }
+        Ok(Some(user))
+    }
+
+    /// One define call and what follows from it: tokens, failure, or the next challenge.
+    async fn define_round(&self, mut flow: Flow<'_>) -> Result<Value> {
+        if flow.state.session.len() > MAX_ROUNDS {
+            return Err(incorrect());
+        }
+        let mut request = flow.base_request();
+        request.insert("session".into(), Value::Array(flow.state.session.clone()));
+        let out = self
+            .run_trigger(
+                flow.pool,
+                Trigger::DefineAuthChallenge,
+                "DefineAuthChallenge_Authentication",
+                flow.user_name(),
+                &flow.ctx,
+                Value::Object(request),
+                json!({"challengeName": null, "issueTokens": null, "failAuthentication": null}),
+            )
+            .await?
+            .ok_or_else(not_configured)?;
+        let bool_of = |k: &str| match out.get(k) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(unrecognizable()),
+        };
+        let issue = bool_of("issueTokens")?;
+        let fail = bool_of("failAuthentication")?;
+        let challenge = match out.get("challengeName") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(unrecognizable()),
+        };
+        if fail {
+            return Err(incorrect());
+        }
+        if issue {
+            if challenge.is_some() {
+                return Err(unrecognizable());
+            }
+            // A flow for an unknown user can never end in tokens.
+            let Some(user) = flow.user.as_ref() else { return Err(incorrect()) };
+            return self
+                .complete_sign_in(flow.pool, flow.client, user, "TokenGeneration_Authentication", &flow.ctx, flow.client_metadata.clone())
+                .await;
+        }
+        match challenge.as_deref() {
+            Some("CUSTOM_CHALLENGE") => self.create_round(flow).await,
+            Some("PASSWORD_VERIFIER") => {
+                let Some(srp_a) = flow.srp_a.take() else { return Err(unrecognizable()) };
+                let mut out = self.srp_challenge(flow.pool, flow.client, &flow.typed_name, flow.user.as_ref(), &srp_a)?;
+                let session = self.new_session(
+                    &flow.pool.id,
+                    &flow.client.client_id,
+                    flow.user_name(),
+                    "PASSWORD_VERIFIER",
+                    flow.client.auth_session_validity_minutes(),
+                    serde_json::to_value(&flow.state).map_err(CognitoError::internal)?,
+                )?;
+                out["Session"] = json!(session);
+                Ok(out)
+            }
+            _ => Err(unrecognizable()),
+        }
+    }
+
+    async fn create_round(&self, mut flow: Flow<'_>) -> Result<Value> {
+        if Trigger::CreateAuthChallenge.function(flow.pool).is_none() {
+            return Err(not_configured());
+        }
+        let mut request = flow.base_request();
+        request.insert("challengeName".into(), json!("CUSTOM_CHALLENGE"));
+        request.insert("session".into(), Value::Array(flow.state.session.clone()));
+        let out = self
+            .run_trigger(
+                flow.pool,
+                Trigger::CreateAuthChallenge,
+                "CreateAuthChallenge_Authentication",
+                flow.user_name(),
+                &flow.ctx,
+                Value::Object(request),
+                json!({"publicChallengeParameters": null, "privateChallengeParameters": null, "challengeMetadata": null}),
+            )
+            .await?
+            .unwrap_or_default();
+        let map = |k: &str| -> Result<Map<String, Value>> {
+            match out.get(k) {
+                None | Some(Value::Null) => Ok(Map::new()),
+                Some(Value::Object(m)) => Ok(m.clone()),
+                Some(_) => Err(unrecognizable()),
+            }
+        };
+        let mut public = map("publicChallengeParameters")?;
+        flow.state.private = Value::Object(map("privateChallengeParameters")?);
+        flow.state.metadata = match out.get("challengeMetadata") {
+            None | Some(Value::Null) => Value::Null,
+            Some(Value::String(s)) => json!(s),
+            Some(_) => return Err(unrecognizable()),
+        };
+        // Challenge parameters are strings on the wire.
+        for v in public.values_mut() {
+            if !v.is_string() {
+                let text = if v.is_null() { String::new() } else { v.to_string() };
+                *v = json!(text);
+            }
+        }
+        public.insert("USERNAME".into(), json!(flow.user_name()));
+        let session = self.new_session(
+            &flow.pool.id,
+            &flow.client.client_id,
+            flow.user_name(),
+            "CUSTOM_CHALLENGE",
+            flow.client.auth_session_validity_minutes(),
+            serde_json::to_value(&flow.state).map_err(CognitoError::internal)?,
+        )?;
+        Ok(json!({
+            "ChallengeName": "CUSTOM_CHALLENGE",
+            "Session": session,
+            "ChallengeParameters": public,
+        }))
+    }
+}
