@@ -295,3 +295,32 @@ fn check_custom_text(text: &str, member: &str, kind: MessageKind, email: bool) -
 pub(crate) fn expired_code() -> CognitoError {
     CognitoError::new(ErrorKind::ExpiredCode, "Invalid code provided, please request a code again.")
 }
+
+impl Service {
+    /// Records a message that trigger code sent through the SES or SNS API (captured, never
+    /// forwarded). `source` names the API (`SES`, `SNS`).
+    pub async fn capture_message(
+        &self,
+        channel: &str,
+        destination: &str,
+        subject: Option<String>,
+        body: &str,
+        source: &str,
+    ) -> Result<String> {
+        let id = crate::ids::uuid();
+        let message = OutboxMessage {
+            id: id.clone(),
+            pool_id: String::new(),
+            username: destination.to_owned(),
+            channel: channel.to_owned(),
+            destination: destination.to_owned(),
+            subject,
+            body: body.to_owned(),
+            code: None,
+            source: source.to_owned(),
+            created_ms: self.now_ms(),
+        };
+        self.deliver(&message).await?;
+        Ok(id)
+    }
+}
