@@ -372,6 +372,25 @@ fn benches<M: Measurement<Value = Duration> + 'static>(c: &mut Criterion<M>, nam
             BatchSize::SmallInput,
         )
     });
+    // Split: the JSON the store parses per password sign-in (pool, client and user documents as
+    // stored), which is part of `store_password_path`.
+    let (pool_text, client_text, user_text) = fx.rt.block_on(async {
+        let pool = store.get_pool(&fx.pool_id).await.unwrap().unwrap();
+        let client = store.get_client(&fx.client_id).await.unwrap().unwrap();
+        let user = store.get_user(&fx.pool_id, &fx.users[0]).await.unwrap().unwrap();
+        (
+            Value::Object(pool.doc).to_string(),
+            Value::Object(client.doc).to_string(),
+            serde_json::to_string(&user).unwrap(),
+        )
+    });
+    g.bench_function("json_docs_password_path", |b| {
+        b.iter(|| {
+            black_box(serde_json::from_str::<Value>(black_box(&pool_text)).unwrap());
+            black_box(serde_json::from_str::<Value>(black_box(&client_text)).unwrap());
+            black_box(serde_json::from_str::<cognate_core::model::User>(black_box(&user_text)).unwrap());
+        })
+    });
     g.finish();
 }
 

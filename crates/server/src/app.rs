@@ -14,6 +14,8 @@ use tokio::task::JoinHandle;
 
 use crate::cli::ServeArgs;
 use crate::config::Config;
+use crate::functions::{FunctionsInvoker, InvokerSettings};
+use crate::invocations::InvocationLog;
 use crate::wire::{self, AppState};
 
 /// Everything `serve` needs, whether from the command line or a test.
@@ -69,6 +71,7 @@ pub struct Running {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     store: SqlStore,
+    invoker: FunctionsInvoker,
 }
 
 impl Running {
@@ -85,7 +88,13 @@ impl Running {
         &self.public_url
     }
 
-    /// Stops accepting, lets in-flight requests finish, then closes the store.
+    /// The invoker the service runs triggers through (its log is `/_cognate/invocations`).
+    pub fn invoker(&self) -> &FunctionsInvoker {
+        &self.invoker
+    }
+
+    /// Stops accepting, lets in-flight requests finish, then stops the function workers and
+    /// closes the store.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -96,6 +105,7 @@ impl Running {
     /// Waits until the server has stopped (after a shutdown signal).
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
+        self.invoker.shutdown().await;
         self.store.close().await;
     }
 
@@ -166,13 +176,19 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let invocations = InvocationLog::default();
+    let settings =
+        InvokerSettings { region: opts.region.clone(), public_url: public_url.clone(), clock: opts.clock.clone() };
+    let invoker = FunctionsInvoker::from_config(&config, &settings, invocations.clone());
+    warn_missing_interpreters(&config);
     let service = Service::new(
         Arc::new(store.clone()),
         opts.clock.clone(),
         ServiceConfig::new(&opts.region, &public_url, master),
-    );
+    )
+    .with_invoker(Arc::new(invoker.clone()));
     config.apply(&service).await?;
-    let app = wire::router(AppState { service });
+    let app = wire::router(AppState { service, invocations });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async {
@@ -182,5 +198,26 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
-    Ok(Running { addr, public_url, stop: Some(stop), task, store })
+    Ok(Running { addr, public_url, stop: Some(stop), task, store, invoker })
+}
+
+/// A declared node or python function whose interpreter is missing fails when invoked, not at
+/// start; say so early. Probing runs a process, so it happens off the start path.
+fn warn_missing_interpreters(config: &Config) {
+    let mut wanted = Vec::new();
+    for (runtime, bin) in [("node", &config.runtimes.node), ("python", &config.runtimes.python)] {
+        if config.functions.values().any(|f| f.runtime_name() == runtime) {
+            wanted.push((runtime, bin.clone()));
+        }
+    }
+    if wanted.is_empty() {
+        return;
+    }
+    tokio::task::spawn_blocking(move || {
+        for (runtime, bin) in wanted {
+            if !cognate_triggers::runtime_available(&bin) {
+                tracing::warn!(runtime, bin, "`{bin} --version` failed: {runtime} functions will fail until it is installed");
+            }
+        }
+    });
 }

@@ -23,6 +23,105 @@ pub struct Cli {
 pub enum Command {
     /// Run the API server (embedded SQLite in ./.cognate unless --database-url says otherwise).
     Serve(ServeArgs),
+    /// Show the messages a running server's pools sent (codes, temporary passwords, links).
+    Outbox(OutboxArgs),
+    /// Show a running server's trigger invocations, newest last; --follow keeps watching.
+    Invocations(InvocationsArgs),
+    /// Print a realistic sample event for a trigger source, e.g. `cognate events PreSignUp_SignUp`.
+    Events(EventsArgs),
+    /// Run a function declared in the config file with an event, without a server, and show
+    /// its response, output, duration and the Cognito error the result would cause.
+    Invoke(InvokeArgs),
+}
+
+/// Where a running server is.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Base URL of the running cognate server.
+    #[arg(long, env = "COGNATE_URL", default_value = "http://127.0.0.1:9229")]
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OutboxArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Only messages of this pool (its id).
+    #[arg(long = "pool", value_name = "POOL_ID")]
+    pub pool: Option<String>,
+
+    /// Only messages to this user (username as the pool stores it).
+    #[arg(long = "user", value_name = "USERNAME")]
+    pub user: Option<String>,
+
+    /// At most this many messages (the newest).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+
+    /// Print the server's JSON answer as is.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InvocationsArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Only invocations for this pool (its id).
+    #[arg(long = "pool", value_name = "POOL_ID")]
+    pub pool: Option<String>,
+
+    /// Only invocations with this trigger source, e.g. PreSignUp_SignUp.
+    #[arg(long, value_name = "TRIGGER_SOURCE")]
+    pub trigger_source: Option<String>,
+
+    /// At most this many invocations (the newest).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+
+    /// Keep polling (every 500 ms) and print new invocations as they happen, until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+
+    /// Print JSON: the server's answer, or one invocation per line with --follow.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    /// The trigger source, e.g. PreSignUp_SignUp, TokenGeneration_Authentication,
+    /// CustomMessage_ForgotPassword.
+    pub trigger_source: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InvokeArgs {
+    /// The function: a [functions.NAME] of the config file, or an ARN (resolved as the server
+    /// would, including [lambda] endpoint).
+    pub name: String,
+
+    /// The event: a JSON file, or - for standard input (see `cognate events`).
+    #[arg(long, value_name = "FILE|-")]
+    pub event: String,
+
+    /// Configuration file declaring the function [default: ./cognate.toml].
+    #[arg(long, env = "COGNATE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Region reported to the function (AWS_REGION) and used to sign Lambda calls.
+    #[arg(long, env = "COGNATE_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// Where the function's own Cognito calls go (AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER).
+    #[arg(long, env = "COGNATE_URL", default_value = "http://127.0.0.1:9229")]
+    pub url: String,
+
+    /// Print one JSON object (response, error, cognitoError, logs, durationMs).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

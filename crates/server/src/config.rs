@@ -1,5 +1,9 @@
-//! `cognate.toml`: pools and clients declared as code, applied idempotently at start.
+//! `cognate.toml`: pools and clients declared as code, applied idempotently at start, and the
+//! trigger functions they name.
 
+mod functions;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cognate_core::model::Doc;
@@ -9,11 +13,21 @@ use serde_json::Value;
 
 use crate::wire::shapes::{self, plain_path, Invalid};
 
+pub use functions::{
+    runtime_name, FunctionDecl, LambdaDecl, RuntimeDecl, RuntimeSettings, DEFAULT_TIMEOUT_MS, RUNTIMES,
+};
+
 /// A parsed and validated configuration file.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub path: Option<PathBuf>,
     pub pools: Vec<PoolDecl>,
+    /// `[functions.NAME]`, by name.
+    pub functions: BTreeMap<String, FunctionDecl>,
+    /// `[lambda]`, if present.
+    pub lambda: Option<LambdaDecl>,
+    /// `[runtimes]`, defaults filled in.
+    pub runtimes: RuntimeSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -29,7 +43,7 @@ pub struct ClientDecl {
     pub input: Doc,
 }
 
-const TOP_LEVEL: &[&str] = &["pools"];
+const TOP_LEVEL: &[&str] = &["pools", "functions", "lambda", "runtimes"];
 
 impl Config {
     /// Reads `path`; every problem names the file, the key and what is wrong.
@@ -42,7 +56,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Self, String> {
         let file = path.display().to_string();
         let err = |key: &str, msg: &str| format!("{file}: {key}: {msg}");
-        let table: toml::Table = toml::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(&file, text, &e))?;
         let json = serde_json::to_value(&table).map_err(|e| format!("{file}: {e}"))?;
         let Value::Object(root) = json else { return Err(format!("{file}: not a table")) };
         for key in root.keys() {
@@ -50,7 +64,17 @@ impl Config {
                 return Err(err(key, &format!("unknown key (expected one of: {})", TOP_LEVEL.join(", "))));
             }
         }
-        let mut config = Config { path: Some(path.to_owned()), pools: Vec::new() };
+        let mut config = Config { path: Some(path.to_owned()), ..Config::default() };
+        let errs = functions::Errs { file: &file };
+        if let Some(v) = root.get("functions") {
+            config.functions = functions::parse_functions(v, &functions::base_dir(path), &errs)?;
+        }
+        if let Some(v) = root.get("lambda") {
+            config.lambda = Some(functions::parse_lambda(v, &errs)?);
+        }
+        if let Some(v) = root.get("runtimes") {
+            config.runtimes = functions::parse_runtimes(v, &errs)?;
+        }
         let pools = match root.get("pools") {
             None => Vec::new(),
             Some(Value::Array(a)) => a.clone(),
@@ -106,6 +130,21 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// The parser's message with a line and column, but not the offending source line, which may
+/// hold a webhook secret.
+fn syntax_error(file: &str, text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("{file}: TOML parse error at line {line}, column {column}: {message}")
+        }
+        None => format!("{file}: TOML parse error: {message}"),
     }
 }
 

@@ -2,7 +2,10 @@
 
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod functions;
+pub mod invocations;
 pub mod wire;
 
 pub use app::{start, Running, ServeOptions};

@@ -1,12 +1,14 @@
 use clap::Parser;
 use cognate_server::cli::{Cli, Command};
-use cognate_server::{start, ServeOptions};
+use cognate_server::{commands, start, ServeOptions};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The server narrates at info; the one-shot commands print their own results.
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("COGNATE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(EnvFilter::try_from_env("COGNATE_LOG").unwrap_or_else(|_| EnvFilter::new(default_level)))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -18,11 +20,17 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args.into()).await,
+            Command::Serve(args) => serve(args.into()).await.map(|()| true),
+            Command::Outbox(args) => commands::outbox(args).await.map(|()| true),
+            Command::Invocations(args) => commands::invocations(args).await.map(|()| true),
+            Command::Events(args) => commands::events(args).map(|()| true),
+            Command::Invoke(args) => commands::invoke(args).await,
         }
     });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        // The command printed what went wrong (e.g. the function it ran failed).
+        Ok(false) => std::process::ExitCode::FAILURE,
         Err(e) => {
             eprintln!("cognate: {e}");
             std::process::ExitCode::FAILURE

@@ -1,5 +1,6 @@
 //! The wire layer: HTTP routes, AWS JSON 1.1 framing, Cognito's error shapes.
 
+mod capture;
 mod ops;
 pub mod shapes;
 
@@ -28,6 +29,8 @@ const AMZ_JSON: &str = "application/x-amz-json-1.1";
 #[derive(Clone)]
 pub struct AppState {
     pub service: Service,
+    /// Every trigger invocation, for `GET /_cognate/invocations`.
+    pub invocations: crate::invocations::InvocationLog,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -45,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", post(api))
         .route("/health", get(health))
         .route("/_cognate/outbox", get(outbox))
+        .route("/v2/email/outbound-emails", post(capture::ses_v2_send))
+        .route("/_cognate/invocations", get(crate::invocations::list_route))
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
         .route("/{pool_id}/.well-known/openid-configuration", get(openid_configuration))
         .with_state(Arc::new(state))
@@ -171,6 +176,15 @@ fn success(body: Value) -> Response {
 }
 
 async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    // SES and SNS (query protocol: a form body, no X-Amz-Target) share the listener.
+    let headers = req.headers();
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if headers.get("x-amz-target").is_none() && capture::is_query(content_type) {
+        return match read_body(req.into_body()).await {
+            Ok(body) => capture::query(&state, &body).await,
+            Err(e) => e.into_response(),
+        };
+    }
     match handle(&state, req).await {
         Ok(v) => success(v),
         Err(e) => e.into_response(),

@@ -1,0 +1,418 @@
+//! The subcommands other than `serve`: reading a running server's outbox and invocation log,
+//! printing sample events, and running a declared function once.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cognate_core::ports::{InvokeMeta, SystemClock};
+use cognate_core::service::{sample_event, trigger_error};
+use cognate_core::CognitoError;
+use serde_json::{json, Value};
+
+use crate::cli::{EventsArgs, InvocationsArgs, InvokeArgs, OutboxArgs};
+use crate::config::Config;
+use crate::functions::{parse_function_ref, FunctionsInvoker, InvokerSettings};
+use crate::invocations::{InvocationLog, InvocationRecord};
+
+const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Every trigger source Cognito sends, for `cognate events` to list.
+const TRIGGER_SOURCES: &[&str] = &[
+    "PreSignUp_SignUp",
+    "PreSignUp_AdminCreateUser",
+    "PreSignUp_ExternalProvider",
+    "PostConfirmation_ConfirmSignUp",
+    "PostConfirmation_ConfirmForgotPassword",
+    "PreAuthentication_Authentication",
+    "PostAuthentication_Authentication",
+    "TokenGeneration_HostedAuth",
+    "TokenGeneration_Authentication",
+    "TokenGeneration_NewPasswordChallenge",
+    "TokenGeneration_AuthenticateDevice",
+    "TokenGeneration_RefreshTokens",
+    "UserMigration_Authentication",
+    "UserMigration_ForgotPassword",
+    "CustomMessage_SignUp",
+    "CustomMessage_AdminCreateUser",
+    "CustomMessage_ResendCode",
+    "CustomMessage_ForgotPassword",
+    "CustomMessage_UpdateUserAttribute",
+    "CustomMessage_VerifyUserAttribute",
+    "CustomMessage_Authentication",
+    "DefineAuthChallenge_Authentication",
+    "CreateAuthChallenge_Authentication",
+    "VerifyAuthChallengeResponse_Authentication",
+    "CustomEmailSender_SignUp",
+    "CustomEmailSender_ResendCode",
+    "CustomEmailSender_ForgotPassword",
+    "CustomEmailSender_UpdateUserAttribute",
+    "CustomEmailSender_VerifyUserAttribute",
+    "CustomEmailSender_AdminCreateUser",
+    "CustomEmailSender_AccountTakeOverNotification",
+    "CustomSMSSender_SignUp",
+    "CustomSMSSender_ResendCode",
+    "CustomSMSSender_ForgotPassword",
+    "CustomSMSSender_UpdateUserAttribute",
+    "CustomSMSSender_VerifyUserAttribute",
+    "CustomSMSSender_Authentication",
+    "CustomSMSSender_AdminCreateUser",
+];
+
+/// The `LambdaConfig` key (and name in Cognito's error messages) of a trigger source:
+/// `PreSignUp_SignUp` → `PreSignUp`, `TokenGeneration_*` → `PreTokenGeneration`.
+pub fn trigger_key(trigger_source: &str) -> Option<&'static str> {
+    let prefix = trigger_source.split('_').next()?;
+    Some(match prefix {
+        "PreSignUp" => "PreSignUp",
+        "PostConfirmation" => "PostConfirmation",
+        "PreAuthentication" => "PreAuthentication",
+        "PostAuthentication" => "PostAuthentication",
+        "TokenGeneration" => "PreTokenGeneration",
+        "UserMigration" => "UserMigration",
+        "CustomMessage" => "CustomMessage",
+        "DefineAuthChallenge" => "DefineAuthChallenge",
+        "CreateAuthChallenge" => "CreateAuthChallenge",
+        "VerifyAuthChallengeResponse" => "VerifyAuthChallengeResponse",
+        "CustomEmailSender" => "CustomEmailSender",
+        "CustomSMSSender" => "CustomSMSSender",
+        _ => return None,
+    })
+}
+
+/// Writes to stdout; a closed pipe (`cognate invocations | head`) ends the program quietly.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("cognate: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(HTTP_TIMEOUT)
+        .user_agent(concat!("cognate-cli/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))
+}
+
+async fn get_json(client: &reqwest::Client, base: &str, path: &str, query: &[(&str, String)]) -> Result<Value, String> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let res = client.get(&url).query(query).send().await.map_err(|e| {
+        if e.is_connect() || e.is_timeout() {
+            format!("cannot reach cognate at {base} (is `cognate serve` running? --url / COGNATE_URL say where)")
+        } else {
+            format!("GET {url}: {e}")
+        }
+    })?;
+    let status = res.status();
+    let body = res.text().await.map_err(|e| format!("GET {url}: {e}"))?;
+    if !status.is_success() {
+        let snippet: String = body.chars().take(300).collect();
+        return Err(format!("GET {url} answered {status}: {snippet}"));
+    }
+    serde_json::from_str(&body).map_err(|e| format!("GET {url}: the answer is not JSON ({e})"))
+}
+
+/// `12.345` seconds since the epoch as `2024-05-01 12:00:00.123Z`.
+fn timestamp(seconds: f64) -> String {
+    let nanos = (seconds * 1e9) as i128;
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| seconds.to_string())
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines().map(|l| format!("{prefix}{l}\n")).collect()
+}
+
+fn some(query: &mut Vec<(&'static str, String)>, key: &'static str, value: &Option<String>) {
+    if let Some(v) = value {
+        query.push((key, v.clone()));
+    }
+}
+
+/// `cognate outbox`.
+pub async fn outbox(args: OutboxArgs) -> Result<(), String> {
+    let client = client()?;
+    let mut query = vec![("limit", args.limit.to_string())];
+    some(&mut query, "poolId", &args.pool);
+    some(&mut query, "username", &args.user);
+    let answer = get_json(&client, &args.server.url, "/_cognate/outbox", &query).await?;
+    if args.json {
+        emit(&format!("{}\n", pretty(&answer)));
+        return Ok(());
+    }
+    let messages = answer.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
+    if messages.is_empty() {
+        emit("(no messages)\n");
+        return Ok(());
+    }
+    // Oldest first, so the newest ends up next to the prompt.
+    for m in messages.iter().rev() {
+        emit(&outbox_line(m));
+    }
+    Ok(())
+}
+
+fn outbox_line(m: &Value) -> String {
+    let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("");
+    let when = m.get("createdAt").and_then(Value::as_f64).map(timestamp).unwrap_or_default();
+    let mut line = format!("{when}  {}  {}  {} to {}", s("poolId"), s("username"), s("channel"), s("destination"));
+    if !s("code").is_empty() {
+        line.push_str(&format!("  code {}", s("code")));
+    }
+    if !s("source").is_empty() {
+        line.push_str(&format!("  [{}]", s("source")));
+    }
+    line.push('\n');
+    if !s("subject").is_empty() {
+        line.push_str(&format!("    Subject: {}\n", s("subject")));
+    }
+    line.push_str(&indent(s("body"), "    "));
+    line
+}
+
+/// `cognate invocations`.
+pub async fn invocations(args: InvocationsArgs) -> Result<(), String> {
+    let client = client()?;
+    let fetch = |after: Option<u64>, limit: u32| {
+        let mut query = vec![("limit", limit.to_string())];
+        some(&mut query, "poolId", &args.pool);
+        some(&mut query, "triggerSource", &args.trigger_source);
+        if let Some(a) = after {
+            query.push(("after", a.to_string()));
+        }
+        let client = &client;
+        let url = &args.server.url;
+        async move {
+            let answer = get_json(client, url, "/_cognate/invocations", &query).await?;
+            let list = answer.get("invocations").cloned().unwrap_or(Value::Array(Vec::new()));
+            let records: Vec<InvocationRecord> = serde_json::from_value(list)
+                .map_err(|e| format!("{url}: unexpected answer from /_cognate/invocations ({e})"))?;
+            Ok::<_, String>((answer, records))
+        }
+    };
+    let (answer, first) = fetch(None, args.limit).await?;
+    if args.json && !args.follow {
+        emit(&format!("{}\n", pretty(&answer)));
+        return Ok(());
+    }
+    if first.is_empty() && !args.follow {
+        emit("(no invocations)\n");
+    }
+    let print = |records: &[InvocationRecord]| {
+        for r in records.iter().rev() {
+            if args.json {
+                emit(&format!("{}\n", serde_json::to_string(r).unwrap_or_default()));
+            } else {
+                emit(&invocation_lines(r));
+            }
+        }
+    };
+    print(&first);
+    if !args.follow {
+        return Ok(());
+    }
+    let mut last = first.first().map_or(0, |r| r.id);
+    let mut failing = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => return Ok(()),
+            _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+        }
+        if failing {
+            // A restarted server numbers its log from 1 again.
+            match fetch(None, 1).await {
+                Ok((_, newest)) => {
+                    if newest.first().is_none_or(|r| r.id < last) {
+                        last = 0;
+                    }
+                    failing = false;
+                    eprintln!("cognate: reconnected");
+                }
+                Err(_) => continue,
+            }
+        }
+        match fetch(Some(last), 1000).await {
+            Ok((_, new)) => {
+                if let Some(r) = new.first() {
+                    last = r.id;
+                }
+                print(&new);
+            }
+            Err(e) => {
+                eprintln!("cognate: {e}; retrying");
+                failing = true;
+            }
+        }
+    }
+}
+
+fn invocation_lines(r: &InvocationRecord) -> String {
+    let function = match (&r.function_name, &r.runtime) {
+        (Some(name), Some(runtime)) => format!("{name} ({runtime})"),
+        _ => r.function.clone(),
+    };
+    let outcome = match &r.error {
+        None => "ok".to_owned(),
+        Some(e) => format!("FAILED {}: {}", e.kind, e.message),
+    };
+    let mode = if r.is_async { "  async" } else { "" };
+    let mut out = format!(
+        "{}  #{}  {}  {}  {}{mode}  {} ms  {outcome}\n",
+        timestamp(r.time),
+        r.id,
+        r.pool_id,
+        r.trigger_source,
+        function,
+        r.duration_ms
+    );
+    out.push_str(&indent(r.logs.trim_end(), "    | "));
+    out
+}
+
+/// `cognate events`.
+pub fn events(args: EventsArgs) -> Result<(), String> {
+    match sample_event(&args.trigger_source) {
+        Some(event) => {
+            emit(&format!("{}\n", pretty(&event)));
+            Ok(())
+        }
+        None => {
+            let known: Vec<&str> = TRIGGER_SOURCES.iter().copied().filter(|s| sample_event(s).is_some()).collect();
+            Err(format!("unknown trigger source `{}`; known: {}", args.trigger_source, known.join(", ")))
+        }
+    }
+}
+
+fn read_event(source: &str) -> Result<Value, String> {
+    let (text, from) = if source == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read the event from standard input: {e}"))?;
+        (text, "standard input".to_owned())
+    } else {
+        let text = std::fs::read_to_string(source).map_err(|e| format!("{source}: cannot read: {e}"))?;
+        (text, source.to_owned())
+    };
+    serde_json::from_str(&text).map_err(|e| format!("{from}: not JSON: {e}"))
+}
+
+fn config_file(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
+    match explicit {
+        Some(p) => Ok(p),
+        None => {
+            let default = PathBuf::from("cognate.toml");
+            if default.exists() {
+                Ok(default)
+            } else {
+                Err("no configuration file: pass --config FILE or run where cognate.toml is".into())
+            }
+        }
+    }
+}
+
+/// `cognate invoke`. Ok(false) when the function failed (everything was still printed).
+pub async fn invoke(args: InvokeArgs) -> Result<bool, String> {
+    let path = config_file(args.config.clone())?;
+    let config = Config::load(&path)?;
+    let settings = InvokerSettings { region: args.region.clone(), public_url: args.url.clone(), clock: Arc::new(SystemClock) };
+    let invoker = FunctionsInvoker::from_config(&config, &settings, InvocationLog::new(1));
+    if invoker.resolve(&args.name).is_err() {
+        let declared: Vec<&str> = config.functions.keys().map(String::as_str).collect();
+        let what = parse_function_ref(&args.name).map_or(args.name.as_str(), |r| r.name);
+        return Err(format!(
+            "{}: no [functions.{what}] (declared: {})",
+            path.display(),
+            if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
+        ));
+    }
+    let event = read_event(&args.event)?;
+    let trigger_source = event.get("triggerSource").and_then(Value::as_str).unwrap_or("").to_owned();
+    let meta = InvokeMeta {
+        pool_id: event.get("userPoolId").and_then(Value::as_str).unwrap_or("").to_owned(),
+        trigger_source: trigger_source.clone(),
+    };
+    let started = std::time::Instant::now();
+    let outcome = invoker.run(&args.name, &event, &meta, false).await;
+    let elapsed = started.elapsed();
+    invoker.shutdown().await;
+
+    let key = trigger_key(&trigger_source);
+    let cognito: Option<CognitoError> = match (&outcome, key) {
+        (Err(f), Some(key)) => Some(trigger_error(key, &f.to_failure())),
+        _ => None,
+    };
+    let (duration, logs) = match &outcome {
+        Ok(inv) => (inv.duration, inv.logs.as_str()),
+        Err(f) => (elapsed, f.logs()),
+    };
+    let duration_ms = (duration.as_secs_f64() * 10_000.0).round() / 10.0;
+    if args.json {
+        let out = json!({
+            "function": args.name,
+            "response": outcome.as_ref().ok().map(|i| &i.response),
+            "error": outcome.as_ref().err().map(|f| json!({"kind": f.kind(), "message": f.message()})),
+            "cognitoError": cognito.as_ref().map(|c| json!({"__type": c.kind.name(), "message": c.message})),
+            "logs": logs,
+            "durationMs": duration_ms,
+            "requestId": outcome.as_ref().ok().map(|i| &i.request_id),
+        });
+        emit(&format!("{}\n", pretty(&out)));
+        return Ok(outcome.is_ok());
+    }
+    let mut text = String::new();
+    match &outcome {
+        Ok(inv) => text.push_str(&format!("Response:\n{}\n", indent(&pretty(&inv.response), "  "))),
+        Err(f) => text.push_str(&format!("Error ({}):\n{}\n", f.kind(), indent(&f.message(), "  "))),
+    }
+    if logs.trim().is_empty() {
+        text.push_str("Output: (none)\n\n");
+    } else {
+        text.push_str(&format!("Output:\n{}\n", indent(logs.trim_end(), "  ")));
+    }
+    text.push_str(&format!("Duration: {duration_ms} ms\n"));
+    match (&outcome, key, &cognito) {
+        (_, _, Some(c)) => text.push_str(&format!("Cognito error: {}: {}\n", c.kind.name(), c.message)),
+        (Ok(_), _, None) => text.push_str("Cognito error: none (the function answered)\n"),
+        (Err(_), _, None) => text.push_str(&format!(
+            "Cognito error: unknown (the event's triggerSource `{trigger_source}` names no trigger)\n"
+        )),
+    }
+    emit(&text);
+    Ok(outcome.is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trigger_keys() {
+        assert_eq!(trigger_key("PreSignUp_SignUp"), Some("PreSignUp"));
+        assert_eq!(trigger_key("TokenGeneration_RefreshTokens"), Some("PreTokenGeneration"));
+        assert_eq!(trigger_key("CustomSMSSender_SignUp"), Some("CustomSMSSender"));
+        assert_eq!(trigger_key("Nope_X"), None);
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(0.5), "1970-01-01 00:00:00.500Z");
+    }
+}

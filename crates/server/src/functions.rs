@@ -1,0 +1,349 @@
+//! The invoker the service calls: resolves a pool's `LambdaConfig` value to a function, runs it
+//! through the runtimes, maps the outcome to the service's terms and records it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cognate_core::ports::{Clock, InvokeFailure, InvokeMeta, Invoker};
+use cognate_triggers::{FunctionSpec, Invocation, InvokeError, RuntimeSpec, Runtimes, RuntimesConfig};
+use serde_json::Value;
+
+use crate::config::{runtime_name, Config};
+use crate::invocations::{InvocationError, InvocationLog, InvocationRecord};
+
+/// Where functions not declared in `[functions]` go: `[lambda] endpoint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaFallback {
+    pub endpoint: String,
+    /// Signing region; None takes the ARN's region, then the server's.
+    pub region: Option<String>,
+}
+
+/// What a `LambdaConfig` value names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionRef<'a> {
+    /// The function name (an ARN's `function:` segment).
+    pub name: &'a str,
+    /// Version or alias after the name, if any.
+    pub qualifier: Option<&'a str>,
+    /// The region of an ARN.
+    pub region: Option<&'a str>,
+}
+
+/// Parses `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`, or a bare
+/// `name[:qualifier]`. None for anything else (e.g. an ARN of another service).
+pub fn parse_function_ref(value: &str) -> Option<FunctionRef<'_>> {
+    let value = value.trim();
+    if value.starts_with("arn:") {
+        let parts: Vec<&str> = value.split(':').collect();
+        if parts.len() < 7 || parts.len() > 8 || parts[2] != "lambda" || parts[5] != "function" || parts[6].is_empty() {
+            return None;
+        }
+        let region = Some(parts[3]).filter(|r| !r.is_empty());
+        let qualifier = parts.get(7).copied().filter(|q| !q.is_empty());
+        return Some(FunctionRef { name: parts[6], qualifier, region });
+    }
+    let (name, qualifier) = match value.split_once(':') {
+        Some((n, q)) if !q.contains(':') => (n, Some(q).filter(|q| !q.is_empty())),
+        Some(_) => return None,
+        None => (value, None),
+    };
+    (!name.is_empty()).then_some(FunctionRef { name, qualifier, region: None })
+}
+
+/// Runs trigger functions for the service. Cheap to clone.
+#[derive(Clone)]
+pub struct FunctionsInvoker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    functions: BTreeMap<String, FunctionSpec>,
+    fallback: Option<LambdaFallback>,
+    region: String,
+    runtimes: Runtimes,
+    log: InvocationLog,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for FunctionsInvoker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionsInvoker")
+            .field("functions", &self.inner.functions)
+            .field("fallback", &self.inner.fallback)
+            .field("runtimes", &self.inner.runtimes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Deployment facts an invoker needs beyond the config file.
+#[derive(Clone)]
+pub struct InvokerSettings {
+    /// The server's region: handlers' `AWS_REGION`, default Lambda signing region.
+    pub region: String,
+    /// Where handler code reaches this server (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`).
+    pub public_url: String,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl FunctionsInvoker {
+    /// An invoker over explicit parts.
+    pub fn new(
+        functions: BTreeMap<String, FunctionSpec>,
+        fallback: Option<LambdaFallback>,
+        region: &str,
+        runtimes: Runtimes,
+        log: InvocationLog,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { inner: Arc::new(Inner { functions, fallback, region: region.to_owned(), runtimes, log, clock }) }
+    }
+
+    /// The invoker a configuration describes. No worker starts until a function is invoked.
+    pub fn from_config(config: &Config, settings: &InvokerSettings, log: InvocationLog) -> Self {
+        let functions = config
+            .functions
+            .iter()
+            .map(|(name, decl)| {
+                let mut spec = decl.spec(name, config.lambda.as_ref(), &settings.region);
+                if decl.capture_aws_messages {
+                    for var in ["AWS_ENDPOINT_URL_SES", "AWS_ENDPOINT_URL_SESV2", "AWS_ENDPOINT_URL_SNS"] {
+                        spec.env.insert(var.to_owned(), settings.public_url.trim_end_matches('/').to_owned());
+                    }
+                }
+                (name.clone(), spec)
+            })
+            .collect();
+        let fallback = config.lambda.as_ref().and_then(|l| {
+            l.endpoint.clone().map(|endpoint| LambdaFallback { endpoint, region: l.region.clone() })
+        });
+        let mut extra_env = BTreeMap::new();
+        extra_env.insert(
+            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER".to_owned(),
+            settings.public_url.trim_end_matches('/').to_owned(),
+        );
+        let runtimes = Runtimes::new(RuntimesConfig {
+            node_bin: config.runtimes.node.clone(),
+            python_bin: config.runtimes.python.clone(),
+            pool_size: config.runtimes.pool_size,
+            region: settings.region.clone(),
+            extra_env,
+            ..RuntimesConfig::default()
+        });
+        Self::new(functions, fallback, &settings.region, runtimes, log, settings.clock.clone())
+    }
+
+    pub fn log(&self) -> &InvocationLog {
+        &self.inner.log
+    }
+
+    pub fn runtimes(&self) -> &Runtimes {
+        &self.inner.runtimes
+    }
+
+    /// The declared functions, by name.
+    pub fn functions(&self) -> &BTreeMap<String, FunctionSpec> {
+        &self.inner.functions
+    }
+
+    /// The spec `function` (a LambdaConfig value) runs as: a declared function (a `lambda`
+    /// one keeps the ARN's qualifier), else the `[lambda] endpoint` with the value as given.
+    pub fn resolve(&self, function: &str) -> Result<FunctionSpec, InvokeFailure> {
+        let parsed = parse_function_ref(function);
+        if let Some(r) = &parsed {
+            if let Some(spec) = self.inner.functions.get(r.name) {
+                let mut spec = spec.clone();
+                if let (RuntimeSpec::Lambda { function_name, .. }, Some(q)) = (&mut spec.runtime, r.qualifier) {
+                    function_name.push(':');
+                    function_name.push_str(q);
+                }
+                return Ok(spec);
+            }
+        }
+        match (&self.inner.fallback, &parsed) {
+            (Some(fallback), Some(r)) => {
+                let region = fallback
+                    .region
+                    .as_deref()
+                    .or(r.region)
+                    .unwrap_or(&self.inner.region)
+                    .to_owned();
+                let runtime = RuntimeSpec::Lambda {
+                    endpoint: fallback.endpoint.clone(),
+                    region,
+                    function_name: function.trim().to_owned(),
+                };
+                Ok(FunctionSpec::new(r.name, runtime))
+            }
+            _ => Err(InvokeFailure::Unavailable {
+                reason: format!("ResourceNotFoundException: Function not found: {function}"),
+            }),
+        }
+    }
+
+    /// Runs `function` and records the outcome; the runtime's own terms, for the CLI.
+    pub async fn run(
+        &self,
+        function: &str,
+        event: &Value,
+        meta: &InvokeMeta,
+        is_async: bool,
+    ) -> Result<Invocation, RunFailure> {
+        let started_ms = self.inner.clock.now_millis();
+        let started = std::time::Instant::now();
+        let spec = self.resolve(function);
+        let outcome = match &spec {
+            Ok(spec) => self.inner.runtimes.invoke(spec, event).await.map_err(RunFailure::Invoke),
+            Err(failure) => Err(RunFailure::Unresolved(failure.clone())),
+        };
+        let duration = match &outcome {
+            Ok(inv) => inv.duration,
+            Err(_) => started.elapsed(),
+        };
+        let record = InvocationRecord {
+            id: 0,
+            time: started_ms as f64 / 1000.0,
+            pool_id: meta.pool_id.clone(),
+            trigger_source: meta.trigger_source.clone(),
+            function: function.to_owned(),
+            function_name: spec.as_ref().ok().map(|s| s.name.clone()),
+            runtime: spec.as_ref().ok().map(|s| runtime_name(&s.runtime).to_owned()),
+            is_async,
+            duration_ms: millis(duration),
+            request_id: outcome.as_ref().ok().map(|i| i.request_id.clone()),
+            event: event.clone(),
+            response: outcome.as_ref().ok().map(|i| i.response.clone()),
+            error: outcome.as_ref().err().map(RunFailure::record),
+            logs: match &outcome {
+                Ok(inv) => inv.logs.clone(),
+                Err(RunFailure::Invoke(e)) => e.logs().to_owned(),
+                Err(RunFailure::Unresolved(_)) => String::new(),
+            },
+        };
+        let id = self.inner.log.record(record);
+        match &outcome {
+            Ok(_) => tracing::debug!(id, function, trigger_source = %meta.trigger_source, "trigger invoked"),
+            Err(e) => {
+                tracing::info!(id, function, trigger_source = %meta.trigger_source, error = %e.kind(), "trigger failed")
+            }
+        }
+        outcome
+    }
+
+    /// Kills idle workers and refuses further invocations.
+    pub async fn shutdown(&self) {
+        self.inner.runtimes.shutdown().await;
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+/// Why a `run` produced no response.
+#[derive(Debug, Clone)]
+pub enum RunFailure {
+    /// The value named no function this server can run.
+    Unresolved(InvokeFailure),
+    Invoke(InvokeError),
+}
+
+impl RunFailure {
+    /// The failure in the service's terms. Cognito reports a crashed runtime as a function
+    /// error whose message is Lambda's `RequestId: … Error: Runtime exited …`.
+    pub fn to_failure(&self) -> InvokeFailure {
+        match self {
+            RunFailure::Unresolved(f) => f.clone(),
+            RunFailure::Invoke(e) => match e {
+                InvokeError::FunctionError { message, .. } => InvokeFailure::Function { message: message.clone() },
+                InvokeError::Crashed { message, .. } => InvokeFailure::Function { message: message.clone() },
+                InvokeError::Timeout { .. } => InvokeFailure::Timeout,
+                InvokeError::InvalidResponse { message, .. } => InvokeFailure::InvalidResponse { message: message.clone() },
+                InvokeError::Unavailable { reason } => InvokeFailure::Unavailable { reason: reason.clone() },
+            },
+        }
+    }
+
+    /// A short name: `function`, `timeout`, `crashed`, `invalidResponse`, `unavailable`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RunFailure::Unresolved(_) => "unavailable",
+            RunFailure::Invoke(e) => match e {
+                InvokeError::FunctionError { .. } => "function",
+                InvokeError::Timeout { .. } => "timeout",
+                InvokeError::Crashed { .. } => "crashed",
+                InvokeError::InvalidResponse { .. } => "invalidResponse",
+                InvokeError::Unavailable { .. } => "unavailable",
+            },
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            RunFailure::Unresolved(InvokeFailure::Unavailable { reason }) => reason.clone(),
+            RunFailure::Unresolved(f) => format!("{f:?}"),
+            RunFailure::Invoke(e) => match e {
+                InvokeError::FunctionError { message, .. }
+                | InvokeError::Crashed { message, .. }
+                | InvokeError::InvalidResponse { message, .. } => message.clone(),
+                InvokeError::Timeout { .. } => "function timed out".to_owned(),
+                InvokeError::Unavailable { reason } => reason.clone(),
+            },
+        }
+    }
+
+    /// Output captured before the failure.
+    pub fn logs(&self) -> &str {
+        match self {
+            RunFailure::Unresolved(_) => "",
+            RunFailure::Invoke(e) => e.logs(),
+        }
+    }
+
+    fn record(&self) -> InvocationError {
+        let error_type = match self {
+            RunFailure::Invoke(InvokeError::FunctionError { error_type, .. }) => error_type.clone(),
+            _ => None,
+        };
+        InvocationError { kind: self.kind().to_owned(), error_type, message: self.message() }
+    }
+}
+
+#[async_trait]
+impl Invoker for FunctionsInvoker {
+    async fn invoke(&self, function: &str, event: &Value, meta: &InvokeMeta) -> Result<Value, InvokeFailure> {
+        self.run(function, event, meta, false).await.map(|i| i.response).map_err(|e| e.to_failure())
+    }
+
+    fn invoke_async(&self, function: &str, event: Value, meta: InvokeMeta) {
+        let this = self.clone();
+        let function = function.to_owned();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    let _ = this.run(&function, &event, &meta, true).await;
+                });
+            }
+            Err(_) => tracing::error!(function, "asynchronous trigger dropped: no async runtime"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_arns_and_names() {
+        let r = parse_function_ref("arn:aws:lambda:eu-west-1:123456789012:function:pre-sign-up").unwrap();
+        assert_eq!(r, FunctionRef { name: "pre-sign-up", qualifier: None, region: Some("eu-west-1") });
+        let r = parse_function_ref("arn:aws:lambda:us-east-1:123456789012:function:f:prod").unwrap();
+        assert_eq!((r.name, r.qualifier), ("f", Some("prod")));
+        assert_eq!(parse_function_ref("f").unwrap().name, "f");
+        assert_eq!(parse_function_ref("f:7").unwrap().qualifier, Some("7"));
+        assert!(parse_function_ref("arn:aws:sns:us-east-1:123456789012:topic").is_none());
+        assert!(parse_function_ref("").is_none());
+    }
+}
