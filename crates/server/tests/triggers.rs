@@ -27,6 +27,7 @@ const FUNCTIONS: &[(&str, &str, &str, u32)] = &[
     ("preTokenV1", "preTokenV1", "pre_token_v1", 5000),
     ("preTokenV2", "preTokenV2", "pre_token_v2", 5000),
     ("userMigration", "userMigration", "user_migration", 5000),
+    ("customMessage", "customMessage", "custom_message", 5000),
     ("throws", "throws", "throws", 5000),
     ("hangs", "hangs", "hangs", 400),
     ("exits", "exits", "exits", 5000),
@@ -366,5 +367,62 @@ async fn failing_functions_give_cognitos_errors_and_no_user() {
         let (_pool, client) = pool_with(&c, lambda).await;
         let e = c.sign_up().client_id(&client).username("ana").password(PW).send().await.unwrap_err();
         assert_eq!(err_of(&e).0, "UnexpectedLambdaException");
+    }
+}
+
+#[tokio::test]
+async fn custom_message_rewrites_every_source() {
+    for server in servers().await {
+        let c = server.cognito();
+        for rt in RUNTIMES {
+            let lambda = LambdaConfigType::builder().custom_message(arn(rt, "customMessage")).build();
+            let (pool, client) = pool_with(&c, lambda).await;
+            let url = server.url();
+            let check = |msg: Value, source: &str, who: &str| {
+                assert_eq!(msg["subject"], format!("[CustomMessage_{source}]"), "{rt}: {msg}");
+                let code = msg["code"].as_str().unwrap();
+                assert_eq!(msg["body"], format!("Hello {who}, your code is {code}."), "{rt}");
+                assert_eq!(msg["source"], source);
+            };
+
+            c.sign_up().client_id(&client).username("ana").password(PW).user_attributes(attr("email", "ana@example.com")).send().await.unwrap();
+            check(last_message(&url, &pool, "ana").await, "SignUp", "ana");
+            let ev = &events(&url, &pool, "CustomMessage_SignUp").await[0];
+            check_envelope(ev, "CustomMessage_SignUp", &pool, "ana", &client);
+            assert_eq!(ev["request"]["codeParameter"], "{####}");
+            assert_eq!(ev["request"]["linkParameter"], "{##Click Here##}");
+            assert!(ev["request"]["usernameParameter"].is_null());
+            assert_eq!(ev["response"], serde_json::json!({"smsMessage": null, "emailMessage": null, "emailSubject": null}));
+
+            c.resend_confirmation_code().client_id(&client).username("ana").send().await.unwrap();
+            check(last_message(&url, &pool, "ana").await, "ResendCode", "ana");
+            let code = last_message(&url, &pool, "ana").await["code"].as_str().unwrap().to_owned();
+            c.confirm_sign_up().client_id(&client).username("ana").confirmation_code(code).send().await.unwrap();
+
+            c.forgot_password().client_id(&client).username("ana").send().await.unwrap();
+            check(last_message(&url, &pool, "ana").await, "ForgotPassword", "ana");
+
+            let token = sign_in(&c, &client, "ana", PW, None).await.unwrap().authentication_result.unwrap().access_token.unwrap();
+            c.update_user_attributes().access_token(&token).user_attributes(attr("email", "new@example.com")).send().await.unwrap();
+            check(last_message(&url, &pool, "ana").await, "UpdateUserAttribute", "ana");
+            c.get_user_attribute_verification_code().access_token(&token).attribute_name("email").send().await.unwrap();
+            check(last_message(&url, &pool, "ana").await, "VerifyUserAttribute", "ana");
+
+            c.admin_create_user().user_pool_id(&pool).username("max").user_attributes(attr("email", "max@example.com"))
+                .desired_delivery_mediums(aws_sdk_cognitoidentityprovider::types::DeliveryMediumType::Email).send().await.unwrap();
+            // The invitation's username placeholder is filled in after the function returns.
+            check(last_message(&url, &pool, "max").await, "AdminCreateUser", "max");
+            assert_eq!(events(&url, &pool, "CustomMessage_AdminCreateUser").await[0]["request"]["usernameParameter"], "{username}");
+
+            // A message without the code placeholder is refused with Cognito's validation error,
+            // and the sign-up leaves no user behind.
+            let e = c.sign_up().client_id(&client).username("bo").password(PW).user_attributes(attr("email", "bo@example.com"))
+                .client_metadata("broken", "yes").send().await.unwrap_err();
+            let (code, msg) = err_of(&e);
+            assert_eq!(code, "InvalidParameterException", "{rt}");
+            assert!(msg.starts_with("1 validation error detected: Value 'there is no code in here' at 'emailBody' failed to satisfy constraint: Member must satisfy regular expression pattern:"), "{msg}");
+            let e = c.admin_get_user().user_pool_id(&pool).username("bo").send().await.unwrap_err();
+            assert_eq!(err_of(&e).0, "UserNotFoundException");
+        }
     }
 }

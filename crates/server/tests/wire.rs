@@ -234,3 +234,63 @@ async fn invalid_config_stops_start_up_naming_file_and_key() {
         assert!(err.contains(expected), "expected {expected:?} in {err}");
     }
 }
+
+#[tokio::test]
+async fn ses_and_sns_messages_are_captured_in_the_outbox() {
+    for server in servers().await {
+        let url = server.url();
+        let http = reqwest::Client::new();
+        let v1 = http
+            .post(format!("{url}/"))
+            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(form_body(&[("Action", "SendEmail"), ("Source", "no-reply@example.com"), ("Destination.ToAddresses.member.1", "ana@example.com"),
+                ("Message.Subject.Data", "Your code"), ("Message.Body.Text.Data", "Code 123456")]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(v1.status(), 200);
+        assert!(v1.text().await.unwrap().contains("<SendEmailResult><MessageId>"));
+        let v2 = http
+            .post(format!("{url}/v2/email/outbound-emails"))
+            .json(&serde_json::json!({"FromEmailAddress": "no-reply@example.com", "Destination": {"ToAddresses": ["bo@example.com"]},
+                "Content": {"Simple": {"Subject": {"Data": "Hi"}, "Body": {"Text": {"Data": "Code 654321"}}}}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(v2.status(), 200);
+        assert!(v2.json::<serde_json::Value>().await.unwrap()["MessageId"].is_string());
+        let sns = http
+            .post(format!("{url}/"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&[("Action", "Publish"), ("PhoneNumber", "+15555550100"), ("Message", "Code 111111")]))
+            .send()
+            .await
+            .unwrap();
+        assert!(sns.text().await.unwrap().contains("<PublishResult><MessageId>"));
+        let outbox: serde_json::Value = http.get(format!("{url}/_cognate/outbox")).send().await.unwrap().json().await.unwrap();
+        let m = outbox["messages"].as_array().unwrap();
+        assert_eq!((m[0]["channel"].as_str(), m[0]["destination"].as_str(), m[0]["body"].as_str(), m[0]["source"].as_str()),
+            (Some("SMS"), Some("+15555550100"), Some("Code 111111"), Some("SNS")));
+        assert_eq!((m[1]["destination"].as_str(), m[1]["subject"].as_str(), m[1]["source"].as_str()), (Some("bo@example.com"), Some("Hi"), Some("SES")));
+        assert_eq!((m[2]["destination"].as_str(), m[2]["body"].as_str()), (Some("ana@example.com"), Some("Code 123456")));
+        let bad = http.post(format!("{url}/")).header("content-type", "application/x-www-form-urlencoded").body("Action=Nope").send().await.unwrap();
+        assert_eq!(bad.status(), 400);
+    }
+}
+
+fn form_body(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
