@@ -258,3 +258,35 @@ async fn unknown_users_invalid_answers_and_disallowed_clients() {
         assert_eq!(err_of(&e), ("InvalidParameterException".into(), "Custom auth lambda trigger is not configured for the user pool.".into()));
     }
 }
+
+#[tokio::test]
+async fn unknown_emails_look_like_real_users() {
+    let clock = Arc::new(ManualClock::new());
+    for server in servers(clock).await {
+        let c = server.cognito();
+        let lambda = LambdaConfigType::builder()
+            .define_auth_challenge(arn("node-define"))
+            .create_auth_challenge(arn("node-create"))
+            .verify_auth_challenge_response(arn("node-verify"))
+            .build();
+        let pool = c.create_user_pool().pool_name("by-email").lambda_config(lambda)
+            .username_attributes(aws_sdk_cognitoidentityprovider::types::UsernameAttributeType::Email)
+            .send().await.unwrap().user_pool.unwrap().id.unwrap();
+        let client = c.create_user_pool_client().user_pool_id(&pool).client_name("web")
+            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled).send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
+        c.admin_create_user().user_pool_id(&pool).username("ana@example.com").message_action(MessageActionType::Suppress).send().await.unwrap();
+        let start = |name: &'static str| {
+            let c = c.clone();
+            let client = client.clone();
+            async move {
+                let out = c.initiate_auth().client_id(&client).auth_flow(AuthFlowType::CustomAuth).auth_parameters("USERNAME", name).send().await.unwrap();
+                out.challenge_parameters.unwrap()["USERNAME"].clone()
+            }
+        };
+        let real = start("ana@example.com").await;
+        let ghost = start("ghost@example.com").await;
+        let is_uuid = |s: &str| s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4;
+        assert!(is_uuid(&real) && is_uuid(&ghost), "{real} {ghost}");
+        assert_eq!(ghost, start("ghost@example.com").await, "the decoy name is stable");
+    }
+}

@@ -21,12 +21,15 @@ function freePort() {
   });
 }
 
-/** Starts `cognate serve` and resolves once /health answers. Call `stop()` when done. */
-export async function startServer() {
+/**
+ * Starts `cognate serve` and resolves once /health answers. Call `stop()` when done.
+ * `args` are extra arguments for `serve`, e.g. `['--config', path]`.
+ */
+export async function startServer({ args = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'cognate-compat-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir], {
+  const proc = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

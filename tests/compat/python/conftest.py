@@ -63,3 +63,19 @@ def server():
 @pytest.fixture
 def idp(server):
     return server.client()
+
+
+@pytest.fixture(scope="module")
+def start_server():
+    """Starts servers with extra `serve` arguments (e.g. `"--config", path`); every server it
+    started stops when the module's tests are done."""
+    started = []
+
+    def start(*extra_args, env=None):
+        s = Server(extra_args, env)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()

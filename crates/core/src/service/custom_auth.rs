@@ -38,6 +38,8 @@ pub(crate) struct Flow<'a> {
     pub client: &'a AppClient,
     pub user: Option<User>,
     pub typed_name: String,
+    /// The name challenges and events show for an unknown user.
+    pub shown_name: String,
     pub ctx: CallerContext,
     pub state: CustomState,
     /// RespondToAuthChallenge's ClientMetadata (InitiateAuth's never reaches these triggers).
@@ -56,7 +58,7 @@ fn entry(name: &str, result: bool, metadata: Value) -> Value {
 
 impl Flow<'_> {
     fn user_name(&self) -> &str {
-        self.user.as_ref().map_or(self.typed_name.as_str(), |u| u.username.as_str())
+        self.user.as_ref().map_or(self.shown_name.as_str(), |u| u.username.as_str())
     }
 
     fn base_request(&self) -> Map<String, Value> {
@@ -97,6 +99,14 @@ impl Service {
             _ => {}
         }
         let mut state = CustomState { user_not_found: user.is_none(), ..CustomState::default() };
+        // Where usernames are UUIDs, an unknown name gets a stable UUID too, so USERNAME in the
+        // challenge does not tell a client that the account does not exist.
+        let shown_name = match &user {
+            None if !pool.username_attributes().is_empty() => {
+                cognate_crypto::srp::simulated_user(self.master(), &pool.id, typed_name).user_id_for_srp
+            }
+            _ => typed_name.to_owned(),
+        };
         if srp_a.is_some() {
             // Pre authentication runs when a custom flow starts with SRP, as for USER_SRP_AUTH.
             self.pre_authentication(pool, client, user.as_ref(), typed_name, &ctx, validation).await?;
@@ -107,6 +117,7 @@ impl Service {
             client,
             user,
             typed_name: typed_name.to_owned(),
+            shown_name,
             ctx,
             state,
             client_metadata: None,
@@ -134,6 +145,7 @@ impl Service {
             client,
             user,
             typed_name: session.username.clone(),
+            shown_name: session.username.clone(),
             ctx,
             state,
             client_metadata: metadata,
@@ -188,6 +200,7 @@ impl Service {
             client,
             user: Some(user),
             typed_name: session.username.clone(),
+            shown_name: session.username.clone(),
             ctx,
             state,
             client_metadata: metadata,
