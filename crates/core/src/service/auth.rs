@@ -264,6 +264,9 @@ impl Service {
     ) -> Result<Value> {
         let token_ctx = TokenContext { source, caller: ctx, client_metadata: metadata.clone() };
         let result = self.issue_tokens(pool, client, user, None, &token_ctx).await?;
+        if Trigger::PostAuthentication.function(pool).is_none() {
+            return Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": result }));
+        }
         let mut request = Map::new();
         request.insert("userAttributes".into(), event_attributes(user));
         request.insert("newDeviceUsed".into(), json!(false));
@@ -296,7 +299,7 @@ impl Service {
     ) -> Result<()> {
         let hidden = client.prevents_user_existence_errors();
         // Unknown users reach the trigger only where their absence must not show.
-        if user.is_none() && !hidden {
+        if (user.is_none() && !hidden) || Trigger::PreAuthentication.function(pool).is_none() {
             return Ok(());
         }
         let mut request = Map::new();

@@ -79,6 +79,9 @@ impl Service {
         ctx: &CallerContext,
         metadata: Option<Value>,
     ) -> Result<()> {
+        if Trigger::PostConfirmation.function(pool).is_none() {
+            return Ok(());
+        }
         let mut request = Map::new();
         request.insert("userAttributes".into(), event_attributes(user));
         if let Some(m) = metadata {

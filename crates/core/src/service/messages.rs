@@ -217,6 +217,9 @@ impl Service {
         ctx: &CallerContext,
         metadata: Option<Value>,
     ) -> Result<Option<Map<String, Value>>> {
+        if Trigger::CustomMessage.function(pool).is_none() {
+            return Ok(None);
+        }
         let mut request = Map::new();
         request.insert("userAttributes".into(), event_attributes(user));
         request.insert("codeParameter".into(), json!("{####}"));
