@@ -290,3 +290,58 @@ async fn unknown_emails_look_like_real_users() {
         assert_eq!(ghost, start("ghost@example.com").await, "the decoy name is stable");
     }
 }
+
+/// A flow started on one server finishes on another sharing the database and the master key:
+/// sessions and SRP secret blocks carry their state sealed, not in a process.
+#[tokio::test]
+async fn flows_cross_servers_on_one_postgres_database() {
+    let Some(url) = common::postgres_url() else {
+        eprintln!("COGNATE_TEST_DATABASE_URL not set: this test needs PostgreSQL");
+        return;
+    };
+    let schema = cognate_store::testing::PgSchema::create(&url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let mut opts = cognate_server::ServeOptions::ephemeral(dir.path().to_owned());
+    opts.database_url = Some(schema.url());
+    opts.config = Some(cfg);
+    let first = cognate_server::start(opts.clone()).await.unwrap();
+    let second = cognate_server::start(opts).await.unwrap();
+    let (a, b) = (common::client_for(&first.url()), common::client_for(&second.url()));
+
+    let lambda = LambdaConfigType::builder()
+        .define_auth_challenge(arn("node-define"))
+        .create_auth_challenge(arn("node-create"))
+        .verify_auth_challenge_response(arn("node-verify"))
+        .build();
+    let pool = a.create_user_pool().pool_name("shared").lambda_config(lambda).send().await.unwrap().user_pool.unwrap().id.unwrap();
+    let client = a.create_user_pool_client().user_pool_id(&pool).client_name("web").send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
+    a.admin_create_user().user_pool_id(&pool).username("ana").temporary_password("Temp-pass-123").message_action(MessageActionType::Suppress).send().await.unwrap();
+    a.admin_set_user_password().user_pool_id(&pool).username("ana").password(PW).permanent(true).send().await.unwrap();
+
+    // Custom challenge: started on the first server, answered on the second.
+    let out = a.initiate_auth().client_id(&client).auth_flow(AuthFlowType::CustomAuth).auth_parameters("USERNAME", "ana").send().await.unwrap();
+    let log: Value = reqwest::get(format!("{}/_cognate/invocations?poolId={pool}&triggerSource=CreateAuthChallenge_Authentication", first.url()))
+        .await.unwrap().json().await.unwrap();
+    let r = &log["invocations"][0]["response"];
+    let private = if r["response"].is_object() { &r["response"]["privateChallengeParameters"] } else { &r["privateChallengeParameters"] };
+    let code = private["answer"].as_str().unwrap().to_owned();
+    let done = b.respond_to_auth_challenge().client_id(&client).challenge_name(ChallengeNameType::CustomChallenge)
+        .session(out.session.unwrap()).challenge_responses("USERNAME", "ana").challenge_responses("ANSWER", code).send().await.unwrap();
+    assert!(done.authentication_result.is_some());
+
+    // SRP: challenge from the first server, proof to the second; the block is then spent on both.
+    let srp = SrpClient::random();
+    let out = a.initiate_auth().client_id(&client).auth_flow(AuthFlowType::UserSrpAuth).auth_parameters("USERNAME", "ana").auth_parameters("SRP_A", srp.a_hex()).send().await.unwrap();
+    let p = out.challenge_parameters.unwrap();
+    let ts = format_timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64);
+    let sig = srp.password_claim(&pool, &p["USER_ID_FOR_SRP"], PW, &p["SALT"], &p["SRP_B"], &p["SECRET_BLOCK"], &ts).unwrap();
+    for (server, ok) in [(&b, true), (&a, false)] {
+        let res = server.respond_to_auth_challenge().client_id(&client).challenge_name(ChallengeNameType::PasswordVerifier)
+            .challenge_responses("USERNAME", "ana").challenge_responses("PASSWORD_CLAIM_SECRET_BLOCK", &p["SECRET_BLOCK"])
+            .challenge_responses("PASSWORD_CLAIM_SIGNATURE", &sig).challenge_responses("TIMESTAMP", &ts).send().await;
+        assert_eq!(res.is_ok(), ok);
+    }
+    first.shutdown().await;
+    second.shutdown().await;
+}
