@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 
 pub use crate::error::StoreError;
-use crate::model::{AppClient, Group, OutboxFilter, OutboxMessage, RefreshSession, StoredKey, User, UserPool};
+use crate::model::{
+    AppClient, Group, OutboxFilter, OutboxMessage, RefreshSession, StoredFunction, StoredKey, User, UserPool,
+};
 
 pub type StoreResult<T> = std::result::Result<T, StoreError>;
 
@@ -116,6 +118,18 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_message(&self, message: &OutboxMessage) -> StoreResult<()>;
     /// Newest first.
     async fn list_messages(&self, filter: &OutboxFilter) -> StoreResult<Vec<OutboxMessage>>;
+
+    // --- functions deployed through the Lambda API -----------------------------------------
+
+    /// `Conflict` if the name is taken.
+    async fn insert_function(&self, function: &StoredFunction) -> StoreResult<()>;
+    /// Without `with_code`, `code` is left empty (the package can be tens of megabytes).
+    async fn get_function(&self, name: &str, with_code: bool) -> StoreResult<Option<StoredFunction>>;
+    /// Replaces a function (configuration and code); false when it is gone.
+    async fn update_function(&self, function: &StoredFunction) -> StoreResult<bool>;
+    async fn delete_function(&self, name: &str) -> StoreResult<bool>;
+    /// Functions ordered by name, after `after`, without their code (`code` is empty).
+    async fn list_functions(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<StoredFunction>>;
 }
 
 /// Wall-clock time, injectable so tests can move it.

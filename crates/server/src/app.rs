@@ -7,6 +7,7 @@ use std::sync::Arc;
 use cognate_core::ports::{Clock, SystemClock};
 use cognate_core::{Service, ServiceConfig};
 use cognate_crypto::seal::MasterKey;
+use rand::RngCore;
 use cognate_store::SqlStore;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -144,7 +145,11 @@ fn master_key(opts: &ServeOptions) -> Result<MasterKey, String> {
     match std::fs::read_to_string(&path) {
         Ok(text) => MasterKey::parse(text.trim()).map_err(|_| format!("{}: not a valid master key", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = MasterKey::generate().map_err(|e| format!("cannot generate a master key: {e}"))?;
+            // The operating system's generator, not aws-lc's: seeding aws-lc's costs tens of
+            // milliseconds, which first start-up need not pay.
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            let key = MasterKey::from_bytes(&bytes).map_err(|e| format!("cannot create a master key: {e}"))?;
             write_private(&path, &key.export_base64())?;
             tracing::info!(path = %path.display(), "generated a new master key");
             Ok(key)
@@ -180,6 +185,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
     let settings =
         InvokerSettings { region: opts.region.clone(), public_url: public_url.clone(), clock: opts.clock.clone() };
     let invoker = FunctionsInvoker::from_config(&config, &settings, invocations.clone());
+    invoker.attach_store(Arc::new(store.clone()), opts.data_dir.join("functions"));
     warn_missing_interpreters(&config);
     let service = Service::new(
         Arc::new(store.clone()),
@@ -188,7 +194,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
     )
     .with_invoker(Arc::new(invoker.clone()));
     config.apply(&service).await?;
-    let app = wire::router(AppState { service, invocations });
+    let app = wire::router(AppState { service, invocations, invoker: invoker.clone(), region: opts.region.clone() });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async {

@@ -1,13 +1,17 @@
 //! The invoker the service calls: resolves a pool's `LambdaConfig` value to a function, runs it
 //! through the runtimes, maps the outcome to the service's terms and records it.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cognate_core::ports::{Clock, InvokeFailure, InvokeMeta, Invoker};
-use cognate_triggers::{FunctionSpec, Invocation, InvokeError, RuntimeSpec, Runtimes, RuntimesConfig};
+use cognate_core::model::StoredFunction;
+use cognate_core::ports::{Clock, InvokeFailure, InvokeMeta, Invoker, Store};
+use cognate_triggers::{
+    parse_handler, FunctionSpec, HandlerKind, Invocation, InvokeError, RuntimeSpec, Runtimes, RuntimesConfig,
+};
 use serde_json::Value;
 
 use crate::config::{runtime_name, Config};
@@ -66,6 +70,26 @@ struct Inner {
     runtimes: Runtimes,
     log: InvocationLog,
     clock: Arc<dyn Clock>,
+    /// Functions deployed through the Lambda API, when the server has a store.
+    deployed: OnceLock<Deployed>,
+}
+
+/// Where deployed functions live: their packages in the store, unpacked on each server under
+/// `<dir>/<name>/<code sha256>/` on first use.
+struct Deployed {
+    store: Arc<dyn Store>,
+    dir: PathBuf,
+    /// The code each function last ran with here, to retire workers when it changes.
+    running: Mutex<HashMap<String, String>>,
+}
+
+/// The language a Lambda `Runtime` identifier names, if cognate runs it.
+pub fn lambda_runtime_kind(runtime: &str) -> Option<HandlerKind> {
+    match runtime {
+        "nodejs18.x" | "nodejs20.x" | "nodejs22.x" => Some(HandlerKind::Node),
+        "python3.9" | "python3.10" | "python3.11" | "python3.12" | "python3.13" => Some(HandlerKind::Python),
+        _ => None,
+    }
 }
 
 impl std::fmt::Debug for FunctionsInvoker {
@@ -98,7 +122,79 @@ impl FunctionsInvoker {
         log: InvocationLog,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { inner: Arc::new(Inner { functions, fallback, region: region.to_owned(), runtimes, log, clock }) }
+        Self {
+            inner: Arc::new(Inner {
+                functions,
+                fallback,
+                region: region.to_owned(),
+                runtimes,
+                log,
+                clock,
+                deployed: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Lets the invoker run functions deployed through the Lambda API: read from `store` at
+    /// every invocation, unpacked under `functions_dir`. Only the first call counts.
+    pub fn attach_store(&self, store: Arc<dyn Store>, functions_dir: PathBuf) {
+        let _ = self.inner.deployed.set(Deployed { store, dir: functions_dir, running: Mutex::new(HashMap::new()) });
+    }
+
+    /// The store deployed functions live in, if attached.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.inner.deployed.get().map(|d| &d.store)
+    }
+
+    /// The spec a deployed function runs as, its package unpacked here if it was not yet;
+    /// None when no function of that name is deployed. Workers running older code of the
+    /// function are retired.
+    pub async fn deployed_spec(&self, name: &str) -> Result<Option<FunctionSpec>, InvokeError> {
+        let Some(deployed) = self.inner.deployed.get() else { return Ok(None) };
+        let store_err = |e: cognate_core::ports::StoreError| InvokeError::Unavailable { reason: format!("ServiceException: {e}") };
+        let Some(mut function) = deployed.store.get_function(name, false).await.map_err(store_err)? else {
+            return Ok(None);
+        };
+        let mut dir = deployed.dir.join(name).join(&function.code_sha256);
+        if !dir.is_dir() {
+            let Some(full) = deployed.store.get_function(name, true).await.map_err(store_err)? else {
+                return Ok(None);
+            };
+            function = full;
+            dir = deployed.dir.join(name).join(&function.code_sha256);
+            unpack_to(&function, &dir).await?;
+        }
+        let previous = deployed
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), function.code_sha256.clone());
+        if previous.is_some_and(|p| p != function.code_sha256) {
+            self.inner.runtimes.invalidate(name).await;
+        }
+        deployed_function_spec(&function, &dir).map(Some)
+    }
+
+    /// Forgets a deployed function's warm workers (after it was deleted or changed here).
+    pub async fn retire_deployed(&self, name: &str) {
+        if let Some(deployed) = self.inner.deployed.get() {
+            deployed.running.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+        }
+        if !self.inner.functions.contains_key(name) {
+            self.inner.runtimes.invalidate(name).await;
+        }
+    }
+
+    /// Resolution in full: a declared function, then a deployed one, then `[lambda] endpoint`.
+    pub async fn resolve_any(&self, function: &str) -> Result<FunctionSpec, RunFailure> {
+        if let Some(r) = parse_function_ref(function) {
+            if !self.inner.functions.contains_key(r.name) {
+                if let Some(spec) = self.deployed_spec(r.name).await.map_err(RunFailure::Invoke)? {
+                    return Ok(spec);
+                }
+            }
+        }
+        self.resolve(function).map_err(RunFailure::Unresolved)
     }
 
     /// The invoker a configuration describes. No worker starts until a function is invoked.
@@ -133,6 +229,10 @@ impl FunctionsInvoker {
             ..RuntimesConfig::default()
         });
         Self::new(functions, fallback, &settings.region, runtimes, log, settings.clock.clone())
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
     }
 
     pub fn log(&self) -> &InvocationLog {
@@ -193,10 +293,10 @@ impl FunctionsInvoker {
     ) -> Result<Invocation, RunFailure> {
         let started_ms = self.inner.clock.now_millis();
         let started = std::time::Instant::now();
-        let spec = self.resolve(function);
+        let spec = self.resolve_any(function).await;
         let outcome = match &spec {
             Ok(spec) => self.inner.runtimes.invoke(spec, event).await.map_err(RunFailure::Invoke),
-            Err(failure) => Err(RunFailure::Unresolved(failure.clone())),
+            Err(failure) => Err(failure.clone()),
         };
         let duration = match &outcome {
             Ok(inv) => inv.duration,
@@ -236,6 +336,66 @@ impl FunctionsInvoker {
     pub async fn shutdown(&self) {
         self.inner.runtimes.shutdown().await;
     }
+}
+
+/// Unpacks a package into `dir` through a private temporary folder, so a half-written
+/// folder is never run and concurrent unpackers (here or in another server) do not collide.
+async fn unpack_to(function: &StoredFunction, dir: &std::path::Path) -> Result<(), InvokeError> {
+    let parent = dir.parent().map(PathBuf::from).unwrap_or_default();
+    let tmp = parent.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+    let code = function.code.clone();
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        crate::packages::unpack(&code, &tmp).map_err(|e| e.to_string())?;
+        match std::fs::rename(&tmp, &dir) {
+            Ok(()) => Ok(()),
+            Err(_) if dir.is_dir() => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Err(format!("cannot install the package in {}: {e}", dir.display()))
+            }
+        }
+    })
+    .await
+    .map_err(|e| InvokeError::Unavailable { reason: format!("ServiceException: {e}") })?
+    .map_err(|reason| InvokeError::Unavailable { reason: format!("ServiceException: {reason}") })
+}
+
+/// A deployed function's configuration as a runnable spec over its unpacked folder.
+fn deployed_function_spec(function: &StoredFunction, dir: &std::path::Path) -> Result<FunctionSpec, InvokeError> {
+    let config = &function.config;
+    let runtime = config.get("Runtime").and_then(|v| v.as_str()).unwrap_or_default();
+    let handler = config.get("Handler").and_then(|v| v.as_str()).unwrap_or_default();
+    let kind = lambda_runtime_kind(runtime).ok_or_else(|| InvokeError::Unavailable {
+        reason: format!("InvalidRuntimeException: The runtime parameter of {runtime} is not supported"),
+    })?;
+    let (handler_file, export) = parse_handler(handler, dir, kind).map_err(|m| InvokeError::FunctionError {
+        error_type: Some("Runtime.ImportModuleError".into()),
+        message: format!("Unable to import module for handler '{handler}': {m}"),
+        logs: String::new(),
+    })?;
+    let runtime = match kind {
+        HandlerKind::Node => RuntimeSpec::Node { handler_file, export },
+        HandlerKind::Python => RuntimeSpec::Python { handler_file, export },
+    };
+    let mut spec = FunctionSpec::new(function.name.clone(), runtime);
+    if let Some(t) = config.get("Timeout").and_then(|v| v.as_u64()) {
+        spec.timeout = Duration::from_secs(t.max(1));
+    }
+    if let Some(m) = config.get("MemorySize").and_then(|v| v.as_u64()) {
+        spec.memory_mb = m as u32;
+    }
+    if let Some(vars) = config.get("Environment").and_then(|e| e.get("Variables")).and_then(|v| v.as_object()) {
+        for (k, v) in vars {
+            if let Some(v) = v.as_str() {
+                spec.env.insert(k.clone(), v.to_owned());
+            }
+        }
+    }
+    Ok(spec)
 }
 
 fn millis(d: Duration) -> f64 {

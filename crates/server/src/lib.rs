@@ -6,6 +6,8 @@ pub mod commands;
 pub mod config;
 pub mod functions;
 pub mod invocations;
+pub mod lambda_api;
+pub mod packages;
 pub mod wire;
 
 pub use app::{start, Running, ServeOptions};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cognate_core::model::{
-    AppClient, Doc, Group, OutboxFilter, OutboxMessage, RefreshSession, StoredKey, User, UserPool,
+    AppClient, Doc, Group, OutboxFilter, OutboxMessage, RefreshSession, StoredFunction, StoredKey, User, UserPool,
 };
 use cognate_core::ports::{Store, StoreError, StoreResult};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -768,6 +768,97 @@ impl Store for SqlStore {
         let rows = query.bind(sql_limit(limit)).fetch_all(&self.pool).await.map_err(backend_err)?;
         rows.iter().map(message_from_row).collect()
     }
+    // --- functions ---------------------------------------------------------------------------
+
+    async fn insert_function(&self, f: &StoredFunction) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO functions (name, config, code, code_sha256, revision_id, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&f.name)
+        .bind(doc_text(&f.config))
+        .bind(&f.code)
+        .bind(&f.code_sha256)
+        .bind(&f.revision_id)
+        .bind(f.updated_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn get_function(&self, name: &str, with_code: bool) -> StoreResult<Option<StoredFunction>> {
+        let columns = if with_code {
+            "name, config, code, code_sha256, revision_id, updated_ms"
+        } else {
+            "name, config, code_sha256, revision_id, updated_ms"
+        };
+        let row = sqlx::query(&format!("SELECT {columns} FROM functions WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        row.map(|r| function_from_row(&r, with_code)).transpose()
+    }
+
+    async fn update_function(&self, f: &StoredFunction) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE functions SET config = $1, code = $2, code_sha256 = $3, revision_id = $4, updated_ms = $5 \
+             WHERE name = $6",
+        )
+        .bind(doc_text(&f.config))
+        .bind(&f.code)
+        .bind(&f.code_sha256)
+        .bind(&f.revision_id)
+        .bind(f.updated_ms)
+        .bind(&f.name)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_function(&self, name: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM functions WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_functions(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<StoredFunction>> {
+        const COLUMNS: &str = "name, config, code_sha256, revision_id, updated_ms";
+        let rows = match after {
+            Some(after) => {
+                sqlx::query(&format!("SELECT {COLUMNS} FROM functions WHERE name > $1 ORDER BY name LIMIT $2"))
+                    .bind(after)
+                    .bind(sql_limit(limit))
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            None => {
+                sqlx::query(&format!("SELECT {COLUMNS} FROM functions ORDER BY name LIMIT $1"))
+                    .bind(sql_limit(limit))
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .map_err(backend_err)?;
+        rows.iter().map(|r| function_from_row(r, false)).collect()
+    }
+}
+
+fn function_from_row(r: &AnyRow, with_code: bool) -> StoreResult<StoredFunction> {
+    let config: String = r.try_get("config").map_err(backend_err)?;
+    Ok(StoredFunction {
+        name: r.try_get("name").map_err(backend_err)?,
+        config: parse_doc(&config)?,
+        code: if with_code { r.try_get("code").map_err(backend_err)? } else { Vec::new() },
+        code_sha256: r.try_get("code_sha256").map_err(backend_err)?,
+        revision_id: r.try_get("revision_id").map_err(backend_err)?,
+        updated_ms: r.try_get("updated_ms").map_err(backend_err)?,
+    })
 }
 
 fn pool_from_row(r: &AnyRow) -> StoreResult<UserPool> {

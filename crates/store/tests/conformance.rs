@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use cognate_core::model::{
-    AppClient, Doc, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredKey, User, UserPool,
-    UserStatus,
+    AppClient, Doc, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredFunction, StoredKey, User,
+    UserPool, UserStatus,
 };
 use cognate_core::ports::{Store, StoreError};
 use cognate_store::testing::PgSchema;
@@ -75,6 +75,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    functions,
     pools_and_clients,
     delete_pool_cascades,
     users_insert_and_lookup,
@@ -688,4 +689,44 @@ async fn concurrent_optimistic_updates(store: SqlStore) {
     for t in 0..TASKS {
         assert_eq!(u.attribute(&format!("custom:t{t}")), Some("seen"));
     }
+}
+
+fn function(name: &str, code: &[u8]) -> StoredFunction {
+    StoredFunction {
+        name: name.into(),
+        config: doc(json!({"FunctionName": name, "Runtime": "nodejs20.x"})),
+        code: code.to_vec(),
+        code_sha256: format!("sha-{}", code.len()),
+        revision_id: format!("rev-{}", code.len()),
+        updated_ms: 1,
+    }
+}
+
+async fn functions(store: SqlStore) {
+    // Bytes of every value, so BLOB / BYTEA round-trips are checked.
+    let code: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    store.insert_function(&function("f2", &code)).await.unwrap();
+    store.insert_function(&function("f1", b"one")).await.unwrap();
+    assert_conflict(store.insert_function(&function("f1", b"again")).await);
+    let got = store.get_function("f2", true).await.unwrap().unwrap();
+    assert_eq!(got, function("f2", &code));
+    let meta = store.get_function("f2", false).await.unwrap().unwrap();
+    assert!(meta.code.is_empty());
+    assert_eq!(meta.code_sha256, "sha-70000");
+    assert!(store.get_function("nope", false).await.unwrap().is_none());
+
+    let names = |fs: Vec<StoredFunction>| fs.into_iter().map(|f| f.name).collect::<Vec<_>>();
+    assert_eq!(names(store.list_functions(None, 10).await.unwrap()), ["f1", "f2"]);
+    assert_eq!(names(store.list_functions(None, 1).await.unwrap()), ["f1"]);
+    assert_eq!(names(store.list_functions(Some("f1"), 10).await.unwrap()), ["f2"]);
+
+    let mut updated = function("f1", b"new code");
+    updated.config.insert("Timeout".into(), json!(9));
+    assert!(store.update_function(&updated).await.unwrap());
+    assert_eq!(store.get_function("f1", true).await.unwrap().unwrap(), updated);
+    assert!(!store.update_function(&function("nope", b"")).await.unwrap());
+
+    assert!(store.delete_function("f1").await.unwrap());
+    assert!(!store.delete_function("f1").await.unwrap());
+    assert_eq!(names(store.list_functions(None, 10).await.unwrap()), ["f2"]);
 }

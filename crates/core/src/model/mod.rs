@@ -3,10 +3,12 @@
 //! unchanged; typed views read the members the service acts on.
 
 pub mod client;
+pub mod function;
 pub mod pool;
 pub mod user;
 
 pub use client::{AppClient, AuthFlow};
+pub use function::StoredFunction;
 pub use pool::{PasswordPolicy, UserPool};
 pub use user::{CodePurpose, CodeRecord, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredKey, User, UserStatus};
 

@@ -38,8 +38,6 @@ pub(crate) struct Flow<'a> {
     pub client: &'a AppClient,
     pub user: Option<User>,
     pub typed_name: String,
-    /// The name challenges and events show for an unknown user.
-    pub shown_name: String,
     pub ctx: CallerContext,
     pub state: CustomState,
     /// RespondToAuthChallenge's ClientMetadata (InitiateAuth's never reaches these triggers).
@@ -58,7 +56,7 @@ fn entry(name: &str, result: bool, metadata: Value) -> Value {
 
 impl Flow<'_> {
     fn user_name(&self) -> &str {
-        self.user.as_ref().map_or(self.shown_name.as_str(), |u| u.username.as_str())
+        self.user.as_ref().map_or(self.typed_name.as_str(), |u| u.username.as_str())
     }
 
     fn base_request(&self) -> Map<String, Value> {
@@ -99,14 +97,6 @@ impl Service {
             _ => {}
         }
         let mut state = CustomState { user_not_found: user.is_none(), ..CustomState::default() };
-        // Where usernames are UUIDs, an unknown name gets a stable UUID too, so USERNAME in the
-        // challenge does not tell a client that the account does not exist.
-        let shown_name = match &user {
-            None if !pool.username_attributes().is_empty() => {
-                cognate_crypto::srp::simulated_user(self.master(), &pool.id, typed_name).user_id_for_srp
-            }
-            _ => typed_name.to_owned(),
-        };
         if srp_a.is_some() {
             // Pre authentication runs when a custom flow starts with SRP, as for USER_SRP_AUTH.
             self.pre_authentication(pool, client, user.as_ref(), typed_name, &ctx, validation).await?;
@@ -117,7 +107,6 @@ impl Service {
             client,
             user,
             typed_name: typed_name.to_owned(),
-            shown_name,
             ctx,
             state,
             client_metadata: None,
@@ -145,7 +134,6 @@ impl Service {
             client,
             user,
             typed_name: session.username.clone(),
-            shown_name: session.username.clone(),
             ctx,
             state,
             client_metadata: metadata,
@@ -200,7 +188,6 @@ impl Service {
             client,
             user: Some(user),
             typed_name: session.username.clone(),
-            shown_name: session.username.clone(),
             ctx,
             state,
             client_metadata: metadata,
@@ -293,6 +280,18 @@ impl Service {
         }
     }
 
+    /// The USERNAME a challenge shows. Triggers see what an unknown user typed; the client sees
+    /// a stable decoy UUID where usernames are UUIDs, so it cannot tell the account is missing.
+    fn public_name(&self, flow: &Flow<'_>) -> String {
+        match &flow.user {
+            Some(u) => u.username.clone(),
+            None if !flow.pool.username_attributes().is_empty() => {
+                cognate_crypto::srp::simulated_user(self.master(), &flow.pool.id, &flow.typed_name).user_id_for_srp
+            }
+            None => flow.typed_name.clone(),
+        }
+    }
+
     async fn create_round(&self, mut flow: Flow<'_>) -> Result<Value> {
         if Trigger::CreateAuthChallenge.function(flow.pool).is_none() {
             return Err(not_configured());
@@ -333,7 +332,7 @@ impl Service {
                 *v = json!(text);
             }
         }
-        public.insert("USERNAME".into(), json!(flow.user_name()));
+        public.insert("USERNAME".into(), json!(self.public_name(&flow)));
         let session = self.new_session(
             &flow.pool.id,
             &flow.client.client_id,

@@ -31,6 +31,10 @@ pub struct AppState {
     pub service: Service,
     /// Every trigger invocation, for `GET /_cognate/invocations`.
     pub invocations: crate::invocations::InvocationLog,
+    /// Runs triggers; also holds the functions deployed through the Lambda API.
+    pub invoker: crate::functions::FunctionsInvoker,
+    /// The server's region (Lambda ARNs).
+    pub region: String,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -52,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_cognate/invocations", get(crate::invocations::list_route))
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
         .route("/{pool_id}/.well-known/openid-configuration", get(openid_configuration))
+        .merge(crate::lambda_api::routes())
         .with_state(Arc::new(state))
         .layer(middleware::map_response(add_request_id))
         .layer(cors)
