@@ -23,9 +23,6 @@ pub struct Model {
 #[derive(Debug, Deserialize)]
 pub struct Operation {
     input: Option<String>,
-    /// The operation authenticates by request content, not SigV4.
-    #[allow(dead_code)]
-    pub unsigned: bool,
 }
 
 #[derive(Debug, Deserialize)]
