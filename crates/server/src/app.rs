@@ -194,7 +194,13 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
     )
     .with_invoker(Arc::new(invoker.clone()));
     config.apply(&service).await?;
-    let app = wire::router(AppState { service, invocations, invoker: invoker.clone(), region: opts.region.clone() });
+    let app = wire::router(AppState {
+        service,
+        invocations,
+        invoker: invoker.clone(),
+        region: opts.region.clone(),
+        trusted_hosts: wire::trusted_hosts(addr, &public_url),
+    });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async {

@@ -50,6 +50,7 @@ async fn create_describe_returns_what_was_set_and_cognito_defaults() {
                     .build(),
             )
             .schema(SchemaAttributeType::builder().name("email").required(true).build())
+            .schema(SchemaAttributeType::builder().name("identities").build())
             .send()
             .await
             .unwrap();
@@ -66,11 +67,12 @@ async fn create_describe_returns_what_was_set_and_cognito_defaults() {
         assert!(policy.require_symbols);
         assert_eq!(policy.temporary_password_validity_days, 7);
         let schema = described.schema_attributes.unwrap();
-        assert_eq!(schema.len(), 21, "20 standard attributes and one custom");
+        assert_eq!(schema.len(), 22, "20 standard attributes, identities when named, one custom");
         assert_eq!(schema[0].name.as_deref(), Some("sub"));
         let email = schema.iter().find(|a| a.name.as_deref() == Some("email")).unwrap();
         assert_eq!(email.required, Some(true));
-        assert_eq!(schema[20].name.as_deref(), Some("custom:team"));
+        assert!(schema.iter().any(|a| a.name.as_deref() == Some("custom:team")));
+        assert!(schema.iter().any(|a| a.name.as_deref() == Some("identities")));
         assert_eq!(described.mfa_configuration, Some(UserPoolMfaType::Off));
         assert_eq!(described.deletion_protection, Some(DeletionProtectionType::Inactive));
         assert_eq!(described.estimated_number_of_users, 0);

@@ -206,6 +206,9 @@ async fn email_as_username_and_aliases() {
         a.c.admin_update_user_attributes().user_pool_id(&a.pool).username("kim").user_attributes(attr("preferred_username", "kimmy")).send().await.unwrap();
         assert!(a.sign_in("kim@example.com", PW).await.is_ok());
         assert!(a.sign_in("kimmy", PW).await.is_ok());
+        // A username shaped like an email would shadow aliases: refused.
+        let e = a.c.sign_up().client_id(&a.client).username("kim@example.com").password(PW).send().await.unwrap_err();
+        assert_eq!(err_of(&e), ("InvalidParameterException".into(), "Username cannot be of email format, since user pool is configured for email alias.".into()));
         // Another user may sign up with the same email; confirming it is refused.
         a.sign_up("lee", "kim@example.com").await;
         let code = a.code("lee").await;

@@ -294,3 +294,48 @@ fn enc(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn local_only_endpoints_refuse_web_pages_and_unknown_hosts() {
+    for server in servers().await {
+        let url = server.url();
+        let http = reqwest::Client::new();
+        let ok = http.get(format!("{url}/_cognate/outbox")).send().await.unwrap();
+        assert_eq!(ok.status(), 200);
+        for (name, value) in [("origin", "http://evil.example"), ("host", "rebound.example:9229")] {
+            for path in ["/_cognate/outbox", "/_cognate/invocations", "/2015-03-31/functions/"] {
+                let res = http.get(format!("{url}{path}")).header(name, value).send().await.unwrap();
+                assert_eq!(res.status(), 403, "{path} with {name}");
+            }
+            let res = http
+                .post(format!("{url}/2015-03-31/functions"))
+                .header(name, value)
+                .header("content-type", "text/plain")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 403);
+            let res = http
+                .post(format!("{url}/"))
+                .header(name, value)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("Action=Publish&PhoneNumber=%2B15555550100&Message=x")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 403);
+        }
+        // The Cognito API itself stays open to browsers (amazon-cognito-identity-js).
+        let res = http
+            .post(format!("{url}/"))
+            .header("origin", "http://localhost:3000")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", "AWSCognitoIdentityProviderService.ListUserPools")
+            .body(r#"{"MaxResults": 1}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+}

@@ -449,11 +449,16 @@ fn build_schema(given: Option<&Vec<Value>>) -> Result<Vec<Value>> {
             )));
         }
         if STANDARD_ATTRIBUTES.contains(&name) {
-            let entry = schema
-                .iter_mut()
-                .find(|a| a["Name"] == name)
-                .and_then(Value::as_object_mut)
-                .expect("standard attribute is in the standard schema");
+            // `identities` is standard but not in a fresh pool's schema: it is added when named.
+            if !schema.iter().any(|a| a["Name"] == name) {
+                schema.push(json!({
+                    "Name": name, "AttributeDataType": "String", "DeveloperOnlyAttribute": false,
+                    "Mutable": true, "Required": false, "StringAttributeConstraints": {}
+                }));
+            }
+            let Some(entry) = schema.iter_mut().find(|a| a["Name"] == name).and_then(Value::as_object_mut) else {
+                continue;
+            };
             for k in ["Mutable", "Required", "DeveloperOnlyAttribute"] {
                 if let Some(v) = attr.get(k) {
                     entry.insert(k.into(), v.clone());

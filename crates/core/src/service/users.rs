@@ -367,6 +367,19 @@ impl Service {
     ) -> Result<(String, Vec<(String, String)>)> {
         let by = pool.username_attributes();
         if by.is_empty() {
+            // With email / phone aliases, a username shaped like one would shadow another
+            // user's alias at sign-in.
+            let aliases = pool.alias_attributes();
+            if aliases.iter().any(|a| a == "email") && attributes::is_email(name) {
+                return Err(CognitoError::invalid_parameter(
+                    "Username cannot be of email format, since user pool is configured for email alias.",
+                ));
+            }
+            if aliases.iter().any(|a| a == "phone_number") && attributes::is_phone(name) {
+                return Err(CognitoError::invalid_parameter(
+                    "Username cannot be of phone number format, since user pool is configured for phone number alias.",
+                ));
+            }
             return Ok((name.to_owned(), attrs));
         }
         let attr = if by.iter().any(|a| a == "email") && attributes::is_email(name) {
@@ -611,10 +624,15 @@ impl Service {
     pub async fn delete_user_attributes(&self, input: Doc) -> Result<Value> {
         let caller = self.token_caller(s(&input, "AccessToken")).await?;
         let names = string_list(input.get("UserAttributeNames"));
-        if let Some(w) = caller.client.write_attributes() {
-            if names.iter().any(|n| !w.contains(n)) {
-                return Err(CognitoError::not_authorized("A client attempted to write unauthorized attribute"));
-            }
+        let writable = caller.client.write_attributes();
+        let refused = |n: &String| {
+            n.starts_with("dev:")
+                || n.ends_with("_verified")
+                || caller.pool.schema_attribute(n).is_some_and(|a| a.get("DeveloperOnlyAttribute").and_then(Value::as_bool) == Some(true))
+                || writable.as_ref().is_some_and(|w| !w.contains(n))
+        };
+        if names.iter().any(refused) {
+            return Err(CognitoError::not_authorized("A client attempted to write unauthorized attribute"));
         }
         self.delete_attributes(&caller.pool, caller.user, &names).await?;
         Ok(json!({}))
@@ -660,6 +678,9 @@ impl Service {
         let caller = self.token_caller(s(&input, "AccessToken")).await?;
         let previous = input.get("PreviousPassword").and_then(Value::as_str).unwrap_or_default();
         let proposed = s(&input, "ProposedPassword");
+        if caller.user.lockout.locked_until_ms > self.now_ms() {
+            return Err(CognitoError::not_authorized("Password attempts exceeded"));
+        }
         if !self.password_matches(&caller.user, previous)? {
             self.record_password_failure(caller.user).await?;
             return Err(CognitoError::not_authorized("Incorrect username or password."));

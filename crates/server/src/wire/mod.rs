@@ -35,6 +35,51 @@ pub struct AppState {
     pub invoker: crate::functions::FunctionsInvoker,
     /// The server's region (Lambda ARNs).
     pub region: String,
+    /// Host names the local-only endpoints answer to (see [`local_only`]).
+    pub trusted_hosts: Vec<String>,
+}
+
+/// The host names a server trusts: loopback names, plus the hosts of its listen address and
+/// public URL.
+pub fn trusted_hosts(listen: std::net::SocketAddr, public_url: &str) -> Vec<String> {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]"].iter().map(|h| h.to_string()).collect();
+    if !listen.ip().is_unspecified() {
+        hosts.push(match listen.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        });
+    }
+    let authority = public_url.split("://").nth(1).unwrap_or(public_url).split('/').next().unwrap_or_default();
+    hosts.push(host_of(authority).to_owned());
+    hosts
+}
+
+fn host_of(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.split(']').next().map_or(authority, |h| &authority[..h.len() + 1]);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
+/// Whether a request may reach the endpoints that run code or reveal codes (the Lambda API,
+/// `/_cognate/*`, SES / SNS capture): not from a web page (browsers send `Origin`; a page could
+/// otherwise deploy and run code on the developer's machine), and only under a trusted host
+/// name (DNS rebinding).
+pub(crate) fn is_local_caller(state: &AppState, headers: &HeaderMap) -> bool {
+    if headers.contains_key(header::ORIGIN) {
+        return false;
+    }
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return true };
+    let host = host_of(host).to_ascii_lowercase();
+    state.trusted_hosts.iter().any(|t| t.eq_ignore_ascii_case(&host))
+}
+
+async fn local_only(State(state): State<Arc<AppState>>, req: Request, next: middleware::Next) -> Response {
+    if is_local_caller(&state, req.headers()) {
+        return next.run(req).await;
+    }
+    let body = json!({"__type": "AccessDeniedException", "message": "This endpoint answers local tools only, not web pages or unknown host names."});
+    (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
 }
 
 pub fn router(state: AppState) -> Router {
@@ -48,16 +93,20 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("x-amzn-errormessage"),
         ])
         .max_age(std::time::Duration::from_secs(600));
+    let state = Arc::new(state);
+    let local = Router::new()
+        .route("/_cognate/outbox", get(outbox))
+        .route("/_cognate/invocations", get(crate::invocations::list_route))
+        .route("/v2/email/outbound-emails", post(capture::ses_v2_send))
+        .merge(crate::lambda_api::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), local_only));
     Router::new()
         .route("/", post(api))
         .route("/health", get(health))
-        .route("/_cognate/outbox", get(outbox))
-        .route("/v2/email/outbound-emails", post(capture::ses_v2_send))
-        .route("/_cognate/invocations", get(crate::invocations::list_route))
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
         .route("/{pool_id}/.well-known/openid-configuration", get(openid_configuration))
-        .merge(crate::lambda_api::routes())
-        .with_state(Arc::new(state))
+        .merge(local)
+        .with_state(state)
         .layer(middleware::map_response(add_request_id))
         .layer(cors)
 }
@@ -185,6 +234,9 @@ async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let headers = req.headers();
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     if headers.get("x-amz-target").is_none() && capture::is_query(content_type) {
+        if !is_local_caller(&state, headers) {
+            return (StatusCode::FORBIDDEN, "This endpoint answers local tools only.").into_response();
+        }
         return match read_body(req.into_body()).await {
             Ok(body) => capture::query(&state, &body).await,
             Err(e) => e.into_response(),

@@ -78,7 +78,7 @@ impl Model {
     }
 
     pub fn validate_shape(&self, shape: &str, body: &Value) -> Result<(), Invalid> {
-        let mut v = Validator { model: self, path: Vec::new(), violations: Vec::new() };
+        let mut v = Validator { model: self, path: Vec::new(), violations: Vec::new(), secret_depth: 0 };
         v.check(shape, Some(body), false)?;
         if v.violations.is_empty() {
             Ok(())
@@ -181,6 +181,8 @@ struct Validator<'m> {
     model: &'m Model,
     path: Vec<Segment>,
     violations: Vec<Violation>,
+    /// Inside a sensitive container (AuthParameters, say): nothing below is echoed.
+    secret_depth: usize,
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -225,7 +227,7 @@ impl Validator<'_> {
     fn check(&mut self, shape_name: &str, value: Option<&Value>, required: bool) -> Result<(), Invalid> {
         let Some(shape) = self.model.shapes.get(shape_name) else { return Ok(()) };
         // Sensitive values are never echoed, except client ids, which the live service prints.
-        let sensitive = shape.sensitive && shape_name != "ClientIdType";
+        let sensitive = (shape.sensitive && shape_name != "ClientIdType") || self.secret_depth > 0;
         let value = value.filter(|v| !v.is_null());
         let Some(v) = value else {
             if required {
@@ -286,17 +288,27 @@ impl Validator<'_> {
                 };
                 self.length(shape, sensitive, v, obj.len());
                 let value_shape = shape.value.as_deref().unwrap_or_default();
+                self.secret_depth += usize::from(sensitive);
                 for (k, item) in obj {
                     self.path.push(Segment::Key(k.clone()));
-                    self.check(value_shape, Some(item), false)?;
+                    let checked = self.check(value_shape, Some(item), false);
                     self.path.pop();
+                    if checked.is_err() {
+                        self.secret_depth -= usize::from(sensitive);
+                        return checked;
+                    }
                 }
+                self.secret_depth -= usize::from(sensitive);
             }
             "string" => {
                 let Some(s) = v.as_str() else {
                     return Err(self.type_error(scalar_mismatch(v, "a String")));
                 };
                 self.length(shape, sensitive, v, s.chars().count());
+                // No Cognito value contains NUL, and PostgreSQL cannot store one.
+                if s.contains('\0') {
+                    self.violation(Some(v), true, "Member must not contain NUL characters".into());
+                }
                 if let Some(p) = &shape.pattern {
                     if !pattern_matches(p, s) {
                         self.violation(Some(v), sensitive, format!("Member must satisfy regular expression pattern: {p}"));
@@ -482,6 +494,16 @@ mod tests {
         let msg = constraints_message(&v);
         assert!(!msg.contains("has space"), "{msg}");
         assert!(msg.contains("Value at 'password'"), "{msg}");
+    }
+
+    #[test]
+    fn values_in_sensitive_maps_are_not_echoed_and_nul_is_refused() {
+        let long = "x".repeat(140_000);
+        let body = json!({"ClientId": "abc", "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"PASSWORD": long}});
+        let Invalid::Constraints(v) = model().validate_input("InitiateAuth", &body).unwrap_err() else { panic!() };
+        assert!(!constraints_message(&v).contains("xxxx"));
+        let body = json!({"ClientId": "abc", "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"USERNAME": "a\u{0}b"}});
+        assert!(model().validate_input("InitiateAuth", &body).is_err());
     }
 
     #[test]
