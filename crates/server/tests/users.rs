@@ -404,6 +404,13 @@ async fn forgot_password_and_admin_password_operations() {
         let code = a.code("ana").await;
         a.c.confirm_forgot_password().client_id(&a.client).username("ana").confirmation_code(&code).password("Reset-pass-7").send().await.unwrap();
         assert!(a.sign_in("ana", "Reset-pass-7").await.is_ok());
+
+        // Five reset codes an hour at most (two were sent above).
+        for _ in 0..3 {
+            a.c.forgot_password().client_id(&a.client).username("ana").send().await.unwrap();
+        }
+        let e = a.c.forgot_password().client_id(&a.client).username("ana").send().await.unwrap_err();
+        assert_eq!(err_of(&e), ("LimitExceededException".into(), "Attempt limit exceeded, please try after some time.".into()));
     }
 }
 

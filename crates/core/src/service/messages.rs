@@ -13,6 +13,8 @@ use crate::model::{CodePurpose, CodeRecord, OutboxMessage, User, UserPool};
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 /// Wrong answers a code survives; the next attempt is refused until a new code is sent.
 const MAX_CODE_ATTEMPTS: u32 = 5;
+/// Codes of one kind a user may be sent per hour.
+const MAX_CODES_PER_HOUR: usize = 5;
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,11 +104,32 @@ impl Service {
     /// Issues a fresh six-digit code for `purpose` (replacing any earlier one) and returns it.
     /// The user record keeps only its keyed hash; the caller writes the user back.
     pub(crate) fn issue_code(&self, user: &mut User, purpose: CodePurpose, validity_ms: i64) -> Result<String> {
+        self.count_code_issue(user, &purpose)?;
         let code = cognate_crypto::random::digits(6).map_err(CognitoError::internal)?;
         let hash = self.code_hash(user, &purpose, &code);
         user.codes.retain(|c| c.purpose != purpose);
         user.codes.push(CodeRecord { purpose, hash, expires_ms: self.now_ms() + validity_ms, attempts: 0 });
         Ok(code)
+    }
+
+    /// Cognito sends at most five codes of a kind per user per hour; more would let a guesser
+    /// try five answers per fresh code without end.
+    fn count_code_issue(&self, user: &mut User, purpose: &CodePurpose) -> Result<()> {
+        let now = self.now_ms();
+        let key = format!("{purpose:?}");
+        let issues = user.settings.entry("codeIssues").or_insert_with(|| json!({}));
+        let Some(issues) = issues.as_object_mut() else { return Ok(()) };
+        let mut recent: Vec<i64> = issues
+            .get(&key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_i64).filter(|t| now - t < HOUR_MS).collect())
+            .unwrap_or_default();
+        if recent.len() >= MAX_CODES_PER_HOUR {
+            return Err(CognitoError::new(ErrorKind::LimitExceeded, "Attempt limit exceeded, please try after some time."));
+        }
+        recent.push(now);
+        issues.insert(key, json!(recent));
+        Ok(())
     }
 
     /// Checks a code. On success the code is used up; on failure its attempt count grows.
