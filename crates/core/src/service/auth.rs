@@ -9,15 +9,12 @@ use super::triggers::{event_attributes, string_map, CallerContext, Trigger};
 use super::users::user_not_found;
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
-use crate::model::{AppClient, AuthFlow, Doc, Lockout, User, UserPool, UserStatus};
+use crate::model::{field, AppClient, AuthFlow, Doc, Lockout, User, UserPool, UserStatus};
 
 const LOCK_AFTER: u32 = 5;
 const LOCK_CAP_MS: i64 = 15 * 60_000;
 const LOCK_RESET_MS: i64 = 15 * 60_000;
 
-fn s<'a>(input: &'a Doc, key: &str) -> &'a str {
-    input.get(key).and_then(Value::as_str).unwrap_or_default()
-}
 
 fn param<'a>(input: &'a Doc, group: &str, key: &str) -> Option<&'a str> {
     input.get(group).and_then(|g| g.get(key)).and_then(Value::as_str)
@@ -52,11 +49,11 @@ impl Service {
     /// The client of an auth call; admin calls must also name its pool.
     async fn auth_client(&self, input: &Doc, caller: Caller) -> Result<(AppClient, UserPool)> {
         if caller == Caller::Admin {
-            let pool = self.pool(s(input, "UserPoolId")).await?;
-            let client = self.pool_client(&pool.id, s(input, "ClientId")).await?;
+            let pool = self.pool(field(input, "UserPoolId")).await?;
+            let client = self.pool_client(&pool.id, field(input, "ClientId")).await?;
             return Ok((client, pool));
         }
-        self.client_and_pool(s(input, "ClientId")).await
+        self.client_and_pool(field(input, "ClientId")).await
     }
 
     pub async fn initiate_auth(&self, input: Doc, admin: bool) -> Result<Value> {
@@ -66,7 +63,7 @@ impl Service {
         // InitiateAuth's ClientMetadata reaches pre authentication and user migration only, as
         // their validationData.
         let validation = string_map(&input, "ClientMetadata");
-        let flow_name = s(&input, "AuthFlow");
+        let flow_name = field(&input, "AuthFlow");
         let p = |k: &str| param(&input, "AuthParameters", k);
         let flow = match (flow_name, caller) {
             ("USER_PASSWORD_AUTH", _) => AuthFlow::UserPassword,
@@ -351,7 +348,7 @@ impl Service {
         let (client, pool) = self.auth_client(&input, caller).await?;
         let ctx = CallerContext::of(&input, Some(&client.client_id));
         let metadata = string_map(&input, "ClientMetadata");
-        let challenge = s(&input, "ChallengeName");
+        let challenge = field(&input, "ChallengeName");
         let r = |k: &str| param(&input, "ChallengeResponses", k);
         let name = r("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
         match challenge {
@@ -373,11 +370,7 @@ impl Service {
                     Some(sess) => Some(self.take_session(sess, &client.client_id).await?),
                     None => None,
                 };
-                let (_, user) = self.srp_verify(&pool, &client, block, signature, timestamp).await?;
-                let user = user.ok_or_else(incorrect)?;
-                if named.is_none_or(|u| u.username != user.username) {
-                    return Err(incorrect());
-                }
+                let user = self.srp_verify(&pool, &client, named, block, signature, timestamp).await?;
                 match custom {
                     Some(state) if state.challenge == "PASSWORD_VERIFIER" && state.pool == pool.id => {
                         if matches!(user.status, UserStatus::Unconfirmed | UserStatus::ResetRequired) {
@@ -466,7 +459,7 @@ impl Service {
     }
 
     pub async fn revoke_token(&self, input: Doc) -> Result<Value> {
-        let (client, _pool) = self.client_and_pool(s(&input, "ClientId")).await?;
+        let (client, _pool) = self.client_and_pool(field(&input, "ClientId")).await?;
         if let Some(secret) = client.secret() {
             let given = input.get("ClientSecret").and_then(Value::as_str).unwrap_or_default();
             if !cognate_crypto::seal::ct_eq(secret.as_bytes(), given.as_bytes()) {
@@ -482,7 +475,7 @@ impl Service {
                 "Token revocation is not enabled for this app client.",
             ));
         }
-        match self.refresh_session(s(&input, "Token"), &client).await {
+        match self.refresh_session(field(&input, "Token"), &client).await {
             Ok(session) => {
                 self.store.revoke_refresh(&session.origin_jti).await?;
                 Ok(json!({}))

@@ -5,11 +5,8 @@ use serde_json::{json, Map, Value};
 use super::paging::{with_token, Page};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result, StoreError};
-use crate::model::{Doc, Group, OutboxFilter, OutboxMessage};
+use crate::model::{field, Doc, Group, OutboxFilter, OutboxMessage};
 
-fn s<'a>(input: &'a Doc, key: &str) -> &'a str {
-    input.get(key).and_then(Value::as_str).unwrap_or_default()
-}
 
 fn group_not_found() -> CognitoError {
     CognitoError::not_found("Group not found.")
@@ -39,11 +36,11 @@ impl Service {
     }
 
     pub async fn create_group(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
         let now = self.now_ms();
         let g = Group {
             pool_id: pool.id.clone(),
-            name: s(&input, "GroupName").to_owned(),
+            name: field(&input, "GroupName").to_owned(),
             description: input.get("Description").and_then(Value::as_str).map(str::to_owned),
             role_arn: input.get("RoleArn").and_then(Value::as_str).map(str::to_owned),
             precedence: input.get("Precedence").and_then(Value::as_i64),
@@ -65,8 +62,8 @@ impl Service {
     }
 
     pub async fn update_group(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
-        let mut g = self.group(&pool.id, s(&input, "GroupName")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
+        let mut g = self.group(&pool.id, field(&input, "GroupName")).await?;
         // UpdateGroup changes only the members it is given.
         if let Some(d) = input.get("Description").and_then(Value::as_str) {
             g.description = Some(d.to_owned());
@@ -93,7 +90,7 @@ impl Service {
     }
 
     pub async fn list_groups(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
         let page = Page::new(input.get("Limit").and_then(Value::as_i64), 60, input.get("NextToken").and_then(Value::as_str));
         let mut groups = self.store.list_groups(&pool.id, page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut groups, |g| g.name.clone());
@@ -103,24 +100,24 @@ impl Service {
     }
 
     pub async fn admin_add_user_to_group(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, s(&input, "Username")).await?;
-        let g = self.group(&pool.id, s(&input, "GroupName")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
+        let user = self.admin_user(&pool, field(&input, "Username")).await?;
+        let g = self.group(&pool.id, field(&input, "GroupName")).await?;
         self.store.add_to_group(&pool.id, &g.name, &user.username).await?;
         Ok(json!({}))
     }
 
     pub async fn admin_remove_user_from_group(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, s(&input, "Username")).await?;
-        let g = self.group(&pool.id, s(&input, "GroupName")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
+        let user = self.admin_user(&pool, field(&input, "Username")).await?;
+        let g = self.group(&pool.id, field(&input, "GroupName")).await?;
         self.store.remove_from_group(&pool.id, &g.name, &user.username).await?;
         Ok(json!({}))
     }
 
     pub async fn admin_list_groups_for_user(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, s(&input, "Username")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
+        let user = self.admin_user(&pool, field(&input, "Username")).await?;
         let page = Page::new(input.get("Limit").and_then(Value::as_i64), 60, input.get("NextToken").and_then(Value::as_str));
         let mut groups =
             self.store.groups_of_user(&pool.id, &user.username, page.after.as_deref(), page.fetch_limit()).await?;
@@ -131,8 +128,8 @@ impl Service {
     }
 
     pub async fn list_users_in_group(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
-        let g = self.group(&pool.id, s(&input, "GroupName")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
+        let g = self.group(&pool.id, field(&input, "GroupName")).await?;
         let page = Page::new(input.get("Limit").and_then(Value::as_i64), 60, input.get("NextToken").and_then(Value::as_str));
         let mut users = self.store.users_in_group(&pool.id, &g.name, page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut users, |u| u.username.clone());

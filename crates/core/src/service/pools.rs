@@ -7,7 +7,7 @@ use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result, StoreError};
 use crate::ids;
 use crate::model::pool::{standard_schema, STANDARD_ATTRIBUTES};
-use crate::model::{Doc, UserPool};
+use crate::model::{field, Doc, UserPool};
 
 /// What applying a declaration did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,9 +28,6 @@ pub(crate) fn same_members(a: &Doc, b: &Doc) -> bool {
 
 const MAX_CUSTOM_ATTRIBUTES: usize = 50;
 
-fn str_of<'a>(input: &'a Doc, key: &str) -> Option<&'a str> {
-    input.get(key).and_then(Value::as_str)
-}
 
 impl Service {
     /// Loads a pool or fails with Cognito's "does not exist" error.
@@ -79,7 +76,7 @@ impl Service {
     /// Makes the stored pool match a declaration (CreateUserPool input shape): created when
     /// missing (found by `fixed_id`, else by name), replaced when any member differs.
     pub async fn apply_pool(&self, input: Doc, fixed_id: Option<&str>) -> Result<(String, ApplyOutcome)> {
-        let name = str_of(&input, "PoolName").unwrap_or_default().to_owned();
+        let name = crate::model::get_str(&input, "PoolName").unwrap_or_default().to_owned();
         let existing = match fixed_id {
             Some(id) => self.store.get_pool(id).await?,
             None => self.find_pool_by_name(&name).await?,
@@ -124,7 +121,7 @@ impl Service {
     }
 
     pub async fn update_user_pool(&self, input: Doc) -> Result<Value> {
-        let pool_id = str_of(&input, "UserPoolId").unwrap_or_default().to_owned();
+        let pool_id = field(&input, "UserPoolId").to_owned();
         let existing = self.pool(&pool_id).await?;
         let pool = self.build_pool(&pool_id, &input, Some(&existing))?;
         if !self.store.update_pool(&pool).await? {
@@ -201,7 +198,7 @@ impl Service {
     }
 
     pub async fn set_user_pool_mfa_config(&self, input: Doc) -> Result<Value> {
-        let pool_id = str_of(&input, "UserPoolId").unwrap_or_default().to_owned();
+        let pool_id = field(&input, "UserPoolId").to_owned();
         let mut pool = self.pool(&pool_id).await?;
         let enabled = |key: &str| {
             input.get(key).and_then(|c| c.get("Enabled")).and_then(Value::as_bool) == Some(true)
@@ -209,7 +206,7 @@ impl Service {
         let configures = enabled("SoftwareTokenMfaConfiguration")
             || input.contains_key("SmsMfaConfiguration")
             || input.contains_key("EmailMfaConfiguration");
-        let mfa = str_of(&input, "MfaConfiguration").unwrap_or_else(|| pool.mfa_configuration()).to_owned();
+        let mfa = crate::model::get_str(&input, "MfaConfiguration").unwrap_or_else(|| pool.mfa_configuration()).to_owned();
         if mfa == "OFF" && configures && input.contains_key("MfaConfiguration") {
             return Err(CognitoError::invalid_parameter(
                 "Invalid MFA configuration given, can't turn off MFA and configure an MFA together.",
@@ -246,7 +243,7 @@ impl Service {
     fn build_pool(&self, id: &str, input: &Doc, existing: Option<&UserPool>) -> Result<UserPool> {
         let now = self.now_date();
         let get = |k: &str| input.get(k).cloned();
-        let name = match (str_of(input, "PoolName"), existing) {
+        let name = match (crate::model::get_str(input, "PoolName"), existing) {
             (Some(n), _) => n.to_owned(),
             (None, Some(p)) => p.name().to_owned(),
             (None, None) => String::new(),

@@ -9,11 +9,8 @@ use super::messages::{recovery_delivery, signup_delivery, Delivery, MessageKind,
 use super::triggers::{string_map, CallerContext};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
-use crate::model::{AppClient, CodePurpose, Doc, UserPool, UserStatus};
+use crate::model::{field, AppClient, CodePurpose, Doc, UserPool, UserStatus};
 
-fn s<'a>(input: &'a Doc, key: &str) -> &'a str {
-    input.get(key).and_then(Value::as_str).unwrap_or_default()
-}
 
 fn combination_not_found() -> CognitoError {
     CognitoError::new(ErrorKind::UserNotFound, "Username/client id combination not found.")
@@ -44,8 +41,8 @@ impl Service {
     }
 
     pub async fn sign_up(&self, input: Doc) -> Result<Value> {
-        let (client, pool) = self.client_and_pool(s(&input, "ClientId")).await?;
-        let name = s(&input, "Username");
+        let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
+        let name = field(&input, "Username");
         self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
         if pool
             .doc
@@ -58,7 +55,7 @@ impl Service {
         }
         let attrs = pairs(input.get("UserAttributes"));
         check_writes(&pool, &attrs, Writer::Client(&client), true)?;
-        let password = s(&input, "Password");
+        let password = field(&input, "Password");
         super::passwords::check_policy(&pool.password_policy(), password)?;
         let (username, attrs) = self.username_and_attributes(&pool, name, attrs)?;
         check_required(&pool, &attrs)?;
@@ -100,8 +97,8 @@ impl Service {
     }
 
     pub async fn confirm_sign_up(&self, input: Doc) -> Result<Value> {
-        let (client, pool) = self.client_and_pool(s(&input, "ClientId")).await?;
-        let name = s(&input, "Username");
+        let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
+        let name = field(&input, "Username");
         let user = self.find_user(&pool, name).await?;
         let Some(user) = user else {
             self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
@@ -118,7 +115,7 @@ impl Service {
                 user.status.as_str()
             )));
         }
-        let code = s(&input, "ConfirmationCode").to_owned();
+        let code = field(&input, "ConfirmationCode").to_owned();
         let force = input.get("ForceAliasCreation").and_then(Value::as_bool) == Some(true);
         let verify = signup_delivery(&pool, &user).map(|d| d.attribute);
         let (user, ()) = self
@@ -151,8 +148,8 @@ impl Service {
     }
 
     pub async fn resend_confirmation_code(&self, input: Doc) -> Result<Value> {
-        let (client, pool) = self.client_and_pool(s(&input, "ClientId")).await?;
-        let name = s(&input, "Username");
+        let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
+        let name = field(&input, "Username");
         let Some(user) = self.find_user(&pool, name).await? else {
             self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
             if client.prevents_user_existence_errors() {
@@ -175,8 +172,8 @@ impl Service {
     }
 
     pub async fn forgot_password(&self, input: Doc) -> Result<Value> {
-        let (client, pool) = self.client_and_pool(s(&input, "ClientId")).await?;
-        let name = s(&input, "Username");
+        let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
+        let name = field(&input, "Username");
         let mut user = self.find_user(&pool, name).await?;
         let hidden = client.prevents_user_existence_errors();
         if user.is_none() {
@@ -211,8 +208,8 @@ impl Service {
     }
 
     pub async fn confirm_forgot_password(&self, input: Doc) -> Result<Value> {
-        let (client, pool) = self.client_and_pool(s(&input, "ClientId")).await?;
-        let name = s(&input, "Username");
+        let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
+        let name = field(&input, "Username");
         let hidden = client.prevents_user_existence_errors();
         let Some(user) = self.find_user(&pool, name).await?.filter(|u| u.enabled || !hidden) else {
             self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
@@ -226,8 +223,8 @@ impl Service {
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
-        let password = s(&input, "Password").to_owned();
-        let code = s(&input, "ConfirmationCode").to_owned();
+        let password = field(&input, "Password").to_owned();
+        let code = field(&input, "ConfirmationCode").to_owned();
         super::passwords::check_policy(&pool.password_policy(), &password)?;
         let (user, ()) = self
             .update_user_with(user, true, |u| {

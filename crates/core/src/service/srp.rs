@@ -134,16 +134,18 @@ impl Service {
         }))
     }
 
-    /// Checks a PASSWORD_VERIFIER answer. On success returns the user; a wrong proof counts
-    /// toward lockout like a wrong password.
+    /// Checks a PASSWORD_VERIFIER answer from the client naming `named` (the user its USERNAME
+    /// resolves to). On success returns that user; a wrong proof counts toward lockout like a
+    /// wrong password.
     pub(crate) async fn srp_verify(
         &self,
         pool: &UserPool,
         client: &AppClient,
+        named: Option<User>,
         secret_block: &str,
         signature: &str,
         timestamp: &str,
-    ) -> Result<(SecretBlock, Option<User>)> {
+    ) -> Result<User> {
         let raw = B64.decode(secret_block).map_err(|_| incorrect())?;
         let plain = self.master().open(purpose::SRP_SECRET_BLOCK, b"cognate-srp", &raw).map_err(|_| incorrect())?;
         let block = SecretBlock::decode(&plain).ok_or_else(incorrect)?;
@@ -164,11 +166,8 @@ impl Service {
         if block.simulated {
             return Err(incorrect());
         }
-        let user = self
-            .store
-            .get_user(&pool.id, &self.user_key(pool, &block.username))
-            .await?
-            .ok_or_else(incorrect)?;
+        // The block names the user it was issued for; the answer must be about the same one.
+        let user = named.filter(|u| u.username == block.username).ok_or_else(incorrect)?;
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
@@ -185,6 +184,6 @@ impl Service {
             return Err(incorrect());
         }
         let user = self.clear_failures(user).await?;
-        Ok((block, Some(user)))
+        Ok(user)
     }
 }

@@ -8,11 +8,8 @@ use super::paging::{with_token, Page};
 use super::triggers::{string_map, CallerContext};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result, StoreError};
-use crate::model::{CodePurpose, Doc, User, UserPool, UserStatus};
+use crate::model::{field, CodePurpose, Doc, User, UserPool, UserStatus};
 
-fn s<'a>(input: &'a Doc, key: &str) -> &'a str {
-    input.get(key).and_then(Value::as_str).unwrap_or_default()
-}
 
 pub(crate) fn user_not_found() -> CognitoError {
     CognitoError::new(ErrorKind::UserNotFound, "User does not exist.")
@@ -273,8 +270,8 @@ impl Service {
     }
 
     pub async fn admin_create_user(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
-        let name = s(&input, "Username");
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
+        let name = field(&input, "Username");
         let attrs = pairs(input.get("UserAttributes"));
         let action = input.get("MessageAction").and_then(Value::as_str);
         let mediums: Vec<String> = input
@@ -400,8 +397,8 @@ impl Service {
     }
 
     pub async fn admin_confirm_sign_up(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, s(&input, "Username")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
+        let user = self.admin_user(&pool, field(&input, "Username")).await?;
         if user.status != UserStatus::Unconfirmed {
             return Err(CognitoError::not_authorized(format!(
                 "User cannot be confirmed. Current status is {}",
@@ -422,9 +419,9 @@ impl Service {
     }
 
     pub async fn admin_set_user_password(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, s(&input, "Username")).await?;
-        let password = s(&input, "Password");
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
+        let user = self.admin_user(&pool, field(&input, "Username")).await?;
+        let password = field(&input, "Password");
         let permanent = input.get("Permanent").and_then(Value::as_bool) == Some(true);
         super::passwords::check_policy(&pool.password_policy(), password)?;
         self.update_user_with(user, false, |u| {
@@ -438,8 +435,8 @@ impl Service {
     }
 
     pub async fn admin_reset_user_password(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, s(&input, "Username")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
+        let user = self.admin_user(&pool, field(&input, "Username")).await?;
         let delivery = recovery_delivery(&pool, &user);
         let (user, code) = self
             .update_user_with(user, false, |u| {
@@ -461,7 +458,7 @@ impl Service {
 
     /// ListUsers with Cognito's filter syntax: `attr = "v"` or `attr ^= "prefix"`.
     pub async fn list_users(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
         let filter = input.get("Filter").and_then(Value::as_str).filter(|f| !f.trim().is_empty()).map(parse_filter).transpose()?;
         let only: Option<Vec<String>> = input
             .get("AttributesToGet")
@@ -501,8 +498,8 @@ impl Service {
     }
 
     pub async fn admin_update_user_attributes(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, s(&input, "Username")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
+        let user = self.admin_user(&pool, field(&input, "Username")).await?;
         let attrs = pairs(input.get("UserAttributes"));
         check_writes(&pool, &attrs, Writer::Admin, false)?;
         let ctx = CallerContext::of(&input, None);
@@ -561,8 +558,8 @@ impl Service {
     }
 
     pub async fn admin_delete_user_attributes(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(s(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, s(&input, "Username")).await?;
+        let pool = self.pool(field(&input, "UserPoolId")).await?;
+        let user = self.admin_user(&pool, field(&input, "Username")).await?;
         let names = string_list(input.get("UserAttributeNames"));
         self.delete_attributes(&pool, user, &names).await?;
         Ok(json!({}))
@@ -611,7 +608,7 @@ impl Service {
     }
 
     pub async fn update_user_attributes(&self, input: Doc) -> Result<Value> {
-        let caller = self.token_caller(s(&input, "AccessToken")).await?;
+        let caller = self.token_caller(field(&input, "AccessToken")).await?;
         let attrs = pairs(input.get("UserAttributes"));
         check_writes(&caller.pool, &attrs, Writer::Client(&caller.client), false)?;
         let ctx = CallerContext::of(&input, Some(&caller.client.client_id));
@@ -622,7 +619,7 @@ impl Service {
     }
 
     pub async fn delete_user_attributes(&self, input: Doc) -> Result<Value> {
-        let caller = self.token_caller(s(&input, "AccessToken")).await?;
+        let caller = self.token_caller(field(&input, "AccessToken")).await?;
         let names = string_list(input.get("UserAttributeNames"));
         let writable = caller.client.write_attributes();
         let refused = |n: &String| {
@@ -639,8 +636,8 @@ impl Service {
     }
 
     pub async fn get_user_attribute_verification_code(&self, input: Doc) -> Result<Value> {
-        let caller = self.token_caller(s(&input, "AccessToken")).await?;
-        let attr = match s(&input, "AttributeName") {
+        let caller = self.token_caller(field(&input, "AccessToken")).await?;
+        let attr = match field(&input, "AttributeName") {
             "email" => "email",
             "phone_number" => "phone_number",
             other => {
@@ -659,9 +656,9 @@ impl Service {
     }
 
     pub async fn verify_user_attribute(&self, input: Doc) -> Result<Value> {
-        let caller = self.token_caller(s(&input, "AccessToken")).await?;
-        let attr = s(&input, "AttributeName").to_owned();
-        let code = s(&input, "Code").to_owned();
+        let caller = self.token_caller(field(&input, "AccessToken")).await?;
+        let attr = field(&input, "AttributeName").to_owned();
+        let code = field(&input, "Code").to_owned();
         let purpose = CodePurpose::Attribute(attr.clone());
         let (user, ()) = self
             .update_user_with(caller.user, true, |u| {
@@ -675,9 +672,9 @@ impl Service {
     }
 
     pub async fn change_password(&self, input: Doc) -> Result<Value> {
-        let caller = self.token_caller(s(&input, "AccessToken")).await?;
+        let caller = self.token_caller(field(&input, "AccessToken")).await?;
         let previous = input.get("PreviousPassword").and_then(Value::as_str).unwrap_or_default();
-        let proposed = s(&input, "ProposedPassword");
+        let proposed = field(&input, "ProposedPassword");
         if caller.user.lockout.locked_until_ms > self.now_ms() {
             return Err(CognitoError::not_authorized("Password attempts exceeded"));
         }

@@ -2,7 +2,7 @@
 //! the model already, so required members are present and typed.
 
 use axum::http::HeaderMap;
-use cognate_core::model::Doc;
+use cognate_core::model::{field, Doc};
 use cognate_core::service::{sdk_version, CALLER_SDK};
 use cognate_core::{Result, Service};
 use serde_json::Value;
@@ -24,9 +24,6 @@ fn caller_sdk(headers: &HeaderMap) -> String {
     sdk_version(&ua)
 }
 
-fn s<'a>(input: &'a Doc, key: &str) -> &'a str {
-    input.get(key).and_then(Value::as_str).unwrap_or_default()
-}
 
 fn opt_s<'a>(input: &'a Doc, key: &str) -> Option<&'a str> {
     input.get(key).and_then(Value::as_str)
@@ -39,7 +36,7 @@ fn opt_i(input: &Doc, key: &str) -> Option<i64> {
 /// Runs `op`; None when cognate does not implement it.
 pub async fn dispatch(svc: &Service, op: &str, mut input: Doc, call: Call<'_>) -> Option<Result<Value>> {
     input.insert(CALLER_SDK.into(), Value::String(caller_sdk(call.headers)));
-    let pool_id = s(&input, "UserPoolId").to_owned();
+    let pool_id = field(&input, "UserPoolId").to_owned();
     let pool = pool_id.as_str();
     Some(match op {
         // Pools
@@ -56,9 +53,9 @@ pub async fn dispatch(svc: &Service, op: &str, mut input: Doc, call: Call<'_>) -
         "SetUserPoolMfaConfig" => svc.set_user_pool_mfa_config(input).await,
         // App clients
         "CreateUserPoolClient" => svc.create_user_pool_client(input, None).await,
-        "DescribeUserPoolClient" => svc.describe_user_pool_client(pool, s(&input, "ClientId")).await,
+        "DescribeUserPoolClient" => svc.describe_user_pool_client(pool, field(&input, "ClientId")).await,
         "UpdateUserPoolClient" => svc.update_user_pool_client(input).await,
-        "DeleteUserPoolClient" => svc.delete_user_pool_client(pool, s(&input, "ClientId")).await,
+        "DeleteUserPoolClient" => svc.delete_user_pool_client(pool, field(&input, "ClientId")).await,
         "ListUserPoolClients" => {
             svc.list_user_pool_clients(pool, opt_i(&input, "MaxResults"), opt_s(&input, "NextToken")).await
         }
@@ -71,25 +68,25 @@ pub async fn dispatch(svc: &Service, op: &str, mut input: Doc, call: Call<'_>) -
         // Users: administration
         "AdminCreateUser" => svc.admin_create_user(input).await,
         "AdminConfirmSignUp" => svc.admin_confirm_sign_up(input).await,
-        "AdminGetUser" => svc.admin_get_user(pool, s(&input, "Username")).await,
-        "AdminDeleteUser" => svc.admin_delete_user(pool, s(&input, "Username")).await,
-        "AdminDisableUser" => svc.admin_set_enabled(pool, s(&input, "Username"), false).await,
-        "AdminEnableUser" => svc.admin_set_enabled(pool, s(&input, "Username"), true).await,
+        "AdminGetUser" => svc.admin_get_user(pool, field(&input, "Username")).await,
+        "AdminDeleteUser" => svc.admin_delete_user(pool, field(&input, "Username")).await,
+        "AdminDisableUser" => svc.admin_set_enabled(pool, field(&input, "Username"), false).await,
+        "AdminEnableUser" => svc.admin_set_enabled(pool, field(&input, "Username"), true).await,
         "AdminUpdateUserAttributes" => svc.admin_update_user_attributes(input).await,
         "AdminDeleteUserAttributes" => svc.admin_delete_user_attributes(input).await,
         "AdminSetUserPassword" => svc.admin_set_user_password(input).await,
         "AdminResetUserPassword" => svc.admin_reset_user_password(input).await,
-        "AdminUserGlobalSignOut" => svc.admin_user_global_sign_out(pool, s(&input, "Username")).await,
+        "AdminUserGlobalSignOut" => svc.admin_user_global_sign_out(pool, field(&input, "Username")).await,
         "ListUsers" => svc.list_users(input).await,
         // Users: self-service (access token)
-        "GetUser" => svc.get_user(s(&input, "AccessToken")).await,
-        "DeleteUser" => svc.delete_user(s(&input, "AccessToken")).await,
+        "GetUser" => svc.get_user(field(&input, "AccessToken")).await,
+        "DeleteUser" => svc.delete_user(field(&input, "AccessToken")).await,
         "UpdateUserAttributes" => svc.update_user_attributes(input).await,
         "DeleteUserAttributes" => svc.delete_user_attributes(input).await,
         "GetUserAttributeVerificationCode" => svc.get_user_attribute_verification_code(input).await,
         "VerifyUserAttribute" => svc.verify_user_attribute(input).await,
         "ChangePassword" => svc.change_password(input).await,
-        "GlobalSignOut" => svc.global_sign_out(s(&input, "AccessToken")).await,
+        "GlobalSignOut" => svc.global_sign_out(field(&input, "AccessToken")).await,
         // Sign-in
         "InitiateAuth" => svc.initiate_auth(input, false).await,
         "AdminInitiateAuth" => svc.initiate_auth(input, true).await,
@@ -98,9 +95,9 @@ pub async fn dispatch(svc: &Service, op: &str, mut input: Doc, call: Call<'_>) -
         "RevokeToken" => svc.revoke_token(input).await,
         // Groups
         "CreateGroup" => svc.create_group(input).await,
-        "GetGroup" => svc.get_group(pool, s(&input, "GroupName")).await,
+        "GetGroup" => svc.get_group(pool, field(&input, "GroupName")).await,
         "UpdateGroup" => svc.update_group(input).await,
-        "DeleteGroup" => svc.delete_group(pool, s(&input, "GroupName")).await,
+        "DeleteGroup" => svc.delete_group(pool, field(&input, "GroupName")).await,
         "ListGroups" => svc.list_groups(input).await,
         "AdminAddUserToGroup" => svc.admin_add_user_to_group(input).await,
         "AdminRemoveUserFromGroup" => svc.admin_remove_user_from_group(input).await,
