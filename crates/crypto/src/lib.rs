@@ -5,12 +5,14 @@
 //!
 //! * [`srp`] — the server half of Cognito's SRP-6a variant (`USER_SRP_AUTH`, `DEVICE_SRP_AUTH`) and
 //!   the password check used by `USER_PASSWORD_AUTH`.
+//! * [`esdk`] — AWS Encryption SDK messages (the `code` custom sender functions receive).
 //! * [`jwt`] — RS256 JSON Web Tokens and JWKS entries.
 //! * [`seal`] — AES-256-GCM envelopes for state handed to clients or stored at rest, and keyed
 //!   hashes for values that must be looked up but never recovered.
 //! * [`secret_hash`] — the app-client `SECRET_HASH`.
 //! * [`random`] — codes, identifiers and temporary passwords.
 
+pub mod esdk;
 pub mod jwt;
 pub mod random;
 pub mod seal;

@@ -215,11 +215,12 @@ impl FunctionsInvoker {
         let fallback = config.lambda.as_ref().and_then(|l| {
             l.endpoint.clone().map(|endpoint| LambdaFallback { endpoint, region: l.region.clone() })
         });
+        // Handler code reaches cognate for Cognito calls and for KMS (custom senders unwrap
+        // their codes with the keys cognate holds).
         let mut extra_env = BTreeMap::new();
-        extra_env.insert(
-            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER".to_owned(),
-            settings.public_url.trim_end_matches('/').to_owned(),
-        );
+        for var in ["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "AWS_ENDPOINT_URL_KMS"] {
+            extra_env.insert(var.to_owned(), settings.public_url.trim_end_matches('/').to_owned());
+        }
         let runtimes = Runtimes::new(RuntimesConfig {
             node_bin: config.runtimes.node.clone(),
             python_bin: config.runtimes.python.clone(),

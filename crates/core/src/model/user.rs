@@ -174,7 +174,7 @@ impl std::fmt::Debug for StoredKey {
 }
 
 /// A message the pool sent (or would have sent): what `/_cognate/outbox` shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OutboxMessage {
     pub id: String,
     pub pool_id: String,
@@ -189,6 +189,22 @@ pub struct OutboxMessage {
     /// Why it was sent: `SignUp`, `ForgotPassword`, …
     pub source: String,
     pub created_ms: i64,
+    #[serde(default)]
+    pub status: DeliveryStatus,
+}
+
+/// Where an outbox message stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryStatus {
+    /// Kept in the outbox only (no transport configured, or captured from SES / SNS).
+    #[default]
+    Recorded,
+    Pending,
+    Sent,
+    Failed,
+    /// Handed to a custom email / SMS sender function.
+    CustomSender,
 }
 
 /// Which outbox messages to list.

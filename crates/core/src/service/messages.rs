@@ -8,7 +8,10 @@ use super::attributes::mask;
 use super::triggers::{event_attributes, CallerContext, Trigger};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
-use crate::model::{CodePurpose, CodeRecord, OutboxMessage, User, UserPool};
+use base64::Engine as _;
+
+use crate::model::{CodePurpose, CodeRecord, DeliveryStatus, OutboxMessage, User, UserPool};
+use crate::ports::InvokeMeta;
 
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 /// Wrong answers a code survives; the next attempt is refused until a new code is sent.
@@ -41,6 +44,12 @@ impl Delivery {
             "AttributeName": self.attribute,
         })
     }
+}
+
+/// A message ready to send, and the custom sender function that takes it over, if any.
+pub(crate) struct Composed {
+    pub message: OutboxMessage,
+    sender: Option<(String, Value)>,
 }
 
 /// What kind of message: a verification code, or an invitation with a temporary password.
@@ -84,6 +93,22 @@ pub(crate) fn recovery_delivery(pool: &UserPool, user: &User) -> Option<Delivery
             None
         }
     })
+}
+
+/// Cognito HTML-escapes temporary passwords before it encrypts them for custom senders.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn render(template: &str, code: &str, username: &str) -> String {
@@ -157,7 +182,9 @@ impl Service {
     }
 
     /// Renders the message (the pool's templates, or what a CustomMessage function returns)
-    /// without sending it, so callers can fail before they store anything.
+    /// without sending it, so callers can fail before they store anything. When a custom
+    /// sender function owns the channel, the message is its event instead (§6): Cognito then
+    /// neither renders nor delivers it, and CustomMessage is not consulted.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn compose_message(
         &self,
@@ -169,7 +196,15 @@ impl Service {
         code: &str,
         ctx: &CallerContext,
         metadata: Option<Value>,
-    ) -> Result<OutboxMessage> {
+    ) -> Result<Composed> {
+        let sender = if delivery.channel == "EMAIL" { Trigger::CustomEmailSender } else { Trigger::CustomSmsSender };
+        if let Some((function, _)) = sender.function(pool) {
+            let event = self.custom_sender_event(pool, user, sender, kind, source, code, ctx, metadata)?;
+            let mut message = self.outbox_message(pool, user, delivery, None, String::new(), code, source);
+            message.status = DeliveryStatus::CustomSender;
+            message.body = format!("(handed to the {} function {function})", sender.key());
+            return Ok(Composed { message, sender: Some((function, event)) });
+        }
         let (mut subject, mut body) = templates(pool, delivery, kind);
         if let Some(custom) = self.custom_message(pool, user, kind, source, ctx, metadata).await? {
             let email = delivery.channel == "EMAIL";
@@ -193,18 +228,90 @@ impl Service {
                 }
             }
         }
-        Ok(OutboxMessage {
+        let body = render(&body, code, &user.username);
+        Ok(Composed { message: self.outbox_message(pool, user, delivery, subject, body, code, source), sender: None })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn outbox_message(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        delivery: &Delivery,
+        subject: Option<String>,
+        body: String,
+        code: &str,
+        source: &str,
+    ) -> OutboxMessage {
+        OutboxMessage {
             id: crate::ids::uuid(),
             pool_id: pool.id.clone(),
             username: user.username.clone(),
             channel: delivery.channel.to_owned(),
             destination: delivery.destination.clone(),
             subject,
-            body: render(&body, code, &user.username),
+            body,
             code: Some(code.to_owned()),
             source: source.to_owned(),
             created_ms: self.now_ms(),
-        })
+            ..OutboxMessage::default()
+        }
+    }
+
+    /// The event a custom sender function gets: Cognito's envelope without `response`, the
+    /// code (a temporary password HTML-escaped) as an Encryption SDK message under the pool's
+    /// `KMSKeyID`.
+    #[allow(clippy::too_many_arguments)]
+    fn custom_sender_event(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        sender: Trigger,
+        kind: MessageKind,
+        source: &str,
+        code: &str,
+        ctx: &CallerContext,
+        metadata: Option<Value>,
+    ) -> Result<Value> {
+        let key_id = pool.lambda_config().get("KMSKeyID").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let plaintext = if kind == MessageKind::Invitation { html_escape(code) } else { code.to_owned() };
+        let encrypted = self.esdk_message(&key_id, &pool.id, plaintext.as_bytes()).map_err(|e| {
+            CognitoError::new(
+                ErrorKind::CodeDeliveryFailure,
+                format!("Unable to encrypt the code with KMS key {key_id}: {}", e.kind),
+            )
+        })?;
+        let request_type =
+            if sender == Trigger::CustomEmailSender { "customEmailSenderRequestV1" } else { "customSMSSenderRequestV1" };
+        Ok(json!({
+            "version": "1",
+            "triggerSource": format!("{}_{source}", sender.key()),
+            "region": self.config.region,
+            "userPoolId": pool.id,
+            "userName": user.username,
+            "callerContext": { "awsSdkVersion": ctx.sdk, "clientId": ctx.client_id },
+            "request": {
+                "type": request_type,
+                "code": base64::engine::general_purpose::STANDARD.encode(encrypted),
+                "clientMetadata": metadata.unwrap_or(Value::Null),
+                "userAttributes": event_attributes(user),
+            },
+        }))
+    }
+
+    /// Sends a composed message: hands it to its custom sender function without waiting (the
+    /// API call never sees the outcome), or to the outbox and the configured transports.
+    pub(crate) async fn dispatch(&self, composed: Composed) -> Result<()> {
+        match composed.sender {
+            Some((function, event)) => {
+                // Recorded first so the outbox shows the hand-off even if the function fails.
+                self.store.insert_message(&composed.message).await?;
+                let source = event["triggerSource"].as_str().unwrap_or_default().to_owned();
+                self.invoker.invoke_async(&function, event, InvokeMeta { pool_id: composed.message.pool_id, trigger_source: source });
+                Ok(())
+            }
+            None => self.deliver(&composed.message).await,
+        }
     }
 
     /// Records a message in the outbox (and hands it to the configured senders).
@@ -213,7 +320,7 @@ impl Service {
         Ok(())
     }
 
-    /// Composes and delivers in one step, for callers with nothing to store in between.
+    /// Composes and sends in one step, for callers with nothing to store in between.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn send_code_message(
         &self,
@@ -226,8 +333,8 @@ impl Service {
         ctx: &CallerContext,
         metadata: Option<Value>,
     ) -> Result<()> {
-        let message = self.compose_message(pool, user, delivery, kind, source, code, ctx, metadata).await?;
-        self.deliver(&message).await
+        let composed = self.compose_message(pool, user, delivery, kind, source, code, ctx, metadata).await?;
+        self.dispatch(composed).await
     }
 
     /// Runs the CustomMessage trigger, if configured, returning its response.
@@ -345,6 +452,7 @@ impl Service {
             code: None,
             source: source.to_owned(),
             created_ms: self.now_ms(),
+            ..OutboxMessage::default()
         };
         self.deliver(&message).await?;
         Ok(id)

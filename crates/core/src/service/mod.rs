@@ -7,6 +7,7 @@ mod clients;
 mod custom_auth;
 mod groups;
 mod keys;
+mod kms;
 mod lifecycle;
 mod messages;
 mod migrate;
@@ -27,6 +28,7 @@ use cognate_crypto::seal::MasterKey;
 
 use crate::ports::{Clock, Invoker, NoFunctions, Store};
 
+pub use kms::{KmsError, KmsResult};
 pub use paging::Page;
 pub use pools::ApplyOutcome;
 pub use triggers::{sample_event, sdk_version, trigger_error, Trigger, CALLER_SDK};

@@ -89,7 +89,7 @@ impl Service {
             self.post_confirmation(&pool, "PostConfirmation_ConfirmSignUp", &user, &ctx, metadata).await?;
         }
         if let (Some(d), Some(m)) = (&delivery, message) {
-            self.deliver(&m).await?;
+            self.dispatch(m).await?;
             out.insert("CodeDeliveryDetails".into(), d.details());
         }
         out.insert("UserSub".into(), json!(user.sub));

@@ -27,6 +27,8 @@ pub enum Trigger {
     PreTokenGeneration,
     UserMigration,
     CustomMessage,
+    CustomEmailSender,
+    CustomSmsSender,
     DefineAuthChallenge,
     CreateAuthChallenge,
     VerifyAuthChallengeResponse,
@@ -43,6 +45,8 @@ impl Trigger {
             Trigger::PreTokenGeneration => "PreTokenGeneration",
             Trigger::UserMigration => "UserMigration",
             Trigger::CustomMessage => "CustomMessage",
+            Trigger::CustomEmailSender => "CustomEmailSender",
+            Trigger::CustomSmsSender => "CustomSMSSender",
             Trigger::DefineAuthChallenge => "DefineAuthChallenge",
             Trigger::CreateAuthChallenge => "CreateAuthChallenge",
             Trigger::VerifyAuthChallengeResponse => "VerifyAuthChallengeResponse",
@@ -62,6 +66,11 @@ impl Trigger {
                 };
                 return Some((arn.to_owned(), version));
             }
+        }
+        if matches!(self, Trigger::CustomEmailSender | Trigger::CustomSmsSender) {
+            // `{LambdaArn, LambdaVersion: "V1_0"}`; events carry version "1".
+            let arn = cfg.get(self.key()).and_then(|c| c.get("LambdaArn")).and_then(Value::as_str)?;
+            return Some((arn.to_owned(), "1"));
         }
         cfg.get(self.key()).and_then(Value::as_str).map(|a| (a.to_owned(), "1"))
     }

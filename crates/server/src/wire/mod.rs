@@ -1,6 +1,7 @@
 //! The wire layer: HTTP routes, AWS JSON 1.1 framing, Cognito's error shapes.
 
 mod capture;
+mod kms;
 mod ops;
 pub mod shapes;
 
@@ -176,6 +177,7 @@ pub fn outbox_json(m: &OutboxMessage) -> Value {
         "code": m.code,
         "source": m.source,
         "createdAt": m.created_ms as f64 / 1000.0,
+        "status": m.status,
     })
 }
 
@@ -239,6 +241,17 @@ async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
         }
         return match read_body(req.into_body()).await {
             Ok(body) => capture::query(&state, &body).await,
+            Err(e) => e.into_response(),
+        };
+    }
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    if let Some(op) = target.and_then(|t| t.strip_prefix(kms::TARGET_PREFIX)).map(str::to_owned) {
+        // KMS unwraps the codes custom senders receive: local callers only, like the outbox.
+        if !is_local_caller(&state, headers) {
+            return (StatusCode::FORBIDDEN, "This endpoint answers local tools only.").into_response();
+        }
+        return match read_body(req.into_body()).await {
+            Ok(body) => kms::handle(&state.service, &op, &body),
             Err(e) => e.into_response(),
         };
     }
