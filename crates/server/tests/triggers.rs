@@ -7,9 +7,9 @@ mod common;
 use std::path::Path;
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeDataType, AuthFlowType, ChallengeNameType, ExplicitAuthFlowsType, LambdaConfigType,
+    AttributeDataType, AuthFlowType, ChallengeNameType, EmailMfaConfigType, EmailMfaSettingsType, ExplicitAuthFlowsType, LambdaConfigType,
     MessageActionType, PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType, SchemaAttributeType,
-    UserStatusType, VerifiedAttributeType,
+    UserPoolMfaType, UserStatusType, VerifiedAttributeType,
 };
 use aws_sdk_cognitoidentityprovider::Client;
 use common::{attr, claims, err_of, last_message, servers_with, TestServer};
@@ -407,6 +407,40 @@ async fn custom_message_rewrites_every_source() {
             check(last_message(&url, &pool, "ana").await, "UpdateUserAttribute", "ana");
             c.get_user_attribute_verification_code().access_token(&token).attribute_name("email").send().await.unwrap();
             check(last_message(&url, &pool, "ana").await, "VerifyUserAttribute", "ana");
+
+            // A sign-in code by email as the second factor: CustomMessage_Authentication.
+            c.set_user_pool_mfa_config().user_pool_id(&pool).mfa_configuration(UserPoolMfaType::Optional)
+                .email_mfa_configuration(EmailMfaConfigType::builder().message("Sign-in code {####}").subject("Sign in").build())
+                .send().await.unwrap();
+            c.admin_set_user_mfa_preference().user_pool_id(&pool).username("ana")
+                .email_mfa_settings(EmailMfaSettingsType::builder().enabled(true).preferred_mfa(true).build()).send().await.unwrap();
+            let started = sign_in(&c, &client, "ana", PW, None).await.unwrap();
+            assert_eq!(started.challenge_name, Some(ChallengeNameType::EmailOtp), "{rt}");
+            assert!(started.authentication_result.is_none());
+            let params = started.challenge_parameters.unwrap();
+            assert_eq!(params["CODE_DELIVERY_DELIVERY_MEDIUM"], "EMAIL");
+            assert_eq!(params["CODE_DELIVERY_DESTINATION"], "n***@e***");
+            let msg = last_message(&url, &pool, "ana").await;
+            check(msg.clone(), "Authentication", "ana");
+            let ev = &events(&url, &pool, "CustomMessage_Authentication").await[0];
+            check_envelope(ev, "CustomMessage_Authentication", &pool, "ana", &client);
+            let session = started.session.unwrap();
+            let answer = |code: &str, session: &str| {
+                c.respond_to_auth_challenge().client_id(&client).challenge_name(ChallengeNameType::EmailOtp).session(session)
+                    .challenge_responses("USERNAME", "ana").challenge_responses("EMAIL_OTP_CODE", code).send()
+            };
+            let code = msg["code"].as_str().unwrap();
+            let wrong = if code == "000000" { "111111" } else { "000000" };
+            // A mistyped code may be retried in the same session; the right one gives tokens once.
+            let e = answer(wrong, &session).await.unwrap_err();
+            assert_eq!(err_of(&e), ("CodeMismatchException".into(), "Invalid code or auth state for the user.".into()));
+            let done = answer(code, &session).await.unwrap();
+            assert!(done.authentication_result.unwrap().access_token.is_some());
+            let e = answer(code, &session).await.unwrap_err();
+            assert_eq!(err_of(&e).0, "NotAuthorizedException");
+            c.admin_set_user_mfa_preference().user_pool_id(&pool).username("ana")
+                .email_mfa_settings(EmailMfaSettingsType::builder().enabled(false).build()).send().await.unwrap();
+            assert!(sign_in(&c, &client, "ana", PW, None).await.unwrap().authentication_result.is_some());
 
             c.admin_create_user().user_pool_id(&pool).username("max").user_attributes(attr("email", "max@example.com"))
                 .desired_delivery_mediums(aws_sdk_cognitoidentityprovider::types::DeliveryMediumType::Email).send().await.unwrap();

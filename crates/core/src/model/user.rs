@@ -40,6 +40,8 @@ pub enum CodePurpose {
     ForgotPassword,
     /// Verification of `email` or `phone_number`.
     Attribute(String),
+    /// A second-factor code at sign-in (`SMS_MFA`, `EMAIL_OTP`).
+    Mfa,
 }
 
 /// A one-time code, stored only as a keyed hash.

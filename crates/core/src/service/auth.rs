@@ -210,7 +210,24 @@ impl Service {
                 }
                 self.new_password_challenge(pool, client, &user)
             }
-            _ => self.complete_sign_in(pool, client, &user, "TokenGeneration_Authentication", ctx, metadata).await,
+            _ => self.second_factor_or_tokens(pool, client, user, "TokenGeneration_Authentication", ctx, metadata).await,
+        }
+    }
+
+    /// The end of a password sign-in: an MFA challenge if the pool and user call for one,
+    /// else tokens.
+    async fn second_factor_or_tokens(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: User,
+        token_source: &str,
+        ctx: &CallerContext,
+        metadata: Option<Value>,
+    ) -> Result<Value> {
+        match self.second_factor(pool, &user)? {
+            Some(factor) => self.mfa_challenge(pool, client, user, factor, token_source, ctx).await,
+            None => self.complete_sign_in(pool, client, &user, token_source, ctx, metadata).await,
         }
     }
 
@@ -421,7 +438,8 @@ impl Service {
                     })
                     .await?;
                 self.sync_aliases(&pool, &user, false).await?;
-                self.complete_sign_in(&pool, &client, &user, "TokenGeneration_NewPasswordChallenge", &ctx, metadata).await
+                self.second_factor_or_tokens(&pool, &client, user, "TokenGeneration_NewPasswordChallenge", &ctx, metadata)
+                    .await
             }
             "CUSTOM_CHALLENGE" => {
                 let session = input.get("Session").and_then(Value::as_str).ok_or_else(|| {
@@ -438,6 +456,10 @@ impl Service {
                 }
                 self.check_secret_hash(&client, &names, r("SECRET_HASH"))?;
                 self.answer_custom_challenge(&pool, &client, state, name, r("ANSWER"), ctx, metadata).await
+            }
+            "SMS_MFA" | "EMAIL_OTP" => {
+                let factor = super::mfa::Factor::from_challenge(challenge).expect("matched above");
+                self.answer_mfa(&pool, &client, factor, &input, name).await
             }
             other => Err(CognitoError::invalid_parameter(format!(
                 "{other} is not a supported challenge in cognate yet."

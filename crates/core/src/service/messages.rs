@@ -57,6 +57,8 @@ pub(crate) struct Composed {
 pub(crate) enum MessageKind {
     Verification,
     Invitation,
+    /// A second-factor code at sign-in.
+    Authentication,
 }
 
 /// Where the sign-up confirmation code goes: the first auto-verified attribute the user has.
@@ -121,6 +123,7 @@ impl Service {
             CodePurpose::SignUp => "signup".to_owned(),
             CodePurpose::ForgotPassword => "forgot".to_owned(),
             CodePurpose::Attribute(a) => format!("attr:{a}"),
+            CodePurpose::Mfa => "mfa".to_owned(),
         };
         let data = format!("{}\n{}\n{tag}\n{code}", user.pool_id, user.username);
         hex::encode(self.master().keyed_hash(purpose::CONFIRMATION_CODE, data.as_bytes()))
@@ -139,7 +142,12 @@ impl Service {
 
     /// Cognito sends at most five codes of a kind per user per hour; more would let a guesser
     /// try five answers per fresh code without end.
+    /// Sign-in codes are exempt: they follow a correct password, and a limit would lock the
+    /// user out of signing in.
     fn count_code_issue(&self, user: &mut User, purpose: &CodePurpose) -> Result<()> {
+        if *purpose == CodePurpose::Mfa {
+            return Ok(());
+        }
         let now = self.now_ms();
         let key = format!("{purpose:?}");
         let issues = user.settings.entry("codeIssues").or_insert_with(|| json!({}));
@@ -381,6 +389,21 @@ fn templates(pool: &UserPool, delivery: &Delivery, kind: MessageKind) -> (Option
             "Your temporary password",
             "Your username is {username} and temporary password is {####}. ",
         ),
+        MessageKind::Authentication => {
+            // SMS text from `SmsAuthenticationMessage`; email from `EmailMfaConfiguration`.
+            let sms = pool.doc.get("SmsAuthenticationMessage").and_then(Value::as_str);
+            let email = pool.doc.get("MfaSettings").and_then(|m| m.get("EmailMfaConfiguration"));
+            let get = |k: &str| email.and_then(|e| e.get(k)).and_then(Value::as_str);
+            let default_body = "Your authentication code is {####}. ";
+            return if delivery.channel == "EMAIL" {
+                (
+                    Some(get("Subject").unwrap_or("Your authentication code").to_owned()),
+                    get("Message").unwrap_or(default_body).to_owned(),
+                )
+            } else {
+                (None, sms.unwrap_or(default_body).to_owned())
+            };
+        }
     };
     let get = |k: &str| group.and_then(|t| t.get(k)).and_then(Value::as_str).map(str::to_owned);
     if delivery.channel == "EMAIL" {

@@ -10,6 +10,7 @@ mod keys;
 mod kms;
 mod lifecycle;
 mod messages;
+mod mfa;
 mod migrate;
 mod paging;
 mod passwords;

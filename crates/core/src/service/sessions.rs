@@ -47,6 +47,22 @@ impl Service {
 
     /// Opens a session for `client`, checking expiry, and uses it up.
     pub(crate) async fn take_session(&self, session: &str, client: &str) -> Result<SessionState> {
+        let state = self.open_session(session, client)?;
+        self.use_session(&state).await?;
+        Ok(state)
+    }
+
+    /// Marks a session used; false-y (an error) if it was used before.
+    pub(crate) async fn use_session(&self, state: &SessionState) -> Result<()> {
+        if !self.store.consume_nonce(&format!("session:{}", state.nonce), state.expires_ms).await? {
+            return Err(invalid());
+        }
+        Ok(())
+    }
+
+    /// Opens a session for `client` and checks its expiry without using it up (for answers
+    /// that may be retried, like a mistyped MFA code).
+    pub(crate) fn open_session(&self, session: &str, client: &str) -> Result<SessionState> {
         let bytes = B64URL.decode(session.trim_end_matches('=')).map_err(|_| invalid())?;
         let plain = self.master().open(purpose::SESSION, b"cognate-session", &bytes).map_err(|_| invalid())?;
         let state: SessionState = serde_json::from_slice(&plain).map_err(|_| invalid())?;
@@ -55,9 +71,6 @@ impl Service {
         }
         if state.expires_ms <= self.now_ms() {
             return Err(CognitoError::not_authorized("Invalid session for the user, session is expired."));
-        }
-        if !self.store.consume_nonce(&format!("session:{}", state.nonce), state.expires_ms).await? {
-            return Err(invalid());
         }
         Ok(state)
     }

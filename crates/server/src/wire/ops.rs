@@ -73,6 +73,8 @@ pub async fn dispatch(svc: &Service, op: &str, mut input: Doc, call: Call<'_>) -
         "AdminDisableUser" => svc.admin_set_enabled(pool, field(&input, "Username"), false).await,
         "AdminEnableUser" => svc.admin_set_enabled(pool, field(&input, "Username"), true).await,
         "AdminUpdateUserAttributes" => svc.admin_update_user_attributes(input).await,
+        "AdminSetUserMFAPreference" => svc.admin_set_user_mfa_preference(input).await,
+        "SetUserMFAPreference" => svc.set_user_mfa_preference(input).await,
         "AdminDeleteUserAttributes" => svc.admin_delete_user_attributes(input).await,
         "AdminSetUserPassword" => svc.admin_set_user_password(input).await,
         "AdminResetUserPassword" => svc.admin_reset_user_password(input).await,
