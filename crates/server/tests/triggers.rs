@@ -460,3 +460,58 @@ async fn custom_message_rewrites_every_source() {
         }
     }
 }
+
+#[tokio::test]
+async fn custom_senders_are_handed_the_code_without_holding_up_the_call() {
+    use aws_sdk_cognitoidentityprovider::types::{CustomEmailLambdaVersionConfigType, CustomEmailSenderLambdaVersionType};
+    const KEY: &str = "arn:aws:kms:us-east-1:000000000000:key/0f8d2c3e-1a2b-4c5d-8e9f-001122334455";
+    for server in servers().await {
+        let c = server.cognito();
+        for rt in RUNTIMES {
+            // The sender throws: Cognito neither waits for it nor reports its failure.
+            let sender = CustomEmailLambdaVersionConfigType::builder()
+                .lambda_arn(arn(rt, "throws"))
+                .lambda_version(CustomEmailSenderLambdaVersionType::V10)
+                .build()
+                .unwrap();
+            let lambda = LambdaConfigType::builder().custom_email_sender(sender.clone()).kms_key_id(KEY).custom_message(arn(rt, "customMessage")).build();
+            let (pool, client) = pool_with(&c, lambda).await;
+            let url = server.url();
+            let out = c.sign_up().client_id(&client).username("ana").password(PW).user_attributes(attr("email", "ana@example.com")).send().await.unwrap();
+            assert_eq!(out.code_delivery_details.unwrap().delivery_medium, Some(aws_sdk_cognitoidentityprovider::types::DeliveryMediumType::Email));
+            let msg = last_message(&url, &pool, "ana").await;
+            assert_eq!(msg["status"], "CUSTOM_SENDER", "{rt}: {msg}");
+            assert_eq!(msg["source"], "SignUp");
+            // CustomMessage is not consulted for a channel a custom sender owns.
+            assert!(events(&url, &pool, "CustomMessage_SignUp").await.is_empty(), "{rt}");
+
+            // The failure shows in the invocation log only, marked asynchronous.
+            let mut record = Value::Null;
+            for _ in 0..200 {
+                let v: Value = reqwest::get(format!("{url}/_cognate/invocations?poolId={pool}&triggerSource=CustomEmailSender_SignUp"))
+                    .await.unwrap().json().await.unwrap();
+                if let Some(r) = v["invocations"].as_array().and_then(|a| a.first()) {
+                    record = r.clone();
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(record["async"], true, "{rt}: {record}");
+            assert_eq!(record["error"]["kind"], "function", "{rt}: {record}");
+            let event = &record["event"];
+            assert_eq!(event["request"]["type"], "customEmailSenderRequestV1");
+            assert!(event["request"]["code"].as_str().unwrap().starts_with("AYADe"), "{event}");
+            assert!(event.get("response").is_none());
+
+            // The code it was handed confirms the account.
+            let code = msg["code"].as_str().unwrap();
+            c.confirm_sign_up().client_id(&client).username("ana").confirmation_code(code).send().await.unwrap();
+
+            // Without KMSKeyID the configuration is refused.
+            let e = c.create_user_pool().pool_name("nokey")
+                .lambda_config(LambdaConfigType::builder().custom_email_sender(sender).build())
+                .send().await.unwrap_err();
+            assert_eq!(err_of(&e), ("InvalidParameterException".into(), "KMSKeyID must be provided to use CustomEmailSender.".into()));
+        }
+    }
+}

@@ -117,6 +117,43 @@ describe('examples/custom-senders', () => {
     assert.equal(signedIn.kind, 'success');
   });
 
+  test('CustomSMSSender_Authentication: SMS MFA through amazon-cognito-identity-js (mfaRequired → sendMFACode)', async () => {
+    const phone = '+15555550199';
+    await api(server.url, 'AdminCreateUser', {
+      UserPoolId: POOL_ID,
+      Username: 'ed',
+      MessageAction: 'SUPPRESS',
+      UserAttributes: [
+        { Name: 'phone_number', Value: phone },
+        { Name: 'phone_number_verified', Value: 'true' },
+      ],
+    });
+    await api(server.url, 'AdminSetUserPassword', { UserPoolId: POOL_ID, Username: 'ed', Password: PASSWORD, Permanent: true });
+    await api(server.url, 'AdminSetUserMFAPreference', {
+      UserPoolId: POOL_ID,
+      Username: 'ed',
+      SMSMfaSettings: { Enabled: true, PreferredMfa: true },
+    });
+    const user = new CognitoUser({ Username: 'ed', Pool: pool });
+    const challenge = await new Promise((ok, fail) =>
+      user.authenticateUser(new AuthenticationDetails({ Username: 'ed', Password: PASSWORD }), {
+        onSuccess: () => fail(new Error('signed in without the second factor')),
+        onFailure: fail,
+        mfaRequired: (name, params) => ok({ name, params }),
+      }),
+    );
+    assert.equal(challenge.name, 'SMS_MFA');
+    assert.deepEqual(challenge.params, { CODE_DELIVERY_DELIVERY_MEDIUM: 'SMS', CODE_DELIVERY_DESTINATION: '+*******0199' });
+    const handed = await handOff(server.url, 'ed', 'Authentication');
+    const [text] = await delivered(server.url, phone);
+    assert.equal(text.body, `Your sign-in code is ${handed.code}`);
+    const session = await new Promise((ok, fail) =>
+      user.sendMFACode(/(\d{6})$/.exec(text.body)[1], { onSuccess: ok, onFailure: fail }),
+    );
+    assert.equal(session.isValid(), true);
+    assert.equal(session.getIdToken().decodePayload()['cognito:username'], 'ed');
+  });
+
   test('CustomEmailSender_AdminCreateUser: the temporary password arrives HTML-escaped', async () => {
     const email = 'di@example.com';
     await api(server.url, 'AdminCreateUser', {
