@@ -185,6 +185,7 @@ fn message(id: &str, pool_id: &str, username: &str, created_ms: i64) -> OutboxMe
         code: Some("123456".into()),
         source: "SignUp".into(),
         created_ms,
+        ..OutboxMessage::default()
     }
 }
 
