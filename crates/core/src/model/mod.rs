@@ -11,6 +11,7 @@ pub use client::{AppClient, AuthFlow};
 pub use function::StoredFunction;
 pub use pool::{PasswordPolicy, UserPool};
 pub use user::{CodePurpose, CodeRecord, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredKey, User, UserStatus};
+pub use user::DeliveryStatus;
 
 use serde_json::{Map, Value};
 

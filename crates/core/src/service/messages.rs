@@ -8,7 +8,7 @@ use super::attributes::mask;
 use super::triggers::{event_attributes, CallerContext, Trigger};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
-use crate::model::{CodePurpose, CodeRecord, OutboxMessage, User, UserPool};
+use crate::model::{CodePurpose, CodeRecord, DeliveryStatus, OutboxMessage, User, UserPool};
 
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 /// Wrong answers a code survives; the next attempt is refused until a new code is sent.
@@ -204,12 +204,28 @@ impl Service {
             code: Some(code.to_owned()),
             source: source.to_owned(),
             created_ms: self.now_ms(),
+            ..OutboxMessage::default()
         })
     }
 
-    /// Records a message in the outbox (and hands it to the configured senders).
+    /// Records a message in the outbox: `Pending` (due now) when a transport is configured for
+    /// its pool and channel, and the sender is woken; else `Recorded`. A message already marked
+    /// `CustomSender` is recorded as it is.
     pub(crate) async fn deliver(&self, message: &OutboxMessage) -> Result<()> {
-        self.store.insert_message(message).await?;
+        let mut message = message.clone();
+        let queued = message.status != DeliveryStatus::CustomSender
+            && self.sender.has_transport(&message.pool_id, &message.channel);
+        if queued {
+            message.status = DeliveryStatus::Pending;
+            message.next_attempt_ms = Some(self.now_ms());
+        } else if message.status != DeliveryStatus::CustomSender {
+            message.status = DeliveryStatus::Recorded;
+            message.next_attempt_ms = None;
+        }
+        self.store.insert_message(&message).await?;
+        if queued {
+            self.sender.wake();
+        }
         Ok(())
     }
 
@@ -324,7 +340,7 @@ pub(crate) fn expired_code() -> CognitoError {
 
 impl Service {
     /// Records a message that trigger code sent through the SES or SNS API (captured, never
-    /// forwarded). `source` names the API (`SES`, `SNS`).
+    /// forwarded: it stays `Recorded`). `source` names the API (`SES`, `SNS`).
     pub async fn capture_message(
         &self,
         channel: &str,
@@ -345,8 +361,10 @@ impl Service {
             code: None,
             source: source.to_owned(),
             created_ms: self.now_ms(),
+            status: DeliveryStatus::Recorded,
+            ..OutboxMessage::default()
         };
-        self.deliver(&message).await?;
+        self.store.insert_message(&message).await?;
         Ok(id)
     }
 }
