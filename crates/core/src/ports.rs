@@ -118,6 +118,16 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_message(&self, message: &OutboxMessage) -> StoreResult<()>;
     /// Newest first.
     async fn list_messages(&self, filter: &OutboxFilter) -> StoreResult<Vec<OutboxMessage>>;
+    /// Takes up to `limit` `Pending` messages due by `now_ms` (oldest due first) and moves
+    /// their `next_attempt_ms` to `lease_until_ms`, so no other sender sharing the database
+    /// takes them until then. Each row is taken by a compare-and-set: of several concurrent
+    /// callers, exactly one gets a given message. Returned messages carry the new lease.
+    async fn claim_due_messages(&self, now_ms: i64, lease_until_ms: i64, limit: usize)
+        -> StoreResult<Vec<OutboxMessage>>;
+    /// Records the outcome of an attempt: writes `message` (its status, attempts,
+    /// `next_attempt_ms`, `last_error`, `sent_ms`) if it is still `Pending` under the lease
+    /// `claimed_until_ms` it was claimed with; false if the lease was lost meanwhile.
+    async fn update_message_delivery(&self, message: &OutboxMessage, claimed_until_ms: i64) -> StoreResult<bool>;
 
     // --- functions deployed through the Lambda API -----------------------------------------
 
@@ -130,6 +140,29 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_function(&self, name: &str) -> StoreResult<bool>;
     /// Functions ordered by name, after `after`, without their code (`code` is empty).
     async fn list_functions(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<StoredFunction>>;
+}
+
+/// Hands outbox messages to real transports (SMTP, an SMS provider). The service only asks
+/// whether a transport exists, stores the message `Pending` if so, and wakes the sender; the
+/// sender claims due messages from the store, so a message survives restarts and crashes.
+pub trait Sender: Send + Sync + 'static {
+    /// Whether messages on `channel` (`EMAIL` or `SMS`) from pool `pool_id` go out through a
+    /// transport; when not, they are only recorded in the outbox.
+    fn has_transport(&self, pool_id: &str, channel: &str) -> bool;
+    /// A message became due: look now instead of at the next poll. Never blocks.
+    fn wake(&self);
+}
+
+/// A sender for servers with no transports: every message is only recorded.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoTransports;
+
+impl Sender for NoTransports {
+    fn has_transport(&self, _pool_id: &str, _channel: &str) -> bool {
+        false
+    }
+
+    fn wake(&self) {}
 }
 
 /// Wall-clock time, injectable so tests can move it.

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::cli::ServeArgs;
 use crate::config::Config;
+use crate::delivery::{Delivery, DeliveryWorker};
 use crate::functions::{FunctionsInvoker, InvokerSettings};
 use crate::invocations::InvocationLog;
 use crate::wire::{self, AppState};
@@ -73,6 +74,7 @@ pub struct Running {
     task: JoinHandle<()>,
     store: SqlStore,
     invoker: FunctionsInvoker,
+    delivery: Option<DeliveryWorker>,
 }
 
 impl Running {
@@ -94,8 +96,8 @@ impl Running {
         &self.invoker
     }
 
-    /// Stops accepting, lets in-flight requests finish, then stops the function workers and
-    /// closes the store.
+    /// Stops accepting, lets in-flight requests finish, then stops delivering messages, stops
+    /// the function workers and closes the store.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -106,6 +108,9 @@ impl Running {
     /// Waits until the server has stopped (after a shutdown signal).
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
+        if let Some(delivery) = self.delivery.take() {
+            delivery.shutdown().await;
+        }
         self.invoker.shutdown().await;
         self.store.close().await;
     }
@@ -187,13 +192,17 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
     let invoker = FunctionsInvoker::from_config(&config, &settings, invocations.clone());
     invoker.attach_store(Arc::new(store.clone()), opts.data_dir.join("functions"));
     warn_missing_interpreters(&config);
+    let delivery = Delivery::from_config(&config, Arc::new(store.clone()), opts.clock.clone())?;
     let service = Service::new(
         Arc::new(store.clone()),
         opts.clock.clone(),
         ServiceConfig::new(&opts.region, &public_url, master),
     )
-    .with_invoker(Arc::new(invoker.clone()));
+    .with_invoker(Arc::new(invoker.clone()))
+    .with_sender(Arc::new(delivery.clone()));
     config.apply(&service).await?;
+    // Without a transport nothing is ever queued, so nothing needs polling.
+    let delivery = delivery.is_active().then(|| delivery.start());
     let app = wire::router(AppState {
         service,
         invocations,
@@ -210,7 +219,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
-    Ok(Running { addr, public_url, stop: Some(stop), task, store, invoker })
+    Ok(Running { addr, public_url, stop: Some(stop), task, store, invoker, delivery })
 }
 
 /// A declared node or python function whose interpreter is missing fails when invoked, not at

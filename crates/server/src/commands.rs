@@ -179,7 +179,22 @@ fn outbox_line(m: &Value) -> String {
     if !s("source").is_empty() {
         line.push_str(&format!("  [{}]", s("source")));
     }
+    if !s("status").is_empty() {
+        line.push_str(&format!("  {}", s("status")));
+    }
+    let attempts = m.get("attempts").and_then(Value::as_u64).unwrap_or(0);
+    if attempts > 0 && s("status") != "SENT" {
+        line.push_str(&format!(" after {attempts} attempt{}", if attempts == 1 { "" } else { "s" }));
+    }
+    if s("status") == "PENDING" {
+        if let Some(next) = m.get("nextAttemptAt").and_then(Value::as_f64) {
+            line.push_str(&format!(", next at {}", timestamp(next)));
+        }
+    }
     line.push('\n');
+    if !s("lastError").is_empty() {
+        line.push_str(&format!("    Last error: {}\n", s("lastError")));
+    }
     if !s("subject").is_empty() {
         line.push_str(&format!("    Subject: {}\n", s("subject")));
     }
@@ -409,6 +424,19 @@ mod tests {
         assert_eq!(trigger_key("TokenGeneration_RefreshTokens"), Some("PreTokenGeneration"));
         assert_eq!(trigger_key("CustomSMSSender_SignUp"), Some("CustomSMSSender"));
         assert_eq!(trigger_key("Nope_X"), None);
+    }
+
+    #[test]
+    fn outbox_lines_show_delivery() {
+        let m = json!({"createdAt": 0.5, "poolId": "p", "username": "ana", "channel": "EMAIL", "destination": "ana@example.com",
+            "code": "123456", "source": "SignUp", "subject": "Code", "body": "Your code is 123456", "status": "PENDING",
+            "attempts": 2, "lastError": "SMTP 127.0.0.1:1: Connection refused", "nextAttemptAt": 1.0, "sentAt": null});
+        let text = outbox_line(&m);
+        assert!(text.starts_with("1970-01-01 00:00:00.500Z  p  ana  EMAIL to ana@example.com  code 123456  [SignUp]  PENDING after 2 attempts, next at 1970-01-01 00:00:01.000Z\n"), "{text}");
+        assert!(text.contains("\n    Last error: SMTP 127.0.0.1:1: Connection refused\n    Subject: Code\n"), "{text}");
+        let sent = json!({"createdAt": 0.5, "poolId": "p", "username": "ana", "channel": "SMS", "destination": "+15555550100",
+            "source": "SignUp", "body": "b", "status": "SENT", "attempts": 1, "lastError": null, "sentAt": 0.7});
+        assert!(outbox_line(&sent).starts_with("1970-01-01 00:00:00.500Z  p  ana  SMS to +15555550100  [SignUp]  SENT\n"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `cognate.toml`: pools and clients declared as code, applied idempotently at start, and the
-//! trigger functions they name.
+//! `cognate.toml`: pools and clients declared as code, applied idempotently at start, the
+//! trigger functions they name, and where their messages are delivered.
 
+mod delivery;
 mod functions;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 use crate::wire::shapes::{self, plain_path, Invalid};
 
+pub use delivery::{parse_mailbox, DeliverySettings, SmsDecl, SmtpCredentials, SmtpDecl, SmtpSecurity};
 pub use functions::{
     runtime_name, FunctionDecl, LambdaDecl, RuntimeDecl, RuntimeSettings, DEFAULT_TIMEOUT_MS, RUNTIMES,
 };
@@ -28,6 +30,12 @@ pub struct Config {
     pub lambda: Option<LambdaDecl>,
     /// `[runtimes]`, defaults filled in.
     pub runtimes: RuntimeSettings,
+    /// `[smtp]`: how every pool's email goes out, unless the pool has its own `[pools.smtp]`.
+    pub smtp: Option<SmtpDecl>,
+    /// `[sms]`: the same for text messages.
+    pub sms: Option<SmsDecl>,
+    /// `[delivery]`, defaults filled in.
+    pub delivery: DeliverySettings,
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +43,9 @@ pub struct PoolDecl {
     pub id: Option<String>,
     pub input: Doc,
     pub clients: Vec<ClientDecl>,
+    /// `[pools.smtp]` / `[pools.sms]`: this pool's own transports (the pool has an `Id`).
+    pub smtp: Option<SmtpDecl>,
+    pub sms: Option<SmsDecl>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,7 +54,7 @@ pub struct ClientDecl {
     pub input: Doc,
 }
 
-const TOP_LEVEL: &[&str] = &["pools", "functions", "lambda", "runtimes"];
+const TOP_LEVEL: &[&str] = &["pools", "functions", "lambda", "runtimes", "smtp", "sms", "delivery"];
 
 impl Config {
     /// Reads `path`; every problem names the file, the key and what is wrong.
@@ -75,6 +86,15 @@ impl Config {
         if let Some(v) = root.get("runtimes") {
             config.runtimes = functions::parse_runtimes(v, &errs)?;
         }
+        if let Some(v) = root.get("smtp") {
+            config.smtp = Some(delivery::parse_smtp(v, "smtp", "[smtp]", &errs)?);
+        }
+        if let Some(v) = root.get("sms") {
+            config.sms = Some(delivery::parse_sms(v, "sms", "[sms]", &errs)?);
+        }
+        if let Some(v) = root.get("delivery") {
+            config.delivery = delivery::parse_delivery(v, &errs)?;
+        }
         let pools = match root.get("pools") {
             None => Vec::new(),
             Some(Value::Array(a)) => a.clone(),
@@ -92,8 +112,32 @@ impl Config {
                 Some(Value::Array(a)) => a,
                 Some(_) => return Err(err(&format!("{key}.clients"), "must be an array of tables ([[pools.clients]])")),
             };
+            let smtp = input.remove("smtp");
+            let sms = input.remove("sms");
             check_shape(&key, "CreateUserPoolRequest", &Value::Object(input.clone()), &file)?;
-            let mut decl = PoolDecl { id, input, clients: Vec::new() };
+            let mut decl = PoolDecl { id, input, clients: Vec::new(), smtp: None, sms: None };
+            for (section, value) in [("smtp", &smtp), ("sms", &sms)] {
+                if value.is_some() && decl.id.is_none() {
+                    return Err(err(
+                        &format!("{key}.{section}"),
+                        "the pool needs an Id: per-pool delivery settings are keyed by it",
+                    ));
+                }
+            }
+            if let Some(v) = &smtp {
+                let skey = format!("{key}.smtp");
+                let smtp = delivery::parse_smtp(v, &skey, "[pools.smtp]", &errs)?;
+                if smtp.from.is_none() && delivery::declared_from(&decl.input).is_none() {
+                    return Err(err(
+                        &format!("{skey}.from"),
+                        "required key is missing (or set the pool's EmailConfiguration.From)",
+                    ));
+                }
+                decl.smtp = Some(smtp);
+            }
+            if let Some(v) = &sms {
+                decl.sms = Some(delivery::parse_sms(v, &format!("{key}.sms"), "[pools.sms]", &errs)?);
+            }
             for (j, client) in clients.into_iter().enumerate() {
                 let ckey = format!("{key}.clients[{j}]");
                 let Value::Object(mut cinput) = client else { return Err(err(&ckey, "must be a table")) };
@@ -108,6 +152,19 @@ impl Config {
                 decl.clients.push(ClientDecl { id: cid, input: cinput });
             }
             config.pools.push(decl);
+        }
+        // `[smtp]` without `from` borrows each pool's `EmailConfiguration.From`; every declared
+        // pool it serves must have one (pools created later through the API are checked when
+        // their first message is sent).
+        if config.smtp.as_ref().is_some_and(|s| s.from.is_none()) {
+            let unsendable =
+                config.pools.iter().position(|p| p.smtp.is_none() && delivery::declared_from(&p.input).is_none());
+            if let Some(i) = unsendable {
+                return Err(err(
+                    "smtp.from",
+                    &format!("required key is missing: pools[{i}] has no EmailConfiguration.From to send from"),
+                ));
+            }
         }
         Ok(config)
     }

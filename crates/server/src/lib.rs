@@ -4,6 +4,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod delivery;
 pub mod functions;
 pub mod invocations;
 pub mod lambda_api;

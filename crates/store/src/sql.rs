@@ -732,15 +732,20 @@ impl Store for SqlStore {
     // --- outbox ------------------------------------------------------------------------------
 
     async fn insert_message(&self, message: &OutboxMessage) -> StoreResult<()> {
-        sqlx::query("INSERT INTO outbox (id, pool_id, username, created_ms, doc) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&message.id)
-            .bind(&message.pool_id)
-            .bind(&message.username)
-            .bind(message.created_ms)
-            .bind(to_json(message)?)
-            .execute(&self.pool)
-            .await
-            .map_err(backend_err)?;
+        sqlx::query(
+            "INSERT INTO outbox (id, pool_id, username, created_ms, status, next_attempt_ms, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&message.id)
+        .bind(&message.pool_id)
+        .bind(&message.username)
+        .bind(message.created_ms)
+        .bind(message.status.as_str())
+        .bind(message.next_attempt_ms)
+        .bind(to_json(message)?)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
         Ok(())
     }
 
@@ -768,6 +773,64 @@ impl Store for SqlStore {
         let rows = query.bind(sql_limit(limit)).fetch_all(&self.pool).await.map_err(backend_err)?;
         rows.iter().map(message_from_row).collect()
     }
+
+    async fn claim_due_messages(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        // The status is a literal so PostgreSQL can use the partial index `outbox_due`.
+        let due = sqlx::query(
+            "SELECT next_attempt_ms, doc FROM outbox WHERE status = 'PENDING' AND next_attempt_ms <= $1 \
+             ORDER BY next_attempt_ms, seq LIMIT $2",
+        )
+        .bind(now_ms)
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        let mut claimed = Vec::with_capacity(due.len());
+        for row in &due {
+            let seen: i64 = row.try_get("next_attempt_ms").map_err(backend_err)?;
+            let mut message = message_from_row(row)?;
+            message.next_attempt_ms = Some(lease_until_ms);
+            // Taken only if nobody moved it since the read: another sender that read the same
+            // row finds `next_attempt_ms` changed and skips it.
+            let done = sqlx::query(
+                "UPDATE outbox SET next_attempt_ms = $1, doc = $2 \
+                 WHERE id = $3 AND status = 'PENDING' AND next_attempt_ms = $4",
+            )
+            .bind(lease_until_ms)
+            .bind(to_json(&message)?)
+            .bind(&message.id)
+            .bind(seen)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+            if done.rows_affected() > 0 {
+                claimed.push(message);
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn update_message_delivery(&self, message: &OutboxMessage, claimed_until_ms: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE outbox SET status = $1, next_attempt_ms = $2, doc = $3 \
+             WHERE id = $4 AND status = 'PENDING' AND next_attempt_ms = $5",
+        )
+        .bind(message.status.as_str())
+        .bind(message.next_attempt_ms)
+        .bind(to_json(message)?)
+        .bind(&message.id)
+        .bind(claimed_until_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     // --- functions ---------------------------------------------------------------------------
 
     async fn insert_function(&self, f: &StoredFunction) -> StoreResult<()> {

@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use cognate_core::model::{
-    AppClient, Doc, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredFunction, StoredKey, User,
-    UserPool, UserStatus,
+    AppClient, DeliveryStatus, Doc, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredFunction,
+    StoredKey, User, UserPool, UserStatus,
 };
 use cognate_core::ports::{Store, StoreError};
 use cognate_store::testing::PgSchema;
@@ -89,6 +89,8 @@ conformance!(
     nonces_are_single_use,
     signing_keys,
     outbox_order_and_filters,
+    outbox_claims_and_outcomes,
+    outbox_claims_are_exclusive,
     concurrent_optimistic_updates,
 );
 
@@ -187,6 +189,11 @@ fn message(id: &str, pool_id: &str, username: &str, created_ms: i64) -> OutboxMe
         created_ms,
         ..OutboxMessage::default()
     }
+}
+
+/// A message waiting for a transport, due at `due_ms`.
+fn pending(id: &str, due_ms: i64) -> OutboxMessage {
+    OutboxMessage { status: DeliveryStatus::Pending, next_attempt_ms: Some(due_ms), ..message(id, "p", "ana", 1) }
 }
 
 fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
@@ -652,6 +659,97 @@ async fn outbox_order_and_filters(store: SqlStore) {
     }
     assert_eq!(store.list_messages(&list(None, None, 0)).await.unwrap().len(), 100);
     assert_eq!(store.list_messages(&list(None, None, 1000)).await.unwrap().len(), 105);
+}
+
+async fn outbox_claims_and_outcomes(store: SqlStore) {
+    store.insert_message(&message("recorded", "p", "ana", 1)).await.unwrap();
+    for m in [pending("p100", 100), pending("p200", 200), pending("p50", 50), pending("later", 10_000)] {
+        store.insert_message(&m).await.unwrap();
+    }
+    let sent = OutboxMessage { status: DeliveryStatus::Sent, sent_ms: Some(5), attempts: 1, ..message("sent", "p", "ana", 1) };
+    store.insert_message(&sent).await.unwrap();
+
+    // Due ones only, oldest due first, each carrying its new lease.
+    let claimed = store.claim_due_messages(150, 1_000, 10).await.unwrap();
+    assert_eq!(message_ids(&claimed), ["p50", "p100"]);
+    assert!(claimed.iter().all(|m| m.next_attempt_ms == Some(1_000) && m.status == DeliveryStatus::Pending));
+    assert_eq!(claimed[0].body, "Your code is 123456");
+    // Leased: not due again until the lease ends.
+    assert!(store.claim_due_messages(150, 1_000, 10).await.unwrap().is_empty());
+    assert_eq!(message_ids(&store.claim_due_messages(250, 2_000, 1).await.unwrap()), ["p200"]);
+    assert!(store.claim_due_messages(999, 3_000, 10).await.unwrap().is_empty());
+
+    // Success under the lease it was claimed with.
+    let mut done = claimed[1].clone();
+    done.status = DeliveryStatus::Sent;
+    done.attempts = 1;
+    done.next_attempt_ms = None;
+    done.sent_ms = Some(160);
+    assert!(store.update_message_delivery(&done, 1_000).await.unwrap());
+    assert!(!store.update_message_delivery(&done, 1_000).await.unwrap(), "no longer pending");
+
+    // A failure to retry later; a stale lease is refused and changes nothing.
+    let mut retry = claimed[0].clone();
+    retry.attempts = 1;
+    retry.last_error = Some("SMTP: connection refused".into());
+    retry.next_attempt_ms = Some(1_500);
+    assert!(!store.update_message_delivery(&retry, 999).await.unwrap());
+    assert!(store.update_message_delivery(&retry, 1_000).await.unwrap());
+    assert!(store.claim_due_messages(1_499, 5_000, 10).await.unwrap().is_empty());
+    let again = store.claim_due_messages(1_500, 5_000, 10).await.unwrap();
+    assert_eq!(message_ids(&again), ["p50"]);
+    assert_eq!((again[0].attempts, again[0].last_error.as_deref()), (1, Some("SMTP: connection refused")));
+
+    // A lease that lapses (the sender died) makes the message due again.
+    let lapsed = store.claim_due_messages(2_000, 2_500, 10).await.unwrap();
+    assert_eq!(message_ids(&lapsed), ["p200"]);
+
+    // Given up on: out of the queue for good.
+    let mut failed = again[0].clone();
+    failed.status = DeliveryStatus::Failed;
+    failed.attempts = 2;
+    failed.next_attempt_ms = None;
+    assert!(store.update_message_delivery(&failed, 5_000).await.unwrap());
+    assert_eq!(message_ids(&store.claim_due_messages(i64::MAX - 1, i64::MAX, 10).await.unwrap()), ["p200", "later"]);
+
+    let all = store.list_messages(&OutboxFilter { pool_id: Some("p".into()), ..OutboxFilter::default() }).await.unwrap();
+    let by_id = |id: &str| all.iter().find(|m| m.id == id).unwrap().clone();
+    assert_eq!(by_id("p100"), done);
+    assert_eq!(by_id("p50"), failed);
+    assert_eq!(by_id("sent"), sent);
+    assert_eq!(by_id("recorded").status, DeliveryStatus::Recorded);
+}
+
+async fn outbox_claims_are_exclusive(store: SqlStore) {
+    const MESSAGES: usize = 40;
+    const SENDERS: usize = 4;
+    for n in 0..MESSAGES {
+        store.insert_message(&pending(&format!("m{n:02}"), n as i64)).await.unwrap();
+    }
+    let mut handles = Vec::new();
+    for _ in 0..SENDERS {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store.claim_due_messages(1_000, 60_000, 3).await.unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|m| m.id));
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    let count = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(count, MESSAGES, "every message claimed exactly once");
+    assert_eq!(all.len(), MESSAGES);
 }
 
 async fn concurrent_optimistic_updates(store: SqlStore) {

@@ -175,6 +175,36 @@ impl std::fmt::Debug for StoredKey {
     }
 }
 
+/// Where a message stands on its way out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryStatus {
+    /// Kept in the outbox only: no transport is configured for its pool and channel, or it was
+    /// captured from the SES / SNS API. (Also what rows written before delivery existed read as.)
+    #[default]
+    Recorded,
+    /// Waiting for a transport to take it, now or after a back-off.
+    Pending,
+    /// Accepted by the SMTP server or the SMS provider.
+    Sent,
+    /// Given up on: a permanent refusal, or every attempt failed.
+    Failed,
+    /// Handed to the pool's custom email / SMS sender function instead.
+    CustomSender,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Recorded => "RECORDED",
+            DeliveryStatus::Pending => "PENDING",
+            DeliveryStatus::Sent => "SENT",
+            DeliveryStatus::Failed => "FAILED",
+            DeliveryStatus::CustomSender => "CUSTOM_SENDER",
+        }
+    }
+}
+
 /// A message the pool sent (or would have sent): what `/_cognate/outbox` shows.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OutboxMessage {
@@ -191,22 +221,20 @@ pub struct OutboxMessage {
     /// Why it was sent: `SignUp`, `ForgotPassword`, …
     pub source: String,
     pub created_ms: i64,
+    /// Delivery state; the fields are absent from rows written before delivery existed.
     #[serde(default)]
     pub status: DeliveryStatus,
-}
-
-/// Where an outbox message stands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DeliveryStatus {
-    /// Kept in the outbox only (no transport configured, or captured from SES / SNS).
-    #[default]
-    Recorded,
-    Pending,
-    Sent,
-    Failed,
-    /// Handed to a custom email / SMS sender function.
-    CustomSender,
+    /// Attempts made to hand it to a transport.
+    #[serde(default)]
+    pub attempts: u32,
+    /// When a `Pending` message is next due (or, while a sender holds it, when its hold lapses).
+    #[serde(default)]
+    pub next_attempt_ms: Option<i64>,
+    /// Why the last attempt failed, in words free of credentials and codes.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub sent_ms: Option<i64>,
 }
 
 /// Which outbox messages to list.
@@ -215,4 +243,32 @@ pub struct OutboxFilter {
     pub pool_id: Option<String>,
     pub username: Option<String>,
     pub limit: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_stored_before_delivery_existed_read_as_recorded() {
+        let old = r#"{"id":"m","pool_id":"p","username":"ana","channel":"EMAIL","destination":"ana@example.com",
+            "subject":null,"body":"Code 123456","code":"123456","source":"SignUp","created_ms":5}"#;
+        let m: OutboxMessage = serde_json::from_str(old).unwrap();
+        assert_eq!((m.status, m.attempts, m.next_attempt_ms, m.last_error, m.sent_ms), (DeliveryStatus::Recorded, 0, None, None, None));
+        assert_eq!(m.body, "Code 123456");
+    }
+
+    #[test]
+    fn delivery_status_names() {
+        for status in [
+            DeliveryStatus::Recorded,
+            DeliveryStatus::Pending,
+            DeliveryStatus::Sent,
+            DeliveryStatus::Failed,
+            DeliveryStatus::CustomSender,
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        assert_eq!(DeliveryStatus::CustomSender.as_str(), "CUSTOM_SENDER");
+    }
 }

@@ -313,7 +313,7 @@ impl Service {
         match composed.sender {
             Some((function, event)) => {
                 // Recorded first so the outbox shows the hand-off even if the function fails.
-                self.store.insert_message(&composed.message).await?;
+                self.deliver(&composed.message).await?;
                 let source = event["triggerSource"].as_str().unwrap_or_default().to_owned();
                 self.invoker.invoke_async(&function, event, InvokeMeta { pool_id: composed.message.pool_id, trigger_source: source });
                 Ok(())
@@ -322,9 +322,24 @@ impl Service {
         }
     }
 
-    /// Records a message in the outbox (and hands it to the configured senders).
+    /// Records a message in the outbox: `Pending` (due now) when a transport is configured for
+    /// its pool and channel, and the sender is woken; else `Recorded`. A message already marked
+    /// `CustomSender` is recorded as it is.
     pub(crate) async fn deliver(&self, message: &OutboxMessage) -> Result<()> {
-        self.store.insert_message(message).await?;
+        let mut message = message.clone();
+        let queued = message.status != DeliveryStatus::CustomSender
+            && self.sender.has_transport(&message.pool_id, &message.channel);
+        if queued {
+            message.status = DeliveryStatus::Pending;
+            message.next_attempt_ms = Some(self.now_ms());
+        } else if message.status != DeliveryStatus::CustomSender {
+            message.status = DeliveryStatus::Recorded;
+            message.next_attempt_ms = None;
+        }
+        self.store.insert_message(&message).await?;
+        if queued {
+            self.sender.wake();
+        }
         Ok(())
     }
 
@@ -454,7 +469,7 @@ pub(crate) fn expired_code() -> CognitoError {
 
 impl Service {
     /// Records a message that trigger code sent through the SES or SNS API (captured, never
-    /// forwarded). `source` names the API (`SES`, `SNS`).
+    /// forwarded: it stays `Recorded`). `source` names the API (`SES`, `SNS`).
     pub async fn capture_message(
         &self,
         channel: &str,
@@ -477,7 +492,7 @@ impl Service {
             created_ms: self.now_ms(),
             ..OutboxMessage::default()
         };
-        self.deliver(&message).await?;
+        self.store.insert_message(&message).await?;
         Ok(id)
     }
 }

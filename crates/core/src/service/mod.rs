@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use cognate_crypto::seal::MasterKey;
 
-use crate::ports::{Clock, Invoker, NoFunctions, Store};
+use crate::ports::{Clock, Invoker, NoFunctions, NoTransports, Sender, Store};
 
 pub use kms::{KmsError, KmsResult};
 pub use paging::Page;
@@ -66,16 +66,30 @@ pub struct Service {
     config: Arc<ServiceConfig>,
     keys: Arc<keys::KeyCache>,
     invoker: Arc<dyn Invoker>,
+    sender: Arc<dyn Sender>,
 }
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
-        Self { store, clock, config: Arc::new(config), keys: Arc::default(), invoker: Arc::new(NoFunctions) }
+        Self {
+            store,
+            clock,
+            config: Arc::new(config),
+            keys: Arc::default(),
+            invoker: Arc::new(NoFunctions),
+            sender: Arc::new(NoTransports),
+        }
     }
 
     /// Runs trigger functions through `invoker` (by default no function exists).
     pub fn with_invoker(mut self, invoker: Arc<dyn Invoker>) -> Self {
         self.invoker = invoker;
+        self
+    }
+
+    /// Hands messages to `sender`'s transports (by default every message is only recorded).
+    pub fn with_sender(mut self, sender: Arc<dyn Sender>) -> Self {
+        self.sender = sender;
         self
     }
 

@@ -126,7 +126,7 @@ pub(super) struct Errs<'a> {
 }
 
 impl Errs<'_> {
-    fn at(&self, key: &str, msg: impl fmt::Display) -> String {
+    pub(super) fn at(&self, key: &str, msg: impl fmt::Display) -> String {
         format!("{}: {key}: {msg}", self.file)
     }
 }
@@ -272,7 +272,7 @@ fn parse_env(v: &Value) -> Result<BTreeMap<String, String>, (Option<String>, Str
     Ok(env)
 }
 
-fn check_url(url: &str) -> Result<(), String> {
+pub(super) fn check_url(url: &str) -> Result<(), String> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
         Ok(_) => Err("must be an http:// or https:// URL".into()),

@@ -166,6 +166,7 @@ async fn outbox(State(state): State<Arc<AppState>>, Query(q): Query<OutboxQuery>
 }
 
 pub fn outbox_json(m: &OutboxMessage) -> Value {
+    let seconds = |ms: Option<i64>| ms.map(|ms| ms as f64 / 1000.0);
     json!({
         "id": m.id,
         "poolId": m.pool_id,
@@ -177,7 +178,11 @@ pub fn outbox_json(m: &OutboxMessage) -> Value {
         "code": m.code,
         "source": m.source,
         "createdAt": m.created_ms as f64 / 1000.0,
-        "status": m.status,
+        "status": m.status.as_str(),
+        "attempts": m.attempts,
+        "lastError": m.last_error,
+        "nextAttemptAt": seconds(m.next_attempt_ms),
+        "sentAt": seconds(m.sent_ms),
     })
 }
 
