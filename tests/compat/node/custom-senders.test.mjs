@@ -41,6 +41,20 @@ async function handOff(url, username, source) {
   return m;
 }
 
+/** A confirmed user with a verified phone number and PASSWORD, created without a message. */
+async function phoneUser(url, username, phone) {
+  await api(url, 'AdminCreateUser', {
+    UserPoolId: POOL_ID,
+    Username: username,
+    MessageAction: 'SUPPRESS',
+    UserAttributes: [
+      { Name: 'phone_number', Value: phone },
+      { Name: 'phone_number_verified', Value: 'true' },
+    ],
+  });
+  await api(url, 'AdminSetUserPassword', { UserPoolId: POOL_ID, Username: username, Password: PASSWORD, Permanent: true });
+}
+
 describe('examples/custom-senders', () => {
   let server;
   let pool;
@@ -90,16 +104,7 @@ describe('examples/custom-senders', () => {
 
   test('CustomSMSSender_ForgotPassword: the handler decrypts the reset code and texts it; it resets the password', async () => {
     const phone = '+15555550123';
-    await api(server.url, 'AdminCreateUser', {
-      UserPoolId: POOL_ID,
-      Username: 'cy',
-      MessageAction: 'SUPPRESS',
-      UserAttributes: [
-        { Name: 'phone_number', Value: phone },
-        { Name: 'phone_number_verified', Value: 'true' },
-      ],
-    });
-    await api(server.url, 'AdminSetUserPassword', { UserPoolId: POOL_ID, Username: 'cy', Password: PASSWORD, Permanent: true });
+    await phoneUser(server.url, 'cy', phone);
 
     const user = new CognitoUser({ Username: 'cy', Pool: pool });
     const details = await new Promise((ok, fail) =>
@@ -119,16 +124,7 @@ describe('examples/custom-senders', () => {
 
   test('CustomSMSSender_Authentication: SMS MFA through amazon-cognito-identity-js (mfaRequired → sendMFACode)', async () => {
     const phone = '+15555550199';
-    await api(server.url, 'AdminCreateUser', {
-      UserPoolId: POOL_ID,
-      Username: 'ed',
-      MessageAction: 'SUPPRESS',
-      UserAttributes: [
-        { Name: 'phone_number', Value: phone },
-        { Name: 'phone_number_verified', Value: 'true' },
-      ],
-    });
-    await api(server.url, 'AdminSetUserPassword', { UserPoolId: POOL_ID, Username: 'ed', Password: PASSWORD, Permanent: true });
+    await phoneUser(server.url, 'ed', phone);
     await api(server.url, 'AdminSetUserMFAPreference', {
       UserPoolId: POOL_ID,
       Username: 'ed',
