@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeDataType, AuthFlowType, ChallengeNameType, EmailMfaConfigType, EmailMfaSettingsType, ExplicitAuthFlowsType, LambdaConfigType,
+    AttributeDataType, AuthFlowType, ChallengeNameType, EmailMfaConfigType, EmailMfaSettingsType, ExplicitAuthFlowsType, SmsMfaConfigType, LambdaConfigType,
     MessageActionType, PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType, SchemaAttributeType,
     UserPoolMfaType, UserStatusType, VerifiedAttributeType,
 };
@@ -323,6 +323,19 @@ async fn user_migration() {
                 sign_in(&c, &client, "stranger", "Nope-pass-1", None).await.unwrap_err(),
                 ("UserLambdaValidationException".into(), "UserMigration failed with error Bad credentials.".into())
             );
+
+            // enableSMSMFA: refused while the pool has MFA off; then the migrated user's sign-in
+            // continues to SMS_MFA.
+            let e = sign_in(&c, &client, "legacy-mfa", "Legacy-pass-1", None).await.unwrap_err();
+            assert_eq!(e.0, "InvalidParameterException", "{rt}: {e:?}");
+            c.set_user_pool_mfa_config().user_pool_id(&pool).mfa_configuration(UserPoolMfaType::Optional)
+                .sms_mfa_configuration(SmsMfaConfigType::builder().sms_authentication_message("Code {####}").build())
+                .send().await.unwrap();
+            let auth = sign_in(&c, &client, "legacy-mfa", "Legacy-pass-1", None).await.unwrap();
+            assert_eq!(auth.challenge_name, Some(ChallengeNameType::SmsMfa), "{rt}");
+            let msg = last_message(&server.url(), &pool, "legacy-mfa").await;
+            assert_eq!((msg["source"].as_str(), msg["channel"].as_str()), (Some("Authentication"), Some("SMS")));
+            assert_eq!(msg["body"], format!("Code {}", msg["code"].as_str().unwrap()));
 
             // ForgotPassword for an unknown user migrates it (RESET_REQUIRED) and sends a code.
             let out = c.forgot_password().client_id(&client).username("oldtimer").client_metadata("via", "reset").send().await.unwrap();

@@ -182,6 +182,12 @@ impl Service {
     }
 }
 
+/// Turns on SMS MFA as the preferred factor (a migrated user's `enableSMSMFA`).
+pub(crate) fn enable_sms_mfa(user: &mut User) {
+    user.settings.insert(LIST.into(), json!([Factor::Sms.name()]));
+    user.settings.insert(PREFERRED.into(), json!(Factor::Sms.name()));
+}
+
 fn enabled_factors(user: &User) -> Vec<Factor> {
     user.settings
         .get(LIST)

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::attributes::{check_writes, Writer};
-use super::triggers::{unrecognizable, CallerContext, Trigger};
+use super::triggers::{flag, unrecognizable, CallerContext, Trigger};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
 use crate::model::{AppClient, User, UserPool, UserStatus};
@@ -90,6 +90,14 @@ impl Service {
             None => self.username_and_attributes(pool, typed_name, std::mem::take(&mut attrs))?,
         };
         let mut user = self.new_user(pool, &username, with_name, status);
+        if flag(&out, "enableSMSMFA")? {
+            if pool.mfa_configuration() == "OFF" || user.attribute("phone_number").is_none_or(str::is_empty) {
+                return Err(CognitoError::invalid_parameter(
+                    "enableSMSMFA needs MFA turned on for the pool and a phone_number for the user.",
+                ));
+            }
+            super::mfa::enable_sms_mfa(&mut user);
+        }
         if let Some(pw) = password {
             // The pool's password policy does not apply to migrated passwords.
             self.set_password(&mut user, pw)?;
