@@ -10,6 +10,7 @@
 //! * [`seal`] — AES-256-GCM envelopes for state handed to clients or stored at rest, and keyed
 //!   hashes for values that must be looked up but never recovered.
 //! * [`secret_hash`] — the app-client `SECRET_HASH`.
+//! * [`totp`] — authenticator-app codes (RFC 6238) for software-token MFA.
 //! * [`random`] — codes, identifiers and temporary passwords.
 
 pub mod esdk;
@@ -18,6 +19,7 @@ pub mod random;
 pub mod seal;
 pub mod secret_hash;
 pub mod srp;
+pub mod totp;
 
 mod bn_awslc;
 

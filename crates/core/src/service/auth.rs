@@ -225,8 +225,8 @@ impl Service {
         ctx: &CallerContext,
         metadata: Option<Value>,
     ) -> Result<Value> {
-        match self.second_factor(pool, &user)? {
-            Some(factor) => self.mfa_challenge(pool, client, user, factor, token_source, ctx).await,
+        match self.second_step(pool, &user)? {
+            Some(step) => self.second_step_challenge(pool, client, user, step, token_source, ctx).await,
             None => self.complete_sign_in(pool, client, &user, token_source, ctx, metadata).await,
         }
     }
@@ -457,7 +457,8 @@ impl Service {
                 self.check_secret_hash(&client, &names, r("SECRET_HASH"))?;
                 self.answer_custom_challenge(&pool, &client, state, name, r("ANSWER"), ctx, metadata).await
             }
-            "SMS_MFA" | "EMAIL_OTP" => {
+            "MFA_SETUP" => self.answer_mfa_setup(&pool, &client, &input, name).await,
+            "SMS_MFA" | "EMAIL_OTP" | "SOFTWARE_TOKEN_MFA" => {
                 let factor = super::mfa::Factor::from_challenge(challenge).expect("matched above");
                 self.answer_mfa(&pool, &client, factor, &input, name).await
             }

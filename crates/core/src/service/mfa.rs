@@ -1,25 +1,47 @@
-//! One-time codes by text message or email as a second factor (`SMS_MFA`, `EMAIL_OTP`): the
-//! users' preferences, the challenge after a correct password, and its answer. The code goes
-//! out as an `Authentication` message, so CustomMessage_Authentication and the custom senders'
-//! `_Authentication` sources apply to it.
+//! Second factors after a correct password: one-time codes by text message or email
+//! (`SMS_MFA`, `EMAIL_OTP`, sent as `Authentication` messages, so CustomMessage_Authentication
+//! and the custom senders apply), authenticator apps (`SOFTWARE_TOKEN_MFA`, RFC 6238), the
+//! users' preferences, and `MFA_SETUP` for users who must enrol an app before signing in.
 
+use cognate_crypto::totp;
 use serde_json::{json, Value};
 
-use super::users::user_not_found;
 use super::messages::{Delivery, MessageKind};
+use super::sessions::SessionState;
 use super::triggers::{string_map, CallerContext};
+use super::users::user_not_found;
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
 use crate::model::{field, AppClient, CodePurpose, Doc, User, UserPool};
 
 const LIST: &str = "UserMFASettingList";
 const PREFERRED: &str = "PreferredMfaSetting";
+/// The verified authenticator-app secret (sealed) and the last time step used.
+const TOKEN: &str = "softwareToken";
+/// A secret handed out by AssociateSoftwareToken, not yet verified.
+const PENDING_TOKEN: &str = "softwareTokenPending";
+/// Wrong answers within one MFA session.
+const FAILURES: &str = "mfaFailures";
+const SECRET_PURPOSE: &str = "software-token-secret";
+/// Wrong codes one MFA session survives.
+const MAX_FAILURES: i64 = 5;
+/// Steps of 30 s accepted either side of now (phones whose clocks drift).
+const TOTP_WINDOW: i64 = 1;
+const MFA_SETUP: &str = "MFA_SETUP";
 
-/// A second factor cognate can deliver.
+/// A second factor cognate offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Factor {
     Sms,
     Email,
+    SoftwareToken,
+}
+
+/// What a sign-in needs after the password.
+pub(crate) enum SecondStep {
+    Factor(Factor),
+    /// MFA is required and the user has no factor: enrol an authenticator app first.
+    Setup,
 }
 
 impl Factor {
@@ -27,6 +49,7 @@ impl Factor {
         match name {
             "SMS_MFA" => Some(Factor::Sms),
             "EMAIL_OTP" => Some(Factor::Email),
+            "SOFTWARE_TOKEN_MFA" => Some(Factor::SoftwareToken),
             _ => None,
         }
     }
@@ -36,6 +59,7 @@ impl Factor {
         match self {
             Factor::Sms => "SMS_MFA",
             Factor::Email => "EMAIL_OTP",
+            Factor::SoftwareToken => "SOFTWARE_TOKEN_MFA",
         }
     }
 
@@ -43,19 +67,43 @@ impl Factor {
         match self {
             Factor::Sms => "SMS_MFA_CODE",
             Factor::Email => "EMAIL_OTP_CODE",
+            Factor::SoftwareToken => "SOFTWARE_TOKEN_MFA_CODE",
         }
     }
 
-    fn attribute(self) -> &'static str {
+    /// Where codes go; None for authenticator apps, which compute their own.
+    fn attribute(self) -> Option<&'static str> {
         match self {
-            Factor::Sms => "phone_number",
-            Factor::Email => "email",
+            Factor::Sms => Some("phone_number"),
+            Factor::Email => Some("email"),
+            Factor::SoftwareToken => None,
+        }
+    }
+
+    /// Whether the user can receive or compute this factor's codes.
+    fn usable(self, user: &User) -> bool {
+        match self.attribute() {
+            Some(attr) => Delivery::to(user, attr).is_some(),
+            None => user.settings.contains_key(TOKEN),
         }
     }
 }
 
 fn invalid_code() -> CognitoError {
     CognitoError::new(ErrorKind::CodeMismatch, "Invalid code or auth state for the user.")
+}
+
+fn invalid_session() -> CognitoError {
+    CognitoError::not_authorized("Invalid session for the user.")
+}
+
+fn software_token_allowed(pool: &UserPool) -> bool {
+    pool.doc
+        .get("MfaSettings")
+        .and_then(|m| m.get("SoftwareTokenMfaConfiguration"))
+        .and_then(|c| c.get("Enabled"))
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
 impl Service {
@@ -72,74 +120,76 @@ impl Service {
         Ok(json!({}))
     }
 
-    /// The second factor a sign-in needs after a correct password, if any: the user's
-    /// preferred (else first) enabled factor when the pool has MFA on or optional; with MFA
-    /// required and nothing enabled, a code to the phone number, else to the email address.
-    pub(crate) fn second_factor(&self, pool: &UserPool, user: &User) -> Result<Option<Factor>> {
+    /// What a sign-in needs after a correct password: nothing with MFA off; the user's
+    /// preferred (else first) enabled factor; with MFA required and nothing enabled, a code to
+    /// the phone number, else enrolment of an authenticator app (if the pool allows one), else
+    /// a code to the email address.
+    pub(crate) fn second_step(&self, pool: &UserPool, user: &User) -> Result<Option<SecondStep>> {
         let mode = pool.mfa_configuration();
         if mode == "OFF" {
             return Ok(None);
         }
         let enabled = enabled_factors(user);
         let preferred = user.settings.get(PREFERRED).and_then(Value::as_str).and_then(Factor::from_challenge);
-        let chosen = preferred.filter(|p| enabled.contains(p)).or_else(|| enabled.first().copied());
-        let chosen = match chosen {
-            Some(f) => Some(f),
-            None if mode == "ON" => [Factor::Sms, Factor::Email].into_iter().find(|f| Delivery::to(user, f.attribute()).is_some()),
-            None => None,
-        };
         let nowhere = || {
             CognitoError::invalid_parameter(
-                "MFA is required, but the user has no phone number or email address to receive a code (cognate does not offer MFA_SETUP yet).",
+                "MFA is required, but the user has no phone number, email address or authenticator app to receive a code.",
             )
         };
-        match chosen {
-            Some(f) if Delivery::to(user, f.attribute()).is_some() => Ok(Some(f)),
+        match preferred.filter(|p| enabled.contains(p)).or_else(|| enabled.first().copied()) {
+            Some(f) if f.usable(user) => Ok(Some(SecondStep::Factor(f))),
             // An enabled factor whose destination is gone must not let the sign-in skip it.
             Some(_) => Err(nowhere()),
-            None if mode == "ON" => Err(nowhere()),
-            None => Ok(None),
+            None if mode != "ON" => Ok(None),
+            None if Factor::Sms.usable(user) => Ok(Some(SecondStep::Factor(Factor::Sms))),
+            None if software_token_allowed(pool) => Ok(Some(SecondStep::Setup)),
+            None if Factor::Email.usable(user) => Ok(Some(SecondStep::Factor(Factor::Email))),
+            None => Err(nowhere()),
         }
     }
 
-    /// Sends a code for `factor` and answers with its challenge. `token_source` is the
-    /// pre-token-generation source the sign-in ends with.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn mfa_challenge(
+    /// The challenge for a second step. Codes for SMS and email go out now.
+    pub(crate) async fn second_step_challenge(
         &self,
         pool: &UserPool,
         client: &AppClient,
         user: User,
-        factor: Factor,
+        step: SecondStep,
         token_source: &str,
         ctx: &CallerContext,
     ) -> Result<Value> {
         let minutes = client.auth_session_validity_minutes();
-        let (user, code) =
-            self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::Mfa, minutes * 60_000)).await?;
-        let delivery = Delivery::to(&user, factor.attribute()).ok_or_else(user_not_found)?;
-        self.send_code_message(pool, &user, &delivery, MessageKind::Authentication, "Authentication", &code, ctx, None)
-            .await?;
-        let session = self.new_session(
-            &pool.id,
-            &client.client_id,
-            &user.username,
-            factor.name(),
-            minutes,
-            json!({ "tokenSource": token_source }),
-        )?;
-        Ok(json!({
-            "ChallengeName": factor.name(),
-            "Session": session,
-            "ChallengeParameters": {
+        let data = json!({ "tokenSource": token_source });
+        let factor = match step {
+            SecondStep::Setup => {
+                let session = self.new_session(&pool.id, &client.client_id, &user.username, MFA_SETUP, minutes, data)?;
+                return Ok(json!({
+                    "ChallengeName": MFA_SETUP,
+                    "Session": session,
+                    "ChallengeParameters": { "MFAS_CAN_SETUP": "[\"SOFTWARE_TOKEN_MFA\"]" },
+                }));
+            }
+            SecondStep::Factor(f) => f,
+        };
+        let username = user.username.clone();
+        let mut parameters = json!({});
+        if let Some(attr) = factor.attribute() {
+            let (user, code) =
+                self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::Mfa, minutes * 60_000)).await?;
+            let delivery = Delivery::to(&user, attr).ok_or_else(user_not_found)?;
+            self.send_code_message(pool, &user, &delivery, MessageKind::Authentication, "Authentication", &code, ctx, None)
+                .await?;
+            parameters = json!({
                 "CODE_DELIVERY_DELIVERY_MEDIUM": delivery.channel,
                 "CODE_DELIVERY_DESTINATION": super::attributes::mask(&delivery.destination),
-            },
-        }))
+            });
+        }
+        let session = self.new_session(&pool.id, &client.client_id, &username, factor.name(), minutes, data)?;
+        Ok(json!({ "ChallengeName": factor.name(), "Session": session, "ChallengeParameters": parameters }))
     }
 
-    /// `RespondToAuthChallenge` for `SMS_MFA` / `EMAIL_OTP`. A wrong code leaves the session
-    /// usable for another try (up to the code's attempt limit); the right one uses it up.
+    /// `RespondToAuthChallenge` for `SMS_MFA`, `EMAIL_OTP` and `SOFTWARE_TOKEN_MFA`. A wrong
+    /// code leaves the session usable for another try (up to five); the right one uses it up.
     pub(crate) async fn answer_mfa(
         &self,
         pool: &UserPool,
@@ -148,44 +198,210 @@ impl Service {
         input: &Doc,
         name: &str,
     ) -> Result<Value> {
-        let session = input
-            .get("Session")
-            .and_then(Value::as_str)
-            .ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter Session"))?;
-        let state = self.open_session(session, &client.client_id)?;
-        let user = self.find_user(pool, name).await?.ok_or_else(user_not_found)?;
-        if state.challenge != factor.name() || state.pool != pool.id || state.username != user.username {
-            return Err(CognitoError::not_authorized("Invalid session for the user."));
-        }
+        let (state, user) = self.challenge_session(pool, client, input, name, factor.name()).await?;
         let responses = input.get("ChallengeResponses");
         let r = |k: &str| responses.and_then(|c| c.get(k)).and_then(Value::as_str);
         self.check_secret_hash(client, &[name, &user.username], r("SECRET_HASH"))?;
         let code = r(factor.response_key())
             .ok_or_else(|| CognitoError::invalid_parameter(format!("Missing required parameter {}", factor.response_key())))?;
-        let checked = self.update_user_with(user, true, |u| self.check_code(u, &CodePurpose::Mfa, code)).await;
+        let checked = self
+            .update_user_with(user, true, |u| match factor {
+                Factor::SoftwareToken => self.check_token_code(u, &state.nonce, code),
+                _ => self.check_code(u, &CodePurpose::Mfa, code),
+            })
+            .await;
         let (user, ()) = match checked {
             Ok(done) => done,
             Err(e) if e.kind == ErrorKind::CodeMismatch => return Err(invalid_code()),
             Err(e) if e.kind == ErrorKind::ExpiredCode => {
                 return Err(CognitoError::not_authorized("Invalid session for the user, session is expired."))
             }
-            Err(e) if e.kind == ErrorKind::LimitExceeded => {
-                return Err(CognitoError::not_authorized("Invalid session for the user."))
-            }
+            Err(e) if e.kind == ErrorKind::LimitExceeded => return Err(invalid_session()),
             Err(e) => return Err(e),
         };
         // Only now is the session used up, so a replay after success fails.
         self.use_session(&state).await?;
+        self.finish_second_step(pool, client, &user, &state, input).await
+    }
+
+    /// `RespondToAuthChallenge` for `MFA_SETUP`, after VerifySoftwareToken accepted a code
+    /// with this session: the app becomes the user's preferred factor and the sign-in ends.
+    pub(crate) async fn answer_mfa_setup(&self, pool: &UserPool, client: &AppClient, input: &Doc, name: &str) -> Result<Value> {
+        let (state, user) = self.challenge_session(pool, client, input, name, MFA_SETUP).await?;
+        let responses = input.get("ChallengeResponses");
+        let secret_hash = responses.and_then(|c| c.get("SECRET_HASH")).and_then(Value::as_str);
+        self.check_secret_hash(client, &[name, &user.username], secret_hash)?;
+        if state.data.get("verified").and_then(Value::as_bool) != Some(true) {
+            return Err(CognitoError::invalid_parameter("Software token MFA is not set up: call VerifySoftwareToken first."));
+        }
+        self.use_session(&state).await?;
+        let (user, ()) = self
+            .update_user_with(user, false, |u| {
+                enable(u, Factor::SoftwareToken);
+                Ok(())
+            })
+            .await?;
+        self.finish_second_step(pool, client, &user, &state, input).await
+    }
+
+    pub async fn associate_software_token(&self, input: Doc) -> Result<Value> {
+        let secret = totp::generate_secret().map_err(CognitoError::internal)?;
+        let (user, session) = self.token_enrolment(&input).await?;
+        let sealed = self.seal_token_secret(&user, &secret)?;
+        let (user, ()) = self
+            .update_user_with(user, false, |u| {
+                u.settings.insert(PENDING_TOKEN.into(), json!(sealed));
+                Ok(())
+            })
+            .await?;
+        let mut out = json!({ "SecretCode": secret });
+        if let Some(state) = session {
+            out["Session"] = json!(self.next_setup_session(&state, &user, false)?);
+        }
+        Ok(out)
+    }
+
+    pub async fn verify_software_token(&self, input: Doc) -> Result<Value> {
+        let (user, session) = self.token_enrolment(&input).await?;
+        let code = field(&input, "UserCode").to_owned();
+        let mismatch =
+            || CognitoError::new(ErrorKind::EnableSoftwareTokenMfa, "Code mismatch and fail enable Software Token MFA");
+        let pending = user.settings.get(PENDING_TOKEN).and_then(Value::as_str).map(str::to_owned);
+        let Some(pending) = pending else {
+            return Err(CognitoError::invalid_parameter("No software token is being set up: call AssociateSoftwareToken first."));
+        };
+        let secret = self.open_token_secret(&user, &pending)?;
+        let step = totp::verify(&secret, &code, self.now(), TOTP_WINDOW).map_err(CognitoError::internal)?.ok_or_else(mismatch)?;
+        let (user, ()) = self
+            .update_user_with(user, false, |u| {
+                u.settings.remove(PENDING_TOKEN);
+                u.settings.insert(TOKEN.into(), json!({ "secret": pending, "lastStep": step }));
+                Ok(())
+            })
+            .await?;
+        let mut out = json!({ "Status": "SUCCESS" });
+        if let Some(state) = session {
+            out["Session"] = json!(self.next_setup_session(&state, &user, true)?);
+        }
+        Ok(out)
+    }
+
+    /// The user an AssociateSoftwareToken / VerifySoftwareToken call is for: the access
+    /// token's, or the one signing in under an `MFA_SETUP` session (which it uses up).
+    async fn token_enrolment(&self, input: &Doc) -> Result<(User, Option<SessionState>)> {
+        if let Some(token) = input.get("AccessToken").and_then(Value::as_str) {
+            return Ok((self.token_caller(token).await?.user, None));
+        }
+        let Some(session) = input.get("Session").and_then(Value::as_str) else {
+            return Err(CognitoError::invalid_parameter("An AccessToken or a Session is required."));
+        };
+        let state = self.take_any_session(session).await?;
+        if state.challenge != MFA_SETUP {
+            return Err(invalid_session());
+        }
+        let pool = self.pool(&state.pool).await?;
+        let user = self.find_user(&pool, &state.username).await?.ok_or_else(user_not_found)?;
+        Ok((user, Some(state)))
+    }
+
+    fn next_setup_session(&self, state: &SessionState, user: &User, verified: bool) -> Result<String> {
+        let mut data = state.data.clone();
+        data["verified"] = json!(verified);
+        let minutes = ((state.expires_ms - self.now_ms()) / 60_000).max(1);
+        self.new_session(&state.pool, &state.client, &user.username, MFA_SETUP, minutes, data)
+    }
+
+    /// Checks an authenticator code against the user's app: each time step counts once, and
+    /// one session survives five wrong codes.
+    fn check_token_code(&self, user: &mut User, nonce: &str, code: &str) -> Result<()> {
+        let token = user.settings.get(TOKEN).cloned().ok_or_else(invalid_session)?;
+        let sealed = token.get("secret").and_then(Value::as_str).ok_or_else(invalid_session)?;
+        let failures = match user.settings.get(FAILURES) {
+            Some(f) if f.get("session").and_then(Value::as_str) == Some(nonce) => f.get("count").and_then(Value::as_i64).unwrap_or(0),
+            _ => 0,
+        };
+        if failures >= MAX_FAILURES {
+            return Err(CognitoError::new(ErrorKind::LimitExceeded, "Attempt limit exceeded."));
+        }
+        let secret = self.open_token_secret(user, sealed)?;
+        let last = token.get("lastStep").and_then(Value::as_i64).unwrap_or(i64::MIN);
+        match totp::verify(&secret, code, self.now(), TOTP_WINDOW).map_err(CognitoError::internal)? {
+            Some(step) if step > last => {
+                user.settings.remove(FAILURES);
+                user.settings.insert(TOKEN.into(), json!({ "secret": sealed, "lastStep": step }));
+                Ok(())
+            }
+            _ => {
+                user.settings.insert(FAILURES.into(), json!({ "session": nonce, "count": failures + 1 }));
+                Err(CognitoError::new(ErrorKind::CodeMismatch, "Invalid code received for user"))
+            }
+        }
+    }
+
+    fn seal_token_secret(&self, user: &User, secret: &str) -> Result<String> {
+        use base64::Engine as _;
+        let aad = format!("{}\n{}", user.pool_id, user.sub);
+        let sealed = self.master().seal(SECRET_PURPOSE, aad.as_bytes(), secret.as_bytes()).map_err(CognitoError::internal)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
+    }
+
+    fn open_token_secret(&self, user: &User, sealed: &str) -> Result<String> {
+        use base64::Engine as _;
+        let aad = format!("{}\n{}", user.pool_id, user.sub);
+        let bytes = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(CognitoError::internal)?;
+        let plain = self.master().open(SECRET_PURPOSE, aad.as_bytes(), &bytes).map_err(CognitoError::internal)?;
+        String::from_utf8(plain).map_err(CognitoError::internal)
+    }
+
+    /// The session of a pending challenge, opened without using it up, and its user.
+    async fn challenge_session(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        input: &Doc,
+        name: &str,
+        challenge: &str,
+    ) -> Result<(SessionState, User)> {
+        let session = input
+            .get("Session")
+            .and_then(Value::as_str)
+            .ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter Session"))?;
+        let state = self.open_session(session, &client.client_id)?;
+        let user = self.find_user(pool, name).await?.ok_or_else(user_not_found)?;
+        if state.challenge != challenge || state.pool != pool.id || state.username != user.username {
+            return Err(invalid_session());
+        }
+        Ok((state, user))
+    }
+
+    async fn finish_second_step(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        state: &SessionState,
+        input: &Doc,
+    ) -> Result<Value> {
         let ctx = CallerContext::of(input, Some(&client.client_id));
         let source = state.data.get("tokenSource").and_then(Value::as_str).unwrap_or("TokenGeneration_Authentication");
-        self.complete_sign_in(pool, client, &user, source, &ctx, string_map(input, "ClientMetadata")).await
+        self.complete_sign_in(pool, client, user, source, &ctx, string_map(input, "ClientMetadata")).await
     }
 }
 
 /// Turns on SMS MFA as the preferred factor (a migrated user's `enableSMSMFA`).
 pub(crate) fn enable_sms_mfa(user: &mut User) {
-    user.settings.insert(LIST.into(), json!([Factor::Sms.name()]));
-    user.settings.insert(PREFERRED.into(), json!(Factor::Sms.name()));
+    enable(user, Factor::Sms);
+}
+
+/// Adds `factor` to the user's list and makes it the preferred one.
+fn enable(user: &mut User, factor: Factor) {
+    let mut enabled = enabled_factors(user);
+    if !enabled.contains(&factor) {
+        enabled.push(factor);
+    }
+    let names: Vec<&str> = enabled.iter().map(|f| f.name()).collect();
+    user.settings.insert(LIST.into(), json!(names));
+    user.settings.insert(PREFERRED.into(), json!(factor.name()));
 }
 
 fn enabled_factors(user: &User) -> Vec<Factor> {
@@ -196,20 +412,22 @@ fn enabled_factors(user: &User) -> Vec<Factor> {
         .unwrap_or_default()
 }
 
-/// `SMSMfaSettings` / `EmailMfaSettings` (`{Enabled, PreferredMfa}`) applied to the user's
-/// list and preference. Software tokens and passkeys are not offered.
+/// `SMSMfaSettings` / `EmailMfaSettings` / `SoftwareTokenMfaSettings` (`{Enabled,
+/// PreferredMfa}`) applied to the user's list and preference.
 fn apply_preference(user: &mut User, input: &Doc) -> Result<()> {
-    for (member, factor) in [("SMSMfaSettings", Factor::Sms), ("EmailMfaSettings", Factor::Email)] {
+    let members =
+        [("SMSMfaSettings", Factor::Sms), ("EmailMfaSettings", Factor::Email), ("SoftwareTokenMfaSettings", Factor::SoftwareToken)];
+    for (member, factor) in members {
         let Some(settings) = input.get(member) else { continue };
         let flag = |k: &str| settings.get(k).and_then(Value::as_bool);
         let mut enabled = enabled_factors(user);
         match flag("Enabled") {
             Some(true) => {
-                if user.attribute(factor.attribute()).is_none_or(str::is_empty) {
-                    return Err(CognitoError::invalid_parameter(format!(
-                        "User does not have delivery config set to turn on {}",
-                        factor.name()
-                    )));
+                if !factor.usable(user) {
+                    return Err(CognitoError::invalid_parameter(match factor {
+                        Factor::SoftwareToken => "User has not verified software token mfa".to_owned(),
+                        _ => format!("User does not have delivery config set to turn on {}", factor.name()),
+                    }));
                 }
                 if !enabled.contains(&factor) {
                     enabled.push(factor);
@@ -240,12 +458,6 @@ fn apply_preference(user: &mut User, input: &Doc) -> Result<()> {
         } else {
             user.settings.insert(LIST.into(), json!(names));
         }
-    }
-    if input.get("SoftwareTokenMfaSettings").and_then(|s| s.get("Enabled")).and_then(Value::as_bool) == Some(true) {
-        return Err(CognitoError::new(
-            ErrorKind::InvalidParameter,
-            "cognate does not offer software token MFA yet.",
-        ));
     }
     Ok(())
 }

@@ -63,12 +63,25 @@ impl Service {
     /// Opens a session for `client` and checks its expiry without using it up (for answers
     /// that may be retried, like a mistyped MFA code).
     pub(crate) fn open_session(&self, session: &str, client: &str) -> Result<SessionState> {
-        let bytes = B64URL.decode(session.trim_end_matches('=')).map_err(|_| invalid())?;
-        let plain = self.master().open(purpose::SESSION, b"cognate-session", &bytes).map_err(|_| invalid())?;
-        let state: SessionState = serde_json::from_slice(&plain).map_err(|_| invalid())?;
+        let state = self.unseal_session(session)?;
         if state.client != client {
             return Err(invalid());
         }
+        Ok(state)
+    }
+
+    /// Opens and uses up a session whatever its client (calls such as AssociateSoftwareToken
+    /// carry a session but no client id).
+    pub(crate) async fn take_any_session(&self, session: &str) -> Result<SessionState> {
+        let state = self.unseal_session(session)?;
+        self.use_session(&state).await?;
+        Ok(state)
+    }
+
+    fn unseal_session(&self, session: &str) -> Result<SessionState> {
+        let bytes = B64URL.decode(session.trim_end_matches('=')).map_err(|_| invalid())?;
+        let plain = self.master().open(purpose::SESSION, b"cognate-session", &bytes).map_err(|_| invalid())?;
+        let state: SessionState = serde_json::from_slice(&plain).map_err(|_| invalid())?;
         if state.expires_ms <= self.now_ms() {
             return Err(CognitoError::not_authorized("Invalid session for the user, session is expired."));
         }

@@ -75,6 +75,8 @@ pub async fn dispatch(svc: &Service, op: &str, mut input: Doc, call: Call<'_>) -
         "AdminUpdateUserAttributes" => svc.admin_update_user_attributes(input).await,
         "AdminSetUserMFAPreference" => svc.admin_set_user_mfa_preference(input).await,
         "SetUserMFAPreference" => svc.set_user_mfa_preference(input).await,
+        "AssociateSoftwareToken" => svc.associate_software_token(input).await,
+        "VerifySoftwareToken" => svc.verify_software_token(input).await,
         "AdminDeleteUserAttributes" => svc.admin_delete_user_attributes(input).await,
         "AdminSetUserPassword" => svc.admin_set_user_password(input).await,
         "AdminResetUserPassword" => svc.admin_reset_user_password(input).await,

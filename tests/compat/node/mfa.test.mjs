@@ -1,0 +1,109 @@
+// Authenticator-app MFA through amazon-cognito-identity-js: enrolling with an access token
+// (associateSoftwareToken → verifySoftwareToken → setUserMfaPreference) and then signing in
+// with a code (totpRequired → sendMFACode), and enrolling during sign-in when the pool requires
+// MFA (mfaSetup → associateSoftwareToken → verifySoftwareToken → tokens). The codes are computed
+// here with node:crypto, independently of cognate's own implementation.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+
+import cognito from 'amazon-cognito-identity-js';
+
+import { api, authenticate, call, startServer } from './helpers.mjs';
+
+const { AuthenticationDetails, CognitoUser, CognitoUserPool } = cognito;
+const PASSWORD = 'Correct-horse-1';
+
+/** RFC 6238 code (SHA-1, 30 s, 6 digits) for a base32 secret, `offset` steps from now. */
+function totp(secret, offset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const at = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+/** A pool with authenticator apps allowed and MFA `mode`, a client, and a confirmed user. */
+async function setUp(url, mode, username) {
+  const { UserPool } = await api(url, 'CreateUserPool', { PoolName: `totp-${mode}` });
+  await api(url, 'SetUserPoolMfaConfig', {
+    UserPoolId: UserPool.Id,
+    MfaConfiguration: mode,
+    SoftwareTokenMfaConfiguration: { Enabled: true },
+  });
+  const { UserPoolClient } = await api(url, 'CreateUserPoolClient', {
+    UserPoolId: UserPool.Id,
+    ClientName: 'web',
+    ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+  });
+  await api(url, 'AdminCreateUser', { UserPoolId: UserPool.Id, Username: username, MessageAction: 'SUPPRESS' });
+  await api(url, 'AdminSetUserPassword', { UserPoolId: UserPool.Id, Username: username, Password: PASSWORD, Permanent: true });
+  const pool = new CognitoUserPool({ UserPoolId: UserPool.Id, ClientId: UserPoolClient.ClientId, endpoint: url });
+  return { poolId: UserPool.Id, pool };
+}
+
+const associate = (user) =>
+  new Promise((ok, fail) => user.associateSoftwareToken({ associateSecretCode: ok, onFailure: fail }));
+const verify = (user, code) =>
+  new Promise((ok, fail) => user.verifySoftwareToken(code, 'phone', { onSuccess: ok, onFailure: fail }));
+
+describe('software-token MFA with amazon-cognito-identity-js', () => {
+  let server;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server?.stop());
+
+  test('enrol with an access token, then sign in with the app’s code', async () => {
+    const { poolId, pool } = await setUp(server.url, 'OPTIONAL', 'tia');
+    const user = new CognitoUser({ Username: 'tia', Pool: pool });
+    assert.equal((await authenticate(user, new AuthenticationDetails({ Username: 'tia', Password: PASSWORD }))).kind, 'success');
+
+    const secret = await associate(user);
+    assert.match(secret, /^[A-Z2-7]{32}$/);
+    await assert.rejects(verify(user, totp(secret, 5)), (e) => e.code === 'EnableSoftwareTokenMFAException');
+    const spent = totp(secret);
+    assert.deepEqual(await verify(user, spent), { Status: 'SUCCESS' });
+    assert.equal(await call((cb) => user.setUserMfaPreference(null, { PreferredMfa: true, Enabled: true }, cb)), 'SUCCESS');
+    const admin = await api(server.url, 'AdminGetUser', { UserPoolId: poolId, Username: 'tia' });
+    assert.deepEqual([admin.UserMFASettingList, admin.PreferredMfaSetting], [['SOFTWARE_TOKEN_MFA'], 'SOFTWARE_TOKEN_MFA']);
+
+    const again = new CognitoUser({ Username: 'tia', Pool: pool });
+    const challenge = await new Promise((ok, fail) =>
+      again.authenticateUser(new AuthenticationDetails({ Username: 'tia', Password: PASSWORD }), {
+        onSuccess: () => fail(new Error('signed in without the app')),
+        onFailure: fail,
+        totpRequired: (name) => ok(name),
+      }),
+    );
+    assert.equal(challenge, 'SOFTWARE_TOKEN_MFA');
+    const send = (code) =>
+      new Promise((ok, fail) => again.sendMFACode(code, { onSuccess: ok, onFailure: fail }, 'SOFTWARE_TOKEN_MFA'));
+    // The step verification used is spent; a wrong code may be retried in the same session.
+    await assert.rejects(send(spent), (e) => e.code === 'CodeMismatchException');
+    const session = await send(totp(secret, 1));
+    assert.equal(session.getAccessToken().decodePayload().username, 'tia');
+  });
+
+  test('a pool that requires MFA enrols the app during sign-in (MFA_SETUP)', async () => {
+    const { poolId, pool } = await setUp(server.url, 'ON', 'uma');
+    const user = new CognitoUser({ Username: 'uma', Pool: pool });
+    const setup = await new Promise((ok, fail) =>
+      user.authenticateUser(new AuthenticationDetails({ Username: 'uma', Password: PASSWORD }), {
+        onSuccess: () => fail(new Error('signed in without MFA')),
+        onFailure: fail,
+        mfaSetup: (name, params) => ok({ name, params }),
+      }),
+    );
+    assert.equal(setup.name, 'MFA_SETUP');
+    const secret = await associate(user);
+    const session = await verify(user, totp(secret));
+    assert.equal(session.getIdToken().decodePayload()['cognito:username'], 'uma');
+    const admin = await api(server.url, 'AdminGetUser', { UserPoolId: poolId, Username: 'uma' });
+    assert.equal(admin.PreferredMfaSetting, 'SOFTWARE_TOKEN_MFA');
+  });
+});
