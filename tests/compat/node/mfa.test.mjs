@@ -28,7 +28,7 @@ function totp(secret, offset = 0) {
 }
 
 /** A pool with authenticator apps allowed and MFA `mode`, a client, and a confirmed user. */
-async function setUp(url, mode, username) {
+async function setUp(url, mode, username, attributes = []) {
   const { UserPool } = await api(url, 'CreateUserPool', { PoolName: `totp-${mode}` });
   await api(url, 'SetUserPoolMfaConfig', {
     UserPoolId: UserPool.Id,
@@ -40,7 +40,7 @@ async function setUp(url, mode, username) {
     ClientName: 'web',
     ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
   });
-  await api(url, 'AdminCreateUser', { UserPoolId: UserPool.Id, Username: username, MessageAction: 'SUPPRESS' });
+  await api(url, 'AdminCreateUser', { UserPoolId: UserPool.Id, Username: username, MessageAction: 'SUPPRESS', UserAttributes: attributes });
   await api(url, 'AdminSetUserPassword', { UserPoolId: UserPool.Id, Username: username, Password: PASSWORD, Permanent: true });
   const pool = new CognitoUserPool({ UserPoolId: UserPool.Id, ClientId: UserPoolClient.ClientId, endpoint: url });
   return { poolId: UserPool.Id, pool };
@@ -87,6 +87,39 @@ describe('software-token MFA with amazon-cognito-identity-js', () => {
     await assert.rejects(send(spent), (e) => e.code === 'CodeMismatchException');
     const session = await send(totp(secret, 1));
     assert.equal(session.getAccessToken().decodePayload().username, 'tia');
+  });
+
+  test('with SMS and an app enabled and neither preferred, the user picks (SELECT_MFA_TYPE)', async () => {
+    const phone = [
+      { Name: 'phone_number', Value: '+15555550177' },
+      { Name: 'phone_number_verified', Value: 'true' },
+    ];
+    const { pool } = await setUp(server.url, 'OPTIONAL', 'val', phone);
+    const user = new CognitoUser({ Username: 'val', Pool: pool });
+    assert.equal((await authenticate(user, new AuthenticationDetails({ Username: 'val', Password: PASSWORD }))).kind, 'success');
+    const secret = await associate(user);
+    await verify(user, totp(secret));
+    const both = { Enabled: true, PreferredMfa: false };
+    assert.equal(await call((cb) => user.setUserMfaPreference(both, both, cb)), 'SUCCESS');
+
+    const again = new CognitoUser({ Username: 'val', Pool: pool });
+    const choice = await new Promise((ok, fail) =>
+      again.authenticateUser(new AuthenticationDetails({ Username: 'val', Password: PASSWORD }), {
+        onSuccess: () => fail(new Error('signed in without MFA')),
+        onFailure: fail,
+        selectMFAType: (name, params) => ok({ name, params }),
+      }),
+    );
+    assert.equal(choice.name, 'SELECT_MFA_TYPE');
+    assert.deepEqual(JSON.parse(choice.params.MFAS_CAN_CHOOSE).sort(), ['SMS_MFA', 'SOFTWARE_TOKEN_MFA']);
+    const next = await new Promise((ok, fail) =>
+      again.sendMFASelectionAnswer('SOFTWARE_TOKEN_MFA', { onFailure: fail, totpRequired: ok, mfaRequired: fail }),
+    );
+    assert.equal(next, 'SOFTWARE_TOKEN_MFA');
+    const session = await new Promise((ok, fail) =>
+      again.sendMFACode(totp(secret, 1), { onSuccess: ok, onFailure: fail }, 'SOFTWARE_TOKEN_MFA'),
+    );
+    assert.equal(session.isValid(), true);
   });
 
   test('a pool that requires MFA enrols the app during sign-in (MFA_SETUP)', async () => {

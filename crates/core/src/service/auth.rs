@@ -458,6 +458,7 @@ impl Service {
                 self.answer_custom_challenge(&pool, &client, state, name, r("ANSWER"), ctx, metadata).await
             }
             "MFA_SETUP" => self.answer_mfa_setup(&pool, &client, &input, name).await,
+            "SELECT_MFA_TYPE" => self.answer_mfa_choice(&pool, &client, &input, name).await,
             "SMS_MFA" | "EMAIL_OTP" | "SOFTWARE_TOKEN_MFA" => {
                 let factor = super::mfa::Factor::from_challenge(challenge).expect("matched above");
                 self.answer_mfa(&pool, &client, factor, &input, name).await

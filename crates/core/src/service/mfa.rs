@@ -28,6 +28,7 @@ const MAX_FAILURES: i64 = 5;
 /// Steps of 30 s accepted either side of now (phones whose clocks drift).
 const TOTP_WINDOW: i64 = 1;
 const MFA_SETUP: &str = "MFA_SETUP";
+const SELECT_MFA_TYPE: &str = "SELECT_MFA_TYPE";
 
 /// A second factor cognate offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,8 @@ pub(crate) enum Factor {
 /// What a sign-in needs after the password.
 pub(crate) enum SecondStep {
     Factor(Factor),
+    /// Several factors are enabled and none preferred: the user picks one.
+    Select(Vec<Factor>),
     /// MFA is required and the user has no factor: enrol an authenticator app first.
     Setup,
 }
@@ -121,7 +124,7 @@ impl Service {
     }
 
     /// What a sign-in needs after a correct password: nothing with MFA off; the user's
-    /// preferred (else first) enabled factor; with MFA required and nothing enabled, a code to
+    /// preferred factor, the only enabled one, or a choice among several; with MFA required and nothing enabled, a code to
     /// the phone number, else enrolment of an authenticator app (if the pool allows one), else
     /// a code to the email address.
     pub(crate) fn second_step(&self, pool: &UserPool, user: &User) -> Result<Option<SecondStep>> {
@@ -136,6 +139,13 @@ impl Service {
                 "MFA is required, but the user has no phone number, email address or authenticator app to receive a code.",
             )
         };
+        if let Some(f) = preferred.filter(|p| enabled.contains(p) && p.usable(user)) {
+            return Ok(Some(SecondStep::Factor(f)));
+        }
+        let usable: Vec<Factor> = enabled.iter().copied().filter(|f| f.usable(user)).collect();
+        if usable.len() > 1 {
+            return Ok(Some(SecondStep::Select(usable)));
+        }
         match preferred.filter(|p| enabled.contains(p)).or_else(|| enabled.first().copied()) {
             Some(f) if f.usable(user) => Ok(Some(SecondStep::Factor(f))),
             // An enabled factor whose destination is gone must not let the sign-in skip it.
@@ -167,6 +177,18 @@ impl Service {
                     "ChallengeName": MFA_SETUP,
                     "Session": session,
                     "ChallengeParameters": { "MFAS_CAN_SETUP": "[\"SOFTWARE_TOKEN_MFA\"]" },
+                }));
+            }
+            SecondStep::Select(choices) => {
+                let names: Vec<&str> = choices.iter().map(|f| f.name()).collect();
+                let mut data = data;
+                data["choices"] = json!(names);
+                let session =
+                    self.new_session(&pool.id, &client.client_id, &user.username, SELECT_MFA_TYPE, minutes, data)?;
+                return Ok(json!({
+                    "ChallengeName": SELECT_MFA_TYPE,
+                    "Session": session,
+                    "ChallengeParameters": { "MFAS_CAN_CHOOSE": serde_json::to_string(&names).unwrap_or_default() },
                 }));
             }
             SecondStep::Factor(f) => f,
@@ -222,6 +244,23 @@ impl Service {
         // Only now is the session used up, so a replay after success fails.
         self.use_session(&state).await?;
         self.finish_second_step(pool, client, &user, &state, input).await
+    }
+
+    /// `RespondToAuthChallenge` for `SELECT_MFA_TYPE`: the chosen factor's challenge follows.
+    pub(crate) async fn answer_mfa_choice(&self, pool: &UserPool, client: &AppClient, input: &Doc, name: &str) -> Result<Value> {
+        let (state, user) = self.challenge_session(pool, client, input, name, SELECT_MFA_TYPE).await?;
+        let responses = input.get("ChallengeResponses");
+        let r = |k: &str| responses.and_then(|c| c.get(k)).and_then(Value::as_str);
+        self.check_secret_hash(client, &[name, &user.username], r("SECRET_HASH"))?;
+        let answer = r("ANSWER").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter ANSWER"))?;
+        let offered = state.data.get("choices").and_then(Value::as_array).is_some_and(|c| c.iter().any(|x| x == answer));
+        let factor = Factor::from_challenge(answer).filter(|_| offered).ok_or_else(|| {
+            CognitoError::invalid_parameter(format!("{answer} is not one of the MFA types the user can choose."))
+        })?;
+        self.use_session(&state).await?;
+        let ctx = CallerContext::of(input, Some(&client.client_id));
+        let source = state.data.get("tokenSource").and_then(Value::as_str).unwrap_or("TokenGeneration_Authentication").to_owned();
+        self.second_step_challenge(pool, client, user, SecondStep::Factor(factor), &source, &ctx).await
     }
 
     /// `RespondToAuthChallenge` for `MFA_SETUP`, after VerifySoftwareToken accepted a code
