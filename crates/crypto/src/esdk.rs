@@ -160,8 +160,8 @@ pub struct Decrypted {
 
 /// Decrypts and verifies a message of the shape [`encrypt`] writes (format v1, suite 0x0378,
 /// framed). `unwrap` receives each encrypted data key with the context and returns the data key
-/// for the first one it can open. Every failure is [`Error::AuthFailed`] or
-/// [`Error::InvalidInput`]; nothing about the plaintext leaks through errors.
+/// for the first one it can open. Failures name no plaintext: [`Error::AuthFailed`],
+/// [`Error::InvalidInput`] or (key derivation) [`Error::Key`].
 pub fn decrypt(
     message: &[u8],
     mut unwrap: impl FnMut(&EncryptedDataKey, &BTreeMap<String, String>) -> Option<Vec<u8>>,
@@ -308,7 +308,9 @@ fn parse_context(bytes: &[u8]) -> Result<BTreeMap<String, String>> {
     for _ in 0..r.u16()? {
         let k = String::from_utf8(r.bytes16()?.to_vec()).map_err(|_| Error::InvalidInput("encryption context"))?;
         let v = String::from_utf8(r.bytes16()?.to_vec()).map_err(|_| Error::InvalidInput("encryption context"))?;
-        context.insert(k, v);
+        if context.insert(k, v).is_some() {
+            return Err(Error::InvalidInput("duplicate encryption context key"));
+        }
     }
     if r.pos != bytes.len() {
         return Err(Error::InvalidInput("encryption context"));

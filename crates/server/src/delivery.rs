@@ -44,6 +44,9 @@ const LEASE_MS: i64 = 180_000;
 /// How long shutdown waits for attempts under way; the rest are retried after their lease.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const MAX_ERROR_CHARS: usize = 500;
+/// When a server without the message's transport claimed it, how long until any server
+/// looks at it again.
+const NO_TRANSPORT_RETRY_MS: i64 = 30_000;
 /// Secrets shorter than this are not scrubbed from error text (it would mangle every word).
 const MIN_SECRET_CHARS: usize = 3;
 
@@ -449,8 +452,9 @@ fn sms_transport(decl: &SmsDecl) -> SmsTransport {
     SmsTransport { url: decl.url.clone(), headers, secrets }
 }
 
-/// The message after an attempt: `SENT`; `PENDING` again, due after the back-off; `FAILED`; or
-/// `RECORDED` when this server has no transport for it any more.
+/// The message after an attempt: `SENT`; `PENDING` again, due after the back-off; `FAILED`; or,
+/// when this server has no transport for it, `PENDING` again for a server that has one (servers
+/// sharing a database may differ in configuration, or be part-way through a change).
 fn outcome(
     mut m: OutboxMessage,
     result: Result<(), Failure>,
@@ -468,10 +472,12 @@ fn outcome(
             return m;
         }
         Err(Failure::NoTransport) => {
-            m.status = DeliveryStatus::Recorded;
-            m.next_attempt_ms = None;
-            m.last_error =
-                Some(format!("no {} transport is configured for this pool any more; kept in the outbox only", m.channel));
+            m.status = DeliveryStatus::Pending;
+            m.next_attempt_ms = Some(now_ms + NO_TRANSPORT_RETRY_MS);
+            m.last_error = Some(format!(
+                "a server without an {} transport for this pool took it; left for one that has it",
+                m.channel
+            ));
             return m;
         }
         Err(f) => f,
@@ -597,8 +603,8 @@ mod tests {
         assert_eq!((failed.status, failed.attempts, failed.next_attempt_ms), (DeliveryStatus::Failed, 1, None));
 
         let orphan = outcome(pending(), Err(Failure::NoTransport), 1_000, &s, &[]);
-        assert_eq!((orphan.status, orphan.attempts, orphan.next_attempt_ms), (DeliveryStatus::Recorded, 0, None));
-        assert!(orphan.last_error.unwrap().contains("no EMAIL transport"));
+        assert_eq!((orphan.status, orphan.attempts, orphan.next_attempt_ms), (DeliveryStatus::Pending, 0, Some(31_000)));
+        assert!(orphan.last_error.unwrap().contains("without an EMAIL transport"));
     }
 
     #[test]

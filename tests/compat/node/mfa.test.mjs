@@ -27,13 +27,15 @@ function totp(secret, offset = 0) {
   return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
 }
 
-/** A pool with authenticator apps allowed and MFA `mode`, a client, and a confirmed user. */
-async function setUp(url, mode, username, attributes = []) {
+/** A pool with authenticator apps (and, with `sms`, text messages) allowed and MFA `mode`, a
+ * client, and a confirmed user. */
+async function setUp(url, mode, username, { attributes = [], sms = false } = {}) {
   const { UserPool } = await api(url, 'CreateUserPool', { PoolName: `totp-${mode}` });
   await api(url, 'SetUserPoolMfaConfig', {
     UserPoolId: UserPool.Id,
     MfaConfiguration: mode,
     SoftwareTokenMfaConfiguration: { Enabled: true },
+    ...(sms ? { SmsMfaConfiguration: { SmsConfiguration: { SnsCallerArn: 'arn:aws:iam::000000000000:role/sms' } } } : {}),
   });
   const { UserPoolClient } = await api(url, 'CreateUserPoolClient', {
     UserPoolId: UserPool.Id,
@@ -87,6 +89,29 @@ describe('software-token MFA with amazon-cognito-identity-js', () => {
     await assert.rejects(send(spent), (e) => e.code === 'CodeMismatchException');
     const session = await send(totp(secret, 1));
     assert.equal(session.getAccessToken().decodePayload().username, 'tia');
+
+    // Wrong codes count per user, not per sign-in: ten spread over two sign-ins use them up,
+    // and then even the right code is refused.
+    const started = async () => {
+      const u = new CognitoUser({ Username: 'tia', Pool: pool });
+      await new Promise((ok, fail) =>
+        u.authenticateUser(new AuthenticationDetails({ Username: 'tia', Password: PASSWORD }), { onSuccess: fail, onFailure: fail, totpRequired: ok }),
+      );
+      return u;
+    };
+    const sessions = [await started(), await started()];
+    const wrong = String((Number(totp(secret)) + 500_000) % 1_000_000).padStart(6, '0');
+    for (let i = 0; i < 10; i += 1) {
+      const u = sessions[i % 2];
+      await assert.rejects(
+        new Promise((ok, fail) => u.sendMFACode(wrong, { onSuccess: ok, onFailure: fail }, 'SOFTWARE_TOKEN_MFA')),
+        (e) => e.code === 'CodeMismatchException',
+      );
+    }
+    await assert.rejects(
+      new Promise((ok, fail) => sessions[0].sendMFACode(totp(secret, 1), { onSuccess: ok, onFailure: fail }, 'SOFTWARE_TOKEN_MFA')),
+      (e) => e.code === 'NotAuthorizedException',
+    );
   });
 
   test('with SMS and an app enabled and neither preferred, the user picks (SELECT_MFA_TYPE)', async () => {
@@ -94,7 +119,7 @@ describe('software-token MFA with amazon-cognito-identity-js', () => {
       { Name: 'phone_number', Value: '+15555550177' },
       { Name: 'phone_number_verified', Value: 'true' },
     ];
-    const { pool } = await setUp(server.url, 'OPTIONAL', 'val', phone);
+    const { pool } = await setUp(server.url, 'OPTIONAL', 'val', { attributes: phone, sms: true });
     const user = new CognitoUser({ Username: 'val', Pool: pool });
     assert.equal((await authenticate(user, new AuthenticationDetails({ Username: 'val', Password: PASSWORD }))).kind, 'success');
     const secret = await associate(user);
@@ -134,6 +159,8 @@ describe('software-token MFA with amazon-cognito-identity-js', () => {
     );
     assert.equal(setup.name, 'MFA_SETUP');
     const secret = await associate(user);
+    // A mistyped code may be retried within the sign-in.
+    await assert.rejects(verify(user, totp(secret, 5)), (e) => e.code === 'EnableSoftwareTokenMFAException');
     const session = await verify(user, totp(secret));
     assert.equal(session.getIdToken().decodePayload()['cognito:username'], 'uma');
     const admin = await api(server.url, 'AdminGetUser', { UserPoolId: poolId, Username: 'uma' });

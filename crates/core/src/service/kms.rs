@@ -3,7 +3,7 @@
 //! `GenerateDataKey` for handlers and tools that also encrypt).
 //!
 //! A key is named by its ARN (a pool's `KMSKeyID`). Cognate holds a key for every well-formed
-//! KMS key ARN of its region: the key material is a subkey of the master key for that ARN, so
+//! KMS key ARN: the key material is a subkey of the master key for that ARN, so
 //! every server sharing the master key holds the same keys and nothing is stored. Ciphertext
 //! blobs name their key, as KMS's do, so `Decrypt` needs no `KeyId`:
 //! `0x01 | arn length u16 | arn | sealed data key` where the sealing binds the encryption
@@ -57,10 +57,12 @@ impl Service {
             format!("arn:aws:kms:{}:{}:key/{key_id}", cfg.region, cfg.account_id)
         };
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let short_name = |s: &str| (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         let well_formed = parts.len() == 6
             && parts[1].starts_with("aws")
+            && short_name(parts[1])
             && parts[2] == "kms"
-            && !parts[3].is_empty()
+            && short_name(parts[3])
             && parts[4].len() == 12
             && parts[4].bytes().all(|b| b.is_ascii_digit())
             && parts[5].strip_prefix("key/").is_some_and(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
@@ -93,9 +95,11 @@ impl Service {
             .master()
             .seal(&format!("{PURPOSE_PREFIX}{arn}"), &aad, plaintext)
             .map_err(|_| KmsError::new("KMSInternalException", "Internal error."))?;
+        // Well-formed ARNs are far shorter than the length field allows.
+        let arn_len = u16::try_from(arn.len()).map_err(|_| KmsError::new("NotFoundException", "Invalid keyId"))?;
         let mut blob = Vec::with_capacity(3 + arn.len() + sealed.len());
         blob.push(BLOB_VERSION);
-        blob.extend_from_slice(&(arn.len() as u16).to_be_bytes());
+        blob.extend_from_slice(&arn_len.to_be_bytes());
         blob.extend_from_slice(arn.as_bytes());
         blob.extend_from_slice(&sealed);
         Ok((arn, blob))

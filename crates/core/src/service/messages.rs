@@ -18,6 +18,9 @@ pub(crate) const HOUR_MS: i64 = 3_600_000;
 const MAX_CODE_ATTEMPTS: u32 = 5;
 /// Codes of one kind a user may be sent per hour.
 const MAX_CODES_PER_HOUR: usize = 5;
+/// Sign-in (MFA) codes a user may be sent per hour: more, since each follows a correct
+/// password, but bounded so a leaked password cannot send texts without end.
+const MAX_MFA_CODES_PER_HOUR: usize = 20;
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,12 +145,8 @@ impl Service {
 
     /// Cognito sends at most five codes of a kind per user per hour; more would let a guesser
     /// try five answers per fresh code without end.
-    /// Sign-in codes are exempt: they follow a correct password, and a limit would lock the
-    /// user out of signing in.
     fn count_code_issue(&self, user: &mut User, purpose: &CodePurpose) -> Result<()> {
-        if *purpose == CodePurpose::Mfa {
-            return Ok(());
-        }
+        let limit = if *purpose == CodePurpose::Mfa { MAX_MFA_CODES_PER_HOUR } else { MAX_CODES_PER_HOUR };
         let now = self.now_ms();
         let key = format!("{purpose:?}");
         let issues = user.settings.entry("codeIssues").or_insert_with(|| json!({}));
@@ -157,7 +156,7 @@ impl Service {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_i64).filter(|t| now - t < HOUR_MS).collect())
             .unwrap_or_default();
-        if recent.len() >= MAX_CODES_PER_HOUR {
+        if recent.len() >= limit {
             return Err(CognitoError::new(ErrorKind::LimitExceeded, "Attempt limit exceeded, please try after some time."));
         }
         recent.push(now);

@@ -20,11 +20,12 @@ const PREFERRED: &str = "PreferredMfaSetting";
 const TOKEN: &str = "softwareToken";
 /// A secret handed out by AssociateSoftwareToken, not yet verified.
 const PENDING_TOKEN: &str = "softwareTokenPending";
-/// Wrong answers within one MFA session.
+/// When the user's recent wrong authenticator codes were given (epoch ms).
 const FAILURES: &str = "mfaFailures";
 const SECRET_PURPOSE: &str = "software-token-secret";
-/// Wrong codes one MFA session survives.
-const MAX_FAILURES: i64 = 5;
+/// Wrong authenticator codes a user may give per window, across all sessions.
+const MAX_FAILURES: usize = 10;
+const FAILURE_WINDOW_MS: i64 = 15 * 60_000;
 /// Steps of 30 s accepted either side of now (phones whose clocks drift).
 const TOTP_WINDOW: i64 = 1;
 const MFA_SETUP: &str = "MFA_SETUP";
@@ -100,26 +101,31 @@ fn invalid_session() -> CognitoError {
     CognitoError::not_authorized("Invalid session for the user.")
 }
 
-fn software_token_allowed(pool: &UserPool) -> bool {
-    pool.doc
-        .get("MfaSettings")
-        .and_then(|m| m.get("SoftwareTokenMfaConfiguration"))
-        .and_then(|c| c.get("Enabled"))
-        .and_then(Value::as_bool)
-        == Some(true)
+/// Whether the pool offers `factor`: authenticator apps and email when SetUserPoolMfaConfig
+/// turned them on, text messages when it configured them or the pool has an SMS configuration.
+fn pool_allows(pool: &UserPool, factor: Factor) -> bool {
+    let settings = pool.doc.get("MfaSettings");
+    let configured = |key: &str| settings.and_then(|m| m.get(key)).filter(|v| !v.is_null());
+    match factor {
+        Factor::SoftwareToken => {
+            configured("SoftwareTokenMfaConfiguration").and_then(|c| c.get("Enabled")).and_then(Value::as_bool) == Some(true)
+        }
+        Factor::Email => configured("EmailMfaConfiguration").is_some(),
+        Factor::Sms => configured("SmsMfaConfiguration").is_some() || pool.doc.get("SmsConfiguration").is_some(),
+    }
 }
 
 impl Service {
     pub async fn admin_set_user_mfa_preference(&self, input: Doc) -> Result<Value> {
         let pool = self.pool(field(&input, "UserPoolId")).await?;
         let user = self.admin_user(&pool, field(&input, "Username")).await?;
-        self.update_user_with(user, false, |u| apply_preference(u, &input)).await?;
+        self.update_user_with(user, false, |u| apply_preference(&pool, u, &input)).await?;
         Ok(json!({}))
     }
 
     pub async fn set_user_mfa_preference(&self, input: Doc) -> Result<Value> {
         let caller = self.token_caller(field(&input, "AccessToken")).await?;
-        self.update_user_with(caller.user, false, |u| apply_preference(u, &input)).await?;
+        self.update_user_with(caller.user, false, |u| apply_preference(&caller.pool, u, &input)).await?;
         Ok(json!({}))
     }
 
@@ -132,29 +138,28 @@ impl Service {
         if mode == "OFF" {
             return Ok(None);
         }
-        let enabled = enabled_factors(user);
+        let enabled: Vec<Factor> = enabled_factors(user).into_iter().filter(|f| pool_allows(pool, *f)).collect();
+        let usable: Vec<Factor> = enabled.iter().copied().filter(|f| f.usable(user)).collect();
         let preferred = user.settings.get(PREFERRED).and_then(Value::as_str).and_then(Factor::from_challenge);
         let nowhere = || {
             CognitoError::invalid_parameter(
                 "MFA is required, but the user has no phone number, email address or authenticator app to receive a code.",
             )
         };
-        if let Some(f) = preferred.filter(|p| enabled.contains(p) && p.usable(user)) {
+        if let Some(f) = preferred.filter(|p| usable.contains(p)) {
             return Ok(Some(SecondStep::Factor(f)));
         }
-        let usable: Vec<Factor> = enabled.iter().copied().filter(|f| f.usable(user)).collect();
-        if usable.len() > 1 {
-            return Ok(Some(SecondStep::Select(usable)));
-        }
-        match preferred.filter(|p| enabled.contains(p)).or_else(|| enabled.first().copied()) {
-            Some(f) if f.usable(user) => Ok(Some(SecondStep::Factor(f))),
+        let offered = |f: Factor| pool_allows(pool, f) && f.usable(user);
+        match usable.as_slice() {
+            [one] => Ok(Some(SecondStep::Factor(*one))),
+            [_, _, ..] => Ok(Some(SecondStep::Select(usable))),
             // An enabled factor whose destination is gone must not let the sign-in skip it.
-            Some(_) => Err(nowhere()),
-            None if mode != "ON" => Ok(None),
-            None if Factor::Sms.usable(user) => Ok(Some(SecondStep::Factor(Factor::Sms))),
-            None if software_token_allowed(pool) => Ok(Some(SecondStep::Setup)),
-            None if Factor::Email.usable(user) => Ok(Some(SecondStep::Factor(Factor::Email))),
-            None => Err(nowhere()),
+            [] if !enabled.is_empty() => Err(nowhere()),
+            [] if mode != "ON" => Ok(None),
+            [] if offered(Factor::Sms) => Ok(Some(SecondStep::Factor(Factor::Sms))),
+            [] if pool_allows(pool, Factor::SoftwareToken) => Ok(Some(SecondStep::Setup)),
+            [] if offered(Factor::Email) => Ok(Some(SecondStep::Factor(Factor::Email))),
+            [] => Err(nowhere()),
         }
     }
 
@@ -228,13 +233,13 @@ impl Service {
             .ok_or_else(|| CognitoError::invalid_parameter(format!("Missing required parameter {}", factor.response_key())))?;
         let checked = self
             .update_user_with(user, true, |u| match factor {
-                Factor::SoftwareToken => self.check_token_code(u, &state.nonce, code),
+                Factor::SoftwareToken => self.check_token_code(u, code),
                 _ => self.check_code(u, &CodePurpose::Mfa, code),
             })
             .await;
         let (user, ()) = match checked {
             Ok(done) => done,
-            Err(e) if e.kind == ErrorKind::CodeMismatch => return Err(invalid_code()),
+            Err(e) if e.kind == ErrorKind::CodeMismatch && factor != Factor::SoftwareToken => return Err(invalid_code()),
             Err(e) if e.kind == ErrorKind::ExpiredCode => {
                 return Err(CognitoError::not_authorized("Invalid session for the user, session is expired."))
             }
@@ -284,8 +289,14 @@ impl Service {
     }
 
     pub async fn associate_software_token(&self, input: Doc) -> Result<Value> {
-        let secret = totp::generate_secret().map_err(CognitoError::internal)?;
         let (user, session) = self.token_enrolment(&input).await?;
+        if !pool_allows(&self.pool(&user.pool_id).await?, Factor::SoftwareToken) {
+            return Err(CognitoError::invalid_parameter("The user pool does not allow software token MFA."));
+        }
+        if let Some(state) = &session {
+            self.use_session(state).await?;
+        }
+        let secret = totp::generate_secret().map_err(CognitoError::internal)?;
         let sealed = self.seal_token_secret(&user, &secret)?;
         let (user, ()) = self
             .update_user_with(user, false, |u| {
@@ -310,7 +321,11 @@ impl Service {
             return Err(CognitoError::invalid_parameter("No software token is being set up: call AssociateSoftwareToken first."));
         };
         let secret = self.open_token_secret(&user, &pending)?;
+        // A mistyped code leaves an MFA_SETUP session usable for another try.
         let step = totp::verify(&secret, &code, self.now(), TOTP_WINDOW).map_err(CognitoError::internal)?.ok_or_else(mismatch)?;
+        if let Some(state) = &session {
+            self.use_session(state).await?;
+        }
         let (user, ()) = self
             .update_user_with(user, false, |u| {
                 u.settings.remove(PENDING_TOKEN);
@@ -326,7 +341,7 @@ impl Service {
     }
 
     /// The user an AssociateSoftwareToken / VerifySoftwareToken call is for: the access
-    /// token's, or the one signing in under an `MFA_SETUP` session (which it uses up).
+    /// token's, or the one signing in under an `MFA_SETUP` session (opened, not yet used up).
     async fn token_enrolment(&self, input: &Doc) -> Result<(User, Option<SessionState>)> {
         if let Some(token) = input.get("AccessToken").and_then(Value::as_str) {
             return Ok((self.token_caller(token).await?.user, None));
@@ -334,7 +349,7 @@ impl Service {
         let Some(session) = input.get("Session").and_then(Value::as_str) else {
             return Err(CognitoError::invalid_parameter("An AccessToken or a Session is required."));
         };
-        let state = self.take_any_session(session).await?;
+        let state = self.unseal_session(session)?;
         if state.challenge != MFA_SETUP {
             return Err(invalid_session());
         }
@@ -346,20 +361,22 @@ impl Service {
     fn next_setup_session(&self, state: &SessionState, user: &User, verified: bool) -> Result<String> {
         let mut data = state.data.clone();
         data["verified"] = json!(verified);
-        let minutes = ((state.expires_ms - self.now_ms()) / 60_000).max(1);
-        self.new_session(&state.pool, &state.client, &user.username, MFA_SETUP, minutes, data)
+        self.new_session_until(&state.pool, &state.client, &user.username, MFA_SETUP, state.expires_ms, data)
     }
 
     /// Checks an authenticator code against the user's app: each time step counts once, and
-    /// one session survives five wrong codes.
-    fn check_token_code(&self, user: &mut User, nonce: &str, code: &str) -> Result<()> {
+    /// a user gets ten wrong codes per fifteen minutes, however many sign-ins they spread over.
+    fn check_token_code(&self, user: &mut User, code: &str) -> Result<()> {
         let token = user.settings.get(TOKEN).cloned().ok_or_else(invalid_session)?;
         let sealed = token.get("secret").and_then(Value::as_str).ok_or_else(invalid_session)?;
-        let failures = match user.settings.get(FAILURES) {
-            Some(f) if f.get("session").and_then(Value::as_str) == Some(nonce) => f.get("count").and_then(Value::as_i64).unwrap_or(0),
-            _ => 0,
-        };
-        if failures >= MAX_FAILURES {
+        let now = self.now_ms();
+        let mut failures: Vec<i64> = user
+            .settings
+            .get(FAILURES)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_i64).filter(|t| now - t < FAILURE_WINDOW_MS).collect())
+            .unwrap_or_default();
+        if failures.len() >= MAX_FAILURES {
             return Err(CognitoError::new(ErrorKind::LimitExceeded, "Attempt limit exceeded."));
         }
         let secret = self.open_token_secret(user, sealed)?;
@@ -371,7 +388,8 @@ impl Service {
                 Ok(())
             }
             _ => {
-                user.settings.insert(FAILURES.into(), json!({ "session": nonce, "count": failures + 1 }));
+                failures.push(now);
+                user.settings.insert(FAILURES.into(), json!(failures));
                 Err(CognitoError::new(ErrorKind::CodeMismatch, "Invalid code received for user"))
             }
         }
@@ -453,7 +471,7 @@ fn enabled_factors(user: &User) -> Vec<Factor> {
 
 /// `SMSMfaSettings` / `EmailMfaSettings` / `SoftwareTokenMfaSettings` (`{Enabled,
 /// PreferredMfa}`) applied to the user's list and preference.
-fn apply_preference(user: &mut User, input: &Doc) -> Result<()> {
+fn apply_preference(pool: &UserPool, user: &mut User, input: &Doc) -> Result<()> {
     let members =
         [("SMSMfaSettings", Factor::Sms), ("EmailMfaSettings", Factor::Email), ("SoftwareTokenMfaSettings", Factor::SoftwareToken)];
     for (member, factor) in members {
@@ -462,6 +480,12 @@ fn apply_preference(user: &mut User, input: &Doc) -> Result<()> {
         let mut enabled = enabled_factors(user);
         match flag("Enabled") {
             Some(true) => {
+                if !pool_allows(pool, factor) {
+                    return Err(CognitoError::invalid_parameter(format!(
+                        "The user pool does not allow {} as a second factor.",
+                        factor.name()
+                    )));
+                }
                 if !factor.usable(user) {
                     return Err(CognitoError::invalid_parameter(match factor {
                         Factor::SoftwareToken => "User has not verified software token mfa".to_owned(),

@@ -31,12 +31,18 @@ fn invalid() -> CognitoError {
 
 impl Service {
     pub(crate) fn new_session(&self, pool: &str, client: &str, username: &str, challenge: &str, validity_minutes: i64, data: Value) -> Result<String> {
+        let expires_ms = self.now_ms() + validity_minutes * 60_000;
+        self.new_session_until(pool, client, username, challenge, expires_ms, data)
+    }
+
+    /// A session that ends at `expires_ms` (a later step of a flow keeps the flow's deadline).
+    pub(crate) fn new_session_until(&self, pool: &str, client: &str, username: &str, challenge: &str, expires_ms: i64, data: Value) -> Result<String> {
         let state = SessionState {
             pool: pool.to_owned(),
             client: client.to_owned(),
             username: username.to_owned(),
             challenge: challenge.to_owned(),
-            expires_ms: self.now_ms() + validity_minutes * 60_000,
+            expires_ms,
             nonce: crate::ids::uuid(),
             data,
         };
@@ -70,15 +76,9 @@ impl Service {
         Ok(state)
     }
 
-    /// Opens and uses up a session whatever its client (calls such as AssociateSoftwareToken
-    /// carry a session but no client id).
-    pub(crate) async fn take_any_session(&self, session: &str) -> Result<SessionState> {
-        let state = self.unseal_session(session)?;
-        self.use_session(&state).await?;
-        Ok(state)
-    }
-
-    fn unseal_session(&self, session: &str) -> Result<SessionState> {
+    /// Opens a session whatever its client (calls such as VerifySoftwareToken carry a session
+    /// but no client id), without using it up.
+    pub(crate) fn unseal_session(&self, session: &str) -> Result<SessionState> {
         let bytes = B64URL.decode(session.trim_end_matches('=')).map_err(|_| invalid())?;
         let plain = self.master().open(purpose::SESSION, b"cognate-session", &bytes).map_err(|_| invalid())?;
         let state: SessionState = serde_json::from_slice(&plain).map_err(|_| invalid())?;

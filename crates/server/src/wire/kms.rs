@@ -146,7 +146,10 @@ fn data_key_length(input: &Map<String, Value>) -> KmsResult<usize> {
         (Some(other), None) => Err(validation(format!(
             "1 validation error detected: Value '{other}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
         ))),
-        (None, Some(n)) => n.as_u64().map(|n| n as usize).ok_or_else(|| validation("NumberOfBytes must be an integer.")),
+        (None, Some(n)) => n
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| validation("NumberOfBytes must be an integer.")),
         (None, None) => Err(validation("Please specify either number of bytes or key spec.")),
     }
 }

@@ -253,7 +253,8 @@ async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
     if let Some(op) = target.and_then(|t| t.strip_prefix(kms::TARGET_PREFIX)).map(str::to_owned) {
         // KMS unwraps the codes custom senders receive: local callers only, like the outbox.
         if !is_local_caller(&state, headers) {
-            return (StatusCode::FORBIDDEN, "This endpoint answers local tools only.").into_response();
+            return WireError::new(StatusCode::FORBIDDEN, "AccessDeniedException", "This endpoint answers local tools only.")
+                .into_response();
         }
         return match read_body(req.into_body()).await {
             Ok(body) => kms::handle(&state.service, &op, &body),
