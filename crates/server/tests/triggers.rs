@@ -451,6 +451,12 @@ async fn custom_message_rewrites_every_source() {
             assert!(done.authentication_result.unwrap().access_token.is_some());
             let e = answer(code, &session).await.unwrap_err();
             assert_eq!(err_of(&e).0, "NotAuthorizedException");
+            // A used session replayed with the next sign-in's live code fails without spending it.
+            let again = sign_in(&c, &client, "ana", PW, None).await.unwrap().session.unwrap();
+            let fresh = last_message(&url, &pool, "ana").await["code"].as_str().unwrap().to_owned();
+            let e = answer(&fresh, &session).await.unwrap_err();
+            assert_eq!(err_of(&e).0, "NotAuthorizedException");
+            assert!(answer(&fresh, &again).await.unwrap().authentication_result.is_some(), "{rt}");
             c.admin_set_user_mfa_preference().user_pool_id(&pool).username("ana")
                 .email_mfa_settings(EmailMfaSettingsType::builder().enabled(false).build()).send().await.unwrap();
             assert!(sign_in(&c, &client, "ana", PW, None).await.unwrap().authentication_result.is_some());

@@ -231,12 +231,17 @@ impl Service {
         self.check_secret_hash(client, &[name, &user.username], r("SECRET_HASH"))?;
         let code = r(factor.response_key())
             .ok_or_else(|| CognitoError::invalid_parameter(format!("Missing required parameter {}", factor.response_key())))?;
-        let checked = self
-            .update_user_with(user, true, |u| match factor {
-                Factor::SoftwareToken => self.check_token_code(u, code),
-                _ => self.check_code(u, &CodePurpose::Mfa, code),
-            })
-            .await;
+        let check = |u: &mut User| match factor {
+            Factor::SoftwareToken => self.check_token_code(u, code),
+            _ => self.check_code(u, &CodePurpose::Mfa, code),
+        };
+        // A dry run on a copy: when the code is right, the session is used up before the code,
+        // so a session replayed with a live code cannot spend that code.
+        let right = check(&mut user.clone()).is_ok();
+        if right {
+            self.use_session(&state).await?;
+        }
+        let checked = self.update_user_with(user, true, check).await;
         let (user, ()) = match checked {
             Ok(done) => done,
             Err(e) if e.kind == ErrorKind::CodeMismatch && factor != Factor::SoftwareToken => return Err(invalid_code()),
@@ -246,8 +251,11 @@ impl Service {
             Err(e) if e.kind == ErrorKind::LimitExceeded => return Err(invalid_session()),
             Err(e) => return Err(e),
         };
-        // Only now is the session used up, so a replay after success fails.
-        self.use_session(&state).await?;
+        if !right {
+            // The code became right between the dry run and the write (a clock step for an
+            // authenticator code): the session must still be used up before tokens.
+            self.use_session(&state).await?;
+        }
         self.finish_second_step(pool, client, &user, &state, input).await
     }
 
