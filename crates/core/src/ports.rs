@@ -105,6 +105,8 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_refresh(&self, origin_jti: &str) -> StoreResult<bool>;
     /// Marks all of a user's lineages revoked.
     async fn revoke_user_refresh(&self, pool_id: &str, username: &str) -> StoreResult<()>;
+    /// Deletes the lineages that expired before `expired_before_ms`; returns how many.
+    async fn purge_refresh_sessions(&self, expired_before_ms: i64) -> StoreResult<u64>;
 
     /// Records a single-use nonce (sealed sessions, SRP secret blocks). True the first time,
     /// false if it was seen before. Entries may be forgotten after `expires_ms`.

@@ -75,6 +75,7 @@ pub struct Running {
     store: SqlStore,
     invoker: FunctionsInvoker,
     delivery: Option<DeliveryWorker>,
+    housekeeping: JoinHandle<()>,
 }
 
 impl Running {
@@ -108,6 +109,7 @@ impl Running {
     /// Waits until the server has stopped (after a shutdown signal).
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
+        self.housekeeping.abort();
         if let Some(delivery) = self.delivery.take() {
             delivery.shutdown().await;
         }
@@ -203,6 +205,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
     config.apply(&service).await?;
     // Without a transport nothing is ever queued, so nothing needs polling.
     let delivery = delivery.is_active().then(|| delivery.start());
+    let housekeeping = tokio::spawn(housekeeping(service.clone()));
     let app = wire::router(AppState {
         service,
         invocations,
@@ -219,7 +222,24 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
-    Ok(Running { addr, public_url, stop: Some(stop), task, store, invoker, delivery })
+    Ok(Running { addr, public_url, stop: Some(stop), task, store, invoker, delivery, housekeeping })
+}
+
+/// Hourly upkeep: expired refresh-token lineages are deleted so the table does not grow with
+/// every sign-in ever made. Servers sharing a database may all run it; deleting twice is harmless.
+async fn housekeeping(service: Service) {
+    // Out of start-up's way, then hourly (an interval's first tick is immediate).
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match service.purge_expired_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "housekeeping: deleted expired refresh sessions"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping: cannot purge expired refresh sessions"),
+        }
+    }
 }
 
 /// A declared node or python function whose interpreter is missing fails when invoked, not at

@@ -682,6 +682,15 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn purge_refresh_sessions(&self, expired_before_ms: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM refresh_sessions WHERE expires_ms < $1")
+            .bind(expired_before_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn consume_nonce(&self, nonce: &str, expires_ms: i64) -> StoreResult<bool> {
         if self.nonce_calls.fetch_add(1, Ordering::Relaxed) % NONCE_PURGE_EVERY == 0 {
             sqlx::query("DELETE FROM nonces WHERE expires_ms < $1")

@@ -590,8 +590,19 @@ async fn refresh_sessions(store: SqlStore) {
     assert!(!revoked(store.get_refresh(&other_pool.token_hash).await.unwrap()));
     assert_eq!(
         store.get_refresh_by_origin(&a2.origin_jti).await.unwrap(),
-        Some(RefreshSession { revoked: true, ..a2 })
+        Some(RefreshSession { revoked: true, ..a2.clone() })
     );
+
+    // Purging takes exactly the lineages that expired before the cut-off.
+    let old = RefreshSession { expires_ms: 1_000, ..session("p", "old", 1) };
+    let edge = RefreshSession { expires_ms: 2_000, ..session("p", "edge", 1) };
+    store.insert_refresh(&old).await.unwrap();
+    store.insert_refresh(&edge).await.unwrap();
+    assert_eq!(store.purge_refresh_sessions(2_000).await.unwrap(), 1);
+    assert_eq!(store.get_refresh(&old.token_hash).await.unwrap(), None);
+    assert!(store.get_refresh(&edge.token_hash).await.unwrap().is_some());
+    assert!(store.get_refresh(&a2.token_hash).await.unwrap().is_some());
+    assert_eq!(store.purge_refresh_sessions(2_000).await.unwrap(), 0);
 }
 
 async fn nonces_are_single_use(store: SqlStore) {

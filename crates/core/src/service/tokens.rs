@@ -157,6 +157,14 @@ impl Service {
     }
 
     /// Verifies an access token (signature, expiry, use, revocation) and loads its user.
+    /// Deletes refresh-token lineages that expired more than two days ago. Access tokens check
+    /// their lineage and live at most a day, so one may outlive its refresh token by a day;
+    /// the margin keeps such a token valid until it expires itself. Returns how many went.
+    pub async fn purge_expired_sessions(&self) -> Result<u64> {
+        const GRACE_MS: i64 = 2 * 86_400_000;
+        Ok(self.store.purge_refresh_sessions(self.now_ms() - GRACE_MS).await?)
+    }
+
     pub(crate) async fn token_caller(&self, token: &str) -> Result<TokenCaller> {
         // The pool comes from the unverified issuer; the signature check against that pool's
         // own key is what makes it trustworthy.
