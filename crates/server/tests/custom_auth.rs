@@ -13,7 +13,7 @@ use aws_sdk_cognitoidentityprovider::Client;
 use cognate_core::ports::{Clock, ManualClock};
 use cognate_crypto::srp::client::Client as SrpClient;
 use cognate_crypto::srp::format_timestamp;
-use common::{err_of, servers_with, TestServer};
+use common::{confirmed_user, CreatedId, err_of, servers_with, TestServer};
 use serde_json::Value;
 
 const PW: &str = "Correct-horse-1";
@@ -66,14 +66,13 @@ async fn app(server: &TestServer, rt: &str, create: &str, prevent: bool) -> App 
         .create_auth_challenge(arn(&format!("{rt}-{create}")))
         .verify_auth_challenge_response(arn(&format!("{rt}-verify")))
         .build();
-    let pool = c.create_user_pool().pool_name("custom").lambda_config(lambda).send().await.unwrap().user_pool.unwrap().id.unwrap();
+    let pool = c.create_user_pool().pool_name("custom").lambda_config(lambda).created_id().await;
     let mut b = c.create_user_pool_client().user_pool_id(&pool).client_name("web");
     if prevent {
         b = b.prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled);
     }
-    let client = b.send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
-    c.admin_create_user().user_pool_id(&pool).username("ana").temporary_password("Temp-pass-123").message_action(MessageActionType::Suppress).send().await.unwrap();
-    c.admin_set_user_password().user_pool_id(&pool).username("ana").password(PW).permanent(true).send().await.unwrap();
+    let client = b.created_id().await;
+    confirmed_user(&c, &pool, "ana", PW).await;
     App { c, url: server.url(), pool, client }
 }
 
@@ -246,14 +245,14 @@ async fn unknown_users_invalid_answers_and_disallowed_clients() {
             assert_eq!(err_of(&e).0, "InvalidLambdaResponseException", "{rt}");
 
             let no_custom = a.c.create_user_pool_client().user_pool_id(&a.pool).client_name("pw").explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
-                .send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
+                .created_id().await;
             let e = a.c.initiate_auth().client_id(&no_custom).auth_flow(AuthFlowType::CustomAuth).auth_parameters("USERNAME", "ana").send().await.unwrap_err();
             assert_eq!(err_of(&e), ("InvalidParameterException".into(), "CUSTOM_AUTH flow not enabled for this client".into()));
         }
         // A pool without the triggers.
         let c = server.cognito();
-        let pool = c.create_user_pool().pool_name("plain").send().await.unwrap().user_pool.unwrap().id.unwrap();
-        let client = c.create_user_pool_client().user_pool_id(&pool).client_name("web").send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
+        let pool = c.create_user_pool().pool_name("plain").created_id().await;
+        let client = c.create_user_pool_client().user_pool_id(&pool).client_name("web").created_id().await;
         let e = c.initiate_auth().client_id(&client).auth_flow(AuthFlowType::CustomAuth).auth_parameters("USERNAME", "x").send().await.unwrap_err();
         assert_eq!(err_of(&e), ("InvalidParameterException".into(), "Custom auth lambda trigger is not configured for the user pool.".into()));
     }
@@ -271,9 +270,9 @@ async fn unknown_emails_look_like_real_users() {
             .build();
         let pool = c.create_user_pool().pool_name("by-email").lambda_config(lambda)
             .username_attributes(aws_sdk_cognitoidentityprovider::types::UsernameAttributeType::Email)
-            .send().await.unwrap().user_pool.unwrap().id.unwrap();
+            .created_id().await;
         let client = c.create_user_pool_client().user_pool_id(&pool).client_name("web")
-            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled).send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
+            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled).created_id().await;
         c.admin_create_user().user_pool_id(&pool).username("ana@example.com").message_action(MessageActionType::Suppress).send().await.unwrap();
         let start = |name: &'static str| {
             let c = c.clone();
@@ -314,10 +313,9 @@ async fn flows_cross_servers_on_one_postgres_database() {
         .create_auth_challenge(arn("node-create"))
         .verify_auth_challenge_response(arn("node-verify"))
         .build();
-    let pool = a.create_user_pool().pool_name("shared").lambda_config(lambda).send().await.unwrap().user_pool.unwrap().id.unwrap();
-    let client = a.create_user_pool_client().user_pool_id(&pool).client_name("web").send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
-    a.admin_create_user().user_pool_id(&pool).username("ana").temporary_password("Temp-pass-123").message_action(MessageActionType::Suppress).send().await.unwrap();
-    a.admin_set_user_password().user_pool_id(&pool).username("ana").password(PW).permanent(true).send().await.unwrap();
+    let pool = a.create_user_pool().pool_name("shared").lambda_config(lambda).created_id().await;
+    let client = a.create_user_pool_client().user_pool_id(&pool).client_name("web").created_id().await;
+    confirmed_user(&a, &pool, "ana", PW).await;
 
     // Custom challenge: started on the first server, answered on the second.
     let out = a.initiate_auth().client_id(&client).auth_flow(AuthFlowType::CustomAuth).auth_parameters("USERNAME", "ana").send().await.unwrap();

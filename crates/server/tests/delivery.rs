@@ -15,7 +15,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use cognate_server::config::{Config, SmtpSecurity};
-use common::{attr, last_message, servers_with, TestServer};
+use common::{CreatedId, attr, last_message, servers_with, TestServer};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -456,13 +456,7 @@ async fn captured_ses_messages_and_pools_without_transports_are_only_recorded() 
             .create_user_pool()
             .pool_name("api-made")
             .auto_verified_attributes(aws_sdk_cognitoidentityprovider::types::VerifiedAttributeType::Email)
-            .send()
-            .await
-            .unwrap()
-            .user_pool
-            .unwrap()
-            .id
-            .unwrap();
+            .created_id().await;
         let client = c.create_user_pool_client().user_pool_id(&pool).client_name("web").send().await.unwrap();
         let client = client.user_pool_client.unwrap().client_id.unwrap();
         c.sign_up().client_id(&client).username("hal").password(PW).user_attributes(attr("email", "hal@example.com")).send().await.unwrap();

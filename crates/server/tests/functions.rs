@@ -19,7 +19,7 @@ use cognate_server::config::{Config, RuntimeDecl};
 use cognate_server::functions::{FunctionsInvoker, InvokerSettings};
 use cognate_server::invocations::InvocationLog;
 use cognate_triggers::RuntimeSpec;
-use common::{attr, servers_with, TestServer};
+use common::{CreatedId, attr, servers_with, TestServer};
 use serde_json::{json, Value};
 
 const PW: &str = "Correct-horse-1";
@@ -417,13 +417,7 @@ async fn a_sign_up_records_its_pre_sign_up_invocation() {
             .create_user_pool()
             .pool_name("fns")
             .lambda_config(LambdaConfigType::builder().pre_sign_up(arn("pre-sign-up")).build())
-            .send()
-            .await
-            .unwrap()
-            .user_pool
-            .unwrap()
-            .id
-            .unwrap();
+            .created_id().await;
         let client = c.create_user_pool_client().user_pool_id(&pool).client_name("web").send().await.unwrap();
         let client_id = client.user_pool_client.unwrap().client_id.unwrap();
         let out = c
@@ -541,24 +535,12 @@ async fn cli_outbox_and_invocations_read_a_running_server() {
         .pool_name("cli")
         .auto_verified_attributes(VerifiedAttributeType::Email)
         .lambda_config(LambdaConfigType::builder().pre_sign_up(arn("pre-sign-up")).build())
-        .send()
-        .await
-        .unwrap()
-        .user_pool
-        .unwrap()
-        .id
-        .unwrap();
+        .created_id().await;
     let client_id = c
         .create_user_pool_client()
         .user_pool_id(&pool)
         .client_name("web")
-        .send()
-        .await
-        .unwrap()
-        .user_pool_client
-        .unwrap()
-        .client_id
-        .unwrap();
+        .created_id().await;
     // Not example.com: the handler leaves the user unconfirmed, so a code is sent.
     c.sign_up()
         .client_id(&client_id)

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use aws_sdk_cognitoidentityprovider::types::{LambdaConfigType, UserStatusType};
 use base64::Engine;
-use common::{client_for, err_of};
+use common::{CreatedId, client_for, err_of};
 use cognate_server::{start, ServeOptions};
 use serde_json::{json, Value};
 
@@ -103,7 +103,7 @@ const PY_HELPER: &str = "def value():\n    return 42\n";
 
 async fn pool_with(url: &str, arn: &str) -> (String, String) {
     let c = client_for(url);
-    let pool = c.create_user_pool().pool_name("p").send().await.unwrap().user_pool.unwrap().id.unwrap();
+    let pool = c.create_user_pool().pool_name("p").created_id().await;
     c.update_user_pool()
         .user_pool_id(&pool)
         .lambda_config(LambdaConfigType::builder().pre_sign_up(arn).build())
@@ -114,13 +114,7 @@ async fn pool_with(url: &str, arn: &str) -> (String, String) {
         .create_user_pool_client()
         .user_pool_id(&pool)
         .client_name("c")
-        .send()
-        .await
-        .unwrap()
-        .user_pool_client
-        .unwrap()
-        .client_id
-        .unwrap();
+        .created_id().await;
     (pool, client)
 }
 

@@ -8,7 +8,7 @@ use aws_sdk_cognitoidentityprovider::types::{
     PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType, SchemaAttributeType,
     SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolPolicyType,
 };
-use common::{err_of, servers};
+use common::{CreatedId, err_of, servers};
 
 const ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:f";
 
@@ -95,13 +95,7 @@ async fn update_resets_omitted_members_and_deletion_protection_is_honoured() {
             .pool_name("p")
             .lambda_config(lambda_config())
             .deletion_protection(DeletionProtectionType::Active)
-            .send()
-            .await
-            .unwrap()
-            .user_pool
-            .unwrap()
-            .id
-            .unwrap();
+            .created_id().await;
         let e = c.delete_user_pool().user_pool_id(&id).send().await.unwrap_err();
         let (code, msg) = err_of(&e);
         assert_eq!(code, "InvalidParameterException");
@@ -166,7 +160,7 @@ async fn list_user_pools_pages() {
 async fn custom_attributes_are_added_once() {
     for server in servers().await {
         let c = server.cognito();
-        let id = c.create_user_pool().pool_name("p").send().await.unwrap().user_pool.unwrap().id.unwrap();
+        let id = c.create_user_pool().pool_name("p").created_id().await;
         let attr = SchemaAttributeType::builder()
             .name("tier")
             .attribute_data_type(AttributeDataType::Number)
@@ -189,7 +183,7 @@ async fn custom_attributes_are_added_once() {
 async fn app_clients_lifecycle() {
     for server in servers().await {
         let c = server.cognito();
-        let pool = c.create_user_pool().pool_name("p").send().await.unwrap().user_pool.unwrap().id.unwrap();
+        let pool = c.create_user_pool().pool_name("p").created_id().await;
         let created = c
             .create_user_pool_client()
             .user_pool_id(&pool)
@@ -279,7 +273,7 @@ async fn app_clients_lifecycle() {
 async fn mfa_config() {
     for server in servers().await {
         let c = server.cognito();
-        let pool = c.create_user_pool().pool_name("p").send().await.unwrap().user_pool.unwrap().id.unwrap();
+        let pool = c.create_user_pool().pool_name("p").created_id().await;
         let got = c.get_user_pool_mfa_config().user_pool_id(&pool).send().await.unwrap();
         assert_eq!(got.mfa_configuration, Some(UserPoolMfaType::Off));
         assert!(got.software_token_mfa_configuration.is_none());

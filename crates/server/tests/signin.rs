@@ -4,16 +4,16 @@ mod common;
 
 use std::sync::Arc;
 
-use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType, MessageActionType, PreventUserExistenceErrorTypes, TimeUnitsType, TokenValidityUnitsType};
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType, PreventUserExistenceErrorTypes, TimeUnitsType, TokenValidityUnitsType};
 use aws_sdk_cognitoidentityprovider::Client;
 use base64::Engine;
 use cognate_core::ports::ManualClock;
-use common::{claims, err_of, servers_with};
+use common::{confirmed_user, CreatedId, claims, err_of, servers_with};
 
 const PW: &str = "Correct-horse-1";
 
 async fn setup(c: &Client, prevent: bool, secret: bool) -> (String, String, Option<String>) {
-    let pool = c.create_user_pool().pool_name("signin").send().await.unwrap().user_pool.unwrap().id.unwrap();
+    let pool = c.create_user_pool().pool_name("signin").created_id().await;
     let mut b = c
         .create_user_pool_client()
         .user_pool_id(&pool)
@@ -29,8 +29,7 @@ async fn setup(c: &Client, prevent: bool, secret: bool) -> (String, String, Opti
         b = b.prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled);
     }
     let client = b.send().await.unwrap().user_pool_client.unwrap();
-    c.admin_create_user().user_pool_id(&pool).username("ana").temporary_password("Temp-pass-123").message_action(MessageActionType::Suppress).send().await.unwrap();
-    c.admin_set_user_password().user_pool_id(&pool).username("ana").password(PW).permanent(true).send().await.unwrap();
+    confirmed_user(&c, &pool, "ana", PW).await;
     (pool, client.client_id.unwrap(), client.client_secret)
 }
 
@@ -70,7 +69,7 @@ async fn password_sign_in_answers_like_cognito() {
         // Admin flow; unknown flows and flows the client does not allow.
         let admin = c.admin_initiate_auth().user_pool_id(&pool).client_id(&client).auth_flow(AuthFlowType::AdminUserPasswordAuth).auth_parameters("USERNAME", "ana").auth_parameters("PASSWORD", PW).send().await.unwrap();
         assert!(admin.authentication_result.unwrap().refresh_token.is_some());
-        let srp_only = c.create_user_pool_client().user_pool_id(&pool).client_name("srp").send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
+        let srp_only = c.create_user_pool_client().user_pool_id(&pool).client_name("srp").created_id().await;
         assert_eq!(
             sign_in(&c, &srp_only, "ana", PW, None).await.unwrap_err(),
             ("InvalidParameterException".into(), "USER_PASSWORD_AUTH flow not enabled for this client".into())

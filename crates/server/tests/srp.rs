@@ -11,19 +11,18 @@ use aws_sdk_cognitoidentityprovider::Client;
 use cognate_core::ports::ManualClock;
 use cognate_crypto::srp::client::Client as SrpClient;
 use cognate_crypto::srp::format_timestamp;
-use common::{err_of, servers_with};
+use common::{confirmed_user, CreatedId, err_of, servers_with};
 
 const PW: &str = "Correct-horse-1";
 
 async fn setup(c: &Client, prevent: bool) -> (String, String) {
-    let pool = c.create_user_pool().pool_name("srp").send().await.unwrap().user_pool.unwrap().id.unwrap();
+    let pool = c.create_user_pool().pool_name("srp").created_id().await;
     let mut b = c.create_user_pool_client().user_pool_id(&pool).client_name("web");
     if prevent {
         b = b.prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled);
     }
-    let client = b.send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
-    c.admin_create_user().user_pool_id(&pool).username("ana").temporary_password("Temp-pass-123").message_action(MessageActionType::Suppress).send().await.unwrap();
-    c.admin_set_user_password().user_pool_id(&pool).username("ana").password(PW).permanent(true).send().await.unwrap();
+    let client = b.created_id().await;
+    confirmed_user(&c, &pool, "ana", PW).await;
     (pool, client)
 }
 
@@ -102,7 +101,7 @@ async fn srp_sign_in_and_secret_block_rules() {
         let p4 = challenge(&c, &client, "ana", &srp4).await.unwrap();
         let e = answer(&c, &pool, &client, &p4, &srp4, "Wrong-pass-1", now(&clock)).await.unwrap_err();
         assert_eq!(e, ("NotAuthorizedException".into(), "Incorrect username or password.".into()));
-        let other = c.create_user_pool_client().user_pool_id(&pool).client_name("other").send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
+        let other = c.create_user_pool_client().user_pool_id(&pool).client_name("other").created_id().await;
         let srp5 = SrpClient::random();
         let p5 = challenge(&c, &client, "ana", &srp5).await.unwrap();
         let e = answer(&c, &pool, &other, &p5, &srp5, PW, now(&clock)).await.unwrap_err();
@@ -135,7 +134,7 @@ async fn srp_unknown_users_and_new_password() {
         let srp = SrpClient::random();
         assert_eq!(challenge(&c, &legacy, "ghost", &srp).await.unwrap_err(), ("UserNotFoundException".into(), "User does not exist.".into()));
 
-        let hidden = c.create_user_pool_client().user_pool_id(&pool).client_name("hidden").prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled).send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
+        let hidden = c.create_user_pool_client().user_pool_id(&pool).client_name("hidden").prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled).created_id().await;
         let p = challenge(&c, &hidden, "ghost", &srp).await.unwrap();
         assert_eq!(p["USER_ID_FOR_SRP"], "ghost");
         let again = challenge(&c, &hidden, "ghost", &SrpClient::random()).await.unwrap();
@@ -157,7 +156,7 @@ async fn srp_unknown_users_and_new_password() {
         let p = challenge(&c, &legacy, "new", &srp).await.unwrap();
         assert!(answer(&c, &pool, &legacy, &p, &srp, PW, now_real()).await.unwrap().authentication_result.is_some());
 
-        let srp_off = c.create_user_pool_client().user_pool_id(&pool).client_name("pw").explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth).send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
+        let srp_off = c.create_user_pool_client().user_pool_id(&pool).client_name("pw").explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth).created_id().await;
         assert_eq!(challenge(&c, &srp_off, "ana", &srp).await.unwrap_err(), ("InvalidParameterException".into(), "USER_SRP_AUTH flow not enabled for this client".into()));
     }
 }

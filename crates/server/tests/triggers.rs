@@ -12,7 +12,7 @@ use aws_sdk_cognitoidentityprovider::types::{
     UserPoolMfaType, UserStatusType, VerifiedAttributeType,
 };
 use aws_sdk_cognitoidentityprovider::Client;
-use common::{attr, claims, err_of, last_message, servers_with, TestServer};
+use common::{confirmed_user, CreatedId, attr, claims, err_of, last_message, servers_with, TestServer};
 use serde_json::Value;
 
 const PW: &str = "Correct-horse-1";
@@ -69,13 +69,7 @@ async fn pool_with(c: &Client, lambda: LambdaConfigType) -> (String, String) {
         .auto_verified_attributes(VerifiedAttributeType::Email)
         .schema(SchemaAttributeType::builder().name("team").attribute_data_type(AttributeDataType::String).build())
         .lambda_config(lambda)
-        .send()
-        .await
-        .unwrap()
-        .user_pool
-        .unwrap()
-        .id
-        .unwrap();
+        .created_id().await;
     let client = c
         .create_user_pool_client()
         .user_pool_id(&pool)
@@ -83,13 +77,7 @@ async fn pool_with(c: &Client, lambda: LambdaConfigType) -> (String, String) {
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
-        .send()
-        .await
-        .unwrap()
-        .user_pool_client
-        .unwrap()
-        .client_id
-        .unwrap();
+        .created_id().await;
     (pool, client)
 }
 
@@ -277,8 +265,7 @@ async fn pre_token_generation_v2_claims_and_scopes() {
                 )
                 .build();
             let (pool, client) = pool_with(&c, lambda).await;
-            c.admin_create_user().user_pool_id(&pool).username("ana").temporary_password("Temp-pass-123").message_action(MessageActionType::Suppress).send().await.unwrap();
-            c.admin_set_user_password().user_pool_id(&pool).username("ana").password(PW).permanent(true).send().await.unwrap();
+            confirmed_user(&c, &pool, "ana", PW).await;
             let auth = sign_in(&c, &client, "ana", PW, None).await.unwrap().authentication_result.unwrap();
             let ev = &events(&server.url(), &pool, "TokenGeneration_Authentication").await[0];
             assert_eq!(ev["version"], "2");

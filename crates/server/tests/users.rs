@@ -11,7 +11,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 use aws_sdk_cognitoidentityprovider::Client;
 use cognate_core::ports::ManualClock;
-use common::{attr, claims, err_of, last_message, outbox_count, servers_with};
+use common::{CreatedId, attr, claims, err_of, last_message, outbox_count, servers_with};
 
 const PW: &str = "Correct-horse-1";
 
@@ -32,7 +32,7 @@ async fn app(c: Client, url: String, aliases: bool) -> App {
     if aliases {
         pool = pool.alias_attributes(AliasAttributeType::Email).alias_attributes(AliasAttributeType::PreferredUsername);
     }
-    let pool = pool.send().await.unwrap().user_pool.unwrap().id.unwrap();
+    let pool = pool.created_id().await;
     let client = c
         .create_user_pool_client()
         .user_pool_id(&pool)
@@ -40,13 +40,7 @@ async fn app(c: Client, url: String, aliases: bool) -> App {
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
-        .send()
-        .await
-        .unwrap()
-        .user_pool_client
-        .unwrap()
-        .client_id
-        .unwrap();
+        .created_id().await;
     App { c, url, pool, client }
 }
 
@@ -176,14 +170,8 @@ async fn email_as_username_and_aliases() {
             .pool_name("by-email")
             .username_attributes(UsernameAttributeType::Email)
             .auto_verified_attributes(VerifiedAttributeType::Email)
-            .send()
-            .await
-            .unwrap()
-            .user_pool
-            .unwrap()
-            .id
-            .unwrap();
-        let client = c.create_user_pool_client().user_pool_id(&pool).client_name("w").explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth).send().await.unwrap().user_pool_client.unwrap().client_id.unwrap();
+            .created_id().await;
+        let client = c.create_user_pool_client().user_pool_id(&pool).client_name("w").explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth).created_id().await;
         let out = c.sign_up().client_id(&client).username("Zoe@Example.com").password(PW).send().await.unwrap();
         let e = c.sign_up().client_id(&client).username("bad").password(PW).send().await.unwrap_err();
         assert_eq!(err_of(&e), ("InvalidParameterException".into(), "Username should be an email.".into()));

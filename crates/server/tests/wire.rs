@@ -4,7 +4,7 @@
 mod common;
 
 use cognate_server::start;
-use common::{client_for, raw_call, servers, write};
+use common::{CreatedId, client_for, raw_call, servers, write};
 
 #[tokio::test]
 async fn protocol_errors_have_cognitos_shape() {
@@ -104,7 +104,7 @@ async fn cors_preflight_and_health() {
 async fn pools_survive_a_restart() {
     for server in servers().await {
         let c = server.cognito();
-        let id = c.create_user_pool().pool_name("kept").send().await.unwrap().user_pool.unwrap().id.unwrap();
+        let id = c.create_user_pool().pool_name("kept").created_id().await;
         let opts = server.options();
         let (_dir, _schema) = server.stop().await;
         let again = start(opts).await.unwrap();
@@ -126,7 +126,7 @@ async fn two_servers_share_one_postgres_database() {
     opts.database_url = Some(schema.url());
     let a = start(opts.clone()).await.unwrap();
     let b = start(opts).await.unwrap();
-    let id = client_for(&a.url()).create_user_pool().pool_name("shared").send().await.unwrap().user_pool.unwrap().id.unwrap();
+    let id = client_for(&a.url()).create_user_pool().pool_name("shared").created_id().await;
     let seen = client_for(&b.url()).describe_user_pool().user_pool_id(&id).send().await.unwrap();
     assert_eq!(seen.user_pool.unwrap().name.as_deref(), Some("shared"));
     let client = client_for(&b.url())

@@ -138,6 +138,35 @@ pub async fn outbox_count(url: &str, pool_id: &str) -> usize {
     v["messages"].as_array().map_or(0, Vec::len)
 }
 
+/// The id of what a create request made: `c.create_user_pool().….created_id().await`.
+pub trait CreatedId {
+    async fn created_id(self) -> String;
+}
+
+impl CreatedId for cip::operation::create_user_pool::builders::CreateUserPoolFluentBuilder {
+    async fn created_id(self) -> String {
+        self.send().await.expect("CreateUserPool").user_pool.and_then(|p| p.id).expect("pool id")
+    }
+}
+
+impl CreatedId for cip::operation::create_user_pool_client::builders::CreateUserPoolClientFluentBuilder {
+    async fn created_id(self) -> String {
+        self.send().await.expect("CreateUserPoolClient").user_pool_client.and_then(|c| c.client_id).expect("client id")
+    }
+}
+
+/// A confirmed user with a permanent password, created without a message.
+pub async fn confirmed_user(c: &cip::Client, pool: &str, username: &str, password: &str) {
+    c.admin_create_user()
+        .user_pool_id(pool)
+        .username(username)
+        .message_action(cip::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .expect("AdminCreateUser");
+    c.admin_set_user_password().user_pool_id(pool).username(username).password(password).permanent(true).send().await.expect("AdminSetUserPassword");
+}
+
 pub fn attr(name: &str, value: &str) -> cip::types::AttributeType {
     cip::types::AttributeType::builder().name(name).value(value).build().unwrap()
 }
