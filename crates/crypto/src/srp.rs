@@ -879,6 +879,30 @@ pub mod bench_support {
     pub fn pow_g_fixed(e: &[u8; 32]) -> Vec<u8> {
         pad_uint(&pow_g(&U256::from_be_slice(e)).retrieve())
     }
+
+    /// Big-endian bytes (leading zeros allowed) as an integer below 2^3072.
+    pub fn uint(be: &[u8]) -> Option<U3072> {
+        from_be_var(be)
+    }
+
+    /// Hex as the server sends it (`SRP_B`, `SALT`: minimal, so possibly of odd length) as bytes.
+    pub fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+        if s.len() % 2 == 1 {
+            hex::decode(format!("0{s}")).ok()
+        } else {
+            hex::decode(s).ok()
+        }
+    }
+
+    /// Minimal lowercase hex ("0" for zero), as clients send `SRP_A`.
+    pub fn minimal_hex(be: &[u8]) -> String {
+        hex_minimal(be)
+    }
+
+    /// SHA-256 over the concatenation of `parts`.
+    pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+        super::sha256(parts)
+    }
 }
 
 pub mod client;

@@ -15,51 +15,13 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use cognate_crypto::srp::{self, bench_support};
+use cognate_crypto::srp::bench_support::{self, hex_bytes, minimal_hex, sha256, uint};
+use cognate_crypto::srp;
 use crypto_bigint::modular::{MontyForm, MontyParams};
 use crypto_bigint::{Odd, U1024, U3072};
 
-use aws_lc_rs::{digest, hmac};
+use aws_lc_rs::hmac;
 
-const N_BYTES: usize = 384;
-
-fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = digest::Context::new(&digest::SHA256);
-    for p in parts {
-        h.update(p);
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(h.finish().as_ref());
-    out
-}
-
-/// Big-endian bytes (any length ≤ 384, leading zeros allowed) as a U3072.
-fn uint(be: &[u8]) -> Option<U3072> {
-    let first = be.iter().position(|&b| b != 0).unwrap_or(be.len());
-    let sig = &be[first..];
-    if sig.len() > N_BYTES {
-        return None;
-    }
-    let mut buf = [0u8; N_BYTES];
-    buf[N_BYTES - sig.len()..].copy_from_slice(sig);
-    Some(U3072::from_be_slice(&buf))
-}
-
-fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 == 1 {
-        hex::decode(format!("0{s}")).ok()
-    } else {
-        hex::decode(s).ok()
-    }
-}
-
-fn minimal_hex(be: &[u8]) -> String {
-    let h = hex::encode(be);
-    let t = h.trim_start_matches('0');
-    if t.is_empty() { "0".to_owned() } else { t.to_owned() }
-}
-
-/// `base^e mod N`, 256-bit exponent, variable time (aws-lc; portable fallback).
 fn modexp(base: &U3072, e: &[u8; 32], params: &MontyParams<{ U3072::LIMBS }>) -> U3072 {
     let b = base.to_be_bytes();
     match bench_support::modexp_awslc_public(&b, e) {
