@@ -51,6 +51,7 @@ const TRIGGER_SOURCES: &[&str] = &[
     "CustomEmailSender_UpdateUserAttribute",
     "CustomEmailSender_VerifyUserAttribute",
     "CustomEmailSender_AdminCreateUser",
+    "CustomEmailSender_Authentication",
     "CustomEmailSender_AccountTakeOverNotification",
     "CustomSMSSender_SignUp",
     "CustomSMSSender_ResendCode",
@@ -311,8 +312,7 @@ pub fn events(args: EventsArgs) -> Result<(), String> {
             Ok(())
         }
         None => {
-            let known: Vec<&str> = TRIGGER_SOURCES.iter().copied().filter(|s| sample_event(s).is_some()).collect();
-            Err(format!("unknown trigger source `{}`; known: {}", args.trigger_source, known.join(", ")))
+            Err(format!("unknown trigger source `{}`; known: {}", args.trigger_source, TRIGGER_SOURCES.join(", ")))
         }
     }
 }
@@ -378,7 +378,7 @@ pub async fn invoke(args: InvokeArgs) -> Result<bool, String> {
         Ok(inv) => (inv.duration, inv.logs.as_str()),
         Err(f) => (elapsed, f.logs()),
     };
-    let duration_ms = (duration.as_secs_f64() * 10_000.0).round() / 10.0;
+    let duration_ms = crate::functions::millis(duration);
     if args.json {
         let out = json!({
             "function": args.name,
@@ -417,6 +417,16 @@ pub async fn invoke(args: InvokeArgs) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_source_has_a_sample() {
+        for s in TRIGGER_SOURCES {
+            let event = sample_event(s).unwrap_or_else(|| panic!("no sample for {s}"));
+            assert_eq!(event["triggerSource"], *s);
+            // Custom senders are handed their event; nothing is read back.
+            assert_eq!(event.get("response").is_none(), s.starts_with("Custom") && s.contains("Sender_"), "{s}");
+        }
+    }
 
     #[test]
     fn trigger_keys() {

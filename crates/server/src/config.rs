@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::wire::shapes::{self, plain_path, Invalid};
 
+pub(crate) use delivery::declared_from;
 pub use delivery::{parse_mailbox, DeliverySettings, SmsDecl, SmtpCredentials, SmtpDecl, SmtpSecurity};
 pub use functions::{
     runtime_name, FunctionDecl, LambdaDecl, RuntimeDecl, RuntimeSettings, DEFAULT_TIMEOUT_MS, RUNTIMES,

@@ -22,11 +22,11 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::{watch, Notify};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::config::{parse_mailbox, Config, DeliverySettings, SmsDecl, SmtpDecl, SmtpSecurity};
+use crate::config::{declared_from, parse_mailbox, Config, DeliverySettings, SmsDecl, SmtpDecl, SmtpSecurity};
 
 /// How often the store is asked for due messages when nothing wakes the sender (messages
 /// queued by other servers sharing the database, retries coming due).
@@ -352,13 +352,7 @@ impl Delivery {
             .get_pool(pool_id)
             .await
             .map_err(|e| Failure::Transient(format!("cannot read the pool: {e}")))?;
-        let from = pool
-            .as_ref()
-            .and_then(|p| p.doc.get("EmailConfiguration"))
-            .and_then(|c| c.get("From"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.trim().is_empty());
-        match from {
+        match pool.as_ref().and_then(|p| declared_from(&p.doc)) {
             Some(from) => {
                 parse_mailbox(from).map_err(|m| Failure::Permanent(format!("the pool's EmailConfiguration.From is {m}")))
             }

@@ -399,7 +399,8 @@ fn deployed_function_spec(function: &StoredFunction, dir: &std::path::Path) -> R
     Ok(spec)
 }
 
-fn millis(d: Duration) -> f64 {
+/// Milliseconds with one decimal, as the invocation log and `cognate invoke` show durations.
+pub(crate) fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 

@@ -339,9 +339,6 @@ async fn create(state: &AppState, req: Request) -> Result<Response> {
         return Err(LambdaError::conflict(format!("Function already exist: {name}")));
     }
     let store = store(state)?;
-    if store.get_function(&name, false).await?.is_some() {
-        return Err(LambdaError::conflict(format!("Function already exist: {name}")));
-    }
     let now = now_ms(state);
     let mut doc = Doc::new();
     doc.insert("FunctionName".into(), json!(name));

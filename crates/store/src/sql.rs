@@ -900,22 +900,14 @@ impl Store for SqlStore {
     }
 
     async fn list_functions(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<StoredFunction>> {
-        const COLUMNS: &str = "name, config, code_sha256, revision_id, updated_ms";
-        let rows = match after {
-            Some(after) => {
-                sqlx::query(&format!("SELECT {COLUMNS} FROM functions WHERE name > $1 ORDER BY name LIMIT $2"))
-                    .bind(after)
-                    .bind(sql_limit(limit))
-                    .fetch_all(&self.pool)
-                    .await
-            }
-            None => {
-                sqlx::query(&format!("SELECT {COLUMNS} FROM functions ORDER BY name LIMIT $1"))
-                    .bind(sql_limit(limit))
-                    .fetch_all(&self.pool)
-                    .await
-            }
-        }
+        // Function names are never empty, so "" starts the listing, as for pools and groups.
+        let rows = sqlx::query(
+            "SELECT name, config, code_sha256, revision_id, updated_ms FROM functions WHERE name > $1 ORDER BY name LIMIT $2",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await
         .map_err(backend_err)?;
         rows.iter().map(|r| function_from_row(r, false)).collect()
     }

@@ -5,7 +5,7 @@ use cognate_crypto::seal::purpose;
 use serde_json::{json, Map, Value};
 
 use super::attributes::mask;
-use super::triggers::{event_attributes, CallerContext, Trigger};
+use super::triggers::{envelope, event_attributes, CallerContext, Trigger};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
 use base64::Engine as _;
@@ -290,20 +290,14 @@ impl Service {
         })?;
         let request_type =
             if sender == Trigger::CustomEmailSender { "customEmailSenderRequestV1" } else { "customSMSSenderRequestV1" };
-        Ok(json!({
-            "version": "1",
-            "triggerSource": format!("{}_{source}", sender.key()),
-            "region": self.config.region,
-            "userPoolId": pool.id,
-            "userName": user.username,
-            "callerContext": { "awsSdkVersion": ctx.sdk, "clientId": ctx.client_id },
-            "request": {
-                "type": request_type,
-                "code": base64::engine::general_purpose::STANDARD.encode(encrypted),
-                "clientMetadata": metadata.unwrap_or(Value::Null),
-                "userAttributes": event_attributes(user),
-            },
-        }))
+        let request = json!({
+            "type": request_type,
+            "code": base64::engine::general_purpose::STANDARD.encode(encrypted),
+            "clientMetadata": metadata.unwrap_or(Value::Null),
+            "userAttributes": event_attributes(user),
+        });
+        let source = format!("{}_{source}", sender.key());
+        Ok(envelope("1", &source, &self.config.region, &pool.id, &user.username, ctx, request))
     }
 
     /// Sends a composed message: hands it to its custom sender function without waiting (the

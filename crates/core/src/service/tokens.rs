@@ -156,7 +156,6 @@ impl Service {
         Ok(session)
     }
 
-    /// Verifies an access token (signature, expiry, use, revocation) and loads its user.
     /// Deletes refresh-token lineages that expired more than two days ago. Access tokens check
     /// their lineage and live at most a day, so one may outlive its refresh token by a day;
     /// the margin keeps such a token valid until it expires itself. Returns how many went.
@@ -165,6 +164,7 @@ impl Service {
         Ok(self.store.purge_refresh_sessions(self.now_ms() - GRACE_MS).await?)
     }
 
+    /// Verifies an access token (signature, expiry, use, revocation) and loads its user.
     pub(crate) async fn token_caller(&self, token: &str) -> Result<TokenCaller> {
         // The pool comes from the unverified issuer; the signature check against that pool's
         // own key is what makes it trustworthy.

@@ -153,6 +153,19 @@ impl CallerContext {
     }
 }
 
+/// Cognito's event envelope around a `request`; synchronous triggers add `response`.
+pub(crate) fn envelope(version: &str, source: &str, region: &str, pool_id: &str, user_name: &str, caller: &CallerContext, request: Value) -> Value {
+    json!({
+        "version": version,
+        "triggerSource": source,
+        "region": region,
+        "userPoolId": pool_id,
+        "userName": user_name,
+        "callerContext": { "awsSdkVersion": caller.sdk, "clientId": caller.client_id },
+        "request": request,
+    })
+}
+
 impl Service {
     /// Invokes `trigger` if the pool configures it, returning the function's `response`
     /// object (None when the trigger is not configured).
@@ -167,16 +180,8 @@ impl Service {
         response: Value,
     ) -> Result<Option<Map<String, Value>>> {
         let Some((function, version)) = trigger.function(pool) else { return Ok(None) };
-        let event = json!({
-            "version": version,
-            "triggerSource": source,
-            "region": self.config.region,
-            "userPoolId": pool.id,
-            "userName": user_name,
-            "callerContext": { "awsSdkVersion": caller.sdk, "clientId": caller.client_id },
-            "request": request,
-            "response": response,
-        });
+        let mut event = envelope(version, source, &self.config.region, &pool.id, user_name, caller, request);
+        event["response"] = response;
         let meta = InvokeMeta { pool_id: pool.id.clone(), trigger_source: source.to_owned() };
         let mut outcome = Err(InvokeFailure::Timeout);
         for _ in 0..ATTEMPTS {
@@ -268,18 +273,22 @@ pub fn sample_event(trigger_source: &str) -> Option<Value> {
             json!({"userAttributes": attrs, "privateChallengeParameters": {"answer": "42"}, "challengeAnswer": "42", "clientMetadata": null, "userNotFound": false}),
             json!({"answerCorrect": null}),
         ),
+        s if s.starts_with("CustomEmailSender_") || s.starts_with("CustomSMSSender_") => {
+            // Custom senders get no `response`; the code is an AWS Encryption SDK message.
+            let kind = if s.starts_with("CustomEmailSender_") { "customEmailSenderRequestV1" } else { "customSMSSenderRequestV1" };
+            let code = if s.ends_with("_AccountTakeOverNotification") { Value::Null } else { json!("AYADeD...base64 AWS Encryption SDK message...") };
+            let request = json!({"type": kind, "code": code, "clientMetadata": null, "userAttributes": attrs});
+            return Some(envelope("1", s, "us-east-1", "us-east-1_Example01", "ana", &sample_caller(), request));
+        }
         _ => return None,
     };
-    Some(json!({
-        "version": "1",
-        "triggerSource": trigger_source,
-        "region": "us-east-1",
-        "userPoolId": "us-east-1_Example01",
-        "userName": "ana",
-        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "exampleclient0000000000001"},
-        "request": request,
-        "response": response,
-    }))
+    let mut event = envelope("1", trigger_source, "us-east-1", "us-east-1_Example01", "ana", &sample_caller(), request);
+    event["response"] = response;
+    Some(event)
+}
+
+fn sample_caller() -> CallerContext {
+    CallerContext { sdk: "aws-sdk-unknown-unknown".into(), client_id: "exampleclient0000000000001".into() }
 }
 
 #[cfg(test)]

@@ -236,6 +236,6 @@ pub(super) fn parse_delivery(value: &Value, errs: &Errs<'_>) -> Result<DeliveryS
 }
 
 /// The `From` a declared pool's `EmailConfiguration` gives, if any.
-pub(super) fn declared_from(pool_input: &Map<String, Value>) -> Option<&str> {
+pub(crate) fn declared_from(pool_input: &Map<String, Value>) -> Option<&str> {
     pool_input.get("EmailConfiguration")?.get("From")?.as_str().filter(|s| !s.trim().is_empty())
 }

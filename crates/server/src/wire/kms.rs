@@ -4,14 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use cognate_core::service::{KmsError, KmsResult};
 use cognate_core::Service;
 use serde_json::{json, Map, Value};
 
-use super::AMZ_JSON;
 
 pub(crate) const TARGET_PREFIX: &str = "TrentService.";
 
@@ -26,11 +25,8 @@ pub(crate) fn handle(service: &Service, operation: &str, body: &[u8]) -> Respons
         .ok_or_else(|| KmsError { kind: "SerializationException", message: "Request body is not a JSON object.".into() })
         .and_then(|input| call(service, operation, &input));
     match result {
-        Ok(v) => ([(header::CONTENT_TYPE, AMZ_JSON)], v.to_string()).into_response(),
-        Err(e) => {
-            let body = json!({"__type": e.kind, "message": e.message});
-            (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, AMZ_JSON)], body.to_string()).into_response()
-        }
+        Ok(v) => super::success(v),
+        Err(e) => super::WireError::new(StatusCode::BAD_REQUEST, e.kind, e.message).into_response(),
     }
 }
 

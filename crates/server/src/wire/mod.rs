@@ -79,8 +79,17 @@ async fn local_only(State(state): State<Arc<AppState>>, req: Request, next: midd
     if is_local_caller(&state, req.headers()) {
         return next.run(req).await;
     }
-    let body = json!({"__type": "AccessDeniedException", "message": "This endpoint answers local tools only, not web pages or unknown host names."});
-    (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
+    not_local()
+}
+
+/// The refusal [`is_local_caller`] leads to, wherever it is checked.
+fn not_local() -> Response {
+    WireError::new(
+        StatusCode::FORBIDDEN,
+        "AccessDeniedException",
+        "This endpoint answers local tools only, not web pages or unknown host names.",
+    )
+    .into_response()
 }
 
 pub fn router(state: AppState) -> Router {
@@ -242,7 +251,7 @@ async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     if headers.get("x-amz-target").is_none() && capture::is_query(content_type) {
         if !is_local_caller(&state, headers) {
-            return (StatusCode::FORBIDDEN, "This endpoint answers local tools only.").into_response();
+            return not_local();
         }
         return match read_body(req.into_body()).await {
             Ok(body) => capture::query(&state, &body).await,
@@ -253,8 +262,7 @@ async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
     if let Some(op) = target.and_then(|t| t.strip_prefix(kms::TARGET_PREFIX)).map(str::to_owned) {
         // KMS unwraps the codes custom senders receive: local callers only, like the outbox.
         if !is_local_caller(&state, headers) {
-            return WireError::new(StatusCode::FORBIDDEN, "AccessDeniedException", "This endpoint answers local tools only.")
-                .into_response();
+            return not_local();
         }
         return match read_body(req.into_body()).await {
             Ok(body) => kms::handle(&state.service, &op, &body),

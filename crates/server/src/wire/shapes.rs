@@ -388,8 +388,12 @@ static PATTERNS: LazyLock<RwLock<HashMap<String, Option<Regex>>>> = LazyLock::ne
 /// Whole-string match of a model pattern. The model's patterns are Java regexes, where `\w` is
 /// ASCII-only; Rust's is Unicode, so `\w` is spelled out.
 fn pattern_matches(pattern: &str, s: &str) -> bool {
-    if let Some(compiled) = PATTERNS.read().ok().and_then(|m| m.get(pattern).cloned()) {
-        return compiled.is_none_or(|r| r.is_match(s));
+    // Matched under the read lock: cloning a Regex would give it a fresh scratch-space pool
+    // on every request.
+    if let Ok(m) = PATTERNS.read() {
+        if let Some(compiled) = m.get(pattern) {
+            return compiled.as_ref().is_none_or(|r| r.is_match(s));
+        }
     }
     let translated = pattern.replace(r"\w", "a-zA-Z0-9_");
     // Outside a character class the spelled-out form needs brackets of its own.
