@@ -88,11 +88,7 @@ impl Service {
             AuthFlow::CustomAuth => {
                 let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
                 let user = self.find_user(&pool, name).await?;
-                let mut names = vec![name];
-                if let Some(u) = &user {
-                    names.push(u.username.as_str());
-                }
-                self.check_secret_hash(&client, &names, p("SECRET_HASH"))?;
+                self.check_secret_hash(&client, name, user.as_ref(), p("SECRET_HASH"))?;
                 let srp_a = match (p("CHALLENGE_NAME"), p("SRP_A")) {
                     (Some("SRP_A"), Some(a)) => Some(a),
                     (Some("SRP_A"), None) => {
@@ -100,17 +96,13 @@ impl Service {
                     }
                     _ => None,
                 };
-                self.start_custom_auth(&pool, &client, name, user.clone(), srp_a, ctx, validation).await
+                self.start_custom_auth(&pool, &client, name, user, srp_a, ctx, validation).await
             }
             AuthFlow::UserSrp => {
                 let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
                 let srp_a = p("SRP_A").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter SRP_A"))?;
                 let user = self.find_user(&pool, name).await?;
-                let names: Vec<&str> = match &user {
-                    Some(u) => vec![name, u.username.as_str()],
-                    None => vec![name],
-                };
-                self.check_secret_hash(&client, &names, p("SECRET_HASH"))?;
+                self.check_secret_hash(&client, name, user.as_ref(), p("SECRET_HASH"))?;
                 self.pre_authentication(&pool, &client, user.as_ref(), name, &ctx, validation).await?;
                 match &user {
                     None if !client.prevents_user_existence_errors() => return Err(user_not_found()),
@@ -126,12 +118,7 @@ impl Service {
                 let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
                 let password = p("PASSWORD").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter PASSWORD"))?;
                 let mut user = self.find_user(&pool, name).await?;
-                let names: Vec<String> = match &user {
-                    Some(u) => vec![name.to_owned(), u.username.clone()],
-                    None => vec![name.to_owned()],
-                };
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                self.check_secret_hash(&client, &names, p("SECRET_HASH"))?;
+                self.check_secret_hash(&client, name, user.as_ref(), p("SECRET_HASH"))?;
                 if user.is_none() {
                     user = self.migrate_on_sign_in(&pool, &client, name, password, &ctx, validation.clone()).await?;
                 }
@@ -346,10 +333,10 @@ impl Service {
         // Clients hash the internal username on refresh; some legacy SDKs send the raw secret.
         if let (Some(secret), Some(given)) = (client.secret(), secret_hash) {
             if !cognate_crypto::seal::ct_eq(secret.as_bytes(), given.as_bytes()) {
-                self.check_secret_hash(client, &[&user.username], Some(given))?;
+                self.check_secret_hash(client, &user.username, None, Some(given))?;
             }
         } else {
-            self.check_secret_hash(client, &[&user.username], secret_hash)?;
+            self.check_secret_hash(client, &user.username, None, secret_hash)?;
         }
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
@@ -376,11 +363,7 @@ impl Service {
                 let timestamp = r("TIMESTAMP").ok_or_else(|| missing("TIMESTAMP"))?;
                 // Clients hash the name they echo back: the alias they typed or the real username.
                 let named = self.find_user(&pool, name).await?;
-                let mut names = vec![name];
-                if let Some(u) = &named {
-                    names.push(u.username.as_str());
-                }
-                self.check_secret_hash(&client, &names, r("SECRET_HASH"))?;
+                self.check_secret_hash(&client, name, named.as_ref(), r("SECRET_HASH"))?;
                 // Inside a custom flow the Session carries the flow; take it before the proof so
                 // it cannot be replayed either way.
                 let custom = match input.get("Session").and_then(Value::as_str) {
@@ -408,7 +391,7 @@ impl Service {
                 if state.challenge != challenge || state.username != user.username || state.pool != pool.id {
                     return Err(CognitoError::not_authorized("Invalid session for the user."));
                 }
-                self.check_secret_hash(&client, &[name, &user.username], r("SECRET_HASH"))?;
+                self.check_secret_hash(&client, name, Some(&user), r("SECRET_HASH"))?;
                 let new_password = r("NEW_PASSWORD").ok_or_else(|| {
                     CognitoError::invalid_parameter("Invalid attributes given, NEW_PASSWORD is missing")
                 })?;
@@ -450,12 +433,8 @@ impl Service {
                     return Err(CognitoError::not_authorized("Invalid session for the user."));
                 }
                 let named = self.find_user(&pool, name).await?;
-                let mut names = vec![name];
-                if let Some(u) = &named {
-                    names.push(u.username.as_str());
-                }
-                self.check_secret_hash(&client, &names, r("SECRET_HASH"))?;
-                self.answer_custom_challenge(&pool, &client, state, name, r("ANSWER"), ctx, metadata).await
+                self.check_secret_hash(&client, name, named.as_ref(), r("SECRET_HASH"))?;
+                self.answer_custom_challenge(&pool, &client, state, named, r("ANSWER"), ctx, metadata).await
             }
             "MFA_SETUP" => self.answer_mfa_setup(&pool, &client, &input, name).await,
             "SELECT_MFA_TYPE" => self.answer_mfa_choice(&pool, &client, &input, name).await,

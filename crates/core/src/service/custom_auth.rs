@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::incorrect;
 use super::sessions::SessionState;
-use super::triggers::{event_attributes, unrecognizable, CallerContext, Trigger};
+use super::triggers::{event_attributes, flag, unrecognizable, CallerContext, Trigger};
 use super::users::user_not_found;
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
@@ -121,13 +121,13 @@ impl Service {
         pool: &UserPool,
         client: &AppClient,
         session: SessionState,
-        name: &str,
+        named: Option<User>,
         answer: Option<&str>,
         ctx: CallerContext,
         metadata: Option<Value>,
     ) -> Result<Value> {
         let state: CustomState = serde_json::from_value(session.data.clone()).map_err(|_| incorrect())?;
-        let user = self.flow_user(pool, &session, &state, name).await?;
+        let user = flow_user(&session, &state, named)?;
         let answer = answer.ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter ANSWER"))?;
         let mut flow = Flow {
             pool,
@@ -142,9 +142,6 @@ impl Service {
         let mut request = flow.base_request();
         request.insert("privateChallengeParameters".into(), flow.state.private.clone());
         request.insert("challengeAnswer".into(), json!(answer));
-        if Trigger::VerifyAuthChallengeResponse.function(pool).is_none() {
-            return Err(not_configured());
-        }
         let out = self
             .run_trigger(
                 pool,
@@ -156,12 +153,8 @@ impl Service {
                 json!({"answerCorrect": null}),
             )
             .await?
-            .unwrap_or_default();
-        let correct = match out.get("answerCorrect") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(unrecognizable()),
-        };
+            .ok_or_else(not_configured)?;
+        let correct = flag(&out, "answerCorrect")?;
         let metadata = std::mem::take(&mut flow.state.metadata);
         flow.state.session.push(entry("CUSTOM_CHALLENGE", correct, metadata));
         flow.state.private = Value::Null;
@@ -196,26 +189,6 @@ impl Service {
         self.define_round(flow).await
     }
 
-    /// The user a continuing flow is about, checked against the name the client sends.
-    async fn flow_user(&self, pool: &UserPool, session: &SessionState, state: &CustomState, name: &str) -> Result<Option<User>> {
-        if state.user_not_found {
-            return Ok(None);
-        }
-        let user = self
-            .store
-            .get_user(&pool.id, &self.user_key(pool, &session.username))
-            .await?
-            .ok_or_else(|| CognitoError::not_authorized("Invalid session for the user."))?;
-        let named = self.find_user(pool, name).await?;
-        if named.is_none_or(|n| n.username != user.username) {
-            return Err(CognitoError::not_authorized("Invalid session for the user."));
-        }
-        if !user.enabled {
-            return Err(CognitoError::not_authorized("User is disabled."));
-        }
-        Ok(Some(user))
-    }
-
     /// One define call and what follows from it: tokens, failure, or the next challenge.
     async fn define_round(&self, mut flow: Flow<'_>) -> Result<Value> {
         if flow.state.session.len() > MAX_ROUNDS {
@@ -235,13 +208,8 @@ impl Service {
             )
             .await?
             .ok_or_else(not_configured)?;
-        let bool_of = |k: &str| match out.get(k) {
-            None | Some(Value::Null) => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(unrecognizable()),
-        };
-        let issue = bool_of("issueTokens")?;
-        let fail = bool_of("failAuthentication")?;
+        let issue = flag(&out, "issueTokens")?;
+        let fail = flag(&out, "failAuthentication")?;
         let challenge = match out.get("challengeName") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
@@ -293,9 +261,6 @@ impl Service {
     }
 
     async fn create_round(&self, mut flow: Flow<'_>) -> Result<Value> {
-        if Trigger::CreateAuthChallenge.function(flow.pool).is_none() {
-            return Err(not_configured());
-        }
         let mut request = flow.base_request();
         request.insert("challengeName".into(), json!("CUSTOM_CHALLENGE"));
         request.insert("session".into(), Value::Array(flow.state.session.clone()));
@@ -310,7 +275,7 @@ impl Service {
                 json!({"publicChallengeParameters": null, "privateChallengeParameters": null, "challengeMetadata": null}),
             )
             .await?
-            .unwrap_or_default();
+            .ok_or_else(not_configured)?;
         let map = |k: &str| -> Result<Map<String, Value>> {
             match out.get(k) {
                 None | Some(Value::Null) => Ok(Map::new()),
@@ -347,4 +312,19 @@ impl Service {
             "ChallengeParameters": public,
         }))
     }
+}
+
+/// The user a continuing flow is about: the one the client names (`named`, already looked up)
+/// must be the one the session was started for.
+fn flow_user(session: &SessionState, state: &CustomState, named: Option<User>) -> Result<Option<User>> {
+    if state.user_not_found {
+        return Ok(None);
+    }
+    let user = named
+        .filter(|n| n.username == session.username)
+        .ok_or_else(|| CognitoError::not_authorized("Invalid session for the user."))?;
+    if !user.enabled {
+        return Err(CognitoError::not_authorized("User is disabled."));
+    }
+    Ok(Some(user))
 }

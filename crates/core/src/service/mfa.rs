@@ -228,7 +228,7 @@ impl Service {
         let (state, user) = self.challenge_session(pool, client, input, name, factor.name()).await?;
         let responses = input.get("ChallengeResponses");
         let r = |k: &str| responses.and_then(|c| c.get(k)).and_then(Value::as_str);
-        self.check_secret_hash(client, &[name, &user.username], r("SECRET_HASH"))?;
+        self.check_secret_hash(client, name, Some(&user), r("SECRET_HASH"))?;
         let code = r(factor.response_key())
             .ok_or_else(|| CognitoError::invalid_parameter(format!("Missing required parameter {}", factor.response_key())))?;
         let check = |u: &mut User| match factor {
@@ -264,7 +264,7 @@ impl Service {
         let (state, user) = self.challenge_session(pool, client, input, name, SELECT_MFA_TYPE).await?;
         let responses = input.get("ChallengeResponses");
         let r = |k: &str| responses.and_then(|c| c.get(k)).and_then(Value::as_str);
-        self.check_secret_hash(client, &[name, &user.username], r("SECRET_HASH"))?;
+        self.check_secret_hash(client, name, Some(&user), r("SECRET_HASH"))?;
         let answer = r("ANSWER").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter ANSWER"))?;
         let offered = state.data.get("choices").and_then(Value::as_array).is_some_and(|c| c.iter().any(|x| x == answer));
         let factor = Factor::from_challenge(answer).filter(|_| offered).ok_or_else(|| {
@@ -282,7 +282,7 @@ impl Service {
         let (state, user) = self.challenge_session(pool, client, input, name, MFA_SETUP).await?;
         let responses = input.get("ChallengeResponses");
         let secret_hash = responses.and_then(|c| c.get("SECRET_HASH")).and_then(Value::as_str);
-        self.check_secret_hash(client, &[name, &user.username], secret_hash)?;
+        self.check_secret_hash(client, name, Some(&user), secret_hash)?;
         if state.data.get("verified").and_then(Value::as_bool) != Some(true) {
             return Err(CognitoError::invalid_parameter("Software token MFA is not set up: call VerifySoftwareToken first."));
         }
@@ -297,8 +297,8 @@ impl Service {
     }
 
     pub async fn associate_software_token(&self, input: Doc) -> Result<Value> {
-        let (user, session) = self.token_enrolment(&input).await?;
-        if !pool_allows(&self.pool(&user.pool_id).await?, Factor::SoftwareToken) {
+        let (pool, user, session) = self.token_enrolment(&input).await?;
+        if !pool_allows(&pool, Factor::SoftwareToken) {
             return Err(CognitoError::invalid_parameter("The user pool does not allow software token MFA."));
         }
         if let Some(state) = &session {
@@ -320,7 +320,7 @@ impl Service {
     }
 
     pub async fn verify_software_token(&self, input: Doc) -> Result<Value> {
-        let (user, session) = self.token_enrolment(&input).await?;
+        let (_, user, session) = self.token_enrolment(&input).await?;
         let code = field(&input, "UserCode").to_owned();
         let mismatch =
             || CognitoError::new(ErrorKind::EnableSoftwareTokenMfa, "Code mismatch and fail enable Software Token MFA");
@@ -350,9 +350,10 @@ impl Service {
 
     /// The user an AssociateSoftwareToken / VerifySoftwareToken call is for: the access
     /// token's, or the one signing in under an `MFA_SETUP` session (opened, not yet used up).
-    async fn token_enrolment(&self, input: &Doc) -> Result<(User, Option<SessionState>)> {
+    async fn token_enrolment(&self, input: &Doc) -> Result<(UserPool, User, Option<SessionState>)> {
         if let Some(token) = input.get("AccessToken").and_then(Value::as_str) {
-            return Ok((self.token_caller(token).await?.user, None));
+            let caller = self.token_caller(token).await?;
+            return Ok((caller.pool, caller.user, None));
         }
         let Some(session) = input.get("Session").and_then(Value::as_str) else {
             return Err(CognitoError::invalid_parameter("An AccessToken or a Session is required."));
@@ -363,7 +364,7 @@ impl Service {
         }
         let pool = self.pool(&state.pool).await?;
         let user = self.find_user(&pool, &state.username).await?.ok_or_else(user_not_found)?;
-        Ok((user, Some(state)))
+        Ok((pool, user, Some(state)))
     }
 
     fn next_setup_session(&self, state: &SessionState, user: &User, verified: bool) -> Result<String> {

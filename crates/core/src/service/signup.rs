@@ -9,7 +9,7 @@ use super::messages::{recovery_delivery, signup_delivery, Delivery, MessageKind,
 use super::triggers::{string_map, CallerContext};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
-use crate::model::{field, AppClient, CodePurpose, Doc, UserPool, UserStatus};
+use crate::model::{field, AppClient, CodePurpose, Doc, User, UserPool, UserStatus};
 
 
 fn combination_not_found() -> CognitoError {
@@ -26,7 +26,10 @@ impl Service {
 
     /// Checks SECRET_HASH for clients that have a secret (§8 of the reference). `usernames` are
     /// the names the hash may be computed over.
-    pub(crate) fn check_secret_hash(&self, client: &AppClient, usernames: &[&str], provided: Option<&str>) -> Result<()> {
+    /// Checks `SECRET_HASH` (for clients with a secret) against the name the caller typed or,
+    /// when it names a known `user`, that user's real username: clients hash whichever they
+    /// hold, the alias they typed or the username Cognito handed back.
+    pub(crate) fn check_secret_hash(&self, client: &AppClient, typed: &str, user: Option<&User>, provided: Option<&str>) -> Result<()> {
         let Some(secret) = client.secret() else { return Ok(()) };
         let Some(provided) = provided.filter(|p| !p.is_empty()) else {
             return Err(CognitoError::not_authorized(format!(
@@ -34,7 +37,8 @@ impl Service {
                 client.client_id
             )));
         };
-        if usernames.iter().any(|u| cognate_crypto::secret_hash::verify(secret, u, &client.client_id, provided)) {
+        let verifies = |name: &str| cognate_crypto::secret_hash::verify(secret, name, &client.client_id, provided);
+        if verifies(typed) || user.is_some_and(|u| verifies(&u.username)) {
             return Ok(());
         }
         Err(CognitoError::not_authorized(format!("Unable to verify secret hash for client {}", client.client_id)))
@@ -43,7 +47,7 @@ impl Service {
     pub async fn sign_up(&self, input: Doc) -> Result<Value> {
         let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
         let name = field(&input, "Username");
-        self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
+        self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
         if pool
             .doc
             .get("AdminCreateUserConfig")
@@ -101,14 +105,14 @@ impl Service {
         let name = field(&input, "Username");
         let user = self.find_user(&pool, name).await?;
         let Some(user) = user else {
-            self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
+            self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
             return Err(if client.prevents_user_existence_errors() {
                 CognitoError::new(ErrorKind::CodeMismatch, "Invalid verification code provided, please try again.")
             } else {
                 combination_not_found()
             });
         };
-        self.check_secret_hash(&client, &[name, &user.username], input.get("SecretHash").and_then(Value::as_str))?;
+        self.check_secret_hash(&client, name, Some(&user), input.get("SecretHash").and_then(Value::as_str))?;
         if user.status != UserStatus::Unconfirmed {
             return Err(CognitoError::not_authorized(format!(
                 "User cannot be confirmed. Current status is {}",
@@ -151,13 +155,13 @@ impl Service {
         let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
         let name = field(&input, "Username");
         let Some(user) = self.find_user(&pool, name).await? else {
-            self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
+            self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
             if client.prevents_user_existence_errors() {
                 return Ok(json!({ "CodeDeliveryDetails": simulated_delivery(name) }));
             }
             return Err(combination_not_found());
         };
-        self.check_secret_hash(&client, &[name, &user.username], input.get("SecretHash").and_then(Value::as_str))?;
+        self.check_secret_hash(&client, name, Some(&user), input.get("SecretHash").and_then(Value::as_str))?;
         if user.status != UserStatus::Unconfirmed {
             return Err(CognitoError::invalid_parameter("User is already confirmed."));
         }
@@ -177,18 +181,18 @@ impl Service {
         let mut user = self.find_user(&pool, name).await?;
         let hidden = client.prevents_user_existence_errors();
         if user.is_none() {
-            self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
+            self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
             let ctx = CallerContext::of(&input, Some(&client.client_id));
             user = self.migrate_on_forgot_password(&pool, &client, name, &ctx, string_map(&input, "ClientMetadata")).await?;
         }
         let Some(user) = user.filter(|u| u.enabled || !hidden) else {
-            self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
+            self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
             if hidden {
                 return Ok(json!({ "CodeDeliveryDetails": simulated_delivery(name) }));
             }
             return Err(combination_not_found());
         };
-        self.check_secret_hash(&client, &[name, &user.username], input.get("SecretHash").and_then(Value::as_str))?;
+        self.check_secret_hash(&client, name, Some(&user), input.get("SecretHash").and_then(Value::as_str))?;
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
@@ -212,14 +216,14 @@ impl Service {
         let name = field(&input, "Username");
         let hidden = client.prevents_user_existence_errors();
         let Some(user) = self.find_user(&pool, name).await?.filter(|u| u.enabled || !hidden) else {
-            self.check_secret_hash(&client, &[name], input.get("SecretHash").and_then(Value::as_str))?;
+            self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
             return Err(if hidden {
                 CognitoError::new(ErrorKind::CodeMismatch, "Invalid verification code provided, please try again.")
             } else {
                 combination_not_found()
             });
         };
-        self.check_secret_hash(&client, &[name, &user.username], input.get("SecretHash").and_then(Value::as_str))?;
+        self.check_secret_hash(&client, name, Some(&user), input.get("SecretHash").and_then(Value::as_str))?;
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }

@@ -11,6 +11,13 @@ use crate::error::{CognitoError, ErrorKind, Result, StoreError};
 use crate::model::{field, CodePurpose, Doc, User, UserPool, UserStatus};
 
 
+/// `AliasExistsException` for an alias such as `phone_number:+15555550100`.
+fn alias_exists(alias: &str) -> CognitoError {
+    let attr = alias.split(':').next().unwrap_or_default();
+    let what = if attr == "phone_number" { "phone number" } else { attr };
+    CognitoError::new(ErrorKind::AliasExists, format!("An account with the {what} already exists."))
+}
+
 pub(crate) fn user_not_found() -> CognitoError {
     CognitoError::new(ErrorKind::UserNotFound, "User does not exist.")
 }
@@ -117,22 +124,15 @@ impl Service {
     /// another user is an `AliasExistsException` unless `force`, which moves it here.
     pub(crate) async fn sync_aliases(&self, pool: &UserPool, user: &User, force: bool) -> Result<()> {
         let wanted = Self::aliases_for(pool, user);
-        for alias in self.store.aliases_of(&pool.id, &user.username).await? {
-            if !wanted.contains(&alias) {
-                self.store.remove_alias(&pool.id, &alias, &user.username).await?;
-            }
+        let held = self.store.aliases_of(&pool.id, &user.username).await?;
+        for alias in held.iter().filter(|a| !wanted.contains(a)) {
+            self.store.remove_alias(&pool.id, alias, &user.username).await?;
         }
-        for alias in &wanted {
+        // Aliases the user already holds need no write.
+        for alias in wanted.iter().filter(|a| !held.contains(a)) {
             match self.store.set_alias(&pool.id, alias, &user.username, force).await {
                 Ok(_) => {}
-                Err(StoreError::Conflict) => {
-                    let attr = alias.split(':').next().unwrap_or_default();
-                    let what = if attr == "phone_number" { "phone number" } else { attr };
-                    return Err(CognitoError::new(
-                        ErrorKind::AliasExists,
-                        format!("An account with the {what} already exists."),
-                    ));
-                }
+                Err(StoreError::Conflict) => return Err(alias_exists(alias)),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -189,13 +189,10 @@ impl Service {
                 if is_username_attr {
                     return Err(exists());
                 }
-                if force_alias {
-                    self.store.set_alias(&pool.id, alias, &owner.username, true).await?;
-                    self.store.remove_alias(&pool.id, alias, &owner.username).await?;
-                } else {
-                    let attr = alias.split(':').next().unwrap_or_default();
-                    return Err(CognitoError::new(ErrorKind::AliasExists, format!("An account with the {attr} already exists.")));
+                if !force_alias {
+                    return Err(alias_exists(alias));
                 }
+                self.store.remove_alias(&pool.id, alias, &owner.username).await?;
             }
         }
         match self.store.insert_user(user, &key, &aliases).await {
