@@ -367,28 +367,24 @@ impl Service {
                 // Inside a custom flow the Session carries the flow; take it before the proof so
                 // it cannot be replayed either way.
                 let custom = match input.get("Session").and_then(Value::as_str) {
-                    Some(sess) => Some(self.take_session(sess, &client.client_id).await?),
+                    Some(sess) => Some(self.take_session(sess, &client.client_id, &pool.id, challenge).await?),
                     None => None,
                 };
                 let user = self.srp_verify(&pool, &client, named, block, signature, timestamp).await?;
                 match custom {
-                    Some(state) if state.challenge == "PASSWORD_VERIFIER" && state.pool == pool.id => {
-                        if matches!(user.status, UserStatus::Unconfirmed | UserStatus::ResetRequired) {
-                            return self.finish_first_factor(&pool, &client, user, &ctx, metadata).await;
-                        }
+                    Some(state) if !matches!(user.status, UserStatus::Unconfirmed | UserStatus::ResetRequired) => {
                         self.continue_after_password(&pool, &client, state, user, ctx, metadata).await
                     }
-                    Some(_) => Err(CognitoError::not_authorized("Invalid session for the user.")),
-                    None => self.finish_first_factor(&pool, &client, user, &ctx, metadata).await,
+                    _ => self.finish_first_factor(&pool, &client, user, &ctx, metadata).await,
                 }
             }
             "NEW_PASSWORD_REQUIRED" => {
                 let session = input.get("Session").and_then(Value::as_str).ok_or_else(|| {
                     CognitoError::invalid_parameter("Missing required parameter Session")
                 })?;
-                let state = self.take_session(session, &client.client_id).await?;
+                let state = self.take_session(session, &client.client_id, &pool.id, challenge).await?;
                 let user = self.find_user(&pool, name).await?.ok_or_else(user_not_found)?;
-                if state.challenge != challenge || state.username != user.username || state.pool != pool.id {
+                if state.username != user.username {
                     return Err(CognitoError::not_authorized("Invalid session for the user."));
                 }
                 self.check_secret_hash(&client, name, Some(&user), r("SECRET_HASH"))?;
@@ -428,10 +424,7 @@ impl Service {
                 let session = input.get("Session").and_then(Value::as_str).ok_or_else(|| {
                     CognitoError::invalid_parameter("Missing required parameter Session")
                 })?;
-                let state = self.take_session(session, &client.client_id).await?;
-                if state.challenge != challenge || state.pool != pool.id {
-                    return Err(CognitoError::not_authorized("Invalid session for the user."));
-                }
+                let state = self.take_session(session, &client.client_id, &pool.id, challenge).await?;
                 let named = self.find_user(&pool, name).await?;
                 self.check_secret_hash(&client, name, named.as_ref(), r("SECRET_HASH"))?;
                 self.answer_custom_challenge(&pool, &client, state, named, r("ANSWER"), ctx, metadata).await

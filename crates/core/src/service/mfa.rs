@@ -432,9 +432,9 @@ impl Service {
             .get("Session")
             .and_then(Value::as_str)
             .ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter Session"))?;
-        let state = self.open_session(session, &client.client_id)?;
+        let state = self.open_session(session, &client.client_id, &pool.id, challenge)?;
         let user = self.find_user(pool, name).await?.ok_or_else(user_not_found)?;
-        if state.challenge != challenge || state.pool != pool.id || state.username != user.username {
+        if state.username != user.username {
             return Err(invalid_session());
         }
         Ok((state, user))

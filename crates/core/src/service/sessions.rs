@@ -51,9 +51,9 @@ impl Service {
         Ok(B64URL.encode(sealed))
     }
 
-    /// Opens a session for `client`, checking expiry, and uses it up.
-    pub(crate) async fn take_session(&self, session: &str, client: &str) -> Result<SessionState> {
-        let state = self.open_session(session, client)?;
+    /// Opens a session of `pool`'s `client` for `challenge`, checking expiry, and uses it up.
+    pub(crate) async fn take_session(&self, session: &str, client: &str, pool: &str, challenge: &str) -> Result<SessionState> {
+        let state = self.open_session(session, client, pool, challenge)?;
         self.use_session(&state).await?;
         Ok(state)
     }
@@ -66,11 +66,11 @@ impl Service {
         Ok(())
     }
 
-    /// Opens a session for `client` and checks its expiry without using it up (for answers
-    /// that may be retried, like a mistyped MFA code).
-    pub(crate) fn open_session(&self, session: &str, client: &str) -> Result<SessionState> {
+    /// Opens a session of `pool`'s `client` for `challenge` and checks its expiry without using
+    /// it up (for answers that may be retried, like a mistyped MFA code).
+    pub(crate) fn open_session(&self, session: &str, client: &str, pool: &str, challenge: &str) -> Result<SessionState> {
         let state = self.unseal_session(session)?;
-        if state.client != client {
+        if state.client != client || state.pool != pool || state.challenge != challenge {
             return Err(invalid());
         }
         Ok(state)
