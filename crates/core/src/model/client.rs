@@ -18,7 +18,6 @@ pub enum AuthFlow {
     UserSrp,
     CustomAuth,
     RefreshToken,
-    UserAuth,
 }
 
 impl AuthFlow {
@@ -29,7 +28,6 @@ impl AuthFlow {
             AuthFlow::UserSrp => "ALLOW_USER_SRP_AUTH",
             AuthFlow::CustomAuth => "ALLOW_CUSTOM_AUTH",
             AuthFlow::RefreshToken => "ALLOW_REFRESH_TOKEN_AUTH",
-            AuthFlow::UserAuth => "ALLOW_USER_AUTH",
         }
     }
 

@@ -188,10 +188,8 @@ impl Service {
         if claims.get("token_use").and_then(Value::as_str) != Some("access") {
             return Err(invalid_token());
         }
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(invalid_token)?;
-        if exp <= self.now() {
-            return Err(CognitoError::not_authorized("Access Token has expired"));
-        }
+        cognate_crypto::jwt::check_time(&claims, self.now(), 0)
+            .map_err(|_| CognitoError::not_authorized("Access Token has expired"))?;
         let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
         if !scopes.split(' ').any(|s| s == ADMIN_SCOPE) {
             return Err(CognitoError::not_authorized("Access Token does not have required scopes"));
