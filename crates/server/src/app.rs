@@ -188,10 +188,9 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let invocations = InvocationLog::default();
     let settings =
         InvokerSettings { region: opts.region.clone(), public_url: public_url.clone(), clock: opts.clock.clone() };
-    let invoker = FunctionsInvoker::from_config(&config, &settings, invocations.clone());
+    let invoker = FunctionsInvoker::from_config(&config, &settings, InvocationLog::default());
     invoker.attach_store(Arc::new(store.clone()), opts.data_dir.join("functions"));
     warn_missing_interpreters(&config);
     let delivery = Delivery::from_config(&config, Arc::new(store.clone()), opts.clock.clone())?;
@@ -208,9 +207,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
     let housekeeping = tokio::spawn(housekeeping(service.clone()));
     let app = wire::router(AppState {
         service,
-        invocations,
         invoker: invoker.clone(),
-        region: opts.region.clone(),
         trusted_hosts: wire::trusted_hosts(addr, &public_url),
     });
     let (stop, stopped) = oneshot::channel::<()>();

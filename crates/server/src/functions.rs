@@ -1,9 +1,9 @@
 //! The invoker the service calls: resolves a pool's `LambdaConfig` value to a function, runs it
 //! through the runtimes, maps the outcome to the service's terms and records it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -79,17 +79,28 @@ struct Inner {
 struct Deployed {
     store: Arc<dyn Store>,
     dir: PathBuf,
-    /// The code each function last ran with here, to retire workers when it changes.
-    running: Mutex<HashMap<String, String>>,
 }
+
+/// The Lambda `Runtime` identifiers cognate runs, and their language.
+pub const LAMBDA_RUNTIMES: &[(&str, HandlerKind)] = &[
+    ("nodejs18.x", HandlerKind::Node),
+    ("nodejs20.x", HandlerKind::Node),
+    ("nodejs22.x", HandlerKind::Node),
+    ("python3.9", HandlerKind::Python),
+    ("python3.10", HandlerKind::Python),
+    ("python3.11", HandlerKind::Python),
+    ("python3.12", HandlerKind::Python),
+    ("python3.13", HandlerKind::Python),
+];
 
 /// The language a Lambda `Runtime` identifier names, if cognate runs it.
 pub fn lambda_runtime_kind(runtime: &str) -> Option<HandlerKind> {
-    match runtime {
-        "nodejs18.x" | "nodejs20.x" | "nodejs22.x" => Some(HandlerKind::Node),
-        "python3.9" | "python3.10" | "python3.11" | "python3.12" | "python3.13" => Some(HandlerKind::Python),
-        _ => None,
-    }
+    LAMBDA_RUNTIMES.iter().find(|(name, _)| *name == runtime).map(|(_, kind)| *kind)
+}
+
+/// Lambda's rule for function names: 1 to 64 letters, digits, hyphens or underscores.
+pub fn valid_function_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl std::fmt::Debug for FunctionsInvoker {
@@ -138,7 +149,7 @@ impl FunctionsInvoker {
     /// Lets the invoker run functions deployed through the Lambda API: read from `store` at
     /// every invocation, unpacked under `functions_dir`. Only the first call counts.
     pub fn attach_store(&self, store: Arc<dyn Store>, functions_dir: PathBuf) {
-        let _ = self.inner.deployed.set(Deployed { store, dir: functions_dir, running: Mutex::new(HashMap::new()) });
+        let _ = self.inner.deployed.set(Deployed { store, dir: functions_dir });
     }
 
     /// The store deployed functions live in, if attached.
@@ -147,8 +158,8 @@ impl FunctionsInvoker {
     }
 
     /// The spec a deployed function runs as, its package unpacked here if it was not yet;
-    /// None when no function of that name is deployed. Workers running older code of the
-    /// function are retired.
+    /// None when no function of that name is deployed. (Workers of older code retire by
+    /// themselves: the handler path holds the code's hash, so the runtime sees a new spec.)
     pub async fn deployed_spec(&self, name: &str) -> Result<Option<FunctionSpec>, InvokeError> {
         let Some(deployed) = self.inner.deployed.get() else { return Ok(None) };
         let store_err = |e: cognate_core::ports::StoreError| InvokeError::Unavailable { reason: format!("ServiceException: {e}") };
@@ -164,22 +175,11 @@ impl FunctionsInvoker {
             dir = deployed.dir.join(name).join(&function.code_sha256);
             unpack_to(&function, &dir).await?;
         }
-        let previous = deployed
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_owned(), function.code_sha256.clone());
-        if previous.is_some_and(|p| p != function.code_sha256) {
-            self.inner.runtimes.invalidate(name).await;
-        }
         deployed_function_spec(&function, &dir).map(Some)
     }
 
     /// Forgets a deployed function's warm workers (after it was deleted or changed here).
     pub async fn retire_deployed(&self, name: &str) {
-        if let Some(deployed) = self.inner.deployed.get() {
-            deployed.running.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
-        }
         if !self.inner.functions.contains_key(name) {
             self.inner.runtimes.invalidate(name).await;
         }

@@ -206,7 +206,7 @@ pub(crate) async fn list_route(State(state): State<Arc<AppState>>, Query(q): Que
         after: q.after,
         limit: q.limit.unwrap_or(100).min(DEFAULT_CAPACITY),
     };
-    let invocations = state.invocations.list(&filter);
+    let invocations = state.invoker.log().list(&filter);
     axum::Json(json!({ "invocations": invocations })).into_response()
 }
 

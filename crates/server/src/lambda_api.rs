@@ -29,7 +29,6 @@ const MAX_INVOKE_PAYLOAD: usize = 6 * 1024 * 1024;
 const MAX_LIST: usize = 50;
 /// Key of the resource policy inside the stored configuration document.
 const POLICY_KEY: &str = "_cognatePolicy";
-const RUNTIMES: &str = "nodejs18.x, nodejs20.x, nodejs22.x, python3.9, python3.10, python3.11, python3.12, python3.13";
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -123,11 +122,7 @@ fn account(state: &AppState) -> String {
 }
 
 fn function_arn(state: &AppState, name: &str) -> String {
-    format!("arn:aws:lambda:{}:{}:function:{name}", state.region, account(state))
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    format!("arn:aws:lambda:{}:{}:function:{name}", state.invoker.runtimes().config().region, account(state))
 }
 
 /// A `FunctionName` path parameter (name, partial ARN `account:function:name`, or full ARN)
@@ -141,7 +136,7 @@ fn name_of(param: &str) -> Result<String> {
         [name, _] => name,
         _ => "",
     };
-    if !valid_name(name) {
+    if !crate::functions::valid_function_name(name) {
         return Err(LambdaError::invalid(format!(
             "1 validation error detected: Value '{param}' at 'functionName' failed to satisfy constraint: \
              Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
@@ -195,8 +190,10 @@ fn string_field(input: &Map<String, Value>, key: &str) -> Result<Option<String>>
 /// Checks a `Runtime` value and that this machine has its interpreter.
 async fn check_runtime(state: &AppState, runtime: &str) -> Result<()> {
     let kind = lambda_runtime_kind(runtime).ok_or_else(|| {
+        let known: Vec<&str> = crate::functions::LAMBDA_RUNTIMES.iter().map(|(name, _)| *name).collect();
         LambdaError::invalid(format!(
-            "Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [{RUNTIMES}] or be a valid ARN"
+            "Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [{}] or be a valid ARN",
+            known.join(", ")
         ))
     })?;
     let config = state.invoker.runtimes().config();
@@ -550,23 +547,26 @@ async fn run_invoke(state: &AppState, name: &str, headers: &HeaderMap, req: Requ
         })?
     };
     // Existence first, as Lambda: an unknown function is a 404 whatever the invocation type.
-    load(state, &name, false).await?;
     if invocation_type == "DryRun" {
+        load(state, &name, false).await?;
         return Ok((StatusCode::NO_CONTENT, [("x-amz-executed-version", "$LATEST")]).into_response());
     }
-    let prepared = state.invoker.deployed_spec(&name).await;
+    let prepared = match state.invoker.deployed_spec(&name).await {
+        Ok(Some(spec)) => Ok(spec),
+        Ok(None) => return Err(not_found(state, &name)),
+        Err(e) => Err(e),
+    };
     if invocation_type == "Event" {
         let invoker = state.invoker.clone();
         tokio::spawn(async move {
-            if let Ok(Some(spec)) = prepared {
+            if let Ok(spec) = prepared {
                 let _ = invoker.runtimes().invoke(&spec, &event).await;
             }
         });
         return Ok((StatusCode::ACCEPTED, [("x-amz-executed-version", "$LATEST")]).into_response());
     }
     let spec = match prepared {
-        Ok(Some(spec)) => spec,
-        Ok(None) => return Err(not_found(state, &name)),
+        Ok(spec) => spec,
         Err(e) => return function_error_response(&e, tail, "", 0.0),
     };
     let started = Instant::now();

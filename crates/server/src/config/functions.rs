@@ -151,10 +151,7 @@ pub(super) fn parse_functions(
 
 /// Lambda's rule for function names, so a declared name can also be deployed to AWS.
 fn check_function_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if crate::functions::valid_function_name(name) {
         Ok(())
     } else {
         Err("a function name is 1 to 64 letters, digits, hyphens or underscores".into())

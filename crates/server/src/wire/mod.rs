@@ -30,12 +30,9 @@ const AMZ_JSON: &str = "application/x-amz-json-1.1";
 #[derive(Clone)]
 pub struct AppState {
     pub service: Service,
-    /// Every trigger invocation, for `GET /_cognate/invocations`.
-    pub invocations: crate::invocations::InvocationLog,
-    /// Runs triggers; also holds the functions deployed through the Lambda API.
+    /// Runs triggers and logs every invocation (`GET /_cognate/invocations`); also holds the
+    /// functions deployed through the Lambda API.
     pub invoker: crate::functions::FunctionsInvoker,
-    /// The server's region (Lambda ARNs).
-    pub region: String,
     /// Host names the local-only endpoints answer to (see [`local_only`]).
     pub trusted_hosts: Vec<String>,
 }
