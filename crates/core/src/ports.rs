@@ -138,7 +138,9 @@ pub trait Store: Send + Sync + 'static {
     /// Without `with_code`, `code` is left empty (the package can be tens of megabytes).
     async fn get_function(&self, name: &str, with_code: bool) -> StoreResult<Option<StoredFunction>>;
     /// Replaces a function (configuration and code); false when it is gone.
-    async fn update_function(&self, function: &StoredFunction) -> StoreResult<bool>;
+    /// Without `with_code`, the stored package (`code`, `code_sha256`) is left as it is, so a
+    /// configuration change does not move tens of megabytes.
+    async fn update_function(&self, function: &StoredFunction, with_code: bool) -> StoreResult<bool>;
     async fn delete_function(&self, name: &str) -> StoreResult<bool>;
     /// Functions ordered by name, after `after`, without their code (`code` is empty).
     async fn list_functions(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<StoredFunction>>;

@@ -468,7 +468,7 @@ async fn update_configuration(
         async {
             let name = name_of(&name)?;
             let input = read_json(req.into_body(), crate::wire::MAX_BODY_BYTES).await?;
-            let mut f = load(&state, &name, true).await?;
+            let mut f = load(&state, &name, false).await?;
             check_revision(&input, &f)?;
             if let Some(runtime) = string_field(&input, "Runtime")? {
                 check_runtime(&state, &runtime).await?;
@@ -478,7 +478,7 @@ async fn update_configuration(
             let now = now_ms(&state);
             f.revision_id = new_revision(&mut f.config, now);
             f.updated_ms = now;
-            if !store(&state)?.update_function(&f).await? {
+            if !store(&state)?.update_function(&f, false).await? {
                 return Err(not_found(&state, &name));
             }
             Ok(json_response(StatusCode::OK, configuration(&f)))
@@ -501,7 +501,7 @@ async fn update_code(State(state): State<Arc<AppState>>, Path(name): Path<String
             f.updated_ms = now;
             f.code = code.bytes;
             f.code_sha256 = code.sha_hex;
-            if !store(&state)?.update_function(&f).await? {
+            if !store(&state)?.update_function(&f, true).await? {
                 return Err(not_found(&state, &name));
             }
             // Workers here retire now; other servers notice the new sha at their next call.
@@ -659,7 +659,7 @@ async fn add_permission(State(state): State<Arc<AppState>>, Path(name): Path<Str
             let action = string_field(&input, "Action")?.ok_or_else(|| LambdaError::invalid("Action is required"))?;
             let principal =
                 string_field(&input, "Principal")?.ok_or_else(|| LambdaError::invalid("Principal is required"))?;
-            let mut f = load(&state, &name, true).await?;
+            let mut f = load(&state, &name, false).await?;
             check_revision(&input, &f)?;
             let mut list = statements(&f);
             if list.iter().any(|s| s.get("Sid").and_then(Value::as_str) == Some(sid.as_str())) {
@@ -707,7 +707,7 @@ async fn add_permission(State(state): State<Arc<AppState>>, Path(name): Path<Str
             f.config.insert(POLICY_KEY.into(), Value::Array(list));
             f.revision_id = uuid::Uuid::new_v4().to_string();
             f.config.insert("RevisionId".into(), json!(f.revision_id));
-            if !store(&state)?.update_function(&f).await? {
+            if !store(&state)?.update_function(&f, false).await? {
                 return Err(not_found(&state, &name));
             }
             Ok(json_response(StatusCode::CREATED, json!({"Statement": statement.to_string()})))
@@ -739,7 +739,7 @@ async fn remove_permission(
     respond(
         async {
             let name = name_of(&name)?;
-            let mut f = load(&state, &name, true).await?;
+            let mut f = load(&state, &name, false).await?;
             let mut list = statements(&f);
             let before = list.len();
             list.retain(|s| s.get("Sid").and_then(Value::as_str) != Some(sid.as_str()));
@@ -749,7 +749,7 @@ async fn remove_permission(
             f.config.insert(POLICY_KEY.into(), Value::Array(list));
             f.revision_id = uuid::Uuid::new_v4().to_string();
             f.config.insert("RevisionId".into(), json!(f.revision_id));
-            if !store(&state)?.update_function(&f).await? {
+            if !store(&state)?.update_function(&f, false).await? {
                 return Err(not_found(&state, &name));
             }
             Ok(StatusCode::NO_CONTENT.into_response())

@@ -873,20 +873,26 @@ impl Store for SqlStore {
         row.map(|r| function_from_row(&r, with_code)).transpose()
     }
 
-    async fn update_function(&self, f: &StoredFunction) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE functions SET config = $1, code = $2, code_sha256 = $3, revision_id = $4, updated_ms = $5 \
-             WHERE name = $6",
-        )
-        .bind(doc_text(&f.config))
-        .bind(&f.code)
-        .bind(&f.code_sha256)
-        .bind(&f.revision_id)
-        .bind(f.updated_ms)
-        .bind(&f.name)
-        .execute(&self.pool)
-        .await
-        .map_err(backend_err)?;
+    async fn update_function(&self, f: &StoredFunction, with_code: bool) -> StoreResult<bool> {
+        let query = if with_code {
+            sqlx::query(
+                "UPDATE functions SET config = $1, revision_id = $2, updated_ms = $3, code = $4, code_sha256 = $5 \
+                 WHERE name = $6",
+            )
+            .bind(doc_text(&f.config))
+            .bind(&f.revision_id)
+            .bind(f.updated_ms)
+            .bind(&f.code)
+            .bind(&f.code_sha256)
+            .bind(&f.name)
+        } else {
+            sqlx::query("UPDATE functions SET config = $1, revision_id = $2, updated_ms = $3 WHERE name = $4")
+                .bind(doc_text(&f.config))
+                .bind(&f.revision_id)
+                .bind(f.updated_ms)
+                .bind(&f.name)
+        };
+        let done = query.execute(&self.pool).await.map_err(backend_err)?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -832,9 +832,16 @@ async fn functions(store: SqlStore) {
 
     let mut updated = function("f1", b"new code");
     updated.config.insert("Timeout".into(), json!(9));
-    assert!(store.update_function(&updated).await.unwrap());
+    assert!(store.update_function(&updated, true).await.unwrap());
     assert_eq!(store.get_function("f1", true).await.unwrap().unwrap(), updated);
-    assert!(!store.update_function(&function("nope", b"")).await.unwrap());
+    assert!(!store.update_function(&function("nope", b""), true).await.unwrap());
+    // A configuration-only update keeps the package.
+    let mut reconfigured = function("f1", b"");
+    reconfigured.code_sha256 = "ignored".into();
+    reconfigured.config.insert("Timeout".into(), json!(12));
+    assert!(store.update_function(&reconfigured, false).await.unwrap());
+    let stored = store.get_function("f1", true).await.unwrap().unwrap();
+    assert_eq!((stored.code, stored.code_sha256, stored.config["Timeout"].clone()), (updated.code.clone(), updated.code_sha256.clone(), json!(12)));
 
     assert!(store.delete_function("f1").await.unwrap());
     assert!(!store.delete_function("f1").await.unwrap());
