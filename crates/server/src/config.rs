@@ -3,6 +3,7 @@
 
 mod delivery;
 mod functions;
+mod keys;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,7 +78,7 @@ impl Config {
             }
         }
         let mut config = Config { path: Some(path.to_owned()), ..Config::default() };
-        let errs = functions::Errs { file: &file };
+        let errs = keys::Errs { file: &file };
         if let Some(v) = root.get("functions") {
             config.functions = functions::parse_functions(v, &functions::base_dir(path), &errs)?;
         }

@@ -29,7 +29,7 @@ async fn setup(c: &Client, prevent: bool, secret: bool) -> (String, String, Opti
         b = b.prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled);
     }
     let client = b.send().await.unwrap().user_pool_client.unwrap();
-    confirmed_user(&c, &pool, "ana", PW).await;
+    confirmed_user(c, &pool, "ana", PW).await;
     (pool, client.client_id.unwrap(), client.client_secret)
 }
 

@@ -22,7 +22,7 @@ async fn setup(c: &Client, prevent: bool) -> (String, String) {
         b = b.prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled);
     }
     let client = b.created_id().await;
-    confirmed_user(&c, &pool, "ana", PW).await;
+    confirmed_user(c, &pool, "ana", PW).await;
     (pool, client)
 }
 

@@ -8,7 +8,8 @@ use lettre::message::Mailbox;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
-use super::functions::{check_url, Errs};
+use super::functions::check_url;
+use super::keys::{check_keys, integer, string, table, Errs};
 
 const SMTP_KEYS: &[&str] = &["host", "port", "security", "username", "password", "password_env", "from"];
 const SMS_KEYS: &[&str] = &["url", "headers"];
@@ -103,44 +104,6 @@ pub struct DeliverySettings {
 impl Default for DeliverySettings {
     fn default() -> Self {
         Self { retry_initial_ms: 1_000, retry_max_ms: 300_000, max_attempts: 10 }
-    }
-}
-
-fn table<'a>(value: &'a Value, key: &str, hint: &str, errs: &Errs<'_>) -> Result<&'a Map<String, Value>, String> {
-    value.as_object().ok_or_else(|| errs.at(key, format!("must be a table ({hint})")))
-}
-
-fn check_keys(body: &Map<String, Value>, key: &str, allowed: &[&str], errs: &Errs<'_>) -> Result<(), String> {
-    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => {
-            Err(errs.at(&format!("{key}.{k}"), format!("unknown key (expected one of: {})", allowed.join(", "))))
-        }
-        None => Ok(()),
-    }
-}
-
-/// A non-empty string member. Messages never repeat the value: it may be a credential.
-fn string(body: &Map<String, Value>, key: &str, member: &str, errs: &Errs<'_>) -> Result<Option<String>, String> {
-    match body.get(member) {
-        None => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
-        Some(Value::String(_)) => Err(errs.at(&format!("{key}.{member}"), "must not be empty")),
-        Some(_) => Err(errs.at(&format!("{key}.{member}"), "must be a string")),
-    }
-}
-
-fn integer(
-    body: &Map<String, Value>,
-    key: &str,
-    member: &str,
-    range: std::ops::RangeInclusive<u64>,
-    errs: &Errs<'_>,
-) -> Result<Option<u64>, String> {
-    match body.get(member) {
-        None => Ok(None),
-        Some(v) => v.as_u64().filter(|n| range.contains(n)).map(Some).ok_or_else(|| {
-            errs.at(&format!("{key}.{member}"), format!("must be an integer from {} to {}", range.start(), range.end()))
-        }),
     }
 }
 

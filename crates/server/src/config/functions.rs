@@ -8,6 +8,8 @@ use std::time::Duration;
 use cognate_triggers::{parse_handler, FunctionSpec, HandlerKind, RuntimeSpec, DEFAULT_MEMORY_MB};
 use serde_json::{Map, Value};
 
+use super::keys::{check_keys, integer, string, table, Errs};
+
 /// The runtimes a function may name, in the order error messages list them.
 pub const RUNTIMES: &[&str] = &["node", "python", "lambda", "http"];
 /// Cognito's trigger deadline.
@@ -120,17 +122,6 @@ impl Default for RuntimeSettings {
     }
 }
 
-/// Builds `file: key: problem` messages.
-pub(super) struct Errs<'a> {
-    pub file: &'a str,
-}
-
-impl Errs<'_> {
-    pub(super) fn at(&self, key: &str, msg: impl fmt::Display) -> String {
-        format!("{}: {key}: {msg}", self.file)
-    }
-}
-
 pub(super) fn parse_functions(
     value: &Value,
     base_dir: &Path,
@@ -192,25 +183,12 @@ fn parse_function(
             ));
         }
     }
-    let timeout_ms = match body.get("timeout_ms") {
-        None => DEFAULT_TIMEOUT_MS,
-        Some(v) => v
-            .as_u64()
-            .filter(|ms| (1..=MAX_TIMEOUT_MS).contains(ms))
-            .ok_or_else(|| errs.at(&sub("timeout_ms"), format!("must be an integer from 1 to {MAX_TIMEOUT_MS}")))?,
-    };
+    let timeout_ms = integer(body, key, "timeout_ms", 1..=MAX_TIMEOUT_MS, errs)?.unwrap_or(DEFAULT_TIMEOUT_MS);
     let env = match body.get("env") {
         None => BTreeMap::new(),
         Some(v) => parse_env(v).map_err(|(k, m)| errs.at(&k.map(|k| sub(&format!("env.{k}"))).unwrap_or_else(|| sub("env")), m))?,
     };
-    let string = |k: &str| -> Result<Option<String>, String> {
-        match body.get(k) {
-            None => Ok(None),
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
-            Some(Value::String(_)) => Err(errs.at(&sub(k), "must not be empty")),
-            Some(_) => Err(errs.at(&sub(k), "must be a string")),
-        }
-    };
+    let string = |member: &str| string(body, key, member, errs);
     let runtime = match runtime {
         "node" | "python" => {
             let handler = string("handler")?.ok_or_else(|| {
@@ -278,56 +256,24 @@ pub(super) fn check_url(url: &str) -> Result<(), String> {
 }
 
 pub(super) fn parse_lambda(value: &Value, errs: &Errs<'_>) -> Result<LambdaDecl, String> {
-    let Value::Object(table) = value else { return Err(errs.at("lambda", "must be a table ([lambda])")) };
-    let mut decl = LambdaDecl::default();
-    for (k, v) in table {
-        let key = format!("lambda.{k}");
-        if !LAMBDA_KEYS.contains(&k.as_str()) {
-            return Err(errs.at(&key, format!("unknown key (expected one of: {})", LAMBDA_KEYS.join(", "))));
-        }
-        let s = match v {
-            Value::String(s) if !s.trim().is_empty() => s.clone(),
-            Value::String(_) => return Err(errs.at(&key, "must not be empty")),
-            _ => return Err(errs.at(&key, "must be a string")),
-        };
-        if k == "endpoint" {
-            check_url(&s).map_err(|m| errs.at(&key, m))?;
-            decl.endpoint = Some(s);
-        } else {
-            decl.region = Some(s);
-        }
+    let body = table(value, "lambda", "[lambda]", errs)?;
+    check_keys(body, "lambda", LAMBDA_KEYS, errs)?;
+    let endpoint = string(body, "lambda", "endpoint", errs)?;
+    if let Some(url) = &endpoint {
+        check_url(url).map_err(|m| errs.at("lambda.endpoint", m))?;
     }
-    Ok(decl)
+    Ok(LambdaDecl { endpoint, region: string(body, "lambda", "region", errs)? })
 }
 
 pub(super) fn parse_runtimes(value: &Value, errs: &Errs<'_>) -> Result<RuntimeSettings, String> {
-    let Value::Object(table) = value else { return Err(errs.at("runtimes", "must be a table ([runtimes])")) };
-    let mut settings = RuntimeSettings::default();
-    for (k, v) in table {
-        let key = format!("runtimes.{k}");
-        match k.as_str() {
-            "pool_size" => {
-                settings.pool_size = v
-                    .as_u64()
-                    .filter(|n| (1..=MAX_POOL_SIZE).contains(n))
-                    .ok_or_else(|| errs.at(&key, format!("must be an integer from 1 to {MAX_POOL_SIZE}")))?
-                    as usize;
-            }
-            "node" | "python" => {
-                let bin = v
-                    .as_str()
-                    .filter(|s| !s.trim().is_empty())
-                    .ok_or_else(|| errs.at(&key, "must be a non-empty string (a command or a path)"))?;
-                if k == "node" {
-                    settings.node = bin.to_owned();
-                } else {
-                    settings.python = bin.to_owned();
-                }
-            }
-            _ => return Err(errs.at(&key, "unknown key (expected one of: pool_size, node, python)")),
-        }
-    }
-    Ok(settings)
+    let body = table(value, "runtimes", "[runtimes]", errs)?;
+    check_keys(body, "runtimes", &["pool_size", "node", "python"], errs)?;
+    let defaults = RuntimeSettings::default();
+    Ok(RuntimeSettings {
+        pool_size: integer(body, "runtimes", "pool_size", 1..=MAX_POOL_SIZE, errs)?.map_or(defaults.pool_size, |n| n as usize),
+        node: string(body, "runtimes", "node", errs)?.unwrap_or(defaults.node),
+        python: string(body, "runtimes", "python", errs)?.unwrap_or(defaults.python),
+    })
 }
 
 /// The folder handler paths are relative to, made absolute so workers do not depend on the
