@@ -52,9 +52,12 @@ const MAX_A_HEX_LEN: usize = 1024;
 /// The HKDF `info` string every Cognito client uses.
 const DERIVED_KEY_INFO: &[u8] = b"Caldera Derived Key";
 
+/// `N` parsed at compile time, not on every session key.
+const N: U3072 = U3072::from_be_hex(N_HEX);
+
 /// The modulus `N` as an integer.
 pub fn modulus() -> U3072 {
-    U3072::from_be_hex(N_HEX)
+    N
 }
 
 pub(crate) fn modulus_be() -> [u8; N_BYTES] {

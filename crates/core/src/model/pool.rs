@@ -99,6 +99,15 @@ impl UserPool {
         self.doc.get("SchemaAttributes").and_then(Value::as_array).map_or(&[], Vec::as_slice)
     }
 
+    /// The names of the attributes every user must have (`sub` aside, which cognate sets).
+    pub fn required_attributes(&self) -> impl Iterator<Item = &str> {
+        self.schema()
+            .iter()
+            .filter(|a| a.get("Required").and_then(Value::as_bool) == Some(true))
+            .filter_map(|a| a.get("Name").and_then(Value::as_str))
+            .filter(|n| *n != "sub")
+    }
+
     /// The schema entry for an attribute (`email`, `custom:team`, …).
     pub fn schema_attribute(&self, name: &str) -> Option<&Doc> {
         self.schema()

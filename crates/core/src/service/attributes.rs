@@ -135,11 +135,7 @@ fn check_value(name: &str, value: &str, schema: &crate::model::Doc) -> Result<()
 
 /// Required attributes must all be present when a user is created.
 pub(crate) fn check_required(pool: &UserPool, attrs: &[(String, String)]) -> Result<()> {
-    for a in pool.schema().iter().filter_map(Value::as_object) {
-        let name = a.get("Name").and_then(Value::as_str).unwrap_or_default();
-        if name == "sub" || a.get("Required").and_then(Value::as_bool) != Some(true) {
-            continue;
-        }
+    for name in pool.required_attributes() {
         if !attrs.iter().any(|(n, v)| n == name && !v.is_empty()) {
             return Err(schema_error(name, "The attribute is required"));
         }

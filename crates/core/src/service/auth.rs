@@ -106,11 +106,8 @@ impl Service {
                 self.pre_authentication(&pool, &client, user.as_ref(), name, &ctx, validation).await?;
                 match &user {
                     None if !client.prevents_user_existence_errors() => return Err(user_not_found()),
-                    Some(u) if !u.enabled => return Err(CognitoError::not_authorized("User is disabled.")),
-                    Some(u) if u.lockout.locked_until_ms > self.now_ms() => {
-                        return Err(CognitoError::not_authorized("Password attempts exceeded"))
-                    }
-                    _ => {}
+                    Some(u) => self.check_sign_in_allowed(u)?,
+                    None => {}
                 }
                 self.srp_challenge(&pool, &client, name, user.as_ref(), srp_a)
             }
@@ -131,17 +128,22 @@ impl Service {
 
     /// The password step shared by the password flows: unknown, disabled and locked users,
     /// wrong passwords (counted toward lockout), all with Cognito's answers.
+    /// Refuses a password or SRP sign-in of a disabled or locked-out user.
+    pub(crate) fn check_sign_in_allowed(&self, user: &User) -> Result<()> {
+        if !user.enabled {
+            return Err(CognitoError::not_authorized("User is disabled."));
+        }
+        if user.lockout.locked_until_ms > self.now_ms() {
+            return Err(CognitoError::not_authorized("Password attempts exceeded"));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn check_password_sign_in(&self, client: &AppClient, user: Option<User>, password: &str) -> Result<User> {
         let Some(user) = user else {
             return Err(if client.prevents_user_existence_errors() { incorrect() } else { user_not_found() });
         };
-        if !user.enabled {
-            return Err(CognitoError::not_authorized("User is disabled."));
-        }
-        let now = self.now_ms();
-        if user.lockout.locked_until_ms > now {
-            return Err(CognitoError::not_authorized("Password attempts exceeded"));
-        }
+        self.check_sign_in_allowed(&user)?;
         if !self.password_matches(&user, password)? {
             self.record_password_failure(user).await?;
             return Err(incorrect());
@@ -226,11 +228,8 @@ impl Service {
             .map(|(n, v)| (n.clone(), json!(v)))
             .collect();
         let required: Vec<String> = pool
-            .schema()
-            .iter()
-            .filter(|a| a.get("Required").and_then(Value::as_bool) == Some(true))
-            .filter_map(|a| a.get("Name").and_then(Value::as_str))
-            .filter(|n| *n != "sub" && user.attribute(n).is_none_or(str::is_empty))
+            .required_attributes()
+            .filter(|n| user.attribute(n).is_none_or(str::is_empty))
             .map(|n| format!("userAttributes.{n}"))
             .collect();
         let session = self.new_session(
@@ -400,9 +399,8 @@ impl Service {
                     .filter_map(|(k, v)| Some((k.strip_prefix("userAttributes.")?.to_owned(), v.as_str()?.to_owned())))
                     .collect();
                 check_writes(&pool, &attrs, Writer::Client(&client), false)?;
-                for a in pool.schema().iter().filter(|a| a.get("Required").and_then(Value::as_bool) == Some(true)) {
-                    let n = a.get("Name").and_then(Value::as_str).unwrap_or_default();
-                    if n != "sub" && user.attribute(n).is_none_or(str::is_empty) && !attrs.iter().any(|(k, _)| k == n) {
+                for n in pool.required_attributes() {
+                    if user.attribute(n).is_none_or(str::is_empty) && !attrs.iter().any(|(k, _)| k == n) {
                         return Err(CognitoError::invalid_parameter(format!("Invalid attributes given, {n} is missing")));
                     }
                 }

@@ -168,12 +168,7 @@ impl Service {
         }
         // The block names the user it was issued for; the answer must be about the same one.
         let user = named.filter(|u| u.username == block.username).ok_or_else(incorrect)?;
-        if !user.enabled {
-            return Err(CognitoError::not_authorized("User is disabled."));
-        }
-        if user.lockout.locked_until_ms > self.now_ms() {
-            return Err(CognitoError::not_authorized("Password attempts exceeded"));
-        }
+        self.check_sign_in_allowed(&user)?;
         let verifier: StoredVerifier = self.verifier(&user)?.ok_or_else(incorrect)?;
         let secret = ServerSecret::from_bytes(&block.secret_b).map_err(CognitoError::internal)?;
         let ok = srp::session_key(&block.srp_a, &block.public_b, &secret, &verifier)
