@@ -49,8 +49,9 @@ impl UserPool {
         get_str(&self.doc, "DeletionProtection") == Some("ACTIVE")
     }
 
-    pub fn lambda_config(&self) -> Doc {
-        get_obj(&self.doc, "LambdaConfig").cloned().unwrap_or_default()
+    /// A member of the pool's `LambdaConfig`, if set.
+    pub fn lambda_config(&self, member: &str) -> Option<&Value> {
+        get_obj(&self.doc, "LambdaConfig")?.get(member)
     }
 
     pub fn mfa_configuration(&self) -> &str {

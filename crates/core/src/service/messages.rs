@@ -280,7 +280,7 @@ impl Service {
         ctx: &CallerContext,
         metadata: Option<Value>,
     ) -> Result<Value> {
-        let key_id = pool.lambda_config().get("KMSKeyID").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let key_id = pool.lambda_config("KMSKeyID").and_then(Value::as_str).unwrap_or_default().to_owned();
         let plaintext = if kind == MessageKind::Invitation { html_escape(code) } else { code.to_owned() };
         let encrypted = self.esdk_message(&key_id, &pool.id, plaintext.as_bytes()).map_err(|e| {
             CognitoError::new(

@@ -55,9 +55,8 @@ impl Trigger {
 
     /// The function configured for this trigger and the event version it gets.
     pub fn function(self, pool: &UserPool) -> Option<(String, &'static str)> {
-        let cfg = pool.lambda_config();
         if self == Trigger::PreTokenGeneration {
-            if let Some(c) = cfg.get("PreTokenGenerationConfig").and_then(Value::as_object) {
+            if let Some(c) = pool.lambda_config("PreTokenGenerationConfig").and_then(Value::as_object) {
                 let arn = c.get("LambdaArn").and_then(Value::as_str)?;
                 let version = match c.get("LambdaVersion").and_then(Value::as_str) {
                     Some("V2_0") => "2",
@@ -69,10 +68,10 @@ impl Trigger {
         }
         if matches!(self, Trigger::CustomEmailSender | Trigger::CustomSmsSender) {
             // `{LambdaArn, LambdaVersion: "V1_0"}`; events carry version "1".
-            let arn = cfg.get(self.key()).and_then(|c| c.get("LambdaArn")).and_then(Value::as_str)?;
+            let arn = pool.lambda_config(self.key()).and_then(|c| c.get("LambdaArn")).and_then(Value::as_str)?;
             return Some((arn.to_owned(), "1"));
         }
-        cfg.get(self.key()).and_then(Value::as_str).map(|a| (a.to_owned(), "1"))
+        pool.lambda_config(self.key()).and_then(Value::as_str).map(|a| (a.to_owned(), "1"))
     }
 }
 
