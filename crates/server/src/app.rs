@@ -31,6 +31,8 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
     /// 32-byte key (base64 or hex) sealing secrets at rest; else `<data-dir>/master.key`.
     pub master_key: Option<String>,
+    /// How the user gave `master_key` (`--master-key` or `COGNATE_MASTER_KEY`), for messages.
+    pub master_key_origin: &'static str,
     /// The clock; tests substitute one they can move.
     pub clock: Arc<dyn Clock>,
 }
@@ -45,6 +47,7 @@ impl From<ServeArgs> for ServeOptions {
             region: a.region,
             public_url: a.public_url,
             master_key: a.master_key,
+            master_key_origin: "--master-key",
             clock: Arc::new(SystemClock),
         }
     }
@@ -61,6 +64,7 @@ impl ServeOptions {
             region: "us-east-1".into(),
             public_url: None,
             master_key: None,
+            master_key_origin: "--master-key",
             clock: Arc::new(SystemClock),
         }
     }
@@ -76,6 +80,20 @@ pub struct Running {
     invoker: FunctionsInvoker,
     delivery: Option<DeliveryWorker>,
     housekeeping: JoinHandle<()>,
+    summary: StartSummary,
+}
+
+/// What a newcomer wants to see when the server starts: where its data and configuration are
+/// and which functions it can run.
+#[derive(Debug, Clone)]
+pub struct StartSummary {
+    /// The SQLite file, or the database URL without its password.
+    pub database: String,
+    pub data_dir: PathBuf,
+    /// The configuration file in use, if any.
+    pub config: Option<PathBuf>,
+    /// Declared functions: name and how each runs (e.g. `node ./pre-sign-up.mjs`).
+    pub functions: Vec<(String, String)>,
 }
 
 impl Running {
@@ -90,6 +108,10 @@ impl Running {
 
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    pub fn summary(&self) -> &StartSummary {
+        &self.summary
     }
 
     /// The invoker the service runs triggers through (its log is `/_cognate/invocations`).
@@ -127,10 +149,24 @@ fn database_url(opts: &ServeOptions) -> Result<String, String> {
     if let Some(url) = &opts.database_url {
         return Ok(url.clone());
     }
-    std::fs::create_dir_all(&opts.data_dir)
-        .map_err(|e| format!("cannot create data dir {}: {e}", opts.data_dir.display()))?;
+    create_data_dir(&opts.data_dir)?;
     let file = opts.data_dir.join("cognate.db");
     Ok(format!("sqlite://{}?mode=rwc", file.display()))
+}
+
+/// Creates the data dir, readable by its owner only (it holds the database and the master key).
+fn create_data_dir(dir: &std::path::Path) -> Result<(), String> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))
+}
+
+/// The data dir as an absolute path: everything under it (deployed functions' packages, say)
+/// is handed to processes that run elsewhere, so a relative path must not be joined twice.
+fn absolute_data_dir(dir: &std::path::Path) -> Result<PathBuf, String> {
+    std::path::absolute(dir).map_err(|e| format!("cannot resolve data dir {}: {e}", dir.display()))
 }
 
 fn config_path(opts: &ServeOptions) -> Option<PathBuf> {
@@ -140,14 +176,15 @@ fn config_path(opts: &ServeOptions) -> Option<PathBuf> {
     })
 }
 
-/// The master key: `COGNATE_MASTER_KEY` (base64 or hex, 32 bytes) when set, else
-/// `<data-dir>/master.key`, generated on first start. Servers sharing a database must share it.
+/// The master key: `--master-key` / `COGNATE_MASTER_KEY` (base64 or hex, 32 bytes) when set,
+/// else `<data-dir>/master.key`, generated on first start. Servers sharing a database must
+/// share it.
 fn master_key(opts: &ServeOptions) -> Result<MasterKey, String> {
     if let Some(k) = &opts.master_key {
-        return MasterKey::parse(k).map_err(|_| "COGNATE_MASTER_KEY must be 32 bytes in base64 or hex".to_owned());
+        return MasterKey::parse(k)
+            .map_err(|_| format!("{} must be 32 bytes in base64 or hex", opts.master_key_origin));
     }
-    std::fs::create_dir_all(&opts.data_dir)
-        .map_err(|e| format!("cannot create data dir {}: {e}", opts.data_dir.display()))?;
+    create_data_dir(&opts.data_dir)?;
     let path = opts.data_dir.join("master.key");
     match std::fs::read_to_string(&path) {
         Ok(text) => MasterKey::parse(text.trim()).map_err(|_| format!("{}: not a valid master key", path.display())),
@@ -176,16 +213,29 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
 }
 
 /// Opens the store, applies the configuration and starts listening.
-pub async fn start(opts: ServeOptions) -> Result<Running, String> {
+pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
     let config = match config_path(&opts) {
         Some(path) => Config::load(&path)?,
         None => Config::default(),
     };
-    let master = master_key(&opts)?;
-    let store = SqlStore::connect(&database_url(&opts)?).await?;
+    // Nothing is written (data dir, master key, database) before the port is ours: a second
+    // server started by mistake must leave the first one's files alone.
     let listener = TcpListener::bind(opts.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+    opts.data_dir = absolute_data_dir(&opts.data_dir)?;
+    let master = master_key(&opts)?;
+    let db_url = database_url(&opts)?;
+    let store = SqlStore::connect(&db_url).await?;
+    let summary = StartSummary {
+        database: match &opts.database_url {
+            Some(url) => cognate_store::redact(url),
+            None => opts.data_dir.join("cognate.db").display().to_string(),
+        },
+        data_dir: opts.data_dir.clone(),
+        config: config.path.clone(),
+        functions: config.functions.iter().map(|(name, f)| (name.clone(), f.describe())).collect(),
+    };
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let settings =
@@ -219,7 +269,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, String> {
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
-    Ok(Running { addr, public_url, stop: Some(stop), task, store, invoker, delivery, housekeeping })
+    Ok(Running { addr, public_url, stop: Some(stop), task, store, invoker, delivery, housekeeping, summary })
 }
 
 /// Hourly upkeep: expired refresh-token lineages are deleted so the table does not grow with

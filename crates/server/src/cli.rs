@@ -12,25 +12,85 @@ use clap::{Args, Parser, Subcommand};
     about = "The Amazon Cognito user-pool API and its Lambda triggers, in one binary.",
     long_about = "cognate speaks Amazon Cognito's user-pool API (cognito-idp) so that AWS SDKs, the AWS CLI, \
 amazon-cognito-identity-js and pycognito work against it unchanged, and runs Cognito's Lambda triggers. \
-Start it with `cognate serve` and point a client at http://127.0.0.1:9229."
+Start it with `cognate serve` and point a client at http://127.0.0.1:9229.",
+    after_help = "Examples:\n  \
+cognate serve                                   # API on http://127.0.0.1:9229, data in ./.cognate\n  \
+cognate serve --config cognate.toml --listen 0.0.0.0:9229\n  \
+cognate outbox --pool us-east-1_Example01 --user ana --code\n  \
+cognate invocations --follow\n  \
+cognate events PreSignUp_SignUp > event.json && cognate invoke pre-sign-up --event event.json\n\n\
+Logs: RUST_LOG or COGNATE_LOG set the level (e.g. COGNATE_LOG=debug); `serve --log-format json` \
+writes one JSON object per line."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event (colours only on a terminal).
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// A listen address: `HOST:PORT` (host name or IP), or a bare `PORT` on 127.0.0.1.
+pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    let value = value.trim();
+    if let Ok(port) = value.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let Some((host, port)) = value.rsplit_once(':') else {
+        return Err(format!("expected HOST:PORT or PORT, e.g. 127.0.0.1:9229, localhost:9229 or 9229 (got {value:?})"));
+    };
+    if port.parse::<u16>().is_err() {
+        return Err(format!("{port:?} is not a port number (0-65535)"));
+    }
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<SocketAddr> = value
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve the host name {host:?}: {e}"))?
+        .collect();
+    // `localhost` resolves to ::1 and 127.0.0.1; clients mostly try IPv4 first.
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| format!("the host name {host:?} has no address"))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the API server (embedded SQLite in ./.cognate unless --database-url says otherwise).
+    #[command(after_help = "Examples:\n  \
+cognate serve                                        # http://127.0.0.1:9229, data in ./.cognate\n  \
+cognate serve --listen 9300 --data-dir /tmp/cognate\n  \
+cognate serve --database-url postgres://cognate@db/cognate --log-format json")]
     Serve(ServeArgs),
     /// Show the messages a running server's pools sent (codes, temporary passwords, links).
+    #[command(after_help = "Examples:\n  \
+cognate outbox                                       # the newest 100 messages of every pool\n  \
+cognate outbox --pool us-east-1_Example01 --user ana\n  \
+code=$(cognate outbox --pool us-east-1_Example01 --user ana --code)   # just the newest code")]
     Outbox(OutboxArgs),
     /// Show a running server's trigger invocations, newest last; --follow keeps watching.
+    #[command(after_help = "Examples:\n  \
+cognate invocations                                  # the newest 20\n  \
+cognate invocations --follow --trigger-source PreSignUp_SignUp")]
     Invocations(InvocationsArgs),
     /// Print a realistic sample event for a trigger source, e.g. `cognate events PreSignUp_SignUp`.
+    #[command(after_help = "Example:\n  cognate events TokenGeneration_Authentication > event.json")]
     Events(EventsArgs),
     /// Run a function declared in the config file with an event, without a server, and show
     /// its response, output, duration and the Cognito error the result would cause.
+    #[command(after_help = "Example:\n  \
+cognate events PreSignUp_SignUp | cognate invoke pre-sign-up --event -")]
     Invoke(InvokeArgs),
 }
 
@@ -60,8 +120,12 @@ pub struct OutboxArgs {
     pub limit: u32,
 
     /// Print the server's JSON answer as is.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "code")]
     pub json: bool,
+
+    /// Print only the code of the newest message that has one (fails when none has).
+    #[arg(long)]
+    pub code: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -126,8 +190,8 @@ pub struct InvokeArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on.
-    #[arg(long, env = "COGNATE_LISTEN", default_value = "127.0.0.1:9229")]
+    /// Address and port to listen on: HOST:PORT (a host name or an IP) or a bare PORT.
+    #[arg(long, env = "COGNATE_LISTEN", default_value = "127.0.0.1:9229", value_parser = parse_listen)]
     pub listen: SocketAddr,
 
     /// Folder for the embedded SQLite database and generated keys; created when missing.
@@ -158,4 +222,9 @@ pub struct ServeArgs {
     /// database must share this key.
     #[arg(long, env = "COGNATE_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
+
+    /// Log lines as text (colours only on a terminal) or JSON objects. The level comes from
+    /// RUST_LOG or COGNATE_LOG (default info; e.g. COGNATE_LOG=debug or =warn,cognate=info).
+    #[arg(long, env = "COGNATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }

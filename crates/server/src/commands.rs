@@ -119,6 +119,13 @@ async fn get_json(client: &reqwest::Client, base: &str, path: &str, query: &[(&s
     let status = res.status();
     let body = res.text().await.map_err(|e| format!("GET {url}: {e}"))?;
     if !status.is_success() {
+        // cognate's own errors carry `__type` and `message`; anything else is shown in part.
+        if let Ok(e) = serde_json::from_str::<Value>(&body) {
+            if let Some(message) = e.get("message").and_then(Value::as_str) {
+                let kind = e.get("__type").and_then(Value::as_str).unwrap_or("error");
+                return Err(format!("{kind}: {message}"));
+            }
+        }
         let snippet: String = body.chars().take(300).collect();
         return Err(format!("GET {url} answered {status}: {snippet}"));
     }
@@ -154,6 +161,20 @@ pub async fn outbox(args: OutboxArgs) -> Result<(), String> {
     some(&mut query, "poolId", &args.pool);
     some(&mut query, "username", &args.user);
     let answer = get_json(&client, &args.server.url, "/_cognate/outbox", &query).await?;
+    if args.code {
+        // Newest first: the code a script wants is the one just sent.
+        let code = answer
+            .get("messages")
+            .and_then(Value::as_array)
+            .and_then(|m| m.iter().find_map(|m| m.get("code").and_then(Value::as_str)));
+        return match code {
+            Some(code) => {
+                emit(&format!("{code}\n"));
+                Ok(())
+            }
+            None => Err("no message with a code matches (check --pool and --user)".into()),
+        };
+    }
     if args.json {
         emit(&format!("{}\n", pretty(&answer)));
         return Ok(());

@@ -74,7 +74,7 @@ impl Config {
         let Value::Object(root) = json else { return Err(format!("{file}: not a table")) };
         for key in root.keys() {
             if !TOP_LEVEL.contains(&key.as_str()) {
-                return Err(err(key, &format!("unknown key (expected one of: {})", TOP_LEVEL.join(", "))));
+                return Err(err(key, &keys::unknown_key(key, TOP_LEVEL)));
             }
         }
         let mut config = Config { path: Some(path.to_owned()), ..Config::default() };
@@ -234,6 +234,16 @@ fn check_value(key: &str, member: &str, shape: &str, value: &str, file: &str) ->
 }
 
 fn check_shape(key: &str, shape: &str, value: &Value, file: &str) -> Result<(), String> {
+    if let Some(unknown) = shapes::model().unknown_member(shape, value) {
+        // `Id`, `ClientId`, `clients`, `smtp` and `sms` are cognate's own and already taken out.
+        let mut known = unknown.known;
+        if unknown.path.len() == 1 {
+            let own: &[&str] = if shape == "CreateUserPoolRequest" { &["Id", "clients", "smtp", "sms"] } else { &["ClientId"] };
+            known.extend(own.iter().map(|k| k.to_string()));
+            known.retain(|k| k != "UserPoolId");
+        }
+        return Err(format!("{file}: {key}.{}: {}", plain_path(&unknown.path), keys::unknown_key(&unknown.name, &known)));
+    }
     shapes::model().validate_shape(shape, value).map_err(|invalid| match invalid {
         Invalid::Type { path, message } => format!("{file}: {key}.{}: wrong type: {message}", plain_path(&path)),
         Invalid::Constraints(v) => {

@@ -14,7 +14,7 @@ use axum::Router;
 use base64::Engine;
 use cognate_core::model::{Doc, StoredFunction};
 use cognate_core::ports::{Store, StoreError};
-use cognate_triggers::{runtime_available, HandlerKind, InvokeError};
+use cognate_triggers::{runtime_available, FunctionSpec, HandlerKind, InvokeError, RuntimeSpec};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -175,6 +175,53 @@ fn configuration(f: &StoredFunction) -> Value {
     Value::Object(doc)
 }
 
+/// A function declared in the config file, as the Lambda API shows it: readable and
+/// invocable, never changed here (the file is the source of truth).
+fn declared<'a>(state: &'a AppState, name: &str) -> Option<&'a FunctionSpec> {
+    state.invoker.functions().get(name)
+}
+
+fn declared_configuration(state: &AppState, spec: &FunctionSpec) -> Value {
+    let (runtime, handler) = match &spec.runtime {
+        RuntimeSpec::Node { handler_file, export } | RuntimeSpec::Python { handler_file, export } => {
+            let stem = handler_file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let kind = if matches!(spec.runtime, RuntimeSpec::Node { .. }) { "node" } else { "python" };
+            (format!("{kind} {}", handler_file.display()), Some(format!("{stem}.{export}")))
+        }
+        RuntimeSpec::Lambda { endpoint, .. } => (format!("lambda {endpoint}"), None),
+        RuntimeSpec::Http { url, .. } => (format!("http {}", cognate_store::redact(url)), None),
+    };
+    let mut doc = json!({
+        "FunctionName": spec.name,
+        "FunctionArn": function_arn(state, &spec.name),
+        "Description": format!("Declared in cognate.toml (read-only here): {runtime}"),
+        "Timeout": spec.timeout.as_secs_f64().ceil() as u64,
+        "MemorySize": spec.memory_mb,
+        "Version": "$LATEST",
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+    });
+    if let Some(h) = handler {
+        doc["Handler"] = json!(h);
+    }
+    doc
+}
+
+fn read_only(name: &str) -> LambdaError {
+    LambdaError::conflict(format!(
+        "Function {name} is declared in cognate.toml and is read-only through the Lambda API: change it in the file."
+    ))
+}
+
+/// Refuses changes to a declared function.
+fn check_writable(state: &AppState, name: &str) -> Result<()> {
+    match declared(state, name) {
+        Some(_) => Err(read_only(name)),
+        None => Ok(()),
+    }
+}
+
 fn now_ms(state: &AppState) -> i64 {
     state.invoker.clock().now_millis()
 }
@@ -332,8 +379,10 @@ async fn create(state: &AppState, req: Request) -> Result<Response> {
     let code = input.get("Code").and_then(Value::as_object).cloned().unwrap_or_default();
     let code = decode_code(&code).await?;
     check_runtime(state, &runtime).await?;
-    if state.invoker.functions().contains_key(&name) {
-        return Err(LambdaError::conflict(format!("Function already exist: {name}")));
+    if declared(state, &name).is_some() {
+        return Err(LambdaError::conflict(format!(
+            "Function already exist: {name} (declared in cognate.toml, where it can be changed)"
+        )));
     }
     let store = store(state)?;
     let now = now_ms(state);
@@ -389,14 +438,32 @@ async fn list_functions(State(state): State<Arc<AppState>>, Query(q): Query<List
     respond(
         async {
             let limit = q.max_items.unwrap_or(MAX_LIST).clamp(1, MAX_LIST);
-            let mut found = store(&state)?.list_functions(q.marker.as_deref(), limit + 1).await?;
+            let after = q.marker.as_deref();
+            // Declared and deployed functions in one list, by name; a declared name hides a
+            // deployed function of the same name (the declaration is what runs).
+            let mut found: Vec<(String, Value)> = store(&state)?
+                .list_functions(after, limit + 1)
+                .await?
+                .iter()
+                .filter(|f| declared(&state, &f.name).is_none())
+                .map(|f| (f.name.clone(), configuration(f)))
+                .collect();
+            found.extend(
+                state
+                    .invoker
+                    .functions()
+                    .values()
+                    .filter(|spec| after.is_none_or(|m| spec.name.as_str() > m))
+                    .take(limit + 1)
+                    .map(|spec| (spec.name.clone(), declared_configuration(&state, spec))),
+            );
+            found.sort_by(|a, b| a.0.cmp(&b.0));
             let more = found.len() > limit;
             found.truncate(limit);
-            let mut body = json!({"Functions": found.iter().map(configuration).collect::<Vec<_>>()});
+            let next = found.last().map(|(name, _)| name.clone());
+            let mut body = json!({"Functions": found.into_iter().map(|(_, c)| c).collect::<Vec<_>>()});
             if more {
-                if let Some(last) = found.last() {
-                    body["NextMarker"] = json!(last.name);
-                }
+                body["NextMarker"] = json!(next);
             }
             Ok(json_response(StatusCode::OK, body))
         }
@@ -408,6 +475,9 @@ async fn get_function(State(state): State<Arc<AppState>>, Path(name): Path<Strin
     respond(
         async {
             let name = name_of(&name)?;
+            if let Some(spec) = declared(&state, &name) {
+                return Ok(json_response(StatusCode::OK, json!({"Configuration": declared_configuration(&state, spec)})));
+            }
             let f = load(&state, &name, false).await?;
             Ok(json_response(
                 StatusCode::OK,
@@ -425,6 +495,9 @@ async fn get_configuration(State(state): State<Arc<AppState>>, Path(name): Path<
     respond(
         async {
             let name = name_of(&name)?;
+            if let Some(spec) = declared(&state, &name) {
+                return Ok(json_response(StatusCode::OK, declared_configuration(&state, spec)));
+            }
             Ok(json_response(StatusCode::OK, configuration(&load(&state, &name, false).await?)))
         }
         .await,
@@ -435,6 +508,7 @@ async fn delete_function(State(state): State<Arc<AppState>>, Path(name): Path<St
     respond(
         async {
             let name = name_of(&name)?;
+            check_writable(&state, &name)?;
             if !store(&state)?.delete_function(&name).await? {
                 return Err(not_found(&state, &name));
             }
@@ -467,6 +541,7 @@ async fn update_configuration(
     respond(
         async {
             let name = name_of(&name)?;
+            check_writable(&state, &name)?;
             let input = read_json(req.into_body(), crate::wire::MAX_BODY_BYTES).await?;
             let mut f = load(&state, &name, false).await?;
             check_revision(&input, &f)?;
@@ -491,6 +566,7 @@ async fn update_code(State(state): State<Arc<AppState>>, Path(name): Path<String
     respond(
         async {
             let name = name_of(&name)?;
+            check_writable(&state, &name)?;
             let input = read_json(req.into_body(), MAX_CODE_REQUEST).await?;
             let code = decode_code(&input).await?;
             let mut f = load(&state, &name, false).await?;
@@ -547,14 +623,20 @@ async fn run_invoke(state: &AppState, name: &str, headers: &HeaderMap, req: Requ
         })?
     };
     // Existence first, as Lambda: an unknown function is a 404 whatever the invocation type.
+    let declared = declared(state, &name).cloned();
     if invocation_type == "DryRun" {
-        load(state, &name, false).await?;
+        if declared.is_none() {
+            load(state, &name, false).await?;
+        }
         return Ok((StatusCode::NO_CONTENT, [("x-amz-executed-version", "$LATEST")]).into_response());
     }
-    let prepared = match state.invoker.deployed_spec(&name).await {
-        Ok(Some(spec)) => Ok(spec),
-        Ok(None) => return Err(not_found(state, &name)),
-        Err(e) => Err(e),
+    let prepared = match declared {
+        Some(spec) => Ok(spec),
+        None => match state.invoker.deployed_spec(&name).await {
+            Ok(Some(spec)) => Ok(spec),
+            Ok(None) => return Err(not_found(state, &name)),
+            Err(e) => Err(e),
+        },
     };
     if invocation_type == "Event" {
         let invoker = state.invoker.clone();
@@ -654,6 +736,7 @@ async fn add_permission(State(state): State<Arc<AppState>>, Path(name): Path<Str
     respond(
         async {
             let name = name_of(&name)?;
+            check_writable(&state, &name)?;
             let input = read_json(req.into_body(), crate::wire::MAX_BODY_BYTES).await?;
             let sid = string_field(&input, "StatementId")?.ok_or_else(|| LambdaError::invalid("StatementId is required"))?;
             let action = string_field(&input, "Action")?.ok_or_else(|| LambdaError::invalid("Action is required"))?;
@@ -720,6 +803,9 @@ async fn get_policy(State(state): State<Arc<AppState>>, Path(name): Path<String>
     respond(
         async {
             let name = name_of(&name)?;
+            if declared(&state, &name).is_some() {
+                return Err(LambdaError::not_found("The resource you requested does not exist."));
+            }
             let f = load(&state, &name, false).await?;
             let list = statements(&f);
             if list.is_empty() {
@@ -739,6 +825,7 @@ async fn remove_permission(
     respond(
         async {
             let name = name_of(&name)?;
+            check_writable(&state, &name)?;
             let mut f = load(&state, &name, false).await?;
             let mut list = statements(&f);
             let before = list.len();

@@ -1,16 +1,23 @@
-use clap::Parser;
-use cognate_server::cli::{Cli, Command};
-use cognate_server::{commands, start, ServeOptions};
+use std::io::IsTerminal;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
+use cognate_server::cli::{Cli, Command, LogFormat};
+use cognate_server::{commands, start, Running, ServeOptions};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     // The server narrates at info; the one-shot commands print their own results.
-    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("COGNATE_LOG").unwrap_or_else(|_| EnvFilter::new(default_level)))
-        .with_writer(std::io::stderr)
-        .init();
+    let (default_level, format) = match &cli.command {
+        Command::Serve(args) => ("info", args.log_format),
+        _ => ("warn", LogFormat::Text),
+    };
+    init_logging(default_level, format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -20,7 +27,17 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args.into()).await.map(|()| true),
+            Command::Serve(args) => {
+                let from_env = matches
+                    .subcommand_matches("serve")
+                    .and_then(|m| m.value_source("master_key"))
+                    .is_some_and(|s| s == ValueSource::EnvVariable);
+                let mut opts = ServeOptions::from(args);
+                if from_env {
+                    opts.master_key_origin = "COGNATE_MASTER_KEY";
+                }
+                serve(opts, format).await.map(|()| true)
+            }
             Command::Outbox(args) => commands::outbox(args).await.map(|()| true),
             Command::Invocations(args) => commands::invocations(args).await.map(|()| true),
             Command::Events(args) => commands::events(args).map(|()| true),
@@ -38,9 +55,23 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(opts: ServeOptions) -> Result<(), String> {
+/// Logs go to stderr. The level is `RUST_LOG`, else `COGNATE_LOG`, else `default_level`;
+/// colours only when stderr is a terminal.
+fn init_logging(default_level: &str, format: LogFormat) {
+    let filter = ["RUST_LOG", "COGNATE_LOG"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()).map(EnvFilter::new))
+        .unwrap_or_else(|| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+async fn serve(opts: ServeOptions, format: LogFormat) -> Result<(), String> {
     let mut running = start(opts).await?;
-    tracing::info!(url = %running.url(), public_url = running.public_url(), "cognate is listening");
+    announce(&running, format);
     let stop = running.take_stopper();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -52,6 +83,42 @@ async fn serve(opts: ServeOptions) -> Result<(), String> {
     running.wait().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where the server is, where its data lives, which config file and functions it uses: a
+/// short banner for people, one structured event for log collectors.
+fn announce(running: &Running, format: LogFormat) {
+    let s = running.summary();
+    let config = s.config.as_ref().map(|p| p.display().to_string());
+    if format == LogFormat::Json {
+        let functions: Vec<&str> = s.functions.iter().map(|(name, _)| name.as_str()).collect();
+        tracing::info!(
+            url = %running.url(),
+            public_url = running.public_url(),
+            data_dir = %s.data_dir.display(),
+            database = %s.database,
+            config = config.as_deref().unwrap_or("none"),
+            functions = ?functions,
+            "cognate is listening"
+        );
+        return;
+    }
+    let mut text = format!("cognate {} is listening on {}\n", env!("CARGO_PKG_VERSION"), running.url());
+    if running.public_url() != running.url() {
+        text.push_str(&format!("  public URL  {}\n", running.public_url()));
+    }
+    text.push_str(&format!("  data dir    {}\n", s.data_dir.display()));
+    text.push_str(&format!("  database    {}\n", s.database));
+    text.push_str(&format!("  config      {}\n", config.as_deref().unwrap_or("none (no ./cognate.toml)")));
+    if s.functions.is_empty() {
+        text.push_str("  functions   none declared\n");
+    }
+    for (i, (name, how)) in s.functions.iter().enumerate() {
+        let label = if i == 0 { "functions" } else { "" };
+        text.push_str(&format!("  {label:<10}  {name}: {how}\n"));
+    }
+    text.push_str("  outbox      cognate outbox  (or GET /_cognate/outbox)\n");
+    eprint!("{text}");
 }
 
 async fn shutdown_signal() {

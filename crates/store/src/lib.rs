@@ -4,6 +4,6 @@
 
 mod sql;
 
-pub use sql::{Backend, SqlStore};
+pub use sql::{redact, Backend, SqlStore};
 
 pub mod testing;

@@ -9,7 +9,7 @@ use cognate_core::model::{
 };
 use cognate_core::ports::{Store, StoreError, StoreResult};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +97,7 @@ impl SqlStore {
             ));
         };
         let options = AnyConnectOptions::from_str(url).map_err(|e| e.to_string())?;
+        probe(&options, backend).await.map_err(|e| format!("cannot open database {}: {e}", redact(url)))?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
             .min_connections(0)
@@ -134,8 +135,57 @@ impl SqlStore {
     }
 }
 
+/// Opens one connection and, for SQLite, tries a write, so that what is wrong is said at once
+/// and in plain words. (A pool retries failed connections until its acquire timeout and then
+/// reports only that it timed out.)
+async fn probe(options: &AnyConnectOptions, backend: Backend) -> Result<(), String> {
+    let attempt = async {
+        let mut conn: AnyConnection = options.connect().await?;
+        if backend == Backend::Sqlite {
+            // A file SQLite could only open read-only fails here, not at the first sign-up.
+            conn.execute("BEGIN IMMEDIATE").await?;
+            let wrote = conn.execute("CREATE TABLE _cognate_write_probe (x INTEGER)").await;
+            conn.execute("ROLLBACK").await?;
+            wrote?;
+        }
+        conn.close().await
+    };
+    match tokio::time::timeout(Duration::from_secs(10), attempt).await {
+        Err(_) => Err("no answer within 10 s".into()),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(explain(&e)),
+    }
+}
+
+/// A connection error in the words an operator needs.
+fn explain(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (is the database server running and listening at that address?)".into()
+        }
+        sqlx::Error::Io(io) => format!("cannot connect: {io}"),
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match code.as_ref() {
+                // PostgreSQL: invalid_password, invalid_authorization_specification.
+                "28P01" | "28000" => format!("authentication failed: {}", db.message()),
+                "3D000" => format!("the database does not exist: {}", db.message()),
+                // SQLite: SQLITE_READONLY and its extended codes, SQLITE_CANTOPEN.
+                c if c == "8" || c.parse::<u32>().is_ok_and(|n| n & 0xff == 8) => {
+                    "the database is read-only (check the permissions of the file and its folder)".into()
+                }
+                c if c == "14" || c.parse::<u32>().is_ok_and(|n| n & 0xff == 14) => {
+                    "cannot open the database file (check that its folder exists and is writable)".into()
+                }
+                _ => db.message().to_owned(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
 /// A database URL fit for messages: the password, if any, is hidden.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let userinfo = &url[s + 3..at];

@@ -4,6 +4,7 @@
 //! This crate knows nothing of Cognito: it takes an event, runs a function, and reports
 //! what came back in terms the service layer can map to Cognito's errors.
 
+mod callers;
 mod credentials;
 mod error;
 mod handler;
@@ -19,6 +20,7 @@ mod spec;
 mod webhook;
 mod worker;
 
+pub use callers::TriggerCaller;
 pub use error::{Invocation, InvokeError};
 pub use handler::{parse_handler, runtime_available, HandlerKind};
 pub use runtimes::Runtimes;

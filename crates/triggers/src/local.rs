@@ -108,6 +108,9 @@ fn log_stream_name() -> String {
     )
 }
 
+/// The session token of the stand-in credentials; each worker replaces it with its own.
+pub(crate) const STAND_IN_SESSION_TOKEN: &str = "test";
+
 pub(crate) fn environment(
     language: Language,
     interpreter: &Interpreter,
@@ -134,7 +137,7 @@ pub(crate) fn environment(
     if !env.contains_key("AWS_ACCESS_KEY_ID") {
         env.insert("AWS_ACCESS_KEY_ID".into(), "test".into());
         env.insert("AWS_SECRET_ACCESS_KEY".into(), "test".into());
-        env.insert("AWS_SESSION_TOKEN".into(), "test".into());
+        env.insert("AWS_SESSION_TOKEN".into(), STAND_IN_SESSION_TOKEN.into());
     }
     // Reserved in Lambda: a function's own environment cannot override these.
     let task_root = handler_file.parent().unwrap_or(Path::new("/"));

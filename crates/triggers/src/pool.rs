@@ -7,6 +7,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use crate::callers::Callers;
 use crate::error::InvokeError;
 use crate::worker::{Failure, LaunchPlan, Logs, Worker};
 
@@ -69,6 +70,7 @@ impl Pool {
     pub async fn run(
         &self,
         plan: impl FnOnce() -> LaunchPlan,
+        callers: &Callers,
         request_id: &str,
         event: &Value,
         deadline: Instant,
@@ -87,7 +89,7 @@ impl Pool {
             Some(worker) => (worker, false),
             None => {
                 let plan = plan();
-                match Worker::spawn(&plan) {
+                match Worker::spawn(&plan, callers) {
                     Ok(worker) => (worker, true),
                     Err(e) => {
                         return Err(InvokeError::unavailable(format!(
@@ -98,6 +100,7 @@ impl Pool {
                 }
             }
         };
+        worker.note_invocation(event);
         let mut logs = Logs::default();
         let outcome = tokio::time::timeout_at(deadline, async {
             if fresh {

@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
+use crate::callers::{Callers, TriggerCaller};
 use crate::error::{Invocation, InvokeError};
 use crate::local::{self, Interpreter, Language};
 use crate::pool::Pool;
@@ -32,6 +33,7 @@ struct Inner {
     python: OnceCell<Interpreter>,
     http: OnceCell<reqwest::Client>,
     closed: AtomicBool,
+    callers: Callers,
 }
 
 impl std::fmt::Debug for Runtimes {
@@ -61,12 +63,19 @@ impl Runtimes {
                 python: OnceCell::new(),
                 http: OnceCell::new(),
                 closed: AtomicBool::new(false),
+                callers: Callers::default(),
             }),
         }
     }
 
     pub fn config(&self) -> &RuntimesConfig {
         &self.inner.config
+    }
+
+    /// The pool and user of the invocation a local worker ran last, by the session token its
+    /// AWS SDK calls carry (`X-Amz-Security-Token`).
+    pub fn caller_of_session(&self, token: &str) -> Option<TriggerCaller> {
+        self.inner.callers.get(token)
     }
 
     /// Runs `spec` with `event`. Every path ends by `spec.timeout`, give or take the time
@@ -225,7 +234,7 @@ impl Runtimes {
         let config = &self.inner.config;
         let plan = || local::launch_plan(language, interpreter, spec, config, handler_file, export);
         let (response, logs) = pool
-            .run(plan, &request_id, event, deadline, deadline_epoch_ms)
+            .run(plan, &self.inner.callers, &request_id, event, deadline, deadline_epoch_ms)
             .await?;
         Ok(Invocation {
             response,

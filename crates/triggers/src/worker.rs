@@ -14,6 +14,8 @@ use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
+use crate::callers::Callers;
+use crate::local::STAND_IN_SESSION_TOKEN;
 use crate::protocol::{error_fields, read_frame, request_line, Frame, ReadError, MAX_PAYLOAD};
 
 /// Everything needed to start a worker.
@@ -93,6 +95,9 @@ pub(crate) struct Worker {
     stray: Arc<Mutex<Vec<u8>>>,
     stray_readers: Vec<JoinHandle<()>>,
     frame: Vec<u8>,
+    /// The worker's own session token and where its invocations are recorded, when it runs
+    /// with cognate's stand-in credentials (see `callers`).
+    session: Option<(String, Callers)>,
 }
 
 fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -169,7 +174,7 @@ fn describe_exit(status: ExitStatus) -> String {
 
 impl Worker {
     /// Starts the process. Its handler loads in the background; `wait_ready` collects the verdict.
-    pub fn spawn(plan: &LaunchPlan) -> io::Result<Worker> {
+    pub fn spawn(plan: &LaunchPlan, callers: &Callers) -> io::Result<Worker> {
         let (req_read, req_write) = cloexec_pipe()?;
         let (rep_read, rep_write) = cloexec_pipe()?;
         let child_req = req_read.as_raw_fd();
@@ -203,6 +208,13 @@ impl Worker {
                 Ok(())
             });
         }
+        // A token of its own tells which invocation an SES or SNS call came from. Only the
+        // stand-in credentials are replaced: a function's real identity stays as configured.
+        let stand_in = plan.env.iter().any(|(k, v)| k == "AWS_SESSION_TOKEN" && v == STAND_IN_SESSION_TOKEN);
+        let session = stand_in.then(|| (format!("cognate-{}", uuid::Uuid::new_v4().simple()), callers.clone()));
+        if let Some((token, _)) = &session {
+            cmd.env("AWS_SESSION_TOKEN", token);
+        }
         let mut child = cmd.spawn()?;
         // The child holds its own copies; ours must close or EOF never arrives.
         drop(req_read);
@@ -223,7 +235,15 @@ impl Worker {
             stray,
             stray_readers,
             frame: Vec::new(),
+            session,
         })
+    }
+
+    /// Records whose invocation the worker runs now, for the SDK calls its handler makes.
+    pub fn note_invocation(&self, event: &Value) {
+        if let Some((token, callers)) = &self.session {
+            callers.set(token, event);
+        }
     }
 
     pub fn is_alive(&mut self) -> bool {
@@ -353,6 +373,9 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        if let Some((token, callers)) = &self.session {
+            callers.remove(token);
+        }
         self.kill_group();
         for reader in &self.stray_readers {
             reader.abort();

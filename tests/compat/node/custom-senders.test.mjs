@@ -20,13 +20,16 @@ const POOL_ID = 'us-east-1_Senders01';
 const CLIENT_ID = 'customsenderswebclient0001';
 const PASSWORD = 'Correct-horse-1';
 
-/** What trigger code sent through SES or SNS to `destination`, once something arrived. */
+/** What the pool's trigger code sent through SES or SNS to `destination`, once something
+ * arrived (cognate files it under the pool and user of the invocation that sent it). */
 async function delivered(url, destination, count = 1) {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const res = await fetch(`${url}/_cognate/outbox?${new URLSearchParams({ username: destination })}`);
+    const res = await fetch(`${url}/_cognate/outbox?${new URLSearchParams({ poolId: POOL_ID })}`);
     assert.equal(res.status, 200);
-    const { messages } = await res.json();
+    const messages = (await res.json()).messages.filter(
+      (m) => m.destination === destination && (m.source === 'SES' || m.source === 'SNS'),
+    );
     if (messages.length >= count) return messages;
     await new Promise((r) => setTimeout(r, 100));
   }

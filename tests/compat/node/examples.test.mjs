@@ -29,11 +29,12 @@ async function serveExample(name) {
   return startServer({ args: ['--config', join(dir, 'cognate.toml')] });
 }
 
-/** What triggers sent through SES or SNS to one address or phone number, newest first. */
-async function sent(url, destination) {
-  const res = await fetch(`${url}/_cognate/outbox?${new URLSearchParams({ username: destination })}`);
+/** What the pool's triggers sent through SES or SNS to one address or phone number, newest
+ * first. cognate files a message a trigger sent under the pool and user of that invocation. */
+async function sent(url, poolId, destination) {
+  const res = await fetch(`${url}/_cognate/outbox?${new URLSearchParams({ poolId })}`);
   assert.equal(res.status, 200);
-  return (await res.json()).messages;
+  return (await res.json()).messages.filter((m) => m.destination === destination);
 }
 
 /** The six-digit code in a message body. */
@@ -131,15 +132,16 @@ describe('examples/passwordless-email-otp', () => {
   };
 
   test('without a password: the emailed code, a wrong answer, then the right one → tokens', async () => {
-    const before = (await sent(server.url, email)).length;
+    const before = (await sent(server.url, poolId, email)).length;
     const u = user();
     const first = await withoutPassword(u);
     assert.equal(first.kind, 'challenge');
     assert.deepEqual(first.params, { delivery: 'EMAIL', destination: 'a***@example.com', attemptsLeft: '3', USERNAME: sub });
 
-    const mail = await sent(server.url, email);
+    const mail = await sent(server.url, poolId, email);
     assert.equal(mail.length, before + 1);
     assert.equal(mail[0].source, 'SES');
+    assert.equal(mail[0].username, sub, 'filed under the user whose trigger sent it');
     assert.equal(mail[0].channel, 'EMAIL');
     assert.equal(mail[0].destination, email);
     assert.equal(mail[0].subject, 'Your sign-in code');
@@ -150,7 +152,7 @@ describe('examples/passwordless-email-otp', () => {
     assert.equal(retry.kind, 'challenge');
     assert.equal(retry.params.attemptsLeft, '2');
     // The code is still valid, so it is reused: no second email.
-    assert.equal((await sent(server.url, email)).length, before + 1);
+    assert.equal((await sent(server.url, poolId, email)).length, before + 1);
 
     const id = assertTokens(await answer(u, code), { url: server.url, poolId, clientId, username: sub });
     assert.equal(id.email, email);
@@ -161,7 +163,7 @@ describe('examples/passwordless-email-otp', () => {
   test('three wrong codes fail the sign-in', async () => {
     const u = user();
     assert.equal((await withoutPassword(u)).kind, 'challenge');
-    const code = codeIn((await sent(server.url, email))[0]);
+    const code = codeIn((await sent(server.url, poolId, email))[0]);
     assert.equal((await answer(u, wrong(code))).params.attemptsLeft, '2');
     assert.equal((await answer(u, wrong(code))).params.attemptsLeft, '1');
     await rejects(answer(u, wrong(code)), INCORRECT);
@@ -172,10 +174,10 @@ describe('examples/passwordless-email-otp', () => {
   test('each sign-in gets its own code', async () => {
     const a = user();
     await withoutPassword(a);
-    const first = codeIn((await sent(server.url, email))[0]);
+    const first = codeIn((await sent(server.url, poolId, email))[0]);
     const b = user();
     await withoutPassword(b);
-    const mail = await sent(server.url, email);
+    const mail = await sent(server.url, poolId, email);
     const second = codeIn(mail[0]);
     assert.equal(codeIn(mail[1]), first);
     // Random codes may repeat (one chance in a million); each answers its own sign-in.
@@ -190,7 +192,7 @@ describe('examples/passwordless-email-otp', () => {
     assert.equal(first.params.delivery, 'EMAIL');
     assert.equal(first.params.destination, 'g***@example.com');
     assert.equal(first.params.attemptsLeft, '3');
-    assert.deepEqual(await sent(server.url, 'ghost@example.com'), []);
+    assert.deepEqual(await sent(server.url, poolId, 'ghost@example.com'), []);
     // It plays out like a real account's: retries, then the same failure.
     assert.equal((await answer(ghost, '123456')).params.attemptsLeft, '2');
     assert.equal((await answer(ghost, '123456')).params.attemptsLeft, '1');
@@ -232,45 +234,46 @@ describe('examples/srp-then-sms-otp', () => {
   };
 
   test('with a password: SRP, then the texted code (a wrong one first) → tokens', async () => {
-    const before = (await sent(server.url, phone)).length;
+    const before = (await sent(server.url, poolId, phone)).length;
     const u = user();
     const first = await withPassword(u, PASSWORD);
     assert.equal(first.kind, 'challenge');
     assert.deepEqual(first.params, { delivery: 'SMS', destination: '+******0123', USERNAME: 'bob' });
 
-    const texts = await sent(server.url, phone);
+    const texts = await sent(server.url, poolId, phone);
     assert.equal(texts.length, before + 1);
     assert.equal(texts[0].source, 'SNS');
+    assert.equal(texts[0].username, 'bob', 'filed under the user whose trigger sent it');
     assert.equal(texts[0].channel, 'SMS');
     assert.equal(texts[0].destination, phone);
     assert.match(texts[0].body, /^Example: your verification code is \d{6}$/);
     const code = codeIn(texts[0]);
 
     assert.equal((await answer(u, wrong(code))).kind, 'challenge');
-    assert.equal((await sent(server.url, phone)).length, before + 1, 'the valid code is reused, not texted again');
+    assert.equal((await sent(server.url, poolId, phone)).length, before + 1, 'the valid code is reused, not texted again');
     const id = assertTokens(await answer(u, code), { url: server.url, poolId, clientId, username: 'bob' });
     assert.equal(id['cognito:username'], 'bob');
     assert.equal(id.phone_number, phone);
   });
 
   test('a wrong password is refused before any text is sent', async () => {
-    const before = (await sent(server.url, phone)).length;
+    const before = (await sent(server.url, poolId, phone)).length;
     await rejects(withPassword(user(), 'Wrong-horse-1'), INCORRECT);
-    assert.equal((await sent(server.url, phone)).length, before);
+    assert.equal((await sent(server.url, poolId, phone)).length, before);
   });
 
   test('three wrong codes fail the sign-in', async () => {
     const u = user();
     assert.equal((await withPassword(u, PASSWORD)).kind, 'challenge');
-    const code = codeIn((await sent(server.url, phone))[0]);
+    const code = codeIn((await sent(server.url, poolId, phone))[0]);
     assert.equal((await answer(u, wrong(code))).kind, 'challenge');
     assert.equal((await answer(u, wrong(code))).kind, 'challenge');
     await rejects(answer(u, wrong(code)), INCORRECT);
   });
 
   test('without a password the sign-in fails and nothing is texted', async () => {
-    const before = (await sent(server.url, phone)).length;
+    const before = (await sent(server.url, poolId, phone)).length;
     await rejects(withoutPassword(user()), INCORRECT);
-    assert.equal((await sent(server.url, phone)).length, before);
+    assert.equal((await sent(server.url, poolId, phone)).length, before);
   });
 });

@@ -24,7 +24,11 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.dir.name, *extra_args]
-        self.proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stderr=subprocess.PIPE)
+        # The server logs a line per request: into a file, never a pipe nobody reads (a full
+        # pipe would stall the server).
+        self.log_path = os.path.join(self.dir.name, "server.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stderr=self.log)
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
@@ -44,12 +48,17 @@ class Server:
             aws_secret_access_key="secret",
         )
 
+    def logs(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
     def stop(self):
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self.log.close()
         self.dir.cleanup()
 
 

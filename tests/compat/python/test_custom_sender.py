@@ -74,7 +74,9 @@ def texts(server, phone, count=1):
     """What the function texted to `phone`, once `count` messages arrived, oldest first."""
     deadline = time.time() + 60
     while time.time() < deadline:
-        messages = requests.get(f"{server.url}/_cognate/outbox", params={"username": phone}).json()["messages"]
+        # Filed under the pool and user of the invocation that sent it.
+        messages = requests.get(f"{server.url}/_cognate/outbox", params={"poolId": POOL_ID}).json()["messages"]
+        messages = [m for m in messages if m["destination"] == phone and m["source"] == "SNS"]
         if len(messages) >= count:
             return list(reversed(messages))
         time.sleep(0.1)

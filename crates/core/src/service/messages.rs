@@ -462,7 +462,9 @@ pub(crate) fn expired_code() -> CognitoError {
 
 impl Service {
     /// Records a message that trigger code sent through the SES or SNS API (captured, never
-    /// forwarded: it stays `Recorded`). `source` names the API (`SES`, `SNS`).
+    /// forwarded: it stays `Recorded`). `source` names the API (`SES`, `SNS`); `from` is the
+    /// pool and user of the trigger invocation that sent it, when known, else the message is
+    /// filed under no pool with its destination as the user.
     pub async fn capture_message(
         &self,
         channel: &str,
@@ -470,12 +472,14 @@ impl Service {
         subject: Option<String>,
         body: &str,
         source: &str,
+        from: Option<(&str, &str)>,
     ) -> Result<String> {
         let id = crate::ids::uuid();
+        let (pool_id, username) = from.unwrap_or(("", destination));
         let message = OutboxMessage {
             id: id.clone(),
-            pool_id: String::new(),
-            username: destination.to_owned(),
+            pool_id: pool_id.to_owned(),
+            username: username.to_owned(),
             channel: channel.to_owned(),
             destination: destination.to_owned(),
             subject,

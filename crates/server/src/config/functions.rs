@@ -81,6 +81,21 @@ impl FunctionDecl {
         }
     }
 
+    /// How the function runs, for the start-up summary: `node /abs/handler.mjs (handler)`,
+    /// `lambda`, `http https://…` (never the secret).
+    pub fn describe(&self) -> String {
+        match &self.runtime {
+            RuntimeDecl::Ready(RuntimeSpec::Node { handler_file, export })
+            | RuntimeDecl::Ready(RuntimeSpec::Python { handler_file, export }) => {
+                format!("{} {} ({export})", self.runtime_name(), handler_file.display())
+            }
+            RuntimeDecl::Ready(RuntimeSpec::Http { url, .. }) => format!("http {}", cognate_store::redact(url)),
+            RuntimeDecl::Ready(RuntimeSpec::Lambda { endpoint, .. }) => format!("lambda {endpoint}"),
+            RuntimeDecl::Lambda { endpoint: Some(e), .. } => format!("lambda {e}"),
+            RuntimeDecl::Lambda { endpoint: None, .. } => "lambda ([lambda] endpoint)".into(),
+        }
+    }
+
     /// `node`, `python`, `lambda` or `http`.
     pub fn runtime_name(&self) -> &'static str {
         match &self.runtime {
@@ -156,6 +171,11 @@ fn parse_function(
     errs: &Errs<'_>,
 ) -> Result<FunctionDecl, String> {
     let sub = |k: &str| format!("{key}.{k}");
+    // A key no runtime knows is named first: a misspelled `runtime` must not read as missing.
+    let every: Vec<&str> = COMMON_KEYS.iter().chain(LOCAL_KEYS).chain(LAMBDA_KEYS).chain(HTTP_KEYS).copied().collect();
+    if let Some(k) = body.keys().find(|k| !every.contains(&k.as_str())) {
+        return Err(errs.at(&sub(k), super::keys::unknown_key(k, &every)));
+    }
     let runtime = match body.get("runtime") {
         None => {
             return Err(errs.at(&sub("runtime"), format!("required key is missing (one of: {})", RUNTIMES.join(", "))))

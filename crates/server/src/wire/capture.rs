@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
@@ -32,13 +32,34 @@ fn query_error(code: &str, message: &str) -> Response {
     )
 }
 
+/// Who sent a captured message: the pool and user of the trigger invocation whose handler
+/// made the SDK call, known by the worker's session token; nobody for other callers.
+pub struct Caller {
+    token: Option<String>,
+}
+
+impl Caller {
+    pub fn of(headers: &HeaderMap) -> Self {
+        let token = headers.get("x-amz-security-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Self { token }
+    }
+
+    fn attribution(&self, state: &AppState) -> Option<(String, String)> {
+        let token = self.token.as_deref()?;
+        let caller = state.invoker.runtimes().caller_of_session(token)?;
+        Some((caller.pool_id, caller.username))
+    }
+}
+
 /// Whether a request is for the query protocol (form-encoded, `Action=`), not JSON 1.1.
 pub fn is_query(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
 }
 
 /// `POST /` with a form body: SES `SendEmail` and SNS `Publish`.
-pub async fn query(state: &AppState, body: &Bytes) -> Response {
+pub async fn query(state: &AppState, body: &Bytes, caller: &Caller) -> Response {
+    let from = caller.attribution(state);
+    let from = from.as_ref().map(|(p, u)| (p.as_str(), u.as_str()));
     let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) else {
         return query_error("MalformedQueryString", "The request body is not form-encoded.");
     };
@@ -57,7 +78,7 @@ pub async fn query(state: &AppState, body: &Bytes) -> Response {
             let body = get("Message.Body.Text.Data").or_else(|| get("Message.Body.Html.Data")).unwrap_or_default();
             let mut id = String::new();
             for address in &to {
-                match state.service.capture_message("EMAIL", address, subject.clone(), &body, "SES").await {
+                match state.service.capture_message("EMAIL", address, subject.clone(), &body, "SES", from).await {
                     Ok(i) => id = i,
                     Err(e) => return query_error("InternalFailure", &e.message),
                 }
@@ -76,7 +97,7 @@ pub async fn query(state: &AppState, body: &Bytes) -> Response {
                 (None, Some(arn)) => ("SNS", arn),
                 (None, None) => return query_error("InvalidParameter", "Invalid parameter: PhoneNumber, TopicArn or TargetArn is required"),
             };
-            match state.service.capture_message(channel, &destination, get("Subject"), &message, "SNS").await {
+            match state.service.capture_message(channel, &destination, get("Subject"), &message, "SNS", from).await {
                 Ok(id) => xml(
                     StatusCode::OK,
                     format!(
@@ -92,7 +113,9 @@ pub async fn query(state: &AppState, body: &Bytes) -> Response {
 }
 
 /// `POST /v2/email/outbound-emails`: SES v2 SendEmail.
-pub async fn ses_v2_send(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+pub async fn ses_v2_send(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let from = Caller::of(&headers).attribution(&state);
+    let from = from.as_ref().map(|(p, u)| (p.as_str(), u.as_str()));
     let bad = |m: &str| (StatusCode::BAD_REQUEST, axum::Json(json!({"message": m}))).into_response();
     let Ok(req) = serde_json::from_slice::<Value>(&body) else { return bad("Request body is not JSON.") };
     let to: Vec<String> = req["Destination"]["ToAddresses"]
@@ -118,7 +141,7 @@ pub async fn ses_v2_send(State(state): State<Arc<AppState>>, body: Bytes) -> Res
     };
     let mut id = String::new();
     for address in &to {
-        match state.service.capture_message("EMAIL", address, subject.clone(), &body, "SES").await {
+        match state.service.capture_message("EMAIL", address, subject.clone(), &body, "SES", from).await {
             Ok(i) => id = i,
             Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"message": e.message}))).into_response(),
         }

@@ -161,6 +161,15 @@ struct OutboxQuery {
 
 /// `GET /_cognate/outbox`: the messages the pools sent, newest first, codes included (dev mode).
 async fn outbox(State(state): State<Arc<AppState>>, Query(q): Query<OutboxQuery>) -> Response {
+    if let Some(pool_id) = &q.pool_id {
+        match state.service.pool(pool_id).await {
+            Ok(_) => {}
+            Err(e) if e.kind == ErrorKind::ResourceNotFound => {
+                return WireError::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", e.message).into_response()
+            }
+            Err(e) => return WireError::from(e).into_response(),
+        }
+    }
     let filter = OutboxFilter { pool_id: q.pool_id, username: q.username, limit: q.limit.unwrap_or(100).min(1000) };
     match state.service.outbox(&filter).await {
         Ok(messages) => {
@@ -250,8 +259,9 @@ async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
         if !is_local_caller(&state, headers) {
             return not_local();
         }
+        let caller = capture::Caller::of(headers);
         return match read_body(req.into_body()).await {
-            Ok(body) => capture::query(&state, &body).await,
+            Ok(body) => capture::query(&state, &body, &caller).await,
             Err(e) => e.into_response(),
         };
     }
@@ -266,15 +276,42 @@ async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
             Err(e) => e.into_response(),
         };
     }
-    match handle(&state, req).await {
+    let started = std::time::Instant::now();
+    let mut seen = Seen::default();
+    let response = match handle(&state, req, &mut seen).await {
         Ok(v) => success(v),
-        Err(e) => e.into_response(),
-    }
+        Err(e) => {
+            seen.error = Some(e.kind);
+            e.into_response()
+        }
+    };
+    // One line per call: what, for which pool, how it ended and how long it took. Never a
+    // member's value beyond the ids (they may be passwords, codes or tokens).
+    tracing::info!(
+        op = %seen.op.as_deref().unwrap_or("-"),
+        pool = %seen.pool.as_deref().unwrap_or("-"),
+        client = %seen.client.as_deref().unwrap_or("-"),
+        status = response.status().as_u16(),
+        error = %seen.error.unwrap_or("-"),
+        ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+        "api"
+    );
+    response
 }
 
-async fn handle(state: &AppState, req: Request) -> Result<Value, WireError> {
+/// What the request log says of a call.
+#[derive(Default)]
+struct Seen {
+    op: Option<String>,
+    pool: Option<String>,
+    client: Option<String>,
+    error: Option<&'static str>,
+}
+
+async fn handle(state: &AppState, req: Request, seen: &mut Seen) -> Result<Value, WireError> {
     let (parts, body) = req.into_parts();
     let op = operation_name(&parts.headers)?;
+    seen.op = Some(op.clone());
     let model = shapes::model();
     if model.operation(&op).is_none() {
         return Err(unknown_operation());
@@ -294,6 +331,9 @@ async fn handle(state: &AppState, req: Request) -> Result<Value, WireError> {
             "Start of structure or map expected.",
         ));
     }
+    let id = |key: &str| input.get(key).and_then(Value::as_str).filter(|s| s.len() <= 128).map(str::to_owned);
+    seen.pool = id("UserPoolId");
+    seen.client = id("ClientId");
     model.validate_input(&op, &input).map_err(|invalid| match invalid {
         Invalid::Type { message, .. } => {
             WireError::new(StatusCode::BAD_REQUEST, "SerializationException", message)

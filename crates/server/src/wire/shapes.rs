@@ -88,6 +88,68 @@ impl Model {
     }
 }
 
+/// A member the model does not have, somewhere inside a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownMember {
+    /// Where it is: the path of the structure holding it, then the member itself.
+    pub path: Vec<Segment>,
+    pub name: String,
+    /// The members that structure does have, in model order.
+    pub known: Vec<String>,
+}
+
+impl Model {
+    /// The first member of `value` (walked as `shape`) that the model does not know. The wire
+    /// ignores unknown members as AWS does; a configuration file must not, or a typo silently
+    /// leaves a setting at its default.
+    pub fn unknown_member(&self, shape: &str, value: &Value) -> Option<UnknownMember> {
+        let mut path = Vec::new();
+        self.find_unknown(shape, value, &mut path)
+    }
+
+    fn find_unknown(&self, shape_name: &str, value: &Value, path: &mut Vec<Segment>) -> Option<UnknownMember> {
+        let shape = self.shapes.get(shape_name)?;
+        match (shape.kind.as_str(), value) {
+            ("structure", Value::Object(obj)) => {
+                for (name, v) in obj {
+                    let Some((_, member_shape)) = shape.members.iter().find(|(m, _)| m == name) else {
+                        let mut at = path.clone();
+                        at.push(Segment::Member(name.clone()));
+                        let known = shape.members.iter().map(|(m, _)| m.clone()).collect();
+                        return Some(UnknownMember { path: at, name: name.clone(), known });
+                    };
+                    path.push(Segment::Member(name.clone()));
+                    let found = self.find_unknown(member_shape, v, path);
+                    path.pop();
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+                None
+            }
+            ("list", Value::Array(items)) => {
+                let member = shape.member.as_deref()?;
+                items.iter().enumerate().find_map(|(i, item)| {
+                    path.push(Segment::Index(i));
+                    let found = self.find_unknown(member, item, path);
+                    path.pop();
+                    found
+                })
+            }
+            ("map", Value::Object(obj)) => {
+                let value_shape = shape.value.as_deref()?;
+                obj.iter().find_map(|(k, item)| {
+                    path.push(Segment::Key(k.clone()));
+                    let found = self.find_unknown(value_shape, item, path);
+                    path.pop();
+                    found
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Why a request body was refused.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Invalid {
