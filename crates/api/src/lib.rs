@@ -57,4 +57,6 @@ impl std::fmt::Display for UnknownValue {
 impl std::error::Error for UnknownValue {}
 
 pub mod generated;
+pub mod invoke;
+pub mod trigger;
 pub use generated::*;

@@ -23,9 +23,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use cognate_core::model::{Doc, RefreshSession};
+use cognate_core::api::{InitiateAuthRequest, RespondToAuthChallengeRequest};
+use cognate_core::model::RefreshSession;
 use cognate_core::ports::{Store, SystemClock};
-use cognate_core::{Service, ServiceConfig};
+use cognate_core::{RequestContext, Service, ServiceConfig};
 use cognate_crypto::jwt::SigningKey;
 use cognate_crypto::seal::MasterKey;
 use cognate_crypto::srp::{self, bench_support, client::Client as SrpClient};
@@ -130,13 +131,16 @@ struct Fixture {
     users: Vec<String>,
     next: AtomicUsize,
     _dir: tempfile::TempDir,
+    ctx: RequestContext,
 }
 
-fn doc(v: Value) -> Doc {
-    match v {
-        Value::Object(m) => m,
-        _ => unreachable!("object literal"),
-    }
+/// A typed request from its JSON body, as the wire builds it.
+fn typed<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).expect("a valid request")
+}
+
+fn json_of<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("serialisable")
 }
 
 impl Fixture {
@@ -151,30 +155,31 @@ impl Fixture {
                 Arc::new(SystemClock),
                 ServiceConfig::new("us-east-1", "http://127.0.0.1:9229", MasterKey::generate().expect("master key")),
             );
-            let pool = svc.create_user_pool(doc(json!({ "PoolName": "bench" })), None).await.expect("pool");
-            let pool_id = pool["UserPool"]["Id"].as_str().expect("pool id").to_owned();
+            let ctx = RequestContext::internal();
+            let pool = svc.create_user_pool(&ctx, typed(json!({ "PoolName": "bench" }))).await.expect("pool");
+            let pool_id = pool.user_pool.and_then(|p| p.id).expect("pool id");
             let client = svc
                 .create_user_pool_client(
-                    doc(json!({
+                    &ctx,
+                    typed(json!({
                         "UserPoolId": pool_id,
                         "ClientName": "bench",
                         "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
                     })),
-                    None,
                 )
                 .await
                 .expect("client");
-            let client_id = client["UserPoolClient"]["ClientId"].as_str().expect("client id").to_owned();
+            let client_id = client.user_pool_client.and_then(|c| c.client_id).expect("client id");
             let mut users = Vec::new();
             for i in 0..USERS {
                 let name = format!("user{i:02}");
-                svc.admin_create_user(doc(json!({
+                svc.admin_create_user(&ctx, typed(json!({
                     "UserPoolId": pool_id, "Username": name,
                     "TemporaryPassword": "Temp-pass-123!", "MessageAction": "SUPPRESS",
                 })))
                 .await
                 .expect("user");
-                svc.admin_set_user_password(doc(json!({
+                svc.admin_set_user_password(&ctx, typed(json!({
                     "UserPoolId": pool_id, "Username": name, "Password": PASSWORD, "Permanent": true,
                 })))
                 .await
@@ -185,15 +190,15 @@ impl Fixture {
             (svc, store, pool_id, client_id, users)
         });
         srp::warm_up();
-        Fixture { rt, svc, store, pool_id, client_id, users, next: AtomicUsize::new(0), _dir: dir }
+        Fixture { rt, svc, store, pool_id, client_id, users, next: AtomicUsize::new(0), ctx: RequestContext::internal(), _dir: dir }
     }
 
     fn user(&self) -> &str {
         &self.users[self.next.fetch_add(1, Ordering::Relaxed) % self.users.len()]
     }
 
-    fn password_input(&self, user: &str) -> Doc {
-        doc(json!({
+    fn password_input(&self, user: &str) -> InitiateAuthRequest {
+        typed(json!({
             "AuthFlow": "USER_PASSWORD_AUTH",
             "ClientId": self.client_id,
             "AuthParameters": { "USERNAME": user, "PASSWORD": PASSWORD },
@@ -229,8 +234,8 @@ fn benches<M: Measurement<Value = Duration> + 'static>(c: &mut Criterion<M>, nam
         b.iter_batched(
             || fx.password_input(fx.user()),
             |input| {
-                let v = fx.rt.block_on(fx.svc.initiate_auth(input, false)).expect("password sign-in");
-                assert_tokens(&v);
+                let v = fx.rt.block_on(fx.svc.initiate_auth(&fx.ctx, input)).expect("password sign-in");
+                assert_tokens(&json_of(&v));
                 v
             },
             BatchSize::SmallInput,
@@ -249,21 +254,22 @@ fn benches<M: Measurement<Value = Duration> + 'static>(c: &mut Criterion<M>, nam
                 k += 1;
                 let (client, a) = (&clients[k % clients.len()], &a_hex[k % clients.len()]);
                 let user = fx.user();
-                let input = doc(json!({
+                let input: InitiateAuthRequest = typed(json!({
                     "AuthFlow": "USER_SRP_AUTH",
                     "ClientId": fx.client_id,
                     "AuthParameters": { "USERNAME": user, "SRP_A": a },
                 }));
                 let t = clock();
-                let ch = fx.rt.block_on(fx.svc.initiate_auth(input, false)).expect("SRP challenge");
+                let ch = fx.rt.block_on(fx.svc.initiate_auth(&fx.ctx, input)).expect("SRP challenge");
                 timed += clock() - t;
+                let ch = json_of(&ch);
                 let p = &ch["ChallengeParameters"];
                 let s = |k: &str| p[k].as_str().expect("challenge parameter").to_owned();
                 let ts = srp::format_timestamp(now_secs());
                 let claim = client
                     .password_claim(&fx.pool_id, &s("USER_ID_FOR_SRP"), PASSWORD, &s("SALT"), &s("SRP_B"), &s("SECRET_BLOCK"), &ts)
                     .expect("claim");
-                let answer = doc(json!({
+                let answer: RespondToAuthChallengeRequest = typed(json!({
                     "ChallengeName": "PASSWORD_VERIFIER",
                     "ClientId": fx.client_id,
                     "ChallengeResponses": {
@@ -272,9 +278,9 @@ fn benches<M: Measurement<Value = Duration> + 'static>(c: &mut Criterion<M>, nam
                     },
                 }));
                 let t = clock();
-                let v = fx.rt.block_on(fx.svc.respond_to_auth_challenge(answer, false)).expect("SRP answer");
+                let v = fx.rt.block_on(fx.svc.respond_to_auth_challenge(&fx.ctx, answer)).expect("SRP answer");
                 timed += clock() - t;
-                assert_tokens(&v);
+                assert_tokens(&json_of(&v));
             }
             timed
         })

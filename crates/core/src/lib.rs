@@ -4,11 +4,14 @@
 //! [`error::CognitoError`] to Cognito's error shapes, and the store adapters implement
 //! [`ports::Store`].
 
+pub mod context;
 pub mod error;
 pub mod ids;
 pub mod model;
 pub mod ports;
 pub mod service;
 
+pub use cognate_api as api;
+pub use context::RequestContext;
 pub use error::{CognitoError, ErrorKind, Result};
 pub use service::{Service, ServiceConfig};

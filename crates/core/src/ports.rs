@@ -216,26 +216,20 @@ impl Clock for ManualClock {
     }
 }
 
-/// Why a trigger function produced no usable answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InvokeFailure {
-    /// The function ran and failed (threw, called back with an error, returned a Lambda
-    /// function error). `message` is its error message, verbatim.
-    Function { message: String },
-    /// The function could not be invoked: unknown function, runtime missing, connection
-    /// refused, throttled, deleted. `reason` is Lambda's error code or a short description.
-    Unavailable { reason: String },
-    /// No answer within the function's timeout.
-    Timeout,
-    /// The function answered with something that is not a JSON event.
-    InvalidResponse { message: String },
-}
+/// Why a trigger function produced no usable answer (the runtimes' own type, with Lambda's
+/// error code and whether a retry may help).
+pub use cognate_api::invoke::{InvokeFailure, LambdaErrorCode};
 
 /// Which trigger an invocation is for, for the invocation log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvokeMeta {
     pub pool_id: String,
-    pub trigger_source: String,
+    /// None only for events run by hand (`cognate invoke`) that name no known source.
+    pub trigger_source: Option<cognate_api::trigger::TriggerSource>,
+    /// One id per logical invocation: Cognito's retries of it share it.
+    pub invocation_id: String,
+    /// 1 for the first try, 2 and 3 for retries.
+    pub attempt: u32,
 }
 
 /// Runs trigger functions. `function` is the value from a pool's `LambdaConfig`: a Lambda ARN
@@ -260,7 +254,7 @@ pub struct NoFunctions;
 impl Invoker for NoFunctions {
     async fn invoke(&self, function: &str, _event: &serde_json::Value, _meta: &InvokeMeta)
         -> Result<serde_json::Value, InvokeFailure> {
-        Err(InvokeFailure::Unavailable { reason: format!("ResourceNotFoundException: no function {function}") })
+        Err(InvokeFailure::unavailable(LambdaErrorCode::ResourceNotFound, format!("no function {function}")))
     }
 
     fn invoke_async(&self, _function: &str, _event: serde_json::Value, _meta: InvokeMeta) {}

@@ -265,6 +265,7 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
         let shutdown = async {
             let _ = stopped.await;
         };
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
             tracing::error!(error = %e, "server stopped with an error");
         }

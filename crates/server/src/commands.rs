@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cognate_core::ports::{InvokeMeta, SystemClock};
+use cognate_core::api::trigger::TriggerSource;
 use cognate_core::service::{sample_event, trigger_error};
 use cognate_core::CognitoError;
 use serde_json::{json, Value};
@@ -18,70 +19,6 @@ use crate::invocations::{InvocationLog, InvocationRecord};
 
 const FOLLOW_EVERY: Duration = Duration::from_millis(500);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Every trigger source Cognito sends, for `cognate events` to list.
-const TRIGGER_SOURCES: &[&str] = &[
-    "PreSignUp_SignUp",
-    "PreSignUp_AdminCreateUser",
-    "PreSignUp_ExternalProvider",
-    "PostConfirmation_ConfirmSignUp",
-    "PostConfirmation_ConfirmForgotPassword",
-    "PreAuthentication_Authentication",
-    "PostAuthentication_Authentication",
-    "TokenGeneration_HostedAuth",
-    "TokenGeneration_Authentication",
-    "TokenGeneration_NewPasswordChallenge",
-    "TokenGeneration_AuthenticateDevice",
-    "TokenGeneration_RefreshTokens",
-    "UserMigration_Authentication",
-    "UserMigration_ForgotPassword",
-    "CustomMessage_SignUp",
-    "CustomMessage_AdminCreateUser",
-    "CustomMessage_ResendCode",
-    "CustomMessage_ForgotPassword",
-    "CustomMessage_UpdateUserAttribute",
-    "CustomMessage_VerifyUserAttribute",
-    "CustomMessage_Authentication",
-    "DefineAuthChallenge_Authentication",
-    "CreateAuthChallenge_Authentication",
-    "VerifyAuthChallengeResponse_Authentication",
-    "CustomEmailSender_SignUp",
-    "CustomEmailSender_ResendCode",
-    "CustomEmailSender_ForgotPassword",
-    "CustomEmailSender_UpdateUserAttribute",
-    "CustomEmailSender_VerifyUserAttribute",
-    "CustomEmailSender_AdminCreateUser",
-    "CustomEmailSender_Authentication",
-    "CustomEmailSender_AccountTakeOverNotification",
-    "CustomSMSSender_SignUp",
-    "CustomSMSSender_ResendCode",
-    "CustomSMSSender_ForgotPassword",
-    "CustomSMSSender_UpdateUserAttribute",
-    "CustomSMSSender_VerifyUserAttribute",
-    "CustomSMSSender_Authentication",
-    "CustomSMSSender_AdminCreateUser",
-];
-
-/// The `LambdaConfig` key (and name in Cognito's error messages) of a trigger source:
-/// `PreSignUp_SignUp` → `PreSignUp`, `TokenGeneration_*` → `PreTokenGeneration`.
-pub fn trigger_key(trigger_source: &str) -> Option<&'static str> {
-    let prefix = trigger_source.split('_').next()?;
-    Some(match prefix {
-        "PreSignUp" => "PreSignUp",
-        "PostConfirmation" => "PostConfirmation",
-        "PreAuthentication" => "PreAuthentication",
-        "PostAuthentication" => "PostAuthentication",
-        "TokenGeneration" => "PreTokenGeneration",
-        "UserMigration" => "UserMigration",
-        "CustomMessage" => "CustomMessage",
-        "DefineAuthChallenge" => "DefineAuthChallenge",
-        "CreateAuthChallenge" => "CreateAuthChallenge",
-        "VerifyAuthChallengeResponse" => "VerifyAuthChallengeResponse",
-        "CustomEmailSender" => "CustomEmailSender",
-        "CustomSMSSender" => "CustomSMSSender",
-        _ => return None,
-    })
-}
 
 /// Writes to stdout; a closed pipe (`cognate invocations | head`) ends the program quietly.
 fn emit(text: &str) {
@@ -327,13 +264,14 @@ fn invocation_lines(r: &InvocationRecord) -> String {
 
 /// `cognate events`.
 pub fn events(args: EventsArgs) -> Result<(), String> {
-    match sample_event(&args.trigger_source) {
-        Some(event) => {
-            emit(&format!("{}\n", pretty(&event)));
+    match args.trigger_source.parse::<TriggerSource>() {
+        Ok(source) => {
+            emit(&format!("{}\n", pretty(&sample_event(source))));
             Ok(())
         }
-        None => {
-            Err(format!("unknown trigger source `{}`; known: {}", args.trigger_source, TRIGGER_SOURCES.join(", ")))
+        Err(unknown) => {
+            let known: Vec<&str> = TriggerSource::ALL.iter().map(|s| s.name()).collect();
+            Err(format!("{unknown}; known: {}", known.join(", ")))
         }
     }
 }
@@ -380,19 +318,21 @@ pub async fn invoke(args: InvokeArgs) -> Result<bool, String> {
         ));
     }
     let event = read_event(&args.event)?;
-    let trigger_source = event.get("triggerSource").and_then(Value::as_str).unwrap_or("").to_owned();
+    let trigger_source =
+        event.get("triggerSource").and_then(Value::as_str).and_then(|s| s.parse::<TriggerSource>().ok());
     let meta = InvokeMeta {
         pool_id: event.get("userPoolId").and_then(Value::as_str).unwrap_or("").to_owned(),
-        trigger_source: trigger_source.clone(),
+        trigger_source,
+        invocation_id: uuid::Uuid::new_v4().to_string(),
+        attempt: 1,
     };
     let started = std::time::Instant::now();
     let outcome = invoker.run(&args.name, &event, &meta, false).await;
     let elapsed = started.elapsed();
     invoker.shutdown().await;
 
-    let key = trigger_key(&trigger_source);
-    let cognito: Option<CognitoError> = match (&outcome, key) {
-        (Err(f), Some(key)) => Some(trigger_error(key, &f.to_failure())),
+    let cognito: Option<CognitoError> = match (&outcome, trigger_source) {
+        (Err(f), Some(source)) => Some(trigger_error(source.kind(), f)),
         _ => None,
     };
     let (duration, logs) = match &outcome {
@@ -424,11 +364,12 @@ pub async fn invoke(args: InvokeArgs) -> Result<bool, String> {
         text.push_str(&format!("Output:\n{}\n", indent(logs.trim_end(), "  ")));
     }
     text.push_str(&format!("Duration: {duration_ms} ms\n"));
-    match (&outcome, key, &cognito) {
-        (_, _, Some(c)) => text.push_str(&format!("Cognito error: {}: {}\n", c.kind.name(), c.message)),
-        (Ok(_), _, None) => text.push_str("Cognito error: none (the function answered)\n"),
-        (Err(_), _, None) => text.push_str(&format!(
-            "Cognito error: unknown (the event's triggerSource `{trigger_source}` names no trigger)\n"
+    match (&outcome, &cognito) {
+        (_, Some(c)) => text.push_str(&format!("Cognito error: {}: {}\n", c.kind.name(), c.message)),
+        (Ok(_), None) => text.push_str("Cognito error: none (the function answered)\n"),
+        (Err(_), None) => text.push_str(&format!(
+            "Cognito error: unknown (the event's triggerSource `{}` names no trigger)\n",
+            event.get("triggerSource").and_then(Value::as_str).unwrap_or_default()
         )),
     }
     emit(&text);
@@ -441,20 +382,22 @@ mod tests {
 
     #[test]
     fn every_listed_source_has_a_sample() {
-        for s in TRIGGER_SOURCES {
-            let event = sample_event(s).unwrap_or_else(|| panic!("no sample for {s}"));
-            assert_eq!(event["triggerSource"], *s);
+        for s in TriggerSource::ALL {
+            let event = sample_event(*s);
+            assert_eq!(event["triggerSource"], s.name());
             // Custom senders are handed their event; nothing is read back.
-            assert_eq!(event.get("response").is_none(), s.starts_with("Custom") && s.contains("Sender_"), "{s}");
+            let name = s.name();
+            assert_eq!(event.get("response").is_none(), name.starts_with("Custom") && name.contains("Sender_"), "{s}");
         }
     }
 
     #[test]
     fn trigger_keys() {
-        assert_eq!(trigger_key("PreSignUp_SignUp"), Some("PreSignUp"));
-        assert_eq!(trigger_key("TokenGeneration_RefreshTokens"), Some("PreTokenGeneration"));
-        assert_eq!(trigger_key("CustomSMSSender_SignUp"), Some("CustomSMSSender"));
-        assert_eq!(trigger_key("Nope_X"), None);
+        let key = |s: TriggerSource| s.kind().lambda_config_key();
+        assert_eq!(key(TriggerSource::PreSignUpSignUp), "PreSignUp");
+        assert_eq!(key(TriggerSource::TokenGenerationRefreshTokens), "PreTokenGeneration");
+        assert_eq!(key(TriggerSource::CustomSmsSenderSignUp), "CustomSMSSender");
+        assert!("Nope_X".parse::<TriggerSource>().is_err());
     }
 
     #[test]

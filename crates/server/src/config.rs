@@ -175,21 +175,28 @@ impl Config {
     pub async fn apply(&self, service: &Service) -> Result<(), String> {
         let file = self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         for (i, pool) in self.pools.iter().enumerate() {
-            let (pool_id, outcome) = service
-                .apply_pool(pool.input.clone(), pool.id.as_deref())
-                .await
-                .map_err(|e| format!("{file}: pools[{i}]: {e}"))?;
+            let at = format!("{file}: pools[{i}]");
+            let request = typed(pool.input.clone(), &at)?;
+            let (pool_id, outcome) =
+                service.apply_pool(request, pool.id.as_deref()).await.map_err(|e| format!("{at}: {e}"))?;
             log_outcome("pool", &pool_id, outcome);
             for (j, client) in pool.clients.iter().enumerate() {
-                let (client_id, outcome) = service
-                    .apply_client(&pool_id, client.input.clone(), client.id.as_deref())
-                    .await
-                    .map_err(|e| format!("{file}: pools[{i}].clients[{j}]: {e}"))?;
+                let at = format!("{at}.clients[{j}]");
+                let mut input = client.input.clone();
+                input.insert("UserPoolId".into(), Value::String(pool_id.clone()));
+                let request = typed(input, &at)?;
+                let (client_id, outcome) =
+                    service.apply_client(request, client.id.as_deref()).await.map_err(|e| format!("{at}: {e}"))?;
                 log_outcome("client", &client_id, outcome);
             }
         }
         Ok(())
     }
+}
+
+/// A declaration (validated against the model when the file was read) as its typed request.
+fn typed<T: serde::de::DeserializeOwned>(input: Doc, at: &str) -> Result<T, String> {
+    serde_json::from_value(Value::Object(input)).map_err(|e| format!("{at}: {e}"))
 }
 
 /// The parser's message with a line and column, but not the offending source line, which may

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cognate_core::model::StoredFunction;
-use cognate_core::ports::{Clock, InvokeFailure, InvokeMeta, Invoker, Store};
+use cognate_core::ports::{Clock, InvokeFailure, InvokeMeta, Invoker, LambdaErrorCode, Store};
 use cognate_triggers::{
-    parse_handler, FunctionSpec, HandlerKind, Invocation, InvokeError, RuntimeSpec, Runtimes, RuntimesConfig,
+    parse_handler, FunctionSpec, HandlerKind, Invocation, RuntimeSpec, Runtimes, RuntimesConfig,
 };
 use serde_json::Value;
 
@@ -160,9 +160,9 @@ impl FunctionsInvoker {
     /// The spec a deployed function runs as, its package unpacked here if it was not yet;
     /// None when no function of that name is deployed. (Workers of older code retire by
     /// themselves: the handler path holds the code's hash, so the runtime sees a new spec.)
-    pub async fn deployed_spec(&self, name: &str) -> Result<Option<FunctionSpec>, InvokeError> {
+    pub async fn deployed_spec(&self, name: &str) -> Result<Option<FunctionSpec>, InvokeFailure> {
         let Some(deployed) = self.inner.deployed.get() else { return Ok(None) };
-        let store_err = |e: cognate_core::ports::StoreError| InvokeError::Unavailable { reason: format!("ServiceException: {e}") };
+        let store_err = |e: cognate_core::ports::StoreError| InvokeFailure::unavailable(LambdaErrorCode::Service, e.to_string());
         let Some(mut function) = deployed.store.get_function(name, false).await.map_err(store_err)? else {
             return Ok(None);
         };
@@ -186,15 +186,15 @@ impl FunctionsInvoker {
     }
 
     /// Resolution in full: a declared function, then a deployed one, then `[lambda] endpoint`.
-    pub async fn resolve_any(&self, function: &str) -> Result<FunctionSpec, RunFailure> {
+    pub async fn resolve_any(&self, function: &str) -> Result<FunctionSpec, InvokeFailure> {
         if let Some(r) = parse_function_ref(function) {
             if !self.inner.functions.contains_key(r.name) {
-                if let Some(spec) = self.deployed_spec(r.name).await.map_err(RunFailure::Invoke)? {
+                if let Some(spec) = self.deployed_spec(r.name).await? {
                     return Ok(spec);
                 }
             }
         }
-        self.resolve(function).map_err(RunFailure::Unresolved)
+        self.resolve(function)
     }
 
     /// The invoker a configuration describes. No worker starts until a function is invoked.
@@ -278,9 +278,10 @@ impl FunctionsInvoker {
                 };
                 Ok(FunctionSpec::new(r.name, runtime))
             }
-            _ => Err(InvokeFailure::Unavailable {
-                reason: format!("ResourceNotFoundException: Function not found: {function}"),
-            }),
+            _ => Err(InvokeFailure::unavailable(
+                LambdaErrorCode::ResourceNotFound,
+                format!("Function not found: {function}"),
+            )),
         }
     }
 
@@ -291,12 +292,12 @@ impl FunctionsInvoker {
         event: &Value,
         meta: &InvokeMeta,
         is_async: bool,
-    ) -> Result<Invocation, RunFailure> {
+    ) -> Result<Invocation, InvokeFailure> {
         let started_ms = self.inner.clock.now_millis();
         let started = std::time::Instant::now();
         let spec = self.resolve_any(function).await;
         let outcome = match &spec {
-            Ok(spec) => self.inner.runtimes.invoke(spec, event).await.map_err(RunFailure::Invoke),
+            Ok(spec) => self.inner.runtimes.invoke(spec, event).await,
             Err(failure) => Err(failure.clone()),
         };
         let duration = match &outcome {
@@ -307,7 +308,9 @@ impl FunctionsInvoker {
             id: 0,
             time: started_ms as f64 / 1000.0,
             pool_id: meta.pool_id.clone(),
-            trigger_source: meta.trigger_source.clone(),
+            trigger_source: meta.trigger_source.map(|s| s.name().to_owned()).unwrap_or_default(),
+            invocation_id: meta.invocation_id.clone(),
+            attempt: meta.attempt,
             function: function.to_owned(),
             function_name: spec.as_ref().ok().map(|s| s.name.clone()),
             runtime: spec.as_ref().ok().map(|s| runtime_name(&s.runtime).to_owned()),
@@ -316,18 +319,17 @@ impl FunctionsInvoker {
             request_id: outcome.as_ref().ok().map(|i| i.request_id.clone()),
             event: event.clone(),
             response: outcome.as_ref().ok().map(|i| i.response.clone()),
-            error: outcome.as_ref().err().map(RunFailure::record),
+            error: outcome.as_ref().err().map(InvocationError::from),
             logs: match &outcome {
                 Ok(inv) => inv.logs.clone(),
-                Err(RunFailure::Invoke(e)) => e.logs().to_owned(),
-                Err(RunFailure::Unresolved(_)) => String::new(),
+                Err(e) => e.logs().to_owned(),
             },
         };
         let id = self.inner.log.record(record);
         match &outcome {
-            Ok(_) => tracing::debug!(id, function, trigger_source = %meta.trigger_source, "trigger invoked"),
+            Ok(_) => tracing::debug!(id, function, trigger_source = ?meta.trigger_source, "trigger invoked"),
             Err(e) => {
-                tracing::info!(id, function, trigger_source = %meta.trigger_source, error = %e.kind(), "trigger failed")
+                tracing::info!(id, function, trigger_source = ?meta.trigger_source, attempt = meta.attempt, error = e.kind(), "trigger failed")
             }
         }
         outcome
@@ -341,7 +343,7 @@ impl FunctionsInvoker {
 
 /// Unpacks a package into `dir` through a private temporary folder, so a half-written
 /// folder is never run and concurrent unpackers (here or in another server) do not collide.
-async fn unpack_to(function: &StoredFunction, dir: &std::path::Path) -> Result<(), InvokeError> {
+async fn unpack_to(function: &StoredFunction, dir: &std::path::Path) -> Result<(), InvokeFailure> {
     let parent = dir.parent().map(PathBuf::from).unwrap_or_default();
     let tmp = parent.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
     let code = function.code.clone();
@@ -361,19 +363,22 @@ async fn unpack_to(function: &StoredFunction, dir: &std::path::Path) -> Result<(
         }
     })
     .await
-    .map_err(|e| InvokeError::Unavailable { reason: format!("ServiceException: {e}") })?
-    .map_err(|reason| InvokeError::Unavailable { reason: format!("ServiceException: {reason}") })
+    .map_err(|e| InvokeFailure::unavailable(LambdaErrorCode::Service, e.to_string()))?
+    .map_err(|reason| InvokeFailure::unavailable(LambdaErrorCode::Service, reason))
 }
 
 /// A deployed function's configuration as a runnable spec over its unpacked folder.
-fn deployed_function_spec(function: &StoredFunction, dir: &std::path::Path) -> Result<FunctionSpec, InvokeError> {
+fn deployed_function_spec(function: &StoredFunction, dir: &std::path::Path) -> Result<FunctionSpec, InvokeFailure> {
     let config = &function.config;
     let runtime = config.get("Runtime").and_then(|v| v.as_str()).unwrap_or_default();
     let handler = config.get("Handler").and_then(|v| v.as_str()).unwrap_or_default();
-    let kind = lambda_runtime_kind(runtime).ok_or_else(|| InvokeError::Unavailable {
-        reason: format!("InvalidRuntimeException: The runtime parameter of {runtime} is not supported"),
+    let kind = lambda_runtime_kind(runtime).ok_or_else(|| {
+        InvokeFailure::unavailable(
+            LambdaErrorCode::InvalidRuntime,
+            format!("The runtime parameter of {runtime} is not supported"),
+        )
     })?;
-    let (handler_file, export) = parse_handler(handler, dir, kind).map_err(|m| InvokeError::FunctionError {
+    let (handler_file, export) = parse_handler(handler, dir, kind).map_err(|m| InvokeFailure::Function {
         error_type: Some("Runtime.ImportModuleError".into()),
         message: format!("Unable to import module for handler '{handler}': {m}"),
         logs: String::new(),
@@ -404,79 +409,10 @@ pub(crate) fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
-/// Why a `run` produced no response.
-#[derive(Debug, Clone)]
-pub enum RunFailure {
-    /// The value named no function this server can run.
-    Unresolved(InvokeFailure),
-    Invoke(InvokeError),
-}
-
-impl RunFailure {
-    /// The failure in the service's terms. Cognito reports a crashed runtime as a function
-    /// error whose message is Lambda's `RequestId: … Error: Runtime exited …`.
-    pub fn to_failure(&self) -> InvokeFailure {
-        match self {
-            RunFailure::Unresolved(f) => f.clone(),
-            RunFailure::Invoke(e) => match e {
-                InvokeError::FunctionError { message, .. } => InvokeFailure::Function { message: message.clone() },
-                InvokeError::Crashed { message, .. } => InvokeFailure::Function { message: message.clone() },
-                InvokeError::Timeout { .. } => InvokeFailure::Timeout,
-                InvokeError::InvalidResponse { message, .. } => InvokeFailure::InvalidResponse { message: message.clone() },
-                InvokeError::Unavailable { reason } => InvokeFailure::Unavailable { reason: reason.clone() },
-            },
-        }
-    }
-
-    /// A short name: `function`, `timeout`, `crashed`, `invalidResponse`, `unavailable`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RunFailure::Unresolved(_) => "unavailable",
-            RunFailure::Invoke(e) => match e {
-                InvokeError::FunctionError { .. } => "function",
-                InvokeError::Timeout { .. } => "timeout",
-                InvokeError::Crashed { .. } => "crashed",
-                InvokeError::InvalidResponse { .. } => "invalidResponse",
-                InvokeError::Unavailable { .. } => "unavailable",
-            },
-        }
-    }
-
-    pub fn message(&self) -> String {
-        match self {
-            RunFailure::Unresolved(InvokeFailure::Unavailable { reason }) => reason.clone(),
-            RunFailure::Unresolved(f) => format!("{f:?}"),
-            RunFailure::Invoke(e) => match e {
-                InvokeError::FunctionError { message, .. }
-                | InvokeError::Crashed { message, .. }
-                | InvokeError::InvalidResponse { message, .. } => message.clone(),
-                InvokeError::Timeout { .. } => "function timed out".to_owned(),
-                InvokeError::Unavailable { reason } => reason.clone(),
-            },
-        }
-    }
-
-    /// Output captured before the failure.
-    pub fn logs(&self) -> &str {
-        match self {
-            RunFailure::Unresolved(_) => "",
-            RunFailure::Invoke(e) => e.logs(),
-        }
-    }
-
-    fn record(&self) -> InvocationError {
-        let error_type = match self {
-            RunFailure::Invoke(InvokeError::FunctionError { error_type, .. }) => error_type.clone(),
-            _ => None,
-        };
-        InvocationError { kind: self.kind().to_owned(), error_type, message: self.message() }
-    }
-}
-
 #[async_trait]
 impl Invoker for FunctionsInvoker {
     async fn invoke(&self, function: &str, event: &Value, meta: &InvokeMeta) -> Result<Value, InvokeFailure> {
-        self.run(function, event, meta, false).await.map(|i| i.response).map_err(|e| e.to_failure())
+        self.run(function, event, meta, false).await.map(|i| i.response)
     }
 
     fn invoke_async(&self, function: &str, event: Value, meta: InvokeMeta) {

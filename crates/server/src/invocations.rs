@@ -29,6 +29,12 @@ pub struct InvocationRecord {
     pub time: f64,
     pub pool_id: String,
     pub trigger_source: String,
+    /// One id per logical invocation: Cognito's retries of it share it.
+    #[serde(default)]
+    pub invocation_id: String,
+    /// 1 for the first try, 2 and 3 for retries.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
     /// The value the pool's LambdaConfig holds (ARN or name).
     pub function: String,
     /// The function it resolved to, if any.
@@ -56,6 +62,16 @@ pub struct InvocationError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
     pub message: String,
+}
+
+fn first_attempt() -> u32 {
+    1
+}
+
+impl From<&cognate_core::ports::InvokeFailure> for InvocationError {
+    fn from(f: &cognate_core::ports::InvokeFailure) -> Self {
+        Self { kind: f.kind().to_owned(), error_type: f.error_type().map(str::to_owned), message: f.message() }
+    }
 }
 
 /// What to list.
@@ -220,6 +236,8 @@ mod tests {
             time: 0.0,
             pool_id: pool.into(),
             trigger_source: source.into(),
+            invocation_id: "i".into(),
+            attempt: 1,
             function: "f".into(),
             function_name: Some("f".into()),
             runtime: Some("node".into()),
@@ -237,7 +255,7 @@ mod tests {
     fn keeps_the_newest_and_filters() {
         let log = InvocationLog::new(3);
         for i in 0..5 {
-            log.record(record(if i % 2 == 0 { "a" } else { "b" }, "PreSignUp_SignUp"));
+            log.record(record(if i % 2 == 0 { "a" } else { "b" }, cognate_core::api::trigger::TriggerSource::PreSignUpSignUp.name()));
         }
         let all = log.list(&InvocationFilter { limit: 10, ..Default::default() });
         assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), vec![5, 4, 3]);

@@ -14,7 +14,7 @@ use axum::Router;
 use base64::Engine;
 use cognate_core::model::{Doc, StoredFunction};
 use cognate_core::ports::{Store, StoreError};
-use cognate_triggers::{runtime_available, FunctionSpec, HandlerKind, InvokeError, RuntimeSpec};
+use cognate_triggers::{runtime_available, FunctionSpec, HandlerKind, InvokeFailure, RuntimeSpec};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -666,27 +666,27 @@ async fn run_invoke(state: &AppState, name: &str, headers: &HeaderMap, req: Requ
             }
             Ok(res)
         }
-        Err(InvokeError::Unavailable { reason }) => Err(LambdaError::new(
+        Err(e @ InvokeFailure::Unavailable { .. }) => Err(LambdaError::new(
             StatusCode::BAD_GATEWAY,
             "ServiceException",
-            format!("The function could not be run: {reason}"),
+            format!("The function could not be run: {}", e.message()),
         )),
         Err(e) => function_error_response(&e, tail, &request_id, started.elapsed().as_secs_f64() * 1000.0),
     }
 }
 
 /// A function error: 200 with `X-Amz-Function-Error: Unhandled` and Lambda's error payload.
-fn function_error_response(e: &InvokeError, tail: bool, request_id: &str, ms: f64) -> Result<Response> {
+fn function_error_response(e: &InvokeFailure, tail: bool, request_id: &str, ms: f64) -> Result<Response> {
     let payload = match e {
-        InvokeError::FunctionError { error_type, message, .. } => {
+        InvokeFailure::Function { error_type, message, .. } => {
             json!({"errorMessage": message, "errorType": error_type.clone().unwrap_or_else(|| "Error".into())})
         }
-        InvokeError::Timeout { .. } => json!({"errorMessage": format!("Task timed out after {:.2} seconds", ms / 1000.0)}),
-        InvokeError::Crashed { message, .. } => json!({"errorMessage": message, "errorType": "Runtime.ExitError"}),
-        InvokeError::InvalidResponse { message, .. } => {
+        InvokeFailure::Timeout { .. } => json!({"errorMessage": format!("Task timed out after {:.2} seconds", ms / 1000.0)}),
+        InvokeFailure::Crashed { message, .. } => json!({"errorMessage": message, "errorType": "Runtime.ExitError"}),
+        InvokeFailure::InvalidResponse { message, .. } => {
             json!({"errorMessage": message, "errorType": "Runtime.InvalidResponse"})
         }
-        InvokeError::Unavailable { reason } => json!({"errorMessage": reason, "errorType": "Runtime.Unavailable"}),
+        InvokeFailure::Unavailable { .. } => json!({"errorMessage": e.message(), "errorType": "Runtime.Unavailable"}),
     };
     let mut res = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], payload.to_string()).into_response();
     res.headers_mut().insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));

@@ -8,7 +8,7 @@ use aws_sigv4::sign::v4;
 use base64::Engine;
 use serde_json::Value;
 
-use crate::error::{Invocation, InvokeError};
+use crate::error::{Invocation, InvokeFailure, LambdaErrorCode};
 use crate::protocol::error_fields;
 use crate::response::{body_error, read_capped, transport_error};
 use crate::spec::AwsCredentials;
@@ -134,18 +134,18 @@ pub(crate) async fn invoke(
     function_name: &str,
     timeout: Duration,
     event: &Value,
-) -> Result<Invocation, InvokeError> {
+) -> Result<Invocation, InvokeFailure> {
     let started = Instant::now();
     let url = invoke_url(endpoint, function_name);
     let body = serde_json::to_vec(event)
-        .map_err(|e| InvokeError::unavailable(format!("event is not serialisable: {e}")))?;
+        .map_err(|e| InvokeFailure::unreachable(format!("event is not serialisable: {e}")))?;
     let headers = [
         ("content-type", "application/json"),
         ("x-amz-invocation-type", "RequestResponse"),
         ("x-amz-log-type", "Tail"),
     ];
     let signed = sign_request(creds, region, &url, &headers, &body, SystemTime::now())
-        .map_err(InvokeError::unavailable)?;
+        .map_err(InvokeFailure::unreachable)?;
     let mut request = client.post(&url).timeout(timeout).body(body);
     for (k, v) in headers
         .iter()
@@ -168,16 +168,17 @@ pub(crate) async fn invoke(
         .unwrap_or_default();
 
     if !status.is_success() {
-        let reason = service_error_code(&response_headers, &body)
-            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-        return Err(InvokeError::Unavailable { reason });
+        return Err(match service_error_code(&response_headers, &body) {
+            Some(code) => InvokeFailure::unavailable(LambdaErrorCode::parse(&code), ""),
+            None => InvokeFailure::unreachable(format!("HTTP {}", status.as_u16())),
+        });
     }
     if response_headers.contains_key("x-amz-function-error") {
         let (error_type, message) = match serde_json::from_slice::<Value>(&body) {
             Ok(payload) => error_fields(&payload),
             Err(_) => (None, String::from_utf8_lossy(&body).trim().to_string()),
         };
-        return Err(InvokeError::FunctionError {
+        return Err(InvokeFailure::Function {
             error_type,
             message,
             logs,
@@ -190,7 +191,7 @@ pub(crate) async fn invoke(
             duration: started.elapsed(),
             request_id,
         }),
-        Err(e) => Err(InvokeError::InvalidResponse {
+        Err(e) => Err(InvokeFailure::InvalidResponse {
             message: format!("Invalid JSON: {e}"),
             logs,
         }),

@@ -21,7 +21,7 @@ mod webhook;
 mod worker;
 
 pub use callers::TriggerCaller;
-pub use error::{Invocation, InvokeError};
+pub use error::{Invocation, InvokeFailure, LambdaErrorCode};
 pub use handler::{parse_handler, runtime_available, HandlerKind};
 pub use runtimes::Runtimes;
 pub use spec::{

@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::callers::Callers;
-use crate::error::InvokeError;
+use crate::error::InvokeFailure;
 use crate::worker::{Failure, LaunchPlan, Logs, Worker};
 
 pub(crate) struct Pool {
@@ -75,14 +75,14 @@ impl Pool {
         event: &Value,
         deadline: Instant,
         deadline_epoch_ms: u128,
-    ) -> Result<(Value, String), InvokeError> {
+    ) -> Result<(Value, String), InvokeFailure> {
         let _permit = match tokio::time::timeout_at(deadline, self.slots.acquire()).await {
             Err(_) => {
-                return Err(InvokeError::Timeout {
+                return Err(InvokeFailure::Timeout {
                     logs: String::new(),
                 })
             }
-            Ok(Err(_)) => return Err(InvokeError::unavailable("function runtimes are shut down")),
+            Ok(Err(_)) => return Err(InvokeFailure::unreachable("function runtimes are shut down")),
             Ok(Ok(permit)) => permit,
         };
         let (mut worker, fresh) = match self.take_idle() {
@@ -92,7 +92,7 @@ impl Pool {
                 match Worker::spawn(&plan, callers) {
                     Ok(worker) => (worker, true),
                     Err(e) => {
-                        return Err(InvokeError::unavailable(format!(
+                        return Err(InvokeFailure::unreachable(format!(
                             "cannot start {}: {e}",
                             plan.program.display()
                         )))
@@ -128,21 +128,21 @@ impl Pool {
                         error_type,
                         message,
                         ..
-                    } => InvokeError::FunctionError {
+                    } => InvokeFailure::Function {
                         error_type,
                         message,
                         logs,
                     },
                     Failure::Invalid(message) | Failure::Protocol(message) => {
-                        InvokeError::InvalidResponse { message, logs }
+                        InvokeFailure::InvalidResponse { message, logs }
                     }
-                    Failure::Crashed(message) => InvokeError::Crashed { message, logs },
+                    Failure::Crashed(message) => InvokeFailure::Crashed { message, logs },
                 })
             }
             Err(_elapsed) => {
                 worker.kill().await;
                 worker.finish_stray(&mut logs).await;
-                Err(InvokeError::Timeout {
+                Err(InvokeFailure::Timeout {
                     logs: logs.into_string(),
                 })
             }

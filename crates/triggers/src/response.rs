@@ -1,6 +1,6 @@
 //! Reading remote answers with a size ceiling and mapping transport failures.
 
-use crate::error::InvokeError;
+use crate::error::InvokeFailure;
 use crate::protocol::MAX_PAYLOAD;
 
 pub(crate) enum BodyError {
@@ -27,9 +27,9 @@ pub(crate) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u
 }
 
 /// Maps a transport error. The URL is stripped because webhook URLs can carry tokens.
-pub(crate) fn transport_error(err: reqwest::Error) -> InvokeError {
+pub(crate) fn transport_error(err: reqwest::Error) -> InvokeFailure {
     if err.is_timeout() {
-        return InvokeError::Timeout {
+        return InvokeFailure::Timeout {
             logs: String::new(),
         };
     }
@@ -46,12 +46,12 @@ pub(crate) fn transport_error(err: reqwest::Error) -> InvokeError {
         detail.push_str(&cause.to_string());
         source = cause.source();
     }
-    InvokeError::unavailable(format!("{kind}: {detail}"))
+    InvokeFailure::unreachable(format!("{kind}: {detail}"))
 }
 
-pub(crate) fn body_error(err: BodyError) -> InvokeError {
+pub(crate) fn body_error(err: BodyError) -> InvokeFailure {
     match err {
-        BodyError::TooLarge => InvokeError::InvalidResponse {
+        BodyError::TooLarge => InvokeFailure::InvalidResponse {
             message: format!("Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes)."),
             logs: String::new(),
         },

@@ -14,7 +14,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::callers::{Callers, TriggerCaller};
-use crate::error::{Invocation, InvokeError};
+use crate::error::{Invocation, InvokeFailure};
 use crate::local::{self, Interpreter, Language};
 use crate::pool::Pool;
 use crate::spec::{FunctionSpec, RuntimeSpec, RuntimesConfig};
@@ -84,9 +84,9 @@ impl Runtimes {
         &self,
         spec: &FunctionSpec,
         event: &Value,
-    ) -> Result<Invocation, InvokeError> {
+    ) -> Result<Invocation, InvokeFailure> {
         if self.inner.closed.load(Ordering::Acquire) {
-            return Err(InvokeError::unavailable("function runtimes are shut down"));
+            return Err(InvokeFailure::unreachable("function runtimes are shut down"));
         }
         match &spec.runtime {
             RuntimeSpec::Node {
@@ -158,7 +158,7 @@ impl Runtimes {
         }
     }
 
-    async fn http_client(&self) -> Result<&reqwest::Client, InvokeError> {
+    async fn http_client(&self) -> Result<&reqwest::Client, InvokeFailure> {
         self.inner
             .http
             .get_or_try_init(|| async {
@@ -168,12 +168,12 @@ impl Runtimes {
                     .redirect(reqwest::redirect::Policy::none())
                     .user_agent(concat!("cognate/", env!("CARGO_PKG_VERSION")))
                     .build()
-                    .map_err(|e| InvokeError::unavailable(format!("cannot build HTTP client: {e}")))
+                    .map_err(|e| InvokeFailure::unreachable(format!("cannot build HTTP client: {e}")))
             })
             .await
     }
 
-    async fn interpreter(&self, language: Language) -> Result<&Interpreter, InvokeError> {
+    async fn interpreter(&self, language: Language) -> Result<&Interpreter, InvokeFailure> {
         let (cell, bin) = match language {
             Language::Node => (&self.inner.node, &self.inner.config.node_bin),
             Language::Python => (&self.inner.python, &self.inner.config.python_bin),
@@ -181,7 +181,7 @@ impl Runtimes {
         // Failures are not cached, so installing the interpreter later needs no restart.
         cell.get_or_try_init(|| local::probe(language, bin))
             .await
-            .map_err(InvokeError::unavailable)
+            .map_err(InvokeFailure::unreachable)
     }
 
     fn pool_for(&self, spec: &FunctionSpec) -> Arc<Pool> {
@@ -207,7 +207,7 @@ impl Runtimes {
         handler_file: &Path,
         export: &str,
         event: &Value,
-    ) -> Result<Invocation, InvokeError> {
+    ) -> Result<Invocation, InvokeFailure> {
         let started = Instant::now();
         let deadline = started + spec.timeout;
         let deadline_epoch_ms = (SystemTime::now() + spec.timeout)
@@ -215,7 +215,7 @@ impl Runtimes {
             .map(|d| d.as_millis())
             .unwrap_or(0);
         if !handler_file.is_file() {
-            return Err(InvokeError::unavailable(format!(
+            return Err(InvokeFailure::unreachable(format!(
                 "handler file not found: {}",
                 handler_file.display()
             )));
@@ -224,7 +224,7 @@ impl Runtimes {
         {
             Ok(found) => found?,
             Err(_) => {
-                return Err(InvokeError::Timeout {
+                return Err(InvokeFailure::Timeout {
                     logs: String::new(),
                 })
             }

@@ -7,18 +7,18 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::error::{Invocation, InvokeError};
+use crate::error::{Invocation, InvokeFailure};
 use crate::response::{body_error, read_capped, transport_error};
 
 const MAX_ERROR_MESSAGE: usize = 1024;
 
 /// `whsec_<base64>` secrets are base64 after the prefix; anything else is used as raw bytes.
-pub(crate) fn secret_bytes(secret: &str) -> Result<Vec<u8>, InvokeError> {
+pub(crate) fn secret_bytes(secret: &str) -> Result<Vec<u8>, InvokeFailure> {
     match secret.strip_prefix("whsec_") {
         Some(encoded) => base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .map_err(|_| {
-                InvokeError::unavailable(
+                InvokeFailure::unreachable(
                     "webhook secret is not valid base64 after its whsec_ prefix",
                 )
             }),
@@ -82,10 +82,10 @@ pub(crate) async fn invoke(
     secret: Option<&str>,
     timeout: Duration,
     event: &Value,
-) -> Result<Invocation, InvokeError> {
+) -> Result<Invocation, InvokeFailure> {
     let started = Instant::now();
     let body = serde_json::to_vec(event)
-        .map_err(|e| InvokeError::unavailable(format!("event is not serialisable: {e}")))?;
+        .map_err(|e| InvokeFailure::unreachable(format!("event is not serialisable: {e}")))?;
     let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -108,7 +108,7 @@ pub(crate) async fn invoke(
     let body = read_capped(response).await.map_err(body_error)?;
     if !status.is_success() {
         let (error_type, message) = error_message(status, &body);
-        return Err(InvokeError::FunctionError {
+        return Err(InvokeFailure::Function {
             error_type,
             message,
             logs: String::new(),
@@ -121,7 +121,7 @@ pub(crate) async fn invoke(
             duration: started.elapsed(),
             request_id: id,
         }),
-        Err(e) => Err(InvokeError::InvalidResponse {
+        Err(e) => Err(InvokeFailure::InvalidResponse {
             message: format!("Invalid JSON: {e}"),
             logs: String::new(),
         }),

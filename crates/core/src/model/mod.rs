@@ -24,11 +24,6 @@ pub(crate) fn get_i64(doc: &Doc, key: &str) -> Option<i64> {
     doc.get(key).and_then(Value::as_i64)
 }
 
-/// A string member of a validated request, or "" when absent.
-pub fn field<'a>(doc: &'a Doc, key: &str) -> &'a str {
-    get_str(doc, key).unwrap_or_default()
-}
-
 pub(crate) fn get_str<'a>(doc: &'a Doc, key: &str) -> Option<&'a str> {
     doc.get(key).and_then(Value::as_str)
 }

@@ -18,6 +18,22 @@ pub enum UserStatus {
     Unknown,
 }
 
+impl From<UserStatus> for cognate_api::UserStatusType {
+    fn from(s: UserStatus) -> Self {
+        use cognate_api::UserStatusType as T;
+        match s {
+            UserStatus::Unconfirmed => T::Unconfirmed,
+            UserStatus::Confirmed => T::Confirmed,
+            UserStatus::ForceChangePassword => T::ForceChangePassword,
+            UserStatus::ResetRequired => T::ResetRequired,
+            UserStatus::ExternalProvider => T::ExternalProvider,
+            UserStatus::Archived => T::Archived,
+            UserStatus::Compromised => T::Compromised,
+            UserStatus::Unknown => T::Unknown,
+        }
+    }
+}
+
 impl UserStatus {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,7 +1,9 @@
 //! User attributes: checking writes against the pool's schema and the client's permissions,
 //! and building the views callers may read.
 
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use cognate_api::AttributeType;
 
 use crate::error::{CognitoError, Result};
 use crate::model::{AppClient, User, UserPool};
@@ -38,16 +40,11 @@ pub(crate) fn is_phone(s: &str) -> bool {
     (4..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit())
 }
 
-/// Parses `[{Name, Value}]` into pairs (validated shape: Name present, Value optional).
-pub(crate) fn pairs(list: Option<&Value>) -> Vec<(String, String)> {
-    list.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|a| {
-            let name = a.get("Name")?.as_str()?.to_owned();
-            let value = a.get("Value").and_then(Value::as_str).unwrap_or_default().to_owned();
-            Some((name, value))
-        })
+/// `[{Name, Value}]` as pairs; an absent Value is the empty string.
+pub(crate) fn attribute_pairs(list: Option<&[AttributeType]>) -> Vec<(String, String)> {
+    list.unwrap_or_default()
+        .iter()
+        .map(|a| (a.name.clone(), a.value.clone().unwrap_or_default()))
         .collect()
 }
 
@@ -145,7 +142,7 @@ pub(crate) fn check_required(pool: &UserPool, attrs: &[(String, String)]) -> Res
 
 /// The attributes a caller may read, as `[{Name, Value}]`. Administrators read everything; an
 /// app client reads its `ReadAttributes` (all but developer-only ones when unset).
-pub(crate) fn readable(user: &User, client: Option<&AppClient>) -> Vec<Value> {
+pub(crate) fn readable(user: &User, client: Option<&AppClient>) -> Vec<AttributeType> {
     let allowed = client.and_then(AppClient::read_attributes);
     user.attributes
         .iter()
@@ -153,7 +150,7 @@ pub(crate) fn readable(user: &User, client: Option<&AppClient>) -> Vec<Value> {
             None => true,
             Some(_) => !n.starts_with("dev:") && allowed.as_ref().is_none_or(|l| n == "sub" || l.iter().any(|a| a == n)),
         })
-        .map(|(n, v)| json!({"Name": n, "Value": v}))
+        .map(|(n, v)| AttributeType { name: n.clone(), value: Some(v.clone()) })
         .collect()
 }
 

@@ -1,27 +1,102 @@
 //! Sign-in: InitiateAuth / AdminInitiateAuth, RespondToAuthChallenge /
 //! AdminRespondToAuthChallenge, refresh, sign-out and token revocation, with Cognito's lockout.
 
-use serde_json::{json, Map, Value};
+use cognate_api::trigger::{
+    CallerContext, PostAuthentication, PostAuthenticationRequest, PreAuthentication, PreAuthenticationRequest,
+    TriggerSource,
+};
+use cognate_api::{
+    AdminInitiateAuthRequest, AdminInitiateAuthResponse, AdminRespondToAuthChallengeRequest,
+    AdminRespondToAuthChallengeResponse, AdminUserGlobalSignOutRequest, AdminUserGlobalSignOutResponse, AuthFlowType,
+    AuthenticationResultType, ChallengeNameType, GlobalSignOutRequest, GlobalSignOutResponse, InitiateAuthRequest,
+    InitiateAuthResponse, RespondToAuthChallengeRequest, RespondToAuthChallengeResponse, RevokeTokenRequest,
+    RevokeTokenResponse,
+};
+use serde_json::Value;
 
 use super::attributes::{check_writes, Writer};
 use super::tokens::{Lineage, TokenContext};
-use super::triggers::{event_attributes, string_map, CallerContext, Trigger};
+use super::triggers::{event_attributes, StringMap};
 use super::users::user_not_found;
 use super::Service;
+use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result};
-use crate::model::{field, AppClient, AuthFlow, Doc, Lockout, User, UserPool, UserStatus};
+use crate::model::{AppClient, AuthFlow, Lockout, User, UserPool, UserStatus};
 
 const LOCK_AFTER: u32 = 5;
 const LOCK_CAP_MS: i64 = 15 * 60_000;
 const LOCK_RESET_MS: i64 = 15 * 60_000;
 
-
-fn param<'a>(input: &'a Doc, group: &str, key: &str) -> Option<&'a str> {
-    input.get(group).and_then(|g| g.get(key)).and_then(Value::as_str)
-}
-
 pub(crate) fn incorrect() -> CognitoError {
     CognitoError::not_authorized("Incorrect username or password.")
+}
+
+fn missing(parameter: &str) -> CognitoError {
+    CognitoError::invalid_parameter(format!("Missing required parameter {parameter}"))
+}
+
+/// One step of a sign-in, whichever operation it answers: a challenge, or the tokens.
+#[derive(Debug, Default)]
+pub(crate) struct AuthStep {
+    pub challenge_name: Option<ChallengeNameType>,
+    pub session: Option<String>,
+    pub challenge_parameters: Option<StringMap>,
+    pub authentication_result: Option<AuthenticationResultType>,
+}
+
+impl AuthStep {
+    pub(crate) fn challenge(name: ChallengeNameType, session: Option<String>, parameters: StringMap) -> Self {
+        Self { challenge_name: Some(name), session, challenge_parameters: Some(parameters), authentication_result: None }
+    }
+
+    pub(crate) fn tokens(result: AuthenticationResultType) -> Self {
+        Self { challenge_parameters: Some(StringMap::new()), authentication_result: Some(result), ..Self::default() }
+    }
+}
+
+macro_rules! auth_step_into {
+    ($($response:ident),*) => {$(
+        impl From<AuthStep> for $response {
+            fn from(s: AuthStep) -> Self {
+                Self {
+                    challenge_name: s.challenge_name,
+                    session: s.session,
+                    challenge_parameters: s.challenge_parameters,
+                    authentication_result: s.authentication_result,
+                    ..Default::default()
+                }
+            }
+        }
+    )*};
+}
+
+auth_step_into!(InitiateAuthResponse, AdminInitiateAuthResponse, RespondToAuthChallengeResponse, AdminRespondToAuthChallengeResponse);
+
+/// InitiateAuth and AdminInitiateAuth, as one request.
+struct Initiate {
+    /// The pool an admin call names.
+    pool_id: Option<String>,
+    client_id: String,
+    auth_flow: AuthFlowType,
+    parameters: StringMap,
+    client_metadata: Option<StringMap>,
+}
+
+/// RespondToAuthChallenge and AdminRespondToAuthChallenge, as one request.
+pub(crate) struct Respond {
+    pool_id: Option<String>,
+    client_id: String,
+    challenge_name: ChallengeNameType,
+    pub session: Option<String>,
+    pub responses: StringMap,
+    pub client_metadata: Option<StringMap>,
+}
+
+impl Respond {
+    /// A member of ChallengeResponses.
+    pub(crate) fn response(&self, key: &str) -> Option<&str> {
+        self.responses.get(key).map(String::as_str)
+    }
 }
 
 /// Records a failed password: after five failures the account locks for 1 s, doubling with
@@ -38,40 +113,60 @@ pub(crate) fn register_failure(l: &mut Lockout, now: i64) {
     }
 }
 
-/// Who asked: the public (client-authenticated) API or an administrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Caller {
-    Public,
-    Admin,
-}
-
 impl Service {
-    /// The client of an auth call; admin calls must also name its pool.
-    async fn auth_client(&self, input: &Doc, caller: Caller) -> Result<(AppClient, UserPool)> {
-        if caller == Caller::Admin {
-            let pool = self.pool(field(input, "UserPoolId")).await?;
-            let client = self.pool_client(&pool.id, field(input, "ClientId")).await?;
+    /// The client of an auth call and its pool; admin calls name the pool, which must be the
+    /// client's.
+    async fn auth_client(&self, ctx: &RequestContext, pool_id: Option<&str>, client_id: &str) -> Result<(AppClient, UserPool)> {
+        if let Some(pool_id) = pool_id {
+            let pool = self.pool(pool_id).await?;
+            let client = self.pool_client(&pool.id, client_id).await?;
             return Ok((client, pool));
         }
-        self.client_and_pool(field(input, "ClientId")).await
+        self.client_and_pool(ctx, client_id).await
     }
 
-    pub async fn initiate_auth(&self, input: Doc, admin: bool) -> Result<Value> {
-        let caller = if admin { Caller::Admin } else { Caller::Public };
-        let (client, pool) = self.auth_client(&input, caller).await?;
-        let ctx = CallerContext::of(&input, Some(&client.client_id));
+    pub async fn initiate_auth(&self, ctx: &RequestContext, req: InitiateAuthRequest) -> Result<InitiateAuthResponse> {
+        let input = Initiate {
+            pool_id: None,
+            client_id: req.client_id,
+            auth_flow: req.auth_flow,
+            parameters: req.auth_parameters.unwrap_or_default(),
+            client_metadata: req.client_metadata,
+        };
+        self.initiate(ctx, input).await.map(Into::into)
+    }
+
+    pub async fn admin_initiate_auth(
+        &self,
+        ctx: &RequestContext,
+        req: AdminInitiateAuthRequest,
+    ) -> Result<AdminInitiateAuthResponse> {
+        let input = Initiate {
+            pool_id: Some(req.user_pool_id),
+            client_id: req.client_id,
+            auth_flow: req.auth_flow,
+            parameters: req.auth_parameters.unwrap_or_default(),
+            client_metadata: req.client_metadata,
+        };
+        self.initiate(ctx, input).await.map(Into::into)
+    }
+
+    async fn initiate(&self, ctx: &RequestContext, input: Initiate) -> Result<AuthStep> {
+        let admin = input.pool_id.is_some();
+        let (client, pool) = self.auth_client(ctx, input.pool_id.as_deref(), &input.client_id).await?;
+        let caller = ctx.caller(Some(&client.client_id));
         // InitiateAuth's ClientMetadata reaches pre authentication and user migration only, as
         // their validationData.
-        let validation = string_map(&input, "ClientMetadata");
-        let flow_name = field(&input, "AuthFlow");
-        let p = |k: &str| param(&input, "AuthParameters", k);
-        let flow = match (flow_name, caller) {
-            ("USER_PASSWORD_AUTH", _) => AuthFlow::UserPassword,
-            ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH", Caller::Admin) => AuthFlow::AdminUserPassword,
-            ("REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN", _) => AuthFlow::RefreshToken,
-            ("USER_SRP_AUTH", _) => AuthFlow::UserSrp,
-            ("CUSTOM_AUTH", _) => AuthFlow::CustomAuth,
-            ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH", Caller::Public) => {
+        let validation = input.client_metadata.clone();
+        let flow_name = input.auth_flow.as_str();
+        let p = |k: &str| input.parameters.get(k).map(String::as_str);
+        let flow = match (input.auth_flow, admin) {
+            (AuthFlowType::UserPasswordAuth, _) => AuthFlow::UserPassword,
+            (AuthFlowType::AdminUserPasswordAuth | AuthFlowType::AdminNoSrpAuth, true) => AuthFlow::AdminUserPassword,
+            (AuthFlowType::RefreshTokenAuth | AuthFlowType::RefreshToken, _) => AuthFlow::RefreshToken,
+            (AuthFlowType::UserSrpAuth, _) => AuthFlow::UserSrp,
+            (AuthFlowType::CustomAuth, _) => AuthFlow::CustomAuth,
+            (AuthFlowType::AdminUserPasswordAuth | AuthFlowType::AdminNoSrpAuth, false) => {
                 return Err(CognitoError::invalid_parameter(format!("Initiate Auth method not supported: {flow_name}")))
             }
             _ => {
@@ -84,26 +179,24 @@ impl Service {
             return Err(CognitoError::invalid_parameter(format!("{flow_name} flow not enabled for this client")));
         }
         match flow {
-            AuthFlow::RefreshToken => self.refresh(&pool, &client, p("REFRESH_TOKEN"), p("SECRET_HASH"), &ctx).await,
+            AuthFlow::RefreshToken => self.refresh(&pool, &client, p("REFRESH_TOKEN"), p("SECRET_HASH"), &caller).await,
             AuthFlow::CustomAuth => {
-                let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
+                let name = p("USERNAME").ok_or_else(|| missing("USERNAME"))?;
                 let user = self.find_user(&pool, name).await?;
                 self.check_secret_hash(&client, name, user.as_ref(), p("SECRET_HASH"))?;
                 let srp_a = match (p("CHALLENGE_NAME"), p("SRP_A")) {
                     (Some("SRP_A"), Some(a)) => Some(a),
-                    (Some("SRP_A"), None) => {
-                        return Err(CognitoError::invalid_parameter("Missing required parameter SRP_A"))
-                    }
+                    (Some("SRP_A"), None) => return Err(missing("SRP_A")),
                     _ => None,
                 };
-                self.start_custom_auth(&pool, &client, name, user, srp_a, ctx, validation).await
+                self.start_custom_auth(&pool, &client, name, user, srp_a, caller, validation).await
             }
             AuthFlow::UserSrp => {
-                let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
-                let srp_a = p("SRP_A").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter SRP_A"))?;
+                let name = p("USERNAME").ok_or_else(|| missing("USERNAME"))?;
+                let srp_a = p("SRP_A").ok_or_else(|| missing("SRP_A"))?;
                 let user = self.find_user(&pool, name).await?;
                 self.check_secret_hash(&client, name, user.as_ref(), p("SECRET_HASH"))?;
-                self.pre_authentication(&pool, &client, user.as_ref(), name, &ctx, validation).await?;
+                self.pre_authentication(&pool, &client, user.as_ref(), name, &caller, validation).await?;
                 match &user {
                     None if !client.prevents_user_existence_errors() => return Err(user_not_found()),
                     Some(u) => self.check_sign_in_allowed(u)?,
@@ -112,16 +205,16 @@ impl Service {
                 self.srp_challenge(&pool, &client, name, user.as_ref(), srp_a)
             }
             _ => {
-                let name = p("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
-                let password = p("PASSWORD").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter PASSWORD"))?;
+                let name = p("USERNAME").ok_or_else(|| missing("USERNAME"))?;
+                let password = p("PASSWORD").ok_or_else(|| missing("PASSWORD"))?;
                 let mut user = self.find_user(&pool, name).await?;
                 self.check_secret_hash(&client, name, user.as_ref(), p("SECRET_HASH"))?;
                 if user.is_none() {
-                    user = self.migrate_on_sign_in(&pool, &client, name, password, &ctx, validation.clone()).await?;
+                    user = self.migrate_on_sign_in(&pool, &client, name, password, &caller, validation.clone()).await?;
                 }
-                self.pre_authentication(&pool, &client, user.as_ref(), name, &ctx, validation).await?;
+                self.pre_authentication(&pool, &client, user.as_ref(), name, &caller, validation).await?;
                 let user = self.check_password_sign_in(&client, user, password).await?;
-                self.finish_first_factor(&pool, &client, user, &ctx, None).await
+                self.finish_first_factor(&pool, &client, user, &caller, None).await
             }
         }
     }
@@ -183,8 +276,8 @@ impl Service {
         client: &AppClient,
         user: User,
         ctx: &CallerContext,
-        metadata: Option<Value>,
-    ) -> Result<Value> {
+        metadata: Option<StringMap>,
+    ) -> Result<AuthStep> {
         match user.status {
             UserStatus::Unconfirmed => Err(CognitoError::new(ErrorKind::UserNotConfirmed, "User is not confirmed.")),
             UserStatus::ResetRequired => {
@@ -199,7 +292,10 @@ impl Service {
                 }
                 self.new_password_challenge(pool, client, &user)
             }
-            _ => self.second_factor_or_tokens(pool, client, user, "TokenGeneration_Authentication", ctx, metadata).await,
+            _ => {
+                let source = TriggerSource::TokenGenerationAuthentication;
+                self.second_factor_or_tokens(pool, client, user, source, ctx, metadata).await
+            }
         }
     }
 
@@ -210,23 +306,19 @@ impl Service {
         pool: &UserPool,
         client: &AppClient,
         user: User,
-        token_source: &str,
+        token_source: TriggerSource,
         ctx: &CallerContext,
-        metadata: Option<Value>,
-    ) -> Result<Value> {
+        metadata: Option<StringMap>,
+    ) -> Result<AuthStep> {
         match self.second_step(pool, &user)? {
             Some(step) => self.second_step_challenge(pool, client, user, step, token_source, ctx).await,
             None => self.complete_sign_in(pool, client, &user, token_source, ctx, metadata).await,
         }
     }
 
-    fn new_password_challenge(&self, pool: &UserPool, client: &AppClient, user: &User) -> Result<Value> {
-        let current: Map<String, Value> = user
-            .attributes
-            .iter()
-            .filter(|(n, _)| n != "sub")
-            .map(|(n, v)| (n.clone(), json!(v)))
-            .collect();
+    fn new_password_challenge(&self, pool: &UserPool, client: &AppClient, user: &User) -> Result<AuthStep> {
+        let current: StringMap =
+            user.attributes.iter().filter(|(n, _)| n != "sub").map(|(n, v)| (n.clone(), v.clone())).collect();
         let required: Vec<String> = pool
             .required_attributes()
             .filter(|n| user.attribute(n).is_none_or(str::is_empty))
@@ -240,15 +332,16 @@ impl Service {
             client.auth_session_validity_minutes(),
             Value::Null,
         )?;
-        Ok(json!({
-            "ChallengeName": "NEW_PASSWORD_REQUIRED",
-            "Session": session,
-            "ChallengeParameters": {
-                "USER_ID_FOR_SRP": user.username,
-                "requiredAttributes": serde_json::to_string(&required).unwrap_or_default(),
-                "userAttributes": Value::Object(current).to_string(),
-            }
-        }))
+        let parameters = [
+            ("USER_ID_FOR_SRP", user.username.clone()),
+            ("requiredAttributes", serde_json::to_string(&required).unwrap_or_default()),
+            ("userAttributes", serde_json::to_string(&current).unwrap_or_default()),
+        ];
+        Ok(AuthStep::challenge(
+            ChallengeNameType::NewPasswordRequired,
+            Some(session),
+            parameters.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        ))
     }
 
     /// Tokens at the end of a sign-in: pre token generation runs while they are built, then
@@ -258,32 +351,20 @@ impl Service {
         pool: &UserPool,
         client: &AppClient,
         user: &User,
-        source: &str,
+        source: TriggerSource,
         ctx: &CallerContext,
-        metadata: Option<Value>,
-    ) -> Result<Value> {
+        metadata: Option<StringMap>,
+    ) -> Result<AuthStep> {
         let token_ctx = TokenContext { source, caller: ctx, client_metadata: metadata.clone() };
         let result = self.issue_tokens(pool, client, user, None, &token_ctx).await?;
-        if Trigger::PostAuthentication.function(pool).is_none() {
-            return Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": result }));
-        }
-        let mut request = Map::new();
-        request.insert("userAttributes".into(), event_attributes(user));
-        request.insert("newDeviceUsed".into(), json!(false));
-        if let Some(m) = metadata {
-            request.insert("clientMetadata".into(), m);
-        }
-        self.run_trigger(
-            pool,
-            Trigger::PostAuthentication,
-            "PostAuthentication_Authentication",
-            &user.username,
-            ctx,
-            Value::Object(request),
-            json!({}),
-        )
-        .await?;
-        Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": result }))
+        let request = PostAuthenticationRequest {
+            user_attributes: event_attributes(user),
+            new_device_used: false,
+            client_metadata: metadata,
+        };
+        self.run_trigger::<PostAuthentication>(pool, TriggerSource::PostAuthentication, &user.username, ctx, request)
+            .await?;
+        Ok(AuthStep::tokens(result))
     }
 
     /// PreAuthentication, at the first step of a password or SRP sign-in: after the user is
@@ -295,22 +376,20 @@ impl Service {
         user: Option<&User>,
         typed_name: &str,
         ctx: &CallerContext,
-        validation: Option<Value>,
+        validation: Option<StringMap>,
     ) -> Result<()> {
         let hidden = client.prevents_user_existence_errors();
         // Unknown users reach the trigger only where their absence must not show.
-        if (user.is_none() && !hidden) || Trigger::PreAuthentication.function(pool).is_none() {
+        if user.is_none() && !hidden {
             return Ok(());
         }
-        let mut request = Map::new();
-        request.insert("userAttributes".into(), user.map_or(json!({}), event_attributes));
-        request.insert("validationData".into(), validation.unwrap_or(Value::Null));
-        if hidden {
-            request.insert("userNotFound".into(), json!(user.is_none()));
-        }
+        let request = PreAuthenticationRequest {
+            user_attributes: user.map(event_attributes).unwrap_or_default(),
+            validation_data: validation,
+            user_not_found: hidden.then_some(user.is_none()),
+        };
         let name = user.map_or(typed_name, |u| u.username.as_str());
-        self.run_trigger(pool, Trigger::PreAuthentication, "PreAuthentication_Authentication", name, ctx, Value::Object(request), json!({}))
-            .await?;
+        self.run_trigger::<PreAuthentication>(pool, TriggerSource::PreAuthentication, name, ctx, request).await?;
         Ok(())
     }
 
@@ -321,8 +400,8 @@ impl Service {
         token: Option<&str>,
         secret_hash: Option<&str>,
         ctx: &CallerContext,
-    ) -> Result<Value> {
-        let token = token.ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter REFRESH_TOKEN"))?;
+    ) -> Result<AuthStep> {
+        let token = token.ok_or_else(|| missing("REFRESH_TOKEN"))?;
         let session = self.refresh_session(token, client).await?;
         let user = self
             .store
@@ -341,22 +420,52 @@ impl Service {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
         let lineage = Lineage { origin_jti: session.origin_jti, auth_time: session.auth_time };
-        let token_ctx = TokenContext { source: "TokenGeneration_RefreshTokens", caller: ctx, client_metadata: None };
+        let token_ctx = TokenContext { source: TriggerSource::TokenGenerationRefreshTokens, caller: ctx, client_metadata: None };
         let result = self.issue_tokens(pool, client, &user, Some(lineage), &token_ctx).await?;
-        Ok(json!({ "ChallengeParameters": {}, "AuthenticationResult": result }))
+        Ok(AuthStep::tokens(result))
     }
 
-    pub async fn respond_to_auth_challenge(&self, input: Doc, admin: bool) -> Result<Value> {
-        let caller = if admin { Caller::Admin } else { Caller::Public };
-        let (client, pool) = self.auth_client(&input, caller).await?;
-        let ctx = CallerContext::of(&input, Some(&client.client_id));
-        let metadata = string_map(&input, "ClientMetadata");
-        let challenge = field(&input, "ChallengeName");
-        let r = |k: &str| param(&input, "ChallengeResponses", k);
-        let name = r("USERNAME").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter USERNAME"))?;
+    pub async fn respond_to_auth_challenge(
+        &self,
+        ctx: &RequestContext,
+        req: RespondToAuthChallengeRequest,
+    ) -> Result<RespondToAuthChallengeResponse> {
+        let input = Respond {
+            pool_id: None,
+            client_id: req.client_id,
+            challenge_name: req.challenge_name,
+            session: req.session,
+            responses: req.challenge_responses.unwrap_or_default(),
+            client_metadata: req.client_metadata,
+        };
+        self.respond(ctx, input).await.map(Into::into)
+    }
+
+    pub async fn admin_respond_to_auth_challenge(
+        &self,
+        ctx: &RequestContext,
+        req: AdminRespondToAuthChallengeRequest,
+    ) -> Result<AdminRespondToAuthChallengeResponse> {
+        let input = Respond {
+            pool_id: Some(req.user_pool_id),
+            client_id: req.client_id,
+            challenge_name: req.challenge_name,
+            session: req.session,
+            responses: req.challenge_responses.unwrap_or_default(),
+            client_metadata: req.client_metadata,
+        };
+        self.respond(ctx, input).await.map(Into::into)
+    }
+
+    async fn respond(&self, ctx: &RequestContext, input: Respond) -> Result<AuthStep> {
+        let (client, pool) = self.auth_client(ctx, input.pool_id.as_deref(), &input.client_id).await?;
+        let caller = ctx.caller(Some(&client.client_id));
+        let metadata = input.client_metadata.clone();
+        let challenge = input.challenge_name;
+        let r = |k: &str| input.response(k);
+        let name = r("USERNAME").ok_or_else(|| missing("USERNAME"))?;
         match challenge {
-            "PASSWORD_VERIFIER" => {
-                let missing = |k: &str| CognitoError::invalid_parameter(format!("Missing required parameter {k}"));
+            ChallengeNameType::PasswordVerifier => {
                 let block = r("PASSWORD_CLAIM_SECRET_BLOCK").ok_or_else(|| missing("PASSWORD_CLAIM_SECRET_BLOCK"))?;
                 let signature = r("PASSWORD_CLAIM_SIGNATURE").ok_or_else(|| missing("PASSWORD_CLAIM_SIGNATURE"))?;
                 let timestamp = r("TIMESTAMP").ok_or_else(|| missing("TIMESTAMP"))?;
@@ -365,23 +474,21 @@ impl Service {
                 self.check_secret_hash(&client, name, named.as_ref(), r("SECRET_HASH"))?;
                 // Inside a custom flow the Session carries the flow; take it before the proof so
                 // it cannot be replayed either way.
-                let custom = match input.get("Session").and_then(Value::as_str) {
-                    Some(sess) => Some(self.take_session(sess, &client.client_id, &pool.id, challenge).await?),
+                let custom = match input.session.as_deref() {
+                    Some(sess) => Some(self.take_session(sess, &client.client_id, &pool.id, challenge.as_str()).await?),
                     None => None,
                 };
                 let user = self.srp_verify(&pool, &client, named, block, signature, timestamp).await?;
                 match custom {
                     Some(state) if !matches!(user.status, UserStatus::Unconfirmed | UserStatus::ResetRequired) => {
-                        self.continue_after_password(&pool, &client, state, user, ctx, metadata).await
+                        self.continue_after_password(&pool, &client, state, user, caller, metadata).await
                     }
-                    _ => self.finish_first_factor(&pool, &client, user, &ctx, metadata).await,
+                    _ => self.finish_first_factor(&pool, &client, user, &caller, metadata).await,
                 }
             }
-            "NEW_PASSWORD_REQUIRED" => {
-                let session = input.get("Session").and_then(Value::as_str).ok_or_else(|| {
-                    CognitoError::invalid_parameter("Missing required parameter Session")
-                })?;
-                let state = self.take_session(session, &client.client_id, &pool.id, challenge).await?;
+            ChallengeNameType::NewPasswordRequired => {
+                let session = input.session.as_deref().ok_or_else(|| missing("Session"))?;
+                let state = self.take_session(session, &client.client_id, &pool.id, challenge.as_str()).await?;
                 let user = self.find_user(&pool, name).await?.ok_or_else(user_not_found)?;
                 if state.username != user.username {
                     return Err(CognitoError::not_authorized("Invalid session for the user."));
@@ -392,11 +499,9 @@ impl Service {
                 })?;
                 super::passwords::check_policy(&pool.password_policy(), new_password)?;
                 let attrs: Vec<(String, String)> = input
-                    .get("ChallengeResponses")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|(k, v)| Some((k.strip_prefix("userAttributes.")?.to_owned(), v.as_str()?.to_owned())))
+                    .responses
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix("userAttributes.")?.to_owned(), v.clone())))
                     .collect();
                 check_writes(&pool, &attrs, Writer::Client(&client), false)?;
                 for n in pool.required_attributes() {
@@ -415,23 +520,21 @@ impl Service {
                     })
                     .await?;
                 self.sync_aliases(&pool, &user, false).await?;
-                self.second_factor_or_tokens(&pool, &client, user, "TokenGeneration_NewPasswordChallenge", &ctx, metadata)
-                    .await
+                let source = TriggerSource::TokenGenerationNewPasswordChallenge;
+                self.second_factor_or_tokens(&pool, &client, user, source, &caller, metadata).await
             }
-            "CUSTOM_CHALLENGE" => {
-                let session = input.get("Session").and_then(Value::as_str).ok_or_else(|| {
-                    CognitoError::invalid_parameter("Missing required parameter Session")
-                })?;
-                let state = self.take_session(session, &client.client_id, &pool.id, challenge).await?;
+            ChallengeNameType::CustomChallenge => {
+                let session = input.session.as_deref().ok_or_else(|| missing("Session"))?;
+                let state = self.take_session(session, &client.client_id, &pool.id, challenge.as_str()).await?;
                 let named = self.find_user(&pool, name).await?;
                 self.check_secret_hash(&client, name, named.as_ref(), r("SECRET_HASH"))?;
-                self.answer_custom_challenge(&pool, &client, state, named, r("ANSWER"), ctx, metadata).await
+                self.answer_custom_challenge(&pool, &client, state, named, r("ANSWER"), caller, metadata).await
             }
-            "MFA_SETUP" => self.answer_mfa_setup(&pool, &client, &input, name).await,
-            "SELECT_MFA_TYPE" => self.answer_mfa_choice(&pool, &client, &input, name).await,
-            "SMS_MFA" | "EMAIL_OTP" | "SOFTWARE_TOKEN_MFA" => {
-                let factor = super::mfa::Factor::from_challenge(challenge).expect("matched above");
-                self.answer_mfa(&pool, &client, factor, &input, name).await
+            ChallengeNameType::MfaSetup => self.answer_mfa_setup(&pool, &client, &input, name, &caller).await,
+            ChallengeNameType::SelectMfaType => self.answer_mfa_choice(&pool, &client, &input, name, &caller).await,
+            ChallengeNameType::SmsMfa | ChallengeNameType::EmailOtp | ChallengeNameType::SoftwareTokenMfa => {
+                let factor = super::mfa::Factor::from_challenge(challenge.as_str()).expect("matched above");
+                self.answer_mfa(&pool, &client, factor, &input, name, &caller).await
             }
             other => Err(CognitoError::invalid_parameter(format!(
                 "{other} is not a supported challenge in cognate yet."
@@ -439,23 +542,27 @@ impl Service {
         }
     }
 
-    pub async fn global_sign_out(&self, access_token: &str) -> Result<Value> {
-        let caller = self.token_caller(access_token).await?;
+    pub async fn global_sign_out(&self, ctx: &RequestContext, req: GlobalSignOutRequest) -> Result<GlobalSignOutResponse> {
+        let caller = self.token_caller(ctx, &req.access_token).await?;
         self.store.revoke_user_refresh(&caller.pool.id, &caller.user.username).await?;
-        Ok(json!({}))
+        Ok(GlobalSignOutResponse::default())
     }
 
-    pub async fn admin_user_global_sign_out(&self, pool_id: &str, username: &str) -> Result<Value> {
-        let pool = self.pool(pool_id).await?;
-        let user = self.admin_user(&pool, username).await?;
+    pub async fn admin_user_global_sign_out(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminUserGlobalSignOutRequest,
+    ) -> Result<AdminUserGlobalSignOutResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
         self.store.revoke_user_refresh(&pool.id, &user.username).await?;
-        Ok(json!({}))
+        Ok(AdminUserGlobalSignOutResponse::default())
     }
 
-    pub async fn revoke_token(&self, input: Doc) -> Result<Value> {
-        let (client, _pool) = self.client_and_pool(field(&input, "ClientId")).await?;
+    pub async fn revoke_token(&self, ctx: &RequestContext, req: RevokeTokenRequest) -> Result<RevokeTokenResponse> {
+        let (client, _pool) = self.client_and_pool(ctx, &req.client_id).await?;
         if let Some(secret) = client.secret() {
-            let given = input.get("ClientSecret").and_then(Value::as_str).unwrap_or_default();
+            let given = req.client_secret.as_deref().unwrap_or_default();
             if !cognate_crypto::seal::ct_eq(secret.as_bytes(), given.as_bytes()) {
                 return Err(CognitoError::not_authorized(format!(
                     "Unable to verify secret hash for client {}",
@@ -469,13 +576,13 @@ impl Service {
                 "Token revocation is not enabled for this app client.",
             ));
         }
-        match self.refresh_session(field(&input, "Token"), &client).await {
+        match self.refresh_session(&req.token, &client).await {
             Ok(session) => {
                 self.store.revoke_refresh(&session.origin_jti).await?;
-                Ok(json!({}))
+                Ok(RevokeTokenResponse::default())
             }
             // Revoking an unknown or already revoked token succeeds, as RFC 7009 asks.
-            Err(e) if e.kind == ErrorKind::NotAuthorized => Ok(json!({})),
+            Err(e) if e.kind == ErrorKind::NotAuthorized => Ok(RevokeTokenResponse::default()),
             Err(e) => Err(e),
         }
     }

@@ -1,22 +1,91 @@
 //! App-client management.
 
+use cognate_api::{
+    AnalyticsConfigurationType, CreateUserPoolClientRequest, CreateUserPoolClientResponse, DeleteUserPoolClientRequest,
+    DescribeUserPoolClientRequest, DescribeUserPoolClientResponse, Empty, ExplicitAuthFlowsType,
+    ListUserPoolClientsRequest, ListUserPoolClientsResponse, OAuthFlowType, PreventUserExistenceErrorTypes,
+    RefreshTokenRotationType, TokenValidityUnitsType, UpdateUserPoolClientRequest, UpdateUserPoolClientResponse,
+    UserPoolClientDescription, UserPoolClientType,
+};
 use serde_json::{json, Map, Value};
 
-use super::paging::{with_token, Page};
+use super::paging::Page;
 use super::pools::{same_members, ApplyOutcome};
 use super::Service;
+use crate::context::RequestContext;
 use crate::error::{CognitoError, Result, StoreError};
 use crate::ids;
 use crate::model::client::unit_seconds;
-use crate::model::{AppClient, Doc, UserPool};
+use crate::model::{AppClient, UserPool};
 
-/// Members copied from the request as given, in `UserPoolClientType` order.
-const PASSTHROUGH: &[&str] = &[
-    "ReadAttributes", "WriteAttributes", "ExplicitAuthFlows", "SupportedIdentityProviders",
-    "CallbackURLs", "LogoutURLs", "DefaultRedirectURI", "AllowedOAuthFlows", "AllowedOAuthScopes",
+const LEGACY_FLOWS: &[ExplicitAuthFlowsType] = &[
+    ExplicitAuthFlowsType::AdminNoSrpAuth,
+    ExplicitAuthFlowsType::CustomAuthFlowOnly,
+    ExplicitAuthFlowsType::UserPasswordAuth,
 ];
 
-const LEGACY_FLOWS: &[&str] = &["ADMIN_NO_SRP_AUTH", "CUSTOM_AUTH_FLOW_ONLY", "USER_PASSWORD_AUTH"];
+/// The settings CreateUserPoolClient and UpdateUserPoolClient share, from either request.
+struct ClientSettings {
+    client_name: Option<String>,
+    refresh_token_validity: Option<i32>,
+    access_token_validity: Option<i32>,
+    id_token_validity: Option<i32>,
+    token_validity_units: Option<TokenValidityUnitsType>,
+    read_attributes: Option<Vec<String>>,
+    write_attributes: Option<Vec<String>>,
+    explicit_auth_flows: Option<Vec<ExplicitAuthFlowsType>>,
+    supported_identity_providers: Option<Vec<String>>,
+    callback_urls: Option<Vec<String>>,
+    logout_urls: Option<Vec<String>>,
+    default_redirect_uri: Option<String>,
+    allowed_oauth_flows: Option<Vec<OAuthFlowType>>,
+    allowed_oauth_scopes: Option<Vec<String>>,
+    allowed_oauth_flows_user_pool_client: Option<bool>,
+    analytics_configuration: Option<AnalyticsConfigurationType>,
+    prevent_user_existence_errors: Option<PreventUserExistenceErrorTypes>,
+    enable_token_revocation: Option<bool>,
+    enable_propagate_additional_user_context_data: Option<bool>,
+    auth_session_validity: Option<i32>,
+    refresh_token_rotation: Option<RefreshTokenRotationType>,
+}
+
+macro_rules! client_settings {
+    ($req:expr, $name:expr) => {
+        ClientSettings {
+            client_name: $name,
+            refresh_token_validity: $req.refresh_token_validity,
+            access_token_validity: $req.access_token_validity,
+            id_token_validity: $req.id_token_validity,
+            token_validity_units: $req.token_validity_units.clone(),
+            read_attributes: $req.read_attributes.clone(),
+            write_attributes: $req.write_attributes.clone(),
+            explicit_auth_flows: $req.explicit_auth_flows.clone(),
+            supported_identity_providers: $req.supported_identity_providers.clone(),
+            callback_urls: $req.callback_urls.clone(),
+            logout_urls: $req.logout_urls.clone(),
+            default_redirect_uri: $req.default_redirect_uri.clone(),
+            allowed_oauth_flows: $req.allowed_oauth_flows.clone(),
+            allowed_oauth_scopes: $req.allowed_oauth_scopes.clone(),
+            allowed_oauth_flows_user_pool_client: $req.allowed_oauth_flows_user_pool_client,
+            analytics_configuration: $req.analytics_configuration.clone(),
+            prevent_user_existence_errors: $req.prevent_user_existence_errors,
+            enable_token_revocation: $req.enable_token_revocation,
+            enable_propagate_additional_user_context_data: $req.enable_propagate_additional_user_context_data,
+            auth_session_validity: $req.auth_session_validity,
+            refresh_token_rotation: $req.refresh_token_rotation.clone(),
+        }
+    };
+}
+
+/// A stored client document as the API returns it. Clients are stored as Cognito's
+/// `UserPoolClientType` document, so every member a caller set comes back as it was given.
+pub(crate) fn client_view(client: &AppClient) -> Result<UserPoolClientType> {
+    serde_json::from_value(Value::Object(client.doc.clone())).map_err(CognitoError::internal)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
 
 impl Service {
     /// Loads a client of the given pool, or fails as Cognito does.
@@ -32,48 +101,55 @@ impl Service {
     }
 
     /// CreateUserPoolClient; `fixed_id` comes from configuration files only.
-    pub async fn create_user_pool_client(&self, input: Doc, fixed_id: Option<&str>) -> Result<Value> {
-        let pool_id = input.get("UserPoolId").and_then(Value::as_str).unwrap_or_default();
-        let pool = self.pool(pool_id).await?;
-        let client_id = fixed_id.map(str::to_owned).unwrap_or_else(ids::client_id);
-        let secret = new_secret(&input, None)?;
-        let client = self.build_client(&pool, &client_id, secret, &input, None)?;
-        match self.store.insert_client(&client).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict) => {
-                return Err(CognitoError::invalid_parameter(format!(
-                    "User pool client {client_id} already exists."
-                )))
-            }
-            Err(e) => return Err(e.into()),
-        }
-        Ok(json!({ "UserPoolClient": client.doc }))
+    pub async fn create_user_pool_client(
+        &self,
+        _ctx: &RequestContext,
+        req: CreateUserPoolClientRequest,
+    ) -> Result<CreateUserPoolClientResponse> {
+        let client = self.insert_client(&req, None).await?;
+        Ok(CreateUserPoolClientResponse { user_pool_client: Some(client_view(&client)?) })
     }
 
-    /// Makes a pool's client match a declaration (CreateUserPoolClient input without the pool
-    /// id): found by `fixed_id`, else by name; a generated secret survives re-application.
+    async fn insert_client(&self, req: &CreateUserPoolClientRequest, fixed_id: Option<&str>) -> Result<AppClient> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let client_id = fixed_id.map(str::to_owned).unwrap_or_else(ids::client_id);
+        let secret = new_secret(req, None)?;
+        let settings = client_settings!(req, Some(req.client_name.clone()));
+        let client = self.build_client(&pool, &client_id, secret, &settings, None)?;
+        match self.store.insert_client(&client).await {
+            Ok(()) => Ok(client),
+            Err(StoreError::Conflict) => {
+                Err(CognitoError::invalid_parameter(format!("User pool client {client_id} already exists.")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Makes a pool's client match a declaration (`req.user_pool_id` is the pool's): found by
+    /// `fixed_id`, else by name; a generated secret survives re-application.
     pub async fn apply_client(
         &self,
-        pool_id: &str,
-        mut input: Doc,
+        req: CreateUserPoolClientRequest,
         fixed_id: Option<&str>,
     ) -> Result<(String, ApplyOutcome)> {
-        input.insert("UserPoolId".into(), json!(pool_id));
+        let pool_id = req.user_pool_id.as_str();
         let pool = self.pool(pool_id).await?;
         let existing = match fixed_id {
             Some(id) => self.store.get_client(id).await?.filter(|c| c.pool_id == pool_id),
-            None => {
-                let name = input.get("ClientName").and_then(Value::as_str).unwrap_or_default();
-                self.store.list_clients(pool_id, None, 1000).await?.into_iter().find(|c| c.name() == name)
-            }
+            None => self
+                .store
+                .list_clients(pool_id, None, 1000)
+                .await?
+                .into_iter()
+                .find(|c| c.name() == req.client_name),
         };
         let Some(existing) = existing else {
-            let created = self.create_user_pool_client(input, fixed_id).await?;
-            let id = created["UserPoolClient"]["ClientId"].as_str().unwrap_or_default().to_owned();
-            return Ok((id, ApplyOutcome::Created));
+            let created = self.insert_client(&req, fixed_id).await?;
+            return Ok((created.client_id, ApplyOutcome::Created));
         };
-        let secret = new_secret(&input, existing.secret())?;
-        let mut wanted = self.build_client(&pool, &existing.client_id, secret, &input, Some(&existing))?;
+        let secret = new_secret(&req, existing.secret())?;
+        let settings = client_settings!(req, Some(req.client_name.clone()));
+        let mut wanted = self.build_client(&pool, &existing.client_id, secret, &settings, Some(&existing))?;
         if let Some(v) = existing.doc.get("LastModifiedDate") {
             wanted.doc.insert("LastModifiedDate".into(), v.clone());
         }
@@ -85,50 +161,58 @@ impl Service {
         Ok((existing.client_id, ApplyOutcome::Updated))
     }
 
-    pub async fn describe_user_pool_client(&self, pool_id: &str, client_id: &str) -> Result<Value> {
-        let client = self.pool_client(pool_id, client_id).await?;
-        Ok(json!({ "UserPoolClient": client.doc }))
+    pub async fn describe_user_pool_client(
+        &self,
+        _ctx: &RequestContext,
+        req: DescribeUserPoolClientRequest,
+    ) -> Result<DescribeUserPoolClientResponse> {
+        let client = self.pool_client(&req.user_pool_id, &req.client_id).await?;
+        Ok(DescribeUserPoolClientResponse { user_pool_client: Some(client_view(&client)?) })
     }
 
-    pub async fn update_user_pool_client(&self, input: Doc) -> Result<Value> {
-        let pool_id = input.get("UserPoolId").and_then(Value::as_str).unwrap_or_default();
-        let client_id = input.get("ClientId").and_then(Value::as_str).unwrap_or_default();
-        let existing = self.pool_client(pool_id, client_id).await?;
-        let pool = self.pool(pool_id).await?;
+    pub async fn update_user_pool_client(
+        &self,
+        _ctx: &RequestContext,
+        req: UpdateUserPoolClientRequest,
+    ) -> Result<UpdateUserPoolClientResponse> {
+        let existing = self.pool_client(&req.user_pool_id, &req.client_id).await?;
+        let pool = self.pool(&req.user_pool_id).await?;
         let secret = existing.secret().map(str::to_owned);
-        let client = self.build_client(&pool, client_id, secret, &input, Some(&existing))?;
+        let settings = client_settings!(req, req.client_name.clone());
+        let client = self.build_client(&pool, &req.client_id, secret, &settings, Some(&existing))?;
         if !self.store.update_client(&client).await? {
-            return Err(CognitoError::client_not_found(client_id));
+            return Err(CognitoError::client_not_found(&req.client_id));
         }
-        Ok(json!({ "UserPoolClient": client.doc }))
+        Ok(UpdateUserPoolClientResponse { user_pool_client: Some(client_view(&client)?) })
     }
 
-    pub async fn delete_user_pool_client(&self, pool_id: &str, client_id: &str) -> Result<Value> {
-        self.pool_client(pool_id, client_id).await?;
-        if !self.store.delete_client(pool_id, client_id).await? {
-            return Err(CognitoError::client_not_found(client_id));
+    pub async fn delete_user_pool_client(&self, _ctx: &RequestContext, req: DeleteUserPoolClientRequest) -> Result<Empty> {
+        self.pool_client(&req.user_pool_id, &req.client_id).await?;
+        if !self.store.delete_client(&req.user_pool_id, &req.client_id).await? {
+            return Err(CognitoError::client_not_found(&req.client_id));
         }
-        Ok(json!({}))
+        Ok(Empty {})
     }
 
     pub async fn list_user_pool_clients(
         &self,
-        pool_id: &str,
-        max_results: Option<i64>,
-        token: Option<&str>,
-    ) -> Result<Value> {
+        _ctx: &RequestContext,
+        req: ListUserPoolClientsRequest,
+    ) -> Result<ListUserPoolClientsResponse> {
+        let pool_id = req.user_pool_id.as_str();
         self.pool(pool_id).await?;
-        let page = Page::new(max_results, 60, token);
-        let mut clients =
-            self.store.list_clients(pool_id, page.after.as_deref(), page.fetch_limit()).await?;
+        let page = Page::new(req.max_results, 60, req.next_token.as_deref());
+        let mut clients = self.store.list_clients(pool_id, page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut clients, |c| c.client_id.clone());
-        let items: Vec<Value> = clients
+        let items = clients
             .iter()
-            .map(|c| json!({"ClientId": c.client_id, "UserPoolId": c.pool_id, "ClientName": c.name()}))
+            .map(|c| UserPoolClientDescription {
+                client_id: Some(c.client_id.clone()),
+                user_pool_id: Some(c.pool_id.clone()),
+                client_name: Some(c.name().to_owned()),
+            })
             .collect();
-        let mut out = Map::new();
-        out.insert("UserPoolClients".into(), Value::Array(items));
-        Ok(with_token(out, "NextToken", next))
+        Ok(ListUserPoolClientsResponse { user_pool_clients: Some(items), next_token: next })
     }
 
     /// Builds a client document. On update, members the caller omits return to their defaults
@@ -138,71 +222,82 @@ impl Service {
         pool: &UserPool,
         client_id: &str,
         secret: Option<String>,
-        input: &Doc,
+        input: &ClientSettings,
         existing: Option<&AppClient>,
     ) -> Result<AppClient> {
         let now = self.now_date();
-        let get = |k: &str| input.get(k).cloned();
-        let name = match (input.get("ClientName").and_then(Value::as_str), existing) {
-            (Some(n), _) => n.to_owned(),
+        let name = match (&input.client_name, existing) {
+            (Some(n), _) => n.clone(),
             (None, Some(c)) => c.name().to_owned(),
             (None, None) => String::new(),
         };
-        check_flows(input.get("ExplicitAuthFlows"))?;
-        check_attributes(pool, input.get("ReadAttributes"), "read")?;
-        check_attributes(pool, input.get("WriteAttributes"), "write")?;
+        check_flows(input.explicit_auth_flows.as_deref())?;
+        check_attributes(pool, input.read_attributes.as_deref(), "read")?;
+        check_attributes(pool, input.write_attributes.as_deref(), "write")?;
         check_validity(input)?;
 
         let mut doc = Map::new();
-        doc.insert("UserPoolId".into(), json!(pool.id));
-        doc.insert("ClientName".into(), json!(name));
-        doc.insert("ClientId".into(), json!(client_id));
+        let mut put = |key: &str, value: Value| {
+            doc.insert(key.to_owned(), value);
+        };
+        put("UserPoolId", json!(pool.id));
+        put("ClientName", json!(name));
+        put("ClientId", json!(client_id));
         if let Some(s) = &secret {
-            doc.insert("ClientSecret".into(), json!(s));
+            put("ClientSecret", json!(s));
         }
-        doc.insert("LastModifiedDate".into(), now.clone());
+        put("LastModifiedDate", now.clone());
         let created = existing.and_then(|c| c.doc.get("CreationDate").cloned()).unwrap_or(now.clone());
-        doc.insert("CreationDate".into(), created);
-        let refresh = get("RefreshTokenValidity").filter(|v| v.as_i64() != Some(0)).unwrap_or(json!(30));
-        doc.insert("RefreshTokenValidity".into(), refresh);
-        for k in ["AccessTokenValidity", "IdTokenValidity"] {
-            if let Some(v) = get(k) {
-                doc.insert(k.into(), v);
+        put("CreationDate", created);
+        put("RefreshTokenValidity", json!(input.refresh_token_validity.filter(|v| *v != 0).unwrap_or(30)));
+        if let Some(v) = input.access_token_validity {
+            put("AccessTokenValidity", json!(v));
+        }
+        if let Some(v) = input.id_token_validity {
+            put("IdTokenValidity", json!(v));
+        }
+        put("TokenValidityUnits", input.token_validity_units.as_ref().map_or(json!({}), to_json));
+        // In `UserPoolClientType` order, as given.
+        let passthrough: [(&str, Option<Value>); 9] = [
+            ("ReadAttributes", input.read_attributes.as_ref().map(to_json)),
+            ("WriteAttributes", input.write_attributes.as_ref().map(to_json)),
+            ("ExplicitAuthFlows", input.explicit_auth_flows.as_ref().map(to_json)),
+            ("SupportedIdentityProviders", input.supported_identity_providers.as_ref().map(to_json)),
+            ("CallbackURLs", input.callback_urls.as_ref().map(to_json)),
+            ("LogoutURLs", input.logout_urls.as_ref().map(to_json)),
+            ("DefaultRedirectURI", input.default_redirect_uri.as_ref().map(to_json)),
+            ("AllowedOAuthFlows", input.allowed_oauth_flows.as_ref().map(to_json)),
+            ("AllowedOAuthScopes", input.allowed_oauth_scopes.as_ref().map(to_json)),
+        ];
+        for (key, value) in passthrough {
+            if let Some(v) = value {
+                put(key, v);
             }
         }
-        doc.insert("TokenValidityUnits".into(), get("TokenValidityUnits").unwrap_or(json!({})));
-        for k in PASSTHROUGH {
-            if let Some(v) = get(k) {
-                doc.insert((*k).into(), v);
-            }
+        put("AllowedOAuthFlowsUserPoolClient", json!(input.allowed_oauth_flows_user_pool_client.unwrap_or(false)));
+        if let Some(v) = &input.analytics_configuration {
+            put("AnalyticsConfiguration", to_json(v));
         }
-        doc.insert(
-            "AllowedOAuthFlowsUserPoolClient".into(),
-            get("AllowedOAuthFlowsUserPoolClient").unwrap_or(json!(false)),
+        if let Some(v) = &input.prevent_user_existence_errors {
+            put("PreventUserExistenceErrors", to_json(v));
+        }
+        put("EnableTokenRevocation", json!(input.enable_token_revocation.unwrap_or(true)));
+        put(
+            "EnablePropagateAdditionalUserContextData",
+            json!(input.enable_propagate_additional_user_context_data.unwrap_or(false)),
         );
-        if let Some(v) = get("AnalyticsConfiguration") {
-            doc.insert("AnalyticsConfiguration".into(), v);
-        }
-        if let Some(v) = get("PreventUserExistenceErrors") {
-            doc.insert("PreventUserExistenceErrors".into(), v);
-        }
-        doc.insert("EnableTokenRevocation".into(), get("EnableTokenRevocation").unwrap_or(json!(true)));
-        doc.insert(
-            "EnablePropagateAdditionalUserContextData".into(),
-            get("EnablePropagateAdditionalUserContextData").unwrap_or(json!(false)),
-        );
-        doc.insert("AuthSessionValidity".into(), get("AuthSessionValidity").unwrap_or(json!(3)));
-        if let Some(v) = get("RefreshTokenRotation") {
-            doc.insert("RefreshTokenRotation".into(), v);
+        put("AuthSessionValidity", json!(input.auth_session_validity.unwrap_or(3)));
+        if let Some(v) = &input.refresh_token_rotation {
+            put("RefreshTokenRotation", to_json(v));
         }
         Ok(AppClient { pool_id: pool.id.clone(), client_id: client_id.to_owned(), doc })
     }
 }
 
 /// The secret a client gets: the one given, a kept one, a new one if asked for, or none.
-fn new_secret(input: &Doc, existing: Option<&str>) -> Result<Option<String>> {
-    let generate = input.get("GenerateSecret").and_then(Value::as_bool) == Some(true);
-    match input.get("ClientSecret").and_then(Value::as_str) {
+fn new_secret(req: &CreateUserPoolClientRequest, existing: Option<&str>) -> Result<Option<String>> {
+    let generate = req.generate_secret == Some(true);
+    match req.client_secret.as_deref() {
         Some(_) if generate => Err(CognitoError::invalid_parameter(
             "GenerateSecret cannot be true when ClientSecret is provided.",
         )),
@@ -212,11 +307,10 @@ fn new_secret(input: &Doc, existing: Option<&str>) -> Result<Option<String>> {
     }
 }
 
-fn check_flows(flows: Option<&Value>) -> Result<()> {
-    let flows: Vec<&str> =
-        flows.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+fn check_flows(flows: Option<&[ExplicitAuthFlowsType]>) -> Result<()> {
+    let flows = flows.unwrap_or_default();
     let legacy = flows.iter().any(|f| LEGACY_FLOWS.contains(f));
-    let modern = flows.iter().any(|f| f.starts_with("ALLOW_"));
+    let modern = flows.iter().any(|f| f.as_str().starts_with("ALLOW_"));
     if legacy && modern {
         return Err(CognitoError::invalid_parameter(
             "The provided ExplicitAuthFlows combination is invalid: legacy flows (ADMIN_NO_SRP_AUTH, \
@@ -226,8 +320,8 @@ fn check_flows(flows: Option<&Value>) -> Result<()> {
     Ok(())
 }
 
-fn check_attributes(pool: &UserPool, attrs: Option<&Value>, which: &str) -> Result<()> {
-    for name in attrs.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+fn check_attributes(pool: &UserPool, attrs: Option<&[String]>, which: &str) -> Result<()> {
+    for name in attrs.unwrap_or_default() {
         if pool.schema_attribute(name).is_none() {
             return Err(CognitoError::invalid_parameter(format!(
                 "Invalid {which} attributes specified while creating a client"
@@ -239,24 +333,21 @@ fn check_attributes(pool: &UserPool, attrs: Option<&Value>, which: &str) -> Resu
 
 /// Token lifetimes must fall in Cognito's ranges: access and ID tokens 5 minutes to 1 day,
 /// refresh tokens 1 hour to 10 years.
-fn check_validity(input: &Doc) -> Result<()> {
-    let units = input.get("TokenValidityUnits").and_then(Value::as_object);
-    let unit = |k: &str, d: &str| {
-        units.and_then(|u| u.get(k)).and_then(Value::as_str).unwrap_or(d).to_owned()
-    };
-    let check = |member: &str, unit_key: &str, default_unit: &str, min: i64, max: i64| {
-        let Some(v) = input.get(member).and_then(Value::as_i64) else { return Ok(()) };
-        if v == 0 && member == "RefreshTokenValidity" {
+fn check_validity(input: &ClientSettings) -> Result<()> {
+    let units = input.token_validity_units.as_ref();
+    let check = |value: Option<i32>, unit: Option<cognate_api::TimeUnitsType>, default_unit: &str, min: i64, max: i64, refresh: bool| {
+        let Some(v) = value.map(i64::from) else { return Ok(()) };
+        if v == 0 && refresh {
             return Ok(());
         }
-        let secs = v * unit_seconds(&unit(unit_key, default_unit));
+        let secs = v * unit_seconds(unit.map_or(default_unit, |u| u.as_str()));
         if secs < min || secs > max {
             return Err(CognitoError::invalid_parameter("Invalid range for token validity."));
         }
         Ok(())
     };
-    check("AccessTokenValidity", "AccessToken", "hours", 300, 86400)?;
-    check("IdTokenValidity", "IdToken", "hours", 300, 86400)?;
-    check("RefreshTokenValidity", "RefreshToken", "days", 3600, 3650 * 86400)?;
+    check(input.access_token_validity, units.and_then(|u| u.access_token), "hours", 300, 86400, false)?;
+    check(input.id_token_validity, units.and_then(|u| u.id_token), "hours", 300, 86400, false)?;
+    check(input.refresh_token_validity, units.and_then(|u| u.refresh_token), "days", 3600, 3650 * 86400, true)?;
     Ok(())
 }

@@ -2,12 +2,17 @@
 //! SRP password step first. The flow's state (the session array, this round's private
 //! parameters) travels in the sealed, single-use `Session`.
 
+use cognate_api::trigger::{
+    CallerContext, ChallengeResult, CreateAuthChallenge, CreateAuthChallengeRequest, DefineAuthChallenge,
+    DefineAuthChallengeRequest, TriggerKind, TriggerSource, VerifyAuthChallengeRequest, VerifyAuthChallengeResponse,
+};
+use cognate_api::ChallengeNameType;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::auth::incorrect;
+use super::auth::{incorrect, AuthStep};
 use super::sessions::SessionState;
-use super::triggers::{event_attributes, flag, unrecognizable, CallerContext, Trigger};
+use super::triggers::{event_attributes, unrecognizable, StringMap};
 use super::users::user_not_found;
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
@@ -20,13 +25,13 @@ const MAX_ROUNDS: usize = 50;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct CustomState {
     /// `{challengeName, challengeResult, challengeMetadata}` entries, one per round.
-    pub session: Vec<Value>,
+    pub session: Vec<ChallengeResult>,
     /// This round's `privateChallengeParameters`.
     #[serde(default)]
-    pub private: Value,
+    pub private: Map<String, Value>,
     /// This round's `challengeMetadata`.
     #[serde(default)]
-    pub metadata: Value,
+    pub metadata: Option<String>,
     /// The name matched no user (PreventUserExistenceErrors ENABLED).
     #[serde(default)]
     pub user_not_found: bool,
@@ -41,7 +46,7 @@ pub(crate) struct Flow<'a> {
     pub ctx: CallerContext,
     pub state: CustomState,
     /// RespondToAuthChallenge's ClientMetadata (InitiateAuth's never reaches these triggers).
-    pub client_metadata: Option<Value>,
+    pub client_metadata: Option<StringMap>,
     /// The SRP_A the client sent at InitiateAuth, for a PASSWORD_VERIFIER step.
     pub srp_a: Option<String>,
 }
@@ -50,8 +55,8 @@ fn not_configured() -> CognitoError {
     CognitoError::invalid_parameter("Custom auth lambda trigger is not configured for the user pool.")
 }
 
-fn entry(name: &str, result: bool, metadata: Value) -> Value {
-    json!({"challengeName": name, "challengeResult": result, "challengeMetadata": metadata})
+fn entry(name: &str, result: bool, metadata: Option<String>) -> ChallengeResult {
+    ChallengeResult { challenge_name: name.to_owned(), challenge_result: result, challenge_metadata: metadata }
 }
 
 impl Flow<'_> {
@@ -59,16 +64,13 @@ impl Flow<'_> {
         self.user.as_ref().map_or(self.typed_name.as_str(), |u| u.username.as_str())
     }
 
-    fn base_request(&self) -> Map<String, Value> {
-        let mut r = Map::new();
-        r.insert("userAttributes".into(), self.user.as_ref().map_or(json!({}), event_attributes));
-        if let Some(m) = &self.client_metadata {
-            r.insert("clientMetadata".into(), m.clone());
-        }
-        if self.client.prevents_user_existence_errors() {
-            r.insert("userNotFound".into(), json!(self.state.user_not_found));
-        }
-        r
+    fn user_attributes(&self) -> StringMap {
+        self.user.as_ref().map(event_attributes).unwrap_or_default()
+    }
+
+    /// `userNotFound`, which only clients hiding user existence send.
+    fn user_not_found(&self) -> Option<bool> {
+        self.client.prevents_user_existence_errors().then_some(self.state.user_not_found)
     }
 }
 
@@ -82,9 +84,9 @@ impl Service {
         user: Option<User>,
         srp_a: Option<&str>,
         ctx: CallerContext,
-        validation: Option<Value>,
-    ) -> Result<Value> {
-        if Trigger::DefineAuthChallenge.function(pool).is_none() {
+        validation: Option<StringMap>,
+    ) -> Result<AuthStep> {
+        if !Self::has_trigger(pool, TriggerKind::DefineAuthChallenge) {
             return Err(not_configured());
         }
         let hidden = client.prevents_user_existence_errors();
@@ -100,7 +102,7 @@ impl Service {
         if srp_a.is_some() {
             // Pre authentication runs when a custom flow starts with SRP, as for USER_SRP_AUTH.
             self.pre_authentication(pool, client, user.as_ref(), typed_name, &ctx, validation).await?;
-            state.session.push(entry("SRP_A", true, Value::Null));
+            state.session.push(entry("SRP_A", true, None));
         }
         let flow = Flow {
             pool,
@@ -124,8 +126,8 @@ impl Service {
         named: Option<User>,
         answer: Option<&str>,
         ctx: CallerContext,
-        metadata: Option<Value>,
-    ) -> Result<Value> {
+        metadata: Option<StringMap>,
+    ) -> Result<AuthStep> {
         let state: CustomState = serde_json::from_value(session.data.clone()).map_err(|_| incorrect())?;
         let user = flow_user(&session, &state, named)?;
         let answer = answer.ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter ANSWER"))?;
@@ -139,25 +141,22 @@ impl Service {
             client_metadata: metadata,
             srp_a: None,
         };
-        let mut request = flow.base_request();
-        request.insert("privateChallengeParameters".into(), flow.state.private.clone());
-        request.insert("challengeAnswer".into(), json!(answer));
+        let request = VerifyAuthChallengeRequest {
+            user_attributes: flow.user_attributes(),
+            private_challenge_parameters: flow.state.private.clone().into_iter().collect(),
+            challenge_answer: answer.to_owned(),
+            client_metadata: flow.client_metadata.clone(),
+            user_not_found: flow.user_not_found(),
+        };
+        let source = TriggerSource::VerifyAuthChallengeResponse;
         let out = self
-            .run_trigger(
-                pool,
-                Trigger::VerifyAuthChallengeResponse,
-                "VerifyAuthChallengeResponse_Authentication",
-                flow.user_name(),
-                &flow.ctx,
-                Value::Object(request),
-                json!({"answerCorrect": null}),
-            )
+            .run_trigger::<VerifyAuthChallengeResponse>(pool, source, flow.user_name(), &flow.ctx, request)
             .await?
             .ok_or_else(not_configured)?;
-        let correct = flag(&out, "answerCorrect")?;
-        let metadata = std::mem::take(&mut flow.state.metadata);
+        let correct = out.answer_correct == Some(true);
+        let metadata = flow.state.metadata.take();
         flow.state.session.push(entry("CUSTOM_CHALLENGE", correct, metadata));
-        flow.state.private = Value::Null;
+        flow.state.private = Map::new();
         self.define_round(flow).await
     }
 
@@ -169,13 +168,13 @@ impl Service {
         session: SessionState,
         user: User,
         ctx: CallerContext,
-        metadata: Option<Value>,
-    ) -> Result<Value> {
+        metadata: Option<StringMap>,
+    ) -> Result<AuthStep> {
         let mut state: CustomState = serde_json::from_value(session.data.clone()).map_err(|_| incorrect())?;
         if session.username != user.username {
             return Err(incorrect());
         }
-        state.session.push(entry("PASSWORD_VERIFIER", true, Value::Null));
+        state.session.push(entry("PASSWORD_VERIFIER", true, None));
         let flow = Flow {
             pool,
             client,
@@ -190,31 +189,23 @@ impl Service {
     }
 
     /// One define call and what follows from it: tokens, failure, or the next challenge.
-    async fn define_round(&self, mut flow: Flow<'_>) -> Result<Value> {
+    async fn define_round(&self, mut flow: Flow<'_>) -> Result<AuthStep> {
         if flow.state.session.len() > MAX_ROUNDS {
             return Err(incorrect());
         }
-        let mut request = flow.base_request();
-        request.insert("session".into(), Value::Array(flow.state.session.clone()));
+        let request = DefineAuthChallengeRequest {
+            user_attributes: flow.user_attributes(),
+            session: flow.state.session.clone(),
+            client_metadata: flow.client_metadata.clone(),
+            user_not_found: flow.user_not_found(),
+        };
         let out = self
-            .run_trigger(
-                flow.pool,
-                Trigger::DefineAuthChallenge,
-                "DefineAuthChallenge_Authentication",
-                flow.user_name(),
-                &flow.ctx,
-                Value::Object(request),
-                json!({"challengeName": null, "issueTokens": null, "failAuthentication": null}),
-            )
+            .run_trigger::<DefineAuthChallenge>(flow.pool, TriggerSource::DefineAuthChallenge, flow.user_name(), &flow.ctx, request)
             .await?
             .ok_or_else(not_configured)?;
-        let issue = flag(&out, "issueTokens")?;
-        let fail = flag(&out, "failAuthentication")?;
-        let challenge = match out.get("challengeName") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err(unrecognizable()),
-        };
+        let issue = out.issue_tokens == Some(true);
+        let fail = out.fail_authentication == Some(true);
+        let challenge = out.challenge_name;
         if fail {
             return Err(incorrect());
         }
@@ -224,15 +215,14 @@ impl Service {
             }
             // A flow for an unknown user can never end in tokens.
             let Some(user) = flow.user.as_ref() else { return Err(incorrect()) };
-            return self
-                .complete_sign_in(flow.pool, flow.client, user, "TokenGeneration_Authentication", &flow.ctx, flow.client_metadata.clone())
-                .await;
+            let source = TriggerSource::TokenGenerationAuthentication;
+            return self.complete_sign_in(flow.pool, flow.client, user, source, &flow.ctx, flow.client_metadata.clone()).await;
         }
         match challenge.as_deref() {
             Some("CUSTOM_CHALLENGE") => self.create_round(flow).await,
             Some("PASSWORD_VERIFIER") => {
                 let Some(srp_a) = flow.srp_a.take() else { return Err(unrecognizable()) };
-                let mut out = self.srp_challenge(flow.pool, flow.client, &flow.typed_name, flow.user.as_ref(), &srp_a)?;
+                let mut step = self.srp_challenge(flow.pool, flow.client, &flow.typed_name, flow.user.as_ref(), &srp_a)?;
                 let session = self.new_session(
                     &flow.pool.id,
                     &flow.client.client_id,
@@ -241,8 +231,8 @@ impl Service {
                     flow.client.auth_session_validity_minutes(),
                     serde_json::to_value(&flow.state).map_err(CognitoError::internal)?,
                 )?;
-                out["Session"] = json!(session);
-                Ok(out)
+                step.session = Some(session);
+                Ok(step)
             }
             _ => Err(unrecognizable()),
         }
@@ -260,44 +250,35 @@ impl Service {
         }
     }
 
-    async fn create_round(&self, mut flow: Flow<'_>) -> Result<Value> {
-        let mut request = flow.base_request();
-        request.insert("challengeName".into(), json!("CUSTOM_CHALLENGE"));
-        request.insert("session".into(), Value::Array(flow.state.session.clone()));
+    async fn create_round(&self, mut flow: Flow<'_>) -> Result<AuthStep> {
+        let request = CreateAuthChallengeRequest {
+            user_attributes: flow.user_attributes(),
+            challenge_name: "CUSTOM_CHALLENGE".into(),
+            session: flow.state.session.clone(),
+            client_metadata: flow.client_metadata.clone(),
+            user_not_found: flow.user_not_found(),
+        };
         let out = self
-            .run_trigger(
-                flow.pool,
-                Trigger::CreateAuthChallenge,
-                "CreateAuthChallenge_Authentication",
-                flow.user_name(),
-                &flow.ctx,
-                Value::Object(request),
-                json!({"publicChallengeParameters": null, "privateChallengeParameters": null, "challengeMetadata": null}),
-            )
+            .run_trigger::<CreateAuthChallenge>(flow.pool, TriggerSource::CreateAuthChallenge, flow.user_name(), &flow.ctx, request)
             .await?
             .ok_or_else(not_configured)?;
-        let map = |k: &str| -> Result<Map<String, Value>> {
-            match out.get(k) {
-                None | Some(Value::Null) => Ok(Map::new()),
-                Some(Value::Object(m)) => Ok(m.clone()),
-                Some(_) => Err(unrecognizable()),
-            }
-        };
-        let mut public = map("publicChallengeParameters")?;
-        flow.state.private = Value::Object(map("privateChallengeParameters")?);
-        flow.state.metadata = match out.get("challengeMetadata") {
-            None | Some(Value::Null) => Value::Null,
-            Some(Value::String(s)) => json!(s),
-            Some(_) => return Err(unrecognizable()),
-        };
+        flow.state.private = out.private_challenge_parameters.unwrap_or_default().into_iter().collect();
+        flow.state.metadata = out.challenge_metadata;
         // Challenge parameters are strings on the wire.
-        for v in public.values_mut() {
-            if !v.is_string() {
-                let text = if v.is_null() { String::new() } else { v.to_string() };
-                *v = json!(text);
-            }
-        }
-        public.insert("USERNAME".into(), json!(self.public_name(&flow)));
+        let mut public: StringMap = out
+            .public_challenge_parameters
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) => s,
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect();
+        public.insert("USERNAME".into(), self.public_name(&flow));
         let session = self.new_session(
             &flow.pool.id,
             &flow.client.client_id,
@@ -306,11 +287,7 @@ impl Service {
             flow.client.auth_session_validity_minutes(),
             serde_json::to_value(&flow.state).map_err(CognitoError::internal)?,
         )?;
-        Ok(json!({
-            "ChallengeName": "CUSTOM_CHALLENGE",
-            "Session": session,
-            "ChallengeParameters": public,
-        }))
+        Ok(AuthStep::challenge(ChallengeNameType::CustomChallenge, Some(session), public))
     }
 }
 

@@ -1,11 +1,13 @@
 //! The sign-up lifecycle triggers: PreSignUp (its decisions) and PostConfirmation.
 
-use serde_json::{json, Map, Value};
+use cognate_api::trigger::{
+    CallerContext, PostConfirmation, PostConfirmationRequest, PreSignUp, PreSignUpRequest, TriggerSource,
+};
 
-use super::triggers::{event_attributes, flag, string_map, validation_map, CallerContext, Trigger};
+use super::triggers::{event_attributes, StringMap};
 use super::Service;
 use crate::error::{CognitoError, Result};
-use crate::model::{Doc, User, UserPool, UserStatus};
+use crate::model::{User, UserPool, UserStatus};
 
 /// What a PreSignUp function decided.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,52 +45,44 @@ impl PreSignUpDecision {
 impl Service {
     /// PreSignUp. Its decisions apply to `PreSignUp_SignUp`; for `PreSignUp_AdminCreateUser`
     /// they are ignored, as in Cognito. None when the trigger is not configured.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn pre_sign_up(
         &self,
         pool: &UserPool,
-        source: &str,
+        source: TriggerSource,
         username: &str,
         attrs: &[(String, String)],
-        input: &Doc,
-        ctx: &CallerContext,
+        validation_data: Option<StringMap>,
+        client_metadata: Option<StringMap>,
+        caller: &CallerContext,
     ) -> Result<Option<PreSignUpDecision>> {
-        let attributes: Map<String, Value> = attrs.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-        let request = json!({
-            "userAttributes": attributes,
-            "validationData": validation_map(input),
-            "clientMetadata": string_map(input, "ClientMetadata"),
-        });
-        let response = json!({"autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false});
-        let Some(out) = self.run_trigger(pool, Trigger::PreSignUp, source, username, ctx, request, response).await? else {
+        let request = PreSignUpRequest {
+            user_attributes: attrs.iter().cloned().collect(),
+            validation_data,
+            client_metadata,
+        };
+        let Some(out) = self.run_trigger::<PreSignUp>(pool, source, username, caller, request).await? else {
             return Ok(None);
         };
         let decision = PreSignUpDecision {
-            auto_confirm: flag(&out, "autoConfirmUser")?,
-            auto_verify_email: flag(&out, "autoVerifyEmail")?,
-            auto_verify_phone: flag(&out, "autoVerifyPhone")?,
+            auto_confirm: out.auto_confirm_user == Some(true),
+            auto_verify_email: out.auto_verify_email == Some(true),
+            auto_verify_phone: out.auto_verify_phone == Some(true),
         };
-        Ok((source == "PreSignUp_SignUp").then_some(decision))
+        Ok((source == TriggerSource::PreSignUpSignUp).then_some(decision))
     }
 
     /// PostConfirmation, after the confirmation is stored.
     pub(crate) async fn post_confirmation(
         &self,
         pool: &UserPool,
-        source: &str,
+        source: TriggerSource,
         user: &User,
-        ctx: &CallerContext,
-        metadata: Option<Value>,
+        caller: &CallerContext,
+        client_metadata: Option<StringMap>,
     ) -> Result<()> {
-        if Trigger::PostConfirmation.function(pool).is_none() {
-            return Ok(());
-        }
-        let mut request = Map::new();
-        request.insert("userAttributes".into(), event_attributes(user));
-        if let Some(m) = metadata {
-            request.insert("clientMetadata".into(), m);
-        }
-        self.run_trigger(pool, Trigger::PostConfirmation, source, &user.username, ctx, Value::Object(request), json!({}))
-            .await?;
+        let request = PostConfirmationRequest { user_attributes: event_attributes(user), client_metadata };
+        self.run_trigger::<PostConfirmation>(pool, source, &user.username, caller, request).await?;
         Ok(())
     }
 }

@@ -2,10 +2,16 @@
 //! pool's templates, writing the outbox, and checking codes when they come back.
 
 use cognate_crypto::seal::purpose;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+
+use cognate_api::trigger::{
+    CallerContext, CustomMessage, CustomMessageRequest, CustomMessageResponse, CustomSenderRequest, MessageEvent,
+    TriggerKind, TriggerSource,
+};
+use cognate_api::{CodeDeliveryDetailsType, DeliveryMediumType};
 
 use super::attributes::mask;
-use super::triggers::{envelope, event_attributes, CallerContext, Trigger};
+use super::triggers::{envelope, event_attributes, trigger_function, StringMap};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
 use base64::Engine as _;
@@ -40,19 +46,20 @@ impl Delivery {
     }
 
     /// `CodeDeliveryDetails` as Cognito answers it.
-    pub(crate) fn details(&self) -> Value {
-        json!({
-            "Destination": mask(&self.destination),
-            "DeliveryMedium": self.channel,
-            "AttributeName": self.attribute,
-        })
+    pub(crate) fn details(&self) -> CodeDeliveryDetailsType {
+        CodeDeliveryDetailsType {
+            destination: Some(mask(&self.destination)),
+            delivery_medium: Some(if self.channel == "EMAIL" { DeliveryMediumType::Email } else { DeliveryMediumType::Sms }),
+            attribute_name: Some(self.attribute.to_owned()),
+        }
     }
 }
 
 /// A message ready to send, and the custom sender function that takes it over, if any.
 pub(crate) struct Composed {
     pub message: OutboxMessage,
-    sender: Option<(String, Value)>,
+    /// The custom sender function, its source and its event.
+    sender: Option<(String, TriggerSource, Value)>,
 }
 
 /// What kind of message: a verification code, or an invitation with a temporary password.
@@ -199,33 +206,34 @@ impl Service {
         user: &User,
         delivery: &Delivery,
         kind: MessageKind,
-        source: &str,
+        event: MessageEvent,
         code: &str,
         ctx: &CallerContext,
-        metadata: Option<Value>,
+        metadata: Option<StringMap>,
     ) -> Result<Composed> {
-        let sender = if delivery.channel == "EMAIL" { Trigger::CustomEmailSender } else { Trigger::CustomSmsSender };
-        if let Some((function, _)) = sender.function(pool) {
-            let event = self.custom_sender_event(pool, user, sender, kind, source, code, ctx, metadata)?;
-            let mut message = self.outbox_message(pool, user, delivery, None, String::new(), code, source);
+        let sender = if delivery.channel == "EMAIL" { TriggerKind::CustomEmailSender } else { TriggerKind::CustomSmsSender };
+        if let Some((function, _)) = trigger_function(pool, sender) {
+            let source = if sender == TriggerKind::CustomEmailSender { event.email_sender() } else { event.sms_sender() };
+            let sender_event = self.custom_sender_event(pool, user, sender, kind, source, code, ctx, metadata)?;
+            let mut message = self.outbox_message(pool, user, delivery, None, String::new(), code, event);
             message.status = DeliveryStatus::CustomSender;
-            message.body = format!("(handed to the {} function {function})", sender.key());
-            return Ok(Composed { message, sender: Some((function, event)) });
+            message.body = format!("(handed to the {} function {function})", sender.lambda_config_key());
+            return Ok(Composed { message, sender: Some((function, source, sender_event)) });
         }
         let (mut subject, mut body) = templates(pool, delivery, kind);
-        if let Some(custom) = self.custom_message(pool, user, kind, source, ctx, metadata).await? {
+        if let Some(custom) = self.custom_message(pool, user, kind, event, ctx, metadata).await? {
             let email = delivery.channel == "EMAIL";
             let (text, member) = if email {
-                (custom.get("emailMessage"), "emailBody")
+                (custom.email_message.as_ref(), "emailBody")
             } else {
-                (custom.get("smsMessage"), "smsMessage")
+                (custom.sms_message.as_ref(), "smsMessage")
             };
             if let Some(text) = text.and_then(Value::as_str) {
                 check_custom_text(text, member, kind, email)?;
                 body = text.to_owned();
             }
             if email {
-                if let Some(s) = custom.get("emailSubject").and_then(Value::as_str) {
+                if let Some(s) = custom.email_subject.as_ref().and_then(Value::as_str) {
                     if s.chars().count() > 140 || s.is_empty() {
                         return Err(CognitoError::invalid_parameter(format!(
                             "1 validation error detected: Value '{s}' at 'emailSubject' failed to satisfy constraint: Member must have length less than or equal to 140"
@@ -236,7 +244,7 @@ impl Service {
             }
         }
         let body = render(&body, code, &user.username);
-        Ok(Composed { message: self.outbox_message(pool, user, delivery, subject, body, code, source), sender: None })
+        Ok(Composed { message: self.outbox_message(pool, user, delivery, subject, body, code, event), sender: None })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -248,7 +256,7 @@ impl Service {
         subject: Option<String>,
         body: String,
         code: &str,
-        source: &str,
+        event: MessageEvent,
     ) -> OutboxMessage {
         OutboxMessage {
             id: crate::ids::uuid(),
@@ -259,7 +267,7 @@ impl Service {
             subject,
             body,
             code: Some(code.to_owned()),
-            source: source.to_owned(),
+            source: event.name().to_owned(),
             created_ms: self.now_ms(),
             ..OutboxMessage::default()
         }
@@ -273,12 +281,12 @@ impl Service {
         &self,
         pool: &UserPool,
         user: &User,
-        sender: Trigger,
+        sender: TriggerKind,
         kind: MessageKind,
-        source: &str,
+        source: TriggerSource,
         code: &str,
         ctx: &CallerContext,
-        metadata: Option<Value>,
+        metadata: Option<StringMap>,
     ) -> Result<Value> {
         let key_id = pool.lambda_config("KMSKeyID").and_then(Value::as_str).unwrap_or_default().to_owned();
         let plaintext = if kind == MessageKind::Invitation { html_escape(code) } else { code.to_owned() };
@@ -289,26 +297,31 @@ impl Service {
             )
         })?;
         let request_type =
-            if sender == Trigger::CustomEmailSender { "customEmailSenderRequestV1" } else { "customSMSSenderRequestV1" };
-        let request = json!({
-            "type": request_type,
-            "code": base64::engine::general_purpose::STANDARD.encode(encrypted),
-            "clientMetadata": metadata.unwrap_or(Value::Null),
-            "userAttributes": event_attributes(user),
-        });
-        let source = format!("{}_{source}", sender.key());
-        Ok(envelope("1", &source, &self.config.region, &pool.id, &user.username, ctx, request))
+            if sender == TriggerKind::CustomEmailSender { "customEmailSenderRequestV1" } else { "customSMSSenderRequestV1" };
+        let request = CustomSenderRequest {
+            kind: request_type.to_owned(),
+            code: Some(base64::engine::general_purpose::STANDARD.encode(encrypted)),
+            client_metadata: metadata,
+            user_attributes: event_attributes(user),
+        };
+        let request = serde_json::to_value(request).map_err(CognitoError::internal)?;
+        Ok(envelope("1", source, &self.config.region, &pool.id, &user.username, ctx, request))
     }
 
     /// Sends a composed message: hands it to its custom sender function without waiting (the
     /// API call never sees the outcome), or to the outbox and the configured transports.
     pub(crate) async fn dispatch(&self, composed: Composed) -> Result<()> {
         match composed.sender {
-            Some((function, event)) => {
+            Some((function, source, event)) => {
                 // Recorded first so the outbox shows the hand-off even if the function fails.
                 self.deliver(&composed.message).await?;
-                let source = event["triggerSource"].as_str().unwrap_or_default().to_owned();
-                self.invoker.invoke_async(&function, event, InvokeMeta { pool_id: composed.message.pool_id, trigger_source: source });
+                let meta = InvokeMeta {
+                    pool_id: composed.message.pool_id,
+                    trigger_source: Some(source),
+                    invocation_id: crate::ids::uuid(),
+                    attempt: 1,
+                };
+                self.invoker.invoke_async(&function, event, meta);
                 Ok(())
             }
             None => self.deliver(&composed.message).await,
@@ -344,12 +357,12 @@ impl Service {
         user: &User,
         delivery: &Delivery,
         kind: MessageKind,
-        source: &str,
+        event: MessageEvent,
         code: &str,
         ctx: &CallerContext,
-        metadata: Option<Value>,
+        metadata: Option<StringMap>,
     ) -> Result<()> {
-        let composed = self.compose_message(pool, user, delivery, kind, source, code, ctx, metadata).await?;
+        let composed = self.compose_message(pool, user, delivery, kind, event, code, ctx, metadata).await?;
         self.dispatch(composed).await
     }
 
@@ -359,26 +372,18 @@ impl Service {
         pool: &UserPool,
         user: &User,
         kind: MessageKind,
-        source: &str,
+        event: MessageEvent,
         ctx: &CallerContext,
-        metadata: Option<Value>,
-    ) -> Result<Option<Map<String, Value>>> {
-        if Trigger::CustomMessage.function(pool).is_none() {
-            return Ok(None);
-        }
-        let mut request = Map::new();
-        request.insert("userAttributes".into(), event_attributes(user));
-        request.insert("codeParameter".into(), json!("{####}"));
-        request.insert("linkParameter".into(), json!("{##Click Here##}"));
-        request.insert(
-            "usernameParameter".into(),
-            if kind == MessageKind::Invitation { json!("{username}") } else { Value::Null },
-        );
-        request.insert("clientMetadata".into(), metadata.unwrap_or(Value::Null));
-        let response = json!({"smsMessage": null, "emailMessage": null, "emailSubject": null});
-        let trigger_source = format!("CustomMessage_{source}");
-        self.run_trigger(pool, Trigger::CustomMessage, &trigger_source, &user.username, ctx, Value::Object(request), response)
-            .await
+        client_metadata: Option<StringMap>,
+    ) -> Result<Option<CustomMessageResponse>> {
+        let request = CustomMessageRequest {
+            user_attributes: event_attributes(user),
+            code_parameter: "{####}".into(),
+            link_parameter: "{##Click Here##}".into(),
+            username_parameter: (kind == MessageKind::Invitation).then(|| "{username}".to_owned()),
+            client_metadata,
+        };
+        self.run_trigger::<CustomMessage>(pool, event.custom_message(), &user.username, ctx, request).await
     }
 }
 

@@ -3,16 +3,24 @@
 //! and the custom senders apply), authenticator apps (`SOFTWARE_TOKEN_MFA`, RFC 6238), the
 //! users' preferences, and `MFA_SETUP` for users who must enrol an app before signing in.
 
+use cognate_api::trigger::{CallerContext, MessageEvent, TriggerSource};
+use cognate_api::{
+    AdminSetUserMFAPreferenceRequest, AdminSetUserMFAPreferenceResponse, AssociateSoftwareTokenRequest,
+    AssociateSoftwareTokenResponse, ChallengeNameType, SetUserMFAPreferenceRequest, SetUserMFAPreferenceResponse,
+    VerifySoftwareTokenRequest, VerifySoftwareTokenResponse, VerifySoftwareTokenResponseType,
+};
 use cognate_crypto::totp;
 use serde_json::{json, Value};
 
+use super::auth::{AuthStep, Respond};
 use super::messages::{Delivery, MessageKind};
 use super::sessions::SessionState;
-use super::triggers::{string_map, CallerContext};
+use super::triggers::StringMap;
 use super::users::user_not_found;
 use super::Service;
+use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result};
-use crate::model::{field, AppClient, CodePurpose, Doc, User, UserPool};
+use crate::model::{AppClient, CodePurpose, User, UserPool};
 
 const LIST: &str = "UserMFASettingList";
 const PREFERRED: &str = "PreferredMfaSetting";
@@ -55,6 +63,14 @@ impl Factor {
             "EMAIL_OTP" => Some(Factor::Email),
             "SOFTWARE_TOKEN_MFA" => Some(Factor::SoftwareToken),
             _ => None,
+        }
+    }
+
+    fn challenge(self) -> ChallengeNameType {
+        match self {
+            Factor::Sms => ChallengeNameType::SmsMfa,
+            Factor::Email => ChallengeNameType::EmailOtp,
+            Factor::SoftwareToken => ChallengeNameType::SoftwareTokenMfa,
         }
     }
 
@@ -116,17 +132,35 @@ fn pool_allows(pool: &UserPool, factor: Factor) -> bool {
 }
 
 impl Service {
-    pub async fn admin_set_user_mfa_preference(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(field(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, field(&input, "Username")).await?;
-        self.update_user_with(user, false, |u| apply_preference(&pool, u, &input)).await?;
-        Ok(json!({}))
+    pub async fn admin_set_user_mfa_preference(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminSetUserMFAPreferenceRequest,
+    ) -> Result<AdminSetUserMFAPreferenceResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
+        let wanted = preferences(
+            req.sms_mfa_settings.map(|s| (s.enabled, s.preferred_mfa)),
+            req.email_mfa_settings.map(|s| (s.enabled, s.preferred_mfa)),
+            req.software_token_mfa_settings.map(|s| (s.enabled, s.preferred_mfa)),
+        );
+        self.update_user_with(user, false, |u| apply_preference(&pool, u, &wanted)).await?;
+        Ok(AdminSetUserMFAPreferenceResponse::default())
     }
 
-    pub async fn set_user_mfa_preference(&self, input: Doc) -> Result<Value> {
-        let caller = self.token_caller(field(&input, "AccessToken")).await?;
-        self.update_user_with(caller.user, false, |u| apply_preference(&caller.pool, u, &input)).await?;
-        Ok(json!({}))
+    pub async fn set_user_mfa_preference(
+        &self,
+        ctx: &RequestContext,
+        req: SetUserMFAPreferenceRequest,
+    ) -> Result<SetUserMFAPreferenceResponse> {
+        let caller = self.token_caller(ctx, &req.access_token).await?;
+        let wanted = preferences(
+            req.sms_mfa_settings.map(|s| (s.enabled, s.preferred_mfa)),
+            req.email_mfa_settings.map(|s| (s.enabled, s.preferred_mfa)),
+            req.software_token_mfa_settings.map(|s| (s.enabled, s.preferred_mfa)),
+        );
+        self.update_user_with(caller.user, false, |u| apply_preference(&caller.pool, u, &wanted)).await?;
+        Ok(SetUserMFAPreferenceResponse::default())
     }
 
     /// What a sign-in needs after a correct password: nothing with MFA off; the user's
@@ -170,19 +204,17 @@ impl Service {
         client: &AppClient,
         user: User,
         step: SecondStep,
-        token_source: &str,
+        token_source: TriggerSource,
         ctx: &CallerContext,
-    ) -> Result<Value> {
+    ) -> Result<AuthStep> {
         let minutes = client.auth_session_validity_minutes();
         let data = json!({ "tokenSource": token_source });
+        let one = |k: &str, v: String| -> StringMap { [(k.to_owned(), v)].into_iter().collect() };
         let factor = match step {
             SecondStep::Setup => {
                 let session = self.new_session(&pool.id, &client.client_id, &user.username, MFA_SETUP, minutes, data)?;
-                return Ok(json!({
-                    "ChallengeName": MFA_SETUP,
-                    "Session": session,
-                    "ChallengeParameters": { "MFAS_CAN_SETUP": "[\"SOFTWARE_TOKEN_MFA\"]" },
-                }));
+                let parameters = one("MFAS_CAN_SETUP", "[\"SOFTWARE_TOKEN_MFA\"]".into());
+                return Ok(AuthStep::challenge(ChallengeNameType::MfaSetup, Some(session), parameters));
             }
             SecondStep::Select(choices) => {
                 let names: Vec<&str> = choices.iter().map(|f| f.name()).collect();
@@ -190,29 +222,24 @@ impl Service {
                 data["choices"] = json!(names);
                 let session =
                     self.new_session(&pool.id, &client.client_id, &user.username, SELECT_MFA_TYPE, minutes, data)?;
-                return Ok(json!({
-                    "ChallengeName": SELECT_MFA_TYPE,
-                    "Session": session,
-                    "ChallengeParameters": { "MFAS_CAN_CHOOSE": serde_json::to_string(&names).unwrap_or_default() },
-                }));
+                let parameters = one("MFAS_CAN_CHOOSE", serde_json::to_string(&names).unwrap_or_default());
+                return Ok(AuthStep::challenge(ChallengeNameType::SelectMfaType, Some(session), parameters));
             }
             SecondStep::Factor(f) => f,
         };
         let username = user.username.clone();
-        let mut parameters = json!({});
+        let mut parameters = StringMap::new();
         if let Some(attr) = factor.attribute() {
             let (user, code) =
                 self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::Mfa, minutes * 60_000)).await?;
             let delivery = Delivery::to(&user, attr).ok_or_else(user_not_found)?;
-            self.send_code_message(pool, &user, &delivery, MessageKind::Authentication, "Authentication", &code, ctx, None)
-                .await?;
-            parameters = json!({
-                "CODE_DELIVERY_DELIVERY_MEDIUM": delivery.channel,
-                "CODE_DELIVERY_DESTINATION": super::attributes::mask(&delivery.destination),
-            });
+            let event = MessageEvent::Authentication;
+            self.send_code_message(pool, &user, &delivery, MessageKind::Authentication, event, &code, ctx, None).await?;
+            parameters.insert("CODE_DELIVERY_DELIVERY_MEDIUM".into(), delivery.channel.to_owned());
+            parameters.insert("CODE_DELIVERY_DESTINATION".into(), super::attributes::mask(&delivery.destination));
         }
         let session = self.new_session(&pool.id, &client.client_id, &username, factor.name(), minutes, data)?;
-        Ok(json!({ "ChallengeName": factor.name(), "Session": session, "ChallengeParameters": parameters }))
+        Ok(AuthStep::challenge(factor.challenge(), Some(session), parameters))
     }
 
     /// `RespondToAuthChallenge` for `SMS_MFA`, `EMAIL_OTP` and `SOFTWARE_TOKEN_MFA`. A wrong
@@ -222,12 +249,12 @@ impl Service {
         pool: &UserPool,
         client: &AppClient,
         factor: Factor,
-        input: &Doc,
+        input: &Respond,
         name: &str,
-    ) -> Result<Value> {
+        ctx: &CallerContext,
+    ) -> Result<AuthStep> {
         let (state, user) = self.challenge_session(pool, client, input, name, factor.name()).await?;
-        let responses = input.get("ChallengeResponses");
-        let r = |k: &str| responses.and_then(|c| c.get(k)).and_then(Value::as_str);
+        let r = |k: &str| input.response(k);
         self.check_secret_hash(client, name, Some(&user), r("SECRET_HASH"))?;
         let code = r(factor.response_key())
             .ok_or_else(|| CognitoError::invalid_parameter(format!("Missing required parameter {}", factor.response_key())))?;
@@ -256,14 +283,20 @@ impl Service {
             // authenticator code): the session must still be used up before tokens.
             self.use_session(&state).await?;
         }
-        self.finish_second_step(pool, client, &user, &state, input).await
+        self.finish_second_step(pool, client, &user, &state, input, ctx).await
     }
 
     /// `RespondToAuthChallenge` for `SELECT_MFA_TYPE`: the chosen factor's challenge follows.
-    pub(crate) async fn answer_mfa_choice(&self, pool: &UserPool, client: &AppClient, input: &Doc, name: &str) -> Result<Value> {
+    pub(crate) async fn answer_mfa_choice(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        input: &Respond,
+        name: &str,
+        ctx: &CallerContext,
+    ) -> Result<AuthStep> {
         let (state, user) = self.challenge_session(pool, client, input, name, SELECT_MFA_TYPE).await?;
-        let responses = input.get("ChallengeResponses");
-        let r = |k: &str| responses.and_then(|c| c.get(k)).and_then(Value::as_str);
+        let r = |k: &str| input.response(k);
         self.check_secret_hash(client, name, Some(&user), r("SECRET_HASH"))?;
         let answer = r("ANSWER").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter ANSWER"))?;
         let offered = state.data.get("choices").and_then(Value::as_array).is_some_and(|c| c.iter().any(|x| x == answer));
@@ -271,18 +304,21 @@ impl Service {
             CognitoError::invalid_parameter(format!("{answer} is not one of the MFA types the user can choose."))
         })?;
         self.use_session(&state).await?;
-        let ctx = CallerContext::of(input, Some(&client.client_id));
-        let source = state.data.get("tokenSource").and_then(Value::as_str).unwrap_or("TokenGeneration_Authentication").to_owned();
-        self.second_step_challenge(pool, client, user, SecondStep::Factor(factor), &source, &ctx).await
+        self.second_step_challenge(pool, client, user, SecondStep::Factor(factor), token_source(&state), ctx).await
     }
 
     /// `RespondToAuthChallenge` for `MFA_SETUP`, after VerifySoftwareToken accepted a code
     /// with this session: the app becomes the user's preferred factor and the sign-in ends.
-    pub(crate) async fn answer_mfa_setup(&self, pool: &UserPool, client: &AppClient, input: &Doc, name: &str) -> Result<Value> {
+    pub(crate) async fn answer_mfa_setup(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        input: &Respond,
+        name: &str,
+        ctx: &CallerContext,
+    ) -> Result<AuthStep> {
         let (state, user) = self.challenge_session(pool, client, input, name, MFA_SETUP).await?;
-        let responses = input.get("ChallengeResponses");
-        let secret_hash = responses.and_then(|c| c.get("SECRET_HASH")).and_then(Value::as_str);
-        self.check_secret_hash(client, name, Some(&user), secret_hash)?;
+        self.check_secret_hash(client, name, Some(&user), input.response("SECRET_HASH"))?;
         if state.data.get("verified").and_then(Value::as_bool) != Some(true) {
             return Err(CognitoError::invalid_parameter("Software token MFA is not set up: call VerifySoftwareToken first."));
         }
@@ -293,11 +329,15 @@ impl Service {
                 Ok(())
             })
             .await?;
-        self.finish_second_step(pool, client, &user, &state, input).await
+        self.finish_second_step(pool, client, &user, &state, input, ctx).await
     }
 
-    pub async fn associate_software_token(&self, input: Doc) -> Result<Value> {
-        let (pool, user, session) = self.token_enrolment(&input).await?;
+    pub async fn associate_software_token(
+        &self,
+        ctx: &RequestContext,
+        req: AssociateSoftwareTokenRequest,
+    ) -> Result<AssociateSoftwareTokenResponse> {
+        let (pool, user, session) = self.token_enrolment(ctx, req.access_token.as_deref(), req.session.as_deref()).await?;
         if !pool_allows(&pool, Factor::SoftwareToken) {
             return Err(CognitoError::invalid_parameter("The user pool does not allow software token MFA."));
         }
@@ -312,16 +352,20 @@ impl Service {
                 Ok(())
             })
             .await?;
-        let mut out = json!({ "SecretCode": secret });
-        if let Some(state) = session {
-            out["Session"] = json!(self.next_setup_session(&state, &user, false)?);
-        }
-        Ok(out)
+        let session = match session {
+            Some(state) => Some(self.next_setup_session(&state, &user, false)?),
+            None => None,
+        };
+        Ok(AssociateSoftwareTokenResponse { secret_code: Some(secret), session })
     }
 
-    pub async fn verify_software_token(&self, input: Doc) -> Result<Value> {
-        let (_, user, session) = self.token_enrolment(&input).await?;
-        let code = field(&input, "UserCode").to_owned();
+    pub async fn verify_software_token(
+        &self,
+        ctx: &RequestContext,
+        req: VerifySoftwareTokenRequest,
+    ) -> Result<VerifySoftwareTokenResponse> {
+        let (_, user, session) = self.token_enrolment(ctx, req.access_token.as_deref(), req.session.as_deref()).await?;
+        let code = req.user_code.as_str();
         let mismatch =
             || CognitoError::new(ErrorKind::EnableSoftwareTokenMfa, "Code mismatch and fail enable Software Token MFA");
         let pending = user.settings.get(PENDING_TOKEN).and_then(Value::as_str).map(str::to_owned);
@@ -330,7 +374,7 @@ impl Service {
         };
         let secret = self.open_token_secret(&user, &pending)?;
         // A mistyped code leaves an MFA_SETUP session usable for another try.
-        let step = totp::verify(&secret, &code, self.now(), TOTP_WINDOW).map_err(CognitoError::internal)?.ok_or_else(mismatch)?;
+        let step = totp::verify(&secret, code, self.now(), TOTP_WINDOW).map_err(CognitoError::internal)?.ok_or_else(mismatch)?;
         if let Some(state) = &session {
             self.use_session(state).await?;
         }
@@ -341,27 +385,33 @@ impl Service {
                 Ok(())
             })
             .await?;
-        let mut out = json!({ "Status": "SUCCESS" });
-        if let Some(state) = session {
-            out["Session"] = json!(self.next_setup_session(&state, &user, true)?);
-        }
-        Ok(out)
+        let session = match session {
+            Some(state) => Some(self.next_setup_session(&state, &user, true)?),
+            None => None,
+        };
+        Ok(VerifySoftwareTokenResponse { status: Some(VerifySoftwareTokenResponseType::Success), session })
     }
 
     /// The user an AssociateSoftwareToken / VerifySoftwareToken call is for: the access
     /// token's, or the one signing in under an `MFA_SETUP` session (opened, not yet used up).
-    async fn token_enrolment(&self, input: &Doc) -> Result<(UserPool, User, Option<SessionState>)> {
-        if let Some(token) = input.get("AccessToken").and_then(Value::as_str) {
-            let caller = self.token_caller(token).await?;
+    async fn token_enrolment(
+        &self,
+        ctx: &RequestContext,
+        access_token: Option<&str>,
+        session: Option<&str>,
+    ) -> Result<(UserPool, User, Option<SessionState>)> {
+        if let Some(token) = access_token {
+            let caller = self.token_caller(ctx, token).await?;
             return Ok((caller.pool, caller.user, None));
         }
-        let Some(session) = input.get("Session").and_then(Value::as_str) else {
+        let Some(session) = session else {
             return Err(CognitoError::invalid_parameter("An AccessToken or a Session is required."));
         };
         let state = self.unseal_session(session)?;
         if state.challenge != MFA_SETUP {
             return Err(invalid_session());
         }
+        ctx.note_pool(&state.pool);
         let pool = self.pool(&state.pool).await?;
         let user = self.find_user(&pool, &state.username).await?.ok_or_else(user_not_found)?;
         Ok((pool, user, Some(state)))
@@ -424,13 +474,13 @@ impl Service {
         &self,
         pool: &UserPool,
         client: &AppClient,
-        input: &Doc,
+        input: &Respond,
         name: &str,
         challenge: &str,
     ) -> Result<(SessionState, User)> {
         let session = input
-            .get("Session")
-            .and_then(Value::as_str)
+            .session
+            .as_deref()
             .ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter Session"))?;
         let state = self.open_session(session, &client.client_id, &pool.id, challenge)?;
         let user = self.find_user(pool, name).await?.ok_or_else(user_not_found)?;
@@ -446,12 +496,20 @@ impl Service {
         client: &AppClient,
         user: &User,
         state: &SessionState,
-        input: &Doc,
-    ) -> Result<Value> {
-        let ctx = CallerContext::of(input, Some(&client.client_id));
-        let source = state.data.get("tokenSource").and_then(Value::as_str).unwrap_or("TokenGeneration_Authentication");
-        self.complete_sign_in(pool, client, user, source, &ctx, string_map(input, "ClientMetadata")).await
+        input: &Respond,
+        ctx: &CallerContext,
+    ) -> Result<AuthStep> {
+        self.complete_sign_in(pool, client, user, token_source(state), ctx, input.client_metadata.clone()).await
     }
+}
+
+/// The source the tokens at the end of a second step are generated for.
+fn token_source(state: &SessionState) -> TriggerSource {
+    state
+        .data
+        .get("tokenSource")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .unwrap_or(TriggerSource::TokenGenerationAuthentication)
 }
 
 /// Turns on SMS MFA as the preferred factor (a migrated user's `enableSMSMFA`).
@@ -478,16 +536,23 @@ fn enabled_factors(user: &User) -> Vec<Factor> {
         .unwrap_or_default()
 }
 
-/// `SMSMfaSettings` / `EmailMfaSettings` / `SoftwareTokenMfaSettings` (`{Enabled,
-/// PreferredMfa}`) applied to the user's list and preference.
-fn apply_preference(pool: &UserPool, user: &mut User, input: &Doc) -> Result<()> {
-    let members =
-        [("SMSMfaSettings", Factor::Sms), ("EmailMfaSettings", Factor::Email), ("SoftwareTokenMfaSettings", Factor::SoftwareToken)];
-    for (member, factor) in members {
-        let Some(settings) = input.get(member) else { continue };
-        let flag = |k: &str| settings.get(k).and_then(Value::as_bool);
+/// One factor's `{Enabled, PreferredMfa}`.
+type Preference = (Option<bool>, Option<bool>);
+
+/// The `SMSMfaSettings` / `EmailMfaSettings` / `SoftwareTokenMfaSettings` a request gives, by
+/// factor.
+fn preferences(sms: Option<Preference>, email: Option<Preference>, token: Option<Preference>) -> Vec<(Factor, Preference)> {
+    [(Factor::Sms, sms), (Factor::Email, email), (Factor::SoftwareToken, token)]
+        .into_iter()
+        .filter_map(|(f, p)| p.map(|p| (f, p)))
+        .collect()
+}
+
+/// The wanted settings applied to the user's list and preference.
+fn apply_preference(pool: &UserPool, user: &mut User, wanted: &[(Factor, Preference)]) -> Result<()> {
+    for &(factor, (enabled_flag, preferred_flag)) in wanted {
         let mut enabled = enabled_factors(user);
-        match flag("Enabled") {
+        match enabled_flag {
             Some(true) => {
                 if !pool_allows(pool, factor) {
                     return Err(CognitoError::invalid_parameter(format!(
@@ -509,7 +574,7 @@ fn apply_preference(pool: &UserPool, user: &mut User, input: &Doc) -> Result<()>
             None => {}
         }
         let preferred = user.settings.get(PREFERRED).and_then(Value::as_str) == Some(factor.name());
-        match flag("PreferredMfa") {
+        match preferred_flag {
             Some(true) if enabled.contains(&factor) => {
                 user.settings.insert(PREFERRED.into(), json!(factor.name()));
             }
@@ -519,7 +584,7 @@ fn apply_preference(pool: &UserPool, user: &mut User, input: &Doc) -> Result<()>
                     factor.name()
                 )))
             }
-            _ if preferred && (!enabled.contains(&factor) || flag("PreferredMfa") == Some(false)) => {
+            _ if preferred && (!enabled.contains(&factor) || preferred_flag == Some(false)) => {
                 user.settings.remove(PREFERRED);
             }
             _ => {}

@@ -2,10 +2,11 @@
 //! a password reset, is offered to the pool's UserMigration function, which may return the
 //! user's profile to create here.
 
-use serde_json::{json, Value};
+use cognate_api::trigger::{CallerContext, TriggerSource, UserMigration, UserMigrationRequest};
+use serde_json::Value;
 
 use super::attributes::{check_writes, Writer};
-use super::triggers::{flag, unrecognizable, CallerContext, Trigger};
+use super::triggers::{unrecognizable, StringMap};
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
 use crate::model::{AppClient, User, UserPool, UserStatus};
@@ -24,10 +25,12 @@ impl Service {
         typed_name: &str,
         password: &str,
         ctx: &CallerContext,
-        validation: Option<Value>,
+        validation: Option<StringMap>,
     ) -> Result<Option<User>> {
-        let request = json!({ "password": password, "validationData": validation });
-        self.migrate(pool, client, "UserMigration_Authentication", typed_name, Some(password), ctx, request).await
+        let request =
+            UserMigrationRequest { password: Some(password.to_owned()), validation_data: validation, client_metadata: None };
+        self.migrate(pool, client, TriggerSource::UserMigrationAuthentication, typed_name, Some(password), ctx, request)
+            .await
     }
 
     /// UserMigration_ForgotPassword.
@@ -37,10 +40,10 @@ impl Service {
         client: &AppClient,
         typed_name: &str,
         ctx: &CallerContext,
-        metadata: Option<Value>,
+        metadata: Option<StringMap>,
     ) -> Result<Option<User>> {
-        let request = json!({ "clientMetadata": metadata });
-        self.migrate(pool, client, "UserMigration_ForgotPassword", typed_name, None, ctx, request).await
+        let request = UserMigrationRequest { password: None, validation_data: None, client_metadata: metadata };
+        self.migrate(pool, client, TriggerSource::UserMigrationForgotPassword, typed_name, None, ctx, request).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -48,23 +51,19 @@ impl Service {
         &self,
         pool: &UserPool,
         client: &AppClient,
-        source: &str,
+        source: TriggerSource,
         typed_name: &str,
         password: Option<&str>,
         ctx: &CallerContext,
-        request: Value,
+        request: UserMigrationRequest,
     ) -> Result<Option<User>> {
-        let response = json!({
-            "userAttributes": null, "finalUserStatus": null, "messageAction": null,
-            "desiredDeliveryMediums": null, "forceAliasCreation": null, "enableSMSMFA": null,
-        });
-        let Some(out) = self.run_trigger(pool, Trigger::UserMigration, source, typed_name, ctx, request, response).await? else {
+        let Some(out) = self.run_trigger::<UserMigration>(pool, source, typed_name, ctx, request).await? else {
             return Ok(None);
         };
-        let attrs: Vec<(String, String)> = match out.get("userAttributes") {
-            None | Some(Value::Null) => return Err(not_migrated(client)),
-            Some(Value::Object(m)) if m.is_empty() => return Err(not_migrated(client)),
-            Some(Value::Object(m)) => m
+        let attrs: Vec<(String, String)> = match &out.user_attributes {
+            None => return Err(not_migrated(client)),
+            Some(m) if m.is_empty() => return Err(not_migrated(client)),
+            Some(m) => m
                 .iter()
                 .map(|(k, v)| match v {
                     Value::String(s) => Ok((k.clone(), s.clone())),
@@ -73,14 +72,13 @@ impl Service {
                     _ => Err(unrecognizable()),
                 })
                 .collect::<Result<_>>()?,
-            Some(_) => return Err(unrecognizable()),
         };
-        let status = match out.get("finalUserStatus").and_then(Value::as_str) {
+        let status = match out.final_user_status.as_deref() {
             Some("CONFIRMED") => UserStatus::Confirmed,
             None | Some("RESET_REQUIRED") => UserStatus::ResetRequired,
             Some(_) => return Err(unrecognizable()),
         };
-        let force_alias = out.get("forceAliasCreation").and_then(Value::as_bool) == Some(true);
+        let force_alias = out.force_alias_creation == Some(true);
         // The function may pick the real username when the typed name was an alias.
         let chosen = attrs.iter().find(|(k, _)| k == "username").map(|(_, v)| v.clone());
         let mut attrs: Vec<(String, String)> = attrs.into_iter().filter(|(k, _)| k != "username" && k != "sub").collect();
@@ -90,7 +88,7 @@ impl Service {
             None => self.username_and_attributes(pool, typed_name, std::mem::take(&mut attrs))?,
         };
         let mut user = self.new_user(pool, &username, with_name, status);
-        if flag(&out, "enableSMSMFA")? {
+        if out.enable_sms_mfa == Some(true) {
             if pool.mfa_configuration() == "OFF" || user.attribute("phone_number").is_none_or(str::is_empty) {
                 return Err(CognitoError::invalid_parameter(
                     "enableSMSMFA needs MFA turned on for the pool and a phone_number for the user.",

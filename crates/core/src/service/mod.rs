@@ -32,7 +32,7 @@ use crate::ports::{Clock, Invoker, NoFunctions, NoTransports, Sender, Store};
 pub use kms::{KmsError, KmsResult};
 pub use paging::Page;
 pub use pools::ApplyOutcome;
-pub use triggers::{sample_event, sdk_version, trigger_error, Trigger, CALLER_SDK};
+pub use triggers::{sample_event, sdk_version, trigger_error, trigger_function, CallerContext, NO_CLIENT};
 
 /// Deployment facts the service needs.
 #[derive(Debug, Clone)]

@@ -1,7 +1,5 @@
 //! Keyset paging shared by the List* operations: the token is the last key of the page.
 
-use serde_json::{Map, Value};
-
 /// A page request: how many, and after which key.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -10,7 +8,7 @@ pub struct Page {
 }
 
 impl Page {
-    pub fn new(limit: Option<i64>, default: usize, token: Option<&str>) -> Self {
+    pub fn new(limit: Option<i32>, default: usize, token: Option<&str>) -> Self {
         Self {
             limit: limit.map_or(default, |l| l.max(1) as usize),
             after: token.filter(|t| !t.is_empty()).map(str::to_owned),
@@ -31,11 +29,4 @@ impl Page {
     pub fn fetch_limit(&self) -> usize {
         self.limit + 1
     }
-}
-
-pub(crate) fn with_token(mut out: Map<String, Value>, name: &str, token: Option<String>) -> Value {
-    if let Some(t) = token {
-        out.insert(name.to_owned(), Value::String(t));
-    }
-    Value::Object(out)
 }

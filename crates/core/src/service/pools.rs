@@ -1,13 +1,25 @@
 //! User-pool management: create, describe, update, delete, list, custom attributes, MFA config.
+//!
+//! Pools are stored as Cognito's `UserPoolType` document (so every member a caller set comes
+//! back from Describe as it was given); requests arrive typed and are written into it here.
 
+use cognate_api::{
+    AddCustomAttributesRequest, AddCustomAttributesResponse, AdminCreateUserConfigType, CreateUserPoolRequest,
+    CreateUserPoolResponse, DeleteUserPoolRequest, DescribeUserPoolRequest, DescribeUserPoolResponse, Empty,
+    GetUserPoolMfaConfigRequest, GetUserPoolMfaConfigResponse, LambdaConfigType, ListUserPoolsRequest,
+    ListUserPoolsResponse, SchemaAttributeType, SetUserPoolMfaConfigRequest, SetUserPoolMfaConfigResponse,
+    UpdateUserPoolRequest, UpdateUserPoolResponse, UserPoolDescriptionType, UserPoolMfaType, UserPoolPolicyType,
+    UserPoolType, VerificationMessageTemplateType,
+};
 use serde_json::{json, Map, Value};
 
-use super::paging::{with_token, Page};
+use super::paging::Page;
 use super::Service;
+use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result, StoreError};
 use crate::ids;
 use crate::model::pool::{standard_schema, STANDARD_ATTRIBUTES};
-use crate::model::{field, Doc, UserPool};
+use crate::model::{Doc, UserPool};
 
 /// What applying a declaration did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +40,87 @@ pub(crate) fn same_members(a: &Doc, b: &Doc) -> bool {
 
 const MAX_CUSTOM_ATTRIBUTES: usize = 50;
 
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// What CreateUserPool and UpdateUserPool both set, from either request; the creation-only
+/// members are None for an update.
+struct PoolSettings<'a> {
+    name: Option<&'a str>,
+    policies: Option<&'a UserPoolPolicyType>,
+    deletion_protection: Option<Value>,
+    lambda_config: Option<&'a LambdaConfigType>,
+    auto_verified_attributes: Option<Value>,
+    sms_verification_message: Option<&'a str>,
+    email_verification_message: Option<&'a str>,
+    email_verification_subject: Option<&'a str>,
+    verification_message_template: Option<&'a VerificationMessageTemplateType>,
+    sms_authentication_message: Option<&'a str>,
+    user_attribute_update_settings: Option<Value>,
+    mfa_configuration: Option<UserPoolMfaType>,
+    device_configuration: Option<Value>,
+    email_configuration: Option<Value>,
+    sms_configuration: Option<Value>,
+    user_pool_tags: Option<Value>,
+    admin_create_user_config: Option<&'a AdminCreateUserConfigType>,
+    user_pool_add_ons: Option<Value>,
+    account_recovery_setting: Option<Value>,
+    user_pool_tier: Option<Value>,
+    creation: Option<CreationOnly<'a>>,
+}
+
+/// Members only CreateUserPool sets.
+struct CreationOnly<'a> {
+    schema: Option<&'a [SchemaAttributeType]>,
+    alias_attributes: Option<Value>,
+    username_attributes: Option<Value>,
+    username_configuration: Option<Value>,
+}
+
+macro_rules! pool_settings {
+    ($req:expr, $name:expr, $creation:expr) => {
+        PoolSettings {
+            name: $name,
+            policies: $req.policies.as_ref(),
+            deletion_protection: $req.deletion_protection.as_ref().map(to_json),
+            lambda_config: $req.lambda_config.as_ref(),
+            auto_verified_attributes: $req.auto_verified_attributes.as_ref().map(to_json),
+            sms_verification_message: $req.sms_verification_message.as_deref(),
+            email_verification_message: $req.email_verification_message.as_deref(),
+            email_verification_subject: $req.email_verification_subject.as_deref(),
+            verification_message_template: $req.verification_message_template.as_ref(),
+            sms_authentication_message: $req.sms_authentication_message.as_deref(),
+            user_attribute_update_settings: $req.user_attribute_update_settings.as_ref().map(to_json),
+            mfa_configuration: $req.mfa_configuration,
+            device_configuration: $req.device_configuration.as_ref().map(to_json),
+            email_configuration: $req.email_configuration.as_ref().map(to_json),
+            sms_configuration: $req.sms_configuration.as_ref().map(to_json),
+            user_pool_tags: $req.user_pool_tags.as_ref().map(to_json),
+            admin_create_user_config: $req.admin_create_user_config.as_ref(),
+            user_pool_add_ons: $req.user_pool_add_ons.as_ref().map(to_json),
+            account_recovery_setting: $req.account_recovery_setting.as_ref().map(to_json),
+            user_pool_tier: $req.user_pool_tier.as_ref().map(to_json),
+            creation: $creation,
+        }
+    };
+}
+
+fn create_settings(req: &CreateUserPoolRequest) -> PoolSettings<'_> {
+    let creation = CreationOnly {
+        schema: req.schema.as_deref(),
+        alias_attributes: req.alias_attributes.as_ref().map(to_json),
+        username_attributes: req.username_attributes.as_ref().map(to_json),
+        username_configuration: req.username_configuration.as_ref().map(to_json),
+    };
+    pool_settings!(req, Some(req.pool_name.as_str()), Some(creation))
+}
+
+/// A stored pool as the API describes it.
+fn pool_view(doc: Map<String, Value>) -> Result<UserPoolType> {
+    serde_json::from_value(Value::Object(doc)).map_err(CognitoError::internal)
+}
+
 
 impl Service {
     /// Loads a pool or fails with Cognito's "does not exist" error.
@@ -35,58 +128,46 @@ impl Service {
         self.store.get_pool(pool_id).await?.ok_or_else(|| CognitoError::pool_not_found(pool_id))
     }
 
-    async fn described(&self, pool: UserPool) -> Result<Value> {
+    async fn described(&self, pool: UserPool) -> Result<UserPoolType> {
         let users = self.store.count_users(&pool.id).await?;
         let mut doc = pool.doc;
-        // Keep Cognito's member order: the estimate sits after DeviceConfiguration.
-        let mut out = Map::new();
-        let mut placed = false;
-        for (k, v) in doc.iter_mut() {
-            if k == "MfaSettings" {
-                continue;
-            }
-            if !placed && matches!(k.as_str(), "EmailConfiguration" | "Arn") {
-                out.insert("EstimatedNumberOfUsers".into(), json!(users));
-                placed = true;
-            }
-            out.insert(k.clone(), v.take());
-        }
-        if !placed {
-            out.insert("EstimatedNumberOfUsers".into(), json!(users));
-        }
-        Ok(Value::Object(out))
+        doc.remove("MfaSettings");
+        doc.insert("EstimatedNumberOfUsers".into(), json!(users));
+        pool_view(doc)
     }
 
-    /// CreateUserPool; `fixed_id` comes from configuration files only.
-    pub async fn create_user_pool(&self, input: Doc, fixed_id: Option<&str>) -> Result<Value> {
+    /// CreateUserPool.
+    pub async fn create_user_pool(&self, _ctx: &RequestContext, req: CreateUserPoolRequest) -> Result<CreateUserPoolResponse> {
+        let pool = self.insert_pool(&req, None).await?;
+        Ok(CreateUserPoolResponse { user_pool: Some(self.described(pool).await?) })
+    }
+
+    /// Stores a new pool; `fixed_id` comes from configuration files only.
+    async fn insert_pool(&self, req: &CreateUserPoolRequest, fixed_id: Option<&str>) -> Result<UserPool> {
         let id = fixed_id.map(str::to_owned).unwrap_or_else(|| ids::pool_id(&self.config.region));
-        let pool = self.build_pool(&id, &input, None)?;
+        let pool = self.build_pool(&id, &create_settings(req), None)?;
         match self.store.insert_pool(&pool).await {
             Ok(()) => self.create_pool_keys(&id).await?,
             Err(StoreError::Conflict) => {
-                return Err(CognitoError::invalid_parameter(format!(
-                    "User pool {id} already exists."
-                )))
+                return Err(CognitoError::invalid_parameter(format!("User pool {id} already exists.")))
             }
             Err(e) => return Err(e.into()),
         }
-        Ok(json!({ "UserPool": self.described(pool).await? }))
+        Ok(pool)
     }
 
-    /// Makes the stored pool match a declaration (CreateUserPool input shape): created when
-    /// missing (found by `fixed_id`, else by name), replaced when any member differs.
-    pub async fn apply_pool(&self, input: Doc, fixed_id: Option<&str>) -> Result<(String, ApplyOutcome)> {
-        let name = crate::model::get_str(&input, "PoolName").unwrap_or_default().to_owned();
+    /// Makes the stored pool match a declaration: created when missing (found by `fixed_id`,
+    /// else by name), replaced when any member differs.
+    pub async fn apply_pool(&self, req: CreateUserPoolRequest, fixed_id: Option<&str>) -> Result<(String, ApplyOutcome)> {
         let existing = match fixed_id {
             Some(id) => self.store.get_pool(id).await?,
-            None => self.find_pool_by_name(&name).await?,
+            None => self.find_pool_by_name(&req.pool_name).await?,
         };
         let Some(existing) = existing else {
-            let created = self.create_user_pool(input, fixed_id).await?;
-            let id = created["UserPool"]["Id"].as_str().unwrap_or_default().to_owned();
-            return Ok((id, ApplyOutcome::Created));
+            let created = self.insert_pool(&req, fixed_id).await?;
+            return Ok((created.id, ApplyOutcome::Created));
         };
-        let mut wanted = self.build_pool(&existing.id, &input, None)?;
+        let mut wanted = self.build_pool(&existing.id, &create_settings(&req), None)?;
         for keep in ["CreationDate", "LastModifiedDate", "MfaSettings", "Domain"] {
             match existing.doc.get(keep) {
                 Some(v) => wanted.doc.insert(keep.into(), v.clone()),
@@ -115,22 +196,28 @@ impl Service {
         }
     }
 
-    pub async fn describe_user_pool(&self, pool_id: &str) -> Result<Value> {
-        let pool = self.pool(pool_id).await?;
-        Ok(json!({ "UserPool": self.described(pool).await? }))
+    pub async fn describe_user_pool(
+        &self,
+        _ctx: &RequestContext,
+        req: DescribeUserPoolRequest,
+    ) -> Result<DescribeUserPoolResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        Ok(DescribeUserPoolResponse { user_pool: Some(self.described(pool).await?) })
     }
 
-    pub async fn update_user_pool(&self, input: Doc) -> Result<Value> {
-        let pool_id = field(&input, "UserPoolId").to_owned();
-        let existing = self.pool(&pool_id).await?;
-        let pool = self.build_pool(&pool_id, &input, Some(&existing))?;
+    pub async fn update_user_pool(&self, _ctx: &RequestContext, req: UpdateUserPoolRequest) -> Result<UpdateUserPoolResponse> {
+        let pool_id = req.user_pool_id.as_str();
+        let existing = self.pool(pool_id).await?;
+        let settings = pool_settings!(req, req.pool_name.as_deref(), None);
+        let pool = self.build_pool(pool_id, &settings, Some(&existing))?;
         if !self.store.update_pool(&pool).await? {
-            return Err(CognitoError::pool_not_found(&pool_id));
+            return Err(CognitoError::pool_not_found(pool_id));
         }
-        Ok(json!({}))
+        Ok(UpdateUserPoolResponse::default())
     }
 
-    pub async fn delete_user_pool(&self, pool_id: &str) -> Result<Value> {
+    pub async fn delete_user_pool(&self, _ctx: &RequestContext, req: DeleteUserPoolRequest) -> Result<Empty> {
+        let pool_id = req.user_pool_id.as_str();
         let pool = self.pool(pool_id).await?;
         if pool.deletion_protected() {
             return Err(CognitoError::invalid_parameter(
@@ -141,14 +228,14 @@ impl Service {
         if !self.store.delete_pool(pool_id).await? {
             return Err(CognitoError::pool_not_found(pool_id));
         }
-        Ok(json!({}))
+        Ok(Empty {})
     }
 
-    pub async fn list_user_pools(&self, max_results: Option<i64>, token: Option<&str>) -> Result<Value> {
-        let page = Page::new(max_results, 60, token);
+    pub async fn list_user_pools(&self, _ctx: &RequestContext, req: ListUserPoolsRequest) -> Result<ListUserPoolsResponse> {
+        let page = Page::new(Some(req.max_results), 60, req.next_token.as_deref());
         let mut pools = self.store.list_pools(page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut pools, |p| p.id.clone());
-        let items: Vec<Value> = pools
+        let items = pools
             .iter()
             .map(|p| {
                 let mut d = Map::new();
@@ -157,18 +244,21 @@ impl Service {
                         d.insert(k.into(), v.clone());
                     }
                 }
-                Value::Object(d)
+                serde_json::from_value::<UserPoolDescriptionType>(Value::Object(d)).map_err(CognitoError::internal)
             })
-            .collect();
-        let mut out = Map::new();
-        out.insert("UserPools".into(), Value::Array(items));
-        Ok(with_token(out, "NextToken", next))
+            .collect::<Result<_>>()?;
+        Ok(ListUserPoolsResponse { user_pools: Some(items), next_token: next })
     }
 
-    pub async fn add_custom_attributes(&self, pool_id: &str, attributes: &[Value]) -> Result<Value> {
+    pub async fn add_custom_attributes(
+        &self,
+        _ctx: &RequestContext,
+        req: AddCustomAttributesRequest,
+    ) -> Result<AddCustomAttributesResponse> {
+        let pool_id = req.user_pool_id.as_str();
         let mut pool = self.pool(pool_id).await?;
         let mut schema = pool.schema().to_vec();
-        for attr in attributes.iter().filter_map(Value::as_object) {
+        for attr in &req.custom_attributes {
             let entry = custom_attribute(attr)?;
             let name = entry["Name"].as_str().unwrap_or_default().to_owned();
             if schema.iter().any(|a| a["Name"] == name.as_str()) {
@@ -189,61 +279,77 @@ impl Service {
         if !self.store.update_pool(&pool).await? {
             return Err(CognitoError::pool_not_found(pool_id));
         }
-        Ok(json!({}))
+        Ok(AddCustomAttributesResponse::default())
     }
 
-    pub async fn get_user_pool_mfa_config(&self, pool_id: &str) -> Result<Value> {
-        let pool = self.pool(pool_id).await?;
-        Ok(mfa_view(&pool))
+    pub async fn get_user_pool_mfa_config(
+        &self,
+        _ctx: &RequestContext,
+        req: GetUserPoolMfaConfigRequest,
+    ) -> Result<GetUserPoolMfaConfigResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let view = mfa_view(&pool)?;
+        Ok(GetUserPoolMfaConfigResponse {
+            sms_mfa_configuration: view.sms_mfa_configuration,
+            software_token_mfa_configuration: view.software_token_mfa_configuration,
+            email_mfa_configuration: view.email_mfa_configuration,
+            mfa_configuration: view.mfa_configuration,
+            web_authn_configuration: view.web_authn_configuration,
+        })
     }
 
-    pub async fn set_user_pool_mfa_config(&self, input: Doc) -> Result<Value> {
-        let pool_id = field(&input, "UserPoolId").to_owned();
-        let mut pool = self.pool(&pool_id).await?;
-        let enabled = |key: &str| {
-            input.get(key).and_then(|c| c.get("Enabled")).and_then(Value::as_bool) == Some(true)
-        };
-        let configures = enabled("SoftwareTokenMfaConfiguration")
-            || input.contains_key("SmsMfaConfiguration")
-            || input.contains_key("EmailMfaConfiguration");
-        let mfa = crate::model::get_str(&input, "MfaConfiguration").unwrap_or_else(|| pool.mfa_configuration()).to_owned();
-        if mfa == "OFF" && configures && input.contains_key("MfaConfiguration") {
+    pub async fn set_user_pool_mfa_config(
+        &self,
+        _ctx: &RequestContext,
+        req: SetUserPoolMfaConfigRequest,
+    ) -> Result<SetUserPoolMfaConfigResponse> {
+        let mut pool = self.pool(&req.user_pool_id).await?;
+        let configures = req.software_token_mfa_configuration.as_ref().is_some_and(|c| c.enabled == Some(true))
+            || req.sms_mfa_configuration.is_some()
+            || req.email_mfa_configuration.is_some();
+        let mfa = req.mfa_configuration.map_or_else(|| pool.mfa_configuration().to_owned(), |m| m.as_str().to_owned());
+        if mfa == "OFF" && configures && req.mfa_configuration.is_some() {
             return Err(CognitoError::invalid_parameter(
                 "Invalid MFA configuration given, can't turn off MFA and configure an MFA together.",
             ));
         }
-        if mfa != "OFF" && !configures && !input.contains_key("WebAuthnConfiguration") {
+        if mfa != "OFF" && !configures && req.web_authn_configuration.is_none() {
             return Err(CognitoError::invalid_parameter(
                 "Invalid MFA configuration given, can't disable all MFAs with a required or optional configuration.",
             ));
         }
-        for key in ["SmsMfaConfiguration", "SoftwareTokenMfaConfiguration", "EmailMfaConfiguration", "WebAuthnConfiguration"] {
-            if let Some(v) = input.get(key) {
+        let given = [
+            ("SmsMfaConfiguration", req.sms_mfa_configuration.as_ref().map(to_json)),
+            ("SoftwareTokenMfaConfiguration", req.software_token_mfa_configuration.as_ref().map(to_json)),
+            ("EmailMfaConfiguration", req.email_mfa_configuration.as_ref().map(to_json)),
+            ("WebAuthnConfiguration", req.web_authn_configuration.as_ref().map(to_json)),
+        ];
+        for (key, value) in given {
+            if let Some(v) = value {
                 let mut meta = pool.doc.remove("MfaSettings").and_then(|m| m.as_object().cloned()).unwrap_or_default();
-                meta.insert(key.into(), v.clone());
+                meta.insert(key.into(), v);
                 pool.doc.insert("MfaSettings".into(), Value::Object(meta));
             }
         }
-        if let Some(sms) = input.get("SmsMfaConfiguration").and_then(Value::as_object) {
-            if let Some(msg) = sms.get("SmsAuthenticationMessage") {
-                pool.doc.insert("SmsAuthenticationMessage".into(), msg.clone());
+        if let Some(sms) = &req.sms_mfa_configuration {
+            if let Some(msg) = &sms.sms_authentication_message {
+                pool.doc.insert("SmsAuthenticationMessage".into(), json!(msg));
             }
-            if let Some(cfg) = sms.get("SmsConfiguration") {
-                pool.doc.insert("SmsConfiguration".into(), cfg.clone());
+            if let Some(cfg) = &sms.sms_configuration {
+                pool.doc.insert("SmsConfiguration".into(), to_json(cfg));
             }
         }
         pool.doc.insert("MfaConfiguration".into(), json!(mfa));
         pool.doc.insert("LastModifiedDate".into(), self.now_date());
         self.store.update_pool(&pool).await?;
-        Ok(mfa_view(&pool))
+        mfa_view(&pool)
     }
 
-    /// Builds a pool document from CreateUserPool input (`existing` = None) or UpdateUserPool
-    /// input (`existing` = the stored pool, whose creation-only members are kept).
-    fn build_pool(&self, id: &str, input: &Doc, existing: Option<&UserPool>) -> Result<UserPool> {
+    /// Builds a pool document from CreateUserPool settings (`existing` = None) or UpdateUserPool
+    /// settings (`existing` = the stored pool, whose creation-only members are kept).
+    fn build_pool(&self, id: &str, input: &PoolSettings<'_>, existing: Option<&UserPool>) -> Result<UserPool> {
         let now = self.now_date();
-        let get = |k: &str| input.get(k).cloned();
-        let name = match (crate::model::get_str(input, "PoolName"), existing) {
+        let name = match (input.name, existing) {
             (Some(n), _) => n.to_owned(),
             (None, Some(p)) => p.name().to_owned(),
             (None, None) => String::new(),
@@ -252,70 +358,81 @@ impl Service {
         let mut doc = Map::new();
         doc.insert("Id".into(), json!(id));
         doc.insert("Name".into(), json!(name));
-        doc.insert("Policies".into(), policies(input.get("Policies")));
-        doc.insert("DeletionProtection".into(), get("DeletionProtection").unwrap_or(json!("INACTIVE")));
-        doc.insert("LambdaConfig".into(), lambda_config(input.get("LambdaConfig"))?);
+        doc.insert("Policies".into(), policies(input.policies));
+        doc.insert("DeletionProtection".into(), input.deletion_protection.clone().unwrap_or(json!("INACTIVE")));
+        doc.insert("LambdaConfig".into(), lambda_config(input.lambda_config)?);
         doc.insert("LastModifiedDate".into(), now.clone());
         let created = existing.and_then(|p| p.doc.get("CreationDate").cloned()).unwrap_or(now.clone());
         doc.insert("CreationDate".into(), created);
         let schema = match existing {
             Some(p) => p.schema().to_vec(),
-            None => build_schema(input.get("Schema").and_then(Value::as_array))?,
+            None => build_schema(input.creation.as_ref().and_then(|c| c.schema))?,
         };
         doc.insert("SchemaAttributes".into(), Value::Array(schema));
 
-        let creation_only = |k: &str| match existing {
+        let creation_only = |k: &str, given: Option<&Value>| match existing {
             Some(p) => p.doc.get(k).cloned(),
-            None => get(k),
+            None => given.cloned(),
         };
-        let alias = creation_only("AliasAttributes");
-        let username_attrs = creation_only("UsernameAttributes");
+        let creation = input.creation.as_ref();
+        let alias = creation_only("AliasAttributes", creation.and_then(|c| c.alias_attributes.as_ref()));
+        let username_attrs = creation_only("UsernameAttributes", creation.and_then(|c| c.username_attributes.as_ref()));
         if existing.is_none() && alias.is_some() && username_attrs.is_some() {
             return Err(CognitoError::invalid_parameter(
                 "Only one of the aliasAttributes or usernameAttributes can be set in a User Pool.",
             ));
         }
-        for (k, v) in [("AutoVerifiedAttributes", get("AutoVerifiedAttributes")), ("AliasAttributes", alias), ("UsernameAttributes", username_attrs)] {
+        for (k, v) in [
+            ("AutoVerifiedAttributes", input.auto_verified_attributes.clone()),
+            ("AliasAttributes", alias),
+            ("UsernameAttributes", username_attrs),
+        ] {
             if let Some(v) = v {
                 doc.insert(k.into(), v);
             }
         }
-        for k in ["SmsVerificationMessage", "EmailVerificationMessage", "EmailVerificationSubject"] {
-            if let Some(v) = get(k) {
-                doc.insert(k.into(), v);
+        for (k, v) in [
+            ("SmsVerificationMessage", input.sms_verification_message),
+            ("EmailVerificationMessage", input.email_verification_message),
+            ("EmailVerificationSubject", input.email_verification_subject),
+        ] {
+            if let Some(v) = v {
+                doc.insert(k.into(), json!(v));
             }
         }
         doc.insert("VerificationMessageTemplate".into(), verification_template(input));
-        if let Some(v) = get("SmsAuthenticationMessage") {
-            doc.insert("SmsAuthenticationMessage".into(), v);
+        if let Some(v) = input.sms_authentication_message {
+            doc.insert("SmsAuthenticationMessage".into(), json!(v));
         }
         doc.insert(
             "UserAttributeUpdateSettings".into(),
-            get("UserAttributeUpdateSettings")
+            input
+                .user_attribute_update_settings
+                .clone()
                 .unwrap_or(json!({"AttributesRequireVerificationBeforeUpdate": []})),
         );
-        let mfa = get("MfaConfiguration").unwrap_or(json!("OFF"));
+        let mfa = input.mfa_configuration.map_or(json!("OFF"), |m| json!(m.as_str()));
         doc.insert("MfaConfiguration".into(), mfa);
-        if let Some(v) = get("DeviceConfiguration") {
-            doc.insert("DeviceConfiguration".into(), v);
+        if let Some(v) = &input.device_configuration {
+            doc.insert("DeviceConfiguration".into(), v.clone());
         }
         doc.insert(
             "EmailConfiguration".into(),
-            get("EmailConfiguration").unwrap_or(json!({"EmailSendingAccount": "COGNITO_DEFAULT"})),
+            input.email_configuration.clone().unwrap_or(json!({"EmailSendingAccount": "COGNITO_DEFAULT"})),
         );
-        for k in ["SmsConfiguration", "UserPoolTags"] {
-            if let Some(v) = get(k) {
-                doc.insert(k.into(), v);
+        for (k, v) in [("SmsConfiguration", &input.sms_configuration), ("UserPoolTags", &input.user_pool_tags)] {
+            if let Some(v) = v {
+                doc.insert(k.into(), v.clone());
             }
         }
         if let Some(domain) = existing.and_then(|p| p.doc.get("Domain")) {
             doc.insert("Domain".into(), domain.clone());
         }
-        doc.insert("AdminCreateUserConfig".into(), admin_create_user_config(input.get("AdminCreateUserConfig")));
-        if let Some(v) = get("UserPoolAddOns") {
-            doc.insert("UserPoolAddOns".into(), v);
+        doc.insert("AdminCreateUserConfig".into(), admin_create_user_config(input.admin_create_user_config));
+        if let Some(v) = &input.user_pool_add_ons {
+            doc.insert("UserPoolAddOns".into(), v.clone());
         }
-        if let Some(v) = creation_only("UsernameConfiguration") {
+        if let Some(v) = creation_only("UsernameConfiguration", creation.and_then(|c| c.username_configuration.as_ref())) {
             doc.insert("UsernameConfiguration".into(), v);
         }
         doc.insert(
@@ -324,12 +441,14 @@ impl Service {
         );
         doc.insert(
             "AccountRecoverySetting".into(),
-            get("AccountRecoverySetting").unwrap_or(json!({"RecoveryMechanisms": [
+            input.account_recovery_setting.clone().unwrap_or(json!({"RecoveryMechanisms": [
                 {"Priority": 1, "Name": "verified_email"},
                 {"Priority": 2, "Name": "verified_phone_number"}
             ]})),
         );
-        let tier = get("UserPoolTier")
+        let tier = input
+            .user_pool_tier
+            .clone()
             .or_else(|| existing.and_then(|p| p.doc.get("UserPoolTier").cloned()))
             .unwrap_or(json!("ESSENTIALS"));
         doc.insert("UserPoolTier".into(), tier);
@@ -341,105 +460,97 @@ impl Service {
     }
 }
 
-fn mfa_view(pool: &UserPool) -> Value {
+/// The pool's MFA settings as Get/SetUserPoolMfaConfig answer them.
+fn mfa_view(pool: &UserPool) -> Result<SetUserPoolMfaConfigResponse> {
     let mut out = Map::new();
-    let settings = pool.doc.get("MfaSettings").and_then(Value::as_object);
-    if let Some(sms) = settings.and_then(|s| s.get("SmsMfaConfiguration")) {
-        out.insert("SmsMfaConfiguration".into(), sms.clone());
-    }
-    for key in ["SoftwareTokenMfaConfiguration", "EmailMfaConfiguration"] {
-        if let Some(v) = settings.and_then(|s| s.get(key)) {
-            out.insert(key.into(), v.clone());
+    if let Some(settings) = pool.doc.get("MfaSettings").and_then(Value::as_object) {
+        for key in ["SmsMfaConfiguration", "SoftwareTokenMfaConfiguration", "EmailMfaConfiguration", "WebAuthnConfiguration"] {
+            if let Some(v) = settings.get(key) {
+                out.insert(key.into(), v.clone());
+            }
         }
     }
     out.insert("MfaConfiguration".into(), json!(pool.mfa_configuration()));
-    if let Some(v) = settings.and_then(|s| s.get("WebAuthnConfiguration")) {
-        out.insert("WebAuthnConfiguration".into(), v.clone());
-    }
-    Value::Object(out)
+    serde_json::from_value(Value::Object(out)).map_err(CognitoError::internal)
 }
 
-fn policies(given: Option<&Value>) -> Value {
-    let given = given.and_then(Value::as_object);
+fn policies(given: Option<&UserPoolPolicyType>) -> Value {
     let mut pw = json!({
         "MinimumLength": 8, "RequireUppercase": true, "RequireLowercase": true,
         "RequireNumbers": true, "RequireSymbols": true, "TemporaryPasswordValidityDays": 7
     });
-    if let Some(p) = given.and_then(|g| g.get("PasswordPolicy")).and_then(Value::as_object) {
+    if let Some(p) = given.and_then(|g| g.password_policy.as_ref()) {
         // A policy the caller gave replaces the default wholesale: unset requirements are off.
         let mut m = Map::new();
-        m.insert("MinimumLength".into(), p.get("MinimumLength").cloned().unwrap_or(json!(8)));
-        for k in ["RequireUppercase", "RequireLowercase", "RequireNumbers", "RequireSymbols"] {
-            m.insert(k.into(), p.get(k).cloned().unwrap_or(json!(false)));
+        m.insert("MinimumLength".into(), json!(p.minimum_length.unwrap_or(8)));
+        for (k, v) in [
+            ("RequireUppercase", p.require_uppercase),
+            ("RequireLowercase", p.require_lowercase),
+            ("RequireNumbers", p.require_numbers),
+            ("RequireSymbols", p.require_symbols),
+        ] {
+            m.insert(k.into(), json!(v.unwrap_or(false)));
         }
-        if let Some(h) = p.get("PasswordHistorySize") {
-            m.insert("PasswordHistorySize".into(), h.clone());
+        if let Some(h) = p.password_history_size {
+            m.insert("PasswordHistorySize".into(), json!(h));
         }
-        let days = p.get("TemporaryPasswordValidityDays").and_then(Value::as_i64).filter(|d| *d > 0).unwrap_or(7);
+        let days = p.temporary_password_validity_days.filter(|d| *d > 0).unwrap_or(7);
         m.insert("TemporaryPasswordValidityDays".into(), json!(days));
         pw = Value::Object(m);
     }
     let sign_in = given
-        .and_then(|g| g.get("SignInPolicy"))
-        .cloned()
-        .unwrap_or(json!({"AllowedFirstAuthFactors": ["PASSWORD"]}));
+        .and_then(|g| g.sign_in_policy.as_ref())
+        .map_or(json!({"AllowedFirstAuthFactors": ["PASSWORD"]}), to_json);
     json!({ "PasswordPolicy": pw, "SignInPolicy": sign_in })
 }
 
-fn lambda_config(given: Option<&Value>) -> Result<Value> {
-    let Some(cfg) = given.and_then(Value::as_object) else { return Ok(json!({})) };
-    let legacy = cfg.get("PreTokenGeneration").and_then(Value::as_str);
-    let versioned = cfg.get("PreTokenGenerationConfig").and_then(|c| c.get("LambdaArn")).and_then(Value::as_str);
-    if let (Some(a), Some(b)) = (legacy, versioned) {
+fn lambda_config(given: Option<&LambdaConfigType>) -> Result<Value> {
+    let Some(cfg) = given else { return Ok(json!({})) };
+    let versioned = cfg.pre_token_generation_config.as_ref().map(|c| c.lambda_arn.as_str());
+    if let (Some(a), Some(b)) = (cfg.pre_token_generation.as_deref(), versioned) {
         if a != b {
             return Err(CognitoError::invalid_parameter(
                 "The Lambda ARNs of PreTokenGeneration and PreTokenGenerationConfig must be the same.",
             ));
         }
     }
-    for key in ["CustomEmailSender", "CustomSMSSender"] {
-        if cfg.contains_key(key) && !cfg.contains_key("KMSKeyID") {
-            return Err(CognitoError::invalid_parameter(format!(
-                "KMSKeyID must be provided to use {key}."
-            )));
+    for (key, given) in [("CustomEmailSender", cfg.custom_email_sender.is_some()), ("CustomSMSSender", cfg.custom_sms_sender.is_some())] {
+        if given && cfg.kms_key_id.is_none() {
+            return Err(CognitoError::invalid_parameter(format!("KMSKeyID must be provided to use {key}.")));
         }
     }
-    Ok(Value::Object(cfg.clone()))
+    Ok(to_json(cfg))
 }
 
-fn verification_template(input: &Doc) -> Value {
-    let mut t = input
-        .get("VerificationMessageTemplate")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+fn verification_template(input: &PoolSettings<'_>) -> Value {
+    let mut t = input.verification_message_template.map(to_json).and_then(|v| v.as_object().cloned()).unwrap_or_default();
     // The flat legacy members and the template describe the same messages.
     for (flat, member) in [
-        ("SmsVerificationMessage", "SmsMessage"),
-        ("EmailVerificationMessage", "EmailMessage"),
-        ("EmailVerificationSubject", "EmailSubject"),
+        (input.sms_verification_message, "SmsMessage"),
+        (input.email_verification_message, "EmailMessage"),
+        (input.email_verification_subject, "EmailSubject"),
     ] {
-        if let Some(v) = input.get(flat) {
-            t.entry(member).or_insert_with(|| v.clone());
+        if let Some(v) = flat {
+            t.entry(member).or_insert_with(|| json!(v));
         }
     }
     t.entry("DefaultEmailOption").or_insert(json!("CONFIRM_WITH_CODE"));
     Value::Object(t)
 }
 
-fn admin_create_user_config(given: Option<&Value>) -> Value {
-    let mut c = given.and_then(Value::as_object).cloned().unwrap_or_default();
+fn admin_create_user_config(given: Option<&AdminCreateUserConfigType>) -> Value {
+    let mut c = given.map(to_json).and_then(|v| v.as_object().cloned()).unwrap_or_default();
     c.entry("AllowAdminCreateUserOnly").or_insert(json!(false));
-    let days = c.get("UnusedAccountValidityDays").and_then(Value::as_i64).filter(|d| *d > 0).unwrap_or(7);
+    let days = given.and_then(|g| g.unused_account_validity_days).filter(|d| *d > 0).unwrap_or(7);
     c.insert("UnusedAccountValidityDays".into(), json!(days));
     Value::Object(c)
 }
 
-fn build_schema(given: Option<&Vec<Value>>) -> Result<Vec<Value>> {
+fn build_schema(given: Option<&[SchemaAttributeType]>) -> Result<Vec<Value>> {
     let mut schema = standard_schema();
     let mut seen = std::collections::HashSet::new();
-    for attr in given.into_iter().flatten().filter_map(Value::as_object) {
-        let name = attr.get("Name").and_then(Value::as_str).unwrap_or_default();
+    for attr in given.unwrap_or_default() {
+        let name = attr.name.as_deref().unwrap_or_default();
         if !seen.insert(name.to_owned()) {
             return Err(CognitoError::invalid_parameter(format!(
                 "Duplicate attribute name {name} in the schema."
@@ -456,15 +567,16 @@ fn build_schema(given: Option<&Vec<Value>>) -> Result<Vec<Value>> {
             let Some(entry) = schema.iter_mut().find(|a| a["Name"] == name).and_then(Value::as_object_mut) else {
                 continue;
             };
-            for k in ["Mutable", "Required", "DeveloperOnlyAttribute"] {
-                if let Some(v) = attr.get(k) {
-                    entry.insert(k.into(), v.clone());
+            for (k, v) in [("Mutable", attr.mutable), ("Required", attr.required), ("DeveloperOnlyAttribute", attr.developer_only_attribute)] {
+                if let Some(v) = v {
+                    entry.insert(k.into(), json!(v));
                 }
             }
-            for k in ["StringAttributeConstraints", "NumberAttributeConstraints"] {
-                if let Some(v) = attr.get(k) {
-                    entry.insert(k.into(), v.clone());
-                }
+            if let Some(c) = &attr.string_attribute_constraints {
+                entry.insert("StringAttributeConstraints".into(), to_json(c));
+            }
+            if let Some(c) = &attr.number_attribute_constraints {
+                entry.insert("NumberAttributeConstraints".into(), to_json(c));
             }
         } else {
             schema.push(custom_attribute(attr)?);
@@ -488,16 +600,14 @@ fn count_custom(schema: &[Value]) -> usize {
 
 /// A custom attribute's schema entry, named `custom:<name>` (`dev:custom:<name>` when only
 /// developers may see it).
-fn custom_attribute(attr: &Doc) -> Result<Value> {
+fn custom_attribute(attr: &SchemaAttributeType) -> Result<Value> {
     // Cognito prefixes whatever name it is given: `custom:x` becomes `custom:custom:x`.
-    let bare = attr.get("Name").and_then(Value::as_str).unwrap_or_default();
-    if attr.get("Required").and_then(Value::as_bool) == Some(true) {
-        return Err(CognitoError::invalid_parameter(
-            "Required custom attributes are not supported currently.",
-        ));
+    let bare = attr.name.as_deref().unwrap_or_default();
+    if attr.required == Some(true) {
+        return Err(CognitoError::invalid_parameter("Required custom attributes are not supported currently."));
     }
-    let developer_only = attr.get("DeveloperOnlyAttribute").and_then(Value::as_bool).unwrap_or(false);
-    let Some(data_type) = attr.get("AttributeDataType").and_then(Value::as_str) else {
+    let developer_only = attr.developer_only_attribute.unwrap_or(false);
+    let Some(data_type) = attr.attribute_data_type else {
         return Err(CognitoError::invalid_parameter(
             "Invalid AttributeDataType input, consider using the provided AttributeDataType enum.",
         ));
@@ -505,17 +615,17 @@ fn custom_attribute(attr: &Doc) -> Result<Value> {
     let name = if developer_only { format!("dev:custom:{bare}") } else { format!("custom:{bare}") };
     let mut e = Map::new();
     e.insert("Name".into(), json!(name));
-    e.insert("AttributeDataType".into(), json!(data_type));
+    e.insert("AttributeDataType".into(), json!(data_type.as_str()));
     e.insert("DeveloperOnlyAttribute".into(), json!(developer_only));
-    e.insert("Mutable".into(), attr.get("Mutable").cloned().unwrap_or(json!(true)));
+    e.insert("Mutable".into(), json!(attr.mutable.unwrap_or(true)));
     e.insert("Required".into(), json!(false));
-    match data_type {
+    match data_type.as_str() {
         "String" => {
-            let c = attr.get("StringAttributeConstraints").cloned().unwrap_or(json!({}));
+            let c = attr.string_attribute_constraints.as_ref().map_or(json!({}), to_json);
             e.insert("StringAttributeConstraints".into(), c);
         }
         "Number" => {
-            let c = attr.get("NumberAttributeConstraints").cloned().unwrap_or(json!({}));
+            let c = attr.number_attribute_constraints.as_ref().map_or(json!({}), to_json);
             e.insert("NumberAttributeConstraints".into(), c);
         }
         _ => {}

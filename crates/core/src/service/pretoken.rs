@@ -2,10 +2,11 @@
 //! scope and group overrides it returns. Reserved claims are protected by ignoring attempts
 //! to change them, which can never break a function that works against Cognito.
 
+use cognate_api::trigger::{GroupConfiguration, PreTokenGeneration, PreTokenGenerationRequest, PreTokenGenerationResponse, TriggerKind};
 use serde_json::{json, Map, Value};
 
 use super::tokens::TokenContext;
-use super::triggers::{event_attributes, unrecognizable, Trigger};
+use super::triggers::{event_attributes, trigger_function, unrecognizable};
 use super::Service;
 use crate::error::Result;
 use crate::model::{Group, User, UserPool};
@@ -88,16 +89,16 @@ fn group_override(v: Option<&Value>) -> Result<Option<GroupOverride>> {
 }
 
 impl Overrides {
-    fn parse(version: &str, response: &Map<String, Value>) -> Result<Self> {
+    fn parse(version: &str, response: &PreTokenGenerationResponse) -> Result<Self> {
         if version == "1" {
-            let Some(d) = object(response.get("claimsOverrideDetails"))? else { return Ok(Self::default()) };
+            let Some(d) = object(response.claims_override_details.as_ref())? else { return Ok(Self::default()) };
             return Ok(Self {
                 id: claim_changes(Some(&Value::Object(d.clone())), true)?,
                 groups: group_override(d.get("groupOverrideDetails"))?,
                 ..Self::default()
             });
         }
-        let Some(d) = object(response.get("claimsAndScopeOverrideDetails"))? else { return Ok(Self::default()) };
+        let Some(d) = object(response.claims_and_scope_override_details.as_ref())? else { return Ok(Self::default()) };
         let access = object(d.get("accessTokenGeneration"))?;
         Ok(Self {
             id: claim_changes(d.get("idTokenGeneration"), false)?,
@@ -172,32 +173,21 @@ impl Service {
         groups: &[Group],
         ctx: &TokenContext<'_>,
     ) -> Result<Overrides> {
-        let Some((_, version)) = Trigger::PreTokenGeneration.function(pool) else { return Ok(Overrides::default()) };
-        let roles: Vec<&String> = groups.iter().filter_map(|g| g.role_arn.as_ref()).collect();
-        let mut request = Map::new();
-        request.insert("userAttributes".into(), event_attributes(user));
-        request.insert(
-            "groupConfiguration".into(),
-            json!({
-                "groupsToOverride": groups.iter().map(|g| &g.name).collect::<Vec<_>>(),
-                "iamRolesToOverride": roles,
-                "preferredRole": roles.first(),
-            }),
-        );
-        if version != "1" {
-            request.insert("scopes".into(), json!([super::tokens::ADMIN_SCOPE]));
-        }
-        if let Some(m) = &ctx.client_metadata {
-            request.insert("clientMetadata".into(), m.clone());
-        }
-        let response = if version == "1" {
-            json!({"claimsOverrideDetails": null})
-        } else {
-            json!({"claimsAndScopeOverrideDetails": null})
+        let Some((_, version)) = trigger_function(pool, TriggerKind::PreTokenGeneration) else {
+            return Ok(Overrides::default());
         };
-        let out = self
-            .run_trigger(pool, Trigger::PreTokenGeneration, ctx.source, &user.username, ctx.caller, Value::Object(request), response)
-            .await?;
+        let roles: Vec<String> = groups.iter().filter_map(|g| g.role_arn.clone()).collect();
+        let request = PreTokenGenerationRequest {
+            user_attributes: event_attributes(user),
+            group_configuration: GroupConfiguration {
+                groups_to_override: groups.iter().map(|g| g.name.clone()).collect(),
+                preferred_role: roles.first().cloned(),
+                iam_roles_to_override: roles,
+            },
+            scopes: (version != "1").then(|| vec![super::tokens::ADMIN_SCOPE.to_owned()]),
+            client_metadata: ctx.client_metadata.clone(),
+        };
+        let out = self.run_trigger::<PreTokenGeneration>(pool, ctx.source, &user.username, ctx.caller, request).await?;
         match out {
             Some(r) => Overrides::parse(version, &r),
             None => Ok(Overrides::default()),

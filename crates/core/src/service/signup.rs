@@ -2,14 +2,19 @@
 //! forgotten-password flow. Each authenticates by app client id (and SECRET_HASH when the
 //! client has a secret).
 
-use serde_json::{json, Value};
+use cognate_api::trigger::{MessageEvent, TriggerSource};
+use cognate_api::{
+    CodeDeliveryDetailsType, ConfirmForgotPasswordRequest, ConfirmForgotPasswordResponse, ConfirmSignUpRequest,
+    ConfirmSignUpResponse, ForgotPasswordRequest, ForgotPasswordResponse, ResendConfirmationCodeRequest,
+    ResendConfirmationCodeResponse, SignUpRequest, SignUpResponse,
+};
 
-use super::attributes::{check_required, check_writes, pairs, Writer};
+use super::attributes::{attribute_pairs, check_required, check_writes, Writer};
 use super::messages::{recovery_delivery, signup_delivery, Delivery, MessageKind, HOUR_MS};
-use super::triggers::{string_map, CallerContext};
 use super::Service;
+use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result};
-use crate::model::{field, AppClient, CodePurpose, Doc, User, UserPool, UserStatus};
+use crate::model::{AppClient, CodePurpose, User, UserPool, UserStatus};
 
 
 fn combination_not_found() -> CognitoError {
@@ -17,9 +22,10 @@ fn combination_not_found() -> CognitoError {
 }
 
 impl Service {
-    /// The app client a client-authenticated call names, and its pool.
-    pub(crate) async fn client_and_pool(&self, client_id: &str) -> Result<(AppClient, UserPool)> {
+    /// The app client a client-authenticated call names, and its pool (noted in `ctx`).
+    pub(crate) async fn client_and_pool(&self, ctx: &RequestContext, client_id: &str) -> Result<(AppClient, UserPool)> {
         let client = self.store.get_client(client_id).await?.ok_or_else(|| CognitoError::client_not_found(client_id))?;
+        ctx.note_pool(&client.pool_id);
         let pool = self.pool(&client.pool_id).await?;
         Ok((client, pool))
     }
@@ -44,28 +50,31 @@ impl Service {
         Err(CognitoError::not_authorized(format!("Unable to verify secret hash for client {}", client.client_id)))
     }
 
-    pub async fn sign_up(&self, input: Doc) -> Result<Value> {
-        let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
-        let name = field(&input, "Username");
-        self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
+    pub async fn sign_up(&self, ctx: &RequestContext, req: SignUpRequest) -> Result<SignUpResponse> {
+        let (client, pool) = self.client_and_pool(ctx, &req.client_id).await?;
+        let name = req.username.as_str();
+        self.check_secret_hash(&client, name, None, req.secret_hash.as_deref())?;
         if pool
             .doc
             .get("AdminCreateUserConfig")
             .and_then(|c| c.get("AllowAdminCreateUserOnly"))
-            .and_then(Value::as_bool)
+            .and_then(serde_json::Value::as_bool)
             == Some(true)
         {
             return Err(CognitoError::not_authorized("SignUp is not permitted for this user pool"));
         }
-        let attrs = pairs(input.get("UserAttributes"));
+        let attrs = attribute_pairs(req.user_attributes.as_deref());
         check_writes(&pool, &attrs, Writer::Client(&client), true)?;
-        let password = field(&input, "Password");
+        let password = req.password.as_deref().unwrap_or_default();
         super::passwords::check_policy(&pool.password_policy(), password)?;
         let (username, attrs) = self.username_and_attributes(&pool, name, attrs)?;
         check_required(&pool, &attrs)?;
-        let ctx = CallerContext::of(&input, Some(&client.client_id));
-        let metadata = string_map(&input, "ClientMetadata");
-        let decision = self.pre_sign_up(&pool, "PreSignUp_SignUp", &username, &attrs, &input, &ctx).await?;
+        let caller = ctx.caller(Some(&client.client_id));
+        let metadata = req.client_metadata.clone();
+        let validation = req.validation_data.as_deref().map(|v| attribute_pairs(Some(v)).into_iter().collect());
+        let decision = self
+            .pre_sign_up(&pool, TriggerSource::PreSignUpSignUp, &username, &attrs, validation, metadata.clone(), &caller)
+            .await?;
         let mut user = self.new_user(&pool, &username, attrs, UserStatus::Unconfirmed);
         self.set_password(&mut user, password)?;
         if let Some(d) = decision {
@@ -81,50 +90,48 @@ impl Service {
         // rejected message leaves nothing behind.
         let message = match (&delivery, &code) {
             (Some(d), Some(code)) => Some(
-                self.compose_message(&pool, &user, d, MessageKind::Verification, "SignUp", code, &ctx, metadata.clone())
+                self.compose_message(&pool, &user, d, MessageKind::Verification, MessageEvent::SignUp, code, &caller, metadata.clone())
                     .await?,
             ),
             _ => None,
         };
         self.insert_new_user(&pool, &user, false).await?;
-        let mut out = serde_json::Map::new();
-        out.insert("UserConfirmed".into(), json!(confirmed));
         if confirmed {
-            self.post_confirmation(&pool, "PostConfirmation_ConfirmSignUp", &user, &ctx, metadata).await?;
+            self.post_confirmation(&pool, TriggerSource::PostConfirmationConfirmSignUp, &user, &caller, metadata).await?;
         }
+        let mut details = None;
         if let (Some(d), Some(m)) = (&delivery, message) {
             self.dispatch(m).await?;
-            out.insert("CodeDeliveryDetails".into(), d.details());
+            details = Some(d.details());
         }
-        out.insert("UserSub".into(), json!(user.sub));
-        Ok(Value::Object(out))
+        Ok(SignUpResponse { user_confirmed: confirmed, code_delivery_details: details, user_sub: user.sub, session: None })
     }
 
-    pub async fn confirm_sign_up(&self, input: Doc) -> Result<Value> {
-        let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
-        let name = field(&input, "Username");
+    pub async fn confirm_sign_up(&self, ctx: &RequestContext, req: ConfirmSignUpRequest) -> Result<ConfirmSignUpResponse> {
+        let (client, pool) = self.client_and_pool(ctx, &req.client_id).await?;
+        let name = req.username.as_str();
         let user = self.find_user(&pool, name).await?;
         let Some(user) = user else {
-            self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
+            self.check_secret_hash(&client, name, None, req.secret_hash.as_deref())?;
             return Err(if client.prevents_user_existence_errors() {
                 CognitoError::new(ErrorKind::CodeMismatch, "Invalid verification code provided, please try again.")
             } else {
                 combination_not_found()
             });
         };
-        self.check_secret_hash(&client, name, Some(&user), input.get("SecretHash").and_then(Value::as_str))?;
+        self.check_secret_hash(&client, name, Some(&user), req.secret_hash.as_deref())?;
         if user.status != UserStatus::Unconfirmed {
             return Err(CognitoError::not_authorized(format!(
                 "User cannot be confirmed. Current status is {}",
                 user.status.as_str()
             )));
         }
-        let code = field(&input, "ConfirmationCode").to_owned();
-        let force = input.get("ForceAliasCreation").and_then(Value::as_bool) == Some(true);
+        let code = req.confirmation_code.as_str();
+        let force = req.force_alias_creation == Some(true);
         let verify = signup_delivery(&pool, &user).map(|d| d.attribute);
         let (user, ()) = self
             .update_user_with(user, true, |u| {
-                self.check_code(u, &CodePurpose::SignUp, &code)?;
+                self.check_code(u, &CodePurpose::SignUp, code)?;
                 u.status = UserStatus::Confirmed;
                 if let Some(attr) = verify {
                     u.set_attribute(&format!("{attr}_verified"), "true");
@@ -132,7 +139,7 @@ impl Service {
                 Ok(())
             })
             .await?;
-        let ctx = CallerContext::of(&input, Some(&client.client_id));
+        let caller = ctx.caller(Some(&client.client_id));
         if let Err(e) = self.sync_aliases(&pool, &user, force).await {
             // The alias belongs to someone else: undo the confirmation, as Cognito refuses it.
             self.update_user_with(user, false, |u| {
@@ -146,22 +153,26 @@ impl Service {
             return Err(e);
         }
         // The confirmation stands even if the trigger fails; the caller still sees the error.
-        self.post_confirmation(&pool, "PostConfirmation_ConfirmSignUp", &user, &ctx, string_map(&input, "ClientMetadata"))
+        self.post_confirmation(&pool, TriggerSource::PostConfirmationConfirmSignUp, &user, &caller, req.client_metadata)
             .await?;
-        Ok(json!({}))
+        Ok(ConfirmSignUpResponse::default())
     }
 
-    pub async fn resend_confirmation_code(&self, input: Doc) -> Result<Value> {
-        let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
-        let name = field(&input, "Username");
+    pub async fn resend_confirmation_code(
+        &self,
+        ctx: &RequestContext,
+        req: ResendConfirmationCodeRequest,
+    ) -> Result<ResendConfirmationCodeResponse> {
+        let (client, pool) = self.client_and_pool(ctx, &req.client_id).await?;
+        let name = req.username.as_str();
         let Some(user) = self.find_user(&pool, name).await? else {
-            self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
+            self.check_secret_hash(&client, name, None, req.secret_hash.as_deref())?;
             if client.prevents_user_existence_errors() {
-                return Ok(json!({ "CodeDeliveryDetails": simulated_delivery(name) }));
+                return Ok(ResendConfirmationCodeResponse { code_delivery_details: Some(simulated_delivery(name)) });
             }
             return Err(combination_not_found());
         };
-        self.check_secret_hash(&client, name, Some(&user), input.get("SecretHash").and_then(Value::as_str))?;
+        self.check_secret_hash(&client, name, Some(&user), req.secret_hash.as_deref())?;
         if user.status != UserStatus::Unconfirmed {
             return Err(CognitoError::invalid_parameter("User is already confirmed."));
         }
@@ -169,71 +180,75 @@ impl Service {
             CognitoError::invalid_parameter("Cannot resend codes. Auto verification not turned on.")
         })?;
         let (user, code) = self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::SignUp, 24 * HOUR_MS)).await?;
-        let ctx = CallerContext::of(&input, Some(&client.client_id));
-        self.send_code_message(&pool, &user, &delivery, MessageKind::Verification, "ResendCode", &code, &ctx, string_map(&input, "ClientMetadata"))
+        let caller = ctx.caller(Some(&client.client_id));
+        self.send_code_message(&pool, &user, &delivery, MessageKind::Verification, MessageEvent::ResendCode, &code, &caller, req.client_metadata)
             .await?;
-        Ok(json!({ "CodeDeliveryDetails": delivery.details() }))
+        Ok(ResendConfirmationCodeResponse { code_delivery_details: Some(delivery.details()) })
     }
 
-    pub async fn forgot_password(&self, input: Doc) -> Result<Value> {
-        let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
-        let name = field(&input, "Username");
+    pub async fn forgot_password(&self, ctx: &RequestContext, req: ForgotPasswordRequest) -> Result<ForgotPasswordResponse> {
+        let (client, pool) = self.client_and_pool(ctx, &req.client_id).await?;
+        let name = req.username.as_str();
         let mut user = self.find_user(&pool, name).await?;
         let hidden = client.prevents_user_existence_errors();
+        let caller = ctx.caller(Some(&client.client_id));
         if user.is_none() {
-            self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
-            let ctx = CallerContext::of(&input, Some(&client.client_id));
-            user = self.migrate_on_forgot_password(&pool, &client, name, &ctx, string_map(&input, "ClientMetadata")).await?;
+            self.check_secret_hash(&client, name, None, req.secret_hash.as_deref())?;
+            user = self.migrate_on_forgot_password(&pool, &client, name, &caller, req.client_metadata.clone()).await?;
         }
+        let simulated = || ForgotPasswordResponse { code_delivery_details: Some(simulated_delivery(name)) };
         let Some(user) = user.filter(|u| u.enabled || !hidden) else {
-            self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
+            self.check_secret_hash(&client, name, None, req.secret_hash.as_deref())?;
             if hidden {
-                return Ok(json!({ "CodeDeliveryDetails": simulated_delivery(name) }));
+                return Ok(simulated());
             }
             return Err(combination_not_found());
         };
-        self.check_secret_hash(&client, name, Some(&user), input.get("SecretHash").and_then(Value::as_str))?;
+        self.check_secret_hash(&client, name, Some(&user), req.secret_hash.as_deref())?;
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
         let Some(delivery) = recovery_delivery(&pool, &user) else {
             if hidden {
-                return Ok(json!({ "CodeDeliveryDetails": simulated_delivery(name) }));
+                return Ok(simulated());
             }
             return Err(CognitoError::invalid_parameter(
                 "Cannot reset password for the user as there is no registered/verified email or phone_number",
             ));
         };
         let (user, code) = self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::ForgotPassword, HOUR_MS)).await?;
-        let ctx = CallerContext::of(&input, Some(&client.client_id));
-        self.send_code_message(&pool, &user, &delivery, MessageKind::Verification, "ForgotPassword", &code, &ctx, string_map(&input, "ClientMetadata"))
+        self.send_code_message(&pool, &user, &delivery, MessageKind::Verification, MessageEvent::ForgotPassword, &code, &caller, req.client_metadata)
             .await?;
-        Ok(json!({ "CodeDeliveryDetails": delivery.details() }))
+        Ok(ForgotPasswordResponse { code_delivery_details: Some(delivery.details()) })
     }
 
-    pub async fn confirm_forgot_password(&self, input: Doc) -> Result<Value> {
-        let (client, pool) = self.client_and_pool(field(&input, "ClientId")).await?;
-        let name = field(&input, "Username");
+    pub async fn confirm_forgot_password(
+        &self,
+        ctx: &RequestContext,
+        req: ConfirmForgotPasswordRequest,
+    ) -> Result<ConfirmForgotPasswordResponse> {
+        let (client, pool) = self.client_and_pool(ctx, &req.client_id).await?;
+        let name = req.username.as_str();
         let hidden = client.prevents_user_existence_errors();
         let Some(user) = self.find_user(&pool, name).await?.filter(|u| u.enabled || !hidden) else {
-            self.check_secret_hash(&client, name, None, input.get("SecretHash").and_then(Value::as_str))?;
+            self.check_secret_hash(&client, name, None, req.secret_hash.as_deref())?;
             return Err(if hidden {
                 CognitoError::new(ErrorKind::CodeMismatch, "Invalid verification code provided, please try again.")
             } else {
                 combination_not_found()
             });
         };
-        self.check_secret_hash(&client, name, Some(&user), input.get("SecretHash").and_then(Value::as_str))?;
+        self.check_secret_hash(&client, name, Some(&user), req.secret_hash.as_deref())?;
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
-        let password = field(&input, "Password").to_owned();
-        let code = field(&input, "ConfirmationCode").to_owned();
-        super::passwords::check_policy(&pool.password_policy(), &password)?;
+        let password = req.password.as_str();
+        let code = req.confirmation_code.as_str();
+        super::passwords::check_policy(&pool.password_policy(), password)?;
         let (user, ()) = self
             .update_user_with(user, true, |u| {
-                self.check_code(u, &CodePurpose::ForgotPassword, &code)?;
-                self.set_password(u, &password)?;
+                self.check_code(u, &CodePurpose::ForgotPassword, code)?;
+                self.set_password(u, password)?;
                 u.lockout = Default::default();
                 if matches!(u.status, UserStatus::ResetRequired | UserStatus::ForceChangePassword) {
                     u.status = UserStatus::Confirmed;
@@ -241,15 +256,15 @@ impl Service {
                 Ok(())
             })
             .await?;
-        let ctx = CallerContext::of(&input, Some(&client.client_id));
-        self.post_confirmation(&pool, "PostConfirmation_ConfirmForgotPassword", &user, &ctx, string_map(&input, "ClientMetadata"))
+        let caller = ctx.caller(Some(&client.client_id));
+        self.post_confirmation(&pool, TriggerSource::PostConfirmationConfirmForgotPassword, &user, &caller, req.client_metadata)
             .await?;
-        Ok(json!({}))
+        Ok(ConfirmForgotPasswordResponse::default())
     }
 }
 
 /// What an unknown user's code delivery looks like when existence errors are hidden.
-fn simulated_delivery(name: &str) -> Value {
+fn simulated_delivery(name: &str) -> CodeDeliveryDetailsType {
     let d = if name.contains('@') {
         Delivery { channel: "EMAIL", destination: name.to_owned(), attribute: "email" }
     } else {

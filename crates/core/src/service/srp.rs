@@ -6,9 +6,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use cognate_crypto::seal::purpose;
 use cognate_crypto::srp::{self, ServerChallenge, ServerSecret, StoredVerifier};
-use serde_json::{json, Value};
+use cognate_api::ChallengeNameType;
 
-use super::auth::incorrect;
+use super::auth::{incorrect, AuthStep};
 use super::Service;
 use crate::error::{CognitoError, Result};
 use crate::model::{AppClient, User, UserPool};
@@ -87,7 +87,7 @@ impl Service {
         typed_name: &str,
         user: Option<&User>,
         srp_a: &str,
-    ) -> Result<Value> {
+    ) -> Result<AuthStep> {
         if srp_a.is_empty() || srp_a.len() > 1024 || !srp_a.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(CognitoError::invalid_parameter("SRP_A is not a valid hexadecimal number."));
         }
@@ -122,16 +122,15 @@ impl Service {
             .master()
             .seal(purpose::SRP_SECRET_BLOCK, b"cognate-srp", &block.encode())
             .map_err(CognitoError::internal)?;
-        Ok(json!({
-            "ChallengeName": "PASSWORD_VERIFIER",
-            "ChallengeParameters": {
-                "SALT": srp::salt_hex(&verifier.salt),
-                "SRP_B": challenge.public_b_hex(),
-                "SECRET_BLOCK": B64.encode(sealed),
-                "USER_ID_FOR_SRP": user_id,
-                "USERNAME": user_id,
-            }
-        }))
+        let parameters = [
+            ("SALT", srp::salt_hex(&verifier.salt)),
+            ("SRP_B", challenge.public_b_hex()),
+            ("SECRET_BLOCK", B64.encode(sealed)),
+            ("USER_ID_FOR_SRP", user_id.clone()),
+            ("USERNAME", user_id),
+        ];
+        let parameters = parameters.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        Ok(AuthStep::challenge(ChallengeNameType::PasswordVerifier, None, parameters))
     }
 
     /// Checks a PASSWORD_VERIFIER answer from the client naming `named` (the user its USERNAME

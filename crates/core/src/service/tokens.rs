@@ -5,10 +5,13 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use cognate_crypto::seal::purpose;
+use cognate_api::trigger::{CallerContext, TriggerSource};
+use cognate_api::AuthenticationResultType;
 use serde_json::{json, Map, Value};
 
-use super::triggers::CallerContext;
+use super::triggers::StringMap;
 use super::Service;
+use crate::context::RequestContext;
 use crate::error::{CognitoError, Result};
 use crate::model::{AppClient, Group, RefreshSession, User, UserPool};
 
@@ -23,9 +26,9 @@ pub(crate) struct Lineage {
 /// Why tokens are being issued, for the pre token generation trigger.
 pub(crate) struct TokenContext<'a> {
     /// `TokenGeneration_Authentication`, `_NewPasswordChallenge`, `_RefreshTokens`, …
-    pub source: &'a str,
+    pub source: TriggerSource,
     pub caller: &'a CallerContext,
-    pub client_metadata: Option<Value>,
+    pub client_metadata: Option<StringMap>,
 }
 
 /// The caller behind a verified access token.
@@ -53,7 +56,7 @@ impl Service {
         user: &User,
         lineage: Option<Lineage>,
         ctx: &TokenContext<'_>,
-    ) -> Result<Value> {
+    ) -> Result<AuthenticationResultType> {
         let now = self.now();
         let validity = client.token_validity();
         let groups = self.user_groups(pool, user).await?;
@@ -120,15 +123,14 @@ impl Service {
         overrides.apply(&mut id, &mut access);
         let id_token = keys.id.sign(&Value::Object(id)).map_err(CognitoError::internal)?;
         let access_token = keys.access.sign(&Value::Object(access)).map_err(CognitoError::internal)?;
-        let mut result = Map::new();
-        result.insert("AccessToken".into(), json!(access_token));
-        result.insert("ExpiresIn".into(), json!(validity.access));
-        result.insert("TokenType".into(), json!("Bearer"));
-        if let Some(r) = refresh_token {
-            result.insert("RefreshToken".into(), json!(r));
-        }
-        result.insert("IdToken".into(), json!(id_token));
-        Ok(Value::Object(result))
+        Ok(AuthenticationResultType {
+            access_token: Some(access_token),
+            expires_in: Some(i32::try_from(validity.access).unwrap_or(i32::MAX)),
+            token_type: Some("Bearer".into()),
+            refresh_token,
+            id_token: Some(id_token),
+            new_device_metadata: None,
+        })
     }
 
     /// A user's groups, by precedence (lowest first) then name, as tokens list them.
@@ -164,8 +166,9 @@ impl Service {
         Ok(self.store.purge_refresh_sessions(self.now_ms() - GRACE_MS).await?)
     }
 
-    /// Verifies an access token (signature, expiry, use, revocation) and loads its user.
-    pub(crate) async fn token_caller(&self, token: &str) -> Result<TokenCaller> {
+    /// Verifies an access token (signature, expiry, use, revocation) and loads its user; the
+    /// token's pool is noted in `ctx`.
+    pub(crate) async fn token_caller(&self, ctx: &RequestContext, token: &str) -> Result<TokenCaller> {
         // The pool comes from the unverified issuer; the signature check against that pool's
         // own key is what makes it trustworthy.
         let payload = token.split('.').nth(1).ok_or_else(invalid_token)?;
@@ -180,6 +183,7 @@ impl Service {
             return Err(invalid_token());
         }
         let pool = self.store.get_pool(pool_id).await?.ok_or_else(invalid_token)?;
+        ctx.note_pool(&pool.id);
         let keys = self.pool_keys(pool_id).await?;
         let claims = cognate_crypto::jwt::verify(token, |kid| {
             (kid == keys.access.kid()).then(|| keys.access.public_key())

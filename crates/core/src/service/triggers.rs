@@ -2,93 +2,57 @@
 //! builds Cognito's event envelope, invokes the function (never while a store write is in
 //! progress), retries what Cognito retries, and turns failures into Cognito's errors.
 
-use serde_json::{json, Map, Value};
+use cognate_api::trigger::{Contract, TriggerKind, TriggerSource};
+use serde_json::{json, Value};
 
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
-use crate::model::{Doc, User, UserPool};
+use crate::model::{User, UserPool};
 use crate::ports::{InvokeFailure, InvokeMeta};
 
-/// Reserved input member carrying the caller's SDK version (set by the wire layer from the
-/// User-Agent) into the service, for `callerContext.awsSdkVersion`.
-pub const CALLER_SDK: &str = "@callerSdk";
+pub use cognate_api::trigger::CallerContext;
+
 /// `callerContext.clientId` for admin operations that have no client.
 pub const NO_CLIENT: &str = "CLIENT_ID_NOT_APPLICABLE";
 /// Attempts per invocation: Cognito retries timeouts and throttling, not function errors.
-const ATTEMPTS: usize = 3;
+const ATTEMPTS: u32 = 3;
 
-/// The triggers a pool can configure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    PreSignUp,
-    PostConfirmation,
-    PreAuthentication,
-    PostAuthentication,
-    PreTokenGeneration,
-    UserMigration,
-    CustomMessage,
-    CustomEmailSender,
-    CustomSmsSender,
-    DefineAuthChallenge,
-    CreateAuthChallenge,
-    VerifyAuthChallengeResponse,
-}
-
-impl Trigger {
-    /// The `LambdaConfig` member, also the name Cognito uses in error messages.
-    pub fn key(self) -> &'static str {
-        match self {
-            Trigger::PreSignUp => "PreSignUp",
-            Trigger::PostConfirmation => "PostConfirmation",
-            Trigger::PreAuthentication => "PreAuthentication",
-            Trigger::PostAuthentication => "PostAuthentication",
-            Trigger::PreTokenGeneration => "PreTokenGeneration",
-            Trigger::UserMigration => "UserMigration",
-            Trigger::CustomMessage => "CustomMessage",
-            Trigger::CustomEmailSender => "CustomEmailSender",
-            Trigger::CustomSmsSender => "CustomSMSSender",
-            Trigger::DefineAuthChallenge => "DefineAuthChallenge",
-            Trigger::CreateAuthChallenge => "CreateAuthChallenge",
-            Trigger::VerifyAuthChallengeResponse => "VerifyAuthChallengeResponse",
+/// The function a pool configures for `kind` and the event version it gets.
+pub fn trigger_function(pool: &UserPool, kind: TriggerKind) -> Option<(String, &'static str)> {
+    if kind == TriggerKind::PreTokenGeneration {
+        if let Some(c) = pool.lambda_config("PreTokenGenerationConfig").and_then(Value::as_object) {
+            let arn = c.get("LambdaArn").and_then(Value::as_str)?;
+            let version = match c.get("LambdaVersion").and_then(Value::as_str) {
+                Some("V2_0") => "2",
+                Some("V3_0") => "3",
+                _ => "1",
+            };
+            return Some((arn.to_owned(), version));
         }
     }
-
-    /// The function configured for this trigger and the event version it gets.
-    pub fn function(self, pool: &UserPool) -> Option<(String, &'static str)> {
-        if self == Trigger::PreTokenGeneration {
-            if let Some(c) = pool.lambda_config("PreTokenGenerationConfig").and_then(Value::as_object) {
-                let arn = c.get("LambdaArn").and_then(Value::as_str)?;
-                let version = match c.get("LambdaVersion").and_then(Value::as_str) {
-                    Some("V2_0") => "2",
-                    Some("V3_0") => "3",
-                    _ => "1",
-                };
-                return Some((arn.to_owned(), version));
-            }
-        }
-        if matches!(self, Trigger::CustomEmailSender | Trigger::CustomSmsSender) {
-            // `{LambdaArn, LambdaVersion: "V1_0"}`; events carry version "1".
-            let arn = pool.lambda_config(self.key()).and_then(|c| c.get("LambdaArn")).and_then(Value::as_str)?;
-            return Some((arn.to_owned(), "1"));
-        }
-        pool.lambda_config(self.key()).and_then(Value::as_str).map(|a| (a.to_owned(), "1"))
+    let config = pool.lambda_config(kind.lambda_config_key())?;
+    if kind.versioned_config() {
+        // `{LambdaArn, LambdaVersion: "V1_0"}`; events carry version "1".
+        let arn = config.get("LambdaArn").and_then(Value::as_str)?;
+        return Some((arn.to_owned(), "1"));
     }
+    config.as_str().map(|a| (a.to_owned(), "1"))
 }
 
-/// The Cognito error a failed invocation of `trigger_key`'s function causes (§3.0).
-pub fn trigger_error(trigger_key: &str, failure: &InvokeFailure) -> CognitoError {
+/// The Cognito error a failed invocation of a `kind` function causes (§3.0).
+pub fn trigger_error(kind: TriggerKind, failure: &InvokeFailure) -> CognitoError {
+    let key = kind.lambda_config_key();
     match failure {
-        InvokeFailure::Function { message } => CognitoError::new(
-            ErrorKind::UserLambdaValidation,
-            format!("{trigger_key} failed with error {message}."),
-        ),
-        InvokeFailure::Timeout => CognitoError::new(
+        InvokeFailure::Function { message, .. } | InvokeFailure::Crashed { message, .. } => {
+            CognitoError::new(ErrorKind::UserLambdaValidation, format!("{key} failed with error {message}."))
+        }
+        InvokeFailure::Timeout { .. } => CognitoError::new(
             ErrorKind::UnexpectedLambda,
-            format!("{trigger_key} invocation failed due to error Socket timeout while invoking Lambda function."),
+            format!("{key} invocation failed due to error Socket timeout while invoking Lambda function."),
         ),
-        InvokeFailure::Unavailable { reason } => CognitoError::new(
+        InvokeFailure::Unavailable { .. } => CognitoError::new(
             ErrorKind::UnexpectedLambda,
-            format!("{trigger_key} invocation failed due to error {reason}."),
+            format!("{key} invocation failed due to error {}.", failure.message()),
         ),
         InvokeFailure::InvalidResponse { .. } => {
             CognitoError::new(ErrorKind::InvalidLambdaResponse, "Invalid lambda function output : Invalid JSON")
@@ -114,180 +78,191 @@ pub fn sdk_version(user_agent: &str) -> String {
     "aws-sdk-unknown-unknown".to_owned()
 }
 
-/// A string map from a request member (`ClientMetadata`), or None when absent.
-pub(crate) fn string_map(input: &Doc, key: &str) -> Option<Value> {
-    input.get(key).filter(|v| v.is_object()).cloned()
-}
-
-/// `ValidationData` (`[{Name, Value}]`) as the map events carry.
-pub(crate) fn validation_map(input: &Doc) -> Option<Value> {
-    let list = input.get("ValidationData")?.as_array()?;
-    let m: Map<String, Value> = list
-        .iter()
-        .filter_map(|a| Some((a.get("Name")?.as_str()?.to_owned(), json!(a.get("Value").and_then(Value::as_str).unwrap_or_default()))))
-        .collect();
-    Some(Value::Object(m))
-}
-
 /// The flat `userAttributes` map events carry, with Cognito's pseudo-attributes.
-pub(crate) fn event_attributes(user: &User) -> Value {
-    let mut m: Map<String, Value> = user.attributes.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    m.insert("cognito:user_status".into(), json!(user.status.as_str()));
-    Value::Object(m)
+pub(crate) fn event_attributes(user: &User) -> StringMap {
+    let mut m: StringMap = user.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    m.insert("cognito:user_status".into(), user.status.as_str().to_owned());
+    m
 }
 
-/// Who is calling, for `callerContext`.
-#[derive(Debug, Clone)]
-pub(crate) struct CallerContext {
-    pub sdk: String,
-    pub client_id: String,
-}
-
-impl CallerContext {
-    pub(crate) fn of(input: &Doc, client_id: Option<&str>) -> Self {
-        Self {
-            sdk: input.get(CALLER_SDK).and_then(Value::as_str).unwrap_or("aws-sdk-unknown-unknown").to_owned(),
-            client_id: client_id.unwrap_or(NO_CLIENT).to_owned(),
-        }
-    }
-}
+/// An attribute, metadata or validation map as events carry it.
+pub(crate) type StringMap = cognate_api::Map<String>;
 
 /// Cognito's event envelope around a `request`; synchronous triggers add `response`.
-pub(crate) fn envelope(version: &str, source: &str, region: &str, pool_id: &str, user_name: &str, caller: &CallerContext, request: Value) -> Value {
+pub(crate) fn envelope(
+    version: &str,
+    source: TriggerSource,
+    region: &str,
+    pool_id: &str,
+    user_name: &str,
+    caller: &CallerContext,
+    request: Value,
+) -> Value {
     json!({
         "version": version,
         "triggerSource": source,
         "region": region,
         "userPoolId": pool_id,
         "userName": user_name,
-        "callerContext": { "awsSdkVersion": caller.sdk, "clientId": caller.client_id },
+        "callerContext": caller,
         "request": request,
     })
 }
 
 impl Service {
-    /// Invokes `trigger` if the pool configures it, returning the function's `response`
-    /// object (None when the trigger is not configured).
-    pub(crate) async fn run_trigger(
+    /// Invokes the `C` trigger for `source` if the pool configures it, returning the function's
+    /// typed `response` (None when the trigger is not configured). A response member of the
+    /// wrong type is Cognito's "Unrecognizable lambda output".
+    pub(crate) async fn run_trigger<C: Contract>(
         &self,
         pool: &UserPool,
-        trigger: Trigger,
-        source: &str,
+        source: TriggerSource,
         user_name: &str,
         caller: &CallerContext,
-        request: Value,
-        response: Value,
-    ) -> Result<Option<Map<String, Value>>> {
-        let Some((function, version)) = trigger.function(pool) else { return Ok(None) };
+        request: C::Request,
+    ) -> Result<Option<C::Response>> {
+        debug_assert_eq!(source.kind(), C::KIND, "{source} is not a {:?} source", C::KIND);
+        let Some((function, version)) = trigger_function(pool, C::KIND) else { return Ok(None) };
+        let request = serde_json::to_value(&request).map_err(CognitoError::internal)?;
         let mut event = envelope(version, source, &self.config.region, &pool.id, user_name, caller, request);
-        event["response"] = response;
-        let meta = InvokeMeta { pool_id: pool.id.clone(), trigger_source: source.to_owned() };
-        let mut outcome = Err(InvokeFailure::Timeout);
-        for _ in 0..ATTEMPTS {
+        event["response"] = C::initial_response(version);
+        let mut meta = InvokeMeta {
+            pool_id: pool.id.clone(),
+            trigger_source: Some(source),
+            invocation_id: crate::ids::uuid(),
+            attempt: 0,
+        };
+        let mut outcome = Err(InvokeFailure::Timeout { logs: String::new() });
+        while meta.attempt < ATTEMPTS {
+            meta.attempt += 1;
             outcome = self.invoker.invoke(&function, &event, &meta).await;
-            let retry = match &outcome {
-                Err(InvokeFailure::Timeout) => true,
-                Err(InvokeFailure::Unavailable { reason }) => reason.contains("TooManyRequests") || reason.contains("Throttl"),
-                _ => false,
-            };
-            if !retry {
+            if !outcome.as_ref().err().is_some_and(InvokeFailure::retryable) {
                 break;
             }
         }
-        let output = outcome.map_err(|f| trigger_error(trigger.key(), &f))?;
-        match output {
+        let output = outcome.map_err(|f| trigger_error(C::KIND, &f))?;
+        let response = match output {
             Value::Object(mut event) => match event.remove("response") {
-                Some(Value::Object(r)) => Ok(Some(r)),
-                Some(Value::Null) | None => Ok(Some(Map::new())),
-                Some(_) => Err(unrecognizable()),
+                Some(Value::Object(r)) => Value::Object(r),
+                Some(Value::Null) | None => json!({}),
+                Some(_) => return Err(unrecognizable()),
             },
-            _ => Err(unrecognizable()),
-        }
+            _ => return Err(unrecognizable()),
+        };
+        serde_json::from_value(response).map(Some).map_err(|_| unrecognizable())
+    }
+
+    /// Whether the pool runs a function for `kind`.
+    pub(crate) fn has_trigger(pool: &UserPool, kind: TriggerKind) -> bool {
+        trigger_function(pool, kind).is_some()
     }
 }
 
-/// A boolean member of a trigger response: absent or null is false, anything else but a
-/// boolean is unusable.
-pub(crate) fn flag(response: &Map<String, Value>, key: &str) -> Result<bool> {
-    match response.get(key) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(unrecognizable()),
+/// A realistic sample event for a trigger source (`cognate events`), built from the kind's typed
+/// request and its initial response.
+pub fn sample_event(source: TriggerSource) -> Value {
+    use cognate_api::trigger as t;
+    let map = |pairs: &[(&str, &str)]| -> StringMap { pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+    let attrs = map(&[
+        ("sub", "4f1c8a52-3a0e-4b6c-9a8b-2d0e5f6a7b8c"),
+        ("email", "ana@example.com"),
+        ("email_verified", "true"),
+        ("cognito:user_status", "CONFIRMED"),
+    ]);
+    fn typed<C: Contract>(request: C::Request) -> (Value, Option<Value>) {
+        (serde_json::to_value(request).unwrap_or_default(), Some(C::initial_response("1")))
     }
-}
-
-/// A realistic sample event for a trigger source (`cognate events`), or None if unknown.
-pub fn sample_event(trigger_source: &str) -> Option<Value> {
-    let attrs = json!({
-        "sub": "4f1c8a52-3a0e-4b6c-9a8b-2d0e5f6a7b8c",
-        "email": "ana@example.com",
-        "email_verified": "true",
-        "cognito:user_status": "CONFIRMED",
-    });
-    let (request, response) = match trigger_source {
-        "PreSignUp_SignUp" | "PreSignUp_AdminCreateUser" | "PreSignUp_ExternalProvider" => (
-            json!({"userAttributes": {"email": "ana@example.com"}, "validationData": null, "clientMetadata": null}),
-            json!({"autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false}),
-        ),
-        "PostConfirmation_ConfirmSignUp" | "PostConfirmation_ConfirmForgotPassword" => {
-            (json!({"userAttributes": attrs, "clientMetadata": null}), json!({}))
+    let (request, response) = match source.kind() {
+        TriggerKind::PreSignUp => typed::<t::PreSignUp>(t::PreSignUpRequest {
+            user_attributes: map(&[("email", "ana@example.com")]),
+            validation_data: None,
+            client_metadata: None,
+        }),
+        TriggerKind::PostConfirmation => {
+            typed::<t::PostConfirmation>(t::PostConfirmationRequest { user_attributes: attrs, client_metadata: None })
         }
-        "PreAuthentication_Authentication" => {
-            (json!({"userAttributes": attrs, "validationData": null, "userNotFound": false}), json!({}))
+        TriggerKind::PreAuthentication => typed::<t::PreAuthentication>(t::PreAuthenticationRequest {
+            user_attributes: attrs,
+            validation_data: None,
+            user_not_found: None,
+        }),
+        TriggerKind::PostAuthentication => typed::<t::PostAuthentication>(t::PostAuthenticationRequest {
+            user_attributes: attrs,
+            new_device_used: false,
+            client_metadata: None,
+        }),
+        TriggerKind::PreTokenGeneration => typed::<t::PreTokenGeneration>(t::PreTokenGenerationRequest {
+            user_attributes: attrs,
+            group_configuration: t::GroupConfiguration {
+                groups_to_override: vec!["staff".into()],
+                iam_roles_to_override: Vec::new(),
+                preferred_role: None,
+            },
+            scopes: None,
+            client_metadata: None,
+        }),
+        TriggerKind::UserMigration => typed::<t::UserMigration>(t::UserMigrationRequest {
+            password: (source == TriggerSource::UserMigrationAuthentication).then(|| "Passw0rd!".to_owned()),
+            validation_data: None,
+            client_metadata: None,
+        }),
+        TriggerKind::CustomMessage => typed::<t::CustomMessage>(t::CustomMessageRequest {
+            user_attributes: attrs,
+            code_parameter: "{####}".into(),
+            link_parameter: "{##Click Here##}".into(),
+            username_parameter: (source == TriggerSource::CustomMessageAdminCreateUser).then(|| "{username}".to_owned()),
+            client_metadata: None,
+        }),
+        TriggerKind::DefineAuthChallenge => typed::<t::DefineAuthChallenge>(t::DefineAuthChallengeRequest {
+            user_attributes: attrs,
+            session: Vec::new(),
+            client_metadata: None,
+            user_not_found: None,
+        }),
+        TriggerKind::CreateAuthChallenge => typed::<t::CreateAuthChallenge>(t::CreateAuthChallengeRequest {
+            user_attributes: attrs,
+            challenge_name: "CUSTOM_CHALLENGE".into(),
+            session: Vec::new(),
+            client_metadata: None,
+            user_not_found: None,
+        }),
+        TriggerKind::VerifyAuthChallengeResponse => {
+            typed::<t::VerifyAuthChallengeResponse>(t::VerifyAuthChallengeRequest {
+                user_attributes: attrs,
+                private_challenge_parameters: [("answer".to_owned(), json!("42"))].into_iter().collect(),
+                challenge_answer: "42".into(),
+                client_metadata: None,
+                user_not_found: None,
+            })
         }
-        "PostAuthentication_Authentication" => {
-            (json!({"userAttributes": attrs, "newDeviceUsed": false, "clientMetadata": null}), json!({}))
-        }
-        s if s.starts_with("TokenGeneration_") => (
-            json!({
-                "userAttributes": attrs,
-                "groupConfiguration": {"groupsToOverride": ["staff"], "iamRolesToOverride": [], "preferredRole": null},
-                "clientMetadata": null,
-            }),
-            json!({"claimsOverrideDetails": null}),
-        ),
-        "UserMigration_Authentication" | "UserMigration_ForgotPassword" => (
-            json!({"password": if trigger_source.ends_with("Authentication") { json!("Passw0rd!") } else { Value::Null }, "validationData": null, "clientMetadata": null}),
-            json!({"userAttributes": null, "finalUserStatus": null, "messageAction": null, "desiredDeliveryMediums": null, "forceAliasCreation": null}),
-        ),
-        s if s.starts_with("CustomMessage_") => (
-            json!({
-                "userAttributes": attrs,
-                "codeParameter": "{####}",
-                "linkParameter": "{##Click Here##}",
-                "usernameParameter": if s == "CustomMessage_AdminCreateUser" { json!("{username}") } else { Value::Null },
-                "clientMetadata": null,
-            }),
-            json!({"smsMessage": null, "emailMessage": null, "emailSubject": null}),
-        ),
-        "DefineAuthChallenge_Authentication" => (
-            json!({"userAttributes": attrs, "session": [], "clientMetadata": null, "userNotFound": false}),
-            json!({"challengeName": null, "issueTokens": null, "failAuthentication": null}),
-        ),
-        "CreateAuthChallenge_Authentication" => (
-            json!({"userAttributes": attrs, "challengeName": "CUSTOM_CHALLENGE", "session": [], "clientMetadata": null, "userNotFound": false}),
-            json!({"publicChallengeParameters": null, "privateChallengeParameters": null, "challengeMetadata": null}),
-        ),
-        "VerifyAuthChallengeResponse_Authentication" => (
-            json!({"userAttributes": attrs, "privateChallengeParameters": {"answer": "42"}, "challengeAnswer": "42", "clientMetadata": null, "userNotFound": false}),
-            json!({"answerCorrect": null}),
-        ),
-        s if s.starts_with("CustomEmailSender_") || s.starts_with("CustomSMSSender_") => {
+        TriggerKind::CustomEmailSender | TriggerKind::CustomSmsSender => {
             // Custom senders get no `response`; the code is an AWS Encryption SDK message.
-            let kind = if s.starts_with("CustomEmailSender_") { "customEmailSenderRequestV1" } else { "customSMSSenderRequestV1" };
-            let code = if s.ends_with("_AccountTakeOverNotification") { Value::Null } else { json!("AYADeD...base64 AWS Encryption SDK message...") };
-            let request = json!({"type": kind, "code": code, "clientMetadata": null, "userAttributes": attrs});
-            return Some(envelope("1", s, "us-east-1", "us-east-1_Example01", "ana", &sample_caller(), request));
+            let kind = if source.kind() == TriggerKind::CustomEmailSender {
+                "customEmailSenderRequestV1"
+            } else {
+                "customSMSSenderRequestV1"
+            };
+            let code = (source != TriggerSource::CustomEmailSenderAccountTakeOverNotification)
+                .then(|| "AYADeD...base64 AWS Encryption SDK message...".to_owned());
+            let request =
+                t::CustomSenderRequest { kind: kind.into(), code, client_metadata: None, user_attributes: attrs };
+            (serde_json::to_value(request).unwrap_or_default(), None)
         }
-        _ => return None,
+        TriggerKind::InboundFederation => typed::<t::InboundFederation>(t::InboundFederationRequest {
+            provider_name: "ExampleOIDC".into(),
+            provider_type: "OIDC".into(),
+            attributes: json!({"tokenResponse": {}, "idToken": {"sub": "external-1", "email": "ana@example.com"}, "userInfo": {}}),
+        }),
     };
-    let mut event = envelope("1", trigger_source, "us-east-1", "us-east-1_Example01", "ana", &sample_caller(), request);
-    event["response"] = response;
-    Some(event)
-}
-
-fn sample_caller() -> CallerContext {
-    CallerContext { sdk: "aws-sdk-unknown-unknown".into(), client_id: "exampleclient0000000000001".into() }
+    let caller = CallerContext {
+        aws_sdk_version: "aws-sdk-unknown-unknown".into(),
+        client_id: "exampleclient0000000000001".into(),
+    };
+    let mut event = envelope("1", source, "us-east-1", "us-east-1_Example01", "ana", &caller, request);
+    if let Some(response) = response {
+        event["response"] = response;
+    }
+    event
 }
 
 #[cfg(test)]
@@ -303,18 +278,20 @@ mod tests {
 
     #[test]
     fn errors_follow_cognito() {
-        let e = trigger_error("PreSignUp", &InvokeFailure::Function { message: "Apikey non valida!".into() });
+        let failed = InvokeFailure::Function { error_type: None, message: "Apikey non valida!".into(), logs: String::new() };
+        let e = trigger_error(TriggerKind::PreSignUp, &failed);
         assert_eq!((e.kind, e.message.as_str()), (ErrorKind::UserLambdaValidation, "PreSignUp failed with error Apikey non valida!."));
-        let e = trigger_error("PostAuthentication", &InvokeFailure::Timeout);
+        let e = trigger_error(TriggerKind::PostAuthentication, &InvokeFailure::Timeout { logs: String::new() });
         assert_eq!(e.message, "PostAuthentication invocation failed due to error Socket timeout while invoking Lambda function.");
         assert_eq!(e.kind, ErrorKind::UnexpectedLambda);
     }
 
     #[test]
     fn samples_exist() {
-        for s in ["PreSignUp_SignUp", "PostConfirmation_ConfirmForgotPassword", "TokenGeneration_RefreshTokens", "CustomMessage_AdminCreateUser"] {
-            assert_eq!(sample_event(s).unwrap()["triggerSource"], s);
+        for s in TriggerSource::ALL {
+            let event = sample_event(*s);
+            assert_eq!(event["triggerSource"], s.name());
+            assert_eq!(event.get("response").is_none(), s.kind().is_async(), "{s}");
         }
-        assert!(sample_event("Nope").is_none());
     }
 }

@@ -1,14 +1,28 @@
 //! Users: lookup by name or alias, creation, the admin and self-service user operations.
 
-use serde_json::{json, Map, Value};
+use cognate_api::trigger::{CallerContext, MessageEvent, TriggerSource};
+use cognate_api::{
+    AdminConfirmSignUpRequest, AdminConfirmSignUpResponse, AdminCreateUserRequest, AdminCreateUserResponse,
+    AdminDeleteUserAttributesRequest, AdminDeleteUserAttributesResponse, AdminDeleteUserRequest, AdminDisableUserRequest,
+    AdminDisableUserResponse, AdminEnableUserRequest, AdminEnableUserResponse, AdminGetUserRequest, AdminGetUserResponse,
+    AdminResetUserPasswordRequest, AdminResetUserPasswordResponse, AdminSetUserPasswordRequest,
+    AdminSetUserPasswordResponse, AdminUpdateUserAttributesRequest, AdminUpdateUserAttributesResponse,
+    ChangePasswordRequest, ChangePasswordResponse, CodeDeliveryDetailsType, DeleteUserAttributesRequest,
+    DeleteUserAttributesResponse, DeleteUserRequest, DeliveryMediumType, Empty, GetUserAttributeVerificationCodeRequest,
+    GetUserAttributeVerificationCodeResponse, GetUserRequest, GetUserResponse, ListUsersRequest, ListUsersResponse,
+    MessageActionType, UpdateUserAttributesRequest, UpdateUserAttributesResponse, UserType, VerifyUserAttributeRequest,
+    VerifyUserAttributeResponse,
+};
+use serde_json::{Map, Value};
 
-use super::attributes::{self, check_required, check_writes, pairs, readable, Writer};
+use super::attributes::{self, attribute_pairs, check_required, check_writes, readable, Writer};
 use super::messages::{recovery_delivery, Delivery, MessageKind, HOUR_MS};
-use super::paging::{with_token, Page};
-use super::triggers::{string_map, CallerContext};
+use super::paging::Page;
+use super::triggers::StringMap;
 use super::Service;
+use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result, StoreError};
-use crate::model::{field, CodePurpose, Doc, User, UserPool, UserStatus};
+use crate::model::{CodePurpose, User, UserPool, UserStatus};
 
 
 /// `AliasExistsException` for an alias such as `phone_number:+15555550100`.
@@ -204,53 +218,70 @@ impl Service {
 
     // --- views -------------------------------------------------------------------------------
 
-    fn user_type(user: &User, attributes_key: &str, attrs: Vec<Value>) -> Value {
-        let mut m = Map::new();
-        m.insert("Username".into(), json!(user.username));
-        m.insert(attributes_key.into(), Value::Array(attrs));
-        m.insert("UserCreateDate".into(), json!(user.created_ms as f64 / 1000.0));
-        m.insert("UserLastModifiedDate".into(), json!(user.modified_ms as f64 / 1000.0));
-        m.insert("Enabled".into(), json!(user.enabled));
-        m.insert("UserStatus".into(), json!(user.status.as_str()));
-        Value::Object(m)
-    }
-
-    /// `UserType` as AdminCreateUser and ListUsers return it.
-    pub(crate) fn list_view(user: &User, only: Option<&[String]>) -> Value {
+    /// `UserType` as AdminCreateUser and ListUsers return it, with every attribute or `only`
+    /// these.
+    pub(crate) fn list_view(user: &User, only: Option<&[String]>) -> UserType {
         let attrs = readable(user, None)
             .into_iter()
-            .filter(|a| only.is_none_or(|o| o.iter().any(|n| Some(n.as_str()) == a["Name"].as_str())))
+            .filter(|a| only.is_none_or(|o| o.iter().any(|n| *n == a.name)))
             .collect();
-        Self::user_type(user, "Attributes", attrs)
+        UserType {
+            username: Some(user.username.clone()),
+            attributes: Some(attrs),
+            user_create_date: Some(user.created_ms as f64 / 1000.0),
+            user_last_modified_date: Some(user.modified_ms as f64 / 1000.0),
+            enabled: Some(user.enabled),
+            user_status: Some(user.status.into()),
+            mfa_options: None,
+        }
     }
 
-    fn mfa_view(user: &User, out: &mut Map<String, Value>) {
-        if let Some(list) = user.settings.get("UserMFASettingList") {
-            out.insert("UserMFASettingList".into(), list.clone());
-        }
-        if let Some(p) = user.settings.get("PreferredMfaSetting") {
-            out.insert("PreferredMfaSetting".into(), p.clone());
-        }
+    /// `UserMFASettingList` and `PreferredMfaSetting` of GetUser / AdminGetUser.
+    fn mfa_view(user: &User) -> (Option<Vec<String>>, Option<String>) {
+        let list = user.settings.get("UserMFASettingList").and_then(Value::as_array).map(|a| {
+            a.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+        });
+        let preferred = user.settings.get("PreferredMfaSetting").and_then(Value::as_str).map(str::to_owned);
+        (list, preferred)
     }
 
     // --- admin operations ----------------------------------------------------------------------
 
-    pub async fn admin_get_user(&self, pool_id: &str, username: &str) -> Result<Value> {
-        let pool = self.pool(pool_id).await?;
-        let user = self.admin_user(&pool, username).await?;
-        let Value::Object(mut out) = Self::user_type(&user, "UserAttributes", readable(&user, None)) else { unreachable!() };
-        Self::mfa_view(&user, &mut out);
-        Ok(Value::Object(out))
+    pub async fn admin_get_user(&self, _ctx: &RequestContext, req: AdminGetUserRequest) -> Result<AdminGetUserResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
+        let (user_mfa_setting_list, preferred_mfa_setting) = Self::mfa_view(&user);
+        Ok(AdminGetUserResponse {
+            username: user.username.clone(),
+            user_attributes: Some(readable(&user, None)),
+            user_create_date: Some(user.created_ms as f64 / 1000.0),
+            user_last_modified_date: Some(user.modified_ms as f64 / 1000.0),
+            enabled: Some(user.enabled),
+            user_status: Some(user.status.into()),
+            mfa_options: None,
+            preferred_mfa_setting,
+            user_mfa_setting_list,
+        })
     }
 
-    pub async fn admin_delete_user(&self, pool_id: &str, username: &str) -> Result<Value> {
-        let pool = self.pool(pool_id).await?;
-        let user = self.admin_user(&pool, username).await?;
+    pub async fn admin_delete_user(&self, _ctx: &RequestContext, req: AdminDeleteUserRequest) -> Result<Empty> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
         self.store.delete_user(&pool.id, &user.username).await?;
-        Ok(json!({}))
+        Ok(Empty {})
     }
 
-    pub async fn admin_set_enabled(&self, pool_id: &str, username: &str, enabled: bool) -> Result<Value> {
+    pub async fn admin_disable_user(&self, _ctx: &RequestContext, req: AdminDisableUserRequest) -> Result<AdminDisableUserResponse> {
+        self.admin_set_enabled(&req.user_pool_id, &req.username, false).await?;
+        Ok(AdminDisableUserResponse::default())
+    }
+
+    pub async fn admin_enable_user(&self, _ctx: &RequestContext, req: AdminEnableUserRequest) -> Result<AdminEnableUserResponse> {
+        self.admin_set_enabled(&req.user_pool_id, &req.username, true).await?;
+        Ok(AdminEnableUserResponse::default())
+    }
+
+    async fn admin_set_enabled(&self, pool_id: &str, username: &str, enabled: bool) -> Result<()> {
         let pool = self.pool(pool_id).await?;
         let user = self.admin_user(&pool, username).await?;
         self.update_user_with(user.clone(), false, |u| {
@@ -263,77 +294,82 @@ impl Service {
             // from them stop working.
             self.store.revoke_user_refresh(&pool.id, &user.username).await?;
         }
-        Ok(json!({}))
+        Ok(())
     }
 
-    pub async fn admin_create_user(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(field(&input, "UserPoolId")).await?;
-        let name = field(&input, "Username");
-        let attrs = pairs(input.get("UserAttributes"));
-        let action = input.get("MessageAction").and_then(Value::as_str);
-        let mediums: Vec<String> = input
-            .get("DesiredDeliveryMediums")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
-        let force_alias = input.get("ForceAliasCreation").and_then(Value::as_bool) == Some(true);
-        let temp = match input.get("TemporaryPassword").and_then(Value::as_str) {
+    pub async fn admin_create_user(&self, ctx: &RequestContext, req: AdminCreateUserRequest) -> Result<AdminCreateUserResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let name = req.username.as_str();
+        let attrs = attribute_pairs(req.user_attributes.as_deref());
+        let action = req.message_action;
+        let mediums = req.desired_delivery_mediums.clone().unwrap_or_default();
+        let force_alias = req.force_alias_creation == Some(true);
+        let temp = match req.temporary_password.as_deref() {
             Some(p) => {
                 super::passwords::check_policy(&pool.password_policy(), p)?;
                 p.to_owned()
             }
             None => self.temporary_password(&pool)?,
         };
+        let caller = ctx.caller(None);
 
-        if action == Some("RESEND") {
+        if action == Some(MessageActionType::Resend) {
             let user = self.admin_user(&pool, name).await?;
             if user.status != UserStatus::ForceChangePassword {
                 return Err(CognitoError::new(ErrorKind::UnsupportedUserState, "Resend not possible. User status is not FORCE_CHANGE_PASSWORD."));
             }
             let (user, ()) = self.update_user_with(user, false, |u| self.set_password(u, &temp)).await?;
-            let ctx = CallerContext::of(&input, None);
-            self.send_invitation(&pool, &user, &mediums, &temp, &ctx, string_map(&input, "ClientMetadata")).await?;
-            return Ok(json!({ "User": Self::list_view(&user, None) }));
+            self.send_invitation(&pool, &user, &mediums, &temp, &caller, req.client_metadata).await?;
+            return Ok(AdminCreateUserResponse { user: Some(Self::list_view(&user, None)) });
         }
 
         check_writes(&pool, &attrs, Writer::Admin, true)?;
         check_required(&pool, &attrs)?;
         let (username, attrs) = self.username_and_attributes(&pool, name, attrs)?;
-        let ctx = CallerContext::of(&input, None);
-        self.pre_sign_up(&pool, "PreSignUp_AdminCreateUser", &username, &attrs, &input, &ctx).await?;
+        let validation = req.validation_data.as_deref().map(|v| attribute_pairs(Some(v)).into_iter().collect());
+        self.pre_sign_up(
+            &pool,
+            TriggerSource::PreSignUpAdminCreateUser,
+            &username,
+            &attrs,
+            validation,
+            req.client_metadata.clone(),
+            &caller,
+        )
+        .await?;
         let mut user = self.new_user(&pool, &username, attrs, UserStatus::ForceChangePassword);
         self.set_password(&mut user, &temp)?;
         self.insert_new_user(&pool, &user, force_alias).await?;
-        if action != Some("SUPPRESS") {
-            self.send_invitation(&pool, &user, &mediums, &temp, &ctx, string_map(&input, "ClientMetadata")).await?;
+        if action != Some(MessageActionType::Suppress) {
+            self.send_invitation(&pool, &user, &mediums, &temp, &caller, req.client_metadata).await?;
         }
-        Ok(json!({ "User": Self::list_view(&user, None) }))
+        Ok(AdminCreateUserResponse { user: Some(Self::list_view(&user, None)) })
     }
 
     async fn send_invitation(
         &self,
         pool: &UserPool,
         user: &User,
-        mediums: &[String],
+        mediums: &[DeliveryMediumType],
         temp: &str,
         ctx: &CallerContext,
-        metadata: Option<Value>,
+        metadata: Option<StringMap>,
     ) -> Result<()> {
         // Cognito defaults to SMS; with no phone on file we fall back to email so the
         // invitation is not silently lost.
-        let wanted: Vec<&str> = if mediums.is_empty() { vec!["SMS"] } else { mediums.iter().map(String::as_str).collect() };
+        let wanted: &[DeliveryMediumType] = if mediums.is_empty() { &[DeliveryMediumType::Sms] } else { mediums };
         let mut sent = false;
-        for m in &wanted {
-            let attr = if *m == "EMAIL" { "email" } else { "phone_number" };
+        let event = MessageEvent::AdminCreateUser;
+        for m in wanted {
+            let attr = if *m == DeliveryMediumType::Email { "email" } else { "phone_number" };
             if let Some(d) = Delivery::to(user, attr) {
-                self.send_code_message(pool, user, &d, MessageKind::Invitation, "AdminCreateUser", temp, ctx, metadata.clone())
-                    .await?;
+                self.send_code_message(pool, user, &d, MessageKind::Invitation, event, temp, ctx, metadata.clone()).await?;
                 sent = true;
             }
         }
         if !sent {
             if let Some(d) = Delivery::to(user, "email").or_else(|| Delivery::to(user, "phone_number")) {
-                self.send_code_message(pool, user, &d, MessageKind::Invitation, "AdminCreateUser", temp, ctx, metadata).await?;
+                self.send_code_message(pool, user, &d, MessageKind::Invitation, event, temp, ctx, metadata).await?;
             }
         }
         Ok(())
@@ -393,9 +429,13 @@ impl Service {
         Ok((crate::ids::uuid(), attrs))
     }
 
-    pub async fn admin_confirm_sign_up(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(field(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, field(&input, "Username")).await?;
+    pub async fn admin_confirm_sign_up(
+        &self,
+        ctx: &RequestContext,
+        req: AdminConfirmSignUpRequest,
+    ) -> Result<AdminConfirmSignUpResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
         if user.status != UserStatus::Unconfirmed {
             return Err(CognitoError::not_authorized(format!(
                 "User cannot be confirmed. Current status is {}",
@@ -409,17 +449,20 @@ impl Service {
                 Ok(())
             })
             .await?;
-        let ctx = CallerContext::of(&input, None);
-        self.post_confirmation(&pool, "PostConfirmation_ConfirmSignUp", &user, &ctx, string_map(&input, "ClientMetadata"))
+        self.post_confirmation(&pool, TriggerSource::PostConfirmationConfirmSignUp, &user, &ctx.caller(None), req.client_metadata)
             .await?;
-        Ok(json!({}))
+        Ok(AdminConfirmSignUpResponse::default())
     }
 
-    pub async fn admin_set_user_password(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(field(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, field(&input, "Username")).await?;
-        let password = field(&input, "Password");
-        let permanent = input.get("Permanent").and_then(Value::as_bool) == Some(true);
+    pub async fn admin_set_user_password(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminSetUserPasswordRequest,
+    ) -> Result<AdminSetUserPasswordResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
+        let password = req.password.as_str();
+        let permanent = req.permanent == Some(true);
         super::passwords::check_policy(&pool.password_policy(), password)?;
         self.update_user_with(user, false, |u| {
             self.set_password(u, password)?;
@@ -428,12 +471,16 @@ impl Service {
             Ok(())
         })
         .await?;
-        Ok(json!({}))
+        Ok(AdminSetUserPasswordResponse::default())
     }
 
-    pub async fn admin_reset_user_password(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(field(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, field(&input, "Username")).await?;
+    pub async fn admin_reset_user_password(
+        &self,
+        ctx: &RequestContext,
+        req: AdminResetUserPasswordRequest,
+    ) -> Result<AdminResetUserPasswordResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
         let delivery = recovery_delivery(&pool, &user);
         let (user, code) = self
             .update_user_with(user, false, |u| {
@@ -446,29 +493,27 @@ impl Service {
             .await?;
         self.store.revoke_user_refresh(&pool.id, &user.username).await?;
         if let (Some(d), Some(code)) = (delivery, code) {
-            let ctx = CallerContext::of(&input, None);
-            self.send_code_message(&pool, &user, &d, MessageKind::Verification, "ForgotPassword", &code, &ctx, string_map(&input, "ClientMetadata"))
+            let caller = ctx.caller(None);
+            let event = MessageEvent::ForgotPassword;
+            self.send_code_message(&pool, &user, &d, MessageKind::Verification, event, &code, &caller, req.client_metadata)
                 .await?;
         }
-        Ok(json!({}))
+        Ok(AdminResetUserPasswordResponse::default())
     }
 
     /// ListUsers with Cognito's filter syntax: `attr = "v"` or `attr ^= "prefix"`.
-    pub async fn list_users(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(field(&input, "UserPoolId")).await?;
-        let filter = input.get("Filter").and_then(Value::as_str).filter(|f| !f.trim().is_empty()).map(parse_filter).transpose()?;
-        let only: Option<Vec<String>> = input
-            .get("AttributesToGet")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect());
-        if let Some(only) = &only {
+    pub async fn list_users(&self, _ctx: &RequestContext, req: ListUsersRequest) -> Result<ListUsersResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let filter = req.filter.as_deref().filter(|f| !f.trim().is_empty()).map(parse_filter).transpose()?;
+        let only = req.attributes_to_get.as_deref();
+        if let Some(only) = only {
             for name in only {
                 if pool.schema_attribute(name).is_none() {
                     return Err(CognitoError::invalid_parameter(format!("One or more requested attributes do not exist: {name}")));
                 }
             }
         }
-        let page = Page::new(input.get("Limit").and_then(Value::as_i64), 60, input.get("PaginationToken").and_then(Value::as_str));
+        let page = Page::new(req.limit, 60, req.pagination_token.as_deref());
         let mut found: Vec<(String, User)> = Vec::new();
         let mut after = page.after.clone();
         'scan: loop {
@@ -488,20 +533,21 @@ impl Service {
             }
         }
         let next = page.finish(&mut found, |(k, _)| k.clone());
-        let users: Vec<Value> = found.iter().map(|(_, u)| Self::list_view(u, only.as_deref())).collect();
-        let mut out = Map::new();
-        out.insert("Users".into(), Value::Array(users));
-        Ok(with_token(out, "PaginationToken", next))
+        let users = found.iter().map(|(_, u)| Self::list_view(u, only)).collect();
+        Ok(ListUsersResponse { users: Some(users), pagination_token: next })
     }
 
-    pub async fn admin_update_user_attributes(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(field(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, field(&input, "Username")).await?;
-        let attrs = pairs(input.get("UserAttributes"));
+    pub async fn admin_update_user_attributes(
+        &self,
+        ctx: &RequestContext,
+        req: AdminUpdateUserAttributesRequest,
+    ) -> Result<AdminUpdateUserAttributesResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
+        let attrs = attribute_pairs(Some(&req.user_attributes));
         check_writes(&pool, &attrs, Writer::Admin, false)?;
-        let ctx = CallerContext::of(&input, None);
-        self.apply_attribute_update(&pool, user, &attrs, true, &ctx, string_map(&input, "ClientMetadata")).await?;
-        Ok(json!({}))
+        self.apply_attribute_update(&pool, user, &attrs, true, &ctx.caller(None), req.client_metadata).await?;
+        Ok(AdminUpdateUserAttributesResponse::default())
     }
 
     /// Writes attributes; a changed email or phone becomes unverified (unless the admin sets
@@ -514,8 +560,8 @@ impl Service {
         attrs: &[(String, String)],
         admin: bool,
         ctx: &CallerContext,
-        metadata: Option<Value>,
-    ) -> Result<Vec<Value>> {
+        metadata: Option<StringMap>,
+    ) -> Result<Vec<CodeDeliveryDetailsType>> {
         let auto = pool.auto_verified_attributes();
         let (user, to_verify) = self
             .update_user_with(user, false, |u| {
@@ -546,7 +592,8 @@ impl Service {
         let mut details = Vec::new();
         for (attr, code) in to_verify {
             if let Some(d) = Delivery::to(&user, attr) {
-                self.send_code_message(pool, &user, &d, MessageKind::Verification, "UpdateUserAttribute", &code, ctx, metadata.clone())
+                let event = MessageEvent::UpdateUserAttribute;
+                self.send_code_message(pool, &user, &d, MessageKind::Verification, event, &code, ctx, metadata.clone())
                     .await?;
                 details.push(d.details());
             }
@@ -554,12 +601,15 @@ impl Service {
         Ok(details)
     }
 
-    pub async fn admin_delete_user_attributes(&self, input: Doc) -> Result<Value> {
-        let pool = self.pool(field(&input, "UserPoolId")).await?;
-        let user = self.admin_user(&pool, field(&input, "Username")).await?;
-        let names = string_list(input.get("UserAttributeNames"));
-        self.delete_attributes(&pool, user, &names).await?;
-        Ok(json!({}))
+    pub async fn admin_delete_user_attributes(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminDeleteUserAttributesRequest,
+    ) -> Result<AdminDeleteUserAttributesResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
+        self.delete_attributes(&pool, user, &req.user_attribute_names).await?;
+        Ok(AdminDeleteUserAttributesResponse::default())
     }
 
     async fn delete_attributes(&self, pool: &UserPool, user: User, names: &[String]) -> Result<()> {
@@ -589,35 +639,46 @@ impl Service {
 
     // --- self-service (access token) ---------------------------------------------------------
 
-    pub async fn get_user(&self, access_token: &str) -> Result<Value> {
-        let caller = self.token_caller(access_token).await?;
-        let mut out = Map::new();
-        out.insert("Username".into(), json!(caller.user.username));
-        out.insert("UserAttributes".into(), Value::Array(readable(&caller.user, Some(&caller.client))));
-        Self::mfa_view(&caller.user, &mut out);
-        Ok(Value::Object(out))
+    pub async fn get_user(&self, ctx: &RequestContext, req: GetUserRequest) -> Result<GetUserResponse> {
+        let caller = self.token_caller(ctx, &req.access_token).await?;
+        let (user_mfa_setting_list, preferred_mfa_setting) = Self::mfa_view(&caller.user);
+        Ok(GetUserResponse {
+            username: caller.user.username.clone(),
+            user_attributes: readable(&caller.user, Some(&caller.client)),
+            mfa_options: None,
+            preferred_mfa_setting,
+            user_mfa_setting_list,
+        })
     }
 
-    pub async fn delete_user(&self, access_token: &str) -> Result<Value> {
-        let caller = self.token_caller(access_token).await?;
+    pub async fn delete_user(&self, ctx: &RequestContext, req: DeleteUserRequest) -> Result<Empty> {
+        let caller = self.token_caller(ctx, &req.access_token).await?;
         self.store.delete_user(&caller.pool.id, &caller.user.username).await?;
-        Ok(json!({}))
+        Ok(Empty {})
     }
 
-    pub async fn update_user_attributes(&self, input: Doc) -> Result<Value> {
-        let caller = self.token_caller(field(&input, "AccessToken")).await?;
-        let attrs = pairs(input.get("UserAttributes"));
+    pub async fn update_user_attributes(
+        &self,
+        ctx: &RequestContext,
+        req: UpdateUserAttributesRequest,
+    ) -> Result<UpdateUserAttributesResponse> {
+        let caller = self.token_caller(ctx, &req.access_token).await?;
+        let attrs = attribute_pairs(Some(&req.user_attributes));
         check_writes(&caller.pool, &attrs, Writer::Client(&caller.client), false)?;
-        let ctx = CallerContext::of(&input, Some(&caller.client.client_id));
+        let who = ctx.caller(Some(&caller.client.client_id));
         let details = self
-            .apply_attribute_update(&caller.pool, caller.user, &attrs, false, &ctx, string_map(&input, "ClientMetadata"))
+            .apply_attribute_update(&caller.pool, caller.user, &attrs, false, &who, req.client_metadata)
             .await?;
-        Ok(json!({ "CodeDeliveryDetailsList": details }))
+        Ok(UpdateUserAttributesResponse { code_delivery_details_list: Some(details) })
     }
 
-    pub async fn delete_user_attributes(&self, input: Doc) -> Result<Value> {
-        let caller = self.token_caller(field(&input, "AccessToken")).await?;
-        let names = string_list(input.get("UserAttributeNames"));
+    pub async fn delete_user_attributes(
+        &self,
+        ctx: &RequestContext,
+        req: DeleteUserAttributesRequest,
+    ) -> Result<DeleteUserAttributesResponse> {
+        let caller = self.token_caller(ctx, &req.access_token).await?;
+        let names = &req.user_attribute_names;
         let writable = caller.client.write_attributes();
         let refused = |n: &String| {
             n.starts_with("dev:")
@@ -628,13 +689,17 @@ impl Service {
         if names.iter().any(refused) {
             return Err(CognitoError::not_authorized("A client attempted to write unauthorized attribute"));
         }
-        self.delete_attributes(&caller.pool, caller.user, &names).await?;
-        Ok(json!({}))
+        self.delete_attributes(&caller.pool, caller.user, names).await?;
+        Ok(DeleteUserAttributesResponse::default())
     }
 
-    pub async fn get_user_attribute_verification_code(&self, input: Doc) -> Result<Value> {
-        let caller = self.token_caller(field(&input, "AccessToken")).await?;
-        let attr = match field(&input, "AttributeName") {
+    pub async fn get_user_attribute_verification_code(
+        &self,
+        ctx: &RequestContext,
+        req: GetUserAttributeVerificationCodeRequest,
+    ) -> Result<GetUserAttributeVerificationCodeResponse> {
+        let caller = self.token_caller(ctx, &req.access_token).await?;
+        let attr = match req.attribute_name.as_str() {
             "email" => "email",
             "phone_number" => "phone_number",
             other => {
@@ -646,32 +711,36 @@ impl Service {
         let (user, code) = self
             .update_user_with(caller.user, false, |u| self.issue_code(u, CodePurpose::Attribute(attr.to_owned()), 24 * HOUR_MS))
             .await?;
-        let ctx = CallerContext::of(&input, Some(&caller.client.client_id));
-        self.send_code_message(&caller.pool, &user, &delivery, MessageKind::Verification, "VerifyUserAttribute", &code, &ctx, string_map(&input, "ClientMetadata"))
+        let who = ctx.caller(Some(&caller.client.client_id));
+        let event = MessageEvent::VerifyUserAttribute;
+        self.send_code_message(&caller.pool, &user, &delivery, MessageKind::Verification, event, &code, &who, req.client_metadata)
             .await?;
-        Ok(json!({ "CodeDeliveryDetails": delivery.details() }))
+        Ok(GetUserAttributeVerificationCodeResponse { code_delivery_details: Some(delivery.details()) })
     }
 
-    pub async fn verify_user_attribute(&self, input: Doc) -> Result<Value> {
-        let caller = self.token_caller(field(&input, "AccessToken")).await?;
-        let attr = field(&input, "AttributeName").to_owned();
-        let code = field(&input, "Code").to_owned();
-        let purpose = CodePurpose::Attribute(attr.clone());
+    pub async fn verify_user_attribute(
+        &self,
+        ctx: &RequestContext,
+        req: VerifyUserAttributeRequest,
+    ) -> Result<VerifyUserAttributeResponse> {
+        let caller = self.token_caller(ctx, &req.access_token).await?;
+        let attr = req.attribute_name.as_str();
+        let purpose = CodePurpose::Attribute(attr.to_owned());
         let (user, ()) = self
             .update_user_with(caller.user, true, |u| {
-                self.check_code(u, &purpose, &code)?;
+                self.check_code(u, &purpose, &req.code)?;
                 u.set_attribute(&format!("{attr}_verified"), "true");
                 Ok(())
             })
             .await?;
         self.sync_aliases(&caller.pool, &user, false).await?;
-        Ok(json!({}))
+        Ok(VerifyUserAttributeResponse::default())
     }
 
-    pub async fn change_password(&self, input: Doc) -> Result<Value> {
-        let caller = self.token_caller(field(&input, "AccessToken")).await?;
-        let previous = input.get("PreviousPassword").and_then(Value::as_str).unwrap_or_default();
-        let proposed = field(&input, "ProposedPassword");
+    pub async fn change_password(&self, ctx: &RequestContext, req: ChangePasswordRequest) -> Result<ChangePasswordResponse> {
+        let caller = self.token_caller(ctx, &req.access_token).await?;
+        let previous = req.previous_password.as_deref().unwrap_or_default();
+        let proposed = req.proposed_password.as_str();
         if caller.user.lockout.locked_until_ms > self.now_ms() {
             return Err(CognitoError::not_authorized("Password attempts exceeded"));
         }
@@ -686,12 +755,8 @@ impl Service {
             Ok(())
         })
         .await?;
-        Ok(json!({}))
+        Ok(ChangePasswordResponse::default())
     }
-}
-
-pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
 /// A parsed ListUsers filter.

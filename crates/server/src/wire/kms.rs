@@ -25,7 +25,7 @@ pub(crate) fn handle(service: &Service, operation: &str, body: &[u8]) -> Respons
         .ok_or_else(|| KmsError { kind: "SerializationException", message: "Request body is not a JSON object.".into() })
         .and_then(|input| call(service, operation, &input));
     match result {
-        Ok(v) => super::success(v),
+        Ok(v) => super::success(v.to_string().into_bytes()),
         Err(e) => super::WireError::new(StatusCode::BAD_REQUEST, e.kind, e.message).into_response(),
     }
 }

@@ -8,7 +8,7 @@ pub mod shapes;
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -212,6 +212,11 @@ impl WireError {
     fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         Self { status, kind, message: Some(message.into()) }
     }
+
+    /// A body that is not the JSON the operation takes.
+    pub(crate) fn serialization(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "SerializationException", message)
+    }
 }
 
 impl From<CognitoError> for WireError {
@@ -247,8 +252,8 @@ impl IntoResponse for WireError {
     }
 }
 
-fn success(body: Value) -> Response {
-    ([(header::CONTENT_TYPE, AMZ_JSON)], body.to_string()).into_response()
+fn success(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, AMZ_JSON)], body).into_response()
 }
 
 async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
@@ -279,7 +284,7 @@ async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let started = std::time::Instant::now();
     let mut seen = Seen::default();
     let response = match handle(&state, req, &mut seen).await {
-        Ok(v) => success(v),
+        Ok(body) => success(body),
         Err(e) => {
             seen.error = Some(e.kind);
             e.into_response()
@@ -308,7 +313,7 @@ struct Seen {
     error: Option<&'static str>,
 }
 
-async fn handle(state: &AppState, req: Request, seen: &mut Seen) -> Result<Value, WireError> {
+async fn handle(state: &AppState, req: Request, seen: &mut Seen) -> Result<Vec<u8>, WireError> {
     let (parts, body) = req.into_parts();
     let op = operation_name(&parts.headers)?;
     seen.op = Some(op.clone());
@@ -320,30 +325,26 @@ async fn handle(state: &AppState, req: Request, seen: &mut Seen) -> Result<Value
     let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(&body).map_err(|_| {
-            WireError::new(StatusCode::BAD_REQUEST, "SerializationException", "Request body is not valid JSON.")
-        })?
+        serde_json::from_slice(&body).map_err(|_| WireError::serialization("Request body is not valid JSON."))?
     };
     if !input.is_object() {
-        return Err(WireError::new(
-            StatusCode::BAD_REQUEST,
-            "SerializationException",
-            "Start of structure or map expected.",
-        ));
+        return Err(WireError::serialization("Start of structure or map expected."));
     }
     let id = |key: &str| input.get(key).and_then(Value::as_str).filter(|s| s.len() <= 128).map(str::to_owned);
-    seen.pool = id("UserPoolId");
     seen.client = id("ClientId");
     model.validate_input(&op, &input).map_err(|invalid| match invalid {
-        Invalid::Type { message, .. } => {
-            WireError::new(StatusCode::BAD_REQUEST, "SerializationException", message)
-        }
+        Invalid::Type { message, .. } => WireError::serialization(message),
         Invalid::Constraints(v) => CognitoError::invalid_parameter(constraints_message(&v)).into(),
     })?;
-    let Value::Object(input) = input else { unreachable!("checked above") };
-    let ctx = ops::Call { headers: &parts.headers };
-    match ops::dispatch(&state.service, &op, input, ctx).await {
-        Some(result) => result.map_err(WireError::from),
+    let peer = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+    let ctx = ops::request_context(&parts.headers, peer);
+    if let Some(pool) = id("UserPoolId") {
+        ctx.note_pool(&pool);
+    }
+    let result = ops::dispatch(&state.service, &ctx, &op, input).await;
+    seen.pool = ctx.pool().map(str::to_owned);
+    match result {
+        Some(result) => result,
         None => Err(WireError::new(
             StatusCode::BAD_REQUEST,
             "UnsupportedOperationException",

@@ -1,112 +1,121 @@
-//! The one place that maps operation names to service calls. Input has been validated against
-//! the model already, so required members are present and typed.
+//! The one place that maps operation names to service calls. The body has been validated
+//! against the model already; here it becomes the operation's typed request, the service
+//! answers with the typed response, and that is serialised.
+
+use std::future::Future;
 
 use axum::http::HeaderMap;
-use cognate_core::model::{field, Doc};
-use cognate_core::service::{sdk_version, CALLER_SDK};
-use cognate_core::{Result, Service};
+use cognate_core::api::{ops, Operation};
+use cognate_core::{RequestContext, Result, Service};
 use serde_json::Value;
 
-/// Request facts beside the body.
-#[derive(Clone, Copy)]
-pub struct Call<'a> {
-    pub headers: &'a HeaderMap,
-}
+use super::WireError;
 
-/// The caller's SDK, for trigger events' `callerContext.awsSdkVersion`. Browsers' SDKs send
-/// `X-Amz-User-Agent` because they cannot set `User-Agent`.
-fn caller_sdk(headers: &HeaderMap) -> String {
+/// The caller facts of a request: its SDK (browsers' SDKs send `X-Amz-User-Agent` because
+/// they cannot set `User-Agent`) and its peer.
+pub fn request_context(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> RequestContext {
     let ua = ["x-amz-user-agent", "user-agent"]
         .iter()
         .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
         .collect::<Vec<_>>()
         .join(" ");
-    sdk_version(&ua)
+    let mut ctx = RequestContext::from_user_agent(Some(&ua).filter(|u| !u.is_empty()).map(String::as_str));
+    ctx.source_ip = peer.map(|p| p.ip());
+    ctx
 }
 
-
-fn opt_s<'a>(input: &'a Doc, key: &str) -> Option<&'a str> {
-    input.get(key).and_then(Value::as_str)
+/// Deserialises the validated body as `O`'s request, runs the service call and serialises its
+/// response.
+async fn call<O, F, Fut>(input: Value, run: F) -> std::result::Result<Vec<u8>, WireError>
+where
+    O: Operation,
+    F: FnOnce(O::Input) -> Fut,
+    Fut: Future<Output = Result<O::Output>>,
+{
+    let request: O::Input = serde_json::from_value(input).map_err(|e| WireError::serialization(e.to_string()))?;
+    let response = run(request).await?;
+    serde_json::to_vec(&response).map_err(|e| cognate_core::CognitoError::internal(e).into())
 }
 
-fn opt_i(input: &Doc, key: &str) -> Option<i64> {
-    input.get(key).and_then(Value::as_i64)
+macro_rules! dispatch {
+    ($svc:ident, $ctx:ident, $op:ident, $input:ident; $($name:ident => $method:ident,)*) => {
+        match $op {
+            $( stringify!($name) => Some(call::<ops::$name, _, _>($input, |r| $svc.$method($ctx, r)).await), )*
+            _ => None,
+        }
+    };
 }
 
 /// Runs `op`; None when cognate does not implement it.
-pub async fn dispatch(svc: &Service, op: &str, mut input: Doc, call: Call<'_>) -> Option<Result<Value>> {
-    input.insert(CALLER_SDK.into(), Value::String(caller_sdk(call.headers)));
-    let pool_id = field(&input, "UserPoolId").to_owned();
-    let pool = pool_id.as_str();
-    Some(match op {
+pub async fn dispatch(
+    svc: &Service,
+    ctx: &RequestContext,
+    op: &str,
+    input: Value,
+) -> Option<std::result::Result<Vec<u8>, WireError>> {
+    dispatch! { svc, ctx, op, input;
         // Pools
-        "CreateUserPool" => svc.create_user_pool(input, None).await,
-        "DescribeUserPool" => svc.describe_user_pool(pool).await,
-        "UpdateUserPool" => svc.update_user_pool(input).await,
-        "DeleteUserPool" => svc.delete_user_pool(pool).await,
-        "ListUserPools" => svc.list_user_pools(opt_i(&input, "MaxResults"), opt_s(&input, "NextToken")).await,
-        "AddCustomAttributes" => {
-            let attrs = input.get("CustomAttributes").and_then(Value::as_array).cloned().unwrap_or_default();
-            svc.add_custom_attributes(pool, &attrs).await
-        }
-        "GetUserPoolMfaConfig" => svc.get_user_pool_mfa_config(pool).await,
-        "SetUserPoolMfaConfig" => svc.set_user_pool_mfa_config(input).await,
+        CreateUserPool => create_user_pool,
+        DescribeUserPool => describe_user_pool,
+        UpdateUserPool => update_user_pool,
+        DeleteUserPool => delete_user_pool,
+        ListUserPools => list_user_pools,
+        AddCustomAttributes => add_custom_attributes,
+        GetUserPoolMfaConfig => get_user_pool_mfa_config,
+        SetUserPoolMfaConfig => set_user_pool_mfa_config,
         // App clients
-        "CreateUserPoolClient" => svc.create_user_pool_client(input, None).await,
-        "DescribeUserPoolClient" => svc.describe_user_pool_client(pool, field(&input, "ClientId")).await,
-        "UpdateUserPoolClient" => svc.update_user_pool_client(input).await,
-        "DeleteUserPoolClient" => svc.delete_user_pool_client(pool, field(&input, "ClientId")).await,
-        "ListUserPoolClients" => {
-            svc.list_user_pool_clients(pool, opt_i(&input, "MaxResults"), opt_s(&input, "NextToken")).await
-        }
+        CreateUserPoolClient => create_user_pool_client,
+        DescribeUserPoolClient => describe_user_pool_client,
+        UpdateUserPoolClient => update_user_pool_client,
+        DeleteUserPoolClient => delete_user_pool_client,
+        ListUserPoolClients => list_user_pool_clients,
         // Users: sign-up and recovery (client-authenticated)
-        "SignUp" => svc.sign_up(input).await,
-        "ConfirmSignUp" => svc.confirm_sign_up(input).await,
-        "ResendConfirmationCode" => svc.resend_confirmation_code(input).await,
-        "ForgotPassword" => svc.forgot_password(input).await,
-        "ConfirmForgotPassword" => svc.confirm_forgot_password(input).await,
+        SignUp => sign_up,
+        ConfirmSignUp => confirm_sign_up,
+        ResendConfirmationCode => resend_confirmation_code,
+        ForgotPassword => forgot_password,
+        ConfirmForgotPassword => confirm_forgot_password,
         // Users: administration
-        "AdminCreateUser" => svc.admin_create_user(input).await,
-        "AdminConfirmSignUp" => svc.admin_confirm_sign_up(input).await,
-        "AdminGetUser" => svc.admin_get_user(pool, field(&input, "Username")).await,
-        "AdminDeleteUser" => svc.admin_delete_user(pool, field(&input, "Username")).await,
-        "AdminDisableUser" => svc.admin_set_enabled(pool, field(&input, "Username"), false).await,
-        "AdminEnableUser" => svc.admin_set_enabled(pool, field(&input, "Username"), true).await,
-        "AdminUpdateUserAttributes" => svc.admin_update_user_attributes(input).await,
-        "AdminSetUserMFAPreference" => svc.admin_set_user_mfa_preference(input).await,
-        "SetUserMFAPreference" => svc.set_user_mfa_preference(input).await,
-        "AssociateSoftwareToken" => svc.associate_software_token(input).await,
-        "VerifySoftwareToken" => svc.verify_software_token(input).await,
-        "AdminDeleteUserAttributes" => svc.admin_delete_user_attributes(input).await,
-        "AdminSetUserPassword" => svc.admin_set_user_password(input).await,
-        "AdminResetUserPassword" => svc.admin_reset_user_password(input).await,
-        "AdminUserGlobalSignOut" => svc.admin_user_global_sign_out(pool, field(&input, "Username")).await,
-        "ListUsers" => svc.list_users(input).await,
+        AdminCreateUser => admin_create_user,
+        AdminConfirmSignUp => admin_confirm_sign_up,
+        AdminGetUser => admin_get_user,
+        AdminDeleteUser => admin_delete_user,
+        AdminDisableUser => admin_disable_user,
+        AdminEnableUser => admin_enable_user,
+        AdminUpdateUserAttributes => admin_update_user_attributes,
+        AdminSetUserMFAPreference => admin_set_user_mfa_preference,
+        SetUserMFAPreference => set_user_mfa_preference,
+        AssociateSoftwareToken => associate_software_token,
+        VerifySoftwareToken => verify_software_token,
+        AdminDeleteUserAttributes => admin_delete_user_attributes,
+        AdminSetUserPassword => admin_set_user_password,
+        AdminResetUserPassword => admin_reset_user_password,
+        AdminUserGlobalSignOut => admin_user_global_sign_out,
+        ListUsers => list_users,
         // Users: self-service (access token)
-        "GetUser" => svc.get_user(field(&input, "AccessToken")).await,
-        "DeleteUser" => svc.delete_user(field(&input, "AccessToken")).await,
-        "UpdateUserAttributes" => svc.update_user_attributes(input).await,
-        "DeleteUserAttributes" => svc.delete_user_attributes(input).await,
-        "GetUserAttributeVerificationCode" => svc.get_user_attribute_verification_code(input).await,
-        "VerifyUserAttribute" => svc.verify_user_attribute(input).await,
-        "ChangePassword" => svc.change_password(input).await,
-        "GlobalSignOut" => svc.global_sign_out(field(&input, "AccessToken")).await,
+        GetUser => get_user,
+        DeleteUser => delete_user,
+        UpdateUserAttributes => update_user_attributes,
+        DeleteUserAttributes => delete_user_attributes,
+        GetUserAttributeVerificationCode => get_user_attribute_verification_code,
+        VerifyUserAttribute => verify_user_attribute,
+        ChangePassword => change_password,
+        GlobalSignOut => global_sign_out,
         // Sign-in
-        "InitiateAuth" => svc.initiate_auth(input, false).await,
-        "AdminInitiateAuth" => svc.initiate_auth(input, true).await,
-        "RespondToAuthChallenge" => svc.respond_to_auth_challenge(input, false).await,
-        "AdminRespondToAuthChallenge" => svc.respond_to_auth_challenge(input, true).await,
-        "RevokeToken" => svc.revoke_token(input).await,
+        InitiateAuth => initiate_auth,
+        AdminInitiateAuth => admin_initiate_auth,
+        RespondToAuthChallenge => respond_to_auth_challenge,
+        AdminRespondToAuthChallenge => admin_respond_to_auth_challenge,
+        RevokeToken => revoke_token,
         // Groups
-        "CreateGroup" => svc.create_group(input).await,
-        "GetGroup" => svc.get_group(pool, field(&input, "GroupName")).await,
-        "UpdateGroup" => svc.update_group(input).await,
-        "DeleteGroup" => svc.delete_group(pool, field(&input, "GroupName")).await,
-        "ListGroups" => svc.list_groups(input).await,
-        "AdminAddUserToGroup" => svc.admin_add_user_to_group(input).await,
-        "AdminRemoveUserFromGroup" => svc.admin_remove_user_from_group(input).await,
-        "AdminListGroupsForUser" => svc.admin_list_groups_for_user(input).await,
-        "ListUsersInGroup" => svc.list_users_in_group(input).await,
-        _ => return None,
-    })
+        CreateGroup => create_group,
+        GetGroup => get_group,
+        UpdateGroup => update_group,
+        DeleteGroup => delete_group,
+        ListGroups => list_groups,
+        AdminAddUserToGroup => admin_add_user_to_group,
+        AdminRemoveUserFromGroup => admin_remove_user_from_group,
+        AdminListGroupsForUser => admin_list_groups_for_user,
+        ListUsersInGroup => list_users_in_group,
+    }
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine;
 use cognate_triggers::{
-    AwsCredentials, FunctionSpec, InvokeError, RuntimeSpec, Runtimes, RuntimesConfig,
+    AwsCredentials, FunctionSpec, InvokeFailure, RuntimeSpec, Runtimes, RuntimesConfig,
 };
 use serde_json::{json, Value};
 
@@ -219,7 +219,7 @@ async fn function_errors_and_service_errors_are_told_apart() {
     let endpoint = start_service().await;
     let rt = runtimes();
     match rt.invoke(&spec(&endpoint, "err-fn"), &json!({})).await {
-        Err(InvokeError::FunctionError {
+        Err(InvokeFailure::Function {
             error_type,
             message,
             ..
@@ -232,18 +232,18 @@ async fn function_errors_and_service_errors_are_told_apart() {
         other => panic!("expected a function error, got {other:?}"),
     }
     match rt.invoke(&spec(&endpoint, "no-such-fn"), &json!({})).await {
-        Err(InvokeError::Unavailable { reason }) => assert_eq!(reason, "ResourceNotFoundException"),
+        Err(f @ InvokeFailure::Unavailable { .. }) => assert_eq!(f.message(), "ResourceNotFoundException"),
         other => panic!("expected unavailable, got {other:?}"),
     }
     assert!(matches!(
         rt.invoke(&spec(&endpoint, "garbage-fn"), &json!({})).await,
-        Err(InvokeError::InvalidResponse { .. })
+        Err(InvokeFailure::InvalidResponse { .. })
     ));
     let mut slow = spec(&endpoint, "slow-fn");
     slow.timeout = Duration::from_millis(300);
     assert!(matches!(
         rt.invoke(&slow, &json!({})).await,
-        Err(InvokeError::Timeout { .. })
+        Err(InvokeFailure::Timeout { .. })
     ));
 }
 
@@ -255,8 +255,8 @@ async fn wrong_credentials_are_rejected_by_the_service() {
         ..RuntimesConfig::default()
     });
     match rt.invoke(&spec(&endpoint, "ok-fn"), &json!({})).await {
-        Err(InvokeError::Unavailable { reason }) => {
-            assert_eq!(reason, "InvalidSignatureException");
+        Err(f @ InvokeFailure::Unavailable { .. }) => {
+            assert_eq!(f.message(), "InvalidSignatureException");
         }
         other => panic!("expected unavailable, got {other:?}"),
     }
@@ -271,8 +271,8 @@ async fn unreachable_endpoint_is_unavailable() {
         .invoke(&spec(&endpoint, "ok-fn"), &json!({}))
         .await
     {
-        Err(InvokeError::Unavailable { reason }) => {
-            assert!(reason.starts_with("connection failed"), "{reason}")
+        Err(f @ InvokeFailure::Unavailable { .. }) => {
+            assert!(f.message().starts_with("connection failed"), "{f}")
         }
         other => panic!("expected unavailable, got {other:?}"),
     }

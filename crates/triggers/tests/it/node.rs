@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cognate_triggers::{InvokeError, RuntimeSpec, Runtimes, RuntimesConfig};
+use cognate_triggers::{InvokeFailure, RuntimeSpec, Runtimes, RuntimesConfig};
 use serde_json::json;
 
 use crate::{fixture, have, node_spec, runtimes};
@@ -55,7 +55,7 @@ async fn callback_and_context_styles() {
     assert_eq!(out.response["requestId"], out.request_id.as_str());
 
     match rt.invoke(&spec, &json!({"fail": true})).await {
-        Err(InvokeError::FunctionError {
+        Err(InvokeFailure::Function {
             error_type,
             message,
             ..
@@ -66,7 +66,7 @@ async fn callback_and_context_styles() {
         other => panic!("expected a function error, got {other:?}"),
     }
     match rt.invoke(&spec, &json!({"callbackError": true})).await {
-        Err(InvokeError::FunctionError {
+        Err(InvokeFailure::Function {
             error_type,
             message,
             ..
@@ -164,7 +164,7 @@ async fn thrown_errors_are_function_errors() {
     let rt = runtimes();
     let spec = node_spec("throws.js");
     match rt.invoke(&spec, &json!({})).await {
-        Err(InvokeError::FunctionError {
+        Err(InvokeFailure::Function {
             error_type,
             message,
             logs,
@@ -176,7 +176,7 @@ async fn thrown_errors_are_function_errors() {
         other => panic!("expected a function error, got {other:?}"),
     }
     match rt.invoke(&spec, &json!({"kind": "type"})).await {
-        Err(InvokeError::FunctionError {
+        Err(InvokeFailure::Function {
             error_type,
             message,
             ..
@@ -189,7 +189,7 @@ async fn thrown_errors_are_function_errors() {
         other => panic!("expected a function error, got {other:?}"),
     }
     match rt.invoke(&spec, &json!({"kind": "string"})).await {
-        Err(InvokeError::FunctionError {
+        Err(InvokeFailure::Function {
             error_type,
             message,
             ..
@@ -218,7 +218,7 @@ async fn a_hanging_handler_times_out_and_the_next_call_works() {
     for busy in [true, false] {
         let started = Instant::now();
         match rt.invoke(&spec, &json!({"busy": busy})).await {
-            Err(InvokeError::Timeout { logs }) => {
+            Err(InvokeFailure::Timeout { logs }) => {
                 let expected = if busy {
                     "spinning forever"
                 } else {
@@ -258,7 +258,7 @@ async fn process_exit_is_a_crash_and_the_worker_is_replaced() {
     let spec = node_spec("exit.js");
     let before = rt.invoke(&spec, &json!({})).await.unwrap().response["pid"].clone();
     match rt.invoke(&spec, &json!({"exit": true})).await {
-        Err(InvokeError::Crashed { message, logs }) => {
+        Err(InvokeFailure::Crashed { message, logs }) => {
             assert!(message.starts_with("RequestId: "), "{message}");
             assert!(
                 message.ends_with("Error: Runtime exited with error: exit status 3"),
@@ -297,20 +297,20 @@ async fn unusual_results_are_handled() {
     assert_eq!(invoke("sync-return").await.unwrap().response, json!(null));
     for kind in ["circular", "bigint"] {
         match invoke(kind).await {
-            Err(InvokeError::InvalidResponse { message, .. }) => {
+            Err(InvokeFailure::InvalidResponse { message, .. }) => {
                 assert!(message.contains("stringify"), "{message}")
             }
             other => panic!("expected an invalid response for {kind}, got {other:?}"),
         }
     }
     match invoke("huge").await {
-        Err(InvokeError::InvalidResponse { message, .. }) => {
+        Err(InvokeFailure::InvalidResponse { message, .. }) => {
             assert!(message.contains("exceeded"), "{message}")
         }
         other => panic!("expected an invalid response, got {other:?}"),
     }
     match invoke("uncaught").await {
-        Err(InvokeError::FunctionError { message, logs, .. }) => {
+        Err(InvokeFailure::Function { message, logs, .. }) => {
             assert_eq!(message, "thrown from a timer");
             assert!(logs.contains("Uncaught Exception"), "{logs}");
         }
@@ -348,7 +348,7 @@ async fn load_failures_are_lambda_style_function_errors() {
     ];
     for (file, expected_type, expected_text) in cases {
         match rt.invoke(&node_spec(file), &json!({})).await {
-            Err(InvokeError::FunctionError {
+            Err(InvokeFailure::Function {
                 error_type,
                 message,
                 ..
@@ -370,7 +370,7 @@ async fn load_failures_are_lambda_style_function_errors() {
     };
     assert!(matches!(
         rt.invoke(&missing, &json!({})).await,
-        Err(InvokeError::Unavailable { .. })
+        Err(InvokeFailure::Unavailable { .. })
     ));
 
     let broken = Runtimes::new(RuntimesConfig {
@@ -378,8 +378,8 @@ async fn load_failures_are_lambda_style_function_errors() {
         ..RuntimesConfig::default()
     });
     match broken.invoke(&node_spec("trivial.js"), &json!({})).await {
-        Err(InvokeError::Unavailable { reason }) => {
-            assert!(reason.contains("node runtime not available"), "{reason}")
+        Err(f @ InvokeFailure::Unavailable { .. }) => {
+            assert!(f.message().contains("node runtime not available"), "{f}")
         }
         other => panic!("expected unavailable, got {other:?}"),
     }
@@ -475,14 +475,14 @@ async fn concurrent_invocations_share_the_pool_and_do_not_disturb_each_other() {
         }));
     }
     let hung = rt.invoke(&hang, &json!({"busy": true})).await;
-    assert!(matches!(hung, Err(InvokeError::Timeout { .. })));
+    assert!(matches!(hung, Err(InvokeFailure::Timeout { .. })));
     for (i, task) in tasks.into_iter().enumerate() {
         assert_eq!(task.await.unwrap().unwrap().response, json!({"i": i}));
     }
     rt.shutdown().await;
     assert!(matches!(
         rt.invoke(&ok, &json!({})).await,
-        Err(InvokeError::Unavailable { .. })
+        Err(InvokeFailure::Unavailable { .. })
     ));
 }
 

@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use cognate_triggers::{InvokeError, Runtimes, RuntimesConfig};
+use cognate_triggers::{InvokeFailure, Runtimes, RuntimesConfig};
 use serde_json::json;
 
 use crate::{have, python_spec, runtimes};
@@ -32,7 +32,7 @@ async fn exceptions_are_function_errors() {
         .invoke(&python_spec("raises.py"), &json!({"why": "no"}))
         .await
     {
-        Err(InvokeError::FunctionError {
+        Err(InvokeFailure::Function {
             error_type,
             message,
             logs,
@@ -59,7 +59,7 @@ async fn a_sleeping_handler_times_out_and_the_next_call_works() {
     spec.timeout = Duration::from_millis(1500);
     let started = Instant::now();
     match rt.invoke(&spec, &json!({})).await {
-        Err(InvokeError::Timeout { logs }) => assert!(logs.contains("going to sleep"), "{logs}"),
+        Err(InvokeFailure::Timeout { logs }) => assert!(logs.contains("going to sleep"), "{logs}"),
         other => panic!("expected a timeout, got {other:?}"),
     }
     assert!(
@@ -70,7 +70,7 @@ async fn a_sleeping_handler_times_out_and_the_next_call_works() {
     // The worker was killed; a fresh one serves (and times out again, proving it ran).
     assert!(matches!(
         rt.invoke(&spec, &json!({})).await,
-        Err(InvokeError::Timeout { .. })
+        Err(InvokeFailure::Timeout { .. })
     ));
     rt.shutdown().await;
 }
@@ -87,7 +87,7 @@ async fn sys_exit_is_a_crash_and_the_worker_is_replaced() {
     let spec = python_spec("exits.py");
     let before = rt.invoke(&spec, &json!({})).await.unwrap().response["pid"].clone();
     match rt.invoke(&spec, &json!({"exit": true})).await {
-        Err(InvokeError::Crashed { message, logs }) => {
+        Err(InvokeFailure::Crashed { message, logs }) => {
             assert!(
                 message.ends_with("Runtime exited with error: exit status 3"),
                 "{message}"
@@ -190,7 +190,7 @@ async fn unserialisable_results_and_load_failures() {
     let spec = python_spec("garbage.py");
     for kind in ["set", "nan"] {
         match rt.invoke(&spec, &json!({"kind": kind})).await {
-            Err(InvokeError::InvalidResponse { message, .. }) => {
+            Err(InvokeFailure::InvalidResponse { message, .. }) => {
                 assert!(message.contains("Unable to marshal"), "{message}")
             }
             other => panic!("expected an invalid response for {kind}, got {other:?}"),
@@ -209,7 +209,7 @@ async fn unserialisable_results_and_load_failures() {
         ("import_error.py", "Runtime.ImportModuleError"),
     ] {
         match rt.invoke(&python_spec(file), &json!({})).await {
-            Err(InvokeError::FunctionError { error_type, .. }) => {
+            Err(InvokeFailure::Function { error_type, .. }) => {
                 assert_eq!(error_type.as_deref(), Some(expected), "{file}")
             }
             other => panic!("{file}: expected a function error, got {other:?}"),
@@ -221,7 +221,7 @@ async fn unserialisable_results_and_load_failures() {
         export: "lambda_handler".into(),
     };
     match rt.invoke(&wrong_export, &json!({})).await {
-        Err(InvokeError::FunctionError {
+        Err(InvokeFailure::Function {
             error_type,
             message,
             ..

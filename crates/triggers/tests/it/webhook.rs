@@ -5,7 +5,7 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine;
-use cognate_triggers::{FunctionSpec, InvokeError, RuntimeSpec, Runtimes, RuntimesConfig};
+use cognate_triggers::{FunctionSpec, InvokeFailure, RuntimeSpec, Runtimes, RuntimesConfig};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -143,7 +143,7 @@ async fn signed_webhook_round_trip() {
         )
         .await
     {
-        Err(InvokeError::FunctionError { message, .. }) => {
+        Err(InvokeFailure::Function { message, .. }) => {
             assert_eq!(message, "signature mismatch")
         }
         other => panic!("expected a function error, got {other:?}"),
@@ -158,7 +158,7 @@ async fn webhook_failures_map_to_invoke_errors() {
         .invoke(&hook(format!("{base}/reject"), None), &json!({}))
         .await
     {
-        Err(InvokeError::FunctionError { message, .. }) => {
+        Err(InvokeFailure::Function { message, .. }) => {
             assert_eq!(message, "email domain not allowed")
         }
         other => panic!("expected a function error, got {other:?}"),
@@ -167,19 +167,19 @@ async fn webhook_failures_map_to_invoke_errors() {
         .invoke(&hook(format!("{base}/broken"), None), &json!({}))
         .await
     {
-        Err(InvokeError::FunctionError { message, .. }) => assert_eq!(message, "upstream exploded"),
+        Err(InvokeFailure::Function { message, .. }) => assert_eq!(message, "upstream exploded"),
         other => panic!("expected a function error, got {other:?}"),
     }
     assert!(matches!(
         rt.invoke(&hook(format!("{base}/not-json"), None), &json!({}))
             .await,
-        Err(InvokeError::InvalidResponse { .. })
+        Err(InvokeFailure::InvalidResponse { .. })
     ));
     match rt
         .invoke(&hook(format!("{base}/huge"), None), &json!({}))
         .await
     {
-        Err(InvokeError::InvalidResponse { message, .. }) => {
+        Err(InvokeFailure::InvalidResponse { message, .. }) => {
             assert!(message.contains("exceeded"), "{message}")
         }
         other => panic!("expected an invalid response, got {other:?}"),
@@ -188,7 +188,7 @@ async fn webhook_failures_map_to_invoke_errors() {
     slow.timeout = Duration::from_millis(300);
     assert!(matches!(
         rt.invoke(&slow, &json!({})).await,
-        Err(InvokeError::Timeout { .. })
+        Err(InvokeFailure::Timeout { .. })
     ));
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -198,7 +198,7 @@ async fn webhook_failures_map_to_invoke_errors() {
     );
     drop(listener);
     match rt.invoke(&hook(dead, None), &json!({})).await {
-        Err(InvokeError::Unavailable { reason }) => assert!(!reason.contains("sekrit"), "{reason}"),
+        Err(f @ InvokeFailure::Unavailable { .. }) => assert!(!f.message().contains("sekrit"), "{f}"),
         other => panic!("expected unavailable, got {other:?}"),
     }
 }
