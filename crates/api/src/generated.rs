@@ -1407,12 +1407,7 @@ pub enum AccountTakeoverEventActionType {
 
 impl AccountTakeoverEventActionType {
     /// Every value, in model order.
-    pub const ALL: &'static [Self] = &[
-        Self::Block,
-        Self::MfaIfConfigured,
-        Self::MfaRequired,
-        Self::NoAction,
-    ];
+    pub const ALL: &'static [Self] = &[Self::Block, Self::MfaIfConfigured, Self::MfaRequired, Self::NoAction];
 
     /// The value as sent on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1440,10 +1435,7 @@ impl std::str::FromStr for AccountTakeoverEventActionType {
             "MFA_IF_CONFIGURED" => Ok(Self::MfaIfConfigured),
             "MFA_REQUIRED" => Ok(Self::MfaRequired),
             "NO_ACTION" => Ok(Self::NoAction),
-            _ => Err(crate::UnknownValue {
-                shape: "AccountTakeoverEventActionType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "AccountTakeoverEventActionType", value: s.to_owned() }),
         }
     }
 }
@@ -1625,10 +1617,7 @@ impl std::fmt::Debug for AdminCreateUserRequest {
             .field("username", &"***")
             .field("user_attributes", &self.user_attributes)
             .field("validation_data", &self.validation_data)
-            .field(
-                "temporary_password",
-                &self.temporary_password.as_ref().map(|_| "***"),
-            )
+            .field("temporary_password", &self.temporary_password.as_ref().map(|_| "***"))
             .field("force_alias_creation", &self.force_alias_creation)
             .field("message_action", &self.message_action)
             .field("desired_delivery_mediums", &self.desired_delivery_mediums)
@@ -1929,10 +1918,7 @@ impl std::fmt::Debug for AdminInitiateAuthRequest {
             .field("user_pool_id", &self.user_pool_id)
             .field("client_id", &"***")
             .field("auth_flow", &self.auth_flow)
-            .field(
-                "auth_parameters",
-                &self.auth_parameters.as_ref().map(|_| "***"),
-            )
+            .field("auth_parameters", &self.auth_parameters.as_ref().map(|_| "***"))
             .field("client_metadata", &self.client_metadata)
             .field("analytics_metadata", &self.analytics_metadata)
             .field("context_data", &self.context_data)
@@ -2218,10 +2204,7 @@ impl std::fmt::Debug for AdminRespondToAuthChallengeRequest {
             .field("user_pool_id", &self.user_pool_id)
             .field("client_id", &"***")
             .field("challenge_name", &self.challenge_name)
-            .field(
-                "challenge_responses",
-                &self.challenge_responses.as_ref().map(|_| "***"),
-            )
+            .field("challenge_responses", &self.challenge_responses.as_ref().map(|_| "***"))
             .field("session", &self.session.as_ref().map(|_| "***"))
             .field("analytics_metadata", &self.analytics_metadata)
             .field("context_data", &self.context_data)
@@ -2293,10 +2276,7 @@ impl std::fmt::Debug for AdminSetUserMFAPreferenceRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminSetUserMFAPreferenceRequest")
             .field("sms_mfa_settings", &self.sms_mfa_settings)
-            .field(
-                "software_token_mfa_settings",
-                &self.software_token_mfa_settings,
-            )
+            .field("software_token_mfa_settings", &self.software_token_mfa_settings)
             .field("email_mfa_settings", &self.email_mfa_settings)
             .field("web_authn_mfa_settings", &self.web_authn_mfa_settings)
             .field("username", &"***")
@@ -2538,10 +2518,7 @@ impl std::str::FromStr for AdvancedSecurityEnabledModeType {
         match s {
             "AUDIT" => Ok(Self::Audit),
             "ENFORCED" => Ok(Self::Enforced),
-            _ => Err(crate::UnknownValue {
-                shape: "AdvancedSecurityEnabledModeType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "AdvancedSecurityEnabledModeType", value: s.to_owned() }),
         }
     }
 }
@@ -2588,10 +2565,7 @@ impl std::str::FromStr for AdvancedSecurityModeType {
             "OFF" => Ok(Self::Off),
             "AUDIT" => Ok(Self::Audit),
             "ENFORCED" => Ok(Self::Enforced),
-            _ => Err(crate::UnknownValue {
-                shape: "AdvancedSecurityModeType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "AdvancedSecurityModeType", value: s.to_owned() }),
         }
     }
 }
@@ -2638,10 +2612,7 @@ impl std::str::FromStr for AliasAttributeType {
             "phone_number" => Ok(Self::PhoneNumber),
             "email" => Ok(Self::Email),
             "preferred_username" => Ok(Self::PreferredUsername),
-            _ => Err(crate::UnknownValue {
-                shape: "AliasAttributeType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "AliasAttributeType", value: s.to_owned() }),
         }
     }
 }
@@ -2798,10 +2769,7 @@ impl std::str::FromStr for AssetCategoryType {
             "FORM_BACKGROUND" => Ok(Self::FormBackground),
             "FORM_LOGO" => Ok(Self::FormLogo),
             "IDP_BUTTON_ICON" => Ok(Self::IdpButtonIcon),
-            _ => Err(crate::UnknownValue {
-                shape: "AssetCategoryType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "AssetCategoryType", value: s.to_owned() }),
         }
     }
 }
@@ -2858,10 +2826,7 @@ impl std::str::FromStr for AssetExtensionType {
             "PNG" => Ok(Self::Png),
             "SVG" => Ok(Self::Svg),
             "WEBP" => Ok(Self::Webp),
-            _ => Err(crate::UnknownValue {
-                shape: "AssetExtensionType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "AssetExtensionType", value: s.to_owned() }),
         }
     }
 }
@@ -2979,10 +2944,7 @@ impl std::str::FromStr for AttributeDataType {
             "Number" => Ok(Self::Number),
             "DateTime" => Ok(Self::DateTime),
             "Boolean" => Ok(Self::Boolean),
-            _ => Err(crate::UnknownValue {
-                shape: "AttributeDataType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "AttributeDataType", value: s.to_owned() }),
         }
     }
 }
@@ -3064,8 +3026,7 @@ pub enum AuthFactorType {
 
 impl AuthFactorType {
     /// Every value, in model order.
-    pub const ALL: &'static [Self] =
-        &[Self::Password, Self::EmailOtp, Self::SmsOtp, Self::WebAuthn];
+    pub const ALL: &'static [Self] = &[Self::Password, Self::EmailOtp, Self::SmsOtp, Self::WebAuthn];
 
     /// The value as sent on the wire.
     pub fn as_str(self) -> &'static str {
@@ -3093,10 +3054,7 @@ impl std::str::FromStr for AuthFactorType {
             "EMAIL_OTP" => Ok(Self::EmailOtp),
             "SMS_OTP" => Ok(Self::SmsOtp),
             "WEB_AUTHN" => Ok(Self::WebAuthn),
-            _ => Err(crate::UnknownValue {
-                shape: "AuthFactorType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "AuthFactorType", value: s.to_owned() }),
         }
     }
 }
@@ -3177,10 +3135,7 @@ impl std::str::FromStr for AuthFlowType {
             "USER_PASSWORD_AUTH" => Ok(Self::UserPasswordAuth),
             "ADMIN_USER_PASSWORD_AUTH" => Ok(Self::AdminUserPasswordAuth),
             "USER_AUTH" => Ok(Self::UserAuth),
-            _ => Err(crate::UnknownValue {
-                shape: "AuthFlowType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "AuthFlowType", value: s.to_owned() }),
         }
     }
 }
@@ -3264,10 +3219,7 @@ impl std::str::FromStr for ChallengeName {
         match s {
             "Password" => Ok(Self::Password),
             "Mfa" => Ok(Self::Mfa),
-            _ => Err(crate::UnknownValue {
-                shape: "ChallengeName",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "ChallengeName", value: s.to_owned() }),
         }
     }
 }
@@ -3396,10 +3348,7 @@ impl std::str::FromStr for ChallengeNameType {
             "PASSWORD" => Ok(Self::Password),
             "WEB_AUTHN" => Ok(Self::WebAuthn),
             "PASSWORD_SRP" => Ok(Self::PasswordSrp),
-            _ => Err(crate::UnknownValue {
-                shape: "ChallengeNameType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "ChallengeNameType", value: s.to_owned() }),
         }
     }
 }
@@ -3441,10 +3390,7 @@ impl std::str::FromStr for ChallengeResponse {
         match s {
             "Success" => Ok(Self::Success),
             "Failure" => Ok(Self::Failure),
-            _ => Err(crate::UnknownValue {
-                shape: "ChallengeResponse",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "ChallengeResponse", value: s.to_owned() }),
         }
     }
 }
@@ -3480,10 +3426,7 @@ pub struct ChangePasswordRequest {
 impl std::fmt::Debug for ChangePasswordRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChangePasswordRequest")
-            .field(
-                "previous_password",
-                &self.previous_password.as_ref().map(|_| "***"),
-            )
+            .field("previous_password", &self.previous_password.as_ref().map(|_| "***"))
             .field("proposed_password", &"***")
             .field("access_token", &"***")
             .finish()
@@ -3515,10 +3458,7 @@ impl std::fmt::Debug for ClientSecretDescriptorType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientSecretDescriptorType")
             .field("client_secret_id", &self.client_secret_id)
-            .field(
-                "client_secret_value",
-                &self.client_secret_value.as_ref().map(|_| "***"),
-            )
+            .field("client_secret_value", &self.client_secret_value.as_ref().map(|_| "***"))
             .field("client_secret_create_date", &self.client_secret_create_date)
             .finish()
     }
@@ -3592,10 +3532,7 @@ impl std::str::FromStr for ColorSchemeModeType {
             "LIGHT" => Ok(Self::Light),
             "DARK" => Ok(Self::Dark),
             "DYNAMIC" => Ok(Self::Dynamic),
-            _ => Err(crate::UnknownValue {
-                shape: "ColorSchemeModeType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "ColorSchemeModeType", value: s.to_owned() }),
         }
     }
 }
@@ -3669,10 +3606,7 @@ impl std::str::FromStr for CompromisedCredentialsEventActionType {
         match s {
             "BLOCK" => Ok(Self::Block),
             "NO_ACTION" => Ok(Self::NoAction),
-            _ => Err(crate::UnknownValue {
-                shape: "CompromisedCredentialsEventActionType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "CompromisedCredentialsEventActionType", value: s.to_owned() }),
         }
     }
 }
@@ -3713,10 +3647,7 @@ impl std::fmt::Debug for ConfirmDeviceRequest {
         f.debug_struct("ConfirmDeviceRequest")
             .field("access_token", &"***")
             .field("device_key", &self.device_key)
-            .field(
-                "device_secret_verifier_config",
-                &self.device_secret_verifier_config,
-            )
+            .field("device_secret_verifier_config", &self.device_secret_verifier_config)
             .field("device_name", &self.device_name)
             .finish()
     }
@@ -3773,10 +3704,7 @@ impl std::fmt::Debug for ConfirmForgotPasswordRequest {
             .field("confirmation_code", &self.confirmation_code)
             .field("password", &"***")
             .field("analytics_metadata", &self.analytics_metadata)
-            .field(
-                "user_context_data",
-                &self.user_context_data.as_ref().map(|_| "***"),
-            )
+            .field("user_context_data", &self.user_context_data.as_ref().map(|_| "***"))
             .field("client_metadata", &self.client_metadata)
             .finish()
     }
@@ -3833,10 +3761,7 @@ impl std::fmt::Debug for ConfirmSignUpRequest {
             .field("confirmation_code", &self.confirmation_code)
             .field("force_alias_creation", &self.force_alias_creation)
             .field("analytics_metadata", &self.analytics_metadata)
-            .field(
-                "user_context_data",
-                &self.user_context_data.as_ref().map(|_| "***"),
-            )
+            .field("user_context_data", &self.user_context_data.as_ref().map(|_| "***"))
             .field("client_metadata", &self.client_metadata)
             .field("session", &self.session.as_ref().map(|_| "***"))
             .finish()
@@ -3854,9 +3779,7 @@ pub struct ConfirmSignUpResponse {
 
 impl std::fmt::Debug for ConfirmSignUpResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConfirmSignUpResponse")
-            .field("session", &self.session.as_ref().map(|_| "***"))
-            .finish()
+        f.debug_struct("ConfirmSignUpResponse").field("session", &self.session.as_ref().map(|_| "***")).finish()
     }
 }
 
@@ -3974,10 +3897,7 @@ impl std::fmt::Debug for CreateManagedLoginBrandingRequest {
         f.debug_struct("CreateManagedLoginBrandingRequest")
             .field("user_pool_id", &self.user_pool_id)
             .field("client_id", &"***")
-            .field(
-                "use_cognito_provided_values",
-                &self.use_cognito_provided_values,
-            )
+            .field("use_cognito_provided_values", &self.use_cognito_provided_values)
             .field("settings", &self.settings)
             .field("assets", &self.assets)
             .finish()
@@ -4201,29 +4121,17 @@ impl std::fmt::Debug for CreateUserPoolClientRequest {
             .field("read_attributes", &self.read_attributes)
             .field("write_attributes", &self.write_attributes)
             .field("explicit_auth_flows", &self.explicit_auth_flows)
-            .field(
-                "supported_identity_providers",
-                &self.supported_identity_providers,
-            )
+            .field("supported_identity_providers", &self.supported_identity_providers)
             .field("callback_urls", &self.callback_urls)
             .field("logout_urls", &self.logout_urls)
             .field("default_redirect_uri", &self.default_redirect_uri)
             .field("allowed_oauth_flows", &self.allowed_oauth_flows)
             .field("allowed_oauth_scopes", &self.allowed_oauth_scopes)
-            .field(
-                "allowed_oauth_flows_user_pool_client",
-                &self.allowed_oauth_flows_user_pool_client,
-            )
+            .field("allowed_oauth_flows_user_pool_client", &self.allowed_oauth_flows_user_pool_client)
             .field("analytics_configuration", &self.analytics_configuration)
-            .field(
-                "prevent_user_existence_errors",
-                &self.prevent_user_existence_errors,
-            )
+            .field("prevent_user_existence_errors", &self.prevent_user_existence_errors)
             .field("enable_token_revocation", &self.enable_token_revocation)
-            .field(
-                "enable_propagate_additional_user_context_data",
-                &self.enable_propagate_additional_user_context_data,
-            )
+            .field("enable_propagate_additional_user_context_data", &self.enable_propagate_additional_user_context_data)
             .field("auth_session_validity", &self.auth_session_validity)
             .field("refresh_token_rotation", &self.refresh_token_rotation)
             .finish()
@@ -4431,10 +4339,7 @@ impl std::str::FromStr for CustomEmailSenderLambdaVersionType {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "V1_0" => Ok(Self::V1_0),
-            _ => Err(crate::UnknownValue {
-                shape: "CustomEmailSenderLambdaVersionType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "CustomEmailSenderLambdaVersionType", value: s.to_owned() }),
         }
     }
 }
@@ -4482,10 +4387,7 @@ impl std::str::FromStr for CustomSMSSenderLambdaVersionType {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "V1_0" => Ok(Self::V1_0),
-            _ => Err(crate::UnknownValue {
-                shape: "CustomSMSSenderLambdaVersionType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "CustomSMSSenderLambdaVersionType", value: s.to_owned() }),
         }
     }
 }
@@ -4527,10 +4429,7 @@ impl std::str::FromStr for DefaultEmailOptionType {
         match s {
             "CONFIRM_WITH_LINK" => Ok(Self::ConfirmWithLink),
             "CONFIRM_WITH_CODE" => Ok(Self::ConfirmWithCode),
-            _ => Err(crate::UnknownValue {
-                shape: "DefaultEmailOptionType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "DefaultEmailOptionType", value: s.to_owned() }),
         }
     }
 }
@@ -4695,9 +4594,7 @@ pub struct DeleteUserRequest {
 
 impl std::fmt::Debug for DeleteUserRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeleteUserRequest")
-            .field("access_token", &"***")
-            .finish()
+        f.debug_struct("DeleteUserRequest").field("access_token", &"***").finish()
     }
 }
 
@@ -4762,10 +4659,7 @@ impl std::str::FromStr for DeletionProtectionType {
         match s {
             "ACTIVE" => Ok(Self::Active),
             "INACTIVE" => Ok(Self::Inactive),
-            _ => Err(crate::UnknownValue {
-                shape: "DeletionProtectionType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "DeletionProtectionType", value: s.to_owned() }),
         }
     }
 }
@@ -4807,10 +4701,7 @@ impl std::str::FromStr for DeliveryMediumType {
         match s {
             "SMS" => Ok(Self::Sms),
             "EMAIL" => Ok(Self::Email),
-            _ => Err(crate::UnknownValue {
-                shape: "DeliveryMediumType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "DeliveryMediumType", value: s.to_owned() }),
         }
     }
 }
@@ -5093,10 +4984,7 @@ impl std::str::FromStr for DeviceRememberedStatusType {
         match s {
             "remembered" => Ok(Self::Remembered),
             "not_remembered" => Ok(Self::NotRemembered),
-            _ => Err(crate::UnknownValue {
-                shape: "DeviceRememberedStatusType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "DeviceRememberedStatusType", value: s.to_owned() }),
         }
     }
 }
@@ -5202,13 +5090,7 @@ pub enum DomainStatusType {
 
 impl DomainStatusType {
     /// Every value, in model order.
-    pub const ALL: &'static [Self] = &[
-        Self::Creating,
-        Self::Deleting,
-        Self::Updating,
-        Self::Active,
-        Self::Failed,
-    ];
+    pub const ALL: &'static [Self] = &[Self::Creating, Self::Deleting, Self::Updating, Self::Active, Self::Failed];
 
     /// The value as sent on the wire.
     pub fn as_str(self) -> &'static str {
@@ -5238,10 +5120,7 @@ impl std::str::FromStr for DomainStatusType {
             "UPDATING" => Ok(Self::Updating),
             "ACTIVE" => Ok(Self::Active),
             "FAILED" => Ok(Self::Failed),
-            _ => Err(crate::UnknownValue {
-                shape: "DomainStatusType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "DomainStatusType", value: s.to_owned() }),
         }
     }
 }
@@ -5334,10 +5213,7 @@ impl std::str::FromStr for EmailSendingAccountType {
         match s {
             "COGNITO_DEFAULT" => Ok(Self::CognitoDefault),
             "DEVELOPER" => Ok(Self::Developer),
-            _ => Err(crate::UnknownValue {
-                shape: "EmailSendingAccountType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "EmailSendingAccountType", value: s.to_owned() }),
         }
     }
 }
@@ -5424,10 +5300,7 @@ impl std::str::FromStr for EventFilterType {
             "SIGN_IN" => Ok(Self::SignIn),
             "PASSWORD_CHANGE" => Ok(Self::PasswordChange),
             "SIGN_UP" => Ok(Self::SignUp),
-            _ => Err(crate::UnknownValue {
-                shape: "EventFilterType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "EventFilterType", value: s.to_owned() }),
         }
     }
 }
@@ -5474,10 +5347,7 @@ impl std::str::FromStr for EventResponseType {
             "Pass" => Ok(Self::Pass),
             "Fail" => Ok(Self::Fail),
             "InProgress" => Ok(Self::InProgress),
-            _ => Err(crate::UnknownValue {
-                shape: "EventResponseType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "EventResponseType", value: s.to_owned() }),
         }
     }
 }
@@ -5536,10 +5406,7 @@ impl std::str::FromStr for EventSourceName {
         match s {
             "userNotification" => Ok(Self::UserNotification),
             "userAuthEvents" => Ok(Self::UserAuthEvents),
-            _ => Err(crate::UnknownValue {
-                shape: "EventSourceName",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "EventSourceName", value: s.to_owned() }),
         }
     }
 }
@@ -5566,13 +5433,8 @@ pub enum EventType {
 
 impl EventType {
     /// Every value, in model order.
-    pub const ALL: &'static [Self] = &[
-        Self::SignIn,
-        Self::SignUp,
-        Self::ForgotPassword,
-        Self::PasswordChange,
-        Self::ResendCode,
-    ];
+    pub const ALL: &'static [Self] =
+        &[Self::SignIn, Self::SignUp, Self::ForgotPassword, Self::PasswordChange, Self::ResendCode];
 
     /// The value as sent on the wire.
     pub fn as_str(self) -> &'static str {
@@ -5602,10 +5464,7 @@ impl std::str::FromStr for EventType {
             "ForgotPassword" => Ok(Self::ForgotPassword),
             "PasswordChange" => Ok(Self::PasswordChange),
             "ResendCode" => Ok(Self::ResendCode),
-            _ => Err(crate::UnknownValue {
-                shape: "EventType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "EventType", value: s.to_owned() }),
         }
     }
 }
@@ -5692,10 +5551,7 @@ impl std::str::FromStr for ExplicitAuthFlowsType {
             "ALLOW_USER_SRP_AUTH" => Ok(Self::AllowUserSrpAuth),
             "ALLOW_REFRESH_TOKEN_AUTH" => Ok(Self::AllowRefreshTokenAuth),
             "ALLOW_USER_AUTH" => Ok(Self::AllowUserAuth),
-            _ => Err(crate::UnknownValue {
-                shape: "ExplicitAuthFlowsType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "ExplicitAuthFlowsType", value: s.to_owned() }),
         }
     }
 }
@@ -5737,10 +5593,7 @@ impl std::str::FromStr for FeatureType {
         match s {
             "ENABLED" => Ok(Self::Enabled),
             "DISABLED" => Ok(Self::Disabled),
-            _ => Err(crate::UnknownValue {
-                shape: "FeatureType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "FeatureType", value: s.to_owned() }),
         }
     }
 }
@@ -5782,10 +5635,7 @@ impl std::str::FromStr for FeedbackValueType {
         match s {
             "Valid" => Ok(Self::Valid),
             "Invalid" => Ok(Self::Invalid),
-            _ => Err(crate::UnknownValue {
-                shape: "FeedbackValueType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "FeedbackValueType", value: s.to_owned() }),
         }
     }
 }
@@ -5852,10 +5702,7 @@ impl std::fmt::Debug for ForgotPasswordRequest {
         f.debug_struct("ForgotPasswordRequest")
             .field("client_id", &"***")
             .field("secret_hash", &self.secret_hash.as_ref().map(|_| "***"))
-            .field(
-                "user_context_data",
-                &self.user_context_data.as_ref().map(|_| "***"),
-            )
+            .field("user_context_data", &self.user_context_data.as_ref().map(|_| "***"))
             .field("username", &"***")
             .field("analytics_metadata", &self.analytics_metadata)
             .field("client_metadata", &self.client_metadata)
@@ -6112,9 +5959,7 @@ pub struct GetUserAuthFactorsRequest {
 
 impl std::fmt::Debug for GetUserAuthFactorsRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GetUserAuthFactorsRequest")
-            .field("access_token", &"***")
-            .finish()
+        f.debug_struct("GetUserAuthFactorsRequest").field("access_token", &"***").finish()
     }
 }
 
@@ -6144,10 +5989,7 @@ impl std::fmt::Debug for GetUserAuthFactorsResponse {
             .field("username", &"***")
             .field("preferred_mfa_setting", &self.preferred_mfa_setting)
             .field("user_mfa_setting_list", &self.user_mfa_setting_list)
-            .field(
-                "configured_user_auth_factors",
-                &self.configured_user_auth_factors,
-            )
+            .field("configured_user_auth_factors", &self.configured_user_auth_factors)
             .finish()
     }
 }
@@ -6195,9 +6037,7 @@ pub struct GetUserRequest {
 
 impl std::fmt::Debug for GetUserRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GetUserRequest")
-            .field("access_token", &"***")
-            .finish()
+        f.debug_struct("GetUserRequest").field("access_token", &"***").finish()
     }
 }
 
@@ -6246,9 +6086,7 @@ pub struct GlobalSignOutRequest {
 
 impl std::fmt::Debug for GlobalSignOutRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GlobalSignOutRequest")
-            .field("access_token", &"***")
-            .finish()
+        f.debug_struct("GlobalSignOutRequest").field("access_token", &"***").finish()
     }
 }
 
@@ -6364,14 +6202,8 @@ pub enum IdentityProviderTypeType {
 
 impl IdentityProviderTypeType {
     /// Every value, in model order.
-    pub const ALL: &'static [Self] = &[
-        Self::Saml,
-        Self::Facebook,
-        Self::Google,
-        Self::LoginWithAmazon,
-        Self::SignInWithApple,
-        Self::Oidc,
-    ];
+    pub const ALL: &'static [Self] =
+        &[Self::Saml, Self::Facebook, Self::Google, Self::LoginWithAmazon, Self::SignInWithApple, Self::Oidc];
 
     /// The value as sent on the wire.
     pub fn as_str(self) -> &'static str {
@@ -6403,10 +6235,7 @@ impl std::str::FromStr for IdentityProviderTypeType {
             "LoginWithAmazon" => Ok(Self::LoginWithAmazon),
             "SignInWithApple" => Ok(Self::SignInWithApple),
             "OIDC" => Ok(Self::Oidc),
-            _ => Err(crate::UnknownValue {
-                shape: "IdentityProviderTypeType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "IdentityProviderTypeType", value: s.to_owned() }),
         }
     }
 }
@@ -6454,10 +6283,7 @@ impl std::str::FromStr for InboundFederationLambdaVersionType {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "V1_0" => Ok(Self::V1_0),
-            _ => Err(crate::UnknownValue {
-                shape: "InboundFederationLambdaVersionType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "InboundFederationLambdaVersionType", value: s.to_owned() }),
         }
     }
 }
@@ -6497,17 +6323,11 @@ impl std::fmt::Debug for InitiateAuthRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InitiateAuthRequest")
             .field("auth_flow", &self.auth_flow)
-            .field(
-                "auth_parameters",
-                &self.auth_parameters.as_ref().map(|_| "***"),
-            )
+            .field("auth_parameters", &self.auth_parameters.as_ref().map(|_| "***"))
             .field("client_metadata", &self.client_metadata)
             .field("client_id", &"***")
             .field("analytics_metadata", &self.analytics_metadata)
-            .field(
-                "user_context_data",
-                &self.user_context_data.as_ref().map(|_| "***"),
-            )
+            .field("user_context_data", &self.user_context_data.as_ref().map(|_| "***"))
             .field("session", &self.session.as_ref().map(|_| "***"))
             .finish()
     }
@@ -7082,10 +6902,7 @@ impl std::str::FromStr for LogLevel {
         match s {
             "ERROR" => Ok(Self::Error),
             "INFO" => Ok(Self::Info),
-            _ => Err(crate::UnknownValue {
-                shape: "LogLevel",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "LogLevel", value: s.to_owned() }),
         }
     }
 }
@@ -7173,10 +6990,7 @@ impl std::str::FromStr for MessageActionType {
         match s {
             "RESEND" => Ok(Self::Resend),
             "SUPPRESS" => Ok(Self::Suppress),
-            _ => Err(crate::UnknownValue {
-                shape: "MessageActionType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "MessageActionType", value: s.to_owned() }),
         }
     }
 }
@@ -7310,10 +7124,7 @@ impl std::str::FromStr for OAuthFlowType {
             "code" => Ok(Self::Code),
             "implicit" => Ok(Self::Implicit),
             "client_credentials" => Ok(Self::ClientCredentials),
-            _ => Err(crate::UnknownValue {
-                shape: "OAuthFlowType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "OAuthFlowType", value: s.to_owned() }),
         }
     }
 }
@@ -7393,10 +7204,7 @@ impl std::str::FromStr for PreTokenGenerationLambdaVersionType {
             "V1_0" => Ok(Self::V1_0),
             "V2_0" => Ok(Self::V2_0),
             "V3_0" => Ok(Self::V3_0),
-            _ => Err(crate::UnknownValue {
-                shape: "PreTokenGenerationLambdaVersionType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "PreTokenGenerationLambdaVersionType", value: s.to_owned() }),
         }
     }
 }
@@ -7449,10 +7257,7 @@ impl std::str::FromStr for PreventUserExistenceErrorTypes {
         match s {
             "LEGACY" => Ok(Self::Legacy),
             "ENABLED" => Ok(Self::Enabled),
-            _ => Err(crate::UnknownValue {
-                shape: "PreventUserExistenceErrorTypes",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "PreventUserExistenceErrorTypes", value: s.to_owned() }),
         }
     }
 }
@@ -7511,11 +7316,7 @@ pub enum RecoveryOptionNameType {
 
 impl RecoveryOptionNameType {
     /// Every value, in model order.
-    pub const ALL: &'static [Self] = &[
-        Self::VerifiedEmail,
-        Self::VerifiedPhoneNumber,
-        Self::AdminOnly,
-    ];
+    pub const ALL: &'static [Self] = &[Self::VerifiedEmail, Self::VerifiedPhoneNumber, Self::AdminOnly];
 
     /// The value as sent on the wire.
     pub fn as_str(self) -> &'static str {
@@ -7541,10 +7342,7 @@ impl std::str::FromStr for RecoveryOptionNameType {
             "verified_email" => Ok(Self::VerifiedEmail),
             "verified_phone_number" => Ok(Self::VerifiedPhoneNumber),
             "admin_only" => Ok(Self::AdminOnly),
-            _ => Err(crate::UnknownValue {
-                shape: "RecoveryOptionNameType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "RecoveryOptionNameType", value: s.to_owned() }),
         }
     }
 }
@@ -7604,10 +7402,7 @@ impl std::fmt::Debug for ResendConfirmationCodeRequest {
         f.debug_struct("ResendConfirmationCodeRequest")
             .field("client_id", &"***")
             .field("secret_hash", &self.secret_hash.as_ref().map(|_| "***"))
-            .field(
-                "user_context_data",
-                &self.user_context_data.as_ref().map(|_| "***"),
-            )
+            .field("user_context_data", &self.user_context_data.as_ref().map(|_| "***"))
             .field("username", &"***")
             .field("analytics_metadata", &self.analytics_metadata)
             .field("client_metadata", &self.client_metadata)
@@ -7693,15 +7488,9 @@ impl std::fmt::Debug for RespondToAuthChallengeRequest {
             .field("client_id", &"***")
             .field("challenge_name", &self.challenge_name)
             .field("session", &self.session.as_ref().map(|_| "***"))
-            .field(
-                "challenge_responses",
-                &self.challenge_responses.as_ref().map(|_| "***"),
-            )
+            .field("challenge_responses", &self.challenge_responses.as_ref().map(|_| "***"))
             .field("analytics_metadata", &self.analytics_metadata)
-            .field(
-                "user_context_data",
-                &self.user_context_data.as_ref().map(|_| "***"),
-            )
+            .field("user_context_data", &self.user_context_data.as_ref().map(|_| "***"))
             .field("client_metadata", &self.client_metadata)
             .finish()
     }
@@ -7782,8 +7571,7 @@ pub struct RiskConfigurationType {
     /// Member `CompromisedCredentialsRiskConfiguration`: `CompromisedCredentialsRiskConfigurationType`.
     #[serde(rename = "CompromisedCredentialsRiskConfiguration")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compromised_credentials_risk_configuration:
-        Option<CompromisedCredentialsRiskConfigurationType>,
+    pub compromised_credentials_risk_configuration: Option<CompromisedCredentialsRiskConfigurationType>,
     /// Member `AccountTakeoverRiskConfiguration`: `AccountTakeoverRiskConfigurationType`.
     #[serde(rename = "AccountTakeoverRiskConfiguration")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7803,18 +7591,9 @@ impl std::fmt::Debug for RiskConfigurationType {
         f.debug_struct("RiskConfigurationType")
             .field("user_pool_id", &self.user_pool_id)
             .field("client_id", &self.client_id.as_ref().map(|_| "***"))
-            .field(
-                "compromised_credentials_risk_configuration",
-                &self.compromised_credentials_risk_configuration,
-            )
-            .field(
-                "account_takeover_risk_configuration",
-                &self.account_takeover_risk_configuration,
-            )
-            .field(
-                "risk_exception_configuration",
-                &self.risk_exception_configuration,
-            )
+            .field("compromised_credentials_risk_configuration", &self.compromised_credentials_risk_configuration)
+            .field("account_takeover_risk_configuration", &self.account_takeover_risk_configuration)
+            .field("risk_exception_configuration", &self.risk_exception_configuration)
             .field("last_modified_date", &self.last_modified_date)
             .finish()
     }
@@ -7862,10 +7641,7 @@ impl std::str::FromStr for RiskDecisionType {
             "NoRisk" => Ok(Self::NoRisk),
             "AccountTakeover" => Ok(Self::AccountTakeover),
             "Block" => Ok(Self::Block),
-            _ => Err(crate::UnknownValue {
-                shape: "RiskDecisionType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "RiskDecisionType", value: s.to_owned() }),
         }
     }
 }
@@ -7925,10 +7701,7 @@ impl std::str::FromStr for RiskLevelType {
             "Low" => Ok(Self::Low),
             "Medium" => Ok(Self::Medium),
             "High" => Ok(Self::High),
-            _ => Err(crate::UnknownValue {
-                shape: "RiskLevelType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "RiskLevelType", value: s.to_owned() }),
         }
     }
 }
@@ -8021,8 +7794,7 @@ pub struct SetRiskConfigurationRequest {
     /// Member `CompromisedCredentialsRiskConfiguration`: `CompromisedCredentialsRiskConfigurationType`.
     #[serde(rename = "CompromisedCredentialsRiskConfiguration")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compromised_credentials_risk_configuration:
-        Option<CompromisedCredentialsRiskConfigurationType>,
+    pub compromised_credentials_risk_configuration: Option<CompromisedCredentialsRiskConfigurationType>,
     /// Member `AccountTakeoverRiskConfiguration`: `AccountTakeoverRiskConfigurationType`.
     #[serde(rename = "AccountTakeoverRiskConfiguration")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8038,18 +7810,9 @@ impl std::fmt::Debug for SetRiskConfigurationRequest {
         f.debug_struct("SetRiskConfigurationRequest")
             .field("user_pool_id", &self.user_pool_id)
             .field("client_id", &self.client_id.as_ref().map(|_| "***"))
-            .field(
-                "compromised_credentials_risk_configuration",
-                &self.compromised_credentials_risk_configuration,
-            )
-            .field(
-                "account_takeover_risk_configuration",
-                &self.account_takeover_risk_configuration,
-            )
-            .field(
-                "risk_exception_configuration",
-                &self.risk_exception_configuration,
-            )
+            .field("compromised_credentials_risk_configuration", &self.compromised_credentials_risk_configuration)
+            .field("account_takeover_risk_configuration", &self.account_takeover_risk_configuration)
+            .field("risk_exception_configuration", &self.risk_exception_configuration)
             .finish()
     }
 }
@@ -8129,10 +7892,7 @@ impl std::fmt::Debug for SetUserMFAPreferenceRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SetUserMFAPreferenceRequest")
             .field("sms_mfa_settings", &self.sms_mfa_settings)
-            .field(
-                "software_token_mfa_settings",
-                &self.software_token_mfa_settings,
-            )
+            .field("software_token_mfa_settings", &self.software_token_mfa_settings)
             .field("email_mfa_settings", &self.email_mfa_settings)
             .field("web_authn_mfa_settings", &self.web_authn_mfa_settings)
             .field("access_token", &"***")
@@ -8279,10 +8039,7 @@ impl std::fmt::Debug for SignUpRequest {
             .field("user_attributes", &self.user_attributes)
             .field("validation_data", &self.validation_data)
             .field("analytics_metadata", &self.analytics_metadata)
-            .field(
-                "user_context_data",
-                &self.user_context_data.as_ref().map(|_| "***"),
-            )
+            .field("user_context_data", &self.user_context_data.as_ref().map(|_| "***"))
             .field("client_metadata", &self.client_metadata)
             .finish()
     }
@@ -8399,9 +8156,7 @@ pub struct StartWebAuthnRegistrationRequest {
 
 impl std::fmt::Debug for StartWebAuthnRegistrationRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StartWebAuthnRegistrationRequest")
-            .field("access_token", &"***")
-            .finish()
+        f.debug_struct("StartWebAuthnRegistrationRequest").field("access_token", &"***").finish()
     }
 }
 
@@ -8450,10 +8205,7 @@ impl std::str::FromStr for StatusType {
         match s {
             "Enabled" => Ok(Self::Enabled),
             "Disabled" => Ok(Self::Disabled),
-            _ => Err(crate::UnknownValue {
-                shape: "StatusType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "StatusType", value: s.to_owned() }),
         }
     }
 }
@@ -8558,10 +8310,7 @@ impl std::str::FromStr for TermsEnforcementType {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "NONE" => Ok(Self::None),
-            _ => Err(crate::UnknownValue {
-                shape: "TermsEnforcementType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "TermsEnforcementType", value: s.to_owned() }),
         }
     }
 }
@@ -8598,10 +8347,7 @@ impl std::str::FromStr for TermsSourceType {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "LINK" => Ok(Self::Link),
-            _ => Err(crate::UnknownValue {
-                shape: "TermsSourceType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "TermsSourceType", value: s.to_owned() }),
         }
     }
 }
@@ -8701,10 +8447,7 @@ impl std::str::FromStr for TimeUnitsType {
             "minutes" => Ok(Self::Minutes),
             "hours" => Ok(Self::Hours),
             "days" => Ok(Self::Days),
-            _ => Err(crate::UnknownValue {
-                shape: "TimeUnitsType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "TimeUnitsType", value: s.to_owned() }),
         }
     }
 }
@@ -9154,29 +8897,17 @@ impl std::fmt::Debug for UpdateUserPoolClientRequest {
             .field("read_attributes", &self.read_attributes)
             .field("write_attributes", &self.write_attributes)
             .field("explicit_auth_flows", &self.explicit_auth_flows)
-            .field(
-                "supported_identity_providers",
-                &self.supported_identity_providers,
-            )
+            .field("supported_identity_providers", &self.supported_identity_providers)
             .field("callback_urls", &self.callback_urls)
             .field("logout_urls", &self.logout_urls)
             .field("default_redirect_uri", &self.default_redirect_uri)
             .field("allowed_oauth_flows", &self.allowed_oauth_flows)
             .field("allowed_oauth_scopes", &self.allowed_oauth_scopes)
-            .field(
-                "allowed_oauth_flows_user_pool_client",
-                &self.allowed_oauth_flows_user_pool_client,
-            )
+            .field("allowed_oauth_flows_user_pool_client", &self.allowed_oauth_flows_user_pool_client)
             .field("analytics_configuration", &self.analytics_configuration)
-            .field(
-                "prevent_user_existence_errors",
-                &self.prevent_user_existence_errors,
-            )
+            .field("prevent_user_existence_errors", &self.prevent_user_existence_errors)
             .field("enable_token_revocation", &self.enable_token_revocation)
-            .field(
-                "enable_propagate_additional_user_context_data",
-                &self.enable_propagate_additional_user_context_data,
-            )
+            .field("enable_propagate_additional_user_context_data", &self.enable_propagate_additional_user_context_data)
             .field("auth_session_validity", &self.auth_session_validity)
             .field("refresh_token_rotation", &self.refresh_token_rotation)
             .finish()
@@ -9423,10 +9154,7 @@ impl std::str::FromStr for UserImportJobStatusType {
             "Stopped" => Ok(Self::Stopped),
             "Failed" => Ok(Self::Failed),
             "Succeeded" => Ok(Self::Succeeded),
-            _ => Err(crate::UnknownValue {
-                shape: "UserImportJobStatusType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "UserImportJobStatusType", value: s.to_owned() }),
         }
     }
 }
@@ -9652,29 +9380,17 @@ impl std::fmt::Debug for UserPoolClientType {
             .field("read_attributes", &self.read_attributes)
             .field("write_attributes", &self.write_attributes)
             .field("explicit_auth_flows", &self.explicit_auth_flows)
-            .field(
-                "supported_identity_providers",
-                &self.supported_identity_providers,
-            )
+            .field("supported_identity_providers", &self.supported_identity_providers)
             .field("callback_urls", &self.callback_urls)
             .field("logout_urls", &self.logout_urls)
             .field("default_redirect_uri", &self.default_redirect_uri)
             .field("allowed_oauth_flows", &self.allowed_oauth_flows)
             .field("allowed_oauth_scopes", &self.allowed_oauth_scopes)
-            .field(
-                "allowed_oauth_flows_user_pool_client",
-                &self.allowed_oauth_flows_user_pool_client,
-            )
+            .field("allowed_oauth_flows_user_pool_client", &self.allowed_oauth_flows_user_pool_client)
             .field("analytics_configuration", &self.analytics_configuration)
-            .field(
-                "prevent_user_existence_errors",
-                &self.prevent_user_existence_errors,
-            )
+            .field("prevent_user_existence_errors", &self.prevent_user_existence_errors)
             .field("enable_token_revocation", &self.enable_token_revocation)
-            .field(
-                "enable_propagate_additional_user_context_data",
-                &self.enable_propagate_additional_user_context_data,
-            )
+            .field("enable_propagate_additional_user_context_data", &self.enable_propagate_additional_user_context_data)
             .field("auth_session_validity", &self.auth_session_validity)
             .field("refresh_token_rotation", &self.refresh_token_rotation)
             .finish()
@@ -9752,10 +9468,7 @@ impl std::str::FromStr for UserPoolMfaType {
             "OFF" => Ok(Self::Off),
             "ON" => Ok(Self::On),
             "OPTIONAL" => Ok(Self::Optional),
-            _ => Err(crate::UnknownValue {
-                shape: "UserPoolMfaType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "UserPoolMfaType", value: s.to_owned() }),
         }
     }
 }
@@ -9815,10 +9528,7 @@ impl std::str::FromStr for UserPoolTierType {
             "LITE" => Ok(Self::Lite),
             "ESSENTIALS" => Ok(Self::Essentials),
             "PLUS" => Ok(Self::Plus),
-            _ => Err(crate::UnknownValue {
-                shape: "UserPoolTierType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "UserPoolTierType", value: s.to_owned() }),
         }
     }
 }
@@ -10040,10 +9750,7 @@ impl std::str::FromStr for UserStatusType {
             "RESET_REQUIRED" => Ok(Self::ResetRequired),
             "FORCE_CHANGE_PASSWORD" => Ok(Self::ForceChangePassword),
             "EXTERNAL_PROVIDER" => Ok(Self::ExternalProvider),
-            _ => Err(crate::UnknownValue {
-                shape: "UserStatusType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "UserStatusType", value: s.to_owned() }),
         }
     }
 }
@@ -10132,10 +9839,7 @@ impl std::str::FromStr for UserVerificationType {
         match s {
             "required" => Ok(Self::Required),
             "preferred" => Ok(Self::Preferred),
-            _ => Err(crate::UnknownValue {
-                shape: "UserVerificationType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "UserVerificationType", value: s.to_owned() }),
         }
     }
 }
@@ -10177,10 +9881,7 @@ impl std::str::FromStr for UsernameAttributeType {
         match s {
             "phone_number" => Ok(Self::PhoneNumber),
             "email" => Ok(Self::Email),
-            _ => Err(crate::UnknownValue {
-                shape: "UsernameAttributeType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "UsernameAttributeType", value: s.to_owned() }),
         }
     }
 }
@@ -10259,10 +9960,7 @@ impl std::str::FromStr for VerifiedAttributeType {
         match s {
             "phone_number" => Ok(Self::PhoneNumber),
             "email" => Ok(Self::Email),
-            _ => Err(crate::UnknownValue {
-                shape: "VerifiedAttributeType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "VerifiedAttributeType", value: s.to_owned() }),
         }
     }
 }
@@ -10357,10 +10055,7 @@ impl std::str::FromStr for VerifySoftwareTokenResponseType {
         match s {
             "SUCCESS" => Ok(Self::Success),
             "ERROR" => Ok(Self::Error),
-            _ => Err(crate::UnknownValue {
-                shape: "VerifySoftwareTokenResponseType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "VerifySoftwareTokenResponseType", value: s.to_owned() }),
         }
     }
 }
@@ -10471,10 +10166,7 @@ impl std::str::FromStr for WebAuthnFactorConfigurationType {
         match s {
             "SINGLE_FACTOR" => Ok(Self::SingleFactor),
             "MULTI_FACTOR_WITH_USER_VERIFICATION" => Ok(Self::MultiFactorWithUserVerification),
-            _ => Err(crate::UnknownValue {
-                shape: "WebAuthnFactorConfigurationType",
-                value: s.to_owned(),
-            }),
+            _ => Err(crate::UnknownValue { shape: "WebAuthnFactorConfigurationType", value: s.to_owned() }),
         }
     }
 }

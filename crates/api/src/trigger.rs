@@ -718,7 +718,10 @@ mod tests {
             assert_eq!(s.name().parse::<TriggerSource>().unwrap(), *s);
             let key = s.kind().lambda_config_key();
             let prefix = s.name().split('_').next().unwrap();
-            assert!(key.ends_with(prefix) || (key == "PreTokenGeneration" && prefix == "TokenGeneration"), "{s}: {key}");
+            assert!(
+                key.ends_with(prefix) || (key == "PreTokenGeneration" && prefix == "TokenGeneration"),
+                "{s}: {key}"
+            );
         }
         assert!("PreSignUp_Nope".parse::<TriggerSource>().is_err());
         assert_eq!(TriggerKind::CustomSmsSender.sources().count(), 7);
@@ -727,8 +730,15 @@ mod tests {
 
     #[test]
     fn message_events_name_their_sources() {
-        for e in [MessageEvent::SignUp, MessageEvent::AdminCreateUser, MessageEvent::ResendCode, MessageEvent::ForgotPassword,
-                  MessageEvent::UpdateUserAttribute, MessageEvent::VerifyUserAttribute, MessageEvent::Authentication] {
+        for e in [
+            MessageEvent::SignUp,
+            MessageEvent::AdminCreateUser,
+            MessageEvent::ResendCode,
+            MessageEvent::ForgotPassword,
+            MessageEvent::UpdateUserAttribute,
+            MessageEvent::VerifyUserAttribute,
+            MessageEvent::Authentication,
+        ] {
             for s in [e.custom_message(), e.email_sender(), e.sms_sender()] {
                 assert!(s.name().ends_with(&format!("_{}", e.name())), "{s}");
             }
@@ -737,7 +747,8 @@ mod tests {
 
     #[test]
     fn responses_validate_by_type() {
-        let ok: PreSignUpResponse = serde_json::from_value(serde_json::json!({"autoConfirmUser": true, "autoVerifyEmail": null})).unwrap();
+        let ok: PreSignUpResponse =
+            serde_json::from_value(serde_json::json!({"autoConfirmUser": true, "autoVerifyEmail": null})).unwrap();
         assert_eq!((ok.auto_confirm_user, ok.auto_verify_email), (Some(true), None));
         assert!(serde_json::from_value::<PreSignUpResponse>(serde_json::json!({"autoConfirmUser": "yes"})).is_err());
         let m: UserMigrationResponse = serde_json::from_value(serde_json::json!({"enableSMSMFA": true})).unwrap();

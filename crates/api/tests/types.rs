@@ -4,9 +4,8 @@ use std::str::FromStr;
 
 use cognate_api::ops::{self, OPERATION_NAMES};
 use cognate_api::{
-    AttributeDataType, AuthFactorType, AuthFlowType, AuthenticationResultType,
-    DescribeUserPoolResponse, Empty, InitiateAuthRequest, Operation, SignUpRequest,
-    UserPoolMfaType,
+    AttributeDataType, AuthFactorType, AuthFlowType, AuthenticationResultType, DescribeUserPoolResponse, Empty,
+    InitiateAuthRequest, Operation, SignUpRequest, UserPoolMfaType,
 };
 use serde_json::{json, Value};
 
@@ -43,17 +42,7 @@ fn sign_up_request_round_trips_with_the_same_members() {
     let out = serde_json::to_value(&req).unwrap();
     assert_eq!(out, body);
     let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
-    assert_eq!(
-        keys,
-        [
-            "ClientId",
-            "SecretHash",
-            "Username",
-            "Password",
-            "UserAttributes",
-            "ClientMetadata"
-        ]
-    );
+    assert_eq!(keys, ["ClientId", "SecretHash", "Username", "Password", "UserAttributes", "ClientMetadata"]);
     assert!(out.get("ValidationData").is_none());
     assert!(out.get("AnalyticsMetadata").is_none());
 }
@@ -64,10 +53,7 @@ fn an_empty_list_is_not_an_absent_one() {
     body["ValidationData"] = json!([]);
     let req: SignUpRequest = serde_json::from_value(body.clone()).unwrap();
     assert_eq!(req.validation_data, Some(vec![]));
-    assert_eq!(
-        serde_json::to_value(&req).unwrap()["ValidationData"],
-        json!([])
-    );
+    assert_eq!(serde_json::to_value(&req).unwrap()["ValidationData"], json!([]));
 }
 
 #[test]
@@ -99,15 +85,9 @@ fn auth_flow_is_an_enum() {
 
 #[test]
 fn enums_parse_and_list_their_wire_values() {
-    assert_eq!(
-        AuthFlowType::from_str("USER_AUTH"),
-        Ok(AuthFlowType::UserAuth)
-    );
+    assert_eq!(AuthFlowType::from_str("USER_AUTH"), Ok(AuthFlowType::UserAuth));
     let err = AuthFlowType::from_str("user_auth").unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "'user_auth' is not a value of AuthFlowType"
-    );
+    assert_eq!(err.to_string(), "'user_auth' is not a value of AuthFlowType");
     for flow in AuthFlowType::ALL {
         assert_eq!(flow.as_str().parse::<AuthFlowType>(), Ok(*flow));
         assert_eq!(serde_json::to_value(flow).unwrap(), json!(flow.as_str()));
@@ -120,10 +100,7 @@ fn debug_does_not_print_secrets() {
     let req: SignUpRequest = serde_json::from_value(sign_up_body()).unwrap();
     let printed = format!("{req:?}");
     assert!(!printed.contains("hunter2hunter2"), "{printed}");
-    assert!(
-        !printed.contains("Z2V0IHlvdXIgb3duIHNlY3JldCBoYXNoIQ=="),
-        "{printed}"
-    );
+    assert!(!printed.contains("Z2V0IHlvdXIgb3duIHNlY3JldCBoYXNoIQ=="), "{printed}");
     assert!(printed.contains(r#"password: Some("***")"#), "{printed}");
     // Members that are not sensitive print as usual; absent sensitive ones print as None.
     assert!(printed.contains("campaign"), "{printed}");
@@ -151,22 +128,14 @@ fn debug_does_not_print_secrets() {
     for secret in ["access.sig", "refresh.sig", "id.sig"] {
         assert!(!printed.contains(secret), "{printed}");
     }
-    assert!(
-        printed.contains("3600") && printed.contains("Bearer"),
-        "{printed}"
-    );
+    assert!(printed.contains("3600") && printed.contains("Bearer"), "{printed}");
 }
 
 #[test]
 fn operation_names_match_the_validation_table() {
-    let table: Value = serde_json::from_str(include_str!("../../server/src/wire/shapes.json"))
-        .expect("shapes.json is JSON");
-    let mut expected: Vec<&str> = table["operations"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let table: Value =
+        serde_json::from_str(include_str!("../../server/src/wire/shapes.json")).expect("shapes.json is JSON");
+    let mut expected: Vec<&str> = table["operations"].as_object().unwrap().keys().map(String::as_str).collect();
     expected.sort_unstable();
     assert_eq!(OPERATION_NAMES, expected.as_slice());
     assert!(OPERATION_NAMES.windows(2).all(|w| w[0] < w[1]));
@@ -180,8 +149,7 @@ fn operations_name_their_bodies() {
     assert_eq!(name(ops::SignUp), "SignUp");
     let _: <ops::SignUp as Operation>::Input = serde_json::from_value(sign_up_body()).unwrap();
     // An operation without an output answers `{}` and accepts any object.
-    let out: <ops::DeleteUserPool as Operation>::Output =
-        serde_json::from_value(json!({"Unexpected": 1})).unwrap();
+    let out: <ops::DeleteUserPool as Operation>::Output = serde_json::from_value(json!({"Unexpected": 1})).unwrap();
     assert_eq!(out, Empty {});
     assert_eq!(serde_json::to_string(&out).unwrap(), "{}");
 }
@@ -250,40 +218,18 @@ fn describe_user_pool_response_reads_a_pool() {
     let pool = resp.user_pool.as_ref().unwrap();
     assert_eq!(pool.id.as_deref(), Some("us-east-1_AbCdEfGhI"));
     let lambda = pool.lambda_config.as_ref().unwrap();
-    assert!(lambda
-        .pre_sign_up
-        .as_deref()
-        .unwrap()
-        .ends_with(":pre-sign-up"));
-    assert_eq!(
-        lambda
-            .pre_token_generation_config
-            .as_ref()
-            .unwrap()
-            .lambda_version
-            .as_str(),
-        "V2_0"
-    );
+    assert!(lambda.pre_sign_up.as_deref().unwrap().ends_with(":pre-sign-up"));
+    assert_eq!(lambda.pre_token_generation_config.as_ref().unwrap().lambda_version.as_str(), "V2_0");
     assert!(lambda.kms_key_id.is_some() && lambda.post_confirmation.is_none());
     let policies = pool.policies.as_ref().unwrap();
+    assert_eq!(policies.password_policy.as_ref().unwrap().minimum_length, Some(12));
     assert_eq!(
-        policies.password_policy.as_ref().unwrap().minimum_length,
-        Some(12)
-    );
-    assert_eq!(
-        policies
-            .sign_in_policy
-            .as_ref()
-            .unwrap()
-            .allowed_first_auth_factors,
+        policies.sign_in_policy.as_ref().unwrap().allowed_first_auth_factors,
         Some(vec![AuthFactorType::Password, AuthFactorType::EmailOtp])
     );
     let schema = pool.schema_attributes.as_ref().unwrap();
     assert_eq!(schema.len(), 2);
-    assert_eq!(
-        schema[1].attribute_data_type,
-        Some(AttributeDataType::Number)
-    );
+    assert_eq!(schema[1].attribute_data_type, Some(AttributeDataType::Number));
     assert_eq!(schema[0].required, Some(true));
     assert_eq!(pool.mfa_configuration, Some(UserPoolMfaType::Off));
     assert_eq!(pool.last_modified_date, Some(1_767_225_600.123));

@@ -190,7 +190,17 @@ impl Fixture {
             (svc, store, pool_id, client_id, users)
         });
         srp::warm_up();
-        Fixture { rt, svc, store, pool_id, client_id, users, next: AtomicUsize::new(0), ctx: RequestContext::internal(), _dir: dir }
+        Fixture {
+            rt,
+            svc,
+            store,
+            pool_id,
+            client_id,
+            users,
+            next: AtomicUsize::new(0),
+            ctx: RequestContext::internal(),
+            _dir: dir,
+        }
     }
 
     fn user(&self) -> &str {
@@ -208,7 +218,10 @@ impl Fixture {
 
 fn assert_tokens(v: &Value) {
     let r = &v["AuthenticationResult"];
-    assert!(r["AccessToken"].is_string() && r["IdToken"].is_string() && r["RefreshToken"].is_string(), "no tokens: {v}");
+    assert!(
+        r["AccessToken"].is_string() && r["IdToken"].is_string() && r["RefreshToken"].is_string(),
+        "no tokens: {v}"
+    );
 }
 
 fn now_secs() -> i64 {
@@ -225,7 +238,12 @@ fn random32() -> [u8; 32] {
 // The benchmarks, for either clock
 // ---------------------------------------------------------------------------------------------
 
-fn benches<M: Measurement<Value = Duration> + 'static>(c: &mut Criterion<M>, name: &str, clock: fn() -> Duration, fx: &Fixture) {
+fn benches<M: Measurement<Value = Duration> + 'static>(
+    c: &mut Criterion<M>,
+    name: &str,
+    clock: fn() -> Duration,
+    fx: &Fixture,
+) {
     let mut g = c.benchmark_group(name);
     g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
 
@@ -267,7 +285,15 @@ fn benches<M: Measurement<Value = Duration> + 'static>(c: &mut Criterion<M>, nam
                 let s = |k: &str| p[k].as_str().expect("challenge parameter").to_owned();
                 let ts = srp::format_timestamp(now_secs());
                 let claim = client
-                    .password_claim(&fx.pool_id, &s("USER_ID_FOR_SRP"), PASSWORD, &s("SALT"), &s("SRP_B"), &s("SECRET_BLOCK"), &ts)
+                    .password_claim(
+                        &fx.pool_id,
+                        &s("USER_ID_FOR_SRP"),
+                        PASSWORD,
+                        &s("SALT"),
+                        &s("SRP_B"),
+                        &s("SECRET_BLOCK"),
+                        &ts,
+                    )
                     .expect("claim");
                 let answer: RespondToAuthChallengeRequest = typed(json!({
                     "ChallengeName": "PASSWORD_VERIFIER",

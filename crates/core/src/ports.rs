@@ -34,12 +34,7 @@ pub trait Store: Send + Sync + 'static {
     async fn update_client(&self, client: &AppClient) -> StoreResult<bool>;
     async fn delete_client(&self, pool_id: &str, client_id: &str) -> StoreResult<bool>;
     /// A pool's clients ordered by id, starting after `after`.
-    async fn list_clients(
-        &self,
-        pool_id: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<AppClient>>;
+    async fn list_clients(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<AppClient>>;
 
     /// How many users the pool holds (for `EstimatedNumberOfUsers`).
     async fn count_users(&self, pool_id: &str) -> StoreResult<u64>;
@@ -63,13 +58,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a user with its aliases, group memberships and refresh sessions.
     async fn delete_user(&self, pool_id: &str, username: &str) -> StoreResult<bool>;
     /// Users ordered by lookup key, after `after`; returns (key, user) pairs.
-    async fn list_users(&self, pool_id: &str, after: Option<&str>, limit: usize)
-        -> StoreResult<Vec<(String, User)>>;
+    async fn list_users(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<(String, User)>>;
 
     /// Points `alias` at `username`. If another user holds it: with `steal`, it moves and the
     /// previous holder's username is returned; without, `Conflict`.
-    async fn set_alias(&self, pool_id: &str, alias: &str, username: &str, steal: bool)
-        -> StoreResult<Option<String>>;
+    async fn set_alias(&self, pool_id: &str, alias: &str, username: &str, steal: bool) -> StoreResult<Option<String>>;
     /// Removes `alias` if it points at `username`.
     async fn remove_alias(&self, pool_id: &str, alias: &str, username: &str) -> StoreResult<()>;
     /// The aliases pointing at a user.
@@ -90,11 +83,21 @@ pub trait Store: Send + Sync + 'static {
     /// Idempotent.
     async fn remove_from_group(&self, pool_id: &str, group: &str, username: &str) -> StoreResult<()>;
     /// A user's groups ordered by name, after `after`.
-    async fn groups_of_user(&self, pool_id: &str, username: &str, after: Option<&str>, limit: usize)
-        -> StoreResult<Vec<Group>>;
+    async fn groups_of_user(
+        &self,
+        pool_id: &str,
+        username: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Group>>;
     /// A group's members ordered by username, after `after`.
-    async fn users_in_group(&self, pool_id: &str, group: &str, after: Option<&str>, limit: usize)
-        -> StoreResult<Vec<User>>;
+    async fn users_in_group(
+        &self,
+        pool_id: &str,
+        group: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<User>>;
 
     // --- tokens and one-time state ---------------------------------------------------------
 
@@ -124,8 +127,12 @@ pub trait Store: Send + Sync + 'static {
     /// their `next_attempt_ms` to `lease_until_ms`, so no other sender sharing the database
     /// takes them until then. Each row is taken by a compare-and-set: of several concurrent
     /// callers, exactly one gets a given message. Returned messages carry the new lease.
-    async fn claim_due_messages(&self, now_ms: i64, lease_until_ms: i64, limit: usize)
-        -> StoreResult<Vec<OutboxMessage>>;
+    async fn claim_due_messages(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxMessage>>;
     /// Records the outcome of an attempt: writes `message` (its status, attempts,
     /// `next_attempt_ms`, `last_error`, `sent_ms`) if it is still `Pending` under the lease
     /// `claimed_until_ms` it was claimed with; false if the lease was lost meanwhile.
@@ -180,10 +187,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_millis(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
     }
 }
 
@@ -238,8 +242,12 @@ pub struct InvokeMeta {
 /// endpoint). Synchronous: returns the function's response event. Adapters record every call.
 #[async_trait]
 pub trait Invoker: Send + Sync + 'static {
-    async fn invoke(&self, function: &str, event: &serde_json::Value, meta: &InvokeMeta)
-        -> Result<serde_json::Value, InvokeFailure>;
+    async fn invoke(
+        &self,
+        function: &str,
+        event: &serde_json::Value,
+        meta: &InvokeMeta,
+    ) -> Result<serde_json::Value, InvokeFailure>;
 
     /// Fire-and-forget (custom email / SMS senders): the caller never waits for or sees the
     /// outcome, which is still recorded.
@@ -252,8 +260,12 @@ pub struct NoFunctions;
 
 #[async_trait]
 impl Invoker for NoFunctions {
-    async fn invoke(&self, function: &str, _event: &serde_json::Value, _meta: &InvokeMeta)
-        -> Result<serde_json::Value, InvokeFailure> {
+    async fn invoke(
+        &self,
+        function: &str,
+        _event: &serde_json::Value,
+        _meta: &InvokeMeta,
+    ) -> Result<serde_json::Value, InvokeFailure> {
         Err(InvokeFailure::unavailable(LambdaErrorCode::ResourceNotFound, format!("no function {function}")))
     }
 

@@ -52,7 +52,12 @@ async fn blobs_open_only_under_their_key_and_context() {
     let other = service(&other_dir).await;
     assert_eq!(other.kms_decrypt(&blob, None, &context("p1")).unwrap_err().kind, "InvalidCiphertextException");
 
-    for bad in ["alias/codes", "arn:aws:kms:us-east-1:000000000000:alias/codes", "arn:aws:kms:us-east-1:123:key/x", "arn:aws:s3:::bucket"] {
+    for bad in [
+        "alias/codes",
+        "arn:aws:kms:us-east-1:000000000000:alias/codes",
+        "arn:aws:kms:us-east-1:123:key/x",
+        "arn:aws:s3:::bucket",
+    ] {
         assert_eq!(svc.kms_encrypt(bad, b"k", &context("p1")).unwrap_err().kind, "NotFoundException", "{bad}");
     }
     let long = format!("arn:aws:kms:{}:000000000000:key/x", "a".repeat(70_000));

@@ -34,9 +34,7 @@ fn bench_srp(c: &mut Criterion) {
     c.bench_function("modexp_3072_e256_awslc_public", |b| {
         b.iter(|| bench_support::modexp_awslc_public(black_box(&base), black_box(&e)))
     });
-    c.bench_function("g_pow_x_fixed_base", |b| {
-        b.iter(|| bench_support::pow_g_fixed(black_box(&e)))
-    });
+    c.bench_function("g_pow_x_fixed_base", |b| b.iter(|| bench_support::pow_g_fixed(black_box(&e))));
 
     let pool = "AbCdEfGhI";
     let stored = srp::make_verifier(pool, "alice", "correct horse battery").unwrap();
@@ -48,9 +46,7 @@ fn bench_srp(c: &mut Criterion) {
     let a_hex = hex::encode(bench_support::pow_g_fixed(&random32()));
     let block = [0u8; 64];
     let ts = "Tue Jan 2 03:04:05 UTC 2024";
-    c.bench_function("srp_challenge", |b| {
-        b.iter(|| srp::ServerChallenge::new(&stored).unwrap())
-    });
+    c.bench_function("srp_challenge", |b| b.iter(|| srp::ServerChallenge::new(&stored).unwrap()));
     c.bench_function("srp_server_signin_full", |b| {
         b.iter(|| {
             let ch = srp::ServerChallenge::new(&stored).unwrap();
@@ -69,22 +65,16 @@ fn bench_other(c: &mut Criterion) {
         "auth_time": 1_700_000_000, "exp": 1_700_003_600, "iat": 1_700_000_000,
         "jti": "f0e1d2c3-0000-4000-8000-000000000000", "username": "alice"
     });
-    c.bench_function("jwt_sign", |b| {
-        b.iter(|| key.sign(black_box(&claims)).unwrap())
-    });
+    c.bench_function("jwt_sign", |b| b.iter(|| key.sign(black_box(&claims)).unwrap()));
     let token = key.sign(&claims).unwrap();
     let pk = key.public_key();
-    c.bench_function("jwt_verify", |b| {
-        b.iter(|| jwt::verify(black_box(&token), |_| Some(pk)).unwrap())
-    });
+    c.bench_function("jwt_verify", |b| b.iter(|| jwt::verify(black_box(&token), |_| Some(pk)).unwrap()));
 
     let mk = seal::MasterKey::from_bytes(&[7; 32]).unwrap();
     let state = [1u8; 200];
     c.bench_function("seal_open_200B", |b| {
         b.iter(|| {
-            let s = mk
-                .seal(seal::purpose::SESSION, b"client", black_box(&state))
-                .unwrap();
+            let s = mk.seal(seal::purpose::SESSION, b"client", black_box(&state)).unwrap();
             mk.open(seal::purpose::SESSION, b"client", &s).unwrap()
         })
     });

@@ -127,22 +127,9 @@ fn mod_exp(base: &U3072, e: &U256, consttime: bool) -> Option<U3072> {
     let (a, p) = (a?, p?);
     let r = Bn::new()?;
     let ctx = Ctx::new()?;
-    let f = if consttime {
-        sys::BN_mod_exp_mont_consttime
-    } else {
-        sys::BN_mod_exp_mont
-    };
+    let f = if consttime { sys::BN_mod_exp_mont_consttime } else { sys::BN_mod_exp_mont };
     // SAFETY: all pointers are valid, owned by live wrappers, and `r` does not alias the inputs.
-    let ok = unsafe {
-        f(
-            r.0.as_ptr(),
-            a.0.as_ptr(),
-            p.0.as_ptr(),
-            g.n.0.as_ptr(),
-            ctx.0.as_ptr(),
-            g.mont.as_ptr(),
-        )
-    };
+    let ok = unsafe { f(r.0.as_ptr(), a.0.as_ptr(), p.0.as_ptr(), g.n.0.as_ptr(), ctx.0.as_ptr(), g.mont.as_ptr()) };
     if ok != 1 {
         return None;
     }
@@ -175,13 +162,7 @@ impl MontProduct {
         if unsafe { sys::BN_le2bn(first.as_ptr(), first.len(), acc.0.as_ptr()) }.is_null() {
             return None;
         }
-        Some(MontProduct {
-            acc,
-            factor: Bn::new()?,
-            out: Bn::new()?,
-            ctx: Ctx::new()?,
-            group,
-        })
+        Some(MontProduct { acc, factor: Bn::new()?, out: Bn::new()?, ctx: Ctx::new()?, group })
     }
 
     /// `acc ← acc · factor · R⁻¹ mod N`.

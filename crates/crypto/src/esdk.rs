@@ -87,10 +87,7 @@ pub fn encrypt(
     let public: EcPublicKeyCompressedBin<'static> =
         signer.public_key().as_be_bytes().map_err(|_| Error::Key("ECDSA P-384"))?;
     let mut context = context.clone();
-    context.insert(
-        PUBLIC_KEY_CONTEXT.to_owned(),
-        base64::engine::general_purpose::STANDARD.encode(public.as_ref()),
-    );
+    context.insert(PUBLIC_KEY_CONTEXT.to_owned(), base64::engine::general_purpose::STANDARD.encode(public.as_ref()));
 
     let mut data_key = [0u8; KEY_LEN];
     crate::random::fill(&mut data_key)?;
@@ -186,10 +183,7 @@ pub fn decrypt(
     }
     let frame_len = r.u32()? as usize;
     let header_end = r.pos;
-    let data_key = edks
-        .iter()
-        .find_map(|edk| unwrap(edk, &context))
-        .ok_or(Error::AuthFailed)?;
+    let data_key = edks.iter().find_map(|edk| unwrap(edk, &context)).ok_or(Error::AuthFailed)?;
     let key = derive_key(&data_key, &message_id)?;
     let header_iv: [u8; IV_LEN] = r.take(IV_LEN)?.try_into().map_err(|_| Error::AuthFailed)?;
     let mut tag = r.take(TAG_LEN)?.to_vec();

@@ -10,9 +10,7 @@ use std::fmt;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{
-    ParsedPublicKey, RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
-};
+use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use serde_json::Value;
@@ -33,9 +31,7 @@ pub struct PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PublicKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("PublicKey").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -55,8 +51,7 @@ impl PublicKey {
         let (n_b64, e_b64) = (B64URL.encode(n), B64URL.encode(e));
         // RFC 7638: required members only, lexicographic order, no whitespace.
         let thumbprint_input = format!(r#"{{"e":"{e_b64}","kty":"RSA","n":"{n_b64}"}}"#);
-        let digest =
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, thumbprint_input.as_bytes());
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, thumbprint_input.as_bytes());
         Ok(PublicKey {
             kid: B64URL.encode(digest.as_ref()),
             n: n.to_vec(),
@@ -92,22 +87,15 @@ pub struct SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.public.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.public.kid).finish_non_exhaustive()
     }
 }
 
 impl SigningKey {
     /// Generates a fresh 2048-bit key (takes tens to hundreds of milliseconds).
     pub fn generate() -> Result<Self> {
-        let pair =
-            KeyPair::generate(KeySize::Rsa2048).map_err(|_| Error::Key("RSA key generation"))?;
-        let pkcs8 = pair
-            .as_der()
-            .map_err(|_| Error::Key("RSA key encoding"))?
-            .as_ref()
-            .to_vec();
+        let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| Error::Key("RSA key generation"))?;
+        let pkcs8 = pair.as_der().map_err(|_| Error::Key("RSA key encoding"))?.as_ref().to_vec();
         Self::from_parts(pair, pkcs8)
     }
 
@@ -126,11 +114,7 @@ impl SigningKey {
             pk.modulus().big_endian_without_leading_zero(),
             pk.exponent().big_endian_without_leading_zero(),
         )?;
-        Ok(SigningKey {
-            pair,
-            pkcs8,
-            public,
-        })
+        Ok(SigningKey { pair, pkcs8, public })
     }
 
     /// PKCS#8 DER of the private key, for storage (encrypt it with [`crate::seal`]).
@@ -155,11 +139,9 @@ impl SigningKey {
 
     /// Signs `claims` (any JSON value; normally an object) into a compact JWS.
     pub fn sign(&self, claims: &Value) -> Result<String> {
-        let kid_json = serde_json::to_string(&self.public.kid)
-            .map_err(|_| Error::Token("cannot encode header"))?;
+        let kid_json = serde_json::to_string(&self.public.kid).map_err(|_| Error::Token("cannot encode header"))?;
         let header = format!(r#"{{"kid":{kid_json},"alg":"RS256"}}"#);
-        let payload =
-            serde_json::to_vec(claims).map_err(|_| Error::Token("cannot encode claims"))?;
+        let payload = serde_json::to_vec(claims).map_err(|_| Error::Token("cannot encode claims"))?;
         let mut token = String::with_capacity(header.len() * 2 + payload.len() * 4 / 3 + 400);
         token.push_str(&B64URL.encode(header));
         token.push('.');
@@ -188,9 +170,7 @@ where
         return Err(Error::Token("token too long"));
     }
     let mut parts = token.split('.');
-    let (Some(h64), Some(p64), Some(s64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h64), Some(p64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(Error::Token("not a compact JWS"));
     };
     let header: Value = B64URL
@@ -201,18 +181,11 @@ where
     if header.get("alg").and_then(Value::as_str) != Some("RS256") {
         return Err(Error::Token("unsupported alg"));
     }
-    let kid = header
-        .get("kid")
-        .and_then(Value::as_str)
-        .ok_or(Error::Token("missing kid"))?;
+    let kid = header.get("kid").and_then(Value::as_str).ok_or(Error::Token("missing kid"))?;
     let key = key_lookup(kid).ok_or(Error::Token("unknown kid"))?;
-    let sig = B64URL
-        .decode(s64)
-        .map_err(|_| Error::Token("malformed signature"))?;
+    let sig = B64URL.decode(s64).map_err(|_| Error::Token("malformed signature"))?;
     let signed_len = h64.len() + 1 + p64.len();
-    key.parsed
-        .verify_sig(&token.as_bytes()[..signed_len], &sig)
-        .map_err(|_| Error::Token("bad signature"))?;
+    key.parsed.verify_sig(&token.as_bytes()[..signed_len], &sig).map_err(|_| Error::Token("bad signature"))?;
     let claims: Value = B64URL
         .decode(p64)
         .ok()
@@ -227,10 +200,7 @@ where
 /// Checks `exp` (required) and `nbf` (optional) against `now` (Unix seconds), allowing `leeway`
 /// seconds of clock skew. A token is expired once `now >= exp + leeway`.
 pub fn check_time(claims: &Value, now: i64, leeway: i64) -> Result<()> {
-    let exp = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .ok_or(Error::Token("missing exp"))?;
+    let exp = claims.get("exp").and_then(Value::as_i64).ok_or(Error::Token("missing exp"))?;
     if now >= exp.saturating_add(leeway) {
         return Err(Error::Token("expired"));
     }
@@ -271,18 +241,12 @@ mod tests {
     fn sign_and_verify() {
         let t = key().sign(&claims()).unwrap();
         assert_eq!(verify(&t, lookup).unwrap(), claims());
-        let header: Value =
-            serde_json::from_slice(&B64URL.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
-        let raw_header =
-            String::from_utf8(B64URL.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
-        assert_eq!(
-            raw_header,
-            format!(r#"{{"kid":"{}","alg":"RS256"}}"#, key().kid())
-        );
+        let header: Value = serde_json::from_slice(&B64URL.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
+        let raw_header = String::from_utf8(B64URL.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(raw_header, format!(r#"{{"kid":"{}","alg":"RS256"}}"#, key().kid()));
         assert_eq!(header["alg"], "RS256");
         // Claim order is preserved.
-        let payload =
-            String::from_utf8(B64URL.decode(t.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        let payload = String::from_utf8(B64URL.decode(t.split('.').nth(1).unwrap()).unwrap()).unwrap();
         assert!(payload.starts_with(r#"{"sub":"abc","token_use""#));
     }
 
@@ -292,12 +256,7 @@ mod tests {
         let parts: Vec<&str> = t.split('.').collect();
         let mut forged = claims();
         forged["sub"] = "evil".into();
-        let bad = format!(
-            "{}.{}.{}",
-            parts[0],
-            B64URL.encode(forged.to_string()),
-            parts[2]
-        );
+        let bad = format!("{}.{}.{}", parts[0], B64URL.encode(forged.to_string()), parts[2]);
         assert_eq!(verify(&bad, lookup), Err(Error::Token("bad signature")));
         let mut sig = B64URL.decode(parts[2]).unwrap();
         sig[10] ^= 1;
@@ -316,31 +275,14 @@ mod tests {
         assert_eq!(verify(&bad, lookup), Err(Error::Token("bad signature")));
 
         let none = B64URL.encode(format!(r#"{{"kid":"{}","alg":"none"}}"#, key().kid()));
-        assert_eq!(
-            verify(&format!("{none}.{}.", parts[1]), lookup),
-            Err(Error::Token("unsupported alg"))
-        );
+        assert_eq!(verify(&format!("{none}.{}.", parts[1]), lookup), Err(Error::Token("unsupported alg")));
         let hs = B64URL.encode(format!(r#"{{"kid":"{}","alg":"HS256"}}"#, key().kid()));
-        assert_eq!(
-            verify(&format!("{hs}.{}.{}", parts[1], parts[2]), lookup),
-            Err(Error::Token("unsupported alg"))
-        );
-        for junk in [
-            "",
-            "a",
-            "a.b",
-            "a.b.c.d",
-            "!!.b.c",
-            "....",
-            &"a".repeat(MAX_TOKEN_LEN + 1),
-        ] {
+        assert_eq!(verify(&format!("{hs}.{}.{}", parts[1], parts[2]), lookup), Err(Error::Token("unsupported alg")));
+        for junk in ["", "a", "a.b", "a.b.c.d", "!!.b.c", "....", &"a".repeat(MAX_TOKEN_LEN + 1)] {
             assert!(verify(junk, lookup).is_err(), "{junk:.20}");
         }
         let arr = key().sign(&serde_json::json!([1, 2])).unwrap();
-        assert_eq!(
-            verify(&arr, lookup),
-            Err(Error::Token("payload is not an object"))
-        );
+        assert_eq!(verify(&arr, lookup), Err(Error::Token("payload is not an object")));
     }
 
     #[test]

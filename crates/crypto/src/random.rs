@@ -168,11 +168,7 @@ mod tests {
     fn temporary_passwords_satisfy_policy() {
         for min_length in [6, 8, 12, 20, 99] {
             for require_symbols in [false, true] {
-                let policy = PasswordPolicy {
-                    min_length,
-                    require_symbols,
-                    ..Default::default()
-                };
+                let policy = PasswordPolicy { min_length, require_symbols, ..Default::default() };
                 for _ in 0..50 {
                     let p = temporary_password(&policy).unwrap();
                     assert!(p.len() >= min_length);
@@ -182,9 +178,7 @@ mod tests {
                     if require_symbols {
                         assert!(p.bytes().any(|c| SYMBOLS.as_bytes().contains(&c)));
                     }
-                    assert!(p
-                        .bytes()
-                        .all(|c| c.is_ascii_alphanumeric() || SYMBOLS.as_bytes().contains(&c)));
+                    assert!(p.bytes().all(|c| c.is_ascii_alphanumeric() || SYMBOLS.as_bytes().contains(&c)));
                 }
             }
         }

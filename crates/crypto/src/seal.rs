@@ -63,14 +63,9 @@ impl Eq for MasterKey {}
 impl MasterKey {
     /// Uses exactly 32 bytes as the key.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let raw: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| Error::Key("master key must be 32 bytes"))?;
+        let raw: [u8; 32] = bytes.try_into().map_err(|_| Error::Key("master key must be 32 bytes"))?;
         let prk = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, HKDF_SALT), &raw);
-        Ok(MasterKey {
-            raw,
-            prk: hmac::Key::new(hmac::HMAC_SHA256, prk.as_ref()),
-        })
+        Ok(MasterKey { raw, prk: hmac::Key::new(hmac::HMAC_SHA256, prk.as_ref()) })
     }
 
     /// Draws a new random key.
@@ -138,9 +133,7 @@ impl MasterKey {
         let key = self.aead_key(purpose)?;
         let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
         buf.extend_from_slice(plaintext);
-        let nonce = key
-            .seal_in_place_append_tag(Aad::from(full_aad(aad)), &mut buf)
-            .map_err(|_| Error::Rng)?;
+        let nonce = key.seal_in_place_append_tag(Aad::from(full_aad(aad)), &mut buf).map_err(|_| Error::Rng)?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
         out.push(VERSION);
         out.extend_from_slice(nonce.as_ref());
@@ -154,14 +147,10 @@ impl MasterKey {
         if sealed.len() < 1 + NONCE_LEN + TAG_LEN || sealed[0] != VERSION {
             return Err(Error::AuthFailed);
         }
-        let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN])
-            .map_err(|_| Error::AuthFailed)?;
+        let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN]).map_err(|_| Error::AuthFailed)?;
         let key = self.aead_key(purpose)?;
         let mut buf = sealed[1 + NONCE_LEN..].to_vec();
-        let len = key
-            .open_in_place(nonce, Aad::from(full_aad(aad)), &mut buf)
-            .map_err(|_| Error::AuthFailed)?
-            .len();
+        let len = key.open_in_place(nonce, Aad::from(full_aad(aad)), &mut buf).map_err(|_| Error::AuthFailed)?.len();
         buf.truncate(len);
         Ok(buf)
     }
@@ -209,10 +198,7 @@ mod tests {
         let k = key();
         let sealed = k.seal(purpose::SESSION, b"client-1", b"hello").unwrap();
         assert_eq!(sealed.len(), 1 + 12 + 5 + 16);
-        assert_eq!(
-            k.open(purpose::SESSION, b"client-1", &sealed).unwrap(),
-            b"hello"
-        );
+        assert_eq!(k.open(purpose::SESSION, b"client-1", &sealed).unwrap(), b"hello");
         let empty = k.seal(purpose::SESSION, b"", b"").unwrap();
         assert_eq!(k.open(purpose::SESSION, b"", &empty).unwrap(), b"");
     }
@@ -228,36 +214,19 @@ mod tests {
     #[test]
     fn tampering_fails() {
         let k = key();
-        let sealed = k
-            .seal(purpose::SRP_SECRET_BLOCK, b"aad", b"secret state")
-            .unwrap();
-        assert_eq!(
-            k.open(purpose::SRP_SECRET_BLOCK, b"aaX", &sealed),
-            Err(Error::AuthFailed)
-        );
-        assert_eq!(
-            k.open(purpose::SESSION, b"aad", &sealed),
-            Err(Error::AuthFailed)
-        );
+        let sealed = k.seal(purpose::SRP_SECRET_BLOCK, b"aad", b"secret state").unwrap();
+        assert_eq!(k.open(purpose::SRP_SECRET_BLOCK, b"aaX", &sealed), Err(Error::AuthFailed));
+        assert_eq!(k.open(purpose::SESSION, b"aad", &sealed), Err(Error::AuthFailed));
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 0x01;
-            assert_eq!(
-                k.open(purpose::SRP_SECRET_BLOCK, b"aad", &bad),
-                Err(Error::AuthFailed)
-            );
+            assert_eq!(k.open(purpose::SRP_SECRET_BLOCK, b"aad", &bad), Err(Error::AuthFailed));
         }
         for len in 0..sealed.len() {
-            assert_eq!(
-                k.open(purpose::SRP_SECRET_BLOCK, b"aad", &sealed[..len]),
-                Err(Error::AuthFailed)
-            );
+            assert_eq!(k.open(purpose::SRP_SECRET_BLOCK, b"aad", &sealed[..len]), Err(Error::AuthFailed));
         }
         let other = MasterKey::from_bytes(&[8u8; 32]).unwrap();
-        assert_eq!(
-            other.open(purpose::SRP_SECRET_BLOCK, b"aad", &sealed),
-            Err(Error::AuthFailed)
-        );
+        assert_eq!(other.open(purpose::SRP_SECRET_BLOCK, b"aad", &sealed), Err(Error::AuthFailed));
     }
 
     #[test]
@@ -268,17 +237,11 @@ mod tests {
         assert_eq!(MasterKey::parse(&b64).unwrap(), key());
         assert_eq!(MasterKey::parse(&format!(" {b64}\n")).unwrap(), key());
         let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xfbu8; 32]);
-        assert_eq!(
-            MasterKey::parse(&url).unwrap(),
-            MasterKey::from_bytes(&[0xfb; 32]).unwrap()
-        );
+        assert_eq!(MasterKey::parse(&url).unwrap(), MasterKey::from_bytes(&[0xfb; 32]).unwrap());
         assert!(MasterKey::parse("abc").is_err());
         assert!(MasterKey::from_bytes(&[0u8; 31]).is_err());
         assert!(MasterKey::from_hex(&"zz".repeat(32)).is_err());
-        assert_ne!(
-            MasterKey::generate().unwrap(),
-            MasterKey::generate().unwrap()
-        );
+        assert_ne!(MasterKey::generate().unwrap(), MasterKey::generate().unwrap());
     }
 
     #[test]
@@ -294,12 +257,7 @@ mod tests {
         assert_eq!(a, k.keyed_hash(purpose::CONFIRMATION_CODE, b"123456"));
         assert_ne!(a, k.keyed_hash(purpose::REFRESH_TOKEN, b"123456"));
         assert_ne!(a, k.keyed_hash(purpose::CONFIRMATION_CODE, b"123457"));
-        assert_ne!(
-            a,
-            MasterKey::from_bytes(&[1; 32])
-                .unwrap()
-                .keyed_hash(purpose::CONFIRMATION_CODE, b"123456")
-        );
+        assert_ne!(a, MasterKey::from_bytes(&[1; 32]).unwrap().keyed_hash(purpose::CONFIRMATION_CODE, b"123456"));
         assert!(ct_eq(&a, &a));
         assert!(!ct_eq(&a, &a[..31]));
     }

@@ -11,8 +11,7 @@ pub fn compute(client_secret: &str, username: &str, client_id: &str) -> String {
 }
 
 fn raw(client_secret: &str, username: &str, client_id: &str) -> hmac::Tag {
-    let mut ctx =
-        hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, client_secret.as_bytes()));
+    let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, client_secret.as_bytes()));
     ctx.update(username.as_bytes());
     ctx.update(client_id.as_bytes());
     ctx.sign()
@@ -52,12 +51,7 @@ mod tests {
     #[test]
     fn verify_accepts_and_rejects() {
         assert!(verify("secret", USER, "cid", EXPECTED));
-        assert!(verify(
-            "secret",
-            USER,
-            "cid",
-            EXPECTED.trim_end_matches('=')
-        ));
+        assert!(verify("secret", USER, "cid", EXPECTED.trim_end_matches('=')));
         assert!(!verify("secret2", USER, "cid", EXPECTED));
         assert!(!verify("secret", "other", "cid", EXPECTED));
         assert!(!verify("secret", USER, "cid2", EXPECTED));

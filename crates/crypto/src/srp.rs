@@ -71,9 +71,7 @@ pub(crate) fn modulus_be() -> [u8; N_BYTES] {
 fn to_be_fixed(n: &U3072) -> [u8; N_BYTES] {
     let mut out = [0u8; N_BYTES];
     // Limbs are stored least significant first.
-    for (chunk, word) in out
-        .chunks_exact_mut(std::mem::size_of::<crypto_bigint::Word>())
-        .zip(n.as_words().iter().rev())
+    for (chunk, word) in out.chunks_exact_mut(std::mem::size_of::<crypto_bigint::Word>()).zip(n.as_words().iter().rev())
     {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
@@ -263,8 +261,8 @@ mod fixed_base {
         for (j, entry) in t[i * ROW..(i + 1) * ROW].iter().enumerate() {
             // All-ones when j == d, else zero; derived through subtle so the compiler cannot
             // turn it into a branch.
-            let mask = (0 as crypto_bigint::Word)
-                .wrapping_sub(crypto_bigint::Word::from((j as u32).ct_eq(&d).unwrap_u8()));
+            let mask =
+                (0 as crypto_bigint::Word).wrapping_sub(crypto_bigint::Word::from((j as u32).ct_eq(&d).unwrap_u8()));
             for (s, w) in sel.iter_mut().zip(entry.as_words()) {
                 *s |= w & mask;
             }
@@ -359,14 +357,12 @@ fn pow_g(e: &U256) -> Fe {
 /// `base^e mod N` for a secret 256-bit exponent, constant time in `e`. aws-lc's assembly is
 /// about 2.5× faster than crypto-bigint's portable code; the latter is the fallback.
 fn pow_ct(base: &U3072, e: &U256) -> U3072 {
-    crate::bn_awslc::mod_exp_consttime(base, e)
-        .unwrap_or_else(|| fe(base).pow_bounded_exp(e, 256).retrieve())
+    crate::bn_awslc::mod_exp_consttime(base, e).unwrap_or_else(|| fe(base).pow_bounded_exp(e, 256).retrieve())
 }
 
 /// `base^e mod N` for a public exponent (the scrambler `u`); may take variable time.
 fn pow_public(base: &U3072, e: &U256) -> U3072 {
-    crate::bn_awslc::mod_exp_public(base, e)
-        .unwrap_or_else(|| fe(base).pow_bounded_exp(e, 256).retrieve())
+    crate::bn_awslc::mod_exp_public(base, e).unwrap_or_else(|| fe(base).pow_bounded_exp(e, 256).retrieve())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,21 +387,13 @@ pub struct StoredVerifier {
 
 impl fmt::Debug for StoredVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoredVerifier")
-            .field("salt_len", &self.salt.len())
-            .field("verifier", &"<redacted>")
-            .finish()
+        f.debug_struct("StoredVerifier").field("salt_len", &self.salt.len()).field("verifier", &"<redacted>").finish()
     }
 }
 
 /// `x = H(PAD(salt) || H(poolName || userId || ":" || password))`.
 fn private_x(pool_name: &str, user_id: &str, password: &str, salt: &[u8]) -> U256 {
-    let inner = sha256(&[
-        pool_name.as_bytes(),
-        user_id.as_bytes(),
-        b":",
-        password.as_bytes(),
-    ]);
+    let inner = sha256(&[pool_name.as_bytes(), user_id.as_bytes(), b":", password.as_bytes()]);
     u256_from_digest(&sha256(&[&pad_bytes(salt), &inner]))
 }
 
@@ -419,28 +407,15 @@ pub fn make_verifier(pool_name: &str, user_id: &str, password: &str) -> Result<S
 }
 
 /// Creates a verifier with a caller-chosen salt (migration, tests).
-pub fn make_verifier_with_salt(
-    pool_name: &str,
-    user_id: &str,
-    password: &str,
-    salt: &[u8],
-) -> StoredVerifier {
+pub fn make_verifier_with_salt(pool_name: &str, user_id: &str, password: &str, salt: &[u8]) -> StoredVerifier {
     let x = private_x(pool_name, user_id, password, salt);
     let v = pow_g(&x).retrieve();
-    StoredVerifier {
-        salt: salt.to_vec(),
-        verifier: pad_uint(&v),
-    }
+    StoredVerifier { salt: salt.to_vec(), verifier: pad_uint(&v) }
 }
 
 /// Checks a plaintext password (`USER_PASSWORD_AUTH`) against a stored verifier by recomputing
 /// `g^x` and comparing in constant time. A malformed stored verifier yields `false`.
-pub fn check_password(
-    pool_name: &str,
-    user_id: &str,
-    password: &str,
-    stored: &StoredVerifier,
-) -> bool {
+pub fn check_password(pool_name: &str, user_id: &str, password: &str, stored: &StoredVerifier) -> bool {
     let Some(expected) = from_be_var(&stored.verifier) else {
         return false;
     };
@@ -473,9 +448,7 @@ impl ServerSecret {
 
     /// Restores a secret from [`ServerSecret::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| Error::InvalidInput("SRP secret must be 32 bytes"))?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| Error::InvalidInput("SRP secret must be 32 bytes"))?;
         Ok(ServerSecret(arr))
     }
 
@@ -500,8 +473,7 @@ pub struct ServerChallenge {
 impl ServerChallenge {
     /// Draws `b` and computes `B` for a stored verifier.
     pub fn new(stored: &StoredVerifier) -> Result<Self> {
-        let v = from_be_var(&stored.verifier)
-            .ok_or(Error::InvalidInput("stored verifier is too large"))?;
+        let v = from_be_var(&stored.verifier).ok_or(Error::InvalidInput("stored verifier is too large"))?;
         // B ≡ 0 happens with probability ~2^-3072; the loop is there because the protocol says so.
         for _ in 0..8 {
             let mut b = [0u8; 32];
@@ -531,10 +503,7 @@ impl ServerChallenge {
 }
 
 fn compute_b(secret: &ServerSecret, v: &U3072) -> Option<Vec<u8>> {
-    let b_pub = k_fe()
-        .mul(&fe(v))
-        .add(&pow_g(&secret.exponent()))
-        .retrieve();
+    let b_pub = k_fe().mul(&fe(v)).add(&pow_g(&secret.exponent())).retrieve();
     if bool::from(b_pub.ct_eq(&U3072::ZERO)) {
         None
     } else {
@@ -544,8 +513,7 @@ fn compute_b(secret: &ServerSecret, v: &U3072) -> Option<Vec<u8>> {
 
 /// Recomputes `PAD(B)` from `b` and the verifier, for callers that seal only `b`.
 pub fn public_b(secret: &ServerSecret, stored: &StoredVerifier) -> Result<Vec<u8>> {
-    let v =
-        from_be_var(&stored.verifier).ok_or(Error::InvalidInput("stored verifier is too large"))?;
+    let v = from_be_var(&stored.verifier).ok_or(Error::InvalidInput("stored verifier is too large"))?;
     compute_b(secret, &v).ok_or(Error::InvalidInput("B is zero"))
 }
 
@@ -575,10 +543,7 @@ fn scramble_u(a: &U3072, b_pub: &U3072) -> [u8; 32] {
 fn derive_key(s: &U3072, u: &[u8; 32]) -> SessionKey {
     // RFC 5869 spelled out: 16 bytes need a single expand block, and plain HMAC calls are
     // infallible, unlike a general HKDF API with its length checks.
-    let prk = hmac::sign(
-        &hmac::Key::new(hmac::HMAC_SHA256, &pad_bytes(u)),
-        &pad_uint(s),
-    );
+    let prk = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &pad_bytes(u)), &pad_uint(s));
     let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, prk.as_ref()));
     ctx.update(DERIVED_KEY_INFO);
     ctx.update(&[1]);
@@ -609,8 +574,7 @@ pub fn session_key(
     if b_pub >= n || b_pub == U3072::ZERO {
         return Err(Error::InvalidInput("B out of range"));
     }
-    let v =
-        from_be_var(&stored.verifier).ok_or(Error::InvalidInput("stored verifier is too large"))?;
+    let v = from_be_var(&stored.verifier).ok_or(Error::InvalidInput("stored verifier is too large"))?;
     let u_bytes = scramble_u(&a, &b_pub);
     if u_bytes == [0u8; 32] {
         return Err(Error::InvalidInput("SRP scrambler is zero"));
@@ -622,30 +586,13 @@ pub fn session_key(
     Ok(derive_key(&s, &u_bytes))
 }
 
-fn signature_message(
-    pool_name: &str,
-    user_id: &str,
-    secret_block: &[u8],
-    timestamp: &str,
-) -> Vec<u8> {
-    [
-        pool_name.as_bytes(),
-        user_id.as_bytes(),
-        secret_block,
-        timestamp.as_bytes(),
-    ]
-    .concat()
+fn signature_message(pool_name: &str, user_id: &str, secret_block: &[u8], timestamp: &str) -> Vec<u8> {
+    [pool_name.as_bytes(), user_id.as_bytes(), secret_block, timestamp.as_bytes()].concat()
 }
 
 /// `HMAC-SHA256(K, poolName || userId || SECRET_BLOCK bytes || TIMESTAMP)` — the raw bytes of
 /// `PASSWORD_CLAIM_SIGNATURE` (which is their standard base64).
-pub fn signature(
-    key: &SessionKey,
-    pool_name: &str,
-    user_id: &str,
-    secret_block: &[u8],
-    timestamp: &str,
-) -> [u8; 32] {
+pub fn signature(key: &SessionKey, pool_name: &str, user_id: &str, secret_block: &[u8], timestamp: &str) -> [u8; 32] {
     let tag = hmac::sign(
         &hmac::Key::new(hmac::HMAC_SHA256, &key.0),
         &signature_message(pool_name, user_id, secret_block, timestamp),
@@ -692,9 +639,7 @@ pub fn verify_signature(
 // ---------------------------------------------------------------------------------------------
 
 const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (Hinnant's `days_from_civil`).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -828,27 +773,14 @@ fn sim_hash(key: &MasterKey, label: &str, pool_id: &str, username: &str) -> [u8;
 pub fn simulated_user(key: &MasterKey, pool_id: &str, username: &str) -> SimulatedUser {
     let salt = sim_hash(key, "salt", pool_id, username)[..16].to_vec();
     let x = u256_from_digest(&sim_hash(key, "x", pool_id, username));
-    let verifier = StoredVerifier {
-        salt,
-        verifier: pad_uint(&pow_g(&x).retrieve()),
-    };
+    let verifier = StoredVerifier { salt, verifier: pad_uint(&pow_g(&x).retrieve()) };
     let mut id = [0u8; 16];
     id.copy_from_slice(&sim_hash(key, "user-id", pool_id, username)[..16]);
     id[6] = (id[6] & 0x0f) | 0x40; // version 4
     id[8] = (id[8] & 0x3f) | 0x80; // RFC 4122 variant
     let h = hex::encode(id);
-    let user_id_for_srp = format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    );
-    SimulatedUser {
-        user_id_for_srp,
-        verifier,
-    }
+    let user_id_for_srp = format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
+    SimulatedUser { user_id_for_srp, verifier }
 }
 
 /// Internal hooks for the benchmarks; not part of the supported API.
@@ -859,11 +791,7 @@ pub mod bench_support {
     /// Generic constant-time `base^e mod N` with crypto-bigint (256-bit exponent).
     pub fn modexp_crypto_bigint(base: &[u8], e: &[u8; 32]) -> Vec<u8> {
         let base = from_be_var(base).unwrap_or(U3072::ONE);
-        pad_uint(
-            &fe(&base)
-                .pow_bounded_exp(&U256::from_be_slice(e), 256)
-                .retrieve(),
-        )
+        pad_uint(&fe(&base).pow_bounded_exp(&U256::from_be_slice(e), 256).retrieve())
     }
 
     /// Generic constant-time `base^e mod N` with aws-lc (None if unavailable).

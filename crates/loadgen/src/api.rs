@@ -65,10 +65,8 @@ impl Api {
             .await
             .map_err(|e| CallError { status: 0, message: format!("{op}: {e}") })?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| CallError { status, message: format!("{op}: reading the body: {e}") })?;
+        let body =
+            resp.bytes().await.map_err(|e| CallError { status, message: format!("{op}: reading the body: {e}") })?;
         if status != 200 {
             let text = String::from_utf8_lossy(&body);
             let short: String = text.chars().take(300).collect();
@@ -143,9 +141,8 @@ pub async fn setup(api: &Api, n: usize, password: &str, parallel: usize) -> Resu
         .and_then(|p| p.get("UsernameAttributes"))
         .and_then(Value::as_array)
         .is_some_and(|a| a.iter().any(|v| v == "email"));
-    let users: Vec<String> = (0..n)
-        .map(|i| if by_email { format!("user{i:05}@loadgen.example") } else { format!("user{i:05}") })
-        .collect();
+    let users: Vec<String> =
+        (0..n).map(|i| if by_email { format!("user{i:05}@loadgen.example") } else { format!("user{i:05}") }).collect();
     let mut next = 0;
     while next < users.len() {
         let batch = &users[next..(next + parallel.max(1)).min(users.len())];

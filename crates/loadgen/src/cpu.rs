@@ -22,7 +22,11 @@ pub fn self_cpu() -> Duration {
 fn ticks_per_sec() -> f64 {
     // SAFETY: sysconf has no memory-safety preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as f64 } else { 100.0 }
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
 }
 
 /// (ppid, utime + stime in ticks) from /proc/<pid>/stat.

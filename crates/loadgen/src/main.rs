@@ -148,9 +148,13 @@ async fn srp_sign_in(
     });
     let ch = sh.api.call("InitiateAuth", &body).await.map_err(|e| e.to_string())?;
     if str_at(&ch, &["ChallengeName"]) != Some("PASSWORD_VERIFIER") {
-        return Err(format!("InitiateAuth: expected PASSWORD_VERIFIER, got {}", ch.get("ChallengeName").unwrap_or(&Value::Null)));
+        return Err(format!(
+            "InitiateAuth: expected PASSWORD_VERIFIER, got {}",
+            ch.get("ChallengeName").unwrap_or(&Value::Null)
+        ));
     }
-    let p = |k: &str| str_at(&ch, &["ChallengeParameters", k]).ok_or_else(|| format!("ChallengeParameters.{k} missing"));
+    let p =
+        |k: &str| str_at(&ch, &["ChallengeParameters", k]).ok_or_else(|| format!("ChallengeParameters.{k} missing"));
     let (salt, srp_b, block, user_id, username) =
         (p("SALT")?, p("SRP_B")?, p("SECRET_BLOCK")?, p("USER_ID_FOR_SRP")?, p("USERNAME")?);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
@@ -159,7 +163,8 @@ async fn srp_sign_in(
     let claim = match sh.srp_client {
         SrpClientKind::Fast => {
             if !cache.contains_key(user_id) {
-                let s = UserSecret::new(&sh.group, &sh.fx.pool_id, user_id, &sh.password, salt).ok_or("SALT is not hex")?;
+                let s =
+                    UserSecret::new(&sh.group, &sh.fx.pool_id, user_id, &sh.password, salt).ok_or("SALT is not hex")?;
                 cache.insert(user_id.to_owned(), s);
             }
             srp_fast::password_claim(&sh.group, key, &cache[user_id], &sh.fx.pool_id, user_id, srp_b, block, &ts)
@@ -268,7 +273,10 @@ async fn srp_preflight(sh: &Shared) -> Result<(), String> {
         "AuthParameters": { "USERNAME": user, "SRP_A": key.a_hex },
     });
     let ch = sh.api.call("InitiateAuth", &body).await.map_err(|e| e.to_string())?;
-    let p = |k: &str| str_at(&ch, &["ChallengeParameters", k]).ok_or_else(|| format!("USER_SRP_AUTH: ChallengeParameters.{k} missing"));
+    let p = |k: &str| {
+        str_at(&ch, &["ChallengeParameters", k])
+            .ok_or_else(|| format!("USER_SRP_AUTH: ChallengeParameters.{k} missing"))
+    };
     let (salt, srp_b, block, user_id) = (p("SALT")?, p("SRP_B")?, p("SECRET_BLOCK")?, p("USER_ID_FOR_SRP")?);
     let ts = cognate_crypto::srp::format_timestamp(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64,
@@ -291,7 +299,7 @@ async fn run(args: Args) -> Result<bool, String> {
     if args.concurrency == 0 || args.users == 0 {
         return Err("--concurrency and --users must be at least 1".into());
     }
-    if !(args.seconds > 0.0 && args.seconds <= 3600.0) || !(0.0..=600.0).contains(&args.warmup) {
+    if !((0.0..=3600.0).contains(&args.seconds) && args.seconds > 0.0 && (0.0..=600.0).contains(&args.warmup)) {
         return Err("--seconds must be in (0, 3600] and --warmup in [0, 600]".into());
     }
     let label = args.label.clone().unwrap_or_else(|| args.url.clone());
@@ -300,7 +308,12 @@ async fn run(args: Args) -> Result<bool, String> {
     eprintln!("[{label}] setting up a pool, a client and {} users ...", args.users);
     let t = Instant::now();
     let fx = api::setup(&api, args.users, &args.password, args.concurrency.min(16)).await?;
-    eprintln!("[{label}] setup done in {:.1} s (pool {}, client {})", t.elapsed().as_secs_f64(), fx.pool_id, fx.client_id);
+    eprintln!(
+        "[{label}] setup done in {:.1} s (pool {}, client {})",
+        t.elapsed().as_secs_f64(),
+        fx.pool_id,
+        fx.client_id
+    );
 
     let (keys, refs) = if args.flow == Flow::Srp {
         cognate_crypto::srp::warm_up();
@@ -335,7 +348,8 @@ async fn run(args: Args) -> Result<bool, String> {
     .map_err(|e| format!("preflight sign-in failed: {e}"))?;
 
     if args.warmup > 0.0 {
-        let w = run_phase(&sh, args.concurrency, Stop::At(Instant::now() + Duration::from_secs_f64(args.warmup)), None).await;
+        let w = run_phase(&sh, args.concurrency, Stop::At(Instant::now() + Duration::from_secs_f64(args.warmup)), None)
+            .await;
         if w.errors > 0 {
             eprintln!("[{label}] warm-up had {} errors, e.g. {:?}", w.errors, w.error_samples);
         }
@@ -373,7 +387,9 @@ async fn run(args: Args) -> Result<bool, String> {
     let cores = |d: Duration| d.as_secs_f64() / elapsed_all.as_secs_f64();
     let flow = match args.flow {
         Flow::Password => "password".to_owned(),
-        Flow::Srp => format!("srp ({} client)", if args.srp_client == SrpClientKind::Fast { "fast" } else { "reference" }),
+        Flow::Srp => {
+            format!("srp ({} client)", if args.srp_client == SrpClientKind::Fast { "fast" } else { "reference" })
+        }
     };
     println!("target        {label} ({})", args.url);
     println!(
@@ -403,14 +419,29 @@ async fn run(args: Args) -> Result<bool, String> {
         self_cpu.as_secs_f64(),
         cores(self_cpu),
         per(self_cpu),
-        if args.flow == Flow::Srp { format!(" (SRP client math {:.3} ms wall/sign-in)", per(out.client_math)) } else { String::new() }
+        if args.flow == Flow::Srp {
+            format!(" (SRP client math {:.3} ms wall/sign-in)", per(out.client_math))
+        } else {
+            String::new()
+        }
     );
     if let Some(s) = server_cpu {
-        println!("cpu server    {:.2} s = {:.2} cores, {:.3} ms/sign-in (pid {} and descendants)", s.as_secs_f64(), cores(s), per(s), args.server_pid.unwrap_or(0));
+        println!(
+            "cpu server    {:.2} s = {:.2} cores, {:.3} ms/sign-in (pid {} and descendants)",
+            s.as_secs_f64(),
+            cores(s),
+            per(s),
+            args.server_pid.unwrap_or(0)
+        );
     }
     if let Some(m) = machine_busy {
         let other = m.as_secs_f64() - self_cpu.as_secs_f64() - server_cpu.map_or(0.0, |s| s.as_secs_f64());
-        println!("cpu machine   {:.2} s busy = {:.2} cores (everything else: {:.2} s)", m.as_secs_f64(), cores(m), other.max(0.0));
+        println!(
+            "cpu machine   {:.2} s busy = {:.2} cores (everything else: {:.2} s)",
+            m.as_secs_f64(),
+            cores(m),
+            other.max(0.0)
+        );
     }
     println!("load average  {load_before} before, {load_after} after");
     if args.json {
@@ -438,7 +469,8 @@ async fn run(args: Args) -> Result<bool, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cognate-loadgen: cannot start the runtime: {e}");

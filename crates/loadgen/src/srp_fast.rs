@@ -15,8 +15,8 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use cognate_crypto::srp::bench_support::{self, hex_bytes, minimal_hex, sha256, uint};
 use cognate_crypto::srp;
+use cognate_crypto::srp::bench_support::{self, hex_bytes, minimal_hex, sha256, uint};
 use crypto_bigint::modular::{MontyForm, MontyParams};
 use crypto_bigint::{Odd, U1024, U3072};
 
@@ -26,9 +26,7 @@ fn modexp(base: &U3072, e: &[u8; 32], params: &MontyParams<{ U3072::LIMBS }>) ->
     let b = base.to_be_bytes();
     match bench_support::modexp_awslc_public(&b, e) {
         Some(r) => uint(&r).expect("result below N"),
-        None => MontyForm::new(base, *params)
-            .pow_bounded_exp(&crypto_bigint::U256::from_be_slice(e), 256)
-            .retrieve(),
+        None => MontyForm::new(base, *params).pow_bounded_exp(&crypto_bigint::U256::from_be_slice(e), 256).retrieve(),
     }
 }
 
@@ -91,6 +89,7 @@ impl UserSecret {
 }
 
 /// `PASSWORD_CLAIM_SIGNATURE` (standard base64) for one PASSWORD_VERIFIER challenge.
+#[allow(clippy::too_many_arguments)]
 pub fn password_claim(
     g: &Group,
     key: &ClientKey,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use cognate_core::ports::{Clock, SystemClock};
 use cognate_core::{Service, ServiceConfig};
 use cognate_crypto::seal::MasterKey;
-use rand::RngCore;
 use cognate_store::SqlStore;
+use rand::RngCore;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -220,9 +220,8 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
     };
     // Nothing is written (data dir, master key, database) before the port is ours: a second
     // server started by mistake must leave the first one's files alone.
-    let listener = TcpListener::bind(opts.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+    let listener =
+        TcpListener::bind(opts.listen).await.map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
     opts.data_dir = absolute_data_dir(&opts.data_dir)?;
     let master = master_key(&opts)?;
     let db_url = database_url(&opts)?;
@@ -305,7 +304,11 @@ fn warn_missing_interpreters(config: &Config) {
     tokio::task::spawn_blocking(move || {
         for (runtime, bin) in wanted {
             if !cognate_triggers::runtime_available(&bin) {
-                tracing::warn!(runtime, bin, "`{bin} --version` failed: {runtime} functions will fail until it is installed");
+                tracing::warn!(
+                    runtime,
+                    bin,
+                    "`{bin} --version` failed: {runtime} functions will fail until it is installed"
+                );
             }
         }
     });

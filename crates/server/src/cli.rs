@@ -52,10 +52,8 @@ pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
         return Err(format!("{port:?} is not a port number (0-65535)"));
     }
     use std::net::ToSocketAddrs;
-    let addrs: Vec<SocketAddr> = value
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve the host name {host:?}: {e}"))?
-        .collect();
+    let addrs: Vec<SocketAddr> =
+        value.to_socket_addrs().map_err(|e| format!("cannot resolve the host name {host:?}: {e}"))?.collect();
     // `localhost` resolves to ::1 and 127.0.0.1; clients mostly try IPv4 first.
     addrs
         .iter()

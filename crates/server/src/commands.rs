@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cognate_core::ports::{InvokeMeta, SystemClock};
 use cognate_core::api::trigger::TriggerSource;
+use cognate_core::ports::{InvokeMeta, SystemClock};
 use cognate_core::service::{sample_event, trigger_error};
 use cognate_core::CognitoError;
 use serde_json::{json, Value};
@@ -72,9 +72,8 @@ async fn get_json(client: &reqwest::Client, base: &str, path: &str, query: &[(&s
 /// `12.345` seconds since the epoch as `2024-05-01 12:00:00.123Z`.
 fn timestamp(seconds: f64) -> String {
     let nanos = (seconds * 1e9) as i128;
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]Z");
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
         .and_then(|t| t.format(&format).ok())
@@ -279,7 +278,9 @@ pub fn events(args: EventsArgs) -> Result<(), String> {
 fn read_event(source: &str) -> Result<Value, String> {
     let (text, from) = if source == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read the event from standard input: {e}"))?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the event from standard input: {e}"))?;
         (text, "standard input".to_owned())
     } else {
         let text = std::fs::read_to_string(source).map_err(|e| format!("{source}: cannot read: {e}"))?;
@@ -306,7 +307,8 @@ fn config_file(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
 pub async fn invoke(args: InvokeArgs) -> Result<bool, String> {
     let path = config_file(args.config.clone())?;
     let config = Config::load(&path)?;
-    let settings = InvokerSettings { region: args.region.clone(), public_url: args.url.clone(), clock: Arc::new(SystemClock) };
+    let settings =
+        InvokerSettings { region: args.region.clone(), public_url: args.url.clone(), clock: Arc::new(SystemClock) };
     let invoker = FunctionsInvoker::from_config(&config, &settings, InvocationLog::new(1));
     if invoker.resolve(&args.name).is_err() {
         let declared: Vec<&str> = config.functions.keys().map(String::as_str).collect();
@@ -410,7 +412,9 @@ mod tests {
         assert!(text.contains("\n    Last error: SMTP 127.0.0.1:1: Connection refused\n    Subject: Code\n"), "{text}");
         let sent = json!({"createdAt": 0.5, "poolId": "p", "username": "ana", "channel": "SMS", "destination": "+15555550100",
             "source": "SignUp", "body": "b", "status": "SENT", "attempts": 1, "lastError": null, "sentAt": 0.7});
-        assert!(outbox_line(&sent).starts_with("1970-01-01 00:00:00.500Z  p  ana  SMS to +15555550100  [SignUp]  SENT\n"));
+        assert!(
+            outbox_line(&sent).starts_with("1970-01-01 00:00:00.500Z  p  ana  SMS to +15555550100  [SignUp]  SENT\n")
+        );
     }
 
     #[test]

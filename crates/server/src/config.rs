@@ -61,8 +61,7 @@ const TOP_LEVEL: &[&str] = &["pools", "functions", "lambda", "runtimes", "smtp",
 impl Config {
     /// Reads `path`; every problem names the file, the key and what is wrong.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         Self::parse(&text, path)
     }
 
@@ -112,7 +111,9 @@ impl Config {
             let clients = match input.remove("clients") {
                 None => Vec::new(),
                 Some(Value::Array(a)) => a,
-                Some(_) => return Err(err(&format!("{key}.clients"), "must be an array of tables ([[pools.clients]])")),
+                Some(_) => {
+                    return Err(err(&format!("{key}.clients"), "must be an array of tables ([[pools.clients]])"))
+                }
             };
             let smtp = input.remove("smtp");
             let sms = input.remove("sms");
@@ -245,11 +246,16 @@ fn check_shape(key: &str, shape: &str, value: &Value, file: &str) -> Result<(), 
         // `Id`, `ClientId`, `clients`, `smtp` and `sms` are cognate's own and already taken out.
         let mut known = unknown.known;
         if unknown.path.len() == 1 {
-            let own: &[&str] = if shape == "CreateUserPoolRequest" { &["Id", "clients", "smtp", "sms"] } else { &["ClientId"] };
+            let own: &[&str] =
+                if shape == "CreateUserPoolRequest" { &["Id", "clients", "smtp", "sms"] } else { &["ClientId"] };
             known.extend(own.iter().map(|k| k.to_string()));
             known.retain(|k| k != "UserPoolId");
         }
-        return Err(format!("{file}: {key}.{}: {}", plain_path(&unknown.path), keys::unknown_key(&unknown.name, &known)));
+        return Err(format!(
+            "{file}: {key}.{}: {}",
+            plain_path(&unknown.path),
+            keys::unknown_key(&unknown.name, &known)
+        ));
     }
     shapes::model().validate_shape(shape, value).map_err(|invalid| match invalid {
         Invalid::Type { path, message } => format!("{file}: {key}.{}: wrong type: {message}", plain_path(&path)),
@@ -257,7 +263,8 @@ fn check_shape(key: &str, shape: &str, value: &Value, file: &str) -> Result<(), 
             let first = &v[0];
             let got = first.value.as_deref().map(|s| format!(" (got {s})")).unwrap_or_default();
             let missing = first.constraint == "Member must not be null";
-            let detail = if missing { "required key is missing".to_owned() } else { format!("{}{got}", first.constraint) };
+            let detail =
+                if missing { "required key is missing".to_owned() } else { format!("{}{got}", first.constraint) };
             format!("{file}: {key}.{}: {detail}", plain_path(&first.path))
         }
     })

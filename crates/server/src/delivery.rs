@@ -167,15 +167,7 @@ impl Delivery {
             .build()
             .map_err(|e| format!("cannot set up the SMS client: {e}"))?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                store,
-                clock,
-                settings: config.delivery,
-                email,
-                sms,
-                http,
-                wake: Notify::new(),
-            }),
+            inner: Arc::new(Inner { store, clock, settings: config.delivery, email, sms, http, wake: Notify::new() }),
         })
     }
 
@@ -292,12 +284,16 @@ impl Delivery {
         match self.inner.store.update_message_delivery(&updated, lease).await {
             Ok(true) => (updated.status == DeliveryStatus::Pending).then_some(updated.next_attempt_ms).flatten(),
             Ok(false) => {
-                span.in_scope(|| tracing::warn!("delivery: another sender took the message over before this outcome was recorded"));
+                span.in_scope(|| {
+                    tracing::warn!("delivery: another sender took the message over before this outcome was recorded")
+                });
                 None
             }
             Err(e) => {
                 // It stays leased, and is attempted again when the lease lapses.
-                span.in_scope(|| tracing::warn!(error = %e, "delivery: cannot record the outcome; it will be attempted again"));
+                span.in_scope(
+                    || tracing::warn!(error = %e, "delivery: cannot record the outcome; it will be attempted again"),
+                );
                 None
             }
         }
@@ -353,9 +349,8 @@ impl Delivery {
             .await
             .map_err(|e| Failure::Transient(format!("cannot read the pool: {e}")))?;
         match pool.as_ref().and_then(|p| declared_from(&p.doc)) {
-            Some(from) => {
-                parse_mailbox(from).map_err(|m| Failure::Permanent(format!("the pool's EmailConfiguration.From is {m}")))
-            }
+            Some(from) => parse_mailbox(from)
+                .map_err(|m| Failure::Permanent(format!("the pool's EmailConfiguration.From is {m}"))),
             None => Err(Failure::Permanent(
                 "no sender address: set `from` in [smtp] or the pool's EmailConfiguration.From".into(),
             )),
@@ -590,14 +585,20 @@ mod tests {
         let s = settings();
         let retried = outcome(pending(), Err(Failure::Transient("down".into())), 1_000, &s, &[]);
         let sent = outcome(retried, Ok(()), 1_300, &s, &[]);
-        assert_eq!((sent.status, sent.attempts, sent.sent_ms, sent.next_attempt_ms), (DeliveryStatus::Sent, 2, Some(1_300), None));
+        assert_eq!(
+            (sent.status, sent.attempts, sent.sent_ms, sent.next_attempt_ms),
+            (DeliveryStatus::Sent, 2, Some(1_300), None)
+        );
         assert_eq!(sent.last_error, None);
 
         let failed = outcome(pending(), Err(Failure::Permanent("550 no such user".into())), 1_000, &s, &[]);
         assert_eq!((failed.status, failed.attempts, failed.next_attempt_ms), (DeliveryStatus::Failed, 1, None));
 
         let orphan = outcome(pending(), Err(Failure::NoTransport), 1_000, &s, &[]);
-        assert_eq!((orphan.status, orphan.attempts, orphan.next_attempt_ms), (DeliveryStatus::Pending, 0, Some(31_000)));
+        assert_eq!(
+            (orphan.status, orphan.attempts, orphan.next_attempt_ms),
+            (DeliveryStatus::Pending, 0, Some(31_000))
+        );
         assert!(orphan.last_error.unwrap().contains("without an EMAIL transport"));
     }
 
@@ -605,7 +606,13 @@ mod tests {
     fn errors_are_scrubbed_of_secrets() {
         let s = settings();
         let text = "535 5.7.8 user mailer@example.com pass hunter2-pw rejected; body had 123456\r\nnext";
-        let m = outcome(pending(), Err(Failure::Permanent(text.into())), 1_000, &s, &["mailer@example.com", "hunter2-pw", "123456"]);
+        let m = outcome(
+            pending(),
+            Err(Failure::Permanent(text.into())),
+            1_000,
+            &s,
+            &["mailer@example.com", "hunter2-pw", "123456"],
+        );
         let e = m.last_error.unwrap();
         assert_eq!(e, "535 5.7.8 user *** pass *** rejected; body had ***  next");
         assert_eq!(scrub("token abcdef and abc", &["abc", "abcdef"]), "token *** and ***");

@@ -9,9 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cognate_core::model::StoredFunction;
 use cognate_core::ports::{Clock, InvokeFailure, InvokeMeta, Invoker, LambdaErrorCode, Store};
-use cognate_triggers::{
-    parse_handler, FunctionSpec, HandlerKind, Invocation, RuntimeSpec, Runtimes, RuntimesConfig,
-};
+use cognate_triggers::{parse_handler, FunctionSpec, HandlerKind, Invocation, RuntimeSpec, Runtimes, RuntimesConfig};
 use serde_json::Value;
 
 use crate::config::{runtime_name, Config};
@@ -162,7 +160,8 @@ impl FunctionsInvoker {
     /// themselves: the handler path holds the code's hash, so the runtime sees a new spec.)
     pub async fn deployed_spec(&self, name: &str) -> Result<Option<FunctionSpec>, InvokeFailure> {
         let Some(deployed) = self.inner.deployed.get() else { return Ok(None) };
-        let store_err = |e: cognate_core::ports::StoreError| InvokeFailure::unavailable(LambdaErrorCode::Service, e.to_string());
+        let store_err =
+            |e: cognate_core::ports::StoreError| InvokeFailure::unavailable(LambdaErrorCode::Service, e.to_string());
         let Some(mut function) = deployed.store.get_function(name, false).await.map_err(store_err)? else {
             return Ok(None);
         };
@@ -212,9 +211,10 @@ impl FunctionsInvoker {
                 (name.clone(), spec)
             })
             .collect();
-        let fallback = config.lambda.as_ref().and_then(|l| {
-            l.endpoint.clone().map(|endpoint| LambdaFallback { endpoint, region: l.region.clone() })
-        });
+        let fallback = config
+            .lambda
+            .as_ref()
+            .and_then(|l| l.endpoint.clone().map(|endpoint| LambdaFallback { endpoint, region: l.region.clone() }));
         // Handler code reaches cognate for Cognito calls and for KMS (custom senders unwrap
         // their codes with the keys cognate holds).
         let mut extra_env = BTreeMap::new();
@@ -265,12 +265,7 @@ impl FunctionsInvoker {
         }
         match (&self.inner.fallback, &parsed) {
             (Some(fallback), Some(r)) => {
-                let region = fallback
-                    .region
-                    .as_deref()
-                    .or(r.region)
-                    .unwrap_or(&self.inner.region)
-                    .to_owned();
+                let region = fallback.region.as_deref().or(r.region).unwrap_or(&self.inner.region).to_owned();
                 let runtime = RuntimeSpec::Lambda {
                     endpoint: fallback.endpoint.clone(),
                     region,

@@ -105,10 +105,7 @@ impl Default for InvocationLog {
 impl std::fmt::Debug for InvocationLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ring = self.lock();
-        f.debug_struct("InvocationLog")
-            .field("len", &ring.entries.len())
-            .field("capacity", &ring.capacity)
-            .finish()
+        f.debug_struct("InvocationLog").field("len", &ring.entries.len()).field("capacity", &ring.capacity).finish()
     }
 }
 
@@ -255,7 +252,10 @@ mod tests {
     fn keeps_the_newest_and_filters() {
         let log = InvocationLog::new(3);
         for i in 0..5 {
-            log.record(record(if i % 2 == 0 { "a" } else { "b" }, cognate_core::api::trigger::TriggerSource::PreSignUpSignUp.name()));
+            log.record(record(
+                if i % 2 == 0 { "a" } else { "b" },
+                cognate_core::api::trigger::TriggerSource::PreSignUpSignUp.name(),
+            ));
         }
         let all = log.list(&InvocationFilter { limit: 10, ..Default::default() });
         assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), vec![5, 4, 3]);

@@ -162,9 +162,8 @@ async fn load(state: &AppState, name: &str, with_code: bool) -> Result<StoredFun
 fn lambda_time(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let f = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
-    );
+    let f =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
     t.format(&f).unwrap_or_default()
 }
 
@@ -282,13 +281,17 @@ fn apply_config(doc: &mut Doc, input: &Map<String, Value>) -> Result<()> {
     }
     if let Some(t) = input.get("Timeout").filter(|v| !v.is_null()) {
         let t = t.as_u64().filter(|t| (1..=900).contains(t)).ok_or_else(|| {
-            LambdaError::invalid("Value at 'timeout' failed to satisfy constraint: Member must have value between 1 and 900")
+            LambdaError::invalid(
+                "Value at 'timeout' failed to satisfy constraint: Member must have value between 1 and 900",
+            )
         })?;
         doc.insert("Timeout".into(), json!(t));
     }
     if let Some(m) = input.get("MemorySize").filter(|v| !v.is_null()) {
         let m = m.as_u64().filter(|m| (128..=10240).contains(m)).ok_or_else(|| {
-            LambdaError::invalid("Value at 'memorySize' failed to satisfy constraint: Member must have value between 128 and 10240")
+            LambdaError::invalid(
+                "Value at 'memorySize' failed to satisfy constraint: Member must have value between 128 and 10240",
+            )
         })?;
         doc.insert("MemorySize".into(), json!(m));
     }
@@ -319,9 +322,9 @@ async fn decode_code(input: &Map<String, Value>) -> Result<Code> {
             ))
         }
     };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .map_err(|_| LambdaError::invalid("Could not unzip uploaded file. Please check your file, then try to upload again."))?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| {
+        LambdaError::invalid("Could not unzip uploaded file. Please check your file, then try to upload again.")
+    })?;
     if bytes.len() > packages::MAX_ZIPPED_BYTES {
         return Err(LambdaError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -334,11 +337,7 @@ async fn decode_code(input: &Map<String, Value>) -> Result<Code> {
         .map_err(|_| LambdaError::invalid("Could not unzip uploaded file."))?
         .map_err(|e| LambdaError::invalid(e.0))?;
     let digest = Sha256::digest(&bytes);
-    Ok(Code {
-        sha_hex: hex::encode(digest),
-        sha_b64: base64::engine::general_purpose::STANDARD.encode(digest),
-        bytes,
-    })
+    Ok(Code { sha_hex: hex::encode(digest), sha_b64: base64::engine::general_purpose::STANDARD.encode(digest), bytes })
 }
 
 fn set_code(doc: &mut Doc, code: &Code) {
@@ -365,8 +364,7 @@ fn respond(r: Result<Response>) -> Response {
 
 async fn create(state: &AppState, req: Request) -> Result<Response> {
     let input = read_json(req.into_body(), MAX_CODE_REQUEST).await?;
-    let name = string_field(&input, "FunctionName")?
-        .ok_or_else(|| LambdaError::invalid("FunctionName is required"))?;
+    let name = string_field(&input, "FunctionName")?.ok_or_else(|| LambdaError::invalid("FunctionName is required"))?;
     let name = name_of(&name)?;
     let runtime = string_field(&input, "Runtime")?.ok_or_else(|| LambdaError::invalid("Runtime is required"))?;
     let handler = string_field(&input, "Handler")?.ok_or_else(|| LambdaError::invalid("Handler is required"))?;
@@ -406,10 +404,7 @@ async fn create(state: &AppState, req: Request) -> Result<Response> {
     doc.insert("Architectures".into(), json!(["x86_64"]));
     doc.insert("EphemeralStorage".into(), json!({"Size": 512}));
     doc.insert("SnapStart".into(), json!({"ApplyOn": "None", "OptimizationStatus": "Off"}));
-    doc.insert(
-        "LoggingConfig".into(),
-        json!({"LogFormat": "Text", "LogGroup": format!("/aws/lambda/{name}")}),
-    );
+    doc.insert("LoggingConfig".into(), json!({"LogFormat": "Text", "LogGroup": format!("/aws/lambda/{name}")}));
     let f = StoredFunction {
         name: name.clone(),
         config: doc,
@@ -476,7 +471,10 @@ async fn get_function(State(state): State<Arc<AppState>>, Path(name): Path<Strin
         async {
             let name = name_of(&name)?;
             if let Some(spec) = declared(&state, &name) {
-                return Ok(json_response(StatusCode::OK, json!({"Configuration": declared_configuration(&state, spec)})));
+                return Ok(json_response(
+                    StatusCode::OK,
+                    json!({"Configuration": declared_configuration(&state, spec)}),
+                ));
             }
             let f = load(&state, &name, false).await?;
             Ok(json_response(
@@ -533,11 +531,7 @@ fn check_revision(input: &Map<String, Value>, f: &StoredFunction) -> Result<()> 
     Ok(())
 }
 
-async fn update_configuration(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-    req: Request,
-) -> Response {
+async fn update_configuration(State(state): State<Arc<AppState>>, Path(name): Path<String>, req: Request) -> Response {
     respond(
         async {
             let name = name_of(&name)?;
@@ -619,7 +613,11 @@ async fn run_invoke(state: &AppState, name: &str, headers: &HeaderMap, req: Requ
         json!({})
     } else {
         serde_json::from_slice(&body).map_err(|_| {
-            LambdaError::new(StatusCode::BAD_REQUEST, "InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json")
+            LambdaError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                "Could not parse request body into json: Could not parse payload into json",
+            )
         })?
     };
     // Existence first, as Lambda: an unknown function is a 404 whatever the invocation type.
@@ -681,7 +679,9 @@ fn function_error_response(e: &InvokeFailure, tail: bool, request_id: &str, ms: 
         InvokeFailure::Function { error_type, message, .. } => {
             json!({"errorMessage": message, "errorType": error_type.clone().unwrap_or_else(|| "Error".into())})
         }
-        InvokeFailure::Timeout { .. } => json!({"errorMessage": format!("Task timed out after {:.2} seconds", ms / 1000.0)}),
+        InvokeFailure::Timeout { .. } => {
+            json!({"errorMessage": format!("Task timed out after {:.2} seconds", ms / 1000.0)})
+        }
         InvokeFailure::Crashed { message, .. } => json!({"errorMessage": message, "errorType": "Runtime.ExitError"}),
         InvokeFailure::InvalidResponse { message, .. } => {
             json!({"errorMessage": message, "errorType": "Runtime.InvalidResponse"})
@@ -818,10 +818,7 @@ async fn get_policy(State(state): State<Arc<AppState>>, Path(name): Path<String>
     )
 }
 
-async fn remove_permission(
-    State(state): State<Arc<AppState>>,
-    Path((name, sid)): Path<(String, String)>,
-) -> Response {
+async fn remove_permission(State(state): State<Arc<AppState>>, Path((name, sid)): Path<(String, String)>) -> Response {
     respond(
         async {
             let name = name_of(&name)?;

@@ -58,9 +58,7 @@ fn is_symlink(mode: Option<u32>) -> bool {
 /// sizes within Lambda's limit. Returns the declared unpacked size.
 pub fn check(zip: &[u8]) -> Result<u64, PackageError> {
     if zip.len() > MAX_ZIPPED_BYTES {
-        return Err(PackageError(format!(
-            "Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes"
-        )));
+        return Err(PackageError(format!("Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes")));
     }
     let mut archive = zip::ZipArchive::new(Cursor::new(zip)).map_err(|_| unzip_error())?;
     if archive.len() > MAX_ENTRIES {
@@ -72,9 +70,7 @@ pub fn check(zip: &[u8]) -> Result<u64, PackageError> {
         let name = entry.name().map_err(|_| unzip_error())?.into_owned();
         entry_path(&name)?;
         if is_symlink(entry.unix_mode()) {
-            return Err(PackageError(format!(
-                "Invalid entry in the deployment package: {name:?} is a symbolic link"
-            )));
+            return Err(PackageError(format!("Invalid entry in the deployment package: {name:?} is a symbolic link")));
         }
         total = total.saturating_add(entry.size());
         if total > MAX_UNZIPPED_BYTES {

@@ -15,7 +15,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use cognate_server::config::{Config, SmtpSecurity};
-use common::{CreatedId, attr, last_message, servers_with, TestServer};
+use common::{attr, last_message, servers_with, CreatedId, TestServer};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -62,12 +62,18 @@ fn delivery_sections_parse_with_their_defaults() {
     assert_eq!((login.username.as_str(), login.password.as_str()), ("u", "from-the-env"));
     assert_eq!(smtp.from.as_ref().unwrap().to_string(), "Example <no-reply@example.com>");
     assert_eq!(config.sms.as_ref().unwrap().headers[0].0.as_str(), "authorization");
-    assert_eq!((config.delivery.retry_initial_ms, config.delivery.retry_max_ms, config.delivery.max_attempts), (100, 300_000, 10));
+    assert_eq!(
+        (config.delivery.retry_initial_ms, config.delivery.retry_max_ms, config.delivery.max_attempts),
+        (100, 300_000, 10)
+    );
 
     let pool = &config.pools[0];
     let own = pool.smtp.as_ref().unwrap();
     assert_eq!((own.port, own.security), (25, SmtpSecurity::None));
-    assert!(own.from.is_none() && own.credentials.is_none(), "sends as the pool's EmailConfiguration.From, without a login");
+    assert!(
+        own.from.is_none() && own.credentials.is_none(),
+        "sends as the pool's EmailConfiguration.From, without a login"
+    );
     assert_eq!(pool.sms.as_ref().unwrap().url, "http://127.0.0.1:9000/sms");
     // The pool table reaching CreateUserPool holds no delivery sections.
     assert!(!pool.input.contains_key("smtp") && !pool.input.contains_key("sms"));
@@ -153,11 +159,7 @@ struct SmtpSink {
 impl SmtpSink {
     async fn start(refuse_login: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let sink = SmtpSink {
-            addr: listener.local_addr().unwrap(),
-            mails: Arc::default(),
-            logins: Arc::default(),
-        };
+        let sink = SmtpSink { addr: listener.local_addr().unwrap(), mails: Arc::default(), logins: Arc::default() };
         let s = sink.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
@@ -238,9 +240,7 @@ struct SmsProvider {
 impl SmsProvider {
     async fn start() -> (Self, String) {
         let provider = SmsProvider::default();
-        let app = axum::Router::new()
-            .route("/{path}", axum::routing::post(receive))
-            .with_state(provider.clone());
+        let app = axum::Router::new().route("/{path}", axum::routing::post(receive)).with_state(provider.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -308,7 +308,11 @@ async fn wait_for_message(server: &TestServer, pool: &str, username: &str, done:
         if done(&m) {
             return m;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{}: message never reached the expected state: {m}", server.backend);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}: message never reached the expected state: {m}",
+            server.backend
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -334,7 +338,11 @@ async fn email_goes_out_through_smtp_with_the_login() {
         let email = format!("{username}@example.com");
         sign_up(&server, POOL, &username, ("email", &email)).await;
         let m = wait_for_message(&server, POOL, &username, status_is("SENT")).await;
-        assert_eq!((m["attempts"].as_u64(), m["lastError"].as_str(), m["nextAttemptAt"].as_f64()), (Some(1), None, None), "{m}");
+        assert_eq!(
+            (m["attempts"].as_u64(), m["lastError"].as_str(), m["nextAttemptAt"].as_f64()),
+            (Some(1), None, None),
+            "{m}"
+        );
         assert!(m["sentAt"].as_f64().unwrap() >= m["createdAt"].as_f64().unwrap(), "{m}");
         let code = m["code"].as_str().unwrap().to_owned();
 
@@ -347,7 +355,15 @@ async fn email_goes_out_through_smtp_with_the_login() {
         assert!(sink.logins.lock().unwrap().contains(&format!("|{SMTP_USER}|{SMTP_PASSWORD}")));
 
         // The code that arrived by mail confirms the account.
-        server.cognito().confirm_sign_up().client_id(client_for_pool(POOL)).username(&username).confirmation_code(&code).send().await.unwrap();
+        server
+            .cognito()
+            .confirm_sign_up()
+            .client_id(client_for_pool(POOL))
+            .username(&username)
+            .confirmation_code(&code)
+            .send()
+            .await
+            .unwrap();
         server.stop().await;
     }
 }
@@ -404,7 +420,9 @@ async fn text_messages_are_posted_to_the_sms_provider() {
     let down = "us-east-1_Delivery2";
     let refused = "us-east-1_Delivery3";
     let unsent = "us-east-1_Delivery4";
-    let sms = |path: &str| format!("[pools.sms]\nurl = \"{base}/{path}?token={SMS_TOKEN}\"\nheaders = {{ Authorization = \"Bearer {SMS_TOKEN}\" }}\n");
+    let sms = |path: &str| {
+        format!("[pools.sms]\nurl = \"{base}/{path}?token={SMS_TOKEN}\"\nheaders = {{ Authorization = \"Bearer {SMS_TOKEN}\" }}\n")
+    };
     let config = format!(
         "[delivery]\nretry_initial_ms = 50\nretry_max_ms = 100\nmax_attempts = 3\n{}{}{}{}",
         pool_toml(POOL, "phone_number", &sms("ok")),
@@ -430,11 +448,17 @@ async fn text_messages_are_posted_to_the_sms_provider() {
         // 503: retried with back-off, then given up.
         sign_up(&server, down, "eve", ("phone_number", "+15555550101")).await;
         let m = wait_for_message(&server, down, "eve", status_is("FAILED")).await;
-        assert_eq!((m["attempts"].as_u64(), m["lastError"].as_str()), (Some(3), Some("SMS provider answered 503 Service Unavailable")));
+        assert_eq!(
+            (m["attempts"].as_u64(), m["lastError"].as_str()),
+            (Some(3), Some("SMS provider answered 503 Service Unavailable"))
+        );
         // 400: the provider will not take it; not retried.
         sign_up(&server, refused, "fay", ("phone_number", "+15555550102")).await;
         let m = wait_for_message(&server, refused, "fay", status_is("FAILED")).await;
-        assert_eq!((m["attempts"].as_u64(), m["lastError"].as_str()), (Some(1), Some("SMS provider answered 400 Bad Request")));
+        assert_eq!(
+            (m["attempts"].as_u64(), m["lastError"].as_str()),
+            (Some(1), Some("SMS provider answered 400 Bad Request"))
+        );
 
         // Email in a pool with only an SMS provider stays in the outbox.
         sign_up(&server, unsent, "gus", ("email", "gus@example.com")).await;
@@ -456,10 +480,18 @@ async fn captured_ses_messages_and_pools_without_transports_are_only_recorded() 
             .create_user_pool()
             .pool_name("api-made")
             .auto_verified_attributes(aws_sdk_cognitoidentityprovider::types::VerifiedAttributeType::Email)
-            .created_id().await;
+            .created_id()
+            .await;
         let client = c.create_user_pool_client().user_pool_id(&pool).client_name("web").send().await.unwrap();
         let client = client.user_pool_client.unwrap().client_id.unwrap();
-        c.sign_up().client_id(&client).username("hal").password(PW).user_attributes(attr("email", "hal@example.com")).send().await.unwrap();
+        c.sign_up()
+            .client_id(&client)
+            .username("hal")
+            .password(PW)
+            .user_attributes(attr("email", "hal@example.com"))
+            .send()
+            .await
+            .unwrap();
         let m = last_message(&server.url(), &pool, "hal").await;
         assert_eq!((m["status"].as_str(), m["nextAttemptAt"].as_f64()), (Some("RECORDED"), None), "{m}");
 
@@ -472,9 +504,14 @@ async fn captured_ses_messages_and_pools_without_transports_are_only_recorded() 
             .await
             .unwrap();
         assert_eq!(sns.status(), 200);
-        let outbox: Value = http.get(format!("{}/_cognate/outbox", server.url())).send().await.unwrap().json().await.unwrap();
+        let outbox: Value =
+            http.get(format!("{}/_cognate/outbox", server.url())).send().await.unwrap().json().await.unwrap();
         let captured = &outbox["messages"][0];
-        assert_eq!((captured["source"].as_str(), captured["status"].as_str()), (Some("SNS"), Some("RECORDED")), "{captured}");
+        assert_eq!(
+            (captured["source"].as_str(), captured["status"].as_str()),
+            (Some("SNS"), Some("RECORDED")),
+            "{captured}"
+        );
         server.stop().await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;

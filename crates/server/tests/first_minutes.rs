@@ -170,7 +170,10 @@ async fn the_outbox_of_a_pool_that_does_not_exist_is_not_found() {
     let res = reqwest::get(format!("{}/_cognate/outbox?poolId=us-east-1_Nope", server.url())).await.unwrap();
     assert_eq!(res.status().as_u16(), 404);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body, json!({"__type": "ResourceNotFoundException", "message": "User pool us-east-1_Nope does not exist."}));
+    assert_eq!(
+        body,
+        json!({"__type": "ResourceNotFoundException", "message": "User pool us-east-1_Nope does not exist."})
+    );
     // Through the CLI, the message is what the user reads.
     let (ok, _, err) = run(&["outbox", "--url", &server.url(), "--pool", "us-east-1_Nope"], &[]);
     assert!(!ok);
@@ -187,7 +190,8 @@ async fn declared_functions_are_listed_read_and_invoked_but_not_changed_by_the_l
     )
     .unwrap();
     let config = dir.path().join("cognate.toml");
-    std::fs::write(&config, "[functions.greet]\nruntime = \"node\"\nhandler = \"greet.handler\"\ntimeout_ms = 3000\n").unwrap();
+    std::fs::write(&config, "[functions.greet]\nruntime = \"node\"\nhandler = \"greet.handler\"\ntimeout_ms = 3000\n")
+        .unwrap();
     let mut opts = ServeOptions::ephemeral(dir.path().join("data"));
     opts.config = Some(config);
     let server = start(opts).await.unwrap();
@@ -205,19 +209,15 @@ async fn declared_functions_are_listed_read_and_invoked_but_not_changed_by_the_l
     assert_eq!(&only, conf);
 
     let listed: Value = http.get(&base).send().await.unwrap().json().await.unwrap();
-    let names: Vec<&str> = listed["Functions"].as_array().unwrap().iter().map(|f| f["FunctionName"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        listed["Functions"].as_array().unwrap().iter().map(|f| f["FunctionName"].as_str().unwrap()).collect();
     assert_eq!(names, ["greet"]);
 
     let res = http.post(format!("{base}/greet/invocations")).body(r#"{"name":"ana"}"#).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(res.json::<Value>().await.unwrap(), json!({"greeting": "hello ana"}));
 
-    let refused = http
-        .put(format!("{base}/greet/configuration"))
-        .json(&json!({"Timeout": 9}))
-        .send()
-        .await
-        .unwrap();
+    let refused = http.put(format!("{base}/greet/configuration")).json(&json!({"Timeout": 9})).send().await.unwrap();
     assert_eq!(refused.status().as_u16(), 409);
     assert_eq!(refused.headers()["x-amzn-errortype"], "ResourceConflictException");
     assert_eq!(http.delete(format!("{base}/greet")).send().await.unwrap().status().as_u16(), 409);

@@ -19,7 +19,7 @@ use cognate_server::config::{Config, RuntimeDecl};
 use cognate_server::functions::{FunctionsInvoker, InvokerSettings};
 use cognate_server::invocations::InvocationLog;
 use cognate_triggers::RuntimeSpec;
-use common::{CreatedId, attr, servers_with, TestServer};
+use common::{attr, servers_with, CreatedId, TestServer};
 use serde_json::{json, Value};
 
 const PW: &str = "Correct-horse-1";
@@ -110,7 +110,9 @@ fn config_errors_name_the_file_the_key_and_the_problem() {
     assert!(e.contains("runtime: unknown key") && e.contains("functions, lambda, runtimes"), "{e}");
 
     // A syntax error on a secret's line reports where, never the line itself.
-    let e = parse_err("[functions.hook]\nruntime = \"http\"\nurl = \"https://hooks.example/x\"\nsecret = \"whsec_c2VjcmV0\n");
+    let e = parse_err(
+        "[functions.hook]\nruntime = \"http\"\nurl = \"https://hooks.example/x\"\nsecret = \"whsec_c2VjcmV0\n",
+    );
     assert!(e.starts_with(&format!("{file}: TOML parse error at line 4, column ")), "{e}");
     assert!(!e.contains("whsec_c2VjcmV0"), "{e}");
     let e = parse_err("[functions.hook]\nruntime = \"http\"\nurl = \"not a url\"\nsecret = \"whsec_c2VjcmV0\"\n");
@@ -120,7 +122,8 @@ fn config_errors_name_the_file_the_key_and_the_problem() {
 #[tokio::test]
 async fn a_bad_functions_table_stops_the_server_from_starting() {
     let dir = tempfile::tempdir().unwrap();
-    let config = common::write(dir.path(), "cognate.toml", "[functions.f]\nruntime = \"node\"\nhandler = \"gone.handler\"\n");
+    let config =
+        common::write(dir.path(), "cognate.toml", "[functions.f]\nruntime = \"node\"\nhandler = \"gone.handler\"\n");
     let mut opts = cognate_server::ServeOptions::ephemeral(dir.path().join("data"));
     opts.config = Some(config.clone());
     let Err(e) = cognate_server::start(opts).await else { panic!("started with a missing handler file") };
@@ -206,9 +209,7 @@ async fn failures_map_to_what_cognito_sees() {
 
     // Naming no known function fails at invocation time as Cognito does when it cannot invoke.
     let unknown = invoker.invoke(&arn("nowhere"), &event, &m).await.unwrap_err();
-    let InvokeFailure::Unavailable { .. } = &unknown else {
-        panic!("an unknown function is unavailable")
-    };
+    let InvokeFailure::Unavailable { .. } = &unknown else { panic!("an unknown function is unavailable") };
     let reason = unknown.message();
     assert!(reason.starts_with("ResourceNotFoundException"), "{reason}");
     assert!(reason.contains(&arn("nowhere")), "{reason}");
@@ -221,7 +222,12 @@ async fn failures_map_to_what_cognito_sees() {
     let log = invoker.log().list(&cognate_server::invocations::InvocationFilter { limit: 10, ..Default::default() });
     let kinds: Vec<&str> = log.iter().map(|r| r.error.as_ref().map_or("ok", |e| e.kind.as_str())).collect();
     assert_eq!(kinds, ["unavailable", "unavailable", "timeout", "crashed", "function"]);
-    assert_eq!(log[4].logs.lines().filter(|l| l.contains("PreSignUp for ana <eve@blocked.example>")).count(), 1, "{}", log[4].logs);
+    assert_eq!(
+        log[4].logs.lines().filter(|l| l.contains("PreSignUp for ana <eve@blocked.example>")).count(),
+        1,
+        "{}",
+        log[4].logs
+    );
     invoker.shutdown().await;
 }
 
@@ -354,12 +360,23 @@ async fn invocations_are_listed_newest_first_with_filters() {
         let event = fixture_event("pre_sign_up_event.json");
         invoker.invoke(&arn("pre-sign-up"), &event, &meta("us-east-1_PoolA", "PreSignUp_SignUp")).await.unwrap();
         invoker
-            .invoke("custom-message", &fixture_event("custom_message_event.json"), &meta("us-east-1_PoolB", "CustomMessage_SignUp"))
+            .invoke(
+                "custom-message",
+                &fixture_event("custom_message_event.json"),
+                &meta("us-east-1_PoolB", "CustomMessage_SignUp"),
+            )
             .await
             .unwrap();
-        invoker.invoke(&arn("nowhere"), &event, &meta("us-east-1_PoolA", "PreSignUp_AdminCreateUser")).await.unwrap_err();
+        invoker
+            .invoke(&arn("nowhere"), &event, &meta("us-east-1_PoolA", "PreSignUp_AdminCreateUser"))
+            .await
+            .unwrap_err();
         // Fire and forget: recorded when it finishes.
-        invoker.invoke_async("custom-message", fixture_event("custom_message_event.json"), meta("us-east-1_PoolB", "CustomMessage_ResendCode"));
+        invoker.invoke_async(
+            "custom-message",
+            fixture_event("custom_message_event.json"),
+            meta("us-east-1_PoolB", "CustomMessage_ResendCode"),
+        );
         let mut all = Vec::new();
         for _ in 0..200 {
             all = list(&url, &[]).await;
@@ -371,7 +388,10 @@ async fn invocations_are_listed_newest_first_with_filters() {
         assert_eq!(all.len(), 4, "{}: {all:?}", server.backend);
 
         let sources: Vec<&str> = all.iter().map(|r| r["triggerSource"].as_str().unwrap()).collect();
-        assert_eq!(sources, ["CustomMessage_ResendCode", "PreSignUp_AdminCreateUser", "CustomMessage_SignUp", "PreSignUp_SignUp"]);
+        assert_eq!(
+            sources,
+            ["CustomMessage_ResendCode", "PreSignUp_AdminCreateUser", "CustomMessage_SignUp", "PreSignUp_SignUp"]
+        );
         let ids: Vec<u64> = all.iter().map(|r| r["id"].as_u64().unwrap()).collect();
         assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
 
@@ -420,7 +440,8 @@ async fn a_sign_up_records_its_pre_sign_up_invocation() {
             .create_user_pool()
             .pool_name("fns")
             .lambda_config(LambdaConfigType::builder().pre_sign_up(arn("pre-sign-up")).build())
-            .created_id().await;
+            .created_id()
+            .await;
         let client = c.create_user_pool_client().user_pool_id(&pool).client_name("web").send().await.unwrap();
         let client_id = client.user_pool_client.unwrap().client_id.unwrap();
         let out = c
@@ -464,7 +485,10 @@ async fn cognate(args: &[&str], stdin: Option<&str>) -> Output {
         pipe.write_all(text.as_bytes()).await.unwrap();
         drop(pipe);
     }
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.expect("cognate finished").unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("cognate finished")
+        .unwrap();
     Output {
         ok: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -501,7 +525,11 @@ async fn cli_invoke_runs_a_declared_function() {
     // From standard input, a failing event, as JSON.
     let mut blocked = fixture_event("pre_sign_up_event.json");
     blocked["request"]["userAttributes"]["email"] = json!("eve@blocked.example");
-    let out = cognate(&["invoke", &arn("pre-sign-up"), "--event", "-", "--config", &config, "--json"], Some(&blocked.to_string())).await;
+    let out = cognate(
+        &["invoke", &arn("pre-sign-up"), "--event", "-", "--config", &config, "--json"],
+        Some(&blocked.to_string()),
+    )
+    .await;
     assert!(!out.ok, "a failed function fails the command");
     let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
     assert_eq!(v["error"], json!({"kind": "function", "message": "blocked domain"}));
@@ -516,11 +544,21 @@ async fn cli_invoke_runs_a_declared_function() {
     let custom = fixtures().join("custom_message_event.json").display().to_string();
     let out = cognate(&["invoke", "custom-message", "--event", &custom, "--config", &config], None).await;
     assert!(out.ok, "{}", out.stderr);
-    assert!(out.stdout.contains("Welcome to Example") && out.stdout.contains("CustomMessage CustomMessage_SignUp for ana"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Welcome to Example") && out.stdout.contains("CustomMessage CustomMessage_SignUp for ana"),
+        "{}",
+        out.stdout
+    );
     let out = cognate(&["invoke", "slow", "--event", &event, "--config", &config], None).await;
     assert!(!out.ok);
     assert!(out.stdout.contains("Error (timeout)"), "{}", out.stdout);
-    assert!(out.stdout.contains("Cognito error: UnexpectedLambdaException: PreSignUp invocation failed due to error Socket timeout"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "Cognito error: UnexpectedLambdaException: PreSignUp invocation failed due to error Socket timeout"
+        ),
+        "{}",
+        out.stdout
+    );
 
     let out = cognate(&["invoke", "nope", "--event", &event, "--config", &config], None).await;
     assert!(!out.ok);
@@ -538,12 +576,9 @@ async fn cli_outbox_and_invocations_read_a_running_server() {
         .pool_name("cli")
         .auto_verified_attributes(VerifiedAttributeType::Email)
         .lambda_config(LambdaConfigType::builder().pre_sign_up(arn("pre-sign-up")).build())
-        .created_id().await;
-    let client_id = c
-        .create_user_pool_client()
-        .user_pool_id(&pool)
-        .client_name("web")
-        .created_id().await;
+        .created_id()
+        .await;
+    let client_id = c.create_user_pool_client().user_pool_id(&pool).client_name("web").created_id().await;
     // Not example.com: the handler leaves the user unconfirmed, so a code is sent.
     c.sign_up()
         .client_id(&client_id)
@@ -564,7 +599,11 @@ async fn cli_outbox_and_invocations_read_a_running_server() {
 
     let out = cognate(&["outbox", "--url", &url, "--user", "bo"], None).await;
     assert!(out.ok, "{}", out.stderr);
-    assert!(out.stdout.contains(&pool) && out.stdout.contains("bo@example.org") && out.stdout.contains(&code), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&pool) && out.stdout.contains("bo@example.org") && out.stdout.contains(&code),
+        "{}",
+        out.stdout
+    );
     let out = cognate(&["outbox", "--url", &url, "--user", "nobody"], None).await;
     assert_eq!(out.stdout.trim(), "(no messages)");
 
@@ -574,7 +613,11 @@ async fn cli_outbox_and_invocations_read_a_running_server() {
     assert_eq!(v["invocations"][0]["triggerSource"], "PreSignUp_SignUp");
     let out = cognate(&["invocations", "--url", &url, "--trigger-source", "PreSignUp_SignUp"], None).await;
     assert!(out.ok, "{}", out.stderr);
-    assert!(out.stdout.contains("PreSignUp_SignUp  pre-sign-up (node)") && out.stdout.contains(" ok\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("PreSignUp_SignUp  pre-sign-up (node)") && out.stdout.contains(" ok\n"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("    | ") && out.stdout.contains("PreSignUp for bo"), "{}", out.stdout);
 
     // --follow prints what happens after it starts.
@@ -595,7 +638,8 @@ async fn cli_outbox_and_invocations_read_a_running_server() {
         .invoke("custom-message", &fixture_event("custom_message_event.json"), &meta(&pool, "CustomMessage_SignUp"))
         .await
         .unwrap();
-    let next = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.expect("followed").unwrap().unwrap();
+    let next =
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.expect("followed").unwrap().unwrap();
     let next: Value = serde_json::from_str(&next).unwrap();
     assert_eq!(next["triggerSource"], "CustomMessage_SignUp");
     follower.kill().await.unwrap();

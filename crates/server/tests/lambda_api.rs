@@ -8,8 +8,8 @@ use std::io::Write;
 
 use aws_sdk_cognitoidentityprovider::types::{LambdaConfigType, UserStatusType};
 use base64::Engine;
-use common::{CreatedId, client_for, err_of};
 use cognate_server::{start, ServeOptions};
+use common::{client_for, err_of, CreatedId};
 use serde_json::{json, Value};
 
 const PW: &str = "Correct-horse-1";
@@ -46,7 +46,13 @@ impl Api {
         (status, headers, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    async fn create(&self, name: &str, runtime: &str, handler: &str, zip: &[u8]) -> (u16, reqwest::header::HeaderMap, Value) {
+    async fn create(
+        &self,
+        name: &str,
+        runtime: &str,
+        handler: &str,
+        zip: &[u8],
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let body = json!({
             "FunctionName": name,
             "Runtime": runtime,
@@ -110,11 +116,7 @@ async fn pool_with(url: &str, arn: &str) -> (String, String) {
         .send()
         .await
         .unwrap();
-    let client = c
-        .create_user_pool_client()
-        .user_pool_id(&pool)
-        .client_name("c")
-        .created_id().await;
+    let client = c.create_user_pool_client().user_pool_id(&pool).client_name("c").created_id().await;
     (pool, client)
 }
 
@@ -158,7 +160,8 @@ async fn node_and_python_functions_deploy_invoke_and_run_as_triggers() {
     assert_eq!(body["errorType"], "KeyError", "{body}");
 
     // Event and DryRun.
-    let req = api.http.post(format!("{}/greeter/invocations", api.url)).header("X-Amz-Invocation-Type", "Event").body("{}");
+    let req =
+        api.http.post(format!("{}/greeter/invocations", api.url)).header("X-Amz-Invocation-Type", "Event").body("{}");
     assert_eq!(api.send(req).await.0, 202);
     let req = api.http.post(format!("{}/greeter/invocations", api.url)).header("X-Amz-Invocation-Type", "DryRun");
     assert_eq!(api.send(req).await.0, 204);
@@ -245,8 +248,13 @@ async fn list_configuration_and_policy() {
     assert!(page.get("NextMarker").is_none());
 
     let url = format!("{}/f1/configuration", api.url);
-    let (status, _, config) =
-        api.send(api.http.put(&url).json(&json!({"Timeout": 9, "Description": "d", "Environment": {"Variables": {"K": "v"}}}))).await;
+    let (status, _, config) = api
+        .send(
+            api.http
+                .put(&url)
+                .json(&json!({"Timeout": 9, "Description": "d", "Environment": {"Variables": {"K": "v"}}})),
+        )
+        .await;
     assert_eq!(status, 200, "{config}");
     let (_, _, config) = api.send(api.http.get(&url)).await;
     assert_eq!((config["Timeout"].clone(), config["Description"].clone()), (json!(9), json!("d")));

@@ -3,12 +3,12 @@
 mod common;
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeDataType, CustomEmailLambdaVersionConfigType, CustomEmailSenderLambdaVersionType,
-    DeletionProtectionType, ExplicitAuthFlowsType, LambdaConfigType, PasswordPolicyType,
-    PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType, SchemaAttributeType,
-    SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolPolicyType,
+    AttributeDataType, CustomEmailLambdaVersionConfigType, CustomEmailSenderLambdaVersionType, DeletionProtectionType,
+    ExplicitAuthFlowsType, LambdaConfigType, PasswordPolicyType, PreTokenGenerationLambdaVersionType,
+    PreTokenGenerationVersionConfigType, SchemaAttributeType, SoftwareTokenMfaConfigType, UserPoolMfaType,
+    UserPoolPolicyType,
 };
-use common::{CreatedId, err_of, servers};
+use common::{err_of, servers, CreatedId};
 
 const ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:f";
 
@@ -43,12 +43,7 @@ async fn create_describe_returns_what_was_set_and_cognito_defaults() {
             .pool_name("demo")
             .lambda_config(lambda_config())
             .username_attributes(aws_sdk_cognitoidentityprovider::types::UsernameAttributeType::Email)
-            .schema(
-                SchemaAttributeType::builder()
-                    .name("team")
-                    .attribute_data_type(AttributeDataType::String)
-                    .build(),
-            )
+            .schema(SchemaAttributeType::builder().name("team").attribute_data_type(AttributeDataType::String).build())
             .schema(SchemaAttributeType::builder().name("email").required(true).build())
             .schema(SchemaAttributeType::builder().name("identities").build())
             .send()
@@ -58,7 +53,10 @@ async fn create_describe_returns_what_was_set_and_cognito_defaults() {
         let id = pool.id.clone().unwrap();
         assert!(id.starts_with("us-east-1_") && id.len() == "us-east-1_".len() + 9, "{id}");
         assert!(id["us-east-1_".len()..].chars().all(|c| c.is_ascii_alphanumeric()));
-        assert_eq!(pool.arn.as_deref(), Some(format!("arn:aws:cognito-idp:us-east-1:000000000000:userpool/{id}").as_str()));
+        assert_eq!(
+            pool.arn.as_deref(),
+            Some(format!("arn:aws:cognito-idp:us-east-1:000000000000:userpool/{id}").as_str())
+        );
 
         let described = c.describe_user_pool().user_pool_id(&id).send().await.unwrap().user_pool.unwrap();
         assert_eq!(described.lambda_config, Some(lambda_config()), "{}", server.backend);
@@ -95,7 +93,8 @@ async fn update_resets_omitted_members_and_deletion_protection_is_honoured() {
             .pool_name("p")
             .lambda_config(lambda_config())
             .deletion_protection(DeletionProtectionType::Active)
-            .created_id().await;
+            .created_id()
+            .await;
         let e = c.delete_user_pool().user_pool_id(&id).send().await.unwrap_err();
         let (code, msg) = err_of(&e);
         assert_eq!(code, "InvalidParameterException");
@@ -174,7 +173,10 @@ async fn custom_attributes_are_added_once() {
         let e = c.add_custom_attributes().user_pool_id(&id).custom_attributes(attr).send().await.unwrap_err();
         assert_eq!(
             err_of(&e),
-            ("InvalidParameterException".into(), "custom:tier: Existing attribute already has name custom:tier.".into())
+            (
+                "InvalidParameterException".into(),
+                "custom:tier: Existing attribute already has name custom:tier.".into()
+            )
         );
     }
 }
@@ -249,7 +251,8 @@ async fn app_clients_lifecycle() {
             err_of(&e),
             ("ResourceNotFoundException".into(), format!("User pool client {client_id} does not exist."))
         );
-        let e = c.describe_user_pool_client().user_pool_id("us-east-1_missing1").client_id("abc").send().await.unwrap_err();
+        let e =
+            c.describe_user_pool_client().user_pool_id("us-east-1_missing1").client_id("abc").send().await.unwrap_err();
         assert_eq!(err_of(&e).1, "User pool us-east-1_missing1 does not exist.");
 
         let e = c
@@ -278,7 +281,13 @@ async fn mfa_config() {
         assert_eq!(got.mfa_configuration, Some(UserPoolMfaType::Off));
         assert!(got.software_token_mfa_configuration.is_none());
 
-        let e = c.set_user_pool_mfa_config().user_pool_id(&pool).mfa_configuration(UserPoolMfaType::On).send().await.unwrap_err();
+        let e = c
+            .set_user_pool_mfa_config()
+            .user_pool_id(&pool)
+            .mfa_configuration(UserPoolMfaType::On)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err_of(&e).0, "InvalidParameterException");
 
         let set = c

@@ -4,11 +4,13 @@ mod common;
 
 use std::sync::Arc;
 
-use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType, PreventUserExistenceErrorTypes, TimeUnitsType, TokenValidityUnitsType};
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, ExplicitAuthFlowsType, PreventUserExistenceErrorTypes, TimeUnitsType, TokenValidityUnitsType,
+};
 use aws_sdk_cognitoidentityprovider::Client;
 use base64::Engine;
 use cognate_core::ports::ManualClock;
-use common::{confirmed_user, CreatedId, claims, err_of, servers_with};
+use common::{claims, confirmed_user, err_of, servers_with, CreatedId};
 
 const PW: &str = "Correct-horse-1";
 
@@ -23,7 +25,12 @@ async fn setup(c: &Client, prevent: bool, secret: bool) -> (String, String, Opti
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
         .access_token_validity(10)
         .id_token_validity(20)
-        .token_validity_units(TokenValidityUnitsType::builder().access_token(TimeUnitsType::Minutes).id_token(TimeUnitsType::Minutes).build())
+        .token_validity_units(
+            TokenValidityUnitsType::builder()
+                .access_token(TimeUnitsType::Minutes)
+                .id_token(TimeUnitsType::Minutes)
+                .build(),
+        )
         .generate_secret(secret);
     if prevent {
         b = b.prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled);
@@ -33,8 +40,19 @@ async fn setup(c: &Client, prevent: bool, secret: bool) -> (String, String, Opti
     (pool, client.client_id.unwrap(), client.client_secret)
 }
 
-async fn sign_in(c: &Client, client: &str, user: &str, pw: &str, hash: Option<String>) -> Result<aws_sdk_cognitoidentityprovider::types::AuthenticationResultType, (String, String)> {
-    let mut b = c.initiate_auth().client_id(client).auth_flow(AuthFlowType::UserPasswordAuth).auth_parameters("USERNAME", user).auth_parameters("PASSWORD", pw);
+async fn sign_in(
+    c: &Client,
+    client: &str,
+    user: &str,
+    pw: &str,
+    hash: Option<String>,
+) -> Result<aws_sdk_cognitoidentityprovider::types::AuthenticationResultType, (String, String)> {
+    let mut b = c
+        .initiate_auth()
+        .client_id(client)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", user)
+        .auth_parameters("PASSWORD", pw);
     if let Some(h) = hash {
         b = b.auth_parameters("SECRET_HASH", h);
     }
@@ -48,7 +66,10 @@ async fn password_sign_in_answers_like_cognito() {
         let (pool, client, _) = setup(&c, false, false).await;
         let incorrect = ("NotAuthorizedException".to_owned(), "Incorrect username or password.".to_owned());
         assert_eq!(sign_in(&c, &client, "ana", "Wrong-pass-1", None).await.unwrap_err(), incorrect);
-        assert_eq!(sign_in(&c, &client, "ghost", PW, None).await.unwrap_err(), ("UserNotFoundException".into(), "User does not exist.".into()));
+        assert_eq!(
+            sign_in(&c, &client, "ghost", PW, None).await.unwrap_err(),
+            ("UserNotFoundException".into(), "User does not exist.".into())
+        );
 
         let auth = sign_in(&c, &client, "ana", PW, None).await.unwrap();
         assert_eq!(auth.expires_in, 600);
@@ -67,7 +88,16 @@ async fn password_sign_in_answers_like_cognito() {
         assert_ne!(id["jti"], access["jti"]);
 
         // Admin flow; unknown flows and flows the client does not allow.
-        let admin = c.admin_initiate_auth().user_pool_id(&pool).client_id(&client).auth_flow(AuthFlowType::AdminUserPasswordAuth).auth_parameters("USERNAME", "ana").auth_parameters("PASSWORD", PW).send().await.unwrap();
+        let admin = c
+            .admin_initiate_auth()
+            .user_pool_id(&pool)
+            .client_id(&client)
+            .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+            .auth_parameters("USERNAME", "ana")
+            .auth_parameters("PASSWORD", PW)
+            .send()
+            .await
+            .unwrap();
         assert!(admin.authentication_result.unwrap().refresh_token.is_some());
         let srp_only = c.create_user_pool_client().user_pool_id(&pool).client_name("srp").created_id().await;
         assert_eq!(
@@ -77,8 +107,18 @@ async fn password_sign_in_answers_like_cognito() {
 
         // Disabled users cannot sign in, and their refresh tokens stop working.
         c.admin_disable_user().user_pool_id(&pool).username("ana").send().await.unwrap();
-        assert_eq!(sign_in(&c, &client, "ana", PW, None).await.unwrap_err(), ("NotAuthorizedException".into(), "User is disabled.".into()));
-        let e = c.initiate_auth().client_id(&client).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", auth.refresh_token.as_deref().unwrap()).send().await.unwrap_err();
+        assert_eq!(
+            sign_in(&c, &client, "ana", PW, None).await.unwrap_err(),
+            ("NotAuthorizedException".into(), "User is disabled.".into())
+        );
+        let e = c
+            .initiate_auth()
+            .client_id(&client)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", auth.refresh_token.as_deref().unwrap())
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err_of(&e).0, "NotAuthorizedException");
         c.admin_enable_user().user_pool_id(&pool).username("ana").send().await.unwrap();
         assert!(sign_in(&c, &client, "ana", PW, None).await.is_ok());
@@ -95,7 +135,15 @@ async fn hidden_user_existence() {
         assert_eq!(sign_in(&c, &client, "ana", "Wrong-pass-1", None).await.unwrap_err(), incorrect);
         let out = c.forgot_password().client_id(&client).username("ghost").send().await.unwrap();
         assert!(out.code_delivery_details.is_some());
-        let e = c.confirm_forgot_password().client_id(&client).username("ghost").confirmation_code("123456").password(PW).send().await.unwrap_err();
+        let e = c
+            .confirm_forgot_password()
+            .client_id(&client)
+            .username("ghost")
+            .confirmation_code("123456")
+            .password(PW)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err_of(&e).0, "CodeMismatchException");
     }
 }
@@ -107,17 +155,29 @@ async fn lockout_after_failed_attempts() {
         let c = server.cognito();
         let (_pool, client, _) = setup(&c, false, false).await;
         for _ in 0..5 {
-            assert_eq!(sign_in(&c, &client, "ana", "Wrong-pass-1", None).await.unwrap_err().1, "Incorrect username or password.");
+            assert_eq!(
+                sign_in(&c, &client, "ana", "Wrong-pass-1", None).await.unwrap_err().1,
+                "Incorrect username or password."
+            );
         }
         // Locked: even the right password is refused, and attempts do not extend the lock.
-        assert_eq!(sign_in(&c, &client, "ana", PW, None).await.unwrap_err(), ("NotAuthorizedException".into(), "Password attempts exceeded".into()));
+        assert_eq!(
+            sign_in(&c, &client, "ana", PW, None).await.unwrap_err(),
+            ("NotAuthorizedException".into(), "Password attempts exceeded".into())
+        );
         clock.advance(1_100);
-        assert_eq!(sign_in(&c, &client, "ana", "Wrong-pass-1", None).await.unwrap_err().1, "Incorrect username or password.");
+        assert_eq!(
+            sign_in(&c, &client, "ana", "Wrong-pass-1", None).await.unwrap_err().1,
+            "Incorrect username or password."
+        );
         assert_eq!(sign_in(&c, &client, "ana", PW, None).await.unwrap_err().1, "Password attempts exceeded");
         clock.advance(2_100);
         assert!(sign_in(&c, &client, "ana", PW, None).await.is_ok());
         // A success clears the count.
-        assert_eq!(sign_in(&c, &client, "ana", "Wrong-pass-1", None).await.unwrap_err().1, "Incorrect username or password.");
+        assert_eq!(
+            sign_in(&c, &client, "ana", "Wrong-pass-1", None).await.unwrap_err().1,
+            "Incorrect username or password."
+        );
         assert!(sign_in(&c, &client, "ana", PW, None).await.is_ok());
     }
 }
@@ -134,21 +194,36 @@ async fn clients_with_a_secret() {
         let secret = secret.unwrap();
         assert_eq!(
             sign_in(&c, &client, "ana", PW, None).await.unwrap_err(),
-            ("NotAuthorizedException".into(), format!("Client {client} is configured for secret but secret was not received"))
+            (
+                "NotAuthorizedException".into(),
+                format!("Client {client} is configured for secret but secret was not received")
+            )
         );
         assert_eq!(
             sign_in(&c, &client, "ana", PW, Some(secret_hash("wrong", "ana", &client))).await.unwrap_err(),
             ("NotAuthorizedException".into(), format!("Unable to verify secret hash for client {client}"))
         );
         let auth = sign_in(&c, &client, "ana", PW, Some(secret_hash(&secret, "ana", &client))).await.unwrap();
-        let refreshed = c.initiate_auth().client_id(&client).auth_flow(AuthFlowType::RefreshTokenAuth)
+        let refreshed = c
+            .initiate_auth()
+            .client_id(&client)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
             .auth_parameters("REFRESH_TOKEN", auth.refresh_token.as_deref().unwrap())
             .auth_parameters("SECRET_HASH", secret_hash(&secret, "ana", &client))
-            .send().await.unwrap();
+            .send()
+            .await
+            .unwrap();
         assert!(refreshed.authentication_result.unwrap().refresh_token.is_none());
         let e = c.sign_up().client_id(&client).username("bo").password(PW).send().await.unwrap_err();
         assert_eq!(err_of(&e).1, format!("Client {client} is configured for secret but secret was not received"));
-        c.sign_up().client_id(&client).username("bo").password(PW).secret_hash(secret_hash(&secret, "bo", &client)).send().await.unwrap();
+        c.sign_up()
+            .client_id(&client)
+            .username("bo")
+            .password(PW)
+            .secret_hash(secret_hash(&secret, "bo", &client))
+            .send()
+            .await
+            .unwrap();
     }
 }
 
@@ -162,19 +237,33 @@ async fn tokens_verify_and_revoke() {
         let access = auth.access_token.clone().unwrap();
 
         // The served JWKS verifies both tokens; ID and access tokens use different keys.
-        let jwks: serde_json::Value = reqwest::get(format!("{}/{pool}/.well-known/jwks.json", server.url())).await.unwrap().json().await.unwrap();
+        let jwks: serde_json::Value =
+            reqwest::get(format!("{}/{pool}/.well-known/jwks.json", server.url())).await.unwrap().json().await.unwrap();
         let keys = jwks["keys"].as_array().unwrap();
         assert_eq!(keys.len(), 2);
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let public: Vec<cognate_crypto::jwt::PublicKey> = keys
             .iter()
-            .map(|k| cognate_crypto::jwt::PublicKey::from_components(&b64.decode(k["n"].as_str().unwrap()).unwrap(), &b64.decode(k["e"].as_str().unwrap()).unwrap()).unwrap())
+            .map(|k| {
+                cognate_crypto::jwt::PublicKey::from_components(
+                    &b64.decode(k["n"].as_str().unwrap()).unwrap(),
+                    &b64.decode(k["e"].as_str().unwrap()).unwrap(),
+                )
+                .unwrap()
+            })
             .collect();
         for token in [auth.id_token.as_deref().unwrap(), access.as_str()] {
-            cognate_crypto::jwt::verify(token, |kid| public.iter().find(|k| k.kid() == kid)).expect("token verifies against the JWKS");
+            cognate_crypto::jwt::verify(token, |kid| public.iter().find(|k| k.kid() == kid))
+                .expect("token verifies against the JWKS");
         }
         assert_ne!(claims_kid(auth.id_token.as_deref().unwrap()), claims_kid(&access));
-        let discovery: serde_json::Value = reqwest::get(format!("{}/{pool}/.well-known/openid-configuration", server.url())).await.unwrap().json().await.unwrap();
+        let discovery: serde_json::Value =
+            reqwest::get(format!("{}/{pool}/.well-known/openid-configuration", server.url()))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
         assert_eq!(discovery["issuer"], format!("{}/{pool}", server.url()));
         assert_eq!(discovery["jwks_uri"], format!("{}/{pool}/.well-known/jwks.json", server.url()));
 
@@ -192,7 +281,14 @@ async fn tokens_verify_and_revoke() {
         clock.advance(11 * 60 * 1000);
         let e = c.get_user().access_token(&access).send().await.unwrap_err();
         assert_eq!(err_of(&e), ("NotAuthorizedException".into(), "Access Token has expired".into()));
-        let refreshed = c.initiate_auth().client_id(&client).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", auth.refresh_token.as_deref().unwrap()).send().await.unwrap();
+        let refreshed = c
+            .initiate_auth()
+            .client_id(&client)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", auth.refresh_token.as_deref().unwrap())
+            .send()
+            .await
+            .unwrap();
         let fresh = refreshed.authentication_result.unwrap().access_token.unwrap();
         c.get_user().access_token(&fresh).send().await.unwrap();
 
@@ -201,10 +297,24 @@ async fn tokens_verify_and_revoke() {
         c.revoke_token().client_id(&client).token(auth.refresh_token.as_deref().unwrap()).send().await.unwrap();
         let e = c.get_user().access_token(&fresh).send().await.unwrap_err();
         assert_eq!(err_of(&e), ("NotAuthorizedException".into(), "Access Token has been revoked".into()));
-        let e = c.initiate_auth().client_id(&client).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", auth.refresh_token.as_deref().unwrap()).send().await.unwrap_err();
+        let e = c
+            .initiate_auth()
+            .client_id(&client)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", auth.refresh_token.as_deref().unwrap())
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err_of(&e), ("NotAuthorizedException".into(), "Refresh Token has been revoked".into()));
         c.get_user().access_token(other.access_token.as_deref().unwrap()).send().await.unwrap();
-        let e = c.initiate_auth().client_id(&client).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", "not-a-token").send().await.unwrap_err();
+        let e = c
+            .initiate_auth()
+            .client_id(&client)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", "not-a-token")
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err_of(&e), ("NotAuthorizedException".into(), "Invalid Refresh Token".into()));
 
         // GlobalSignOut ends every session of the user.
@@ -214,7 +324,14 @@ async fn tokens_verify_and_revoke() {
             let e = c.get_user().access_token(t).send().await.unwrap_err();
             assert_eq!(err_of(&e).1, "Access Token has been revoked");
         }
-        let e = c.initiate_auth().client_id(&client).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", third.refresh_token.as_deref().unwrap()).send().await.unwrap_err();
+        let e = c
+            .initiate_auth()
+            .client_id(&client)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", third.refresh_token.as_deref().unwrap())
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err_of(&e).1, "Refresh Token has been revoked");
 
         let fourth = sign_in(&c, &client, "ana", PW, None).await.unwrap();
@@ -226,7 +343,8 @@ async fn tokens_verify_and_revoke() {
 
 fn claims_kid(token: &str) -> String {
     let header = token.split('.').next().unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
     assert_eq!(v["alg"], "RS256");
     v["kid"].as_str().unwrap().to_owned()
 }

@@ -6,12 +6,14 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType, ExplicitAuthFlowsType, MessageActionType, PreventUserExistenceErrorTypes};
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, ChallengeNameType, ExplicitAuthFlowsType, MessageActionType, PreventUserExistenceErrorTypes,
+};
 use aws_sdk_cognitoidentityprovider::Client;
 use cognate_core::ports::ManualClock;
 use cognate_crypto::srp::client::Client as SrpClient;
 use cognate_crypto::srp::format_timestamp;
-use common::{confirmed_user, CreatedId, err_of, servers_with};
+use common::{confirmed_user, err_of, servers_with, CreatedId};
 
 const PW: &str = "Correct-horse-1";
 
@@ -26,7 +28,12 @@ async fn setup(c: &Client, prevent: bool) -> (String, String) {
     (pool, client)
 }
 
-async fn challenge(c: &Client, client: &str, user: &str, srp: &SrpClient) -> Result<HashMap<String, String>, (String, String)> {
+async fn challenge(
+    c: &Client,
+    client: &str,
+    user: &str,
+    srp: &SrpClient,
+) -> Result<HashMap<String, String>, (String, String)> {
     let out = c
         .initiate_auth()
         .client_id(client)
@@ -40,10 +47,23 @@ async fn challenge(c: &Client, client: &str, user: &str, srp: &SrpClient) -> Res
     Ok(out.challenge_parameters.unwrap())
 }
 
-async fn answer(c: &Client, pool: &str, client: &str, params: &HashMap<String, String>, srp: &SrpClient, password: &str, now_secs: i64) -> Result<aws_sdk_cognitoidentityprovider::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput, (String, String)> {
+async fn answer(
+    c: &Client,
+    pool: &str,
+    client: &str,
+    params: &HashMap<String, String>,
+    srp: &SrpClient,
+    password: &str,
+    now_secs: i64,
+) -> Result<
+    aws_sdk_cognitoidentityprovider::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput,
+    (String, String),
+> {
     let ts = format_timestamp(now_secs);
     let user = &params["USER_ID_FOR_SRP"];
-    let sig = srp.password_claim(pool, user, password, &params["SALT"], &params["SRP_B"], &params["SECRET_BLOCK"], &ts).unwrap();
+    let sig = srp
+        .password_claim(pool, user, password, &params["SALT"], &params["SRP_B"], &params["SECRET_BLOCK"], &ts)
+        .unwrap();
     c.respond_to_auth_challenge()
         .client_id(client)
         .challenge_name(ChallengeNameType::PasswordVerifier)
@@ -109,19 +129,41 @@ async fn srp_sign_in_and_secret_block_rules() {
 
         // Bad input: A ≡ 0 (mod N) and malformed TIMESTAMP.
         let n_hex = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3BE39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA051015728E5A8AAAC42DAD33170D04507A33A85521ABDF1CBA64ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200CBBE117577A615D6C770988C0BAD946E208E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF";
-        let out = c.initiate_auth().client_id(&client).auth_flow(AuthFlowType::UserSrpAuth).auth_parameters("USERNAME", "ana").auth_parameters("SRP_A", n_hex).send().await.unwrap();
+        let out = c
+            .initiate_auth()
+            .client_id(&client)
+            .auth_flow(AuthFlowType::UserSrpAuth)
+            .auth_parameters("USERNAME", "ana")
+            .auth_parameters("SRP_A", n_hex)
+            .send()
+            .await
+            .unwrap();
         let p6 = out.challenge_parameters.unwrap();
-        let e = c.respond_to_auth_challenge().client_id(&client).challenge_name(ChallengeNameType::PasswordVerifier)
-            .challenge_responses("USERNAME", "ana").challenge_responses("PASSWORD_CLAIM_SECRET_BLOCK", &p6["SECRET_BLOCK"])
-            .challenge_responses("PASSWORD_CLAIM_SIGNATURE", "AAAA").challenge_responses("TIMESTAMP", format_timestamp(now(&clock)))
-            .send().await.unwrap_err();
+        let e = c
+            .respond_to_auth_challenge()
+            .client_id(&client)
+            .challenge_name(ChallengeNameType::PasswordVerifier)
+            .challenge_responses("USERNAME", "ana")
+            .challenge_responses("PASSWORD_CLAIM_SECRET_BLOCK", &p6["SECRET_BLOCK"])
+            .challenge_responses("PASSWORD_CLAIM_SIGNATURE", "AAAA")
+            .challenge_responses("TIMESTAMP", format_timestamp(now(&clock)))
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err_of(&e), ("NotAuthorizedException".into(), "Incorrect username or password.".into()));
         let srp7 = SrpClient::random();
         let p7 = challenge(&c, &client, "ana", &srp7).await.unwrap();
-        let e = c.respond_to_auth_challenge().client_id(&client).challenge_name(ChallengeNameType::PasswordVerifier)
-            .challenge_responses("USERNAME", "ana").challenge_responses("PASSWORD_CLAIM_SECRET_BLOCK", &p7["SECRET_BLOCK"])
-            .challenge_responses("PASSWORD_CLAIM_SIGNATURE", "AAAA").challenge_responses("TIMESTAMP", "Tue Jan 02 03:04:05 UTC 2024")
-            .send().await.unwrap_err();
+        let e = c
+            .respond_to_auth_challenge()
+            .client_id(&client)
+            .challenge_name(ChallengeNameType::PasswordVerifier)
+            .challenge_responses("USERNAME", "ana")
+            .challenge_responses("PASSWORD_CLAIM_SECRET_BLOCK", &p7["SECRET_BLOCK"])
+            .challenge_responses("PASSWORD_CLAIM_SIGNATURE", "AAAA")
+            .challenge_responses("TIMESTAMP", "Tue Jan 02 03:04:05 UTC 2024")
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(err_of(&e).0, "InvalidParameterException");
     }
 }
@@ -132,9 +174,18 @@ async fn srp_unknown_users_and_new_password() {
         let c = server.cognito();
         let (pool, legacy) = setup(&c, false).await;
         let srp = SrpClient::random();
-        assert_eq!(challenge(&c, &legacy, "ghost", &srp).await.unwrap_err(), ("UserNotFoundException".into(), "User does not exist.".into()));
+        assert_eq!(
+            challenge(&c, &legacy, "ghost", &srp).await.unwrap_err(),
+            ("UserNotFoundException".into(), "User does not exist.".into())
+        );
 
-        let hidden = c.create_user_pool_client().user_pool_id(&pool).client_name("hidden").prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled).created_id().await;
+        let hidden = c
+            .create_user_pool_client()
+            .user_pool_id(&pool)
+            .client_name("hidden")
+            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
+            .created_id()
+            .await;
         let p = challenge(&c, &hidden, "ghost", &srp).await.unwrap();
         assert_eq!(p["USER_ID_FOR_SRP"], "ghost");
         let again = challenge(&c, &hidden, "ghost", &SrpClient::random()).await.unwrap();
@@ -143,21 +194,44 @@ async fn srp_unknown_users_and_new_password() {
         assert_eq!(e, ("NotAuthorizedException".into(), "Incorrect username or password.".into()));
 
         // FORCE_CHANGE_PASSWORD users get NEW_PASSWORD_REQUIRED after the proof.
-        c.admin_create_user().user_pool_id(&pool).username("new").temporary_password("Temp-pass-123").message_action(MessageActionType::Suppress).send().await.unwrap();
+        c.admin_create_user()
+            .user_pool_id(&pool)
+            .username("new")
+            .temporary_password("Temp-pass-123")
+            .message_action(MessageActionType::Suppress)
+            .send()
+            .await
+            .unwrap();
         let srp = SrpClient::random();
         let p = challenge(&c, &legacy, "new", &srp).await.unwrap();
         let out = answer(&c, &pool, &legacy, &p, &srp, "Temp-pass-123", now_real()).await.unwrap();
         assert_eq!(out.challenge_name, Some(ChallengeNameType::NewPasswordRequired));
-        let done = c.respond_to_auth_challenge().client_id(&legacy).challenge_name(ChallengeNameType::NewPasswordRequired)
-            .session(out.session.unwrap()).challenge_responses("USERNAME", "new").challenge_responses("NEW_PASSWORD", PW)
-            .send().await.unwrap();
+        let done = c
+            .respond_to_auth_challenge()
+            .client_id(&legacy)
+            .challenge_name(ChallengeNameType::NewPasswordRequired)
+            .session(out.session.unwrap())
+            .challenge_responses("USERNAME", "new")
+            .challenge_responses("NEW_PASSWORD", PW)
+            .send()
+            .await
+            .unwrap();
         assert!(done.authentication_result.is_some());
         let srp = SrpClient::random();
         let p = challenge(&c, &legacy, "new", &srp).await.unwrap();
         assert!(answer(&c, &pool, &legacy, &p, &srp, PW, now_real()).await.unwrap().authentication_result.is_some());
 
-        let srp_off = c.create_user_pool_client().user_pool_id(&pool).client_name("pw").explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth).created_id().await;
-        assert_eq!(challenge(&c, &srp_off, "ana", &srp).await.unwrap_err(), ("InvalidParameterException".into(), "USER_SRP_AUTH flow not enabled for this client".into()));
+        let srp_off = c
+            .create_user_pool_client()
+            .user_pool_id(&pool)
+            .client_name("pw")
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+            .created_id()
+            .await;
+        assert_eq!(
+            challenge(&c, &srp_off, "ana", &srp).await.unwrap_err(),
+            ("InvalidParameterException".into(), "USER_SRP_AUTH flow not enabled for this client".into())
+        );
     }
 }
 

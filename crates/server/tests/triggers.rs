@@ -7,12 +7,13 @@ mod common;
 use std::path::Path;
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeDataType, AuthFlowType, ChallengeNameType, EmailMfaConfigType, EmailMfaSettingsType, ExplicitAuthFlowsType, SmsMfaConfigType, LambdaConfigType,
-    MessageActionType, PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType, SchemaAttributeType,
-    UserPoolMfaType, UserStatusType, VerifiedAttributeType,
+    AttributeDataType, AuthFlowType, ChallengeNameType, EmailMfaConfigType, EmailMfaSettingsType,
+    ExplicitAuthFlowsType, LambdaConfigType, MessageActionType, PreTokenGenerationLambdaVersionType,
+    PreTokenGenerationVersionConfigType, SchemaAttributeType, SmsMfaConfigType, UserPoolMfaType, UserStatusType,
+    VerifiedAttributeType,
 };
 use aws_sdk_cognitoidentityprovider::Client;
-use common::{confirmed_user, CreatedId, attr, claims, err_of, last_message, servers_with, TestServer};
+use common::{attr, claims, confirmed_user, err_of, last_message, servers_with, CreatedId, TestServer};
 use serde_json::Value;
 
 const PW: &str = "Correct-horse-1";
@@ -41,8 +42,12 @@ fn config(dir: &Path) -> std::path::PathBuf {
     }
     let mut toml = String::new();
     for (name, node, py, timeout) in FUNCTIONS {
-        toml += &format!("[functions.node-{name}]\nruntime = \"node\"\nhandler = \"triggers.{node}\"\ntimeout_ms = {timeout}\n\n");
-        toml += &format!("[functions.python-{name}]\nruntime = \"python\"\nhandler = \"triggers.{py}\"\ntimeout_ms = {timeout}\n\n");
+        toml += &format!(
+            "[functions.node-{name}]\nruntime = \"node\"\nhandler = \"triggers.{node}\"\ntimeout_ms = {timeout}\n\n"
+        );
+        toml += &format!(
+            "[functions.python-{name}]\nruntime = \"python\"\nhandler = \"triggers.{py}\"\ntimeout_ms = {timeout}\n\n"
+        );
     }
     let path = dir.join("cognate.toml");
     std::fs::write(&path, toml).unwrap();
@@ -69,7 +74,8 @@ async fn pool_with(c: &Client, lambda: LambdaConfigType) -> (String, String) {
         .auto_verified_attributes(VerifiedAttributeType::Email)
         .schema(SchemaAttributeType::builder().name("team").attribute_data_type(AttributeDataType::String).build())
         .lambda_config(lambda)
-        .created_id().await;
+        .created_id()
+        .await;
     let client = c
         .create_user_pool_client()
         .user_pool_id(&pool)
@@ -77,7 +83,8 @@ async fn pool_with(c: &Client, lambda: LambdaConfigType) -> (String, String) {
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
-        .created_id().await;
+        .created_id()
+        .await;
     (pool, client)
 }
 
@@ -105,8 +112,19 @@ fn check_envelope(event: &Value, source: &str, pool: &str, user: &str, client: &
     assert!(event["callerContext"]["awsSdkVersion"].as_str().unwrap().starts_with("aws-sdk-rust-"), "{event}");
 }
 
-async fn sign_in(c: &Client, client: &str, user: &str, pw: &str, meta: Option<(&str, &str)>) -> Result<aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthOutput, (String, String)> {
-    let mut b = c.initiate_auth().client_id(client).auth_flow(AuthFlowType::UserPasswordAuth).auth_parameters("USERNAME", user).auth_parameters("PASSWORD", pw);
+async fn sign_in(
+    c: &Client,
+    client: &str,
+    user: &str,
+    pw: &str,
+    meta: Option<(&str, &str)>,
+) -> Result<aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthOutput, (String, String)> {
+    let mut b = c
+        .initiate_auth()
+        .client_id(client)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", user)
+        .auth_parameters("PASSWORD", pw);
     if let Some((k, v)) = meta {
         b = b.client_metadata(k, v);
     }
@@ -118,23 +136,45 @@ async fn sign_up_and_confirmation_triggers() {
     for server in servers().await {
         let c = server.cognito();
         for rt in RUNTIMES {
-            let lambda = LambdaConfigType::builder().pre_sign_up(arn(rt, "preSignUp")).post_confirmation(arn(rt, "postConfirmation")).build();
+            let lambda = LambdaConfigType::builder()
+                .pre_sign_up(arn(rt, "preSignUp"))
+                .post_confirmation(arn(rt, "postConfirmation"))
+                .build();
             let (pool, client) = pool_with(&c, lambda).await;
 
             // Not auto-confirmed: the event carries attributes, validation data and metadata.
-            let out = c.sign_up().client_id(&client).username("ana").password(PW).user_attributes(attr("email", "ana@example.com"))
-                .validation_data(attr("origin", "web")).client_metadata("campaign", "spring").send().await.unwrap();
+            let out = c
+                .sign_up()
+                .client_id(&client)
+                .username("ana")
+                .password(PW)
+                .user_attributes(attr("email", "ana@example.com"))
+                .validation_data(attr("origin", "web"))
+                .client_metadata("campaign", "spring")
+                .send()
+                .await
+                .unwrap();
             assert!(!out.user_confirmed, "{rt}");
             let ev = &events(&server.url(), &pool, "PreSignUp_SignUp").await[0];
             check_envelope(ev, "PreSignUp_SignUp", &pool, "ana", &client);
             assert_eq!(ev["request"]["userAttributes"], serde_json::json!({"email": "ana@example.com"}));
             assert_eq!(ev["request"]["validationData"], serde_json::json!({"origin": "web"}));
             assert_eq!(ev["request"]["clientMetadata"], serde_json::json!({"campaign": "spring"}));
-            assert_eq!(ev["response"], serde_json::json!({"autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false}));
+            assert_eq!(
+                ev["response"],
+                serde_json::json!({"autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false})
+            );
 
             // Confirmation fires PostConfirmation_ConfirmSignUp with the confirm call's metadata.
             let code = last_message(&server.url(), &pool, "ana").await["code"].as_str().unwrap().to_owned();
-            c.confirm_sign_up().client_id(&client).username("ana").confirmation_code(code).client_metadata("step", "confirm").send().await.unwrap();
+            c.confirm_sign_up()
+                .client_id(&client)
+                .username("ana")
+                .confirmation_code(code)
+                .client_metadata("step", "confirm")
+                .send()
+                .await
+                .unwrap();
             let ev = &events(&server.url(), &pool, "PostConfirmation_ConfirmSignUp").await[0];
             check_envelope(ev, "PostConfirmation_ConfirmSignUp", &pool, "ana", &client);
             assert_eq!(ev["request"]["userAttributes"]["cognito:user_status"], "CONFIRMED");
@@ -143,8 +183,16 @@ async fn sign_up_and_confirmation_triggers() {
             assert_eq!(ev["request"]["clientMetadata"], serde_json::json!({"step": "confirm"}));
 
             // Auto-confirmation: confirmed and verified at once, no code, PostConfirmation fired.
-            let out = c.sign_up().client_id(&client).username("bo").password(PW).user_attributes(attr("email", "bo@example.com"))
-                .user_attributes(attr("custom:team", "auto")).send().await.unwrap();
+            let out = c
+                .sign_up()
+                .client_id(&client)
+                .username("bo")
+                .password(PW)
+                .user_attributes(attr("email", "bo@example.com"))
+                .user_attributes(attr("custom:team", "auto"))
+                .send()
+                .await
+                .unwrap();
             assert!(out.user_confirmed, "{rt}");
             assert!(out.code_delivery_details.is_none());
             let u = c.admin_get_user().user_pool_id(&pool).username("bo").send().await.unwrap();
@@ -153,15 +201,34 @@ async fn sign_up_and_confirmation_triggers() {
             assert_eq!(events(&server.url(), &pool, "PostConfirmation_ConfirmSignUp").await[0]["userName"], "bo");
 
             // A rejecting PreSignUp creates no user.
-            let e = c.sign_up().client_id(&client).username("cy").password(PW).validation_data(attr("reject", "yes")).send().await.unwrap_err();
-            assert_eq!(err_of(&e), ("UserLambdaValidationException".into(), "PreSignUp failed with error Rejected by policy.".into()), "{rt}");
+            let e = c
+                .sign_up()
+                .client_id(&client)
+                .username("cy")
+                .password(PW)
+                .validation_data(attr("reject", "yes"))
+                .send()
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err_of(&e),
+                ("UserLambdaValidationException".into(), "PreSignUp failed with error Rejected by policy.".into()),
+                "{rt}"
+            );
             let e = c.admin_get_user().user_pool_id(&pool).username("cy").send().await.unwrap_err();
             assert_eq!(err_of(&e).0, "UserNotFoundException");
 
             // AdminCreateUser fires PreSignUp_AdminCreateUser with CLIENT_ID_NOT_APPLICABLE; its
             // flags are ignored.
-            c.admin_create_user().user_pool_id(&pool).username("dee").user_attributes(attr("custom:team", "auto"))
-                .message_action(MessageActionType::Suppress).client_metadata("by", "admin").send().await.unwrap();
+            c.admin_create_user()
+                .user_pool_id(&pool)
+                .username("dee")
+                .user_attributes(attr("custom:team", "auto"))
+                .message_action(MessageActionType::Suppress)
+                .client_metadata("by", "admin")
+                .send()
+                .await
+                .unwrap();
             let ev = &events(&server.url(), &pool, "PreSignUp_AdminCreateUser").await[0];
             check_envelope(ev, "PreSignUp_AdminCreateUser", &pool, "dee", "CLIENT_ID_NOT_APPLICABLE");
             assert_eq!(ev["request"]["clientMetadata"], serde_json::json!({"by": "admin"}));
@@ -171,7 +238,14 @@ async fn sign_up_and_confirmation_triggers() {
             // ConfirmForgotPassword fires PostConfirmation_ConfirmForgotPassword.
             c.forgot_password().client_id(&client).username("ana").send().await.unwrap();
             let code = last_message(&server.url(), &pool, "ana").await["code"].as_str().unwrap().to_owned();
-            c.confirm_forgot_password().client_id(&client).username("ana").confirmation_code(code).password("Another-pass-2").send().await.unwrap();
+            c.confirm_forgot_password()
+                .client_id(&client)
+                .username("ana")
+                .confirmation_code(code)
+                .password("Another-pass-2")
+                .send()
+                .await
+                .unwrap();
             let ev = &events(&server.url(), &pool, "PostConfirmation_ConfirmForgotPassword").await[0];
             check_envelope(ev, "PostConfirmation_ConfirmForgotPassword", &pool, "ana", &client);
 
@@ -195,8 +269,15 @@ async fn authentication_triggers() {
                 .pre_token_generation(arn(rt, "preTokenV1"))
                 .build();
             let (pool, client) = pool_with(&c, lambda).await;
-            c.admin_create_user().user_pool_id(&pool).username("ana").user_attributes(attr("email", "ana@example.com"))
-                .temporary_password("Temp-pass-123").message_action(MessageActionType::Suppress).send().await.unwrap();
+            c.admin_create_user()
+                .user_pool_id(&pool)
+                .username("ana")
+                .user_attributes(attr("email", "ana@example.com"))
+                .temporary_password("Temp-pass-123")
+                .message_action(MessageActionType::Suppress)
+                .send()
+                .await
+                .unwrap();
             let group = c.create_group().user_pool_id(&pool).group_name("staff").send().await.unwrap();
             assert!(group.group.is_some());
             c.admin_add_user_to_group().user_pool_id(&pool).username("ana").group_name("staff").send().await.unwrap();
@@ -209,9 +290,17 @@ async fn authentication_triggers() {
             check_envelope(ev, "PreAuthentication_Authentication", &pool, "ana", &client);
             assert_eq!(ev["request"]["validationData"], serde_json::json!({"device": "phone"}));
             assert_eq!(ev["request"]["userAttributes"]["email"], "ana@example.com");
-            let done = c.respond_to_auth_challenge().client_id(&client).challenge_name(ChallengeNameType::NewPasswordRequired)
-                .session(ch.session.unwrap()).challenge_responses("USERNAME", "ana").challenge_responses("NEW_PASSWORD", PW)
-                .client_metadata("step", "new-password").send().await.unwrap();
+            let done = c
+                .respond_to_auth_challenge()
+                .client_id(&client)
+                .challenge_name(ChallengeNameType::NewPasswordRequired)
+                .session(ch.session.unwrap())
+                .challenge_responses("USERNAME", "ana")
+                .challenge_responses("NEW_PASSWORD", PW)
+                .client_metadata("step", "new-password")
+                .send()
+                .await
+                .unwrap();
             let id = claims(done.authentication_result.unwrap().id_token.as_deref().unwrap());
             let ev = &events(&server.url(), &pool, "TokenGeneration_NewPasswordChallenge").await[0];
             check_envelope(ev, "TokenGeneration_NewPasswordChallenge", &pool, "ana", &client);
@@ -230,7 +319,11 @@ async fn authentication_triggers() {
 
             // Password sign-in: InitiateAuth's metadata does not reach token generation or post
             // authentication.
-            let auth = sign_in(&c, &client, "ana", PW, Some(("device", "laptop"))).await.unwrap().authentication_result.unwrap();
+            let auth = sign_in(&c, &client, "ana", PW, Some(("device", "laptop")))
+                .await
+                .unwrap()
+                .authentication_result
+                .unwrap();
             let ev = &events(&server.url(), &pool, "TokenGeneration_Authentication").await[0];
             assert!(ev["request"].get("clientMetadata").is_none_or(Value::is_null), "{ev}");
             let post = &events(&server.url(), &pool, "PostAuthentication_Authentication").await[0];
@@ -239,7 +332,13 @@ async fn authentication_triggers() {
 
             // Refresh fires TokenGeneration_RefreshTokens and neither authentication trigger.
             let before = events(&server.url(), &pool, "PostAuthentication_Authentication").await.len();
-            c.initiate_auth().client_id(&client).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", auth.refresh_token.unwrap()).send().await.unwrap();
+            c.initiate_auth()
+                .client_id(&client)
+                .auth_flow(AuthFlowType::RefreshTokenAuth)
+                .auth_parameters("REFRESH_TOKEN", auth.refresh_token.unwrap())
+                .send()
+                .await
+                .unwrap();
             assert_eq!(events(&server.url(), &pool, "TokenGeneration_RefreshTokens").await.len(), 1);
             assert_eq!(events(&server.url(), &pool, "PostAuthentication_Authentication").await.len(), before);
 
@@ -247,7 +346,10 @@ async fn authentication_triggers() {
             for pw in [PW, "Wrong-pass-1"] {
                 assert_eq!(
                     sign_in(&c, &client, "ana", pw, Some(("deny", "yes"))).await.unwrap_err(),
-                    ("UserLambdaValidationException".into(), "PreAuthentication failed with error Sign-in denied.".into())
+                    (
+                        "UserLambdaValidationException".into(),
+                        "PreAuthentication failed with error Sign-in denied.".into()
+                    )
                 );
             }
         }
@@ -261,7 +363,11 @@ async fn pre_token_generation_v2_claims_and_scopes() {
         for rt in RUNTIMES {
             let lambda = LambdaConfigType::builder()
                 .pre_token_generation_config(
-                    PreTokenGenerationVersionConfigType::builder().lambda_arn(arn(rt, "preTokenV2")).lambda_version(PreTokenGenerationLambdaVersionType::V20).build().unwrap(),
+                    PreTokenGenerationVersionConfigType::builder()
+                        .lambda_arn(arn(rt, "preTokenV2"))
+                        .lambda_version(PreTokenGenerationLambdaVersionType::V20)
+                        .build()
+                        .unwrap(),
                 )
                 .build();
             let (pool, client) = pool_with(&c, lambda).await;
@@ -303,7 +409,11 @@ async fn user_migration() {
             // The migrated password is stored as a verifier: SRP and password sign-in both work.
             let migrations = events(&server.url(), &pool, "UserMigration_Authentication").await.len();
             assert!(sign_in(&c, &client, "legacy", "Legacy-pass-1", None).await.is_ok());
-            assert_eq!(events(&server.url(), &pool, "UserMigration_Authentication").await.len(), migrations, "an existing user is not migrated again");
+            assert_eq!(
+                events(&server.url(), &pool, "UserMigration_Authentication").await.len(),
+                migrations,
+                "an existing user is not migrated again"
+            );
 
             // Wrong credentials: the function throws.
             assert_eq!(
@@ -315,9 +425,13 @@ async fn user_migration() {
             // continues to SMS_MFA.
             let e = sign_in(&c, &client, "legacy-mfa", "Legacy-pass-1", None).await.unwrap_err();
             assert_eq!(e.0, "InvalidParameterException", "{rt}: {e:?}");
-            c.set_user_pool_mfa_config().user_pool_id(&pool).mfa_configuration(UserPoolMfaType::Optional)
+            c.set_user_pool_mfa_config()
+                .user_pool_id(&pool)
+                .mfa_configuration(UserPoolMfaType::Optional)
                 .sms_mfa_configuration(SmsMfaConfigType::builder().sms_authentication_message("Code {####}").build())
-                .send().await.unwrap();
+                .send()
+                .await
+                .unwrap();
             let auth = sign_in(&c, &client, "legacy-mfa", "Legacy-pass-1", None).await.unwrap();
             assert_eq!(auth.challenge_name, Some(ChallengeNameType::SmsMfa), "{rt}");
             let msg = last_message(&server.url(), &pool, "legacy-mfa").await;
@@ -325,7 +439,14 @@ async fn user_migration() {
             assert_eq!(msg["body"], format!("Code {}", msg["code"].as_str().unwrap()));
 
             // ForgotPassword for an unknown user migrates it (RESET_REQUIRED) and sends a code.
-            let out = c.forgot_password().client_id(&client).username("oldtimer").client_metadata("via", "reset").send().await.unwrap();
+            let out = c
+                .forgot_password()
+                .client_id(&client)
+                .username("oldtimer")
+                .client_metadata("via", "reset")
+                .send()
+                .await
+                .unwrap();
             assert_eq!(out.code_delivery_details.unwrap().attribute_name.as_deref(), Some("email"));
             let ev = &events(&server.url(), &pool, "UserMigration_ForgotPassword").await[0];
             check_envelope(ev, "UserMigration_ForgotPassword", &pool, "oldtimer", &client);
@@ -344,7 +465,11 @@ async fn failing_functions_give_cognitos_errors_and_no_user() {
         for rt in RUNTIMES {
             for (function, kind, message) in [
                 ("throws", "UserLambdaValidationException", Some("PreSignUp failed with error Something broke.")),
-                ("hangs", "UnexpectedLambdaException", Some("PreSignUp invocation failed due to error Socket timeout while invoking Lambda function.")),
+                (
+                    "hangs",
+                    "UnexpectedLambdaException",
+                    Some("PreSignUp invocation failed due to error Socket timeout while invoking Lambda function."),
+                ),
                 ("exits", "UserLambdaValidationException", None),
                 ("garbage", "InvalidLambdaResponseException", None),
             ] {
@@ -385,14 +510,24 @@ async fn custom_message_rewrites_every_source() {
                 assert_eq!(msg["source"], source);
             };
 
-            c.sign_up().client_id(&client).username("ana").password(PW).user_attributes(attr("email", "ana@example.com")).send().await.unwrap();
+            c.sign_up()
+                .client_id(&client)
+                .username("ana")
+                .password(PW)
+                .user_attributes(attr("email", "ana@example.com"))
+                .send()
+                .await
+                .unwrap();
             check(last_message(&url, &pool, "ana").await, "SignUp", "ana");
             let ev = &events(&url, &pool, "CustomMessage_SignUp").await[0];
             check_envelope(ev, "CustomMessage_SignUp", &pool, "ana", &client);
             assert_eq!(ev["request"]["codeParameter"], "{####}");
             assert_eq!(ev["request"]["linkParameter"], "{##Click Here##}");
             assert!(ev["request"]["usernameParameter"].is_null());
-            assert_eq!(ev["response"], serde_json::json!({"smsMessage": null, "emailMessage": null, "emailSubject": null}));
+            assert_eq!(
+                ev["response"],
+                serde_json::json!({"smsMessage": null, "emailMessage": null, "emailSubject": null})
+            );
 
             c.resend_confirmation_code().client_id(&client).username("ana").send().await.unwrap();
             check(last_message(&url, &pool, "ana").await, "ResendCode", "ana");
@@ -402,18 +537,40 @@ async fn custom_message_rewrites_every_source() {
             c.forgot_password().client_id(&client).username("ana").send().await.unwrap();
             check(last_message(&url, &pool, "ana").await, "ForgotPassword", "ana");
 
-            let token = sign_in(&c, &client, "ana", PW, None).await.unwrap().authentication_result.unwrap().access_token.unwrap();
-            c.update_user_attributes().access_token(&token).user_attributes(attr("email", "new@example.com")).send().await.unwrap();
+            let token = sign_in(&c, &client, "ana", PW, None)
+                .await
+                .unwrap()
+                .authentication_result
+                .unwrap()
+                .access_token
+                .unwrap();
+            c.update_user_attributes()
+                .access_token(&token)
+                .user_attributes(attr("email", "new@example.com"))
+                .send()
+                .await
+                .unwrap();
             check(last_message(&url, &pool, "ana").await, "UpdateUserAttribute", "ana");
             c.get_user_attribute_verification_code().access_token(&token).attribute_name("email").send().await.unwrap();
             check(last_message(&url, &pool, "ana").await, "VerifyUserAttribute", "ana");
 
             // A sign-in code by email as the second factor: CustomMessage_Authentication.
-            c.set_user_pool_mfa_config().user_pool_id(&pool).mfa_configuration(UserPoolMfaType::Optional)
-                .email_mfa_configuration(EmailMfaConfigType::builder().message("Sign-in code {####}").subject("Sign in").build())
-                .send().await.unwrap();
-            c.admin_set_user_mfa_preference().user_pool_id(&pool).username("ana")
-                .email_mfa_settings(EmailMfaSettingsType::builder().enabled(true).preferred_mfa(true).build()).send().await.unwrap();
+            c.set_user_pool_mfa_config()
+                .user_pool_id(&pool)
+                .mfa_configuration(UserPoolMfaType::Optional)
+                .email_mfa_configuration(
+                    EmailMfaConfigType::builder().message("Sign-in code {####}").subject("Sign in").build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            c.admin_set_user_mfa_preference()
+                .user_pool_id(&pool)
+                .username("ana")
+                .email_mfa_settings(EmailMfaSettingsType::builder().enabled(true).preferred_mfa(true).build())
+                .send()
+                .await
+                .unwrap();
             let started = sign_in(&c, &client, "ana", PW, None).await.unwrap();
             assert_eq!(started.challenge_name, Some(ChallengeNameType::EmailOtp), "{rt}");
             assert!(started.authentication_result.is_none());
@@ -426,8 +583,13 @@ async fn custom_message_rewrites_every_source() {
             check_envelope(ev, "CustomMessage_Authentication", &pool, "ana", &client);
             let session = started.session.unwrap();
             let answer = |code: &str, session: &str| {
-                c.respond_to_auth_challenge().client_id(&client).challenge_name(ChallengeNameType::EmailOtp).session(session)
-                    .challenge_responses("USERNAME", "ana").challenge_responses("EMAIL_OTP_CODE", code).send()
+                c.respond_to_auth_challenge()
+                    .client_id(&client)
+                    .challenge_name(ChallengeNameType::EmailOtp)
+                    .session(session)
+                    .challenge_responses("USERNAME", "ana")
+                    .challenge_responses("EMAIL_OTP_CODE", code)
+                    .send()
             };
             let code = msg["code"].as_str().unwrap();
             let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -444,20 +606,42 @@ async fn custom_message_rewrites_every_source() {
             let e = answer(&fresh, &session).await.unwrap_err();
             assert_eq!(err_of(&e).0, "NotAuthorizedException");
             assert!(answer(&fresh, &again).await.unwrap().authentication_result.is_some(), "{rt}");
-            c.admin_set_user_mfa_preference().user_pool_id(&pool).username("ana")
-                .email_mfa_settings(EmailMfaSettingsType::builder().enabled(false).build()).send().await.unwrap();
+            c.admin_set_user_mfa_preference()
+                .user_pool_id(&pool)
+                .username("ana")
+                .email_mfa_settings(EmailMfaSettingsType::builder().enabled(false).build())
+                .send()
+                .await
+                .unwrap();
             assert!(sign_in(&c, &client, "ana", PW, None).await.unwrap().authentication_result.is_some());
 
-            c.admin_create_user().user_pool_id(&pool).username("max").user_attributes(attr("email", "max@example.com"))
-                .desired_delivery_mediums(aws_sdk_cognitoidentityprovider::types::DeliveryMediumType::Email).send().await.unwrap();
+            c.admin_create_user()
+                .user_pool_id(&pool)
+                .username("max")
+                .user_attributes(attr("email", "max@example.com"))
+                .desired_delivery_mediums(aws_sdk_cognitoidentityprovider::types::DeliveryMediumType::Email)
+                .send()
+                .await
+                .unwrap();
             // The invitation's username placeholder is filled in after the function returns.
             check(last_message(&url, &pool, "max").await, "AdminCreateUser", "max");
-            assert_eq!(events(&url, &pool, "CustomMessage_AdminCreateUser").await[0]["request"]["usernameParameter"], "{username}");
+            assert_eq!(
+                events(&url, &pool, "CustomMessage_AdminCreateUser").await[0]["request"]["usernameParameter"],
+                "{username}"
+            );
 
             // A message without the code placeholder is refused with Cognito's validation error,
             // and the sign-up leaves no user behind.
-            let e = c.sign_up().client_id(&client).username("bo").password(PW).user_attributes(attr("email", "bo@example.com"))
-                .client_metadata("broken", "yes").send().await.unwrap_err();
+            let e = c
+                .sign_up()
+                .client_id(&client)
+                .username("bo")
+                .password(PW)
+                .user_attributes(attr("email", "bo@example.com"))
+                .client_metadata("broken", "yes")
+                .send()
+                .await
+                .unwrap_err();
             let (code, msg) = err_of(&e);
             assert_eq!(code, "InvalidParameterException", "{rt}");
             assert!(msg.starts_with("1 validation error detected: Value 'there is no code in here' at 'emailBody' failed to satisfy constraint: Member must satisfy regular expression pattern:"), "{msg}");
@@ -469,7 +653,9 @@ async fn custom_message_rewrites_every_source() {
 
 #[tokio::test]
 async fn custom_senders_are_handed_the_code_without_holding_up_the_call() {
-    use aws_sdk_cognitoidentityprovider::types::{CustomEmailLambdaVersionConfigType, CustomEmailSenderLambdaVersionType};
+    use aws_sdk_cognitoidentityprovider::types::{
+        CustomEmailLambdaVersionConfigType, CustomEmailSenderLambdaVersionType,
+    };
     const KEY: &str = "arn:aws:kms:us-east-1:000000000000:key/0f8d2c3e-1a2b-4c5d-8e9f-001122334455";
     for server in servers().await {
         let c = server.cognito();
@@ -480,11 +666,26 @@ async fn custom_senders_are_handed_the_code_without_holding_up_the_call() {
                 .lambda_version(CustomEmailSenderLambdaVersionType::V10)
                 .build()
                 .unwrap();
-            let lambda = LambdaConfigType::builder().custom_email_sender(sender.clone()).kms_key_id(KEY).custom_message(arn(rt, "customMessage")).build();
+            let lambda = LambdaConfigType::builder()
+                .custom_email_sender(sender.clone())
+                .kms_key_id(KEY)
+                .custom_message(arn(rt, "customMessage"))
+                .build();
             let (pool, client) = pool_with(&c, lambda).await;
             let url = server.url();
-            let out = c.sign_up().client_id(&client).username("ana").password(PW).user_attributes(attr("email", "ana@example.com")).send().await.unwrap();
-            assert_eq!(out.code_delivery_details.unwrap().delivery_medium, Some(aws_sdk_cognitoidentityprovider::types::DeliveryMediumType::Email));
+            let out = c
+                .sign_up()
+                .client_id(&client)
+                .username("ana")
+                .password(PW)
+                .user_attributes(attr("email", "ana@example.com"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                out.code_delivery_details.unwrap().delivery_medium,
+                Some(aws_sdk_cognitoidentityprovider::types::DeliveryMediumType::Email)
+            );
             let msg = last_message(&url, &pool, "ana").await;
             assert_eq!(msg["status"], "CUSTOM_SENDER", "{rt}: {msg}");
             assert_eq!(msg["source"], "SignUp");
@@ -494,8 +695,14 @@ async fn custom_senders_are_handed_the_code_without_holding_up_the_call() {
             // The failure shows in the invocation log only, marked asynchronous.
             let mut record = Value::Null;
             for _ in 0..200 {
-                let v: Value = reqwest::get(format!("{url}/_cognate/invocations?poolId={pool}&triggerSource=CustomEmailSender_SignUp"))
-                    .await.unwrap().json().await.unwrap();
+                let v: Value = reqwest::get(format!(
+                    "{url}/_cognate/invocations?poolId={pool}&triggerSource=CustomEmailSender_SignUp"
+                ))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
                 if let Some(r) = v["invocations"].as_array().and_then(|a| a.first()) {
                     record = r.clone();
                     break;
@@ -514,10 +721,17 @@ async fn custom_senders_are_handed_the_code_without_holding_up_the_call() {
             c.confirm_sign_up().client_id(&client).username("ana").confirmation_code(code).send().await.unwrap();
 
             // Without KMSKeyID the configuration is refused.
-            let e = c.create_user_pool().pool_name("nokey")
+            let e = c
+                .create_user_pool()
+                .pool_name("nokey")
                 .lambda_config(LambdaConfigType::builder().custom_email_sender(sender).build())
-                .send().await.unwrap_err();
-            assert_eq!(err_of(&e), ("InvalidParameterException".into(), "KMSKeyID must be provided to use CustomEmailSender.".into()));
+                .send()
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err_of(&e),
+                ("InvalidParameterException".into(), "KMSKeyID must be provided to use CustomEmailSender.".into())
+            );
         }
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use cognate_server::start;
-use common::{CreatedId, client_for, raw_call, servers, write};
+use common::{client_for, raw_call, servers, write, CreatedId};
 
 #[tokio::test]
 async fn protocol_errors_have_cognitos_shape() {
@@ -45,7 +45,10 @@ async fn protocol_errors_have_cognitos_shape() {
         let (status, headers, body) =
             raw_call(&url, Some("DescribeUserPool"), r#"{"UserPoolId": "us-east-1_nothere1"}"#).await;
         assert_eq!(status, 400);
-        assert_eq!(body, serde_json::json!({"__type": "ResourceNotFoundException", "message": "User pool us-east-1_nothere1 does not exist."}));
+        assert_eq!(
+            body,
+            serde_json::json!({"__type": "ResourceNotFoundException", "message": "User pool us-east-1_nothere1 does not exist."})
+        );
         assert_eq!(headers["x-amzn-errortype"], "ResourceNotFoundException:");
         assert_eq!(headers["content-type"], "application/x-amz-json-1.1");
 
@@ -70,7 +73,12 @@ async fn protocol_errors_have_cognitos_shape() {
         assert_eq!(status, 413);
 
         // An operation Cognito has and cognate does not implement yet says so plainly.
-        let (status, _, body) = raw_call(&url, Some("ListTagsForResource"), r#"{"ResourceArn": "arn:aws:cognito-idp:us-east-1:000000000000:userpool/x"}"#).await;
+        let (status, _, body) = raw_call(
+            &url,
+            Some("ListTagsForResource"),
+            r#"{"ResourceArn": "arn:aws:cognito-idp:us-east-1:000000000000:userpool/x"}"#,
+        )
+        .await;
         assert_eq!((status, body["__type"].as_str()), (400, Some("UnsupportedOperationException")));
     }
 }
@@ -182,13 +190,40 @@ async fn config_file_is_applied_idempotently() {
         let pool = c.describe_user_pool().user_pool_id("us-east-1_Config001").send().await.unwrap().user_pool.unwrap();
         assert_eq!(pool.name.as_deref(), Some("declared"));
         assert_eq!(pool.policies.unwrap().password_policy.unwrap().minimum_length, Some(10));
-        assert_eq!(pool.lambda_config.unwrap().pre_sign_up.as_deref(), Some("arn:aws:lambda:us-east-1:000000000000:function:presignup"));
+        assert_eq!(
+            pool.lambda_config.unwrap().pre_sign_up.as_deref(),
+            Some("arn:aws:lambda:us-east-1:000000000000:function:presignup")
+        );
         let clients = c.list_user_pool_clients().user_pool_id("us-east-1_Config001").send().await.unwrap();
         assert_eq!(clients.user_pool_clients().len(), 2);
-        let backend_id = clients.user_pool_clients().iter().find(|c| c.client_name() == Some("backend")).unwrap().client_id.clone().unwrap();
-        let secret = c.describe_user_pool_client().user_pool_id("us-east-1_Config001").client_id(&backend_id).send().await.unwrap().user_pool_client.unwrap().client_secret;
+        let backend_id = clients
+            .user_pool_clients()
+            .iter()
+            .find(|c| c.client_name() == Some("backend"))
+            .unwrap()
+            .client_id
+            .clone()
+            .unwrap();
+        let secret = c
+            .describe_user_pool_client()
+            .user_pool_id("us-east-1_Config001")
+            .client_id(&backend_id)
+            .send()
+            .await
+            .unwrap()
+            .user_pool_client
+            .unwrap()
+            .client_secret;
         assert!(secret.is_some());
-        let web = c.describe_user_pool_client().user_pool_id("us-east-1_Config001").client_id("declaredclient0000000000001").send().await.unwrap().user_pool_client.unwrap();
+        let web = c
+            .describe_user_pool_client()
+            .user_pool_id("us-east-1_Config001")
+            .client_id("declaredclient0000000000001")
+            .send()
+            .await
+            .unwrap()
+            .user_pool_client
+            .unwrap();
         let created = web.last_modified_date;
         first.shutdown().await;
 
@@ -198,9 +233,25 @@ async fn config_file_is_applied_idempotently() {
         assert_eq!(c.list_user_pools().max_results(60).send().await.unwrap().user_pools().len(), 1);
         let clients = c.list_user_pool_clients().user_pool_id("us-east-1_Config001").send().await.unwrap();
         assert_eq!(clients.user_pool_clients().len(), 2);
-        let again = c.describe_user_pool_client().user_pool_id("us-east-1_Config001").client_id(&backend_id).send().await.unwrap().user_pool_client.unwrap();
+        let again = c
+            .describe_user_pool_client()
+            .user_pool_id("us-east-1_Config001")
+            .client_id(&backend_id)
+            .send()
+            .await
+            .unwrap()
+            .user_pool_client
+            .unwrap();
         assert_eq!(again.client_secret, secret, "a generated secret is kept");
-        let web = c.describe_user_pool_client().user_pool_id("us-east-1_Config001").client_id("declaredclient0000000000001").send().await.unwrap().user_pool_client.unwrap();
+        let web = c
+            .describe_user_pool_client()
+            .user_pool_id("us-east-1_Config001")
+            .client_id("declaredclient0000000000001")
+            .send()
+            .await
+            .unwrap()
+            .user_pool_client
+            .unwrap();
         assert_eq!(web.last_modified_date, created, "an unchanged client is not rewritten");
         second.shutdown().await;
 
@@ -219,9 +270,15 @@ async fn config_file_is_applied_idempotently() {
 async fn invalid_config_stops_start_up_naming_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("[[pools]]\nPoolName = \"p\"\n[pools.Policies.PasswordPolicy]\nMinimumLength = 3\n", "pools[0].Policies.PasswordPolicy.MinimumLength"),
+        (
+            "[[pools]]\nPoolName = \"p\"\n[pools.Policies.PasswordPolicy]\nMinimumLength = 3\n",
+            "pools[0].Policies.PasswordPolicy.MinimumLength",
+        ),
         ("[[pools]]\nMfaConfiguration = \"OFF\"\n", "pools[0].PoolName: required key is missing"),
-        ("[[pools]]\nPoolName = \"p\"\n[[pools.clients]]\nClientName = 5\n", "pools[0].clients[0].ClientName: wrong type"),
+        (
+            "[[pools]]\nPoolName = \"p\"\n[[pools.clients]]\nClientName = 5\n",
+            "pools[0].clients[0].ClientName: wrong type",
+        ),
         ("[server]\nx = 1\n", "server: unknown key"),
         ("[[pools]]\nPoolName = \n", "TOML parse error"),
     ];
@@ -243,8 +300,13 @@ async fn ses_and_sns_messages_are_captured_in_the_outbox() {
         let v1 = http
             .post(format!("{url}/"))
             .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
-            .body(form_body(&[("Action", "SendEmail"), ("Source", "no-reply@example.com"), ("Destination.ToAddresses.member.1", "ana@example.com"),
-                ("Message.Subject.Data", "Your code"), ("Message.Body.Text.Data", "Code 123456")]))
+            .body(form_body(&[
+                ("Action", "SendEmail"),
+                ("Source", "no-reply@example.com"),
+                ("Destination.ToAddresses.member.1", "ana@example.com"),
+                ("Message.Subject.Data", "Your code"),
+                ("Message.Body.Text.Data", "Code 123456"),
+            ]))
             .send()
             .await
             .unwrap();
@@ -267,23 +329,34 @@ async fn ses_and_sns_messages_are_captured_in_the_outbox() {
             .await
             .unwrap();
         assert!(sns.text().await.unwrap().contains("<PublishResult><MessageId>"));
-        let outbox: serde_json::Value = http.get(format!("{url}/_cognate/outbox")).send().await.unwrap().json().await.unwrap();
+        let outbox: serde_json::Value =
+            http.get(format!("{url}/_cognate/outbox")).send().await.unwrap().json().await.unwrap();
         let m = outbox["messages"].as_array().unwrap();
-        assert_eq!((m[0]["channel"].as_str(), m[0]["destination"].as_str(), m[0]["body"].as_str(), m[0]["source"].as_str()),
-            (Some("SMS"), Some("+15555550100"), Some("Code 111111"), Some("SNS")));
-        assert_eq!((m[1]["destination"].as_str(), m[1]["subject"].as_str(), m[1]["source"].as_str()), (Some("bo@example.com"), Some("Hi"), Some("SES")));
-        assert_eq!((m[2]["destination"].as_str(), m[2]["body"].as_str()), (Some("ana@example.com"), Some("Code 123456")));
-        let bad = http.post(format!("{url}/")).header("content-type", "application/x-www-form-urlencoded").body("Action=Nope").send().await.unwrap();
+        assert_eq!(
+            (m[0]["channel"].as_str(), m[0]["destination"].as_str(), m[0]["body"].as_str(), m[0]["source"].as_str()),
+            (Some("SMS"), Some("+15555550100"), Some("Code 111111"), Some("SNS"))
+        );
+        assert_eq!(
+            (m[1]["destination"].as_str(), m[1]["subject"].as_str(), m[1]["source"].as_str()),
+            (Some("bo@example.com"), Some("Hi"), Some("SES"))
+        );
+        assert_eq!(
+            (m[2]["destination"].as_str(), m[2]["body"].as_str()),
+            (Some("ana@example.com"), Some("Code 123456"))
+        );
+        let bad = http
+            .post(format!("{url}/"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("Action=Nope")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(bad.status(), 400);
     }
 }
 
 fn form_body(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
 fn enc(s: &str) -> String {

@@ -34,16 +34,8 @@ const NONCE_PURGE_EVERY: u64 = 100;
 const DEFAULT_MESSAGE_LIMIT: usize = 100;
 
 /// Tables holding a pool's records, each with a `pool_id` column; `delete_pool` empties them.
-const POOL_TABLES: &[&str] = &[
-    "clients",
-    "users",
-    "user_aliases",
-    "groups",
-    "group_members",
-    "refresh_sessions",
-    "signing_keys",
-    "outbox",
-];
+const POOL_TABLES: &[&str] =
+    &["clients", "users", "user_aliases", "groups", "group_members", "refresh_sessions", "signing_keys", "outbox"];
 
 /// How many times `set_alias` retries when a concurrent writer changes the alias under it.
 const ALIAS_ATTEMPTS: usize = 5;
@@ -243,11 +235,8 @@ impl Store for SqlStore {
                 .await
                 .map_err(backend_err)?;
         }
-        let done = sqlx::query("DELETE FROM pools WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_err)?;
+        let done =
+            sqlx::query("DELETE FROM pools WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(backend_err)?;
         tx.commit().await.map_err(backend_err)?;
         Ok(done.rows_affected() > 0)
     }
@@ -303,12 +292,7 @@ impl Store for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn list_clients(
-        &self,
-        pool_id: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<AppClient>> {
+    async fn list_clients(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<AppClient>> {
         let rows = sqlx::query(
             "SELECT client_id, pool_id, doc FROM clients WHERE pool_id = $1 AND client_id > $2 \
              ORDER BY client_id LIMIT $3",
@@ -436,12 +420,7 @@ impl Store for SqlStore {
         Ok(deleted)
     }
 
-    async fn list_users(
-        &self,
-        pool_id: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<(String, User)>> {
+    async fn list_users(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<(String, User)>> {
         let rows = sqlx::query(
             "SELECT lookup_key, doc, version FROM users WHERE pool_id = $1 AND lookup_key > $2 \
              ORDER BY lookup_key LIMIT $3",
@@ -452,18 +431,10 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend_err)?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("lookup_key").map_err(backend_err)?, user_from_row(r)?)))
-            .collect()
+        rows.iter().map(|r| Ok((r.try_get("lookup_key").map_err(backend_err)?, user_from_row(r)?))).collect()
     }
 
-    async fn set_alias(
-        &self,
-        pool_id: &str,
-        alias: &str,
-        username: &str,
-        steal: bool,
-    ) -> StoreResult<Option<String>> {
+    async fn set_alias(&self, pool_id: &str, alias: &str, username: &str, steal: bool) -> StoreResult<Option<String>> {
         // Each attempt starts with a write, so SQLite takes its write lock at once (a deferred
         // read-then-write transaction could fail with SQLITE_BUSY); on PostgreSQL every step
         // is guarded by its own WHERE clause, and a lost race is simply retried.
@@ -529,13 +500,12 @@ impl Store for SqlStore {
     }
 
     async fn aliases_of(&self, pool_id: &str, username: &str) -> StoreResult<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT alias FROM user_aliases WHERE pool_id = $1 AND username = $2 ORDER BY alias")
-                .bind(pool_id)
-                .bind(username)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend_err)?;
+        let rows = sqlx::query("SELECT alias FROM user_aliases WHERE pool_id = $1 AND username = $2 ORDER BY alias")
+            .bind(pool_id)
+            .bind(username)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
         rows.iter().map(|r| r.try_get("alias").map_err(backend_err)).collect()
     }
 
@@ -1042,8 +1012,5 @@ fn message_from_row(r: &AnyRow) -> StoreResult<OutboxMessage> {
 }
 
 fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -119,7 +119,10 @@ fn user(pool_id: &str, username: &str) -> User {
         sub: format!("sub-{pool_id}-{username}"),
         status: UserStatus::Confirmed,
         enabled: true,
-        attributes: vec![("sub".into(), format!("sub-{pool_id}-{username}")), ("email".into(), format!("{username}@example.com"))],
+        attributes: vec![
+            ("sub".into(), format!("sub-{pool_id}-{username}")),
+            ("email".into(), format!("{username}@example.com")),
+        ],
         created_ms: 1_000,
         modified_ms: 1_000,
         password: Some("sealed-verifier".into()),
@@ -677,7 +680,8 @@ async fn outbox_claims_and_outcomes(store: SqlStore) {
     for m in [pending("p100", 100), pending("p200", 200), pending("p50", 50), pending("later", 10_000)] {
         store.insert_message(&m).await.unwrap();
     }
-    let sent = OutboxMessage { status: DeliveryStatus::Sent, sent_ms: Some(5), attempts: 1, ..message("sent", "p", "ana", 1) };
+    let sent =
+        OutboxMessage { status: DeliveryStatus::Sent, sent_ms: Some(5), attempts: 1, ..message("sent", "p", "ana", 1) };
     store.insert_message(&sent).await.unwrap();
 
     // Due ones only, oldest due first, each carrying its new lease.
@@ -723,7 +727,8 @@ async fn outbox_claims_and_outcomes(store: SqlStore) {
     assert!(store.update_message_delivery(&failed, 5_000).await.unwrap());
     assert_eq!(message_ids(&store.claim_due_messages(i64::MAX - 1, i64::MAX, 10).await.unwrap()), ["p200", "later"]);
 
-    let all = store.list_messages(&OutboxFilter { pool_id: Some("p".into()), ..OutboxFilter::default() }).await.unwrap();
+    let all =
+        store.list_messages(&OutboxFilter { pool_id: Some("p".into()), ..OutboxFilter::default() }).await.unwrap();
     let by_id = |id: &str| all.iter().find(|m| m.id == id).unwrap().clone();
     assert_eq!(by_id("p100"), done);
     assert_eq!(by_id("p50"), failed);
@@ -841,7 +846,10 @@ async fn functions(store: SqlStore) {
     reconfigured.config.insert("Timeout".into(), json!(12));
     assert!(store.update_function(&reconfigured, false).await.unwrap());
     let stored = store.get_function("f1", true).await.unwrap().unwrap();
-    assert_eq!((stored.code, stored.code_sha256, stored.config["Timeout"].clone()), (updated.code.clone(), updated.code_sha256.clone(), json!(12)));
+    assert_eq!(
+        (stored.code, stored.code_sha256, stored.config["Timeout"].clone()),
+        (updated.code.clone(), updated.code_sha256.clone(), json!(12))
+    );
 
     assert!(store.delete_function("f1").await.unwrap());
     assert!(!store.delete_function("f1").await.unwrap());

@@ -8,9 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 
 fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
 }
 
 /// Criterion reports means over batches; the per-call distribution is what a sign-in feels.
@@ -24,8 +22,7 @@ fn percentiles(
     let mut samples: Vec<Duration> = (0..2000)
         .map(|_| {
             let started = Instant::now();
-            rt.block_on(runtimes.invoke(spec, event))
-                .expect("warm invocation");
+            rt.block_on(runtimes.invoke(spec, event)).expect("warm invocation");
             started.elapsed()
         })
         .collect();
@@ -41,15 +38,8 @@ fn percentiles(
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let runtimes = Runtimes::new(RuntimesConfig {
-        pool_size: 1,
-        ..RuntimesConfig::default()
-    });
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let runtimes = Runtimes::new(RuntimesConfig { pool_size: 1, ..RuntimesConfig::default() });
     // A Cognito-sized event, not an empty one.
     let event = json!({
         "version": "1", "triggerSource": "PreSignUp_SignUp", "region": "us-east-1",
@@ -65,10 +55,7 @@ fn bench(c: &mut Criterion) {
             "node",
             FunctionSpec::new(
                 "bench-node",
-                RuntimeSpec::Node {
-                    handler_file: fixture("node/trivial.js"),
-                    export: "handler".into(),
-                },
+                RuntimeSpec::Node { handler_file: fixture("node/trivial.js"), export: "handler".into() },
             ),
         ),
         (
@@ -76,10 +63,7 @@ fn bench(c: &mut Criterion) {
             "python3",
             FunctionSpec::new(
                 "bench-python",
-                RuntimeSpec::Python {
-                    handler_file: fixture("python/echo.py"),
-                    export: "handler".into(),
-                },
+                RuntimeSpec::Python { handler_file: fixture("python/echo.py"), export: "handler".into() },
             ),
         ),
     ] {
@@ -88,13 +72,10 @@ fn bench(c: &mut Criterion) {
             continue;
         }
         let cold = Instant::now();
-        rt.block_on(runtimes.invoke(&spec, &event))
-            .expect("cold invocation");
+        rt.block_on(runtimes.invoke(&spec, &event)).expect("cold invocation");
         eprintln!("{label}: cold start {:?}", cold.elapsed());
         percentiles(label, &rt, &runtimes, &spec, &event);
-        group.bench_function(format!("{label}_warm"), |b| {
-            b.to_async(&rt).iter(|| runtimes.invoke(&spec, &event))
-        });
+        group.bench_function(format!("{label}_warm"), |b| b.to_async(&rt).iter(|| runtimes.invoke(&spec, &event)));
     }
     group.finish();
     rt.block_on(runtimes.shutdown());

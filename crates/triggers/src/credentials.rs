@@ -32,9 +32,7 @@ fn from_env() -> Option<AwsCredentials> {
 fn from_shared_file() -> Option<AwsCredentials> {
     let path = match non_empty_var("AWS_SHARED_CREDENTIALS_FILE") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(non_empty_var("HOME")?)
-            .join(".aws")
-            .join("credentials"),
+        None => PathBuf::from(non_empty_var("HOME")?).join(".aws").join("credentials"),
     };
     let text = std::fs::read_to_string(path).ok()?;
     let profile = non_empty_var("AWS_PROFILE").unwrap_or_else(|| "default".into());
@@ -67,11 +65,7 @@ pub(crate) fn parse_profile(text: &str, profile: &str) -> Option<AwsCredentials>
             }
         }
     }
-    Some(AwsCredentials {
-        access_key_id: key_id?,
-        secret_access_key: secret?,
-        session_token: token,
-    })
+    Some(AwsCredentials { access_key_id: key_id?, secret_access_key: secret?, session_token: token })
 }
 
 #[cfg(test)]
@@ -82,14 +76,7 @@ mod tests {
     fn reads_the_named_profile_only() {
         let text = "[default]\naws_access_key_id = A\naws_secret_access_key = B\n\n[other]\naws_access_key_id=C\naws_secret_access_key=D\naws_session_token=E\n";
         let d = parse_profile(text, "default").unwrap();
-        assert_eq!(
-            (
-                d.access_key_id.as_str(),
-                d.secret_access_key.as_str(),
-                d.session_token
-            ),
-            ("A", "B", None)
-        );
+        assert_eq!((d.access_key_id.as_str(), d.secret_access_key.as_str(), d.session_token), ("A", "B", None));
         let o = parse_profile(text, "other").unwrap();
         assert_eq!(o.session_token.as_deref(), Some("E"));
         assert!(parse_profile(text, "missing").is_none());
@@ -100,9 +87,6 @@ mod tests {
         let mut c = AwsCredentials::new("AKIDEXAMPLE", "very-secret-key");
         c.session_token = Some("secret-token".into());
         let shown = format!("{c:?}");
-        assert!(
-            !shown.contains("very-secret-key") && !shown.contains("secret-token"),
-            "{shown}"
-        );
+        assert!(!shown.contains("very-secret-key") && !shown.contains("secret-token"), "{shown}");
     }
 }

@@ -13,11 +13,7 @@ pub enum HandlerKind {
 }
 
 /// Turns a Lambda handler string into (absolute-or-base-relative file, export name).
-pub fn parse_handler(
-    handler: &str,
-    base_dir: &Path,
-    kind: HandlerKind,
-) -> Result<(PathBuf, String), String> {
+pub fn parse_handler(handler: &str, base_dir: &Path, kind: HandlerKind) -> Result<(PathBuf, String), String> {
     let handler = handler.trim();
     let (dir, last) = match handler.rfind('/') {
         Some(i) => (&handler[..=i], &handler[i + 1..]),
@@ -29,9 +25,7 @@ pub fn parse_handler(
     }
     .ok_or_else(|| format!("handler `{handler}` is not of the form file.export"))?;
     if module.is_empty() || export.is_empty() || export.split('.').any(str::is_empty) {
-        return Err(format!(
-            "handler `{handler}` is not of the form file.export"
-        ));
+        return Err(format!("handler `{handler}` is not of the form file.export"));
     }
     let (module_path, extensions): (String, &[&str]) = match kind {
         HandlerKind::Node => (format!("{dir}{module}"), &[".js", ".mjs", ".cjs"]),
@@ -45,11 +39,7 @@ pub fn parse_handler(
     }
     Err(format!(
         "handler `{handler}`: no {} under {}",
-        extensions
-            .iter()
-            .map(|e| format!("{module_path}{e}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        extensions.iter().map(|e| format!("{module_path}{e}")).collect::<Vec<_>>().join(", "),
         base_dir.display()
     ))
 }
@@ -72,8 +62,7 @@ mod tests {
 
     #[test]
     fn resolves_node_and_python_handlers() {
-        let dir =
-            std::env::temp_dir().join(format!("cognate-handler-{}", uuid::Uuid::new_v4().simple()));
+        let dir = std::env::temp_dir().join(format!("cognate-handler-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(dir.join("src/pkg")).unwrap();
         std::fs::write(dir.join("index.mjs"), "").unwrap();
         std::fs::write(dir.join("src/app.js"), "").unwrap();

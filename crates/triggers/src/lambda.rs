@@ -46,11 +46,7 @@ pub(crate) fn encode(s: &str) -> String {
 
 pub(crate) fn invoke_url(endpoint: &str, function: &str) -> String {
     let (name, qualifier) = split_qualifier(function);
-    let mut url = format!(
-        "{}/2015-03-31/functions/{}/invocations",
-        endpoint.trim_end_matches('/'),
-        encode(name)
-    );
+    let mut url = format!("{}/2015-03-31/functions/{}/invocations", endpoint.trim_end_matches('/'), encode(name));
     if let Some(q) = qualifier {
         url.push_str("?Qualifier=");
         url.push_str(&encode(q));
@@ -84,29 +80,17 @@ pub(crate) fn sign_request(
         .build()
         .map_err(|e| format!("cannot sign request: {e}"))?
         .into();
-    let signable = SignableRequest::new(
-        "POST",
-        url,
-        headers.iter().copied(),
-        SignableBody::Bytes(body),
-    )
-    .map_err(|e| format!("cannot sign request: {e}"))?;
-    let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| format!("cannot sign request: {e}"))?
-        .into_parts();
-    Ok(instructions
-        .headers()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
+    let signable = SignableRequest::new("POST", url, headers.iter().copied(), SignableBody::Bytes(body))
+        .map_err(|e| format!("cannot sign request: {e}"))?;
+    let (instructions, _signature) =
+        sign(signable, &params).map_err(|e| format!("cannot sign request: {e}"))?.into_parts();
+    Ok(instructions.headers().map(|(k, v)| (k.to_string(), v.to_string())).collect())
 }
 
 /// The service's error code: `x-amzn-ErrorType` (minus its `:url` suffix) or the body's
 /// `__type` / `Type` / `code` (minus a `namespace#` prefix).
 fn service_error_code(headers: &reqwest::header::HeaderMap, body: &[u8]) -> Option<String> {
-    if let Some(value) = headers
-        .get("x-amzn-errortype")
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(value) = headers.get("x-amzn-errortype").and_then(|v| v.to_str().ok()) {
         let code = value.split(':').next().unwrap_or(value).trim();
         if !code.is_empty() {
             return Some(code.to_string());
@@ -119,10 +103,7 @@ fn service_error_code(headers: &reqwest::header::HeaderMap, body: &[u8]) -> Opti
         .map(|t| t.rsplit('#').next().unwrap_or(t).to_string())
         .or_else(|| {
             // Lambda puts `"Type": "User"` (fault side, not a code) beside the message.
-            json.get("Type")
-                .and_then(Value::as_str)
-                .filter(|t| *t != "User" && *t != "Service")
-                .map(str::to_string)
+            json.get("Type").and_then(Value::as_str).filter(|t| *t != "User" && *t != "Service").map(str::to_string)
         })
 }
 
@@ -137,21 +118,17 @@ pub(crate) async fn invoke(
 ) -> Result<Invocation, InvokeFailure> {
     let started = Instant::now();
     let url = invoke_url(endpoint, function_name);
-    let body = serde_json::to_vec(event)
-        .map_err(|e| InvokeFailure::unreachable(format!("event is not serialisable: {e}")))?;
+    let body =
+        serde_json::to_vec(event).map_err(|e| InvokeFailure::unreachable(format!("event is not serialisable: {e}")))?;
     let headers = [
         ("content-type", "application/json"),
         ("x-amz-invocation-type", "RequestResponse"),
         ("x-amz-log-type", "Tail"),
     ];
-    let signed = sign_request(creds, region, &url, &headers, &body, SystemTime::now())
-        .map_err(InvokeFailure::unreachable)?;
+    let signed =
+        sign_request(creds, region, &url, &headers, &body, SystemTime::now()).map_err(InvokeFailure::unreachable)?;
     let mut request = client.post(&url).timeout(timeout).body(body);
-    for (k, v) in headers
-        .iter()
-        .map(|(k, v)| (*k, *v))
-        .chain(signed.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-    {
+    for (k, v) in headers.iter().map(|(k, v)| (*k, *v)).chain(signed.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         request = request.header(k, v);
     }
     let response = request.send().await.map_err(transport_error)?;
@@ -159,9 +136,7 @@ pub(crate) async fn invoke(
     let response_headers = response.headers().clone();
     let body = read_capped(response).await.map_err(body_error)?;
     let header = |name: &str| response_headers.get(name).and_then(|v| v.to_str().ok());
-    let request_id = header("x-amzn-requestid")
-        .map(str::to_string)
-        .unwrap_or_default();
+    let request_id = header("x-amzn-requestid").map(str::to_string).unwrap_or_default();
     let logs = header("x-amz-log-result")
         .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
         .map(|raw| String::from_utf8_lossy(&raw).into_owned())
@@ -178,23 +153,11 @@ pub(crate) async fn invoke(
             Ok(payload) => error_fields(&payload),
             Err(_) => (None, String::from_utf8_lossy(&body).trim().to_string()),
         };
-        return Err(InvokeFailure::Function {
-            error_type,
-            message,
-            logs,
-        });
+        return Err(InvokeFailure::Function { error_type, message, logs });
     }
     match serde_json::from_slice::<Value>(&body) {
-        Ok(response) => Ok(Invocation {
-            response,
-            logs,
-            duration: started.elapsed(),
-            request_id,
-        }),
-        Err(e) => Err(InvokeFailure::InvalidResponse {
-            message: format!("Invalid JSON: {e}"),
-            logs,
-        }),
+        Ok(response) => Ok(Invocation { response, logs, duration: started.elapsed(), request_id }),
+        Err(e) => Err(InvokeFailure::InvalidResponse { message: format!("Invalid JSON: {e}"), logs }),
     }
 }
 
@@ -212,10 +175,7 @@ mod tests {
         );
         assert_eq!(
             split_qualifier("arn:aws:lambda:us-east-1:123456789012:function:my-fn:7"),
-            (
-                "arn:aws:lambda:us-east-1:123456789012:function:my-fn",
-                Some("7")
-            )
+            ("arn:aws:lambda:us-east-1:123456789012:function:my-fn", Some("7"))
         );
         assert_eq!(
             split_qualifier("123456789012:function:my-fn:$LATEST"),
@@ -229,9 +189,6 @@ mod tests {
             invoke_url("http://h:1/", "arn:aws:lambda:us-east-1:1:function:f:live"),
             "http://h:1/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Af/invocations?Qualifier=live"
         );
-        assert_eq!(
-            invoke_url("http://h", "f"),
-            "http://h/2015-03-31/functions/f/invocations"
-        );
+        assert_eq!(invoke_url("http://h", "f"), "http://h/2015-03-31/functions/f/invocations");
     }
 }

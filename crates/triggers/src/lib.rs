@@ -24,7 +24,5 @@ pub use callers::TriggerCaller;
 pub use error::{Invocation, InvokeFailure, LambdaErrorCode};
 pub use handler::{parse_handler, runtime_available, HandlerKind};
 pub use runtimes::Runtimes;
-pub use spec::{
-    AwsCredentials, FunctionSpec, RuntimeSpec, RuntimesConfig, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT,
-};
+pub use spec::{AwsCredentials, FunctionSpec, RuntimeSpec, RuntimesConfig, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT};
 pub use webhook::sign as sign_webhook;

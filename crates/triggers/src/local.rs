@@ -43,58 +43,29 @@ pub(crate) async fn probe(language: Language, bin: &str) -> Result<Interpreter, 
     .kill_on_drop(true);
     let output = match tokio::time::timeout(Duration::from_secs(10), cmd.output()).await {
         Ok(Ok(output)) => output,
-        Ok(Err(e)) => {
-            return Err(format!(
-                "{} runtime not available: cannot run `{bin}`: {e}",
-                language.label()
-            ))
-        }
-        Err(_) => {
-            return Err(format!(
-                "{} runtime not available: `{bin}` did not answer",
-                language.label()
-            ))
-        }
+        Ok(Err(e)) => return Err(format!("{} runtime not available: cannot run `{bin}`: {e}", language.label())),
+        Err(_) => return Err(format!("{} runtime not available: `{bin}` did not answer", language.label())),
     };
     if !output.status.success() {
-        return Err(format!(
-            "{} runtime not available: `{bin}` failed ({})",
-            language.label(),
-            output.status
-        ));
+        return Err(format!("{} runtime not available: `{bin}` failed ({})", language.label(), output.status));
     }
     let text = String::from_utf8_lossy(&output.stdout);
     let mut lines = text.lines();
     match (lines.next(), lines.next()) {
-        (Some(path), Some(version)) if !path.is_empty() => Ok(Interpreter {
-            path: PathBuf::from(path.trim()),
-            version: version.trim().to_string(),
-        }),
-        _ => Err(format!(
-            "{} runtime not available: unexpected answer from `{bin}`",
-            language.label()
-        )),
+        (Some(path), Some(version)) if !path.is_empty() => {
+            Ok(Interpreter { path: PathBuf::from(path.trim()), version: version.trim().to_string() })
+        }
+        _ => Err(format!("{} runtime not available: unexpected answer from `{bin}`", language.label())),
     }
 }
 
 /// Variables a handler's tooling may legitimately need from the host; everything else of the
 /// server's environment (database URLs, real cloud credentials) stays out of the worker.
-const INHERITED: &[&str] = &[
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "TMPDIR",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "NODE_EXTRA_CA_CERTS",
-];
+const INHERITED: &[&str] =
+    &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"];
 
 pub(crate) fn invoked_arn(config: &RuntimesConfig, function_name: &str) -> String {
-    format!(
-        "arn:aws:lambda:{}:{}:function:{}",
-        config.region, config.account_id, function_name
-    )
+    format!("arn:aws:lambda:{}:{}:function:{}", config.region, config.account_id, function_name)
 }
 
 fn log_stream_name() -> String {
@@ -125,8 +96,7 @@ pub(crate) fn environment(
             env.insert(name.to_string(), value);
         }
     }
-    env.entry("PATH".into())
-        .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
+    env.entry("PATH".into()).or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
     env.insert("TZ".into(), ":UTC".into());
     env.insert("AWS_REGION".into(), config.region.clone());
     env.insert("AWS_DEFAULT_REGION".into(), config.region.clone());
@@ -141,26 +111,14 @@ pub(crate) fn environment(
     }
     // Reserved in Lambda: a function's own environment cannot override these.
     let task_root = handler_file.parent().unwrap_or(Path::new("/"));
-    let module = handler_file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let module = handler_file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     env.insert("AWS_LAMBDA_FUNCTION_NAME".into(), spec.name.clone());
     env.insert("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into());
-    env.insert(
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
-        spec.memory_mb.to_string(),
-    );
-    env.insert(
-        "AWS_LAMBDA_LOG_GROUP_NAME".into(),
-        format!("/aws/lambda/{}", spec.name),
-    );
+    env.insert("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), spec.memory_mb.to_string());
+    env.insert("AWS_LAMBDA_LOG_GROUP_NAME".into(), format!("/aws/lambda/{}", spec.name));
     env.insert("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream_name());
     env.insert("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into());
-    env.insert(
-        "LAMBDA_TASK_ROOT".into(),
-        task_root.to_string_lossy().into_owned(),
-    );
+    env.insert("LAMBDA_TASK_ROOT".into(), task_root.to_string_lossy().into_owned());
     env.insert("_HANDLER".into(), format!("{module}.{export}"));
     let execution_env = match language {
         Language::Node => node::execution_env(&interpreter.version),
@@ -186,12 +144,7 @@ pub(crate) fn launch_plan(
     LaunchPlan {
         program: interpreter.path.clone(),
         args,
-        env: environment(language, interpreter, spec, config, handler_file, export)
-            .into_iter()
-            .collect(),
-        cwd: handler_file
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("/")),
+        env: environment(language, interpreter, spec, config, handler_file, export).into_iter().collect(),
+        cwd: handler_file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/")),
     }
 }

@@ -22,10 +22,6 @@ pub(crate) fn args(handler_file: &Path, export: &str, invoked_arn: &str) -> Vec<
 
 /// `20.11.1` → `AWS_Lambda_nodejs20.x`, as Lambda names its managed runtimes.
 pub(crate) fn execution_env(version: &str) -> String {
-    let major = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .unwrap_or("");
+    let major = version.trim_start_matches('v').split('.').next().unwrap_or("");
     format!("AWS_Lambda_nodejs{major}.x")
 }

@@ -46,10 +46,7 @@ impl Pool {
         if self.retired.load(Ordering::Acquire) {
             return;
         }
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(worker);
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
     }
 
     /// Stops keeping workers and kills the idle ones; in-flight invocations finish normally.
@@ -58,8 +55,7 @@ impl Pool {
         if close {
             self.slots.close();
         }
-        let idle: Vec<Worker> =
-            std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        let idle: Vec<Worker> = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
         for mut worker in idle {
             worker.kill().await;
         }
@@ -77,11 +73,7 @@ impl Pool {
         deadline_epoch_ms: u128,
     ) -> Result<(Value, String), InvokeFailure> {
         let _permit = match tokio::time::timeout_at(deadline, self.slots.acquire()).await {
-            Err(_) => {
-                return Err(InvokeFailure::Timeout {
-                    logs: String::new(),
-                })
-            }
+            Err(_) => return Err(InvokeFailure::Timeout { logs: String::new() }),
             Ok(Err(_)) => return Err(InvokeFailure::unreachable("function runtimes are shut down")),
             Ok(Ok(permit)) => permit,
         };
@@ -92,10 +84,7 @@ impl Pool {
                 match Worker::spawn(&plan, callers) {
                     Ok(worker) => (worker, true),
                     Err(e) => {
-                        return Err(InvokeFailure::unreachable(format!(
-                            "cannot start {}: {e}",
-                            plan.program.display()
-                        )))
+                        return Err(InvokeFailure::unreachable(format!("cannot start {}: {e}", plan.program.display())))
                     }
                 }
             }
@@ -106,9 +95,7 @@ impl Pool {
             if fresh {
                 worker.wait_ready(request_id, &mut logs).await?;
             }
-            worker
-                .invoke(request_id, deadline_epoch_ms, event, &mut logs)
-                .await
+            worker.invoke(request_id, deadline_epoch_ms, event, &mut logs).await
         })
         .await;
         match outcome {
@@ -124,15 +111,9 @@ impl Pool {
                 }
                 let logs = logs.into_string();
                 Err(match failure {
-                    Failure::Function {
-                        error_type,
-                        message,
-                        ..
-                    } => InvokeFailure::Function {
-                        error_type,
-                        message,
-                        logs,
-                    },
+                    Failure::Function { error_type, message, .. } => {
+                        InvokeFailure::Function { error_type, message, logs }
+                    }
                     Failure::Invalid(message) | Failure::Protocol(message) => {
                         InvokeFailure::InvalidResponse { message, logs }
                     }
@@ -142,9 +123,7 @@ impl Pool {
             Err(_elapsed) => {
                 worker.kill().await;
                 worker.finish_stray(&mut logs).await;
-                Err(InvokeFailure::Timeout {
-                    logs: logs.into_string(),
-                })
+                Err(InvokeFailure::Timeout { logs: logs.into_string() })
             }
         }
     }

@@ -44,11 +44,7 @@ pub(crate) enum Frame {
 }
 
 /// Encodes one request line.
-pub(crate) fn request_line(
-    id: &str,
-    deadline_epoch_ms: u128,
-    event: &Value,
-) -> Result<Vec<u8>, serde_json::Error> {
+pub(crate) fn request_line(id: &str, deadline_epoch_ms: u128, event: &Value) -> Result<Vec<u8>, serde_json::Error> {
     let mut line = Vec::with_capacity(128);
     line.extend_from_slice(b"{\"id\":");
     serde_json::to_writer(&mut line, id)?;
@@ -101,10 +97,7 @@ pub(crate) async fn read_frame<R: AsyncBufRead + Unpin>(
 
 /// Pulls Lambda's `errorType` / `errorMessage` out of an error payload.
 pub(crate) fn error_fields(error: &Value) -> (Option<String>, String) {
-    let error_type = error
-        .get("errorType")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let error_type = error.get("errorType").and_then(Value::as_str).map(str::to_string);
     let message = match error.get("errorMessage") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
@@ -122,22 +115,13 @@ mod tests {
         let data: &[u8] = b"{\"t\":\"ready\"}\n{\"t\":\"log\",\"d\":\"a\\nb\"}\nnot json\n";
         let mut reader = tokio::io::BufReader::new(data);
         let mut buf = Vec::new();
-        assert!(matches!(
-            read_frame(&mut reader, &mut buf).await,
-            Ok(Frame::Ready)
-        ));
+        assert!(matches!(read_frame(&mut reader, &mut buf).await, Ok(Frame::Ready)));
         match read_frame(&mut reader, &mut buf).await {
             Ok(Frame::Log { d }) => assert_eq!(d, "a\nb"),
             _ => panic!("expected a log frame"),
         }
-        assert!(matches!(
-            read_frame(&mut reader, &mut buf).await,
-            Err(ReadError::Malformed)
-        ));
-        assert!(matches!(
-            read_frame(&mut reader, &mut buf).await,
-            Err(ReadError::Eof)
-        ));
+        assert!(matches!(read_frame(&mut reader, &mut buf).await, Err(ReadError::Malformed)));
+        assert!(matches!(read_frame(&mut reader, &mut buf).await, Err(ReadError::Eof)));
     }
 
     #[test]

@@ -5,10 +5,8 @@ use std::path::Path;
 
 pub(crate) const BOOTSTRAP: &str = include_str!("bootstrap/python.py");
 
-pub(crate) const PROBE_ARGS: &[&str] = &[
-    "-c",
-    "import sys; print(sys.executable); print('%d.%d' % sys.version_info[:2])",
-];
+pub(crate) const PROBE_ARGS: &[&str] =
+    &["-c", "import sys; print(sys.executable); print('%d.%d' % sys.version_info[:2])"];
 
 /// `-u` keeps output unbuffered so whatever bypasses the captured streams still arrives
 /// before a crash; the script travels on the command line so there is no temp file.

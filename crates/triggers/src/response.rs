@@ -10,10 +10,7 @@ pub(crate) enum BodyError {
 
 /// Reads a response body, refusing more than Lambda's 6 MB payload limit.
 pub(crate) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_PAYLOAD as u64)
-    {
+    if response.content_length().is_some_and(|n| n > MAX_PAYLOAD as u64) {
         return Err(BodyError::TooLarge);
     }
     let mut body = Vec::new();
@@ -29,15 +26,9 @@ pub(crate) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u
 /// Maps a transport error. The URL is stripped because webhook URLs can carry tokens.
 pub(crate) fn transport_error(err: reqwest::Error) -> InvokeFailure {
     if err.is_timeout() {
-        return InvokeFailure::Timeout {
-            logs: String::new(),
-        };
+        return InvokeFailure::Timeout { logs: String::new() };
     }
-    let kind = if err.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
+    let kind = if err.is_connect() { "connection failed" } else { "request failed" };
     let err = err.without_url();
     let mut detail = err.to_string();
     let mut source = std::error::Error::source(&err);

@@ -38,9 +38,7 @@ struct Inner {
 
 impl std::fmt::Debug for Runtimes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtimes")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Runtimes").field("config", &self.inner.config).finish_non_exhaustive()
     }
 }
 
@@ -80,46 +78,21 @@ impl Runtimes {
 
     /// Runs `spec` with `event`. Every path ends by `spec.timeout`, give or take the time
     /// needed to kill a worker.
-    pub async fn invoke(
-        &self,
-        spec: &FunctionSpec,
-        event: &Value,
-    ) -> Result<Invocation, InvokeFailure> {
+    pub async fn invoke(&self, spec: &FunctionSpec, event: &Value) -> Result<Invocation, InvokeFailure> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(InvokeFailure::unreachable("function runtimes are shut down"));
         }
         match &spec.runtime {
-            RuntimeSpec::Node {
-                handler_file,
-                export,
-            } => {
-                self.invoke_local(Language::Node, spec, handler_file, export, event)
-                    .await
+            RuntimeSpec::Node { handler_file, export } => {
+                self.invoke_local(Language::Node, spec, handler_file, export, event).await
             }
-            RuntimeSpec::Python {
-                handler_file,
-                export,
-            } => {
-                self.invoke_local(Language::Python, spec, handler_file, export, event)
-                    .await
+            RuntimeSpec::Python { handler_file, export } => {
+                self.invoke_local(Language::Python, spec, handler_file, export, event).await
             }
-            RuntimeSpec::Lambda {
-                endpoint,
-                region,
-                function_name,
-            } => {
+            RuntimeSpec::Lambda { endpoint, region, function_name } => {
                 let creds = credentials::resolve(self.inner.config.lambda_credentials.as_ref());
                 let client = self.http_client().await?;
-                lambda::invoke(
-                    client,
-                    &creds,
-                    endpoint,
-                    region,
-                    function_name,
-                    spec.timeout,
-                    event,
-                )
-                .await
+                lambda::invoke(client, &creds, endpoint, region, function_name, spec.timeout, event).await
             }
             RuntimeSpec::Http { url, secret } => {
                 let client = self.http_client().await?;
@@ -131,12 +104,7 @@ impl Runtimes {
     /// Drops the warm workers of `function_name`, e.g. after its code changed. Invocations
     /// in flight finish on their worker, which is then discarded.
     pub async fn invalidate(&self, function_name: &str) {
-        let pool = self
-            .inner
-            .pools
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(function_name);
+        let pool = self.inner.pools.lock().unwrap_or_else(|e| e.into_inner()).remove(function_name);
         if let Some(pool) = pool {
             pool.retire(false).await;
         }
@@ -145,14 +113,8 @@ impl Runtimes {
     /// Kills every idle worker and refuses further invocations.
     pub async fn shutdown(&self) {
         self.inner.closed.store(true, Ordering::Release);
-        let pools: Vec<Arc<Pool>> = self
-            .inner
-            .pools
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .map(|(_, p)| p)
-            .collect();
+        let pools: Vec<Arc<Pool>> =
+            self.inner.pools.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, p)| p).collect();
         for pool in pools {
             pool.retire(true).await;
         }
@@ -179,9 +141,7 @@ impl Runtimes {
             Language::Python => (&self.inner.python, &self.inner.config.python_bin),
         };
         // Failures are not cached, so installing the interpreter later needs no restart.
-        cell.get_or_try_init(|| local::probe(language, bin))
-            .await
-            .map_err(InvokeFailure::unreachable)
+        cell.get_or_try_init(|| local::probe(language, bin)).await.map_err(InvokeFailure::unreachable)
     }
 
     fn pool_for(&self, spec: &FunctionSpec) -> Arc<Pool> {
@@ -210,37 +170,21 @@ impl Runtimes {
     ) -> Result<Invocation, InvokeFailure> {
         let started = Instant::now();
         let deadline = started + spec.timeout;
-        let deadline_epoch_ms = (SystemTime::now() + spec.timeout)
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
+        let deadline_epoch_ms =
+            (SystemTime::now() + spec.timeout).duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         if !handler_file.is_file() {
-            return Err(InvokeFailure::unreachable(format!(
-                "handler file not found: {}",
-                handler_file.display()
-            )));
+            return Err(InvokeFailure::unreachable(format!("handler file not found: {}", handler_file.display())));
         }
-        let interpreter = match tokio::time::timeout_at(deadline, self.interpreter(language)).await
-        {
+        let interpreter = match tokio::time::timeout_at(deadline, self.interpreter(language)).await {
             Ok(found) => found?,
-            Err(_) => {
-                return Err(InvokeFailure::Timeout {
-                    logs: String::new(),
-                })
-            }
+            Err(_) => return Err(InvokeFailure::Timeout { logs: String::new() }),
         };
         let pool = self.pool_for(spec);
         let request_id = uuid::Uuid::new_v4().to_string();
         let config = &self.inner.config;
         let plan = || local::launch_plan(language, interpreter, spec, config, handler_file, export);
-        let (response, logs) = pool
-            .run(plan, &self.inner.callers, &request_id, event, deadline, deadline_epoch_ms)
-            .await?;
-        Ok(Invocation {
-            response,
-            logs,
-            duration: started.elapsed(),
-            request_id,
-        })
+        let (response, logs) =
+            pool.run(plan, &self.inner.callers, &request_id, event, deadline, deadline_epoch_ms).await?;
+        Ok(Invocation { response, logs, duration: started.elapsed(), request_id })
     }
 }

@@ -68,10 +68,7 @@ pub enum RuntimeSpec {
         export: String,
     },
     /// A local handler file run by a warm pool of `python3` workers.
-    Python {
-        handler_file: PathBuf,
-        export: String,
-    },
+    Python { handler_file: PathBuf, export: String },
     /// The AWS Lambda Invoke API.
     Lambda {
         /// Base URL, e.g. `https://lambda.us-east-1.amazonaws.com` or `http://localhost:3001`.
@@ -92,27 +89,13 @@ pub enum RuntimeSpec {
 impl fmt::Debug for RuntimeSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RuntimeSpec::Node {
-                handler_file,
-                export,
-            } => f
-                .debug_struct("Node")
-                .field("handler_file", handler_file)
-                .field("export", export)
-                .finish(),
-            RuntimeSpec::Python {
-                handler_file,
-                export,
-            } => f
-                .debug_struct("Python")
-                .field("handler_file", handler_file)
-                .field("export", export)
-                .finish(),
-            RuntimeSpec::Lambda {
-                endpoint,
-                region,
-                function_name,
-            } => f
+            RuntimeSpec::Node { handler_file, export } => {
+                f.debug_struct("Node").field("handler_file", handler_file).field("export", export).finish()
+            }
+            RuntimeSpec::Python { handler_file, export } => {
+                f.debug_struct("Python").field("handler_file", handler_file).field("export", export).finish()
+            }
+            RuntimeSpec::Lambda { endpoint, region, function_name } => f
                 .debug_struct("Lambda")
                 .field("endpoint", endpoint)
                 .field("region", region)
@@ -145,11 +128,7 @@ pub struct AwsCredentials {
 
 impl AwsCredentials {
     pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
-        Self {
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
-            session_token: None,
-        }
+        Self { access_key_id: access_key_id.into(), secret_access_key: secret_access_key.into(), session_token: None }
     }
 }
 
@@ -158,10 +137,7 @@ impl fmt::Debug for AwsCredentials {
         f.debug_struct("AwsCredentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }

@@ -17,11 +17,7 @@ pub(crate) fn secret_bytes(secret: &str) -> Result<Vec<u8>, InvokeFailure> {
     match secret.strip_prefix("whsec_") {
         Some(encoded) => base64::engine::general_purpose::STANDARD
             .decode(encoded)
-            .map_err(|_| {
-                InvokeFailure::unreachable(
-                    "webhook secret is not valid base64 after its whsec_ prefix",
-                )
-            }),
+            .map_err(|_| InvokeFailure::unreachable("webhook secret is not valid base64 after its whsec_ prefix")),
         None => Ok(secret.as_bytes().to_vec()),
     }
 }
@@ -35,24 +31,16 @@ pub fn sign(secret: &[u8], id: &str, timestamp: u64, body: &[u8]) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    )
+    format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
 }
 
 /// The most useful line from an error answer: a JSON `errorMessage` / `message` / `error`,
 /// else the trimmed body text, capped.
 fn error_message(status: reqwest::StatusCode, body: &[u8]) -> (Option<String>, String) {
     if let Ok(json) = serde_json::from_slice::<Value>(body) {
-        let field = ["errorMessage", "message", "error"]
-            .iter()
-            .find_map(|k| json.get(*k).and_then(Value::as_str));
+        let field = ["errorMessage", "message", "error"].iter().find_map(|k| json.get(*k).and_then(Value::as_str));
         if let Some(message) = field {
-            let error_type = json
-                .get("errorType")
-                .and_then(Value::as_str)
-                .map(str::to_string);
+            let error_type = json.get("errorType").and_then(Value::as_str).map(str::to_string);
             return (error_type, cap(message));
         }
     }
@@ -84,13 +72,10 @@ pub(crate) async fn invoke(
     event: &Value,
 ) -> Result<Invocation, InvokeFailure> {
     let started = Instant::now();
-    let body = serde_json::to_vec(event)
-        .map_err(|e| InvokeFailure::unreachable(format!("event is not serialisable: {e}")))?;
+    let body =
+        serde_json::to_vec(event).map_err(|e| InvokeFailure::unreachable(format!("event is not serialisable: {e}")))?;
     let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let mut request = client
         .post(url)
         .timeout(timeout)
@@ -98,33 +83,18 @@ pub(crate) async fn invoke(
         .header("webhook-id", &id)
         .header("webhook-timestamp", timestamp.to_string());
     if let Some(secret) = secret {
-        request = request.header(
-            "webhook-signature",
-            sign(&secret_bytes(secret)?, &id, timestamp, &body),
-        );
+        request = request.header("webhook-signature", sign(&secret_bytes(secret)?, &id, timestamp, &body));
     }
     let response = request.body(body).send().await.map_err(transport_error)?;
     let status = response.status();
     let body = read_capped(response).await.map_err(body_error)?;
     if !status.is_success() {
         let (error_type, message) = error_message(status, &body);
-        return Err(InvokeFailure::Function {
-            error_type,
-            message,
-            logs: String::new(),
-        });
+        return Err(InvokeFailure::Function { error_type, message, logs: String::new() });
     }
     match serde_json::from_slice::<Value>(&body) {
-        Ok(response) => Ok(Invocation {
-            response,
-            logs: String::new(),
-            duration: started.elapsed(),
-            request_id: id,
-        }),
-        Err(e) => Err(InvokeFailure::InvalidResponse {
-            message: format!("Invalid JSON: {e}"),
-            logs: String::new(),
-        }),
+        Ok(response) => Ok(Invocation { response, logs: String::new(), duration: started.elapsed(), request_id: id }),
+        Err(e) => Err(InvokeFailure::InvalidResponse { message: format!("Invalid JSON: {e}"), logs: String::new() }),
     }
 }
 
@@ -159,10 +129,7 @@ mod tests {
         );
         assert_eq!(error_message(s, br#"{"error":"denied"}"#).1, "denied");
         assert_eq!(error_message(s, b"  plain text \n").1, "plain text");
-        assert_eq!(
-            error_message(s, &vec![b'x'; 5000]).1.len(),
-            MAX_ERROR_MESSAGE
-        );
+        assert_eq!(error_message(s, &vec![b'x'; 5000]).1.len(), MAX_ERROR_MESSAGE);
         assert_eq!(error_message(s, b"").1, "HTTP 400 Bad Request");
     }
 }

@@ -51,8 +51,7 @@ impl Logs {
                 cut -= 1;
             }
             self.text.push_str(&s[..cut]);
-            self.text
-                .push_str("\n[cognate: further output truncated]\n");
+            self.text.push_str("\n[cognate: further output truncated]\n");
             self.truncated = true;
         }
     }
@@ -134,10 +133,7 @@ fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn collect_stray<R: AsyncRead + Unpin + Send + 'static>(
-    mut from: R,
-    into: Arc<Mutex<Vec<u8>>>,
-) -> JoinHandle<()> {
+fn collect_stray<R: AsyncRead + Unpin + Send + 'static>(mut from: R, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut buf = [0u8; 8192];
         loop {
@@ -258,17 +254,9 @@ impl Worker {
                 Ok(Frame::Log { d }) => logs.push(&d),
                 Ok(Frame::InitError { error }) => {
                     let (error_type, message) = error_fields(&error);
-                    return Err(Failure::Function {
-                        error_type,
-                        message,
-                        worker_usable: false,
-                    });
+                    return Err(Failure::Function { error_type, message, worker_usable: false });
                 }
-                Ok(_) => {
-                    return Err(Failure::Protocol(
-                        "worker answered before it was ready".into(),
-                    ))
-                }
+                Ok(_) => return Err(Failure::Protocol("worker answered before it was ready".into())),
                 Err(e) => return Err(self.read_failure(e, request_id, logs).await),
             }
         }
@@ -294,15 +282,9 @@ impl Worker {
                 Ok(Frame::Result { id, payload }) if id == request_id => break Ok(payload),
                 Ok(Frame::Error { id, error, fatal }) if id == request_id => {
                     let (error_type, message) = error_fields(&error);
-                    break Err(Failure::Function {
-                        error_type,
-                        message,
-                        worker_usable: !fatal,
-                    });
+                    break Err(Failure::Function { error_type, message, worker_usable: !fatal });
                 }
-                Ok(Frame::Invalid { id, message }) if id == request_id => {
-                    break Err(Failure::Invalid(message))
-                }
+                Ok(Frame::Invalid { id, message }) if id == request_id => break Err(Failure::Invalid(message)),
                 // A late answer to an earlier invocation that already timed out elsewhere.
                 Ok(Frame::Result { .. } | Frame::Error { .. } | Frame::Invalid { .. }) => continue,
                 Ok(Frame::Ready | Frame::InitError { .. }) => {

@@ -115,9 +115,7 @@ impl AppClient {
 
     pub fn token_validity(&self) -> TokenValidity {
         let units = get_obj(&self.doc, "TokenValidityUnits");
-        let unit = |key: &str, default: &str| {
-            units.and_then(|u| get_str(u, key)).unwrap_or(default).to_owned()
-        };
+        let unit = |key: &str, default: &str| units.and_then(|u| get_str(u, key)).unwrap_or(default).to_owned();
         let secs = |value: Option<i64>, unit: String, default: i64| match value {
             None | Some(0) => default,
             Some(v) => v * unit_seconds(&unit),
@@ -125,11 +123,7 @@ impl AppClient {
         TokenValidity {
             access: secs(get_i64(&self.doc, "AccessTokenValidity"), unit("AccessToken", "hours"), 3600),
             id: secs(get_i64(&self.doc, "IdTokenValidity"), unit("IdToken", "hours"), 3600),
-            refresh: secs(
-                get_i64(&self.doc, "RefreshTokenValidity"),
-                unit("RefreshToken", "days"),
-                30 * 86400,
-            ),
+            refresh: secs(get_i64(&self.doc, "RefreshTokenValidity"), unit("RefreshToken", "days"), 30 * 86400),
         }
     }
 }

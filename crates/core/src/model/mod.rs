@@ -10,7 +10,10 @@ pub mod user;
 pub use client::{AppClient, AuthFlow};
 pub use function::StoredFunction;
 pub use pool::{PasswordPolicy, UserPool};
-pub use user::{CodePurpose, CodeRecord, DeliveryStatus, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredKey, User, UserStatus};
+pub use user::{
+    CodePurpose, CodeRecord, DeliveryStatus, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredKey,
+    User, UserStatus,
+};
 
 use serde_json::{Map, Value};
 

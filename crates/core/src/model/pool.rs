@@ -60,8 +60,7 @@ impl UserPool {
 
     pub fn password_policy(&self) -> PasswordPolicy {
         let d = PasswordPolicy::default();
-        let Some(p) = get_obj(&self.doc, "Policies").and_then(|p| get_obj(p, "PasswordPolicy"))
-        else {
+        let Some(p) = get_obj(&self.doc, "Policies").and_then(|p| get_obj(p, "PasswordPolicy")) else {
             return d;
         };
         let days = get_i64(p, "TemporaryPasswordValidityDays").unwrap_or(0);
@@ -91,9 +90,7 @@ impl UserPool {
     /// Usernames are case-insensitive unless the pool says otherwise (Cognito's default for
     /// new pools is case-insensitive).
     pub fn case_sensitive(&self) -> bool {
-        get_obj(&self.doc, "UsernameConfiguration")
-            .and_then(|c| get_bool(c, "CaseSensitive"))
-            .unwrap_or(false)
+        get_obj(&self.doc, "UsernameConfiguration").and_then(|c| get_bool(c, "CaseSensitive")).unwrap_or(false)
     }
 
     pub fn schema(&self) -> &[Value] {
@@ -111,10 +108,7 @@ impl UserPool {
 
     /// The schema entry for an attribute (`email`, `custom:team`, …).
     pub fn schema_attribute(&self, name: &str) -> Option<&Doc> {
-        self.schema()
-            .iter()
-            .filter_map(Value::as_object)
-            .find(|a| get_str(a, "Name") == Some(name))
+        self.schema().iter().filter_map(Value::as_object).find(|a| get_str(a, "Name") == Some(name))
     }
 }
 
@@ -133,8 +127,16 @@ pub fn standard_schema() -> Vec<Value> {
     }
     let mut out = vec![string("sub", false, true, "1", "2048")];
     for n in [
-        "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
-        "profile", "picture", "website", "email",
+        "name",
+        "given_name",
+        "family_name",
+        "middle_name",
+        "nickname",
+        "preferred_username",
+        "profile",
+        "picture",
+        "website",
+        "email",
     ] {
         out.push(string(n, true, false, "0", "2048"));
     }
@@ -154,7 +156,25 @@ pub fn standard_schema() -> Vec<Value> {
 }
 
 pub const STANDARD_ATTRIBUTES: &[&str] = &[
-    "sub", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
-    "profile", "picture", "website", "email", "email_verified", "gender", "birthdate", "zoneinfo",
-    "locale", "phone_number", "phone_number_verified", "address", "updated_at", "identities",
+    "sub",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "email",
+    "email_verified",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
+    "phone_number_verified",
+    "address",
+    "updated_at",
+    "identities",
 ];

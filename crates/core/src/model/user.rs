@@ -270,7 +270,10 @@ mod tests {
         let old = r#"{"id":"m","pool_id":"p","username":"ana","channel":"EMAIL","destination":"ana@example.com",
             "subject":null,"body":"Code 123456","code":"123456","source":"SignUp","created_ms":5}"#;
         let m: OutboxMessage = serde_json::from_str(old).unwrap();
-        assert_eq!((m.status, m.attempts, m.next_attempt_ms, m.last_error, m.sent_ms), (DeliveryStatus::Recorded, 0, None, None, None));
+        assert_eq!(
+            (m.status, m.attempts, m.next_attempt_ms, m.last_error, m.sent_ms),
+            (DeliveryStatus::Recorded, 0, None, None, None)
+        );
         assert_eq!(m.body, "Code 123456");
     }
 

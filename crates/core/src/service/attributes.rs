@@ -42,10 +42,7 @@ pub(crate) fn is_phone(s: &str) -> bool {
 
 /// `[{Name, Value}]` as pairs; an absent Value is the empty string.
 pub(crate) fn attribute_pairs(list: Option<&[AttributeType]>) -> Vec<(String, String)> {
-    list.unwrap_or_default()
-        .iter()
-        .map(|a| (a.name.clone(), a.value.clone().unwrap_or_default()))
-        .collect()
+    list.unwrap_or_default().iter().map(|a| (a.name.clone(), a.value.clone().unwrap_or_default())).collect()
 }
 
 /// Checks attribute writes: known to the schema, writable by this caller, well formed.
@@ -148,7 +145,9 @@ pub(crate) fn readable(user: &User, client: Option<&AppClient>) -> Vec<Attribute
         .iter()
         .filter(|(n, _)| match client {
             None => true,
-            Some(_) => !n.starts_with("dev:") && allowed.as_ref().is_none_or(|l| n == "sub" || l.iter().any(|a| a == n)),
+            Some(_) => {
+                !n.starts_with("dev:") && allowed.as_ref().is_none_or(|l| n == "sub" || l.iter().any(|a| a == n))
+            }
         })
         .map(|(n, v)| AttributeType { name: n.clone(), value: Some(v.clone()) })
         .collect()

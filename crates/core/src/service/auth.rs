@@ -46,7 +46,12 @@ pub(crate) struct AuthStep {
 
 impl AuthStep {
     pub(crate) fn challenge(name: ChallengeNameType, session: Option<String>, parameters: StringMap) -> Self {
-        Self { challenge_name: Some(name), session, challenge_parameters: Some(parameters), authentication_result: None }
+        Self {
+            challenge_name: Some(name),
+            session,
+            challenge_parameters: Some(parameters),
+            authentication_result: None,
+        }
     }
 
     pub(crate) fn tokens(result: AuthenticationResultType) -> Self {
@@ -55,7 +60,7 @@ impl AuthStep {
 }
 
 macro_rules! auth_step_into {
-    ($($response:ident),*) => {$(
+    ($($response:ident { $($extra:ident: $value:expr),* }),* $(,)?) => {$(
         impl From<AuthStep> for $response {
             fn from(s: AuthStep) -> Self {
                 Self {
@@ -63,14 +68,19 @@ macro_rules! auth_step_into {
                     session: s.session,
                     challenge_parameters: s.challenge_parameters,
                     authentication_result: s.authentication_result,
-                    ..Default::default()
+                    $($extra: $value,)*
                 }
             }
         }
     )*};
 }
 
-auth_step_into!(InitiateAuthResponse, AdminInitiateAuthResponse, RespondToAuthChallengeResponse, AdminRespondToAuthChallengeResponse);
+auth_step_into!(
+    InitiateAuthResponse { available_challenges: None },
+    AdminInitiateAuthResponse { available_challenges: None },
+    RespondToAuthChallengeResponse {},
+    AdminRespondToAuthChallengeResponse {},
+);
 
 /// InitiateAuth and AdminInitiateAuth, as one request.
 struct Initiate {
@@ -116,7 +126,12 @@ pub(crate) fn register_failure(l: &mut Lockout, now: i64) {
 impl Service {
     /// The client of an auth call and its pool; admin calls name the pool, which must be the
     /// client's.
-    async fn auth_client(&self, ctx: &RequestContext, pool_id: Option<&str>, client_id: &str) -> Result<(AppClient, UserPool)> {
+    async fn auth_client(
+        &self,
+        ctx: &RequestContext,
+        pool_id: Option<&str>,
+        client_id: &str,
+    ) -> Result<(AppClient, UserPool)> {
         if let Some(pool_id) = pool_id {
             let pool = self.pool(pool_id).await?;
             let client = self.pool_client(&pool.id, client_id).await?;
@@ -232,7 +247,12 @@ impl Service {
         Ok(())
     }
 
-    pub(crate) async fn check_password_sign_in(&self, client: &AppClient, user: Option<User>, password: &str) -> Result<User> {
+    pub(crate) async fn check_password_sign_in(
+        &self,
+        client: &AppClient,
+        user: Option<User>,
+        password: &str,
+    ) -> Result<User> {
         let Some(user) = user else {
             return Err(if client.prevents_user_existence_errors() { incorrect() } else { user_not_found() });
         };
@@ -420,7 +440,8 @@ impl Service {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
         let lineage = Lineage { origin_jti: session.origin_jti, auth_time: session.auth_time };
-        let token_ctx = TokenContext { source: TriggerSource::TokenGenerationRefreshTokens, caller: ctx, client_metadata: None };
+        let token_ctx =
+            TokenContext { source: TriggerSource::TokenGenerationRefreshTokens, caller: ctx, client_metadata: None };
         let result = self.issue_tokens(pool, client, &user, Some(lineage), &token_ctx).await?;
         Ok(AuthStep::tokens(result))
     }
@@ -506,7 +527,9 @@ impl Service {
                 check_writes(&pool, &attrs, Writer::Client(&client), false)?;
                 for n in pool.required_attributes() {
                     if user.attribute(n).is_none_or(str::is_empty) && !attrs.iter().any(|(k, _)| k == n) {
-                        return Err(CognitoError::invalid_parameter(format!("Invalid attributes given, {n} is missing")));
+                        return Err(CognitoError::invalid_parameter(format!(
+                            "Invalid attributes given, {n} is missing"
+                        )));
                     }
                 }
                 let (user, ()) = self
@@ -536,13 +559,17 @@ impl Service {
                 let factor = super::mfa::Factor::from_challenge(challenge.as_str()).expect("matched above");
                 self.answer_mfa(&pool, &client, factor, &input, name, &caller).await
             }
-            other => Err(CognitoError::invalid_parameter(format!(
-                "{other} is not a supported challenge in cognate yet."
-            ))),
+            other => {
+                Err(CognitoError::invalid_parameter(format!("{other} is not a supported challenge in cognate yet.")))
+            }
         }
     }
 
-    pub async fn global_sign_out(&self, ctx: &RequestContext, req: GlobalSignOutRequest) -> Result<GlobalSignOutResponse> {
+    pub async fn global_sign_out(
+        &self,
+        ctx: &RequestContext,
+        req: GlobalSignOutRequest,
+    ) -> Result<GlobalSignOutResponse> {
         let caller = self.token_caller(ctx, &req.access_token).await?;
         self.store.revoke_user_refresh(&caller.pool.id, &caller.user.username).await?;
         Ok(GlobalSignOutResponse::default())

@@ -136,12 +136,9 @@ impl Service {
         let pool = self.pool(pool_id).await?;
         let existing = match fixed_id {
             Some(id) => self.store.get_client(id).await?.filter(|c| c.pool_id == pool_id),
-            None => self
-                .store
-                .list_clients(pool_id, None, 1000)
-                .await?
-                .into_iter()
-                .find(|c| c.name() == req.client_name),
+            None => {
+                self.store.list_clients(pool_id, None, 1000).await?.into_iter().find(|c| c.name() == req.client_name)
+            }
         };
         let Some(existing) = existing else {
             let created = self.insert_client(&req, fixed_id).await?;
@@ -186,7 +183,11 @@ impl Service {
         Ok(UpdateUserPoolClientResponse { user_pool_client: Some(client_view(&client)?) })
     }
 
-    pub async fn delete_user_pool_client(&self, _ctx: &RequestContext, req: DeleteUserPoolClientRequest) -> Result<Empty> {
+    pub async fn delete_user_pool_client(
+        &self,
+        _ctx: &RequestContext,
+        req: DeleteUserPoolClientRequest,
+    ) -> Result<Empty> {
         self.pool_client(&req.user_pool_id, &req.client_id).await?;
         if !self.store.delete_client(&req.user_pool_id, &req.client_id).await? {
             return Err(CognitoError::client_not_found(&req.client_id));
@@ -298,9 +299,9 @@ impl Service {
 fn new_secret(req: &CreateUserPoolClientRequest, existing: Option<&str>) -> Result<Option<String>> {
     let generate = req.generate_secret == Some(true);
     match req.client_secret.as_deref() {
-        Some(_) if generate => Err(CognitoError::invalid_parameter(
-            "GenerateSecret cannot be true when ClientSecret is provided.",
-        )),
+        Some(_) if generate => {
+            Err(CognitoError::invalid_parameter("GenerateSecret cannot be true when ClientSecret is provided."))
+        }
         Some(s) => Ok(Some(s.to_owned())),
         None if generate => Ok(Some(existing.map_or_else(ids::client_secret, str::to_owned))),
         None => Ok(None),
@@ -335,7 +336,12 @@ fn check_attributes(pool: &UserPool, attrs: Option<&[String]>, which: &str) -> R
 /// refresh tokens 1 hour to 10 years.
 fn check_validity(input: &ClientSettings) -> Result<()> {
     let units = input.token_validity_units.as_ref();
-    let check = |value: Option<i32>, unit: Option<cognate_api::TimeUnitsType>, default_unit: &str, min: i64, max: i64, refresh: bool| {
+    let check = |value: Option<i32>,
+                 unit: Option<cognate_api::TimeUnitsType>,
+                 default_unit: &str,
+                 min: i64,
+                 max: i64,
+                 refresh: bool| {
         let Some(v) = value.map(i64::from) else { return Ok(()) };
         if v == 0 && refresh {
             return Ok(());

@@ -76,6 +76,7 @@ impl Flow<'_> {
 
 impl Service {
     /// InitiateAuth / AdminInitiateAuth with CUSTOM_AUTH.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn start_custom_auth(
         &self,
         pool: &UserPool,
@@ -118,6 +119,7 @@ impl Service {
     }
 
     /// RespondToAuthChallenge with CUSTOM_CHALLENGE.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn answer_custom_challenge(
         &self,
         pool: &UserPool,
@@ -200,7 +202,13 @@ impl Service {
             user_not_found: flow.user_not_found(),
         };
         let out = self
-            .run_trigger::<DefineAuthChallenge>(flow.pool, TriggerSource::DefineAuthChallenge, flow.user_name(), &flow.ctx, request)
+            .run_trigger::<DefineAuthChallenge>(
+                flow.pool,
+                TriggerSource::DefineAuthChallenge,
+                flow.user_name(),
+                &flow.ctx,
+                request,
+            )
             .await?
             .ok_or_else(not_configured)?;
         let issue = out.issue_tokens == Some(true);
@@ -216,13 +224,16 @@ impl Service {
             // A flow for an unknown user can never end in tokens.
             let Some(user) = flow.user.as_ref() else { return Err(incorrect()) };
             let source = TriggerSource::TokenGenerationAuthentication;
-            return self.complete_sign_in(flow.pool, flow.client, user, source, &flow.ctx, flow.client_metadata.clone()).await;
+            return self
+                .complete_sign_in(flow.pool, flow.client, user, source, &flow.ctx, flow.client_metadata.clone())
+                .await;
         }
         match challenge.as_deref() {
             Some("CUSTOM_CHALLENGE") => self.create_round(flow).await,
             Some("PASSWORD_VERIFIER") => {
                 let Some(srp_a) = flow.srp_a.take() else { return Err(unrecognizable()) };
-                let mut step = self.srp_challenge(flow.pool, flow.client, &flow.typed_name, flow.user.as_ref(), &srp_a)?;
+                let mut step =
+                    self.srp_challenge(flow.pool, flow.client, &flow.typed_name, flow.user.as_ref(), &srp_a)?;
                 let session = self.new_session(
                     &flow.pool.id,
                     &flow.client.client_id,
@@ -259,7 +270,13 @@ impl Service {
             user_not_found: flow.user_not_found(),
         };
         let out = self
-            .run_trigger::<CreateAuthChallenge>(flow.pool, TriggerSource::CreateAuthChallenge, flow.user_name(), &flow.ctx, request)
+            .run_trigger::<CreateAuthChallenge>(
+                flow.pool,
+                TriggerSource::CreateAuthChallenge,
+                flow.user_name(),
+                &flow.ctx,
+                request,
+            )
             .await?
             .ok_or_else(not_configured)?;
         flow.state.private = out.private_challenge_parameters.unwrap_or_default().into_iter().collect();

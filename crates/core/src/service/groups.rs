@@ -96,7 +96,11 @@ impl Service {
         Ok(ListGroupsResponse { groups: Some(groups.iter().map(group_type).collect()), next_token: next })
     }
 
-    pub async fn admin_add_user_to_group(&self, _ctx: &RequestContext, req: AdminAddUserToGroupRequest) -> Result<Empty> {
+    pub async fn admin_add_user_to_group(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminAddUserToGroupRequest,
+    ) -> Result<Empty> {
         let pool = self.pool(&req.user_pool_id).await?;
         let user = self.admin_user(&pool, &req.username).await?;
         let g = self.group(&pool.id, &req.group_name).await?;
@@ -140,7 +144,10 @@ impl Service {
         let page = Page::new(req.limit, 60, req.next_token.as_deref());
         let mut users = self.store.users_in_group(&pool.id, &g.name, page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut users, |u| u.username.clone());
-        Ok(ListUsersInGroupResponse { users: Some(users.iter().map(|u| Self::list_view(u, None)).collect()), next_token: next })
+        Ok(ListUsersInGroupResponse {
+            users: Some(users.iter().map(|u| Self::list_view(u, None)).collect()),
+            next_token: next,
+        })
     }
 
     /// The outbox, newest first.

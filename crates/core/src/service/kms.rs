@@ -52,12 +52,17 @@ impl Service {
         let arn = if key_id.starts_with("arn:") {
             key_id.to_owned()
         } else if key_id.starts_with("alias/") {
-            return Err(KmsError::new("NotFoundException", format!("Alias arn:aws:kms:{}:{}:{key_id} is not found.", cfg.region, cfg.account_id)));
+            return Err(KmsError::new(
+                "NotFoundException",
+                format!("Alias arn:aws:kms:{}:{}:{key_id} is not found.", cfg.region, cfg.account_id),
+            ));
         } else {
             format!("arn:aws:kms:{}:{}:key/{key_id}", cfg.region, cfg.account_id)
         };
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let short_name = |s: &str| (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let short_name = |s: &str| {
+            (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
         let well_formed = parts.len() == 6
             && parts[1].starts_with("aws")
             && short_name(parts[1])
@@ -65,7 +70,9 @@ impl Service {
             && short_name(parts[3])
             && parts[4].len() == 12
             && parts[4].bytes().all(|b| b.is_ascii_digit())
-            && parts[5].strip_prefix("key/").is_some_and(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+            && parts[5].strip_prefix("key/").is_some_and(|id| {
+                !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
         if parts.len() == 6 && parts[5].starts_with("alias/") {
             return Err(KmsError::new("NotFoundException", format!("Alias {arn} is not found.")));
         }
@@ -90,7 +97,8 @@ impl Service {
             ));
         }
         let arn = self.kms_key_arn(key_id)?;
-        let aad = esdk::serialize_context(context).map_err(|_| KmsError::new("ValidationException", "Encryption context is too large."))?;
+        let aad = esdk::serialize_context(context)
+            .map_err(|_| KmsError::new("ValidationException", "Encryption context is too large."))?;
         let sealed = self
             .master()
             .seal(&format!("{PURPOSE_PREFIX}{arn}"), &aad, plaintext)
@@ -145,7 +153,8 @@ impl Service {
                 "1 validation error detected: Value at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024",
             ));
         }
-        let key = cognate_crypto::random::bytes(bytes).map_err(|_| KmsError::new("KMSInternalException", "Internal error."))?;
+        let key = cognate_crypto::random::bytes(bytes)
+            .map_err(|_| KmsError::new("KMSInternalException", "Internal error."))?;
         let (arn, blob) = self.kms_encrypt(key_id, &key, context)?;
         Ok((arn, key, blob))
     }

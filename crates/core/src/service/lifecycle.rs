@@ -56,11 +56,8 @@ impl Service {
         client_metadata: Option<StringMap>,
         caller: &CallerContext,
     ) -> Result<Option<PreSignUpDecision>> {
-        let request = PreSignUpRequest {
-            user_attributes: attrs.iter().cloned().collect(),
-            validation_data,
-            client_metadata,
-        };
+        let request =
+            PreSignUpRequest { user_attributes: attrs.iter().cloned().collect(), validation_data, client_metadata };
         let Some(out) = self.run_trigger::<PreSignUp>(pool, source, username, caller, request).await? else {
             return Ok(None);
         };

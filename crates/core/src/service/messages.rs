@@ -49,7 +49,11 @@ impl Delivery {
     pub(crate) fn details(&self) -> CodeDeliveryDetailsType {
         CodeDeliveryDetailsType {
             destination: Some(mask(&self.destination)),
-            delivery_medium: Some(if self.channel == "EMAIL" { DeliveryMediumType::Email } else { DeliveryMediumType::Sms }),
+            delivery_medium: Some(if self.channel == "EMAIL" {
+                DeliveryMediumType::Email
+            } else {
+                DeliveryMediumType::Sms
+            }),
             attribute_name: Some(self.attribute.to_owned()),
         }
     }
@@ -74,10 +78,7 @@ pub(crate) enum MessageKind {
 /// Where the sign-up confirmation code goes: the first auto-verified attribute the user has.
 pub(crate) fn signup_delivery(pool: &UserPool, user: &User) -> Option<Delivery> {
     let auto = pool.auto_verified_attributes();
-    ["email", "phone_number"]
-        .into_iter()
-        .filter(|a| auto.iter().any(|x| x == a))
-        .find_map(|a| Delivery::to(user, a))
+    ["email", "phone_number"].into_iter().filter(|a| auto.iter().any(|x| x == a)).find_map(|a| Delivery::to(user, a))
 }
 
 /// Where a password-reset code goes: a verified email or phone, in the pool's recovery order.
@@ -164,7 +165,10 @@ impl Service {
             .map(|a| a.iter().filter_map(Value::as_i64).filter(|t| now - t < HOUR_MS).collect())
             .unwrap_or_default();
         if recent.len() >= limit {
-            return Err(CognitoError::new(ErrorKind::LimitExceeded, "Attempt limit exceeded, please try after some time."));
+            return Err(CognitoError::new(
+                ErrorKind::LimitExceeded,
+                "Attempt limit exceeded, please try after some time.",
+            ));
         }
         recent.push(now);
         issues.insert(key, json!(recent));
@@ -185,11 +189,17 @@ impl Service {
             return Err(expired_code());
         }
         if record.attempts >= MAX_CODE_ATTEMPTS {
-            return Err(CognitoError::new(ErrorKind::LimitExceeded, "Attempt limit exceeded, please try after some time."));
+            return Err(CognitoError::new(
+                ErrorKind::LimitExceeded,
+                "Attempt limit exceeded, please try after some time.",
+            ));
         }
         if !cognate_crypto::seal::ct_eq(record.hash.as_bytes(), expected.as_bytes()) {
             record.attempts += 1;
-            return Err(CognitoError::new(ErrorKind::CodeMismatch, "Invalid verification code provided, please try again."));
+            return Err(CognitoError::new(
+                ErrorKind::CodeMismatch,
+                "Invalid verification code provided, please try again.",
+            ));
         }
         user.codes.remove(idx);
         Ok(())
@@ -211,9 +221,11 @@ impl Service {
         ctx: &CallerContext,
         metadata: Option<StringMap>,
     ) -> Result<Composed> {
-        let sender = if delivery.channel == "EMAIL" { TriggerKind::CustomEmailSender } else { TriggerKind::CustomSmsSender };
+        let sender =
+            if delivery.channel == "EMAIL" { TriggerKind::CustomEmailSender } else { TriggerKind::CustomSmsSender };
         if let Some((function, _)) = trigger_function(pool, sender) {
-            let source = if sender == TriggerKind::CustomEmailSender { event.email_sender() } else { event.sms_sender() };
+            let source =
+                if sender == TriggerKind::CustomEmailSender { event.email_sender() } else { event.sms_sender() };
             let sender_event = self.custom_sender_event(pool, user, sender, kind, source, code, ctx, metadata)?;
             let mut message = self.outbox_message(pool, user, delivery, None, String::new(), code, event);
             message.status = DeliveryStatus::CustomSender;
@@ -296,8 +308,11 @@ impl Service {
                 format!("Unable to encrypt the code with KMS key {key_id}: {}", e.kind),
             )
         })?;
-        let request_type =
-            if sender == TriggerKind::CustomEmailSender { "customEmailSenderRequestV1" } else { "customSMSSenderRequestV1" };
+        let request_type = if sender == TriggerKind::CustomEmailSender {
+            "customEmailSenderRequestV1"
+        } else {
+            "customSMSSenderRequestV1"
+        };
         let request = CustomSenderRequest {
             kind: request_type.to_owned(),
             code: Some(base64::engine::general_purpose::STANDARD.encode(encrypted)),
@@ -432,11 +447,8 @@ fn templates(pool: &UserPool, delivery: &Delivery, kind: MessageKind) -> (Option
 /// Cognito's checks on a message a CustomMessage function returns: the code placeholder (and,
 /// for invitations, the username placeholder) present, and within the length limits.
 fn check_custom_text(text: &str, member: &str, kind: MessageKind, email: bool) -> Result<()> {
-    let pattern = if email {
-        r"[\p{L}\p{M}\p{S}\p{N}\p{P}\s*]*\{####\}[\p{L}\p{M}\p{S}\p{N}\p{P}\s*]*"
-    } else {
-        r".*\{####\}.*"
-    };
+    let pattern =
+        if email { r"[\p{L}\p{M}\p{S}\p{N}\p{P}\s*]*\{####\}[\p{L}\p{M}\p{S}\p{N}\p{P}\s*]*" } else { r".*\{####\}.*" };
     let max = if email { 20_000 } else { 140 };
     let mut problems = Vec::new();
     if text.trim().is_empty() {

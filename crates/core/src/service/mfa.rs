@@ -124,7 +124,8 @@ fn pool_allows(pool: &UserPool, factor: Factor) -> bool {
     let configured = |key: &str| settings.and_then(|m| m.get(key)).filter(|v| !v.is_null());
     match factor {
         Factor::SoftwareToken => {
-            configured("SoftwareTokenMfaConfiguration").and_then(|c| c.get("Enabled")).and_then(Value::as_bool) == Some(true)
+            configured("SoftwareTokenMfaConfiguration").and_then(|c| c.get("Enabled")).and_then(Value::as_bool)
+                == Some(true)
         }
         Factor::Email => configured("EmailMfaConfiguration").is_some(),
         Factor::Sms => configured("SmsMfaConfiguration").is_some() || pool.doc.get("SmsConfiguration").is_some(),
@@ -212,7 +213,8 @@ impl Service {
         let one = |k: &str, v: String| -> StringMap { [(k.to_owned(), v)].into_iter().collect() };
         let factor = match step {
             SecondStep::Setup => {
-                let session = self.new_session(&pool.id, &client.client_id, &user.username, MFA_SETUP, minutes, data)?;
+                let session =
+                    self.new_session(&pool.id, &client.client_id, &user.username, MFA_SETUP, minutes, data)?;
                 let parameters = one("MFAS_CAN_SETUP", "[\"SOFTWARE_TOKEN_MFA\"]".into());
                 return Ok(AuthStep::challenge(ChallengeNameType::MfaSetup, Some(session), parameters));
             }
@@ -234,7 +236,8 @@ impl Service {
                 self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::Mfa, minutes * 60_000)).await?;
             let delivery = Delivery::to(&user, attr).ok_or_else(user_not_found)?;
             let event = MessageEvent::Authentication;
-            self.send_code_message(pool, &user, &delivery, MessageKind::Authentication, event, &code, ctx, None).await?;
+            self.send_code_message(pool, &user, &delivery, MessageKind::Authentication, event, &code, ctx, None)
+                .await?;
             parameters.insert("CODE_DELIVERY_DELIVERY_MEDIUM".into(), delivery.channel.to_owned());
             parameters.insert("CODE_DELIVERY_DESTINATION".into(), super::attributes::mask(&delivery.destination));
         }
@@ -256,8 +259,9 @@ impl Service {
         let (state, user) = self.challenge_session(pool, client, input, name, factor.name()).await?;
         let r = |k: &str| input.response(k);
         self.check_secret_hash(client, name, Some(&user), r("SECRET_HASH"))?;
-        let code = r(factor.response_key())
-            .ok_or_else(|| CognitoError::invalid_parameter(format!("Missing required parameter {}", factor.response_key())))?;
+        let code = r(factor.response_key()).ok_or_else(|| {
+            CognitoError::invalid_parameter(format!("Missing required parameter {}", factor.response_key()))
+        })?;
         let check = |u: &mut User| match factor {
             Factor::SoftwareToken => self.check_token_code(u, code),
             _ => self.check_code(u, &CodePurpose::Mfa, code),
@@ -271,7 +275,9 @@ impl Service {
         let checked = self.update_user_with(user, true, check).await;
         let (user, ()) = match checked {
             Ok(done) => done,
-            Err(e) if e.kind == ErrorKind::CodeMismatch && factor != Factor::SoftwareToken => return Err(invalid_code()),
+            Err(e) if e.kind == ErrorKind::CodeMismatch && factor != Factor::SoftwareToken => {
+                return Err(invalid_code())
+            }
             Err(e) if e.kind == ErrorKind::ExpiredCode => {
                 return Err(CognitoError::not_authorized("Invalid session for the user, session is expired."))
             }
@@ -299,7 +305,8 @@ impl Service {
         let r = |k: &str| input.response(k);
         self.check_secret_hash(client, name, Some(&user), r("SECRET_HASH"))?;
         let answer = r("ANSWER").ok_or_else(|| CognitoError::invalid_parameter("Missing required parameter ANSWER"))?;
-        let offered = state.data.get("choices").and_then(Value::as_array).is_some_and(|c| c.iter().any(|x| x == answer));
+        let offered =
+            state.data.get("choices").and_then(Value::as_array).is_some_and(|c| c.iter().any(|x| x == answer));
         let factor = Factor::from_challenge(answer).filter(|_| offered).ok_or_else(|| {
             CognitoError::invalid_parameter(format!("{answer} is not one of the MFA types the user can choose."))
         })?;
@@ -320,7 +327,9 @@ impl Service {
         let (state, user) = self.challenge_session(pool, client, input, name, MFA_SETUP).await?;
         self.check_secret_hash(client, name, Some(&user), input.response("SECRET_HASH"))?;
         if state.data.get("verified").and_then(Value::as_bool) != Some(true) {
-            return Err(CognitoError::invalid_parameter("Software token MFA is not set up: call VerifySoftwareToken first."));
+            return Err(CognitoError::invalid_parameter(
+                "Software token MFA is not set up: call VerifySoftwareToken first.",
+            ));
         }
         self.use_session(&state).await?;
         let (user, ()) = self
@@ -337,7 +346,8 @@ impl Service {
         ctx: &RequestContext,
         req: AssociateSoftwareTokenRequest,
     ) -> Result<AssociateSoftwareTokenResponse> {
-        let (pool, user, session) = self.token_enrolment(ctx, req.access_token.as_deref(), req.session.as_deref()).await?;
+        let (pool, user, session) =
+            self.token_enrolment(ctx, req.access_token.as_deref(), req.session.as_deref()).await?;
         if !pool_allows(&pool, Factor::SoftwareToken) {
             return Err(CognitoError::invalid_parameter("The user pool does not allow software token MFA."));
         }
@@ -370,11 +380,15 @@ impl Service {
             || CognitoError::new(ErrorKind::EnableSoftwareTokenMfa, "Code mismatch and fail enable Software Token MFA");
         let pending = user.settings.get(PENDING_TOKEN).and_then(Value::as_str).map(str::to_owned);
         let Some(pending) = pending else {
-            return Err(CognitoError::invalid_parameter("No software token is being set up: call AssociateSoftwareToken first."));
+            return Err(CognitoError::invalid_parameter(
+                "No software token is being set up: call AssociateSoftwareToken first.",
+            ));
         };
         let secret = self.open_token_secret(&user, &pending)?;
         // A mistyped code leaves an MFA_SETUP session usable for another try.
-        let step = totp::verify(&secret, code, self.now(), TOTP_WINDOW).map_err(CognitoError::internal)?.ok_or_else(mismatch)?;
+        let step = totp::verify(&secret, code, self.now(), TOTP_WINDOW)
+            .map_err(CognitoError::internal)?
+            .ok_or_else(mismatch)?;
         if let Some(state) = &session {
             self.use_session(state).await?;
         }
@@ -457,7 +471,8 @@ impl Service {
     fn seal_token_secret(&self, user: &User, secret: &str) -> Result<String> {
         use base64::Engine as _;
         let aad = format!("{}\n{}", user.pool_id, user.sub);
-        let sealed = self.master().seal(SECRET_PURPOSE, aad.as_bytes(), secret.as_bytes()).map_err(CognitoError::internal)?;
+        let sealed =
+            self.master().seal(SECRET_PURPOSE, aad.as_bytes(), secret.as_bytes()).map_err(CognitoError::internal)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
     }
 
@@ -541,7 +556,11 @@ type Preference = (Option<bool>, Option<bool>);
 
 /// The `SMSMfaSettings` / `EmailMfaSettings` / `SoftwareTokenMfaSettings` a request gives, by
 /// factor.
-fn preferences(sms: Option<Preference>, email: Option<Preference>, token: Option<Preference>) -> Vec<(Factor, Preference)> {
+fn preferences(
+    sms: Option<Preference>,
+    email: Option<Preference>,
+    token: Option<Preference>,
+) -> Vec<(Factor, Preference)> {
     [(Factor::Sms, sms), (Factor::Email, email), (Factor::SoftwareToken, token)]
         .into_iter()
         .filter_map(|(f, p)| p.map(|p| (f, p)))

@@ -27,8 +27,11 @@ impl Service {
         ctx: &CallerContext,
         validation: Option<StringMap>,
     ) -> Result<Option<User>> {
-        let request =
-            UserMigrationRequest { password: Some(password.to_owned()), validation_data: validation, client_metadata: None };
+        let request = UserMigrationRequest {
+            password: Some(password.to_owned()),
+            validation_data: validation,
+            client_metadata: None,
+        };
         self.migrate(pool, client, TriggerSource::UserMigrationAuthentication, typed_name, Some(password), ctx, request)
             .await
     }
@@ -81,7 +84,8 @@ impl Service {
         let force_alias = out.force_alias_creation == Some(true);
         // The function may pick the real username when the typed name was an alias.
         let chosen = attrs.iter().find(|(k, _)| k == "username").map(|(_, v)| v.clone());
-        let mut attrs: Vec<(String, String)> = attrs.into_iter().filter(|(k, _)| k != "username" && k != "sub").collect();
+        let mut attrs: Vec<(String, String)> =
+            attrs.into_iter().filter(|(k, _)| k != "username" && k != "sub").collect();
         check_writes(pool, &attrs, Writer::Admin, true)?;
         let (username, with_name) = match chosen {
             Some(name) => (name, std::mem::take(&mut attrs)),

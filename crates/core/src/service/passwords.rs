@@ -23,10 +23,7 @@ const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ";
 /// Checks a password against the pool's policy, with Cognito's wording.
 pub(crate) fn check_policy(policy: &PasswordPolicy, password: &str) -> Result<()> {
     let fail = |why: &str| {
-        Err(CognitoError::new(
-            ErrorKind::InvalidPassword,
-            format!("Password did not conform with policy: {why}"),
-        ))
+        Err(CognitoError::new(ErrorKind::InvalidPassword, format!("Password did not conform with policy: {why}")))
     };
     if password.chars().count() < policy.minimum_length as usize {
         return fail("Password not long enough");
@@ -59,10 +56,8 @@ impl Service {
         plain.push(v.salt.len() as u8);
         plain.extend_from_slice(&v.salt);
         plain.extend_from_slice(&v.verifier);
-        let sealed = self
-            .master()
-            .seal(purpose::VERIFIER_AT_REST, &aad(user), &plain)
-            .map_err(CognitoError::internal)?;
+        let sealed =
+            self.master().seal(purpose::VERIFIER_AT_REST, &aad(user), &plain).map_err(CognitoError::internal)?;
         user.password = Some(B64.encode(sealed));
         user.password_set_ms = self.now_ms();
         Ok(())

@@ -121,7 +121,6 @@ fn pool_view(doc: Map<String, Value>) -> Result<UserPoolType> {
     serde_json::from_value(Value::Object(doc)).map_err(CognitoError::internal)
 }
 
-
 impl Service {
     /// Loads a pool or fails with Cognito's "does not exist" error.
     pub async fn pool(&self, pool_id: &str) -> Result<UserPool> {
@@ -137,7 +136,11 @@ impl Service {
     }
 
     /// CreateUserPool.
-    pub async fn create_user_pool(&self, _ctx: &RequestContext, req: CreateUserPoolRequest) -> Result<CreateUserPoolResponse> {
+    pub async fn create_user_pool(
+        &self,
+        _ctx: &RequestContext,
+        req: CreateUserPoolRequest,
+    ) -> Result<CreateUserPoolResponse> {
         let pool = self.insert_pool(&req, None).await?;
         Ok(CreateUserPoolResponse { user_pool: Some(self.described(pool).await?) })
     }
@@ -158,7 +161,11 @@ impl Service {
 
     /// Makes the stored pool match a declaration: created when missing (found by `fixed_id`,
     /// else by name), replaced when any member differs.
-    pub async fn apply_pool(&self, req: CreateUserPoolRequest, fixed_id: Option<&str>) -> Result<(String, ApplyOutcome)> {
+    pub async fn apply_pool(
+        &self,
+        req: CreateUserPoolRequest,
+        fixed_id: Option<&str>,
+    ) -> Result<(String, ApplyOutcome)> {
         let existing = match fixed_id {
             Some(id) => self.store.get_pool(id).await?,
             None => self.find_pool_by_name(&req.pool_name).await?,
@@ -205,7 +212,11 @@ impl Service {
         Ok(DescribeUserPoolResponse { user_pool: Some(self.described(pool).await?) })
     }
 
-    pub async fn update_user_pool(&self, _ctx: &RequestContext, req: UpdateUserPoolRequest) -> Result<UpdateUserPoolResponse> {
+    pub async fn update_user_pool(
+        &self,
+        _ctx: &RequestContext,
+        req: UpdateUserPoolRequest,
+    ) -> Result<UpdateUserPoolResponse> {
         let pool_id = req.user_pool_id.as_str();
         let existing = self.pool(pool_id).await?;
         let settings = pool_settings!(req, req.pool_name.as_deref(), None);
@@ -231,7 +242,11 @@ impl Service {
         Ok(Empty {})
     }
 
-    pub async fn list_user_pools(&self, _ctx: &RequestContext, req: ListUserPoolsRequest) -> Result<ListUserPoolsResponse> {
+    pub async fn list_user_pools(
+        &self,
+        _ctx: &RequestContext,
+        req: ListUserPoolsRequest,
+    ) -> Result<ListUserPoolsResponse> {
         let page = Page::new(Some(req.max_results), 60, req.next_token.as_deref());
         let mut pools = self.store.list_pools(page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut pools, |p| p.id.clone());
@@ -432,7 +447,9 @@ impl Service {
         if let Some(v) = &input.user_pool_add_ons {
             doc.insert("UserPoolAddOns".into(), v.clone());
         }
-        if let Some(v) = creation_only("UsernameConfiguration", creation.and_then(|c| c.username_configuration.as_ref())) {
+        if let Some(v) =
+            creation_only("UsernameConfiguration", creation.and_then(|c| c.username_configuration.as_ref()))
+        {
             doc.insert("UsernameConfiguration".into(), v);
         }
         doc.insert(
@@ -464,7 +481,9 @@ impl Service {
 fn mfa_view(pool: &UserPool) -> Result<SetUserPoolMfaConfigResponse> {
     let mut out = Map::new();
     if let Some(settings) = pool.doc.get("MfaSettings").and_then(Value::as_object) {
-        for key in ["SmsMfaConfiguration", "SoftwareTokenMfaConfiguration", "EmailMfaConfiguration", "WebAuthnConfiguration"] {
+        for key in
+            ["SmsMfaConfiguration", "SoftwareTokenMfaConfiguration", "EmailMfaConfiguration", "WebAuthnConfiguration"]
+        {
             if let Some(v) = settings.get(key) {
                 out.insert(key.into(), v.clone());
             }
@@ -498,9 +517,8 @@ fn policies(given: Option<&UserPoolPolicyType>) -> Value {
         m.insert("TemporaryPasswordValidityDays".into(), json!(days));
         pw = Value::Object(m);
     }
-    let sign_in = given
-        .and_then(|g| g.sign_in_policy.as_ref())
-        .map_or(json!({"AllowedFirstAuthFactors": ["PASSWORD"]}), to_json);
+    let sign_in =
+        given.and_then(|g| g.sign_in_policy.as_ref()).map_or(json!({"AllowedFirstAuthFactors": ["PASSWORD"]}), to_json);
     json!({ "PasswordPolicy": pw, "SignInPolicy": sign_in })
 }
 
@@ -514,7 +532,9 @@ fn lambda_config(given: Option<&LambdaConfigType>) -> Result<Value> {
             ));
         }
     }
-    for (key, given) in [("CustomEmailSender", cfg.custom_email_sender.is_some()), ("CustomSMSSender", cfg.custom_sms_sender.is_some())] {
+    for (key, given) in
+        [("CustomEmailSender", cfg.custom_email_sender.is_some()), ("CustomSMSSender", cfg.custom_sms_sender.is_some())]
+    {
         if given && cfg.kms_key_id.is_none() {
             return Err(CognitoError::invalid_parameter(format!("KMSKeyID must be provided to use {key}.")));
         }
@@ -523,7 +543,8 @@ fn lambda_config(given: Option<&LambdaConfigType>) -> Result<Value> {
 }
 
 fn verification_template(input: &PoolSettings<'_>) -> Value {
-    let mut t = input.verification_message_template.map(to_json).and_then(|v| v.as_object().cloned()).unwrap_or_default();
+    let mut t =
+        input.verification_message_template.map(to_json).and_then(|v| v.as_object().cloned()).unwrap_or_default();
     // The flat legacy members and the template describe the same messages.
     for (flat, member) in [
         (input.sms_verification_message, "SmsMessage"),
@@ -552,9 +573,7 @@ fn build_schema(given: Option<&[SchemaAttributeType]>) -> Result<Vec<Value>> {
     for attr in given.unwrap_or_default() {
         let name = attr.name.as_deref().unwrap_or_default();
         if !seen.insert(name.to_owned()) {
-            return Err(CognitoError::invalid_parameter(format!(
-                "Duplicate attribute name {name} in the schema."
-            )));
+            return Err(CognitoError::invalid_parameter(format!("Duplicate attribute name {name} in the schema.")));
         }
         if STANDARD_ATTRIBUTES.contains(&name) {
             // `identities` is standard but not in a fresh pool's schema: it is added when named.
@@ -567,7 +586,11 @@ fn build_schema(given: Option<&[SchemaAttributeType]>) -> Result<Vec<Value>> {
             let Some(entry) = schema.iter_mut().find(|a| a["Name"] == name).and_then(Value::as_object_mut) else {
                 continue;
             };
-            for (k, v) in [("Mutable", attr.mutable), ("Required", attr.required), ("DeveloperOnlyAttribute", attr.developer_only_attribute)] {
+            for (k, v) in [
+                ("Mutable", attr.mutable),
+                ("Required", attr.required),
+                ("DeveloperOnlyAttribute", attr.developer_only_attribute),
+            ] {
                 if let Some(v) = v {
                     entry.insert(k.into(), json!(v));
                 }

@@ -2,7 +2,9 @@
 //! scope and group overrides it returns. Reserved claims are protected by ignoring attempts
 //! to change them, which can never break a function that works against Cognito.
 
-use cognate_api::trigger::{GroupConfiguration, PreTokenGeneration, PreTokenGenerationRequest, PreTokenGenerationResponse, TriggerKind};
+use cognate_api::trigger::{
+    GroupConfiguration, PreTokenGeneration, PreTokenGenerationRequest, PreTokenGenerationResponse, TriggerKind,
+};
 use serde_json::{json, Map, Value};
 
 use super::tokens::TokenContext;
@@ -14,9 +16,29 @@ use crate::model::{Group, User, UserPool};
 /// Claims no version may add, change or suppress (besides every other `cognito:` claim,
 /// which only the group overrides touch).
 const RESERVED: &[&str] = &[
-    "acr", "amr", "aud", "at_hash", "auth_time", "azp", "cognito:username", "exp", "iat", "identities",
-    "iss", "jti", "nbf", "nonce", "origin_jti", "sub", "token_use", "username", "client_id", "event_id",
-    "device_key", "version", "scope",
+    "acr",
+    "amr",
+    "aud",
+    "at_hash",
+    "auth_time",
+    "azp",
+    "cognito:username",
+    "exp",
+    "iat",
+    "identities",
+    "iss",
+    "jti",
+    "nbf",
+    "nonce",
+    "origin_jti",
+    "sub",
+    "token_use",
+    "username",
+    "client_id",
+    "event_id",
+    "device_key",
+    "version",
+    "scope",
 ];
 const GROUP_CLAIMS: &[&str] = &["cognito:groups", "cognito:roles", "cognito:preferred_role"];
 

@@ -30,13 +30,29 @@ fn invalid() -> CognitoError {
 }
 
 impl Service {
-    pub(crate) fn new_session(&self, pool: &str, client: &str, username: &str, challenge: &str, validity_minutes: i64, data: Value) -> Result<String> {
+    pub(crate) fn new_session(
+        &self,
+        pool: &str,
+        client: &str,
+        username: &str,
+        challenge: &str,
+        validity_minutes: i64,
+        data: Value,
+    ) -> Result<String> {
         let expires_ms = self.now_ms() + validity_minutes * 60_000;
         self.new_session_until(pool, client, username, challenge, expires_ms, data)
     }
 
     /// A session that ends at `expires_ms` (a later step of a flow keeps the flow's deadline).
-    pub(crate) fn new_session_until(&self, pool: &str, client: &str, username: &str, challenge: &str, expires_ms: i64, data: Value) -> Result<String> {
+    pub(crate) fn new_session_until(
+        &self,
+        pool: &str,
+        client: &str,
+        username: &str,
+        challenge: &str,
+        expires_ms: i64,
+        data: Value,
+    ) -> Result<String> {
         let state = SessionState {
             pool: pool.to_owned(),
             client: client.to_owned(),
@@ -47,12 +63,19 @@ impl Service {
             data,
         };
         let plain = serde_json::to_vec(&state).map_err(CognitoError::internal)?;
-        let sealed = self.master().seal(purpose::SESSION, b"cognate-session", &plain).map_err(CognitoError::internal)?;
+        let sealed =
+            self.master().seal(purpose::SESSION, b"cognate-session", &plain).map_err(CognitoError::internal)?;
         Ok(B64URL.encode(sealed))
     }
 
     /// Opens a session of `pool`'s `client` for `challenge`, checking expiry, and uses it up.
-    pub(crate) async fn take_session(&self, session: &str, client: &str, pool: &str, challenge: &str) -> Result<SessionState> {
+    pub(crate) async fn take_session(
+        &self,
+        session: &str,
+        client: &str,
+        pool: &str,
+        challenge: &str,
+    ) -> Result<SessionState> {
         let state = self.open_session(session, client, pool, challenge)?;
         self.use_session(&state).await?;
         Ok(state)
@@ -68,7 +91,13 @@ impl Service {
 
     /// Opens a session of `pool`'s `client` for `challenge` and checks its expiry without using
     /// it up (for answers that may be retried, like a mistyped MFA code).
-    pub(crate) fn open_session(&self, session: &str, client: &str, pool: &str, challenge: &str) -> Result<SessionState> {
+    pub(crate) fn open_session(
+        &self,
+        session: &str,
+        client: &str,
+        pool: &str,
+        challenge: &str,
+    ) -> Result<SessionState> {
         let state = self.unseal_session(session)?;
         if state.client != client || state.pool != pool || state.challenge != challenge {
             return Err(invalid());

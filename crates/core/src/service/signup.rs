@@ -16,7 +16,6 @@ use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result};
 use crate::model::{AppClient, CodePurpose, User, UserPool, UserStatus};
 
-
 fn combination_not_found() -> CognitoError {
     CognitoError::new(ErrorKind::UserNotFound, "Username/client id combination not found.")
 }
@@ -24,7 +23,8 @@ fn combination_not_found() -> CognitoError {
 impl Service {
     /// The app client a client-authenticated call names, and its pool (noted in `ctx`).
     pub(crate) async fn client_and_pool(&self, ctx: &RequestContext, client_id: &str) -> Result<(AppClient, UserPool)> {
-        let client = self.store.get_client(client_id).await?.ok_or_else(|| CognitoError::client_not_found(client_id))?;
+        let client =
+            self.store.get_client(client_id).await?.ok_or_else(|| CognitoError::client_not_found(client_id))?;
         ctx.note_pool(&client.pool_id);
         let pool = self.pool(&client.pool_id).await?;
         Ok((client, pool))
@@ -35,7 +35,13 @@ impl Service {
     /// Checks `SECRET_HASH` (for clients with a secret) against the name the caller typed or,
     /// when it names a known `user`, that user's real username: clients hash whichever they
     /// hold, the alias they typed or the username Cognito handed back.
-    pub(crate) fn check_secret_hash(&self, client: &AppClient, typed: &str, user: Option<&User>, provided: Option<&str>) -> Result<()> {
+    pub(crate) fn check_secret_hash(
+        &self,
+        client: &AppClient,
+        typed: &str,
+        user: Option<&User>,
+        provided: Option<&str>,
+    ) -> Result<()> {
         let Some(secret) = client.secret() else { return Ok(()) };
         let Some(provided) = provided.filter(|p| !p.is_empty()) else {
             return Err(CognitoError::not_authorized(format!(
@@ -73,7 +79,15 @@ impl Service {
         let metadata = req.client_metadata.clone();
         let validation = req.validation_data.as_deref().map(|v| attribute_pairs(Some(v)).into_iter().collect());
         let decision = self
-            .pre_sign_up(&pool, TriggerSource::PreSignUpSignUp, &username, &attrs, validation, metadata.clone(), &caller)
+            .pre_sign_up(
+                &pool,
+                TriggerSource::PreSignUpSignUp,
+                &username,
+                &attrs,
+                validation,
+                metadata.clone(),
+                &caller,
+            )
             .await?;
         let mut user = self.new_user(&pool, &username, attrs, UserStatus::Unconfirmed);
         self.set_password(&mut user, password)?;
@@ -90,24 +104,43 @@ impl Service {
         // rejected message leaves nothing behind.
         let message = match (&delivery, &code) {
             (Some(d), Some(code)) => Some(
-                self.compose_message(&pool, &user, d, MessageKind::Verification, MessageEvent::SignUp, code, &caller, metadata.clone())
-                    .await?,
+                self.compose_message(
+                    &pool,
+                    &user,
+                    d,
+                    MessageKind::Verification,
+                    MessageEvent::SignUp,
+                    code,
+                    &caller,
+                    metadata.clone(),
+                )
+                .await?,
             ),
             _ => None,
         };
         self.insert_new_user(&pool, &user, false).await?;
         if confirmed {
-            self.post_confirmation(&pool, TriggerSource::PostConfirmationConfirmSignUp, &user, &caller, metadata).await?;
+            self.post_confirmation(&pool, TriggerSource::PostConfirmationConfirmSignUp, &user, &caller, metadata)
+                .await?;
         }
         let mut details = None;
         if let (Some(d), Some(m)) = (&delivery, message) {
             self.dispatch(m).await?;
             details = Some(d.details());
         }
-        Ok(SignUpResponse { user_confirmed: confirmed, code_delivery_details: details, user_sub: user.sub, session: None })
+        Ok(SignUpResponse {
+            user_confirmed: confirmed,
+            code_delivery_details: details,
+            user_sub: user.sub,
+            session: None,
+        })
     }
 
-    pub async fn confirm_sign_up(&self, ctx: &RequestContext, req: ConfirmSignUpRequest) -> Result<ConfirmSignUpResponse> {
+    pub async fn confirm_sign_up(
+        &self,
+        ctx: &RequestContext,
+        req: ConfirmSignUpRequest,
+    ) -> Result<ConfirmSignUpResponse> {
         let (client, pool) = self.client_and_pool(ctx, &req.client_id).await?;
         let name = req.username.as_str();
         let user = self.find_user(&pool, name).await?;
@@ -153,8 +186,14 @@ impl Service {
             return Err(e);
         }
         // The confirmation stands even if the trigger fails; the caller still sees the error.
-        self.post_confirmation(&pool, TriggerSource::PostConfirmationConfirmSignUp, &user, &caller, req.client_metadata)
-            .await?;
+        self.post_confirmation(
+            &pool,
+            TriggerSource::PostConfirmationConfirmSignUp,
+            &user,
+            &caller,
+            req.client_metadata,
+        )
+        .await?;
         Ok(ConfirmSignUpResponse::default())
     }
 
@@ -176,17 +215,30 @@ impl Service {
         if user.status != UserStatus::Unconfirmed {
             return Err(CognitoError::invalid_parameter("User is already confirmed."));
         }
-        let delivery = signup_delivery(&pool, &user).ok_or_else(|| {
-            CognitoError::invalid_parameter("Cannot resend codes. Auto verification not turned on.")
-        })?;
-        let (user, code) = self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::SignUp, 24 * HOUR_MS)).await?;
+        let delivery = signup_delivery(&pool, &user)
+            .ok_or_else(|| CognitoError::invalid_parameter("Cannot resend codes. Auto verification not turned on."))?;
+        let (user, code) =
+            self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::SignUp, 24 * HOUR_MS)).await?;
         let caller = ctx.caller(Some(&client.client_id));
-        self.send_code_message(&pool, &user, &delivery, MessageKind::Verification, MessageEvent::ResendCode, &code, &caller, req.client_metadata)
-            .await?;
+        self.send_code_message(
+            &pool,
+            &user,
+            &delivery,
+            MessageKind::Verification,
+            MessageEvent::ResendCode,
+            &code,
+            &caller,
+            req.client_metadata,
+        )
+        .await?;
         Ok(ResendConfirmationCodeResponse { code_delivery_details: Some(delivery.details()) })
     }
 
-    pub async fn forgot_password(&self, ctx: &RequestContext, req: ForgotPasswordRequest) -> Result<ForgotPasswordResponse> {
+    pub async fn forgot_password(
+        &self,
+        ctx: &RequestContext,
+        req: ForgotPasswordRequest,
+    ) -> Result<ForgotPasswordResponse> {
         let (client, pool) = self.client_and_pool(ctx, &req.client_id).await?;
         let name = req.username.as_str();
         let mut user = self.find_user(&pool, name).await?;
@@ -216,9 +268,19 @@ impl Service {
                 "Cannot reset password for the user as there is no registered/verified email or phone_number",
             ));
         };
-        let (user, code) = self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::ForgotPassword, HOUR_MS)).await?;
-        self.send_code_message(&pool, &user, &delivery, MessageKind::Verification, MessageEvent::ForgotPassword, &code, &caller, req.client_metadata)
-            .await?;
+        let (user, code) =
+            self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::ForgotPassword, HOUR_MS)).await?;
+        self.send_code_message(
+            &pool,
+            &user,
+            &delivery,
+            MessageKind::Verification,
+            MessageEvent::ForgotPassword,
+            &code,
+            &caller,
+            req.client_metadata,
+        )
+        .await?;
         Ok(ForgotPasswordResponse { code_delivery_details: Some(delivery.details()) })
     }
 
@@ -257,8 +319,14 @@ impl Service {
             })
             .await?;
         let caller = ctx.caller(Some(&client.client_id));
-        self.post_confirmation(&pool, TriggerSource::PostConfirmationConfirmForgotPassword, &user, &caller, req.client_metadata)
-            .await?;
+        self.post_confirmation(
+            &pool,
+            TriggerSource::PostConfirmationConfirmForgotPassword,
+            &user,
+            &caller,
+            req.client_metadata,
+        )
+        .await?;
         Ok(ConfirmForgotPasswordResponse::default())
     }
 }

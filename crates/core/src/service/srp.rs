@@ -4,9 +4,9 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use cognate_api::ChallengeNameType;
 use cognate_crypto::seal::purpose;
 use cognate_crypto::srp::{self, ServerChallenge, ServerSecret, StoredVerifier};
-use cognate_api::ChallengeNameType;
 
 use super::auth::{incorrect, AuthStep};
 use super::Service;
@@ -52,7 +52,14 @@ impl SecretBlock {
         let mut out = vec![VERSION, u8::from(self.simulated)];
         out.extend_from_slice(&self.expires_ms.to_be_bytes());
         out.extend_from_slice(&self.nonce);
-        for f in [self.pool.as_bytes(), self.client.as_bytes(), self.username.as_bytes(), self.srp_a.as_bytes(), &self.public_b, &self.secret_b] {
+        for f in [
+            self.pool.as_bytes(),
+            self.client.as_bytes(),
+            self.username.as_bytes(),
+            self.srp_a.as_bytes(),
+            &self.public_b,
+            &self.secret_b,
+        ] {
             put(&mut out, f);
         }
         out
@@ -100,7 +107,8 @@ impl Service {
                 let sim = srp::simulated_user(self.master(), &pool.id, typed_name);
                 // A decoy's id must look like a real one: a UUID where usernames are UUIDs,
                 // the typed name elsewhere.
-                let id = if pool.username_attributes().is_empty() { typed_name.to_owned() } else { sim.user_id_for_srp };
+                let id =
+                    if pool.username_attributes().is_empty() { typed_name.to_owned() } else { sim.user_id_for_srp };
                 (id, sim.verifier, true)
             }
         };
@@ -171,7 +179,9 @@ impl Service {
         let verifier: StoredVerifier = self.verifier(&user)?.ok_or_else(incorrect)?;
         let secret = ServerSecret::from_bytes(&block.secret_b).map_err(CognitoError::internal)?;
         let ok = srp::session_key(&block.srp_a, &block.public_b, &secret, &verifier)
-            .map(|key| srp::verify_signature(&key, srp::pool_name(&pool.id), &user.username, &raw, timestamp, signature))
+            .map(|key| {
+                srp::verify_signature(&key, srp::pool_name(&pool.id), &user.username, &raw, timestamp, signature)
+            })
             .unwrap_or(false);
         if !ok {
             self.record_password_failure(user).await?;

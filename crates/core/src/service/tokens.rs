@@ -4,9 +4,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
-use cognate_crypto::seal::purpose;
 use cognate_api::trigger::{CallerContext, TriggerSource};
 use cognate_api::AuthenticationResultType;
+use cognate_crypto::seal::purpose;
 use serde_json::{json, Map, Value};
 
 use super::triggers::StringMap;
@@ -172,11 +172,8 @@ impl Service {
         // The pool comes from the unverified issuer; the signature check against that pool's
         // own key is what makes it trustworthy.
         let payload = token.split('.').nth(1).ok_or_else(invalid_token)?;
-        let claims: Value = B64URL
-            .decode(payload)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(invalid_token)?;
+        let claims: Value =
+            B64URL.decode(payload).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(invalid_token)?;
         let iss = claims.get("iss").and_then(Value::as_str).ok_or_else(invalid_token)?;
         let pool_id = iss.rsplit('/').next().unwrap_or_default();
         if iss != self.issuer(pool_id) {
@@ -185,10 +182,9 @@ impl Service {
         let pool = self.store.get_pool(pool_id).await?.ok_or_else(invalid_token)?;
         ctx.note_pool(&pool.id);
         let keys = self.pool_keys(pool_id).await?;
-        let claims = cognate_crypto::jwt::verify(token, |kid| {
-            (kid == keys.access.kid()).then(|| keys.access.public_key())
-        })
-        .map_err(|_| invalid_token())?;
+        let claims =
+            cognate_crypto::jwt::verify(token, |kid| (kid == keys.access.kid()).then(|| keys.access.public_key()))
+                .map_err(|_| invalid_token())?;
         if claims.get("token_use").and_then(Value::as_str) != Some("access") {
             return Err(invalid_token());
         }
@@ -218,7 +214,6 @@ impl Service {
         Ok(TokenCaller { pool, client, user })
     }
 }
-
 
 /// ID-token claims for the attributes the client may read: verified flags as booleans,
 /// everything else as strings.

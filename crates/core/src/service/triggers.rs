@@ -162,7 +162,8 @@ impl Service {
 /// request and its initial response.
 pub fn sample_event(source: TriggerSource) -> Value {
     use cognate_api::trigger as t;
-    let map = |pairs: &[(&str, &str)]| -> StringMap { pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+    let map =
+        |pairs: &[(&str, &str)]| -> StringMap { pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
     let attrs = map(&[
         ("sub", "4f1c8a52-3a0e-4b6c-9a8b-2d0e5f6a7b8c"),
         ("email", "ana@example.com"),
@@ -210,7 +211,8 @@ pub fn sample_event(source: TriggerSource) -> Value {
             user_attributes: attrs,
             code_parameter: "{####}".into(),
             link_parameter: "{##Click Here##}".into(),
-            username_parameter: (source == TriggerSource::CustomMessageAdminCreateUser).then(|| "{username}".to_owned()),
+            username_parameter: (source == TriggerSource::CustomMessageAdminCreateUser)
+                .then(|| "{username}".to_owned()),
             client_metadata: None,
         }),
         TriggerKind::DefineAuthChallenge => typed::<t::DefineAuthChallenge>(t::DefineAuthChallengeRequest {
@@ -278,11 +280,18 @@ mod tests {
 
     #[test]
     fn errors_follow_cognito() {
-        let failed = InvokeFailure::Function { error_type: None, message: "Apikey non valida!".into(), logs: String::new() };
+        let failed =
+            InvokeFailure::Function { error_type: None, message: "Apikey non valida!".into(), logs: String::new() };
         let e = trigger_error(TriggerKind::PreSignUp, &failed);
-        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::UserLambdaValidation, "PreSignUp failed with error Apikey non valida!."));
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::UserLambdaValidation, "PreSignUp failed with error Apikey non valida!.")
+        );
         let e = trigger_error(TriggerKind::PostAuthentication, &InvokeFailure::Timeout { logs: String::new() });
-        assert_eq!(e.message, "PostAuthentication invocation failed due to error Socket timeout while invoking Lambda function.");
+        assert_eq!(
+            e.message,
+            "PostAuthentication invocation failed due to error Socket timeout while invoking Lambda function."
+        );
         assert_eq!(e.kind, ErrorKind::UnexpectedLambda);
     }
 

@@ -3,15 +3,15 @@
 use cognate_api::trigger::{CallerContext, MessageEvent, TriggerSource};
 use cognate_api::{
     AdminConfirmSignUpRequest, AdminConfirmSignUpResponse, AdminCreateUserRequest, AdminCreateUserResponse,
-    AdminDeleteUserAttributesRequest, AdminDeleteUserAttributesResponse, AdminDeleteUserRequest, AdminDisableUserRequest,
-    AdminDisableUserResponse, AdminEnableUserRequest, AdminEnableUserResponse, AdminGetUserRequest, AdminGetUserResponse,
-    AdminResetUserPasswordRequest, AdminResetUserPasswordResponse, AdminSetUserPasswordRequest,
-    AdminSetUserPasswordResponse, AdminUpdateUserAttributesRequest, AdminUpdateUserAttributesResponse,
-    ChangePasswordRequest, ChangePasswordResponse, CodeDeliveryDetailsType, DeleteUserAttributesRequest,
-    DeleteUserAttributesResponse, DeleteUserRequest, DeliveryMediumType, Empty, GetUserAttributeVerificationCodeRequest,
-    GetUserAttributeVerificationCodeResponse, GetUserRequest, GetUserResponse, ListUsersRequest, ListUsersResponse,
-    MessageActionType, UpdateUserAttributesRequest, UpdateUserAttributesResponse, UserType, VerifyUserAttributeRequest,
-    VerifyUserAttributeResponse,
+    AdminDeleteUserAttributesRequest, AdminDeleteUserAttributesResponse, AdminDeleteUserRequest,
+    AdminDisableUserRequest, AdminDisableUserResponse, AdminEnableUserRequest, AdminEnableUserResponse,
+    AdminGetUserRequest, AdminGetUserResponse, AdminResetUserPasswordRequest, AdminResetUserPasswordResponse,
+    AdminSetUserPasswordRequest, AdminSetUserPasswordResponse, AdminUpdateUserAttributesRequest,
+    AdminUpdateUserAttributesResponse, ChangePasswordRequest, ChangePasswordResponse, CodeDeliveryDetailsType,
+    DeleteUserAttributesRequest, DeleteUserAttributesResponse, DeleteUserRequest, DeliveryMediumType, Empty,
+    GetUserAttributeVerificationCodeRequest, GetUserAttributeVerificationCodeResponse, GetUserRequest, GetUserResponse,
+    ListUsersRequest, ListUsersResponse, MessageActionType, UpdateUserAttributesRequest, UpdateUserAttributesResponse,
+    UserType, VerifyUserAttributeRequest, VerifyUserAttributeResponse,
 };
 use serde_json::{Map, Value};
 
@@ -23,7 +23,6 @@ use super::Service;
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result, StoreError};
 use crate::model::{CodePurpose, User, UserPool, UserStatus};
-
 
 /// `AliasExistsException` for an alias such as `phone_number:+15555550100`.
 fn alias_exists(alias: &str) -> CognitoError {
@@ -154,7 +153,13 @@ impl Service {
     }
 
     /// A new user record (not yet stored).
-    pub(crate) fn new_user(&self, pool: &UserPool, username: &str, attrs: Vec<(String, String)>, status: UserStatus) -> User {
+    pub(crate) fn new_user(
+        &self,
+        pool: &UserPool,
+        username: &str,
+        attrs: Vec<(String, String)>,
+        status: UserStatus,
+    ) -> User {
         let now = self.now_ms();
         // Where the email or phone is the username, the real username is a UUID and is the sub.
         let sub = if pool.username_attributes().is_empty() { crate::ids::uuid() } else { username.to_owned() };
@@ -221,10 +226,8 @@ impl Service {
     /// `UserType` as AdminCreateUser and ListUsers return it, with every attribute or `only`
     /// these.
     pub(crate) fn list_view(user: &User, only: Option<&[String]>) -> UserType {
-        let attrs = readable(user, None)
-            .into_iter()
-            .filter(|a| only.is_none_or(|o| o.iter().any(|n| *n == a.name)))
-            .collect();
+        let attrs =
+            readable(user, None).into_iter().filter(|a| only.is_none_or(|o| o.contains(&a.name))).collect();
         UserType {
             username: Some(user.username.clone()),
             attributes: Some(attrs),
@@ -238,16 +241,22 @@ impl Service {
 
     /// `UserMFASettingList` and `PreferredMfaSetting` of GetUser / AdminGetUser.
     fn mfa_view(user: &User) -> (Option<Vec<String>>, Option<String>) {
-        let list = user.settings.get("UserMFASettingList").and_then(Value::as_array).map(|a| {
-            a.iter().filter_map(Value::as_str).map(str::to_owned).collect()
-        });
+        let list = user
+            .settings
+            .get("UserMFASettingList")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect());
         let preferred = user.settings.get("PreferredMfaSetting").and_then(Value::as_str).map(str::to_owned);
         (list, preferred)
     }
 
     // --- admin operations ----------------------------------------------------------------------
 
-    pub async fn admin_get_user(&self, _ctx: &RequestContext, req: AdminGetUserRequest) -> Result<AdminGetUserResponse> {
+    pub async fn admin_get_user(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminGetUserRequest,
+    ) -> Result<AdminGetUserResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
         let user = self.admin_user(&pool, &req.username).await?;
         let (user_mfa_setting_list, preferred_mfa_setting) = Self::mfa_view(&user);
@@ -271,12 +280,20 @@ impl Service {
         Ok(Empty {})
     }
 
-    pub async fn admin_disable_user(&self, _ctx: &RequestContext, req: AdminDisableUserRequest) -> Result<AdminDisableUserResponse> {
+    pub async fn admin_disable_user(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminDisableUserRequest,
+    ) -> Result<AdminDisableUserResponse> {
         self.admin_set_enabled(&req.user_pool_id, &req.username, false).await?;
         Ok(AdminDisableUserResponse::default())
     }
 
-    pub async fn admin_enable_user(&self, _ctx: &RequestContext, req: AdminEnableUserRequest) -> Result<AdminEnableUserResponse> {
+    pub async fn admin_enable_user(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminEnableUserRequest,
+    ) -> Result<AdminEnableUserResponse> {
         self.admin_set_enabled(&req.user_pool_id, &req.username, true).await?;
         Ok(AdminEnableUserResponse::default())
     }
@@ -297,7 +314,11 @@ impl Service {
         Ok(())
     }
 
-    pub async fn admin_create_user(&self, ctx: &RequestContext, req: AdminCreateUserRequest) -> Result<AdminCreateUserResponse> {
+    pub async fn admin_create_user(
+        &self,
+        ctx: &RequestContext,
+        req: AdminCreateUserRequest,
+    ) -> Result<AdminCreateUserResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
         let name = req.username.as_str();
         let attrs = attribute_pairs(req.user_attributes.as_deref());
@@ -316,7 +337,10 @@ impl Service {
         if action == Some(MessageActionType::Resend) {
             let user = self.admin_user(&pool, name).await?;
             if user.status != UserStatus::ForceChangePassword {
-                return Err(CognitoError::new(ErrorKind::UnsupportedUserState, "Resend not possible. User status is not FORCE_CHANGE_PASSWORD."));
+                return Err(CognitoError::new(
+                    ErrorKind::UnsupportedUserState,
+                    "Resend not possible. User status is not FORCE_CHANGE_PASSWORD.",
+                ));
             }
             let (user, ()) = self.update_user_with(user, false, |u| self.set_password(u, &temp)).await?;
             self.send_invitation(&pool, &user, &mediums, &temp, &caller, req.client_metadata).await?;
@@ -363,7 +387,8 @@ impl Service {
         for m in wanted {
             let attr = if *m == DeliveryMediumType::Email { "email" } else { "phone_number" };
             if let Some(d) = Delivery::to(user, attr) {
-                self.send_code_message(pool, user, &d, MessageKind::Invitation, event, temp, ctx, metadata.clone()).await?;
+                self.send_code_message(pool, user, &d, MessageKind::Invitation, event, temp, ctx, metadata.clone())
+                    .await?;
                 sent = true;
             }
         }
@@ -449,8 +474,14 @@ impl Service {
                 Ok(())
             })
             .await?;
-        self.post_confirmation(&pool, TriggerSource::PostConfirmationConfirmSignUp, &user, &ctx.caller(None), req.client_metadata)
-            .await?;
+        self.post_confirmation(
+            &pool,
+            TriggerSource::PostConfirmationConfirmSignUp,
+            &user,
+            &ctx.caller(None),
+            req.client_metadata,
+        )
+        .await?;
         Ok(AdminConfirmSignUpResponse::default())
     }
 
@@ -495,8 +526,17 @@ impl Service {
         if let (Some(d), Some(code)) = (delivery, code) {
             let caller = ctx.caller(None);
             let event = MessageEvent::ForgotPassword;
-            self.send_code_message(&pool, &user, &d, MessageKind::Verification, event, &code, &caller, req.client_metadata)
-                .await?;
+            self.send_code_message(
+                &pool,
+                &user,
+                &d,
+                MessageKind::Verification,
+                event,
+                &code,
+                &caller,
+                req.client_metadata,
+            )
+            .await?;
         }
         Ok(AdminResetUserPasswordResponse::default())
     }
@@ -509,7 +549,9 @@ impl Service {
         if let Some(only) = only {
             for name in only {
                 if pool.schema_attribute(name).is_none() {
-                    return Err(CognitoError::invalid_parameter(format!("One or more requested attributes do not exist: {name}")));
+                    return Err(CognitoError::invalid_parameter(format!(
+                        "One or more requested attributes do not exist: {name}"
+                    )));
                 }
             }
         }
@@ -615,7 +657,9 @@ impl Service {
     async fn delete_attributes(&self, pool: &UserPool, user: User, names: &[String]) -> Result<()> {
         for name in names {
             let schema = pool.schema_attribute(name).ok_or_else(|| {
-                CognitoError::invalid_parameter(format!("Attributes did not conform to the schema: {name}: Attribute does not exist in the schema."))
+                CognitoError::invalid_parameter(format!(
+                    "Attributes did not conform to the schema: {name}: Attribute does not exist in the schema."
+                ))
             })?;
             if name == "sub" || schema.get("Required").and_then(Value::as_bool) == Some(true) {
                 return Err(CognitoError::invalid_parameter(format!(
@@ -666,9 +710,8 @@ impl Service {
         let attrs = attribute_pairs(Some(&req.user_attributes));
         check_writes(&caller.pool, &attrs, Writer::Client(&caller.client), false)?;
         let who = ctx.caller(Some(&caller.client.client_id));
-        let details = self
-            .apply_attribute_update(&caller.pool, caller.user, &attrs, false, &who, req.client_metadata)
-            .await?;
+        let details =
+            self.apply_attribute_update(&caller.pool, caller.user, &attrs, false, &who, req.client_metadata).await?;
         Ok(UpdateUserAttributesResponse { code_delivery_details_list: Some(details) })
     }
 
@@ -683,7 +726,10 @@ impl Service {
         let refused = |n: &String| {
             n.starts_with("dev:")
                 || n.ends_with("_verified")
-                || caller.pool.schema_attribute(n).is_some_and(|a| a.get("DeveloperOnlyAttribute").and_then(Value::as_bool) == Some(true))
+                || caller
+                    .pool
+                    .schema_attribute(n)
+                    .is_some_and(|a| a.get("DeveloperOnlyAttribute").and_then(Value::as_bool) == Some(true))
                 || writable.as_ref().is_some_and(|w| !w.contains(n))
         };
         if names.iter().any(refused) {
@@ -703,18 +749,31 @@ impl Service {
             "email" => "email",
             "phone_number" => "phone_number",
             other => {
-                return Err(CognitoError::invalid_parameter(format!("Invalid attribute name: {other} cannot be verified.")))
+                return Err(CognitoError::invalid_parameter(format!(
+                    "Invalid attribute name: {other} cannot be verified."
+                )))
             }
         };
         let delivery = Delivery::to(&caller.user, attr)
             .ok_or_else(|| CognitoError::invalid_parameter(format!("User has no attribute {attr}.")))?;
         let (user, code) = self
-            .update_user_with(caller.user, false, |u| self.issue_code(u, CodePurpose::Attribute(attr.to_owned()), 24 * HOUR_MS))
+            .update_user_with(caller.user, false, |u| {
+                self.issue_code(u, CodePurpose::Attribute(attr.to_owned()), 24 * HOUR_MS)
+            })
             .await?;
         let who = ctx.caller(Some(&caller.client.client_id));
         let event = MessageEvent::VerifyUserAttribute;
-        self.send_code_message(&caller.pool, &user, &delivery, MessageKind::Verification, event, &code, &who, req.client_metadata)
-            .await?;
+        self.send_code_message(
+            &caller.pool,
+            &user,
+            &delivery,
+            MessageKind::Verification,
+            event,
+            &code,
+            &who,
+            req.client_metadata,
+        )
+        .await?;
         Ok(GetUserAttributeVerificationCodeResponse { code_delivery_details: Some(delivery.details()) })
     }
 
@@ -737,7 +796,11 @@ impl Service {
         Ok(VerifyUserAttributeResponse::default())
     }
 
-    pub async fn change_password(&self, ctx: &RequestContext, req: ChangePasswordRequest) -> Result<ChangePasswordResponse> {
+    pub async fn change_password(
+        &self,
+        ctx: &RequestContext,
+        req: ChangePasswordRequest,
+    ) -> Result<ChangePasswordResponse> {
         let caller = self.token_caller(ctx, &req.access_token).await?;
         let previous = req.previous_password.as_deref().unwrap_or_default();
         let proposed = req.proposed_password.as_str();
@@ -768,8 +831,16 @@ pub(crate) struct Filter {
 }
 
 const FILTERABLE: &[&str] = &[
-    "username", "email", "phone_number", "name", "given_name", "family_name", "preferred_username",
-    "cognito:user_status", "status", "sub",
+    "username",
+    "email",
+    "phone_number",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "cognito:user_status",
+    "status",
+    "sub",
 ];
 
 pub(crate) fn parse_filter(text: &str) -> Result<Filter> {
@@ -813,8 +884,14 @@ mod tests {
 
     #[test]
     fn filters_parse() {
-        assert_eq!(parse_filter(r#"email = "a@b.c""#).unwrap(), Filter { attribute: "email".into(), prefix: false, value: "a@b.c".into() });
-        assert_eq!(parse_filter(r#"given_name ^= "Jo""#).unwrap(), Filter { attribute: "given_name".into(), prefix: true, value: "Jo".into() });
+        assert_eq!(
+            parse_filter(r#"email = "a@b.c""#).unwrap(),
+            Filter { attribute: "email".into(), prefix: false, value: "a@b.c".into() }
+        );
+        assert_eq!(
+            parse_filter(r#"given_name ^= "Jo""#).unwrap(),
+            Filter { attribute: "given_name".into(), prefix: true, value: "Jo".into() }
+        );
         assert_eq!(parse_filter(r#""cognito:user_status" = "UNCONFIRMED""#).unwrap().attribute, "cognito:user_status");
         assert!(parse_filter("email = a").is_err());
         assert!(parse_filter(r#"custom:x = "1""#).is_err());

@@ -42,12 +42,8 @@ impl Client {
         salt_hex: &str,
         b_hex: &str,
     ) -> ([u8; 32], U3072, SessionKey) {
-        let salt = hex::decode(if salt_hex.len() % 2 == 1 {
-            format!("0{salt_hex}")
-        } else {
-            salt_hex.to_owned()
-        })
-        .unwrap_or_default();
+        let salt = hex::decode(if salt_hex.len() % 2 == 1 { format!("0{salt_hex}") } else { salt_hex.to_owned() })
+            .unwrap_or_default();
         let big_b = parse_hex_uint(b_hex).unwrap_or(U3072::ZERO);
         let u = scramble_u(&self.big_a, &big_b);
         let inner = sha256(&[pool.as_bytes(), user.as_bytes(), b":", password.as_bytes()]);
@@ -55,10 +51,7 @@ impl Client {
         let gx = fe(&U3072::from_u8(2)).pow(&x);
         let base = fe(&big_b).sub(&k_fe().mul(&gx));
         // base^(a + u·x) = base^a · (base^u)^x
-        let s = base
-            .pow(&self.a)
-            .mul(&base.pow(&U256::from_be_slice(&u)).pow(&x))
-            .retrieve();
+        let s = base.pow(&self.a).mul(&base.pow(&U256::from_be_slice(&u)).pow(&x)).retrieve();
         (u, s, derive_key(&s, &u))
     }
 }

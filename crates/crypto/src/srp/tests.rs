@@ -33,10 +33,7 @@ fn pad_examples() {
 
 #[test]
 fn k_value() {
-    assert_eq!(
-        hex::encode(multiplier_k()),
-        "538282c4354742d7cbbde2359fcf67f9f5b3a6b08791e5011b43b8a5b66d9ee6"
-    );
+    assert_eq!(hex::encode(multiplier_k()), "538282c4354742d7cbbde2359fcf67f9f5b3a6b08791e5011b43b8a5b66d9ee6");
 }
 
 #[test]
@@ -48,10 +45,7 @@ fn pool_names() {
 
 #[test]
 fn salt_hex_encoding() {
-    assert_eq!(
-        salt_hex(&hex::decode(SALT_HEX).unwrap()),
-        format!("00{SALT_HEX}")
-    );
+    assert_eq!(salt_hex(&hex::decode(SALT_HEX).unwrap()), format!("00{SALT_HEX}"));
     assert_eq!(salt_hex(&[0x00, 0x3a, 0x01]), "3a01");
     assert_eq!(salt_hex(&[0x00, 0x00, 0x9a]), "009a");
 }
@@ -62,10 +56,7 @@ fn spec_vector() {
     let salt = hex::decode(SALT_HEX).unwrap();
 
     let x = private_x(pool, USER, PASSWORD, &salt);
-    assert_eq!(
-        hex::encode(x.to_be_bytes_arr()),
-        "afc48d966fd4fc98549070ff0b68b41a4b0bda584b00374b7e7ab94cb065953d"
-    );
+    assert_eq!(hex::encode(x.to_be_bytes_arr()), "afc48d966fd4fc98549070ff0b68b41a4b0bda584b00374b7e7ab94cb065953d");
 
     let stored = make_verifier_with_salt(pool, USER, PASSWORD, &salt);
     assert!(hex::encode(&stored.verifier).starts_with("1939607958d86c4f"));
@@ -78,18 +69,12 @@ fn spec_vector() {
     // here with the same formulas and generic exponentiation; `round_trip` covers the real API.
     let b = crypto_bigint::U512::from_be_hex(&"fedcba0987654321".repeat(8));
     let v = from_be_var(&stored.verifier).unwrap();
-    let big_b = k_fe()
-        .mul(&fe(&v))
-        .add(&fe(&U3072::from_u8(2)).pow(&b))
-        .retrieve();
+    let big_b = k_fe().mul(&fe(&v)).add(&fe(&U3072::from_u8(2)).pow(&b)).retrieve();
     let b_hex = hex_of(&big_b);
     assert!(b_hex.starts_with("bce6d876cd17e4c2"));
 
     let (u, s, client_key) = client.derive(pool, USER, PASSWORD, &salt_hex(&stored.salt), &b_hex);
-    assert_eq!(
-        hex::encode(u),
-        "4a04cf80c18c4bb4b113d0e7e60b7b5ebe160dbcb97e43101097022bd089a1dd"
-    );
+    assert_eq!(hex::encode(u), "4a04cf80c18c4bb4b113d0e7e60b7b5ebe160dbcb97e43101097022bd089a1dd");
     assert!(hex_of(&s).starts_with("61bb96f6ba6f034c"));
 
     assert_eq!(scramble_u(&client.big_a, &big_b), u);
@@ -97,33 +82,14 @@ fn spec_vector() {
     let server_s = fe(&client.big_a).mul(&fe(&vu)).pow(&b).retrieve();
     assert_eq!(server_s, s);
     let key = derive_key(&server_s, &u);
-    assert_eq!(
-        hex::encode(key.as_bytes()),
-        "7b0a6b5d35eafdea6f6104bedf81957b"
-    );
+    assert_eq!(hex::encode(key.as_bytes()), "7b0a6b5d35eafdea6f6104bedf81957b");
     assert_eq!(key, client_key);
 
-    let block = base64::engine::general_purpose::STANDARD
-        .decode(SECRET_BLOCK_B64)
-        .unwrap();
+    let block = base64::engine::general_purpose::STANDARD.decode(SECRET_BLOCK_B64).unwrap();
     let sig = signature(&key, pool, USER, &block, TIMESTAMP);
     assert_eq!(b64(&sig), "9v08iGnewA4mtZI1PWdRusNsf1EoT5gGCsZQn90Ik4M=");
-    assert!(verify_signature(
-        &key,
-        pool,
-        USER,
-        &block,
-        TIMESTAMP,
-        "9v08iGnewA4mtZI1PWdRusNsf1EoT5gGCsZQn90Ik4M="
-    ));
-    assert!(verify_signature(
-        &key,
-        pool,
-        USER,
-        &block,
-        TIMESTAMP,
-        "9v08iGnewA4mtZI1PWdRusNsf1EoT5gGCsZQn90Ik4M"
-    ));
+    assert!(verify_signature(&key, pool, USER, &block, TIMESTAMP, "9v08iGnewA4mtZI1PWdRusNsf1EoT5gGCsZQn90Ik4M="));
+    assert!(verify_signature(&key, pool, USER, &block, TIMESTAMP, "9v08iGnewA4mtZI1PWdRusNsf1EoT5gGCsZQn90Ik4M"));
     assert!(!verify_signature(
         &key,
         pool,
@@ -132,22 +98,8 @@ fn spec_vector() {
         "Tue Jan 2 03:04:06 UTC 2024",
         "9v08iGnewA4mtZI1PWdRusNsf1EoT5gGCsZQn90Ik4M="
     ));
-    assert!(!verify_signature(
-        &key,
-        pool,
-        USER,
-        &block,
-        TIMESTAMP,
-        "9v08iGnewA4mtZI1PWdRusNsf1EoT5gGCsZQn90Ik4N="
-    ));
-    assert!(!verify_signature(
-        &key,
-        pool,
-        USER,
-        &block,
-        TIMESTAMP,
-        "not base64"
-    ));
+    assert!(!verify_signature(&key, pool, USER, &block, TIMESTAMP, "9v08iGnewA4mtZI1PWdRusNsf1EoT5gGCsZQn90Ik4N="));
+    assert!(!verify_signature(&key, pool, USER, &block, TIMESTAMP, "not base64"));
     assert_eq!(parse_timestamp(TIMESTAMP).unwrap(), 1_704_164_645);
 }
 
@@ -166,13 +118,7 @@ fn round_trip() {
         // The server restores its state from the sealed SECRET_BLOCK.
         let restored = ServerSecret::from_bytes(&challenge.secret().to_bytes()).unwrap();
         let client = Client::random();
-        let (_, _, ck) = client.derive(
-            pool,
-            user,
-            password,
-            &salt_hex(&stored.salt),
-            &challenge.public_b_hex(),
-        );
+        let (_, _, ck) = client.derive(pool, user, password, &salt_hex(&stored.salt), &challenge.public_b_hex());
         let block = b"sealed state";
         let ts = format_timestamp(1_717_000_000);
         let proof = b64(&signature(&ck, pool, user, block, &ts));
@@ -191,13 +137,8 @@ fn bad_a_is_rejected() {
     let over = "f".repeat(769);
     let huge = format!("{}1", "0".repeat(MAX_A_HEX_LEN));
     let n_plus_1 = hex_of(&modulus().wrapping_add(&U3072::ONE));
-    for bad in [
-        "", "0", "000", "zz", "12 34", "-1", "0x12", "é1", &n_hex, &n_plus_1, &over, &huge,
-    ] {
-        assert!(
-            session_key(bad, ch.public_b(), ch.secret(), &stored).is_err(),
-            "{bad:.30}"
-        );
+    for bad in ["", "0", "000", "zz", "12 34", "-1", "0x12", "é1", &n_hex, &n_plus_1, &over, &huge] {
+        assert!(session_key(bad, ch.public_b(), ch.secret(), &stored).is_err(), "{bad:.30}");
     }
     // Leading zeros and upper case are tolerated.
     let client = Client::random();
@@ -207,10 +148,7 @@ fn bad_a_is_rejected() {
         session_key(&client.a_hex(), ch.public_b(), ch.secret(), &stored).unwrap()
     );
     // A corrupted stored verifier or B is an error, not a panic.
-    let broken = StoredVerifier {
-        salt: vec![],
-        verifier: vec![1; 400],
-    };
+    let broken = StoredVerifier { salt: vec![], verifier: vec![1; 400] };
     assert!(session_key(&client.a_hex(), ch.public_b(), ch.secret(), &broken).is_err());
     assert!(ServerChallenge::new(&broken).is_err());
     assert!(!check_password("p", "u", "pw", &broken));
@@ -248,10 +186,7 @@ fn awslc_matches_crypto_bigint() {
         base[0] = 0x7f; // below N
         let generic = bench_support::modexp_crypto_bigint(&base, &e);
         assert_eq!(bench_support::modexp_awslc(&base, &e).unwrap(), generic);
-        assert_eq!(
-            bench_support::modexp_awslc_public(&base, &e).unwrap(),
-            generic
-        );
+        assert_eq!(bench_support::modexp_awslc_public(&base, &e).unwrap(), generic);
     }
     let zero_e = [0u8; 32];
     assert_eq!(bench_support::modexp_awslc(&[5], &zero_e).unwrap(), vec![1]);
@@ -260,14 +195,8 @@ fn awslc_matches_crypto_bigint() {
 #[test]
 fn timestamps() {
     assert_eq!(parse_timestamp("Thu Jan 1 00:00:00 UTC 1970"), Ok(0));
-    assert_eq!(
-        parse_timestamp("Thu Feb 29 23:59:59 UTC 2024"),
-        Ok(1_709_251_199)
-    );
-    assert_eq!(
-        parse_timestamp("Fri Dec 31 12:00:00 UTC 2027"),
-        Ok(1_830_254_400)
-    );
+    assert_eq!(parse_timestamp("Thu Feb 29 23:59:59 UTC 2024"), Ok(1_709_251_199));
+    assert_eq!(parse_timestamp("Fri Dec 31 12:00:00 UTC 2027"), Ok(1_830_254_400));
     for bad in [
         "Tue Jan 02 03:04:05 UTC 2024",
         "Wed Jan 2 03:04:05 UTC 2024",
@@ -326,10 +255,6 @@ fn debug_output_is_redacted() {
     let ch = ServerChallenge::new(&stored).unwrap();
     let dbg = format!("{stored:?} {ch:?}");
     assert!(!dbg.contains(&hex::encode(&stored.verifier[..8])));
-    assert!(!dbg.contains(
-        &format!("{:?}", &ch.secret().to_bytes()[..4])
-            .trim_end_matches(']')
-            .to_owned()
-    ));
+    assert!(!dbg.contains(&format!("{:?}", &ch.secret().to_bytes()[..4]).trim_end_matches(']').to_owned()));
     assert!(dbg.contains("redacted"));
 }

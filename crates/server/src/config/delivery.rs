@@ -170,7 +170,8 @@ pub(super) fn parse_sms(value: &Value, key: &str, section: &str, errs: &Errs<'_>
         let Value::Object(map) = v else { return Err(errs.at(&sub("headers"), "must be a table of strings")) };
         for (name, value) in map {
             let hkey = sub(&format!("headers.{name}"));
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| errs.at(&hkey, "not a valid header name"))?;
+            let name =
+                HeaderName::from_bytes(name.as_bytes()).map_err(|_| errs.at(&hkey, "not a valid header name"))?;
             let Value::String(value) = value else { return Err(errs.at(&hkey, "must be a string")) };
             let mut value = HeaderValue::from_str(value).map_err(|_| errs.at(&hkey, "not a valid header value"))?;
             value.set_sensitive(true);
@@ -193,8 +194,8 @@ pub(super) fn parse_delivery(value: &Value, errs: &Errs<'_>) -> Result<DeliveryS
         Some(max) => max,
         None => defaults.retry_max_ms.max(retry_initial_ms),
     };
-    let max_attempts = integer(body, "delivery", "max_attempts", 1..=MAX_ATTEMPTS, errs)?
-        .map_or(defaults.max_attempts, |n| n as u32);
+    let max_attempts =
+        integer(body, "delivery", "max_attempts", 1..=MAX_ATTEMPTS, errs)?.map_or(defaults.max_attempts, |n| n as u32);
     Ok(DeliverySettings { retry_initial_ms, retry_max_ms, max_attempts })
 }
 

@@ -41,7 +41,10 @@ pub struct FunctionDecl {
 pub enum RuntimeDecl {
     /// `node`, `python` or `http`: complete as declared.
     Ready(RuntimeSpec),
-    Lambda { endpoint: Option<String>, region: Option<String> },
+    Lambda {
+        endpoint: Option<String>,
+        region: Option<String>,
+    },
 }
 
 impl fmt::Debug for FunctionDecl {
@@ -182,10 +185,9 @@ fn parse_function(
         }
         Some(Value::String(s)) if RUNTIMES.contains(&s.as_str()) => s.as_str(),
         Some(Value::String(s)) => {
-            return Err(errs.at(
-                &sub("runtime"),
-                format!("unknown runtime `{s}` (expected one of: {})", RUNTIMES.join(", ")),
-            ))
+            return Err(
+                errs.at(&sub("runtime"), format!("unknown runtime `{s}` (expected one of: {})", RUNTIMES.join(", ")))
+            )
         }
         Some(_) => return Err(errs.at(&sub("runtime"), "must be a string")),
     };
@@ -206,7 +208,8 @@ fn parse_function(
     let timeout_ms = integer(body, key, "timeout_ms", 1..=MAX_TIMEOUT_MS, errs)?.unwrap_or(DEFAULT_TIMEOUT_MS);
     let env = match body.get("env") {
         None => BTreeMap::new(),
-        Some(v) => parse_env(v).map_err(|(k, m)| errs.at(&k.map(|k| sub(&format!("env.{k}"))).unwrap_or_else(|| sub("env")), m))?,
+        Some(v) => parse_env(v)
+            .map_err(|(k, m)| errs.at(&k.map(|k| sub(&format!("env.{k}"))).unwrap_or_else(|| sub("env")), m))?,
     };
     let string = |member: &str| string(body, key, member, errs);
     let runtime = match runtime {
@@ -290,7 +293,8 @@ pub(super) fn parse_runtimes(value: &Value, errs: &Errs<'_>) -> Result<RuntimeSe
     check_keys(body, "runtimes", &["pool_size", "node", "python"], errs)?;
     let defaults = RuntimeSettings::default();
     Ok(RuntimeSettings {
-        pool_size: integer(body, "runtimes", "pool_size", 1..=MAX_POOL_SIZE, errs)?.map_or(defaults.pool_size, |n| n as usize),
+        pool_size: integer(body, "runtimes", "pool_size", 1..=MAX_POOL_SIZE, errs)?
+            .map_or(defaults.pool_size, |n| n as usize),
         node: string(body, "runtimes", "node", errs)?.unwrap_or(defaults.node),
         python: string(body, "runtimes", "python", errs)?.unwrap_or(defaults.python),
     })

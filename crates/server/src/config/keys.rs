@@ -15,11 +15,21 @@ impl Errs<'_> {
     }
 }
 
-pub(super) fn table<'a>(value: &'a Value, key: &str, hint: &str, errs: &Errs<'_>) -> Result<&'a Map<String, Value>, String> {
+pub(super) fn table<'a>(
+    value: &'a Value,
+    key: &str,
+    hint: &str,
+    errs: &Errs<'_>,
+) -> Result<&'a Map<String, Value>, String> {
     value.as_object().ok_or_else(|| errs.at(key, format!("must be a table ({hint})")))
 }
 
-pub(super) fn check_keys(body: &Map<String, Value>, key: &str, allowed: &[&str], errs: &Errs<'_>) -> Result<(), String> {
+pub(super) fn check_keys(
+    body: &Map<String, Value>,
+    key: &str,
+    allowed: &[&str],
+    errs: &Errs<'_>,
+) -> Result<(), String> {
     match body.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(errs.at(&format!("{key}.{k}"), unknown_key(k, allowed))),
         None => Ok(()),
@@ -71,23 +81,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions() {
-        assert_eq!(nearest("PoolNmae", &["PoolName", "Policies"]), Some("PoolName"));
-        assert_eq!(nearest("ExplicitAuthFlow", &["ExplicitAuthFlows", "ClientName"]), Some("ExplicitAuthFlows"));
-        assert_eq!(nearest("handlr", &["handler", "runtime"]), Some("handler"));
-        assert_eq!(nearest("zzzzzz", &["handler", "runtime"]), None);
-        assert_eq!(unknown_key("colour", &["a", "b"]), "unknown key (expected one of: a, b)");
-        assert_eq!(unknown_key("hots", &["host", "port"]), "unknown key (expected one of: host, port; did you mean host?)");
-    }
-}
 
 /// A non-empty string member. Messages never repeat the value: it may be a credential.
-pub(super) fn string(body: &Map<String, Value>, key: &str, member: &str, errs: &Errs<'_>) -> Result<Option<String>, String> {
+pub(super) fn string(
+    body: &Map<String, Value>,
+    key: &str,
+    member: &str,
+    errs: &Errs<'_>,
+) -> Result<Option<String>, String> {
     match body.get(member) {
         None => Ok(None),
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
@@ -108,5 +109,23 @@ pub(super) fn integer(
         Some(v) => v.as_u64().filter(|n| range.contains(n)).map(Some).ok_or_else(|| {
             errs.at(&format!("{key}.{member}"), format!("must be an integer from {} to {}", range.start(), range.end()))
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(nearest("PoolNmae", &["PoolName", "Policies"]), Some("PoolName"));
+        assert_eq!(nearest("ExplicitAuthFlow", &["ExplicitAuthFlows", "ClientName"]), Some("ExplicitAuthFlows"));
+        assert_eq!(nearest("handlr", &["handler", "runtime"]), Some("handler"));
+        assert_eq!(nearest("zzzzzz", &["handler", "runtime"]), None);
+        assert_eq!(unknown_key("colour", &["a", "b"]), "unknown key (expected one of: a, b)");
+        assert_eq!(
+            unknown_key("hots", &["host", "port"]),
+            "unknown key (expected one of: host, port; did you mean host?)"
+        );
     }
 }

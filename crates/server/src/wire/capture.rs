@@ -95,7 +95,12 @@ pub async fn query(state: &AppState, body: &Bytes, caller: &Caller) -> Response 
             let (channel, destination) = match (get("PhoneNumber"), get("TargetArn").or_else(|| get("TopicArn"))) {
                 (Some(phone), _) => ("SMS", phone),
                 (None, Some(arn)) => ("SNS", arn),
-                (None, None) => return query_error("InvalidParameter", "Invalid parameter: PhoneNumber, TopicArn or TargetArn is required"),
+                (None, None) => {
+                    return query_error(
+                        "InvalidParameter",
+                        "Invalid parameter: PhoneNumber, TopicArn or TargetArn is required",
+                    )
+                }
             };
             match state.service.capture_message(channel, &destination, get("Subject"), &message, "SNS", from).await {
                 Ok(id) => xml(
@@ -143,7 +148,9 @@ pub async fn ses_v2_send(State(state): State<Arc<AppState>>, headers: HeaderMap,
     for address in &to {
         match state.service.capture_message("EMAIL", address, subject.clone(), &body, "SES", from).await {
             Ok(i) => id = i,
-            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"message": e.message}))).into_response(),
+            Err(e) => {
+                return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"message": e.message}))).into_response()
+            }
         }
     }
     axum::Json(json!({ "MessageId": id })).into_response()

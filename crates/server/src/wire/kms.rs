@@ -11,7 +11,6 @@ use cognate_core::service::{KmsError, KmsResult};
 use cognate_core::Service;
 use serde_json::{json, Map, Value};
 
-
 pub(crate) const TARGET_PREFIX: &str = "TrentService.";
 
 /// Answers one KMS call. `body` is the raw JSON request.
@@ -22,7 +21,10 @@ pub(crate) fn handle(service: &Service, operation: &str, body: &[u8]) -> Respons
             Value::Object(m) => Some(m),
             _ => None,
         })
-        .ok_or_else(|| KmsError { kind: "SerializationException", message: "Request body is not a JSON object.".into() })
+        .ok_or_else(|| KmsError {
+            kind: "SerializationException",
+            message: "Request body is not a JSON object.".into(),
+        })
         .and_then(|input| call(service, operation, &input));
     match result {
         Ok(v) => super::success(v.to_string().into_bytes()),
@@ -44,11 +46,14 @@ fn call(service: &Service, operation: &str, input: &Map<String, Value>) -> KmsRe
             check_algorithm(input)?;
             let plaintext = blob(input, "Plaintext")?;
             let (arn, ciphertext) = service.kms_encrypt(key_id(input)?, &plaintext, &context(input)?)?;
-            Ok(json!({"KeyId": arn, "CiphertextBlob": b64.encode(ciphertext), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}))
+            Ok(
+                json!({"KeyId": arn, "CiphertextBlob": b64.encode(ciphertext), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+            )
         }
         "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
             let bytes = data_key_length(input)?;
-            let (arn, plaintext, ciphertext) = service.kms_generate_data_key(key_id(input)?, bytes, &context(input)?)?;
+            let (arn, plaintext, ciphertext) =
+                service.kms_generate_data_key(key_id(input)?, bytes, &context(input)?)?;
             let mut out = json!({"KeyId": arn, "CiphertextBlob": b64.encode(ciphertext)});
             if operation == "GenerateDataKey" {
                 out["Plaintext"] = json!(b64.encode(plaintext));
@@ -77,7 +82,9 @@ fn call(service: &Service, operation: &str, input: &Map<String, Value>) -> KmsRe
         }
         _ => Err(KmsError {
             kind: "UnsupportedOperationException",
-            message: format!("cognate's KMS endpoint answers Decrypt, Encrypt, GenerateDataKey and DescribeKey, not {operation}."),
+            message: format!(
+                "cognate's KMS endpoint answers Decrypt, Encrypt, GenerateDataKey and DescribeKey, not {operation}."
+            ),
         }),
     }
 }
@@ -88,7 +95,9 @@ fn validation(message: impl Into<String>) -> KmsError {
 
 fn key_id(input: &Map<String, Value>) -> KmsResult<&str> {
     optional_string(input, "KeyId")?.ok_or_else(|| {
-        validation("1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null")
+        validation(
+            "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null",
+        )
     })
 }
 

@@ -354,10 +354,7 @@ async fn handle(state: &AppState, req: Request, seen: &mut Seen) -> Result<Vec<u
 }
 
 fn operation_name(headers: &HeaderMap) -> Result<String, WireError> {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(unknown_operation)?;
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).ok_or_else(unknown_operation)?;
     match target.strip_prefix(TARGET_PREFIX) {
         Some(op) if !op.is_empty() => Ok(op.to_owned()),
         _ => Err(unknown_operation()),

@@ -51,8 +51,7 @@ static MODEL: LazyLock<Model> = LazyLock::new(|| {
     if let Some(shapes) = raw.get_mut("shapes").and_then(Value::as_object_mut) {
         for shape in shapes.values_mut() {
             if let Some(m) = shape.get("members").and_then(Value::as_object).cloned() {
-                let pairs: Vec<Value> =
-                    m.into_iter().map(|(k, v)| Value::Array(vec![Value::String(k), v])).collect();
+                let pairs: Vec<Value> = m.into_iter().map(|(k, v)| Value::Array(vec![Value::String(k), v])).collect();
                 shape["members"] = Value::Array(pairs);
             }
         }
@@ -193,11 +192,7 @@ impl Violation {
 
     pub fn wire_message(&self) -> String {
         match &self.value {
-            Some(v) => format!(
-                "Value {v} at '{}' failed to satisfy constraint: {}",
-                self.wire_path(),
-                self.constraint
-            ),
+            Some(v) => format!("Value {v} at '{}' failed to satisfy constraint: {}", self.wire_path(), self.constraint),
             None => format!("Value at '{}' failed to satisfy constraint: {}", self.wire_path(), self.constraint),
         }
     }
@@ -207,11 +202,7 @@ impl Violation {
 pub fn constraints_message(violations: &[Violation]) -> String {
     let n = violations.len();
     let parts: Vec<String> = violations.iter().map(Violation::wire_message).collect();
-    format!(
-        "{n} validation error{} detected: {}",
-        if n == 1 { "" } else { "s" },
-        parts.join("; ")
-    )
+    format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, parts.join("; "))
 }
 
 /// A path in the caller's own spelling (for config files): `Policies.PasswordPolicy[0]`.
@@ -264,10 +255,9 @@ fn display(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Array(a) => format!("[{}]", a.iter().map(display).collect::<Vec<_>>().join(", ")),
-        Value::Object(o) => format!(
-            "{{{}}}",
-            o.iter().map(|(k, v)| format!("{k}={}", display(v))).collect::<Vec<_>>().join(", ")
-        ),
+        Value::Object(o) => {
+            format!("{{{}}}", o.iter().map(|(k, v)| format!("{k}={}", display(v))).collect::<Vec<_>>().join(", "))
+        }
         other => other.to_string(),
     }
 }
@@ -373,37 +363,44 @@ impl Validator<'_> {
                 }
                 if let Some(p) = &shape.pattern {
                     if !pattern_matches(p, s) {
-                        self.violation(Some(v), sensitive, format!("Member must satisfy regular expression pattern: {p}"));
+                        self.violation(
+                            Some(v),
+                            sensitive,
+                            format!("Member must satisfy regular expression pattern: {p}"),
+                        );
                     }
                 }
                 if let Some(allowed) = &shape.enum_values {
                     if !allowed.iter().any(|a| a == s) {
-                        self.violation(Some(v), sensitive, format!("Member must satisfy enum value set: [{}]", allowed.join(", ")));
+                        self.violation(
+                            Some(v),
+                            sensitive,
+                            format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
+                        );
                     }
                 }
             }
             "integer" | "long" => {
                 if !(v.is_i64() || v.is_u64()) {
-                    return Err(self.type_error(scalar_mismatch(v, if shape.kind == "integer" { "an Integer" } else { "a Long" })));
+                    return Err(self.type_error(scalar_mismatch(
+                        v,
+                        if shape.kind == "integer" { "an Integer" } else { "a Long" },
+                    )));
                 }
                 self.range(shape, v);
             }
-            "double" | "float"
-                if !v.is_number() => {
-                    return Err(self.type_error(scalar_mismatch(v, "a Double")));
-                }
-            "boolean"
-                if !v.is_boolean() => {
-                    return Err(self.type_error(scalar_mismatch(v, "a Boolean")));
-                }
-            "timestamp"
-                if !v.is_number() && !v.is_string() => {
-                    return Err(self.type_error(scalar_mismatch(v, "a Date")));
-                }
-            "blob"
-                if !v.is_string() => {
-                    return Err(self.type_error(scalar_mismatch(v, "a ByteBuffer")));
-                }
+            "double" | "float" if !v.is_number() => {
+                return Err(self.type_error(scalar_mismatch(v, "a Double")));
+            }
+            "boolean" if !v.is_boolean() => {
+                return Err(self.type_error(scalar_mismatch(v, "a Boolean")));
+            }
+            "timestamp" if !v.is_number() && !v.is_string() => {
+                return Err(self.type_error(scalar_mismatch(v, "a Date")));
+            }
+            "blob" if !v.is_string() => {
+                return Err(self.type_error(scalar_mismatch(v, "a ByteBuffer")));
+            }
             _ => {}
         }
         Ok(())
@@ -548,9 +545,13 @@ mod tests {
     #[test]
     fn wrong_types_are_serialization_errors() {
         let err = model().validate_input("CreateUserPool", &json!({"PoolName": {"a": 1}})).unwrap_err();
-        assert!(matches!(err, Invalid::Type { ref message, .. } if message == "Start of structure or map found where not expected."));
+        assert!(
+            matches!(err, Invalid::Type { ref message, .. } if message == "Start of structure or map found where not expected.")
+        );
         let err = model().validate_input("CreateUserPool", &json!({"PoolName": 5})).unwrap_err();
-        assert!(matches!(err, Invalid::Type { ref message, .. } if message == "NUMBER_VALUE can not be converted to a String"));
+        assert!(
+            matches!(err, Invalid::Type { ref message, .. } if message == "NUMBER_VALUE can not be converted to a String")
+        );
     }
 
     #[test]
@@ -568,20 +569,28 @@ mod tests {
         let body = json!({"ClientId": "abc", "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"PASSWORD": long}});
         let Invalid::Constraints(v) = model().validate_input("InitiateAuth", &body).unwrap_err() else { panic!() };
         assert!(!constraints_message(&v).contains("xxxx"));
-        let body = json!({"ClientId": "abc", "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"USERNAME": "a\u{0}b"}});
+        let body =
+            json!({"ClientId": "abc", "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": {"USERNAME": "a\u{0}b"}});
         assert!(model().validate_input("InitiateAuth", &body).is_err());
     }
 
     #[test]
     fn enum_lists_report_the_whole_list() {
         let body = json!({"UserPoolId": "us-east-1_abc", "ClientName": "c", "ExplicitAuthFlows": ["NOPE"]});
-        let Invalid::Constraints(v) = model().validate_input("CreateUserPoolClient", &body).unwrap_err() else { panic!() };
+        let Invalid::Constraints(v) = model().validate_input("CreateUserPoolClient", &body).unwrap_err() else {
+            panic!()
+        };
         assert!(v[0].wire_message().starts_with("Value '[NOPE]' at 'explicitAuthFlows' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: ["));
     }
 
     #[test]
     fn missing_required_integer_reads_as_zero() {
-        let Invalid::Constraints(v) = model().validate_input("ListUserPools", &json!({})).unwrap_err() else { panic!() };
-        assert_eq!(v[0].wire_message(), "Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1");
+        let Invalid::Constraints(v) = model().validate_input("ListUserPools", &json!({})).unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(
+            v[0].wire_message(),
+            "Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1"
+        );
     }
 }

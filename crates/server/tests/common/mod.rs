@@ -107,7 +107,9 @@ where
     E: cip::error::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
 {
-    let meta = e.as_service_error().map(|s| (s.code().unwrap_or_default().to_owned(), s.message().unwrap_or_default().to_owned()));
+    let meta = e
+        .as_service_error()
+        .map(|s| (s.code().unwrap_or_default().to_owned(), s.message().unwrap_or_default().to_owned()));
     meta.unwrap_or_else(|| (format!("not a service error: {e:?}"), String::new()))
 }
 
@@ -164,7 +166,14 @@ pub async fn confirmed_user(c: &cip::Client, pool: &str, username: &str, passwor
         .send()
         .await
         .expect("AdminCreateUser");
-    c.admin_set_user_password().user_pool_id(pool).username(username).password(password).permanent(true).send().await.expect("AdminSetUserPassword");
+    c.admin_set_user_password()
+        .user_pool_id(pool)
+        .username(username)
+        .password(password)
+        .permanent(true)
+        .send()
+        .await
+        .expect("AdminSetUserPassword");
 }
 
 pub fn attr(name: &str, value: &str) -> cip::types::AttributeType {

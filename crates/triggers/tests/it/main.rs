@@ -12,9 +12,7 @@ use std::time::Duration;
 use cognate_triggers::{runtime_available, FunctionSpec, RuntimeSpec, Runtimes, RuntimesConfig};
 
 pub fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
 }
 
 pub fn runtimes() -> Runtimes {
@@ -29,10 +27,7 @@ pub fn unique(name: &str) -> String {
 pub fn node_spec(file: &str) -> FunctionSpec {
     let mut spec = FunctionSpec::new(
         unique(file.trim_end_matches(".js")),
-        RuntimeSpec::Node {
-            handler_file: fixture(&format!("node/{file}")),
-            export: "handler".into(),
-        },
+        RuntimeSpec::Node { handler_file: fixture(&format!("node/{file}")), export: "handler".into() },
     );
     spec.timeout = Duration::from_secs(10);
     spec
@@ -41,10 +36,7 @@ pub fn node_spec(file: &str) -> FunctionSpec {
 pub fn python_spec(file: &str) -> FunctionSpec {
     let mut spec = FunctionSpec::new(
         unique(file.trim_end_matches(".py")),
-        RuntimeSpec::Python {
-            handler_file: fixture(&format!("python/{file}")),
-            export: "handler".into(),
-        },
+        RuntimeSpec::Python { handler_file: fixture(&format!("python/{file}")), export: "handler".into() },
     );
     spec.timeout = Duration::from_secs(10);
     spec
