@@ -75,8 +75,19 @@ fn sql_limit(limit: usize) -> i64 {
 }
 
 impl SqlStore {
+    /// A private SQLite database in memory, for tests of the service without files or HTTP.
+    /// One connection holds it (each in-memory connection would see its own database), and it
+    /// lives as long as the store.
+    pub async fn in_memory() -> Result<Self, String> {
+        Self::open("sqlite::memory:", Some(1)).await
+    }
+
     /// Connects to `sqlite:…` or `postgres://…` and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, String> {
+        Self::open(url, None).await
+    }
+
+    async fn open(url: &str, connections: Option<u32>) -> Result<Self, String> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -89,10 +100,15 @@ impl SqlStore {
             ));
         };
         let options = AnyConnectOptions::from_str(url).map_err(|e| e.to_string())?;
-        probe(&options, backend).await.map_err(|e| format!("cannot open database {}: {e}", redact(url)))?;
+        if connections.is_none() {
+            probe(&options, backend).await.map_err(|e| format!("cannot open database {}: {e}", redact(url)))?;
+        }
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
-            .min_connections(0)
+            .max_connections(connections.unwrap_or(if backend == Backend::Sqlite { 4 } else { 16 }))
+            .min_connections(connections.unwrap_or(0))
+            // A pooled in-memory database must never be closed for idleness or age.
+            .idle_timeout(connections.is_none().then_some(Duration::from_secs(600)))
+            .max_lifetime(connections.is_none().then_some(Duration::from_secs(1800)))
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {

@@ -226,8 +226,7 @@ impl Service {
     /// `UserType` as AdminCreateUser and ListUsers return it, with every attribute or `only`
     /// these.
     pub(crate) fn list_view(user: &User, only: Option<&[String]>) -> UserType {
-        let attrs =
-            readable(user, None).into_iter().filter(|a| only.is_none_or(|o| o.contains(&a.name))).collect();
+        let attrs = readable(user, None).into_iter().filter(|a| only.is_none_or(|o| o.contains(&a.name))).collect();
         UserType {
             username: Some(user.username.clone()),
             attributes: Some(attrs),

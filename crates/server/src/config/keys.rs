@@ -81,7 +81,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-
 /// A non-empty string member. Messages never repeat the value: it may be a credential.
 pub(super) fn string(
     body: &Map<String, Value>,
