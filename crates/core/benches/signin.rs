@@ -369,6 +369,8 @@ fn benches<M: Measurement<Value = Duration> + 'static>(
         issued_ms: now_secs() * 1000,
         expires_ms: now_secs() * 1000 + 30 * 86_400_000,
         revoked: false,
+        replaced_ms: None,
+        scopes: None,
     };
     g.bench_function("store_password_path", |b| {
         b.iter_batched(

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 
 pub use crate::error::StoreError;
 use crate::model::{
-    AppClient, Group, OutboxFilter, OutboxMessage, RefreshSession, StoredFunction, StoredKey, User, UserPool,
+    AppClient, Group, OutboxFilter, OutboxMessage, PoolObject, RefreshSession, StoredFunction, StoredKey, User,
+    UserPool,
 };
 
 pub type StoreResult<T> = std::result::Result<T, StoreError>;
@@ -110,6 +111,26 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_user_refresh(&self, pool_id: &str, username: &str) -> StoreResult<()>;
     /// Deletes the lineages that expired before `expired_before_ms`; returns how many.
     async fn purge_refresh_sessions(&self, expired_before_ms: i64) -> StoreResult<u64>;
+    /// Rotation: marks the token `old_hash` replaced at `replaced_ms` (unless it already was)
+    /// and stores `new`, a token of the same lineage.
+    async fn rotate_refresh(&self, old_hash: &str, replaced_ms: i64, new: &RefreshSession) -> StoreResult<()>;
+
+    // --- pool objects ------------------------------------------------------------------------
+
+    /// Stores an object: `Conflict` when `create` and the kind already has the key; otherwise
+    /// replaces it (keeping its creation time).
+    async fn put_object(&self, object: &PoolObject, create: bool) -> StoreResult<()>;
+    async fn get_object(&self, kind: &str, key: &str) -> StoreResult<Option<PoolObject>>;
+    /// A pool's objects of one kind, ordered by key, after `after`.
+    async fn list_objects(
+        &self,
+        kind: &str,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<PoolObject>>;
+    /// False when there was no such object.
+    async fn delete_object(&self, kind: &str, key: &str) -> StoreResult<bool>;
 
     /// Records a single-use nonce (sealed sessions, SRP secret blocks). True the first time,
     /// false if it was seen before. Entries may be forgotten after `expires_ms`.

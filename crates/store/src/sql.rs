@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cognate_core::model::{
-    AppClient, Doc, Group, OutboxFilter, OutboxMessage, RefreshSession, StoredFunction, StoredKey, User, UserPool,
+    AppClient, Doc, Group, OutboxFilter, OutboxMessage, PoolObject, RefreshSession, StoredFunction, StoredKey, User,
+    UserPool,
 };
 use cognate_core::ports::{Store, StoreError, StoreResult};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -34,8 +35,17 @@ const NONCE_PURGE_EVERY: u64 = 100;
 const DEFAULT_MESSAGE_LIMIT: usize = 100;
 
 /// Tables holding a pool's records, each with a `pool_id` column; `delete_pool` empties them.
-const POOL_TABLES: &[&str] =
-    &["clients", "users", "user_aliases", "groups", "group_members", "refresh_sessions", "signing_keys", "outbox"];
+const POOL_TABLES: &[&str] = &[
+    "clients",
+    "users",
+    "user_aliases",
+    "groups",
+    "group_members",
+    "refresh_sessions",
+    "signing_keys",
+    "outbox",
+    "pool_objects",
+];
 
 /// How many times `set_alias` retries when a concurrent writer changes the alias under it.
 const ALIAS_ATTEMPTS: usize = 5;
@@ -662,9 +672,13 @@ impl Store for SqlStore {
     // --- tokens and one-time state ---------------------------------------------------------
 
     async fn insert_refresh(&self, session: &RefreshSession) -> StoreResult<()> {
-        sqlx::query(
+        // A new lineage: its id must be new too (rotation adds tokens to a lineage through
+        // `rotate_refresh`).
+        let done = sqlx::query(
             "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
-             auth_time, issued_ms, expires_ms, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE origin_jti = $2)",
         )
         .bind(&session.token_hash)
         .bind(&session.origin_jti)
@@ -675,10 +689,89 @@ impl Store for SqlStore {
         .bind(session.issued_ms)
         .bind(session.expires_ms)
         .bind(i64::from(session.revoked))
+        .bind(session.replaced_ms)
+        .bind(session.scopes.as_deref())
         .execute(&self.pool)
         .await
         .map_err(backend_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict);
+        }
         Ok(())
+    }
+
+    async fn rotate_refresh(&self, old_hash: &str, replaced_ms: i64, new: &RefreshSession) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        sqlx::query("UPDATE refresh_sessions SET replaced_ms = $1 WHERE token_hash = $2 AND replaced_ms IS NULL")
+            .bind(replaced_ms)
+            .bind(old_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        insert_refresh_row(new).execute(&mut *tx).await.map_err(backend_err)?;
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn put_object(&self, object: &PoolObject, create: bool) -> StoreResult<()> {
+        let doc = serde_json::to_string(&object.doc).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let sql = if create {
+            "INSERT INTO pool_objects (kind, key, pool_id, doc, created_ms) VALUES ($1, $2, $3, $4, $5)"
+        } else {
+            "INSERT INTO pool_objects (kind, key, pool_id, doc, created_ms) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc, pool_id = excluded.pool_id"
+        };
+        sqlx::query(sql)
+            .bind(&object.kind)
+            .bind(&object.key)
+            .bind(&object.pool_id)
+            .bind(doc)
+            .bind(object.created_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn get_object(&self, kind: &str, key: &str) -> StoreResult<Option<PoolObject>> {
+        let row =
+            sqlx::query("SELECT kind, key, pool_id, doc, created_ms FROM pool_objects WHERE kind = $1 AND key = $2")
+                .bind(kind)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_err)?;
+        row.map(|r| object_from_row(&r)).transpose()
+    }
+
+    async fn list_objects(
+        &self,
+        kind: &str,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<PoolObject>> {
+        let rows = sqlx::query(
+            "SELECT kind, key, pool_id, doc, created_ms FROM pool_objects \
+             WHERE pool_id = $1 AND kind = $2 AND key > $3 ORDER BY key LIMIT $4",
+        )
+        .bind(pool_id)
+        .bind(kind)
+        .bind(after.unwrap_or(""))
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter().map(object_from_row).collect()
+    }
+
+    async fn delete_object(&self, kind: &str, key: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM pool_objects WHERE kind = $1 AND key = $2")
+            .bind(kind)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn get_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>> {
@@ -994,7 +1087,38 @@ fn group_from_row(r: &AnyRow) -> StoreResult<Group> {
 }
 
 const REFRESH_COLUMNS: &str =
-    "token_hash, origin_jti, pool_id, client_id, username, auth_time, issued_ms, expires_ms, revoked";
+    "token_hash, origin_jti, pool_id, client_id, username, auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes";
+
+/// Adds a token to a lineage (rotation).
+fn insert_refresh_row(session: &RefreshSession) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(
+        "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
+         auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&session.token_hash)
+    .bind(&session.origin_jti)
+    .bind(&session.pool_id)
+    .bind(&session.client_id)
+    .bind(&session.username)
+    .bind(session.auth_time)
+    .bind(session.issued_ms)
+    .bind(session.expires_ms)
+    .bind(i64::from(session.revoked))
+    .bind(session.replaced_ms)
+    .bind(session.scopes.as_deref())
+}
+
+fn object_from_row(r: &AnyRow) -> StoreResult<PoolObject> {
+    let doc: String = r.try_get("doc").map_err(backend_err)?;
+    Ok(PoolObject {
+        kind: r.try_get("kind").map_err(backend_err)?,
+        key: r.try_get("key").map_err(backend_err)?,
+        pool_id: r.try_get("pool_id").map_err(backend_err)?,
+        doc: serde_json::from_str(&doc).map_err(|e| StoreError::Backend(e.to_string()))?,
+        created_ms: r.try_get("created_ms").map_err(backend_err)?,
+    })
+}
 
 /// Rows selected with [`REFRESH_COLUMNS`].
 fn refresh_from_row(r: &AnyRow) -> StoreResult<RefreshSession> {
@@ -1009,6 +1133,8 @@ fn refresh_from_row(r: &AnyRow) -> StoreResult<RefreshSession> {
         issued_ms: r.try_get("issued_ms").map_err(backend_err)?,
         expires_ms: r.try_get("expires_ms").map_err(backend_err)?,
         revoked: revoked != 0,
+        replaced_ms: r.try_get("replaced_ms").map_err(backend_err)?,
+        scopes: r.try_get("scopes").map_err(backend_err)?,
     })
 }
 

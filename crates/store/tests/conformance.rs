@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use cognate_core::model::{
-    AppClient, DeliveryStatus, Doc, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredFunction,
-    StoredKey, User, UserPool, UserStatus,
+    AppClient, DeliveryStatus, Doc, Group, Lockout, OutboxFilter, OutboxMessage, PoolObject, RefreshSession,
+    StoredFunction, StoredKey, User, UserPool, UserStatus,
 };
 use cognate_core::ports::{Store, StoreError};
 use cognate_store::testing::PgSchema;
@@ -92,6 +92,8 @@ conformance!(
     outbox_claims_and_outcomes,
     outbox_claims_are_exclusive,
     concurrent_optimistic_updates,
+    refresh_rotation,
+    pool_objects,
 );
 
 // --- fixtures ------------------------------------------------------------------------------
@@ -165,6 +167,8 @@ fn session(pool_id: &str, username: &str, n: u32) -> RefreshSession {
         issued_ms: 1_700_000_000_000,
         expires_ms: 1_800_000_000_000,
         revoked: false,
+        replaced_ms: None,
+        scopes: None,
     }
 }
 
@@ -287,6 +291,17 @@ async fn populate(store: &SqlStore, pool_id: &str) {
     store.insert_refresh(&session(pool_id, "ana", 1)).await.unwrap();
     store.insert_signing_keys(&[key(pool_id, &format!("{pool_id}-kid"), 1)]).await.unwrap();
     store.insert_message(&message(&format!("{pool_id}-m"), pool_id, "ana", 1)).await.unwrap();
+    store.put_object(&object("domain", &format!("{pool_id}-domain"), pool_id), true).await.unwrap();
+}
+
+fn object(kind: &str, key: &str, pool_id: &str) -> PoolObject {
+    PoolObject {
+        kind: kind.into(),
+        key: key.into(),
+        pool_id: pool_id.into(),
+        doc: doc(serde_json::json!({"Name": key})),
+        created_ms: 1_700_000_000_000,
+    }
 }
 
 /// Whether `pool_id` still holds each thing `populate` gave it.
@@ -303,22 +318,23 @@ async fn holdings(store: &SqlStore, pool_id: &str) -> Vec<bool> {
         store.get_refresh(&session(pool_id, "ana", 1).token_hash).await.unwrap().is_some(),
         !store.signing_keys(pool_id).await.unwrap().is_empty(),
         !store.list_messages(&by_pool).await.unwrap().is_empty(),
+        store.get_object("domain", &format!("{pool_id}-domain")).await.unwrap().is_some(),
     ]
 }
 
 async fn delete_pool_cascades(store: SqlStore) {
     populate(&store, "pa").await;
     populate(&store, "pb").await;
-    assert_eq!(holdings(&store, "pa").await, [true; 10]);
+    assert_eq!(holdings(&store, "pa").await, [true; 11]);
 
     assert!(store.delete_pool("pa").await.unwrap());
-    assert_eq!(holdings(&store, "pa").await, [false; 10]);
-    assert_eq!(holdings(&store, "pb").await, [true; 10]);
+    assert_eq!(holdings(&store, "pa").await, [false; 11]);
+    assert_eq!(holdings(&store, "pb").await, [true; 11]);
     assert!(!store.delete_pool("pa").await.unwrap());
 
     // The freed names can be taken again.
     populate(&store, "pa").await;
-    assert_eq!(holdings(&store, "pa").await, [true; 10]);
+    assert_eq!(holdings(&store, "pa").await, [true; 11]);
 }
 
 async fn users_insert_and_lookup(store: SqlStore) {
@@ -854,4 +870,58 @@ async fn functions(store: SqlStore) {
     assert!(store.delete_function("f1").await.unwrap());
     assert!(!store.delete_function("f1").await.unwrap());
     assert_eq!(names(store.list_functions(None, 10).await.unwrap()), ["f2"]);
+}
+
+async fn refresh_rotation(store: SqlStore) {
+    let first = RefreshSession { scopes: Some("openid email".into()), ..session("p", "ana", 1) };
+    store.insert_refresh(&first).await.unwrap();
+    assert_eq!(store.get_refresh(&first.token_hash).await.unwrap(), Some(first.clone()));
+
+    // A rotation marks the old token replaced and adds a token of the same lineage.
+    let second = RefreshSession { token_hash: "hash-second".into(), ..first.clone() };
+    store.rotate_refresh(&first.token_hash, 5_000, &second).await.unwrap();
+    assert_eq!(store.get_refresh(&first.token_hash).await.unwrap().unwrap().replaced_ms, Some(5_000));
+    assert_eq!(store.get_refresh(&second.token_hash).await.unwrap(), Some(second.clone()));
+
+    // A retry inside the grace period rotates again, but the first replacement time stays.
+    let third = RefreshSession { token_hash: "hash-third".into(), ..first.clone() };
+    store.rotate_refresh(&first.token_hash, 9_000, &third).await.unwrap();
+    assert_eq!(store.get_refresh(&first.token_hash).await.unwrap().unwrap().replaced_ms, Some(5_000));
+    assert!(store.get_refresh(&third.token_hash).await.unwrap().is_some());
+
+    // Revoking the lineage revokes every token of it.
+    assert!(store.revoke_refresh(&first.origin_jti).await.unwrap());
+    for hash in [&first.token_hash, &second.token_hash, &third.token_hash] {
+        assert!(store.get_refresh(hash).await.unwrap().unwrap().revoked, "{hash}");
+    }
+    assert!(store.get_refresh_by_origin(&first.origin_jti).await.unwrap().unwrap().revoked);
+}
+
+async fn pool_objects(store: SqlStore) {
+    let a = object("resource-server", "p\nhttps://api.example.com", "p");
+    store.put_object(&a, true).await.unwrap();
+    assert!(matches!(store.put_object(&a, true).await, Err(StoreError::Conflict)));
+    assert_eq!(store.get_object("resource-server", &a.key).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.get_object("domain", &a.key).await.unwrap(), None, "kinds are separate");
+
+    // Replacing keeps the creation time.
+    let changed = PoolObject { doc: doc(serde_json::json!({"Name": "changed"})), created_ms: 9, ..a.clone() };
+    store.put_object(&changed, false).await.unwrap();
+    let got = store.get_object("resource-server", &a.key).await.unwrap().unwrap();
+    assert_eq!((got.doc, got.created_ms), (changed.doc.clone(), a.created_ms));
+
+    for key in ["p\nb", "p\nc", "p\nd"] {
+        store.put_object(&object("resource-server", key, "p"), true).await.unwrap();
+    }
+    store.put_object(&object("resource-server", "q\na", "q"), true).await.unwrap();
+    let keys = |v: Vec<PoolObject>| v.into_iter().map(|o| o.key).collect::<Vec<_>>();
+    let first = keys(store.list_objects("resource-server", "p", None, 2).await.unwrap());
+    assert_eq!(first, ["p\nb", "p\nc"]);
+    let rest = keys(store.list_objects("resource-server", "p", Some("p\nc"), 10).await.unwrap());
+    assert_eq!(rest, ["p\nd", "p\nhttps://api.example.com"]);
+    assert_eq!(keys(store.list_objects("resource-server", "q", None, 10).await.unwrap()), ["q\na"]);
+
+    assert!(store.delete_object("resource-server", "p\nb").await.unwrap());
+    assert!(!store.delete_object("resource-server", "p\nb").await.unwrap());
+    assert_eq!(store.get_object("resource-server", "p\nb").await.unwrap(), None);
 }

@@ -11,8 +11,8 @@ pub use client::{AppClient, AuthFlow};
 pub use function::StoredFunction;
 pub use pool::{PasswordPolicy, UserPool};
 pub use user::{
-    CodePurpose, CodeRecord, DeliveryStatus, Group, Lockout, OutboxFilter, OutboxMessage, RefreshSession, StoredKey,
-    User, UserStatus,
+    CodePurpose, CodeRecord, DeliveryStatus, Group, Lockout, OutboxFilter, OutboxMessage, PoolObject, RefreshSession,
+    StoredKey, User, UserStatus,
 };
 
 use serde_json::{Map, Value};

@@ -171,6 +171,24 @@ pub struct RefreshSession {
     pub issued_ms: i64,
     pub expires_ms: i64,
     pub revoked: bool,
+    /// When rotation replaced this token with a newer one of the lineage (it stays usable for
+    /// the client's grace period).
+    pub replaced_ms: Option<i64>,
+    /// The OAuth scopes the lineage was granted (space-separated); None for API sign-ins,
+    /// whose tokens carry `aws.cognito.signin.user.admin` only.
+    pub scopes: Option<String>,
+}
+
+/// A document a pool owns beside its own: a domain, a resource server, a branding style, a UI
+/// customization. `kind` says which; `key` is unique within the kind (domains are unique across
+/// pools, so their key is the domain name alone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolObject {
+    pub kind: String,
+    pub key: String,
+    pub pool_id: String,
+    pub doc: super::Doc,
+    pub created_ms: i64,
 }
 
 /// One of a pool's token-signing keys, its private half sealed with the master key.

@@ -78,6 +78,8 @@ impl Service {
                         issued_ms: self.now_ms(),
                         expires_ms: self.now_ms() + validity.refresh * 1000,
                         revoked: false,
+                        replaced_ms: None,
+                        scopes: None,
                     })
                     .await?;
                 (l, Some(token))
