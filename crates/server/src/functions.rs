@@ -15,44 +15,14 @@ use serde_json::Value;
 use crate::config::{runtime_name, Config};
 use crate::invocations::{InvocationError, InvocationLog, InvocationRecord};
 
+pub use crate::arn::{parse_function_ref, FunctionRef};
+
 /// Where functions not declared in `[functions]` go: `[lambda] endpoint`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LambdaFallback {
     pub endpoint: String,
     /// Signing region; None takes the ARN's region, then the server's.
     pub region: Option<String>,
-}
-
-/// What a `LambdaConfig` value names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FunctionRef<'a> {
-    /// The function name (an ARN's `function:` segment).
-    pub name: &'a str,
-    /// Version or alias after the name, if any.
-    pub qualifier: Option<&'a str>,
-    /// The region of an ARN.
-    pub region: Option<&'a str>,
-}
-
-/// Parses `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`, or a bare
-/// `name[:qualifier]`. None for anything else (e.g. an ARN of another service).
-pub fn parse_function_ref(value: &str) -> Option<FunctionRef<'_>> {
-    let value = value.trim();
-    if value.starts_with("arn:") {
-        let parts: Vec<&str> = value.split(':').collect();
-        if parts.len() < 7 || parts.len() > 8 || parts[2] != "lambda" || parts[5] != "function" || parts[6].is_empty() {
-            return None;
-        }
-        let region = Some(parts[3]).filter(|r| !r.is_empty());
-        let qualifier = parts.get(7).copied().filter(|q| !q.is_empty());
-        return Some(FunctionRef { name: parts[6], qualifier, region });
-    }
-    let (name, qualifier) = match value.split_once(':') {
-        Some((n, q)) if !q.contains(':') => (n, Some(q).filter(|q| !q.is_empty())),
-        Some(_) => return None,
-        None => (value, None),
-    };
-    (!name.is_empty()).then_some(FunctionRef { name, qualifier, region: None })
 }
 
 /// Runs trigger functions for the service. Cheap to clone.
@@ -421,22 +391,5 @@ impl Invoker for FunctionsInvoker {
             }
             Err(_) => tracing::error!(function, "asynchronous trigger dropped: no async runtime"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_arns_and_names() {
-        let r = parse_function_ref("arn:aws:lambda:eu-west-1:123456789012:function:pre-sign-up").unwrap();
-        assert_eq!(r, FunctionRef { name: "pre-sign-up", qualifier: None, region: Some("eu-west-1") });
-        let r = parse_function_ref("arn:aws:lambda:us-east-1:123456789012:function:f:prod").unwrap();
-        assert_eq!((r.name, r.qualifier), ("f", Some("prod")));
-        assert_eq!(parse_function_ref("f").unwrap().name, "f");
-        assert_eq!(parse_function_ref("f:7").unwrap().qualifier, Some("7"));
-        assert!(parse_function_ref("arn:aws:sns:us-east-1:123456789012:topic").is_none());
-        assert!(parse_function_ref("").is_none());
     }
 }

@@ -1,6 +1,7 @@
 //! The `cognate` server: CLI, configuration, and the wire layer over the core service.
 
 pub mod app;
+pub mod arn;
 pub mod cli;
 pub mod commands;
 pub mod config;
