@@ -348,3 +348,87 @@ fn claims_kid(token: &str) -> String {
     assert_eq!(v["alg"], "RS256");
     v["kid"].as_str().unwrap().to_owned()
 }
+
+/// GetTokensFromRefreshToken (what Amplify v6 refreshes with): new ID and access tokens from the
+/// same lineage; with rotation, a new refresh token each time, the old one usable for the grace
+/// period only, and REFRESH_TOKEN_AUTH refused.
+#[tokio::test]
+async fn get_tokens_from_refresh_token_with_and_without_rotation() {
+    use aws_sdk_cognitoidentityprovider::types::{FeatureType, RefreshTokenRotationType};
+    let clock = Arc::new(ManualClock::new());
+    for server in servers_with(|o| o.clock = clock.clone()).await {
+        let c = server.cognito();
+        let (pool, plain, _) = setup(&c, false, false).await;
+        let first = sign_in(&c, &plain, "ana", PW, None).await.unwrap();
+        let r1 = first.refresh_token.unwrap();
+        let out = c.get_tokens_from_refresh_token().client_id(&plain).refresh_token(&r1).send().await.unwrap();
+        let auth = out.authentication_result.unwrap();
+        assert!(auth.refresh_token.is_none(), "no rotation: no new refresh token");
+        let (id, old_id) = (claims(auth.id_token.as_deref().unwrap()), claims(first.id_token.as_deref().unwrap()));
+        assert_eq!(id["origin_jti"], old_id["origin_jti"], "same lineage");
+        assert_eq!(id["auth_time"], old_id["auth_time"]);
+
+        // Another client's refresh token is refused.
+        let other = c
+            .create_user_pool_client()
+            .user_pool_id(&pool)
+            .client_name("rotating")
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+            .refresh_token_rotation(
+                RefreshTokenRotationType::builder()
+                    .feature(FeatureType::Enabled)
+                    .retry_grace_period_seconds(10)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .user_pool_client
+            .unwrap()
+            .client_id
+            .unwrap();
+        let e = c.get_tokens_from_refresh_token().client_id(&other).refresh_token(&r1).send().await.unwrap_err();
+        assert_eq!(err_of(&e), ("NotAuthorizedException".into(), "Invalid Refresh Token".into()));
+
+        // Rotation: every refresh hands out a new refresh token.
+        let signed = sign_in(&c, &other, "ana", PW, None).await.unwrap();
+        let a1 = signed.refresh_token.unwrap();
+        let refresh = |token: String| {
+            let c = c.clone();
+            let other = other.clone();
+            async move { c.get_tokens_from_refresh_token().client_id(&other).refresh_token(token).send().await }
+        };
+        let a2 = refresh(a1.clone()).await.unwrap().authentication_result.unwrap().refresh_token.unwrap();
+        assert_ne!(a1, a2);
+        // Within the grace period the old token still works (a client retrying)...
+        clock.advance(5_000);
+        let retried = refresh(a1.clone()).await.unwrap().authentication_result.unwrap();
+        assert!(retried.refresh_token.is_some());
+        // ...after it, reusing it is refused, while the new one goes on.
+        clock.advance(6_000);
+        let e = refresh(a1.clone()).await.unwrap_err();
+        assert_eq!(err_of(&e).0, "RefreshTokenReuseException");
+        let a3 = refresh(a2.clone()).await.unwrap().authentication_result.unwrap().refresh_token.unwrap();
+        assert_ne!(a3, a2);
+        let e = c
+            .initiate_auth()
+            .client_id(&other)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", &a3)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err_of(&e).0,
+            "InvalidParameterException",
+            "rotating clients refresh with GetTokensFromRefreshToken"
+        );
+
+        // Revoking the token ends the whole lineage, rotated tokens included.
+        c.revoke_token().client_id(&other).token(&a3).send().await.unwrap();
+        let e = refresh(a2).await.unwrap_err();
+        assert_eq!(err_of(&e), ("NotAuthorizedException".into(), "Refresh Token has been revoked".into()));
+    }
+}

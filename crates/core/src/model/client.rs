@@ -42,6 +42,10 @@ impl AuthFlow {
     }
 }
 
+/// Where a client document keeps the secrets added beside its `ClientSecret` (not part of
+/// `UserPoolClientType`, so never described).
+pub const EXTRA_SECRETS: &str = "_extraSecrets";
+
 /// Token lifetimes in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenValidity {
@@ -57,6 +61,26 @@ impl AppClient {
 
     pub fn secret(&self) -> Option<&str> {
         get_str(&self.doc, "ClientSecret")
+    }
+
+    /// Every secret the client accepts: its `ClientSecret` and those added with
+    /// AddUserPoolClientSecret (kept under [`EXTRA_SECRETS`]).
+    pub fn secrets(&self) -> Vec<&str> {
+        let extra = self.doc.get(EXTRA_SECRETS).and_then(|v| v.as_array());
+        self.secret()
+            .into_iter()
+            .chain(extra.into_iter().flatten().filter_map(|s| s.get("ClientSecretValue").and_then(|v| v.as_str())))
+            .collect()
+    }
+
+    /// Whether refreshing issues a new refresh token (`RefreshTokenRotation.Feature`).
+    pub fn rotates_refresh_tokens(&self) -> bool {
+        get_obj(&self.doc, "RefreshTokenRotation").and_then(|r| get_str(r, "Feature")) == Some("ENABLED")
+    }
+
+    /// How long a rotated-out refresh token stays usable.
+    pub fn refresh_grace_seconds(&self) -> i64 {
+        get_obj(&self.doc, "RefreshTokenRotation").and_then(|r| get_i64(r, "RetryGracePeriodSeconds")).unwrap_or(0)
     }
 
     fn explicit_flows(&self) -> Vec<String> {

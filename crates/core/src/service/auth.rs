@@ -8,14 +8,14 @@ use cognate_api::trigger::{
 use cognate_api::{
     AdminInitiateAuthRequest, AdminInitiateAuthResponse, AdminRespondToAuthChallengeRequest,
     AdminRespondToAuthChallengeResponse, AdminUserGlobalSignOutRequest, AdminUserGlobalSignOutResponse, AuthFlowType,
-    AuthenticationResultType, ChallengeNameType, GlobalSignOutRequest, GlobalSignOutResponse, InitiateAuthRequest,
-    InitiateAuthResponse, RespondToAuthChallengeRequest, RespondToAuthChallengeResponse, RevokeTokenRequest,
-    RevokeTokenResponse,
+    AuthenticationResultType, ChallengeNameType, GetTokensFromRefreshTokenRequest, GetTokensFromRefreshTokenResponse,
+    GlobalSignOutRequest, GlobalSignOutResponse, InitiateAuthRequest, InitiateAuthResponse,
+    RespondToAuthChallengeRequest, RespondToAuthChallengeResponse, RevokeTokenRequest, RevokeTokenResponse,
 };
 use serde_json::Value;
 
 use super::attributes::{check_writes, Writer};
-use super::tokens::{Lineage, TokenContext};
+use super::tokens::{Grant, TokenContext};
 use super::triggers::{event_attributes, StringMap};
 use super::users::user_not_found;
 use super::Service;
@@ -29,6 +29,19 @@ const LOCK_RESET_MS: i64 = 15 * 60_000;
 
 pub(crate) fn incorrect() -> CognitoError {
     CognitoError::not_authorized("Incorrect username or password.")
+}
+
+/// The client's secret, for calls that send it as it is (RevokeToken, GetTokensFromRefreshToken):
+/// required when the client has one, compared in constant time.
+pub(crate) fn check_client_secret(client: &AppClient, given: Option<&str>) -> Result<()> {
+    if client.secret().is_none() {
+        return Ok(());
+    }
+    let given = given.unwrap_or_default();
+    if client.secrets().iter().any(|s| cognate_crypto::seal::ct_eq(s.as_bytes(), given.as_bytes())) {
+        return Ok(());
+    }
+    Err(CognitoError::not_authorized(format!("Unable to verify secret hash for client {}", client.client_id)))
 }
 
 fn missing(parameter: &str) -> CognitoError {
@@ -375,8 +388,8 @@ impl Service {
         ctx: &CallerContext,
         metadata: Option<StringMap>,
     ) -> Result<AuthStep> {
-        let token_ctx = TokenContext { source, caller: ctx, client_metadata: metadata.clone() };
-        let result = self.issue_tokens(pool, client, user, None, &token_ctx).await?;
+        let token_ctx = TokenContext::api(source, ctx, metadata.clone());
+        let result = self.issue_tokens(pool, client, user, Grant::SignIn, &token_ctx).await?;
         let request = PostAuthenticationRequest {
             user_attributes: event_attributes(user),
             new_device_used: false,
@@ -422,6 +435,11 @@ impl Service {
         ctx: &CallerContext,
     ) -> Result<AuthStep> {
         let token = token.ok_or_else(|| missing("REFRESH_TOKEN"))?;
+        if client.rotates_refresh_tokens() {
+            return Err(CognitoError::invalid_parameter(
+                "Refresh token rotation is enabled for this app client: refresh with GetTokensFromRefreshToken.",
+            ));
+        }
         let session = self.refresh_session(token, client).await?;
         let user = self
             .store
@@ -439,11 +457,24 @@ impl Service {
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
-        let lineage = Lineage { origin_jti: session.origin_jti, auth_time: session.auth_time };
-        let token_ctx =
-            TokenContext { source: TriggerSource::TokenGenerationRefreshTokens, caller: ctx, client_metadata: None };
-        let result = self.issue_tokens(pool, client, &user, Some(lineage), &token_ctx).await?;
+        let token_ctx = TokenContext::api(TriggerSource::TokenGenerationRefreshTokens, ctx, None);
+        let result = self.issue_tokens(pool, client, &user, Grant::Refresh(&session), &token_ctx).await?;
         Ok(AuthStep::tokens(result))
+    }
+
+    /// GetTokensFromRefreshToken: new ID and access tokens, and a new refresh token when the
+    /// client rotates them (the one presented then stays valid for the client's grace period).
+    pub async fn get_tokens_from_refresh_token(
+        &self,
+        ctx: &RequestContext,
+        req: GetTokensFromRefreshTokenRequest,
+    ) -> Result<GetTokensFromRefreshTokenResponse> {
+        let (client, pool) = self.client_and_pool(ctx, &req.client_id).await?;
+        check_client_secret(&client, req.client_secret.as_deref())?;
+        let session = self.refresh_session(&req.refresh_token, &client).await?;
+        let caller = ctx.caller(Some(&client.client_id));
+        let result = self.tokens_from_refresh(&pool, &client, &session, &caller, req.client_metadata).await?;
+        Ok(GetTokensFromRefreshTokenResponse { authentication_result: Some(result) })
     }
 
     pub async fn respond_to_auth_challenge(
@@ -588,15 +619,7 @@ impl Service {
 
     pub async fn revoke_token(&self, ctx: &RequestContext, req: RevokeTokenRequest) -> Result<RevokeTokenResponse> {
         let (client, _pool) = self.client_and_pool(ctx, &req.client_id).await?;
-        if let Some(secret) = client.secret() {
-            let given = req.client_secret.as_deref().unwrap_or_default();
-            if !cognate_crypto::seal::ct_eq(secret.as_bytes(), given.as_bytes()) {
-                return Err(CognitoError::not_authorized(format!(
-                    "Unable to verify secret hash for client {}",
-                    client.client_id
-                )));
-            }
-        }
+        check_client_secret(&client, req.client_secret.as_deref())?;
         if !client.token_revocation_enabled() {
             return Err(CognitoError::new(
                 ErrorKind::UnsupportedOperation,

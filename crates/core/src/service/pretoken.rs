@@ -193,6 +193,7 @@ impl Service {
         pool: &UserPool,
         user: &User,
         groups: &[Group],
+        scopes: &[String],
         ctx: &TokenContext<'_>,
     ) -> Result<Overrides> {
         let Some((_, version)) = trigger_function(pool, TriggerKind::PreTokenGeneration) else {
@@ -206,7 +207,7 @@ impl Service {
                 preferred_role: roles.first().cloned(),
                 iam_roles_to_override: roles,
             },
-            scopes: (version != "1").then(|| vec![super::tokens::ADMIN_SCOPE.to_owned()]),
+            scopes: (version != "1").then(|| scopes.to_vec()),
             client_metadata: ctx.client_metadata.clone(),
         };
         let out = self.run_trigger::<PreTokenGeneration>(pool, ctx.source, &user.username, ctx.caller, request).await?;

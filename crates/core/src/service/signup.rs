@@ -42,14 +42,19 @@ impl Service {
         user: Option<&User>,
         provided: Option<&str>,
     ) -> Result<()> {
-        let Some(secret) = client.secret() else { return Ok(()) };
+        let secrets = client.secrets();
+        if secrets.is_empty() {
+            return Ok(());
+        }
         let Some(provided) = provided.filter(|p| !p.is_empty()) else {
             return Err(CognitoError::not_authorized(format!(
                 "Client {} is configured for secret but secret was not received",
                 client.client_id
             )));
         };
-        let verifies = |name: &str| cognate_crypto::secret_hash::verify(secret, name, &client.client_id, provided);
+        let verifies = |name: &str| {
+            secrets.iter().any(|secret| cognate_crypto::secret_hash::verify(secret, name, &client.client_id, provided))
+        };
         if verifies(typed) || user.is_some_and(|u| verifies(&u.username)) {
             return Ok(());
         }

@@ -17,18 +17,41 @@ use crate::model::{AppClient, Group, RefreshSession, User, UserPool};
 
 pub(crate) const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
 
-/// What a token request carries over from the sign-in it belongs to.
-pub(crate) struct Lineage {
-    pub origin_jti: String,
-    pub auth_time: i64,
+/// How tokens come about: a sign-in starts a lineage (and a refresh token); a refresh continues
+/// one, rotating its refresh token when the client asks for rotation.
+pub(crate) enum Grant<'a> {
+    SignIn,
+    Refresh(&'a RefreshSession),
 }
 
-/// Why tokens are being issued, for the pre token generation trigger.
+/// Why tokens are being issued, for the pre token generation trigger and the token contents.
 pub(crate) struct TokenContext<'a> {
     /// `TokenGeneration_Authentication`, `_NewPasswordChallenge`, `_RefreshTokens`, …
     pub source: TriggerSource,
     pub caller: &'a CallerContext,
     pub client_metadata: Option<StringMap>,
+    /// The OAuth scopes granted (hosted sign-in); None for API sign-ins, whose access tokens
+    /// carry `aws.cognito.signin.user.admin`. A refresh takes its lineage's.
+    pub scopes: Option<Vec<String>>,
+    /// The authorization request's `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
+}
+
+impl<'a> TokenContext<'a> {
+    /// Tokens for an API flow.
+    pub(crate) fn api(source: TriggerSource, caller: &'a CallerContext, client_metadata: Option<StringMap>) -> Self {
+        Self { source, caller, client_metadata, scopes: None, nonce: None }
+    }
+
+    /// The scopes the tokens carry.
+    pub(crate) fn granted_scopes(&self) -> Vec<String> {
+        self.scopes.clone().unwrap_or_else(|| vec![ADMIN_SCOPE.to_owned()])
+    }
+}
+
+/// Refresh tokens are rejected once rotated out and past the grace period.
+fn reused() -> CognitoError {
+    CognitoError::new(crate::ErrorKind::RefreshTokenReuse, "Refresh token has been used already.")
 }
 
 /// The caller behind a verified access token.
@@ -48,29 +71,39 @@ impl Service {
     }
 
     /// Mints the `AuthenticationResult` of a finished sign-in (a new lineage with a refresh
-    /// token) or of a refresh (same lineage, no new refresh token).
+    /// token) or of a refresh (the same lineage; a new refresh token only when the client
+    /// rotates them). No ID token without `openid` when OAuth scopes were granted.
     pub(crate) async fn issue_tokens(
         &self,
         pool: &UserPool,
         client: &AppClient,
         user: &User,
-        lineage: Option<Lineage>,
+        grant: Grant<'_>,
         ctx: &TokenContext<'_>,
     ) -> Result<AuthenticationResultType> {
         let now = self.now();
         let validity = client.token_validity();
         let groups = self.user_groups(pool, user).await?;
+        let scopes = match grant {
+            Grant::SignIn => ctx.granted_scopes(),
+            Grant::Refresh(s) => match &s.scopes {
+                Some(list) => list.split(' ').filter(|x| !x.is_empty()).map(str::to_owned).collect(),
+                None => vec![ADMIN_SCOPE.to_owned()],
+            },
+        };
         // The trigger runs before anything is stored, so a failure leaves no session behind.
-        let overrides = self.pre_token_generation(pool, user, &groups, ctx).await?;
-        let (lineage, refresh_token) = match lineage {
-            Some(l) => (l, None),
-            None => {
-                let token = B64URL.encode(cognate_crypto::random::bytes(48).map_err(CognitoError::internal)?);
-                let l = Lineage { origin_jti: crate::ids::uuid(), auth_time: now };
+        let overrides = self.pre_token_generation(pool, user, &groups, &scopes, ctx).await?;
+        let new_token = || -> Result<String> {
+            Ok(B64URL.encode(cognate_crypto::random::bytes(48).map_err(CognitoError::internal)?))
+        };
+        let (origin_jti, auth_time, refresh_token) = match grant {
+            Grant::SignIn => {
+                let token = new_token()?;
+                let origin_jti = crate::ids::uuid();
                 self.store
                     .insert_refresh(&RefreshSession {
                         token_hash: self.refresh_hash(&token),
-                        origin_jti: l.origin_jti.clone(),
+                        origin_jti: origin_jti.clone(),
                         pool_id: pool.id.clone(),
                         client_id: client.client_id.clone(),
                         username: user.username.clone(),
@@ -79,12 +112,27 @@ impl Service {
                         expires_ms: self.now_ms() + validity.refresh * 1000,
                         revoked: false,
                         replaced_ms: None,
-                        scopes: None,
+                        scopes: ctx.scopes.as_ref().map(|s| s.join(" ")),
                     })
                     .await?;
-                (l, Some(token))
+                (origin_jti, now, Some(token))
             }
+            Grant::Refresh(session) if client.rotates_refresh_tokens() => {
+                // The new token lives as long as the lineage's first one would have.
+                let token = new_token()?;
+                let next = RefreshSession {
+                    token_hash: self.refresh_hash(&token),
+                    issued_ms: self.now_ms(),
+                    replaced_ms: None,
+                    ..session.clone()
+                };
+                self.store.rotate_refresh(&session.token_hash, self.now_ms(), &next).await?;
+                (session.origin_jti.clone(), session.auth_time, Some(token))
+            }
+            Grant::Refresh(session) => (session.origin_jti.clone(), session.auth_time, None),
         };
+        let with_id_token = ctx.scopes.is_none() && !matches!(grant, Grant::Refresh(s) if s.scopes.is_some())
+            || scopes.iter().any(|s| s == "openid");
         let event_id = crate::ids::uuid();
         let iss = self.issuer(&pool.id);
         let keys = self.pool_keys(&pool.id).await?;
@@ -97,11 +145,11 @@ impl Service {
         }
         id.insert("iss".into(), json!(iss));
         id.insert("cognito:username".into(), json!(user.username));
-        id.insert("origin_jti".into(), json!(lineage.origin_jti));
+        id.insert("origin_jti".into(), json!(origin_jti));
         id.insert("aud".into(), json!(client.client_id));
         id.insert("event_id".into(), json!(event_id));
         id.insert("token_use".into(), json!("id"));
-        id.insert("auth_time".into(), json!(lineage.auth_time));
+        id.insert("auth_time".into(), json!(auth_time));
         id.insert("exp".into(), json!(now + validity.id));
         id.insert("iat".into(), json!(now));
         id.insert("jti".into(), json!(crate::ids::uuid()));
@@ -111,26 +159,30 @@ impl Service {
         overrides.group_claims(&mut access, &groups, false);
         access.insert("iss".into(), json!(iss));
         access.insert("client_id".into(), json!(client.client_id));
-        access.insert("origin_jti".into(), json!(lineage.origin_jti));
+        access.insert("origin_jti".into(), json!(origin_jti));
         access.insert("event_id".into(), json!(event_id));
         access.insert("token_use".into(), json!("access"));
-        access.insert("scope".into(), json!(overrides.scopes(vec![ADMIN_SCOPE.to_owned()]).join(" ")));
-        access.insert("auth_time".into(), json!(lineage.auth_time));
+        access.insert("scope".into(), json!(overrides.scopes(scopes).join(" ")));
+        access.insert("auth_time".into(), json!(auth_time));
         access.insert("exp".into(), json!(now + validity.access));
         access.insert("iat".into(), json!(now));
         access.insert("jti".into(), json!(crate::ids::uuid()));
         access.insert("username".into(), json!(user.username));
         access.insert("version".into(), json!(2));
 
+        if let Some(nonce) = ctx.nonce.as_ref().filter(|_| matches!(grant, Grant::SignIn)) {
+            id.insert("nonce".into(), json!(nonce));
+        }
         overrides.apply(&mut id, &mut access);
-        let id_token = keys.id.sign(&Value::Object(id)).map_err(CognitoError::internal)?;
+        let id_token =
+            if with_id_token { Some(keys.id.sign(&Value::Object(id)).map_err(CognitoError::internal)?) } else { None };
         let access_token = keys.access.sign(&Value::Object(access)).map_err(CognitoError::internal)?;
         Ok(AuthenticationResultType {
             access_token: Some(access_token),
             expires_in: Some(i32::try_from(validity.access).unwrap_or(i32::MAX)),
             token_type: Some("Bearer".into()),
             refresh_token,
-            id_token: Some(id_token),
+            id_token,
             new_device_metadata: None,
         })
     }
@@ -144,7 +196,8 @@ impl Service {
         Ok(groups)
     }
 
-    /// The refresh session behind a refresh token, if the token is live for this client.
+    /// The refresh session behind a refresh token, if the token is live for this client: not
+    /// revoked, not expired, and not rotated out longer ago than the client's grace period.
     pub(crate) async fn refresh_session(&self, token: &str, client: &AppClient) -> Result<RefreshSession> {
         let invalid = || CognitoError::not_authorized("Invalid Refresh Token");
         let session = self.store.get_refresh(&self.refresh_hash(token)).await?.ok_or_else(invalid)?;
@@ -157,7 +210,34 @@ impl Service {
         if session.expires_ms <= self.now_ms() {
             return Err(CognitoError::not_authorized("Refresh Token has expired"));
         }
+        if let Some(replaced) = session.replaced_ms {
+            if self.now_ms() >= replaced + client.refresh_grace_seconds() * 1000 {
+                return Err(reused());
+            }
+        }
         Ok(session)
+    }
+
+    /// ID and access tokens from a live refresh token (and a new refresh token when the client
+    /// rotates them): `REFRESH_TOKEN_AUTH`, `GetTokensFromRefreshToken`, `/oauth2/token`.
+    pub(crate) async fn tokens_from_refresh(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        session: &RefreshSession,
+        caller: &CallerContext,
+        client_metadata: Option<StringMap>,
+    ) -> Result<AuthenticationResultType> {
+        let user = self
+            .store
+            .get_user(&pool.id, &self.user_key(pool, &session.username))
+            .await?
+            .ok_or_else(|| CognitoError::not_authorized("Invalid Refresh Token"))?;
+        if !user.enabled {
+            return Err(CognitoError::not_authorized("User is disabled."));
+        }
+        let ctx = TokenContext::api(TriggerSource::TokenGenerationRefreshTokens, caller, client_metadata);
+        self.issue_tokens(pool, client, &user, Grant::Refresh(session), &ctx).await
     }
 
     /// Deletes refresh-token lineages that expired more than two days ago. Access tokens check

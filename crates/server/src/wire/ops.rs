@@ -104,6 +104,7 @@ pub async fn dispatch(
         // Sign-in
         InitiateAuth => initiate_auth,
         AdminInitiateAuth => admin_initiate_auth,
+        GetTokensFromRefreshToken => get_tokens_from_refresh_token,
         RespondToAuthChallenge => respond_to_auth_challenge,
         AdminRespondToAuthChallenge => admin_respond_to_auth_challenge,
         RevokeToken => revoke_token,
