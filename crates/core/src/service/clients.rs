@@ -115,6 +115,7 @@ impl Service {
         let client_id = fixed_id.map(str::to_owned).unwrap_or_else(ids::client_id);
         let secret = new_secret(req, None)?;
         let settings = client_settings!(req, Some(req.client_name.clone()));
+        self.check_oauth(&pool, &settings, secret.is_some()).await?;
         let client = self.build_client(&pool, &client_id, secret, &settings, None)?;
         match self.store.insert_client(&client).await {
             Ok(()) => Ok(client),
@@ -146,6 +147,7 @@ impl Service {
         };
         let secret = new_secret(&req, existing.secret())?;
         let settings = client_settings!(req, Some(req.client_name.clone()));
+        self.check_oauth(&pool, &settings, secret.is_some()).await?;
         let mut wanted = self.build_client(&pool, &existing.client_id, secret, &settings, Some(&existing))?;
         if let Some(v) = existing.doc.get("LastModifiedDate") {
             wanted.doc.insert("LastModifiedDate".into(), v.clone());
@@ -176,6 +178,7 @@ impl Service {
         let pool = self.pool(&req.user_pool_id).await?;
         let secret = existing.secret().map(str::to_owned);
         let settings = client_settings!(req, req.client_name.clone());
+        self.check_oauth(&pool, &settings, secret.is_some()).await?;
         let client = self.build_client(&pool, &req.client_id, secret, &settings, Some(&existing))?;
         if !self.store.update_client(&client).await? {
             return Err(CognitoError::client_not_found(&req.client_id));
@@ -214,6 +217,70 @@ impl Service {
             })
             .collect();
         Ok(ListUserPoolClientsResponse { user_pool_clients: Some(items), next_token: next })
+    }
+
+    /// Cognito's rules for a client's OAuth settings: flows and scopes together when OAuth is
+    /// on; `client_credentials` alone, with a secret and custom scopes; callback URLs for the
+    /// browser flows, absolute, without fragments, over HTTPS except to this machine; scopes
+    /// that exist; identity providers the pool has.
+    async fn check_oauth(&self, pool: &UserPool, s: &ClientSettings, has_secret: bool) -> Result<()> {
+        let flows = s.allowed_oauth_flows.as_deref().unwrap_or_default();
+        let scopes = s.allowed_oauth_scopes.as_deref().unwrap_or_default();
+        if s.allowed_oauth_flows_user_pool_client == Some(true) && (flows.is_empty() || scopes.is_empty()) {
+            return Err(CognitoError::invalid_parameter(
+                "AllowedOAuthFlows and AllowedOAuthScopes are required if user pool client is allowed to use OAuth flows.",
+            ));
+        }
+        let flow_error = |m: &str| CognitoError::new(crate::ErrorKind::InvalidOAuthFlow, m);
+        let machine = flows.contains(&OAuthFlowType::ClientCredentials);
+        if machine {
+            if !has_secret {
+                return Err(flow_error(
+                    "client_credentials flow can not be selected if client does not have a client secret.",
+                ));
+            }
+            if flows.len() > 1 {
+                return Err(flow_error(
+                    "client_credentials flow can not be selected with the code or implicit flow: it must be the only allowed OAuth flow.",
+                ));
+            }
+            if let Some(reserved) = scopes.iter().find(|x| RESERVED_SCOPES.contains(&x.as_str())) {
+                return Err(flow_error(&format!(
+                    "client_credentials flow can only be used with custom scopes, not {reserved}."
+                )));
+            }
+        }
+        let callbacks = s.callback_urls.as_deref().unwrap_or_default();
+        if flows.iter().any(|f| matches!(f, OAuthFlowType::Code | OAuthFlowType::Implicit)) && callbacks.is_empty() {
+            return Err(flow_error("CallbackUrls can not be empty when code flow or implicit flow is selected"));
+        }
+        for url in callbacks.iter().chain(s.logout_urls.as_deref().unwrap_or_default()) {
+            check_redirect_url(url)?;
+        }
+        if let Some(default) = &s.default_redirect_uri {
+            if !callbacks.contains(default) {
+                return Err(CognitoError::invalid_parameter("DefaultRedirectURI must be one of the CallbackURLs."));
+            }
+        }
+        let custom: Vec<&String> = scopes.iter().filter(|x| !RESERVED_SCOPES.contains(&x.as_str())).collect();
+        if !custom.is_empty() {
+            let defined = self.custom_scopes(&pool.id).await?;
+            if let Some(missing) = custom.iter().find(|x| !defined.contains(x)) {
+                return Err(CognitoError::new(
+                    crate::ErrorKind::ScopeDoesNotExist,
+                    format!("Invalid scope requested: {missing}"),
+                ));
+            }
+        }
+        for provider in s.supported_identity_providers.as_deref().unwrap_or_default() {
+            if provider != "COGNITO" {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "The provider {provider} does not exist for User Pool {}",
+                    pool.id
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Builds a client document. On update, members the caller omits return to their defaults
@@ -317,6 +384,27 @@ fn check_flows(flows: Option<&[ExplicitAuthFlowsType]>) -> Result<()> {
             "The provided ExplicitAuthFlows combination is invalid: legacy flows (ADMIN_NO_SRP_AUTH, \
              CUSTOM_AUTH_FLOW_ONLY, USER_PASSWORD_AUTH) cannot be mixed with ALLOW_ flows.",
         ));
+    }
+    Ok(())
+}
+
+/// The scopes Cognito defines itself.
+pub(crate) const RESERVED_SCOPES: &[&str] = &["openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"];
+
+/// A callback or sign-out URL: absolute, no fragment; `http` only to this machine.
+fn check_redirect_url(url: &str) -> Result<()> {
+    let bad = |why: &str| CognitoError::invalid_parameter(format!("Invalid callback or logout URL {url}: {why}"));
+    let Some((scheme, rest)) = url.split_once("://") else { return Err(bad("it must be an absolute URL")) };
+    if url.contains('#') {
+        return Err(bad("it must not have a fragment"));
+    }
+    if scheme.eq_ignore_ascii_case("http") {
+        let host = rest.split(['/', '?']).next().unwrap_or_default();
+        let host =
+            host.rsplit_once(':').map_or(host, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
+        if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+            return Err(bad("HTTP is allowed for localhost only; use HTTPS"));
+        }
     }
     Ok(())
 }

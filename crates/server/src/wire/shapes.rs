@@ -361,7 +361,10 @@ impl Validator<'_> {
                 if s.contains('\0') {
                     self.violation(Some(v), true, "Member must not contain NUL characters".into());
                 }
-                if let Some(p) = &shape.pattern {
+                // The model's `DomainType` pattern admits prefixes only, yet the service takes a
+                // custom domain's FQDN in the same member; the service checks domains itself.
+                let pattern = shape.pattern.as_ref().filter(|_| shape_name != "DomainType");
+                if let Some(p) = pattern {
                     if !pattern_matches(p, s) {
                         self.violation(
                             Some(v),
