@@ -406,7 +406,8 @@ pub struct GroupConfiguration {
 #[serde(rename_all = "camelCase")]
 pub struct PreTokenGenerationRequest {
     pub user_attributes: StringMap,
-    pub group_configuration: GroupConfiguration,
+    /// Null for client-credentials tokens, which have no user.
+    pub group_configuration: Option<GroupConfiguration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]

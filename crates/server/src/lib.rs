@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod functions;
 pub mod invocations;
 pub mod lambda_api;
+pub mod oauth;
 pub mod packages;
 pub mod wire;
 

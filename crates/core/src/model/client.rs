@@ -73,6 +73,33 @@ impl AppClient {
             .collect()
     }
 
+    /// Whether the client may use the OAuth endpoints (`AllowedOAuthFlowsUserPoolClient`).
+    pub fn oauth_enabled(&self) -> bool {
+        get_bool(&self.doc, "AllowedOAuthFlowsUserPoolClient") == Some(true)
+    }
+
+    /// `AllowedOAuthFlows`: `code`, `implicit`, `client_credentials`.
+    pub fn oauth_flows(&self) -> Vec<String> {
+        get_str_list(&self.doc, "AllowedOAuthFlows")
+    }
+
+    /// `AllowedOAuthScopes`.
+    pub fn oauth_scopes(&self) -> Vec<String> {
+        get_str_list(&self.doc, "AllowedOAuthScopes")
+    }
+
+    pub fn callback_urls(&self) -> Vec<String> {
+        get_str_list(&self.doc, "CallbackURLs")
+    }
+
+    pub fn logout_urls(&self) -> Vec<String> {
+        get_str_list(&self.doc, "LogoutURLs")
+    }
+
+    pub fn default_redirect_uri(&self) -> Option<&str> {
+        get_str(&self.doc, "DefaultRedirectURI")
+    }
+
     /// Whether refreshing issues a new refresh token (`RefreshTokenRotation.Feature`).
     pub fn rotates_refresh_tokens(&self) -> bool {
         get_obj(&self.doc, "RefreshTokenRotation").and_then(|r| get_str(r, "Feature")) == Some("ENABLED")

@@ -45,6 +45,11 @@ impl UserPool {
         get_str(&self.doc, "Arn").unwrap_or_default()
     }
 
+    /// Whether only administrators may create users (`AdminCreateUserConfig`).
+    pub fn admin_create_user_only(&self) -> bool {
+        get_obj(&self.doc, "AdminCreateUserConfig").and_then(|c| get_bool(c, "AllowAdminCreateUserOnly")) == Some(true)
+    }
+
     pub fn deletion_protected(&self) -> bool {
         get_str(&self.doc, "DeletionProtection") == Some("ACTIVE")
     }

@@ -12,7 +12,6 @@ use cognate_api::{
     GlobalSignOutRequest, GlobalSignOutResponse, InitiateAuthRequest, InitiateAuthResponse,
     RespondToAuthChallengeRequest, RespondToAuthChallengeResponse, RevokeTokenRequest, RevokeTokenResponse,
 };
-use serde_json::Value;
 
 use super::attributes::{check_writes, Writer};
 use super::tokens::{Grant, TokenContext};
@@ -48,23 +47,20 @@ fn missing(parameter: &str) -> CognitoError {
     CognitoError::invalid_parameter(format!("Missing required parameter {parameter}"))
 }
 
-/// One step of a sign-in, whichever operation it answers: a challenge, or the tokens.
+/// One step of a sign-in, whichever operation it answers: a challenge, or the tokens (or, for
+/// a sign-in on the hosted page, the user it ends with: tokens come later, from the code).
 #[derive(Debug, Default)]
 pub(crate) struct AuthStep {
     pub challenge_name: Option<ChallengeNameType>,
     pub session: Option<String>,
     pub challenge_parameters: Option<StringMap>,
     pub authentication_result: Option<AuthenticationResultType>,
+    pub hosted_user: Option<String>,
 }
 
 impl AuthStep {
     pub(crate) fn challenge(name: ChallengeNameType, session: Option<String>, parameters: StringMap) -> Self {
-        Self {
-            challenge_name: Some(name),
-            session,
-            challenge_parameters: Some(parameters),
-            authentication_result: None,
-        }
+        Self { challenge_name: Some(name), session, challenge_parameters: Some(parameters), ..Self::default() }
     }
 
     pub(crate) fn tokens(result: AuthenticationResultType) -> Self {
@@ -95,17 +91,36 @@ auth_step_into!(
     AdminRespondToAuthChallengeResponse {},
 );
 
-/// InitiateAuth and AdminInitiateAuth, as one request.
-struct Initiate {
+/// InitiateAuth and AdminInitiateAuth (and the hosted page's sign-in), as one request.
+pub(crate) struct Initiate {
     /// The pool an admin call names.
     pool_id: Option<String>,
     client_id: String,
     auth_flow: AuthFlowType,
     parameters: StringMap,
     client_metadata: Option<StringMap>,
+    /// Why the tokens at the end are minted: `TokenGeneration_Authentication` for the API,
+    /// `TokenGeneration_HostedAuth` for the hosted page (which then gets the user, not tokens).
+    source: TriggerSource,
 }
 
-/// RespondToAuthChallenge and AdminRespondToAuthChallenge, as one request.
+impl Initiate {
+    /// A password sign-in on the hosted page.
+    pub(crate) fn hosted(client_id: &str, username: &str, password: &str) -> Self {
+        let parameters = [("USERNAME", username), ("PASSWORD", password)].map(|(k, v)| (k.to_owned(), v.to_owned()));
+        Self {
+            pool_id: None,
+            client_id: client_id.to_owned(),
+            auth_flow: AuthFlowType::UserPasswordAuth,
+            parameters: parameters.into(),
+            client_metadata: None,
+            source: TriggerSource::TokenGenerationHostedAuth,
+        }
+    }
+}
+
+/// RespondToAuthChallenge and AdminRespondToAuthChallenge (and the hosted page's answers), as
+/// one request.
 pub(crate) struct Respond {
     pool_id: Option<String>,
     client_id: String,
@@ -116,6 +131,18 @@ pub(crate) struct Respond {
 }
 
 impl Respond {
+    /// An answer on the hosted page.
+    pub(crate) fn hosted(client_id: &str, challenge: ChallengeNameType, session: &str, responses: StringMap) -> Self {
+        Self {
+            pool_id: None,
+            client_id: client_id.to_owned(),
+            challenge_name: challenge,
+            session: Some(session.to_owned()),
+            responses,
+            client_metadata: None,
+        }
+    }
+
     /// A member of ChallengeResponses.
     pub(crate) fn response(&self, key: &str) -> Option<&str> {
         self.responses.get(key).map(String::as_str)
@@ -160,6 +187,7 @@ impl Service {
             auth_flow: req.auth_flow,
             parameters: req.auth_parameters.unwrap_or_default(),
             client_metadata: req.client_metadata,
+            source: TriggerSource::TokenGenerationAuthentication,
         };
         self.initiate(ctx, input).await.map(Into::into)
     }
@@ -175,11 +203,12 @@ impl Service {
             auth_flow: req.auth_flow,
             parameters: req.auth_parameters.unwrap_or_default(),
             client_metadata: req.client_metadata,
+            source: TriggerSource::TokenGenerationAuthentication,
         };
         self.initiate(ctx, input).await.map(Into::into)
     }
 
-    async fn initiate(&self, ctx: &RequestContext, input: Initiate) -> Result<AuthStep> {
+    pub(crate) async fn initiate(&self, ctx: &RequestContext, input: Initiate) -> Result<AuthStep> {
         let admin = input.pool_id.is_some();
         let (client, pool) = self.auth_client(ctx, input.pool_id.as_deref(), &input.client_id).await?;
         let caller = ctx.caller(Some(&client.client_id));
@@ -242,7 +271,7 @@ impl Service {
                 }
                 self.pre_authentication(&pool, &client, user.as_ref(), name, &caller, validation).await?;
                 let user = self.check_password_sign_in(&client, user, password).await?;
-                self.finish_first_factor(&pool, &client, user, &caller, None).await
+                self.finish_first_factor(&pool, &client, user, &caller, None, input.source).await
             }
         }
     }
@@ -310,6 +339,7 @@ impl Service {
         user: User,
         ctx: &CallerContext,
         metadata: Option<StringMap>,
+        source: TriggerSource,
     ) -> Result<AuthStep> {
         match user.status {
             UserStatus::Unconfirmed => Err(CognitoError::new(ErrorKind::UserNotConfirmed, "User is not confirmed.")),
@@ -323,12 +353,9 @@ impl Service {
                         "Temporary password has expired and must be reset by an administrator.",
                     ));
                 }
-                self.new_password_challenge(pool, client, &user)
+                self.new_password_challenge(pool, client, &user, source)
             }
-            _ => {
-                let source = TriggerSource::TokenGenerationAuthentication;
-                self.second_factor_or_tokens(pool, client, user, source, ctx, metadata).await
-            }
+            _ => self.second_factor_or_tokens(pool, client, user, source, ctx, metadata).await,
         }
     }
 
@@ -349,7 +376,13 @@ impl Service {
         }
     }
 
-    fn new_password_challenge(&self, pool: &UserPool, client: &AppClient, user: &User) -> Result<AuthStep> {
+    fn new_password_challenge(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        source: TriggerSource,
+    ) -> Result<AuthStep> {
         let current: StringMap =
             user.attributes.iter().filter(|(n, _)| n != "sub").map(|(n, v)| (n.clone(), v.clone())).collect();
         let required: Vec<String> = pool
@@ -363,7 +396,7 @@ impl Service {
             &user.username,
             "NEW_PASSWORD_REQUIRED",
             client.auth_session_validity_minutes(),
-            Value::Null,
+            serde_json::json!({ "tokenSource": source }),
         )?;
         let parameters = [
             ("USER_ID_FOR_SRP", user.username.clone()),
@@ -388,8 +421,14 @@ impl Service {
         ctx: &CallerContext,
         metadata: Option<StringMap>,
     ) -> Result<AuthStep> {
-        let token_ctx = TokenContext::api(source, ctx, metadata.clone());
-        let result = self.issue_tokens(pool, client, user, Grant::SignIn, &token_ctx).await?;
+        // The hosted page's sign-in ends here; its tokens are minted when the code is redeemed.
+        let hosted = source == TriggerSource::TokenGenerationHostedAuth;
+        let result = if hosted {
+            None
+        } else {
+            let token_ctx = TokenContext::api(source, ctx, metadata.clone());
+            Some(self.issue_tokens(pool, client, user, Grant::SignIn, &token_ctx).await?)
+        };
         let request = PostAuthenticationRequest {
             user_attributes: event_attributes(user),
             new_device_used: false,
@@ -397,7 +436,10 @@ impl Service {
         };
         self.run_trigger::<PostAuthentication>(pool, TriggerSource::PostAuthentication, &user.username, ctx, request)
             .await?;
-        Ok(AuthStep::tokens(result))
+        Ok(match result {
+            Some(tokens) => AuthStep::tokens(tokens),
+            None => AuthStep { hosted_user: Some(user.username.clone()), ..AuthStep::default() },
+        })
     }
 
     /// PreAuthentication, at the first step of a password or SRP sign-in: after the user is
@@ -509,7 +551,7 @@ impl Service {
         self.respond(ctx, input).await.map(Into::into)
     }
 
-    async fn respond(&self, ctx: &RequestContext, input: Respond) -> Result<AuthStep> {
+    pub(crate) async fn respond(&self, ctx: &RequestContext, input: Respond) -> Result<AuthStep> {
         let (client, pool) = self.auth_client(ctx, input.pool_id.as_deref(), &input.client_id).await?;
         let caller = ctx.caller(Some(&client.client_id));
         let metadata = input.client_metadata.clone();
@@ -535,7 +577,10 @@ impl Service {
                     Some(state) if !matches!(user.status, UserStatus::Unconfirmed | UserStatus::ResetRequired) => {
                         self.continue_after_password(&pool, &client, state, user, caller, metadata).await
                     }
-                    _ => self.finish_first_factor(&pool, &client, user, &caller, metadata).await,
+                    _ => {
+                        let source = TriggerSource::TokenGenerationAuthentication;
+                        self.finish_first_factor(&pool, &client, user, &caller, metadata, source).await
+                    }
                 }
             }
             ChallengeNameType::NewPasswordRequired => {
@@ -574,7 +619,11 @@ impl Service {
                     })
                     .await?;
                 self.sync_aliases(&pool, &user, false).await?;
-                let source = TriggerSource::TokenGenerationNewPasswordChallenge;
+                // A new password chosen on the hosted page stays a hosted sign-in.
+                let source = match super::mfa::token_source(&state) {
+                    TriggerSource::TokenGenerationHostedAuth => TriggerSource::TokenGenerationHostedAuth,
+                    _ => TriggerSource::TokenGenerationNewPasswordChallenge,
+                };
                 self.second_factor_or_tokens(&pool, &client, user, source, &caller, metadata).await
             }
             ChallengeNameType::CustomChallenge => {

@@ -82,17 +82,24 @@ impl Service {
     pub async fn openid_configuration(&self, pool_id: &str) -> Result<Value> {
         self.pool(pool_id).await?;
         let iss = self.issuer(pool_id);
+        // The endpoints answer at the root of this server (the pool follows from the client).
+        let base = &self.config.public_url;
         Ok(json!({
             "issuer": iss,
             "jwks_uri": format!("{iss}/.well-known/jwks.json"),
-            "authorization_endpoint": format!("{iss}/oauth2/authorize"),
-            "token_endpoint": format!("{iss}/oauth2/token"),
-            "userinfo_endpoint": format!("{iss}/oauth2/userInfo"),
+            "authorization_endpoint": format!("{base}/oauth2/authorize"),
+            "token_endpoint": format!("{base}/oauth2/token"),
+            "userinfo_endpoint": format!("{base}/oauth2/userInfo"),
+            "revocation_endpoint": format!("{base}/oauth2/revoke"),
+            "end_session_endpoint": format!("{base}/logout"),
             "response_types_supported": ["code", "token"],
+            "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "scopes_supported": ["openid", "email", "phone", "profile"],
+            "scopes_supported": ["openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "code_challenge_methods_supported": ["S256", "plain"],
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "email_verified", "phone_number", "phone_number_verified", "cognito:username", "cognito:groups"],
         }))
     }
 

@@ -519,7 +519,7 @@ impl Service {
 }
 
 /// The source the tokens at the end of a second step are generated for.
-fn token_source(state: &SessionState) -> TriggerSource {
+pub(crate) fn token_source(state: &SessionState) -> TriggerSource {
     state
         .data
         .get("tokenSource")

@@ -13,6 +13,7 @@ mod lifecycle;
 mod messages;
 mod mfa;
 mod migrate;
+mod oauth;
 mod paging;
 mod passwords;
 mod pools;
@@ -31,6 +32,10 @@ use cognate_crypto::seal::MasterKey;
 use crate::ports::{Clock, Invoker, NoFunctions, NoTransports, Sender, Store};
 
 pub use kms::{KmsError, KmsResult};
+pub use oauth::{
+    Authorization, AuthorizeError, AuthorizeParams, HostedSession, HostedStep, LogoutParams, LogoutTarget, OAuthError,
+    ResponseType, TokenParams, TokenResponse,
+};
 pub use paging::Page;
 pub use pools::ApplyOutcome;
 pub use triggers::{sample_event, sdk_version, trigger_error, trigger_function, CallerContext, NO_CLIENT};

@@ -202,15 +202,43 @@ impl Service {
         let roles: Vec<String> = groups.iter().filter_map(|g| g.role_arn.clone()).collect();
         let request = PreTokenGenerationRequest {
             user_attributes: event_attributes(user),
-            group_configuration: GroupConfiguration {
+            group_configuration: Some(GroupConfiguration {
                 groups_to_override: groups.iter().map(|g| g.name.clone()).collect(),
                 preferred_role: roles.first().cloned(),
                 iam_roles_to_override: roles,
-            },
+            }),
             scopes: (version != "1").then(|| scopes.to_vec()),
             client_metadata: ctx.client_metadata.clone(),
         };
         let out = self.run_trigger::<PreTokenGeneration>(pool, ctx.source, &user.username, ctx.caller, request).await?;
+        match out {
+            Some(r) => Overrides::parse(version, &r),
+            None => Ok(Overrides::default()),
+        }
+    }
+
+    /// Pre token generation for a client-credentials token: only a V3_0 function runs, with
+    /// `userName` `ClientCredentials`, no attributes and no groups.
+    pub(crate) async fn pre_token_generation_m2m(
+        &self,
+        pool: &UserPool,
+        scopes: &[String],
+        ctx: &TokenContext<'_>,
+    ) -> Result<Overrides> {
+        let Some((_, version)) = trigger_function(pool, TriggerKind::PreTokenGeneration) else {
+            return Ok(Overrides::default());
+        };
+        if version != "3" {
+            return Ok(Overrides::default());
+        }
+        let request = PreTokenGenerationRequest {
+            user_attributes: Default::default(),
+            group_configuration: None,
+            scopes: Some(scopes.to_vec()),
+            client_metadata: ctx.client_metadata.clone(),
+        };
+        let out =
+            self.run_trigger::<PreTokenGeneration>(pool, ctx.source, "ClientCredentials", ctx.caller, request).await?;
         match out {
             Some(r) => Overrides::parse(version, &r),
             None => Ok(Overrides::default()),

@@ -65,13 +65,7 @@ impl Service {
         let (client, pool) = self.client_and_pool(ctx, &req.client_id).await?;
         let name = req.username.as_str();
         self.check_secret_hash(&client, name, None, req.secret_hash.as_deref())?;
-        if pool
-            .doc
-            .get("AdminCreateUserConfig")
-            .and_then(|c| c.get("AllowAdminCreateUserOnly"))
-            .and_then(serde_json::Value::as_bool)
-            == Some(true)
-        {
+        if pool.admin_create_user_only() {
             return Err(CognitoError::not_authorized("SignUp is not permitted for this user pool"));
         }
         let attrs = attribute_pairs(req.user_attributes.as_deref());

@@ -35,12 +35,17 @@ pub(crate) struct TokenContext<'a> {
     pub scopes: Option<Vec<String>>,
     /// The authorization request's `nonce`, echoed in the ID token.
     pub nonce: Option<String>,
+    /// When the user last signed in interactively (a hosted sign-in reused through its
+    /// session cookie); now when None.
+    pub auth_time: Option<i64>,
+    /// A lineage that hands out no refresh token (the implicit grant).
+    pub no_refresh_token: bool,
 }
 
 impl<'a> TokenContext<'a> {
     /// Tokens for an API flow.
     pub(crate) fn api(source: TriggerSource, caller: &'a CallerContext, client_metadata: Option<StringMap>) -> Self {
-        Self { source, caller, client_metadata, scopes: None, nonce: None }
+        Self { source, caller, client_metadata, scopes: None, nonce: None, auth_time: None, no_refresh_token: false }
     }
 
     /// The scopes the tokens carry.
@@ -107,7 +112,7 @@ impl Service {
                         pool_id: pool.id.clone(),
                         client_id: client.client_id.clone(),
                         username: user.username.clone(),
-                        auth_time: now,
+                        auth_time: ctx.auth_time.unwrap_or(now),
                         issued_ms: self.now_ms(),
                         expires_ms: self.now_ms() + validity.refresh * 1000,
                         revoked: false,
@@ -115,7 +120,7 @@ impl Service {
                         scopes: ctx.scopes.as_ref().map(|s| s.join(" ")),
                     })
                     .await?;
-                (origin_jti, now, Some(token))
+                (origin_jti, ctx.auth_time.unwrap_or(now), (!ctx.no_refresh_token).then_some(token))
             }
             Grant::Refresh(session) if client.rotates_refresh_tokens() => {
                 // The new token lives as long as the lineage's first one would have.
@@ -249,8 +254,20 @@ impl Service {
     }
 
     /// Verifies an access token (signature, expiry, use, revocation) and loads its user; the
-    /// token's pool is noted in `ctx`.
+    /// token's pool is noted in `ctx`. Only tokens with `aws.cognito.signin.user.admin` may call
+    /// the user's own API operations.
     pub(crate) async fn token_caller(&self, ctx: &RequestContext, token: &str) -> Result<TokenCaller> {
+        let (caller, _) = self.verify_access_token(ctx, token, ADMIN_SCOPE).await?;
+        Ok(caller)
+    }
+
+    /// Verifies an access token that must carry `scope`, returning its caller and claims.
+    pub(crate) async fn verify_access_token(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+        scope: &str,
+    ) -> Result<(TokenCaller, Value)> {
         // The pool comes from the unverified issuer; the signature check against that pool's
         // own key is what makes it trustworthy.
         let payload = token.split('.').nth(1).ok_or_else(invalid_token)?;
@@ -273,7 +290,7 @@ impl Service {
         cognate_crypto::jwt::check_time(&claims, self.now(), 0)
             .map_err(|_| CognitoError::not_authorized("Access Token has expired"))?;
         let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
-        if !scopes.split(' ').any(|s| s == ADMIN_SCOPE) {
+        if !scopes.split(' ').any(|s| s == scope) {
             return Err(CognitoError::not_authorized("Access Token does not have required scopes"));
         }
         let origin = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(invalid_token)?;
@@ -293,7 +310,36 @@ impl Service {
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
-        Ok(TokenCaller { pool, client, user })
+        Ok((TokenCaller { pool, client, user }, claims))
+    }
+
+    /// The access token of the client-credentials grant: the client is its subject, it carries
+    /// the granted custom scopes and belongs to no user (so no user operation accepts it).
+    pub(crate) async fn issue_client_credentials(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        scopes: Vec<String>,
+        ctx: &TokenContext<'_>,
+    ) -> Result<(String, i64)> {
+        let now = self.now();
+        let validity = client.token_validity();
+        let overrides = self.pre_token_generation_m2m(pool, &scopes, ctx).await?;
+        let mut access = Map::new();
+        access.insert("sub".into(), json!(client.client_id));
+        access.insert("token_use".into(), json!("access"));
+        access.insert("scope".into(), json!(overrides.scopes(scopes).join(" ")));
+        access.insert("auth_time".into(), json!(now));
+        access.insert("iss".into(), json!(self.issuer(&pool.id)));
+        access.insert("exp".into(), json!(now + validity.access));
+        access.insert("iat".into(), json!(now));
+        access.insert("version".into(), json!(2));
+        access.insert("jti".into(), json!(crate::ids::uuid()));
+        access.insert("client_id".into(), json!(client.client_id));
+        overrides.apply(&mut Map::new(), &mut access);
+        let keys = self.pool_keys(&pool.id).await?;
+        let token = keys.access.sign(&Value::Object(access)).map_err(CognitoError::internal)?;
+        Ok((token, validity.access))
     }
 }
 

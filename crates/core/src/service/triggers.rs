@@ -194,11 +194,11 @@ pub fn sample_event(source: TriggerSource) -> Value {
         }),
         TriggerKind::PreTokenGeneration => typed::<t::PreTokenGeneration>(t::PreTokenGenerationRequest {
             user_attributes: attrs,
-            group_configuration: t::GroupConfiguration {
+            group_configuration: Some(t::GroupConfiguration {
                 groups_to_override: vec!["staff".into()],
                 iam_roles_to_override: Vec::new(),
                 preferred_role: None,
-            },
+            }),
             scopes: None,
             client_metadata: None,
         }),

@@ -3,6 +3,7 @@
 mod capture;
 mod kms;
 mod ops;
+pub(crate) use ops::request_context;
 pub mod shapes;
 
 use std::sync::Arc;
@@ -52,7 +53,7 @@ pub fn trusted_hosts(listen: std::net::SocketAddr, public_url: &str) -> Vec<Stri
     hosts
 }
 
-fn host_of(authority: &str) -> &str {
+pub(crate) fn host_of(authority: &str) -> &str {
     if authority.starts_with('[') {
         return authority.split(']').next().map_or(authority, |h| &authority[..h.len() + 1]);
     }
@@ -112,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
         .route("/{pool_id}/.well-known/openid-configuration", get(openid_configuration))
+        .merge(crate::oauth::routes())
         .merge(local)
         .with_state(state)
         .layer(middleware::map_response(add_request_id))
