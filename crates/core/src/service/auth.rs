@@ -105,14 +105,20 @@ pub(crate) struct Initiate {
 }
 
 impl Initiate {
-    /// A password sign-in on the hosted page.
-    pub(crate) fn hosted(client_id: &str, username: &str, password: &str) -> Self {
-        let parameters = [("USERNAME", username), ("PASSWORD", password)].map(|(k, v)| (k.to_owned(), v.to_owned()));
+    /// A password sign-in on the hosted page. The page is the client's own front end: it signs
+    /// for a confidential client (SECRET_HASH) and is not bound by the client's ExplicitAuthFlows,
+    /// which govern the API (Cognito's hosted UI works for clients with none listed).
+    pub(crate) fn hosted(client: &AppClient, username: &str, password: &str) -> Self {
+        let mut parameters: StringMap =
+            [("USERNAME", username), ("PASSWORD", password)].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
+        if let Some(hash) = hosted_secret_hash(client, username) {
+            parameters.insert("SECRET_HASH".to_owned(), hash);
+        }
         Self {
             pool_id: None,
-            client_id: client_id.to_owned(),
+            client_id: client.client_id.clone(),
             auth_flow: AuthFlowType::UserPasswordAuth,
-            parameters: parameters.into(),
+            parameters,
             client_metadata: None,
             source: TriggerSource::TokenGenerationHostedAuth,
         }
@@ -131,11 +137,20 @@ pub(crate) struct Respond {
 }
 
 impl Respond {
-    /// An answer on the hosted page.
-    pub(crate) fn hosted(client_id: &str, challenge: ChallengeNameType, session: &str, responses: StringMap) -> Self {
+    /// An answer on the hosted page (signed for a confidential client, as its sign-in was).
+    pub(crate) fn hosted(
+        client: &AppClient,
+        challenge: ChallengeNameType,
+        session: &str,
+        mut responses: StringMap,
+    ) -> Self {
+        let hash = responses.get("USERNAME").and_then(|name| hosted_secret_hash(client, name));
+        if let Some(hash) = hash {
+            responses.insert("SECRET_HASH".to_owned(), hash);
+        }
         Self {
             pool_id: None,
-            client_id: client_id.to_owned(),
+            client_id: client.client_id.clone(),
             challenge_name: challenge,
             session: Some(session.to_owned()),
             responses,
@@ -147,6 +162,11 @@ impl Respond {
     pub(crate) fn response(&self, key: &str) -> Option<&str> {
         self.responses.get(key).map(String::as_str)
     }
+}
+
+/// The SECRET_HASH the hosted page signs its requests with for a client that has a secret.
+fn hosted_secret_hash(client: &AppClient, username: &str) -> Option<String> {
+    client.secret().map(|secret| cognate_crypto::secret_hash::compute(secret, username, &client.client_id))
 }
 
 /// Records a failed password: after five failures the account locks for 1 s, doubling with
@@ -232,7 +252,8 @@ impl Service {
                 )))
             }
         };
-        if !client.allows(flow) {
+        let hosted = input.source == TriggerSource::TokenGenerationHostedAuth;
+        if !hosted && !client.allows(flow) {
             return Err(CognitoError::invalid_parameter(format!("{flow_name} flow not enabled for this client")));
         }
         match flow {

@@ -378,7 +378,7 @@ impl Service {
         username: &str,
         password: &str,
     ) -> Result<HostedStep> {
-        let step = self.initiate(ctx, Initiate::hosted(&auth.client.client_id, username, password)).await?;
+        let step = self.initiate(ctx, Initiate::hosted(&auth.client, username, password)).await?;
         self.hosted_step(&auth.pool.id, step)
     }
 
@@ -396,7 +396,7 @@ impl Service {
         if super::mfa::token_source(&state) != TriggerSource::TokenGenerationHostedAuth {
             return Err(CognitoError::not_authorized("Invalid session for the user."));
         }
-        let step = self.respond(ctx, Respond::hosted(&auth.client.client_id, challenge, session, responses)).await?;
+        let step = self.respond(ctx, Respond::hosted(&auth.client, challenge, session, responses)).await?;
         self.hosted_step(&auth.pool.id, step)
     }
 

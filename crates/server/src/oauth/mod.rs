@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use base64::Engine;
@@ -56,8 +56,11 @@ async fn domain_pool(state: &AppState, headers: &HeaderMap) -> Option<String> {
     if state.trusted_hosts.iter().any(|t| t.eq_ignore_ascii_case(&host)) {
         return None;
     }
+    // A prefix domain answers as `<prefix>.auth.<region>.amazoncognito.com` (pointed here by a
+    // hosts file or a proxy) and, for browsers on this machine, as `<prefix>.localhost`, which
+    // resolves to the loopback address with no set-up; a custom domain answers as itself.
     let suffix = format!(".auth.{}.amazoncognito.com", state.service.config().region);
-    let key = host.strip_suffix(&suffix).unwrap_or(&host);
+    let key = host.strip_suffix(&suffix).or_else(|| host.strip_suffix(".localhost")).unwrap_or(&host);
     state.service.pool_of_domain(key).await.ok().flatten()
 }
 
@@ -96,8 +99,12 @@ fn form_value(state: &AppState, headers: &HeaderMap) -> (String, Option<String>)
     (v, Some(set))
 }
 
+/// A 302 Found, as Cognito's endpoints redirect (browsers follow it with a GET, also after a POST).
 fn redirect(location: &str) -> Response {
-    Redirect::to(location).into_response()
+    match header::HeaderValue::from_str(location) {
+        Ok(to) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
+        Err(_) => show_error("invalid_request".into()),
+    }
 }
 
 fn error_redirect(error: &str, client_id: Option<&str>) -> Response {
@@ -220,8 +227,8 @@ async fn render_login(
         signup_link: format!("/signup?{query}"),
         can_sign_up: !auth.pool.admin_create_user_only(),
     };
-    let status = if page.error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let mut res = html(status, &page);
+    // A refused sign-in re-renders the page with its message, as a 200 (as Cognito's does).
+    let mut res = html(StatusCode::OK, &page);
     if let Some(c) = set {
         set_cookie(&mut res, c);
     }
@@ -533,7 +540,7 @@ async fn render_form(
         button: button.into(),
         back_link: back_to_login(params),
     };
-    let mut res = html(if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK }, &page);
+    let mut res = html(StatusCode::OK, &page);
     if let Some(c) = set {
         set_cookie(&mut res, c);
     }
@@ -843,8 +850,13 @@ struct ErrorQuery {
 }
 
 async fn error_page(Query(q): Query<ErrorQuery>) -> Response {
-    let error: String = q.error.unwrap_or_else(|| "invalid_request".into()).chars().take(64).collect();
-    html(StatusCode::BAD_REQUEST, &ErrorPage { look: Look::plain(), error })
+    show_error(q.error.unwrap_or_else(|| "invalid_request".into()).chars().take(64).collect())
+}
+
+/// The error page. It explains the error to a person: the browser gets it as a page (200), not
+/// as a failed load.
+fn show_error(error: String) -> Response {
+    html(StatusCode::OK, &ErrorPage { look: Look::plain(), error })
 }
 
 async fn ui_image(State(state): State<Arc<AppState>>, Path((pool, which)): Path<(String, String)>) -> Response {
