@@ -14,6 +14,7 @@ use cognate_api::{
 };
 
 use super::attributes::{check_writes, Writer};
+use super::devices::DeviceUse;
 use super::tokens::{Grant, TokenContext};
 use super::triggers::{event_attributes, StringMap};
 use super::users::user_not_found;
@@ -43,7 +44,7 @@ pub(crate) fn check_client_secret(client: &AppClient, given: Option<&str>) -> Re
     Err(CognitoError::not_authorized(format!("Unable to verify secret hash for client {}", client.client_id)))
 }
 
-fn missing(parameter: &str) -> CognitoError {
+pub(crate) fn missing(parameter: &str) -> CognitoError {
     CognitoError::invalid_parameter(format!("Missing required parameter {parameter}"))
 }
 
@@ -162,6 +163,15 @@ impl Respond {
     pub(crate) fn response(&self, key: &str) -> Option<&str> {
         self.responses.get(key).map(String::as_str)
     }
+
+    /// The device the client answers from (admin flows track none).
+    pub(crate) fn device(&self) -> DeviceUse<'_> {
+        if self.pool_id.is_some() {
+            DeviceUse::Off
+        } else {
+            DeviceUse::Presented(self.response("DEVICE_KEY"))
+        }
+    }
 }
 
 /// The SECRET_HASH the hosted page signs its requests with for a client that has a secret.
@@ -256,8 +266,12 @@ impl Service {
         if !hosted && !client.allows(flow) {
             return Err(CognitoError::invalid_parameter(format!("{flow_name} flow not enabled for this client")));
         }
+        // Admin flows and the hosted page take no part in device tracking.
+        let device = if admin || hosted { DeviceUse::Off } else { DeviceUse::Presented(p("DEVICE_KEY")) };
         match flow {
-            AuthFlow::RefreshToken => self.refresh(&pool, &client, p("REFRESH_TOKEN"), p("SECRET_HASH"), &caller).await,
+            AuthFlow::RefreshToken => {
+                self.refresh(&pool, &client, p("REFRESH_TOKEN"), p("SECRET_HASH"), device, &caller).await
+            }
             AuthFlow::CustomAuth => {
                 let name = p("USERNAME").ok_or_else(|| missing("USERNAME"))?;
                 let user = self.find_user(&pool, name).await?;
@@ -292,7 +306,7 @@ impl Service {
                 }
                 self.pre_authentication(&pool, &client, user.as_ref(), name, &caller, validation).await?;
                 let user = self.check_password_sign_in(&client, user, password).await?;
-                self.finish_first_factor(&pool, &client, user, &caller, None, input.source).await
+                self.finish_first_factor(&pool, &client, user, &caller, None, input.source, device).await
             }
         }
     }
@@ -353,6 +367,7 @@ impl Service {
     /// After a correct password: the user's status decides between tokens and a challenge.
     /// `metadata` is the ClientMetadata that reaches pre token generation and post
     /// authentication (RespondToAuthChallenge's; InitiateAuth's never does).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn finish_first_factor(
         &self,
         pool: &UserPool,
@@ -361,6 +376,7 @@ impl Service {
         ctx: &CallerContext,
         metadata: Option<StringMap>,
         source: TriggerSource,
+        device: DeviceUse<'_>,
     ) -> Result<AuthStep> {
         match user.status {
             UserStatus::Unconfirmed => Err(CognitoError::new(ErrorKind::UserNotConfirmed, "User is not confirmed.")),
@@ -376,12 +392,13 @@ impl Service {
                 }
                 self.new_password_challenge(pool, client, &user, source)
             }
-            _ => self.second_factor_or_tokens(pool, client, user, source, ctx, metadata).await,
+            _ => self.second_factor_or_tokens(pool, client, user, source, ctx, metadata, device).await,
         }
     }
 
-    /// The end of a password sign-in: an MFA challenge if the pool and user call for one,
-    /// else tokens.
+    /// The end of a password sign-in: a remembered device's proof, an MFA challenge if the
+    /// pool and user call for one, else tokens.
+    #[allow(clippy::too_many_arguments)]
     async fn second_factor_or_tokens(
         &self,
         pool: &UserPool,
@@ -390,10 +407,29 @@ impl Service {
         token_source: TriggerSource,
         ctx: &CallerContext,
         metadata: Option<StringMap>,
+        device: DeviceUse<'_>,
+    ) -> Result<AuthStep> {
+        if let Some(step) = self.device_challenge(pool, client, &user, device, token_source).await? {
+            return Ok(step);
+        }
+        self.mfa_or_tokens(pool, client, user, token_source, ctx, metadata, device).await
+    }
+
+    /// An MFA challenge if the pool and user call for one, else tokens.
+    #[allow(clippy::too_many_arguments)]
+    async fn mfa_or_tokens(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user: User,
+        token_source: TriggerSource,
+        ctx: &CallerContext,
+        metadata: Option<StringMap>,
+        device: DeviceUse<'_>,
     ) -> Result<AuthStep> {
         match self.second_step(pool, &user)? {
             Some(step) => self.second_step_challenge(pool, client, user, step, token_source, ctx).await,
-            None => self.complete_sign_in(pool, client, &user, token_source, ctx, metadata).await,
+            None => self.complete_sign_in(pool, client, &user, token_source, ctx, metadata, device).await,
         }
     }
 
@@ -432,7 +468,9 @@ impl Service {
     }
 
     /// Tokens at the end of a sign-in: pre token generation runs while they are built, then
-    /// post authentication; if it fails, no tokens are returned.
+    /// post authentication; if it fails, no tokens are returned. Where the pool tracks devices,
+    /// the tokens name the device, and a new device's key comes back as `NewDeviceMetadata`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn complete_sign_in(
         &self,
         pool: &UserPool,
@@ -441,18 +479,25 @@ impl Service {
         source: TriggerSource,
         ctx: &CallerContext,
         metadata: Option<StringMap>,
+        device: DeviceUse<'_>,
     ) -> Result<AuthStep> {
         // The hosted page's sign-in ends here; its tokens are minted when the code is redeemed.
         let hosted = source == TriggerSource::TokenGenerationHostedAuth;
+        let mut new_device_used = false;
         let result = if hosted {
             None
         } else {
-            let token_ctx = TokenContext::api(source, ctx, metadata.clone());
-            Some(self.issue_tokens(pool, client, user, Grant::SignIn, &token_ctx).await?)
+            let bound = self.sign_in_device(pool, user, device).await?;
+            let mut token_ctx = TokenContext::api(source, ctx, metadata.clone());
+            token_ctx.device_key = bound.as_ref().map(|(key, _)| key.clone());
+            let mut tokens = self.issue_tokens(pool, client, user, Grant::SignIn, &token_ctx).await?;
+            tokens.new_device_metadata = bound.and_then(|(_, new)| new);
+            new_device_used = tokens.new_device_metadata.is_some();
+            Some(tokens)
         };
         let request = PostAuthenticationRequest {
             user_attributes: event_attributes(user),
-            new_device_used: false,
+            new_device_used,
             client_metadata: metadata,
         };
         self.run_trigger::<PostAuthentication>(pool, TriggerSource::PostAuthentication, &user.username, ctx, request)
@@ -495,6 +540,7 @@ impl Service {
         client: &AppClient,
         token: Option<&str>,
         secret_hash: Option<&str>,
+        device: DeviceUse<'_>,
         ctx: &CallerContext,
     ) -> Result<AuthStep> {
         let token = token.ok_or_else(|| missing("REFRESH_TOKEN"))?;
@@ -520,7 +566,8 @@ impl Service {
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
-        let token_ctx = TokenContext::api(TriggerSource::TokenGenerationRefreshTokens, ctx, None);
+        let mut token_ctx = TokenContext::api(TriggerSource::TokenGenerationRefreshTokens, ctx, None);
+        token_ctx.device_key = self.refresh_device(pool, &user, device).await?;
         let result = self.issue_tokens(pool, client, &user, Grant::Refresh(&session), &token_ctx).await?;
         Ok(AuthStep::tokens(result))
     }
@@ -536,7 +583,8 @@ impl Service {
         check_client_secret(&client, req.client_secret.as_deref())?;
         let session = self.refresh_session(&req.refresh_token, &client).await?;
         let caller = ctx.caller(Some(&client.client_id));
-        let result = self.tokens_from_refresh(&pool, &client, &session, &caller, req.client_metadata).await?;
+        let device = DeviceUse::Presented(req.device_key.as_deref());
+        let result = self.tokens_from_refresh(&pool, &client, &session, &caller, req.client_metadata, device).await?;
         Ok(GetTokensFromRefreshTokenResponse { authentication_result: Some(result) })
     }
 
@@ -587,6 +635,12 @@ impl Service {
                 // Clients hash the name they echo back: the alias they typed or the real username.
                 let named = self.find_user(&pool, name).await?;
                 self.check_secret_hash(&client, name, named.as_ref(), r("SECRET_HASH"))?;
+                // An unknown device key is refused before the proof is spent, so that the client
+                // can forget it and answer again.
+                let device = input.device();
+                if let Some(u) = &named {
+                    self.check_presented_device(&pool, u, device).await?;
+                }
                 // Inside a custom flow the Session carries the flow; take it before the proof so
                 // it cannot be replayed either way.
                 let custom = match input.session.as_deref() {
@@ -600,7 +654,7 @@ impl Service {
                     }
                     _ => {
                         let source = TriggerSource::TokenGenerationAuthentication;
-                        self.finish_first_factor(&pool, &client, user, &caller, metadata, source).await
+                        self.finish_first_factor(&pool, &client, user, &caller, metadata, source, device).await
                     }
                 }
             }
@@ -645,7 +699,7 @@ impl Service {
                     TriggerSource::TokenGenerationHostedAuth => TriggerSource::TokenGenerationHostedAuth,
                     _ => TriggerSource::TokenGenerationNewPasswordChallenge,
                 };
-                self.second_factor_or_tokens(&pool, &client, user, source, &caller, metadata).await
+                self.second_factor_or_tokens(&pool, &client, user, source, &caller, metadata, input.device()).await
             }
             ChallengeNameType::CustomChallenge => {
                 let session = input.session.as_deref().ok_or_else(|| missing("Session"))?;
@@ -653,6 +707,26 @@ impl Service {
                 let named = self.find_user(&pool, name).await?;
                 self.check_secret_hash(&client, name, named.as_ref(), r("SECRET_HASH"))?;
                 self.answer_custom_challenge(&pool, &client, state, named, r("ANSWER"), caller, metadata).await
+            }
+            ChallengeNameType::DeviceSrpAuth => {
+                let session = input.session.as_deref();
+                let user = self.find_user(&pool, name).await?.ok_or_else(user_not_found)?;
+                self.check_secret_hash(&client, name, Some(&user), r("SECRET_HASH"))?;
+                self.answer_device_srp(&pool, &client, session, &user, &input.responses).await
+            }
+            ChallengeNameType::DevicePasswordVerifier => {
+                let session = input.session.as_deref();
+                let user = self.find_user(&pool, name).await?.ok_or_else(user_not_found)?;
+                self.check_secret_hash(&client, name, Some(&user), r("SECRET_HASH"))?;
+                self.check_sign_in_allowed(&user)?;
+                let (key, source) =
+                    self.answer_device_verifier(&pool, &client, session, &user, &input.responses).await?;
+                let device = DeviceUse::Presented(Some(&key));
+                if super::devices::device_replaces_mfa(&pool) {
+                    self.complete_sign_in(&pool, &client, &user, source, &caller, metadata, device).await
+                } else {
+                    self.mfa_or_tokens(&pool, &client, user, source, &caller, metadata, device).await
+                }
             }
             ChallengeNameType::MfaSetup => self.answer_mfa_setup(&pool, &client, &input, name, &caller).await,
             ChallengeNameType::SelectMfaType => self.answer_mfa_choice(&pool, &client, &input, name, &caller).await,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::auth::{incorrect, AuthStep};
+use super::devices::DeviceUse;
 use super::sessions::SessionState;
 use super::triggers::{event_attributes, unrecognizable, StringMap};
 use super::users::user_not_found;
@@ -225,7 +226,15 @@ impl Service {
             let Some(user) = flow.user.as_ref() else { return Err(incorrect()) };
             let source = TriggerSource::TokenGenerationAuthentication;
             return self
-                .complete_sign_in(flow.pool, flow.client, user, source, &flow.ctx, flow.client_metadata.clone())
+                .complete_sign_in(
+                    flow.pool,
+                    flow.client,
+                    user,
+                    source,
+                    &flow.ctx,
+                    flow.client_metadata.clone(),
+                    DeviceUse::Off,
+                )
                 .await;
         }
         match challenge.as_deref() {

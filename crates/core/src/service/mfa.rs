@@ -514,7 +514,8 @@ impl Service {
         input: &Respond,
         ctx: &CallerContext,
     ) -> Result<AuthStep> {
-        self.complete_sign_in(pool, client, user, token_source(state), ctx, input.client_metadata.clone()).await
+        let metadata = input.client_metadata.clone();
+        self.complete_sign_in(pool, client, user, token_source(state), ctx, metadata, input.device()).await
     }
 }
 

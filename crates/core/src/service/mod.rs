@@ -5,6 +5,7 @@ mod attributes;
 mod auth;
 mod clients;
 mod custom_auth;
+mod devices;
 mod domains;
 mod groups;
 mod keys;

@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::{check_client_secret, AuthStep, Initiate, Respond};
 use super::clients::RESERVED_SCOPES;
+use super::devices::DeviceUse;
 use super::tokens::{Grant, TokenContext};
 use super::triggers::StringMap;
 use super::Service;
@@ -577,13 +578,16 @@ impl Service {
                     .ok_or_else(|| OAuthError::describe("invalid_request", "refresh_token"))?;
                 let session =
                     self.refresh_session(token, &client).await.map_err(|_| OAuthError::new("invalid_grant"))?;
-                let tokens = self.tokens_from_refresh(&pool, &client, &session, &caller, None).await.map_err(|e| {
-                    if e.kind == ErrorKind::NotAuthorized {
-                        OAuthError::new("invalid_grant")
-                    } else {
-                        e.into()
-                    }
-                })?;
+                let tokens = self
+                    .tokens_from_refresh(&pool, &client, &session, &caller, None, DeviceUse::Off)
+                    .await
+                    .map_err(|e| {
+                        if e.kind == ErrorKind::NotAuthorized {
+                            OAuthError::new("invalid_grant")
+                        } else {
+                            e.into()
+                        }
+                    })?;
                 Ok(TokenResponse {
                     access_token: tokens.access_token.unwrap_or_default(),
                     id_token: tokens.id_token,

@@ -19,6 +19,8 @@ const CHALLENGE_MS: i64 = 5 * 60_000;
 /// Accepted difference between the client's TIMESTAMP and our clock.
 const SKEW_SECS: i64 = 15 * 60;
 const VERSION: u8 = 1;
+/// The associated data of a user's SECRET_BLOCK (a device's has its own).
+const USER_AAD: &[u8] = b"cognate-srp";
 
 /// The server state inside a SECRET_BLOCK.
 pub(crate) struct SecretBlock {
@@ -84,6 +86,14 @@ impl SecretBlock {
     }
 }
 
+/// SRP_A must be a hexadecimal number of sensible length (its range is checked later).
+pub(crate) fn check_srp_a(srp_a: &str) -> Result<()> {
+    if srp_a.is_empty() || srp_a.len() > 1024 || !srp_a.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(CognitoError::invalid_parameter("SRP_A is not a valid hexadecimal number."));
+    }
+    Ok(())
+}
+
 impl Service {
     /// Answers USER_SRP_AUTH (or the SRP step of a custom flow) with a PASSWORD_VERIFIER
     /// challenge. `user` is None for an unknown user whose existence must not show.
@@ -95,9 +105,7 @@ impl Service {
         user: Option<&User>,
         srp_a: &str,
     ) -> Result<AuthStep> {
-        if srp_a.is_empty() || srp_a.len() > 1024 || !srp_a.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(CognitoError::invalid_parameter("SRP_A is not a valid hexadecimal number."));
-        }
+        check_srp_a(srp_a)?;
         let (user_id, verifier, simulated) = match user {
             Some(u) => {
                 let v = self.verifier(u)?.ok_or_else(incorrect)?;
@@ -112,28 +120,12 @@ impl Service {
                 (id, sim.verifier, true)
             }
         };
-        let challenge = ServerChallenge::new(&verifier).map_err(CognitoError::internal)?;
-        let mut nonce = [0u8; 16];
-        cognate_crypto::random::fill(&mut nonce).map_err(CognitoError::internal)?;
-        let block = SecretBlock {
-            expires_ms: self.now_ms() + CHALLENGE_MS,
-            nonce,
-            simulated,
-            pool: pool.id.clone(),
-            client: client.client_id.clone(),
-            username: user_id.clone(),
-            srp_a: srp_a.to_owned(),
-            public_b: challenge.public_b().to_vec(),
-            secret_b: challenge.secret().to_bytes(),
-        };
-        let sealed = self
-            .master()
-            .seal(purpose::SRP_SECRET_BLOCK, b"cognate-srp", &block.encode())
-            .map_err(CognitoError::internal)?;
+        let (block, public_b) =
+            self.seal_secret_block(pool, client, &user_id, srp_a, &verifier, simulated, USER_AAD)?;
         let parameters = [
             ("SALT", srp::salt_hex(&verifier.salt)),
-            ("SRP_B", challenge.public_b_hex()),
-            ("SECRET_BLOCK", B64.encode(sealed)),
+            ("SRP_B", public_b),
+            ("SECRET_BLOCK", block),
             ("USER_ID_FOR_SRP", user_id.clone()),
             ("USERNAME", user_id),
         ];
@@ -153,8 +145,68 @@ impl Service {
         signature: &str,
         timestamp: &str,
     ) -> Result<User> {
+        let (block, raw) = self.open_secret_block(pool, client, secret_block, timestamp, USER_AAD).await?;
+        if block.simulated {
+            return Err(incorrect());
+        }
+        // The block names the user it was issued for; the answer must be about the same one.
+        let user = named.filter(|u| u.username == block.username).ok_or_else(incorrect)?;
+        self.check_sign_in_allowed(&user)?;
+        let verifier: StoredVerifier = self.verifier(&user)?.ok_or_else(incorrect)?;
+        let pool_name = srp::pool_name(&pool.id);
+        if !Self::srp_proof_ok(&block, &raw, &verifier, pool_name, &user.username, timestamp, signature)? {
+            self.record_password_failure(user).await?;
+            return Err(incorrect());
+        }
+        let user = self.clear_failures(user).await?;
+        Ok(user)
+    }
+
+    /// A fresh server half of an SRP exchange for `user_id` (a username, or a device key),
+    /// sealed as a SECRET_BLOCK: returns the block (base64) and `SRP_B` (hex).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn seal_secret_block(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        user_id: &str,
+        srp_a: &str,
+        verifier: &StoredVerifier,
+        simulated: bool,
+        aad: &[u8],
+    ) -> Result<(String, String)> {
+        let challenge = ServerChallenge::new(verifier).map_err(CognitoError::internal)?;
+        let mut nonce = [0u8; 16];
+        cognate_crypto::random::fill(&mut nonce).map_err(CognitoError::internal)?;
+        let block = SecretBlock {
+            expires_ms: self.now_ms() + CHALLENGE_MS,
+            nonce,
+            simulated,
+            pool: pool.id.clone(),
+            client: client.client_id.clone(),
+            username: user_id.to_owned(),
+            srp_a: srp_a.to_owned(),
+            public_b: challenge.public_b().to_vec(),
+            secret_b: challenge.secret().to_bytes(),
+        };
+        let sealed =
+            self.master().seal(purpose::SRP_SECRET_BLOCK, aad, &block.encode()).map_err(CognitoError::internal)?;
+        Ok((B64.encode(sealed), challenge.public_b_hex()))
+    }
+
+    /// Opens a SECRET_BLOCK answered with `timestamp` and uses it up: it must be genuine, for
+    /// this pool and client, unexpired, answered in time, and unused. Returns the block and its
+    /// raw bytes (which the client signed).
+    pub(crate) async fn open_secret_block(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        secret_block: &str,
+        timestamp: &str,
+        aad: &[u8],
+    ) -> Result<(SecretBlock, Vec<u8>)> {
         let raw = B64.decode(secret_block).map_err(|_| incorrect())?;
-        let plain = self.master().open(purpose::SRP_SECRET_BLOCK, b"cognate-srp", &raw).map_err(|_| incorrect())?;
+        let plain = self.master().open(purpose::SRP_SECRET_BLOCK, aad, &raw).map_err(|_| incorrect())?;
         let block = SecretBlock::decode(&plain).ok_or_else(incorrect)?;
         if block.pool != pool.id || block.client != client.client_id {
             return Err(incorrect());
@@ -170,24 +222,23 @@ impl Service {
         if !self.store.consume_nonce(&format!("srp:{}", hex::encode(block.nonce)), block.expires_ms).await? {
             return Err(incorrect());
         }
-        if block.simulated {
-            return Err(incorrect());
-        }
-        // The block names the user it was issued for; the answer must be about the same one.
-        let user = named.filter(|u| u.username == block.username).ok_or_else(incorrect)?;
-        self.check_sign_in_allowed(&user)?;
-        let verifier: StoredVerifier = self.verifier(&user)?.ok_or_else(incorrect)?;
+        Ok((block, raw))
+    }
+
+    /// Whether `signature` proves knowledge of the password behind `verifier` in the exchange
+    /// `block` holds (`pool_name` and `user_id` as the client hashed them).
+    pub(crate) fn srp_proof_ok(
+        block: &SecretBlock,
+        raw: &[u8],
+        verifier: &StoredVerifier,
+        pool_name: &str,
+        user_id: &str,
+        timestamp: &str,
+        signature: &str,
+    ) -> Result<bool> {
         let secret = ServerSecret::from_bytes(&block.secret_b).map_err(CognitoError::internal)?;
-        let ok = srp::session_key(&block.srp_a, &block.public_b, &secret, &verifier)
-            .map(|key| {
-                srp::verify_signature(&key, srp::pool_name(&pool.id), &user.username, &raw, timestamp, signature)
-            })
-            .unwrap_or(false);
-        if !ok {
-            self.record_password_failure(user).await?;
-            return Err(incorrect());
-        }
-        let user = self.clear_failures(user).await?;
-        Ok(user)
+        Ok(srp::session_key(&block.srp_a, &block.public_b, &secret, verifier)
+            .map(|key| srp::verify_signature(&key, pool_name, user_id, raw, timestamp, signature))
+            .unwrap_or(false))
     }
 }

@@ -9,6 +9,7 @@ use cognate_api::AuthenticationResultType;
 use cognate_crypto::seal::purpose;
 use serde_json::{json, Map, Value};
 
+use super::devices::DeviceUse;
 use super::triggers::StringMap;
 use super::Service;
 use crate::context::RequestContext;
@@ -40,12 +41,23 @@ pub(crate) struct TokenContext<'a> {
     pub auth_time: Option<i64>,
     /// A lineage that hands out no refresh token (the implicit grant).
     pub no_refresh_token: bool,
+    /// The remembered device the sign-in or refresh came from (the access token's `device_key`).
+    pub device_key: Option<String>,
 }
 
 impl<'a> TokenContext<'a> {
     /// Tokens for an API flow.
     pub(crate) fn api(source: TriggerSource, caller: &'a CallerContext, client_metadata: Option<StringMap>) -> Self {
-        Self { source, caller, client_metadata, scopes: None, nonce: None, auth_time: None, no_refresh_token: false }
+        Self {
+            source,
+            caller,
+            client_metadata,
+            scopes: None,
+            nonce: None,
+            auth_time: None,
+            no_refresh_token: false,
+            device_key: None,
+        }
     }
 
     /// The scopes the tokens carry.
@@ -174,6 +186,9 @@ impl Service {
         access.insert("jti".into(), json!(crate::ids::uuid()));
         access.insert("username".into(), json!(user.username));
         access.insert("version".into(), json!(2));
+        if let Some(key) = &ctx.device_key {
+            access.insert("device_key".into(), json!(key));
+        }
 
         if let Some(nonce) = ctx.nonce.as_ref().filter(|_| matches!(grant, Grant::SignIn)) {
             id.insert("nonce".into(), json!(nonce));
@@ -232,6 +247,7 @@ impl Service {
         session: &RefreshSession,
         caller: &CallerContext,
         client_metadata: Option<StringMap>,
+        device: DeviceUse<'_>,
     ) -> Result<AuthenticationResultType> {
         let user = self
             .store
@@ -241,7 +257,8 @@ impl Service {
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
-        let ctx = TokenContext::api(TriggerSource::TokenGenerationRefreshTokens, caller, client_metadata);
+        let mut ctx = TokenContext::api(TriggerSource::TokenGenerationRefreshTokens, caller, client_metadata);
+        ctx.device_key = self.refresh_device(pool, &user, device).await?;
         self.issue_tokens(pool, client, &user, Grant::Refresh(session), &ctx).await
     }
 

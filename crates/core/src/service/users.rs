@@ -276,6 +276,7 @@ impl Service {
         let pool = self.pool(&req.user_pool_id).await?;
         let user = self.admin_user(&pool, &req.username).await?;
         self.store.delete_user(&pool.id, &user.username).await?;
+        self.forget_all_devices(&user).await?;
         Ok(Empty {})
     }
 
@@ -697,6 +698,7 @@ impl Service {
     pub async fn delete_user(&self, ctx: &RequestContext, req: DeleteUserRequest) -> Result<Empty> {
         let caller = self.token_caller(ctx, &req.access_token).await?;
         self.store.delete_user(&caller.pool.id, &caller.user.username).await?;
+        self.forget_all_devices(&caller.user).await?;
         Ok(Empty {})
     }
 

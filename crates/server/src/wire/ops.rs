@@ -32,9 +32,24 @@ where
     F: FnOnce(O::Input) -> Fut,
     Fut: Future<Output = Result<O::Output>>,
 {
+    let mut input = input;
+    drop_nulls(&mut input);
     let request: O::Input = serde_json::from_value(input).map_err(|e| WireError::serialization(e.to_string()))?;
     let response = run(request).await?;
     serde_json::to_vec(&response).map_err(|e| cognate_core::CognitoError::internal(e).into())
+}
+
+/// Removes members whose value is null, at any depth: Cognito reads them as absent, and clients
+/// rely on it (amazon-cognito-identity-js answers `DEVICE_KEY: null` after forgetting a device).
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 macro_rules! dispatch {
@@ -128,6 +143,16 @@ pub async fn dispatch(
         RespondToAuthChallenge => respond_to_auth_challenge,
         AdminRespondToAuthChallenge => admin_respond_to_auth_challenge,
         RevokeToken => revoke_token,
+        // Remembered devices
+        ConfirmDevice => confirm_device,
+        GetDevice => get_device,
+        AdminGetDevice => admin_get_device,
+        ListDevices => list_devices,
+        AdminListDevices => admin_list_devices,
+        UpdateDeviceStatus => update_device_status,
+        AdminUpdateDeviceStatus => admin_update_device_status,
+        ForgetDevice => forget_device,
+        AdminForgetDevice => admin_forget_device,
         // Groups
         CreateGroup => create_group,
         GetGroup => get_group,
