@@ -18,6 +18,8 @@ pub enum AuthFlow {
     UserSrp,
     CustomAuth,
     RefreshToken,
+    /// Choice-based sign-in (`USER_AUTH`).
+    UserAuth,
 }
 
 impl AuthFlow {
@@ -28,6 +30,7 @@ impl AuthFlow {
             AuthFlow::UserSrp => "ALLOW_USER_SRP_AUTH",
             AuthFlow::CustomAuth => "ALLOW_CUSTOM_AUTH",
             AuthFlow::RefreshToken => "ALLOW_REFRESH_TOKEN_AUTH",
+            AuthFlow::UserAuth => "ALLOW_USER_AUTH",
         }
     }
 

@@ -57,6 +57,8 @@ pub(crate) struct AuthStep {
     pub challenge_parameters: Option<StringMap>,
     pub authentication_result: Option<AuthenticationResultType>,
     pub hosted_user: Option<String>,
+    /// USER_AUTH's `SELECT_CHALLENGE`: what the user may choose from.
+    pub available_challenges: Option<Vec<ChallengeNameType>>,
 }
 
 impl AuthStep {
@@ -70,7 +72,7 @@ impl AuthStep {
 }
 
 macro_rules! auth_step_into {
-    ($($response:ident { $($extra:ident: $value:expr),* }),* $(,)?) => {$(
+    ($($response:ident { $($extra:ident),* }),* $(,)?) => {$(
         impl From<AuthStep> for $response {
             fn from(s: AuthStep) -> Self {
                 Self {
@@ -78,7 +80,7 @@ macro_rules! auth_step_into {
                     session: s.session,
                     challenge_parameters: s.challenge_parameters,
                     authentication_result: s.authentication_result,
-                    $($extra: $value,)*
+                    $($extra: s.$extra,)*
                 }
             }
         }
@@ -86,8 +88,8 @@ macro_rules! auth_step_into {
 }
 
 auth_step_into!(
-    InitiateAuthResponse { available_challenges: None },
-    AdminInitiateAuthResponse { available_challenges: None },
+    InitiateAuthResponse { available_challenges },
+    AdminInitiateAuthResponse { available_challenges },
     RespondToAuthChallengeResponse {},
     AdminRespondToAuthChallengeResponse {},
 );
@@ -162,6 +164,10 @@ impl Respond {
     /// A member of ChallengeResponses.
     pub(crate) fn response(&self, key: &str) -> Option<&str> {
         self.responses.get(key).map(String::as_str)
+    }
+
+    pub(crate) fn challenge_name(&self) -> ChallengeNameType {
+        self.challenge_name
     }
 
     /// The device the client answers from (admin flows track none).
@@ -253,13 +259,9 @@ impl Service {
             (AuthFlowType::RefreshTokenAuth | AuthFlowType::RefreshToken, _) => AuthFlow::RefreshToken,
             (AuthFlowType::UserSrpAuth, _) => AuthFlow::UserSrp,
             (AuthFlowType::CustomAuth, _) => AuthFlow::CustomAuth,
+            (AuthFlowType::UserAuth, _) => AuthFlow::UserAuth,
             (AuthFlowType::AdminUserPasswordAuth | AuthFlowType::AdminNoSrpAuth, false) => {
                 return Err(CognitoError::invalid_parameter(format!("Initiate Auth method not supported: {flow_name}")))
-            }
-            _ => {
-                return Err(CognitoError::invalid_parameter(format!(
-                    "{flow_name} is not a supported auth flow in cognate yet."
-                )))
             }
         };
         let hosted = input.source == TriggerSource::TokenGenerationHostedAuth;
@@ -282,6 +284,9 @@ impl Service {
                     _ => None,
                 };
                 self.start_custom_auth(&pool, &client, name, user, srp_a, caller, validation).await
+            }
+            AuthFlow::UserAuth => {
+                self.start_user_auth(&pool, &client, &input.parameters, &caller, validation, device).await
             }
             AuthFlow::UserSrp => {
                 let name = p("USERNAME").ok_or_else(|| missing("USERNAME"))?;
@@ -730,7 +735,13 @@ impl Service {
             }
             ChallengeNameType::MfaSetup => self.answer_mfa_setup(&pool, &client, &input, name, &caller).await,
             ChallengeNameType::SelectMfaType => self.answer_mfa_choice(&pool, &client, &input, name, &caller).await,
-            ChallengeNameType::SmsMfa | ChallengeNameType::EmailOtp | ChallengeNameType::SoftwareTokenMfa => {
+            ChallengeNameType::SelectChallenge | ChallengeNameType::Password | ChallengeNameType::PasswordSrp => {
+                self.answer_select_challenge(&pool, &client, &input, name, &caller).await
+            }
+            ChallengeNameType::SmsMfa
+            | ChallengeNameType::EmailOtp
+            | ChallengeNameType::SmsOtp
+            | ChallengeNameType::SoftwareTokenMfa => {
                 let factor = super::mfa::Factor::from_challenge(challenge.as_str()).expect("matched above");
                 self.answer_mfa(&pool, &client, factor, &input, name, &caller).await
             }

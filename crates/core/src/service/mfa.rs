@@ -45,6 +45,8 @@ pub(crate) enum Factor {
     Sms,
     Email,
     SoftwareToken,
+    /// A code by text message as USER_AUTH's first factor (`SMS_OTP`; never an MFA setting).
+    SmsOtp,
 }
 
 /// What a sign-in needs after the password.
@@ -62,6 +64,7 @@ impl Factor {
             "SMS_MFA" => Some(Factor::Sms),
             "EMAIL_OTP" => Some(Factor::Email),
             "SOFTWARE_TOKEN_MFA" => Some(Factor::SoftwareToken),
+            "SMS_OTP" => Some(Factor::SmsOtp),
             _ => None,
         }
     }
@@ -71,6 +74,7 @@ impl Factor {
             Factor::Sms => ChallengeNameType::SmsMfa,
             Factor::Email => ChallengeNameType::EmailOtp,
             Factor::SoftwareToken => ChallengeNameType::SoftwareTokenMfa,
+            Factor::SmsOtp => ChallengeNameType::SmsOtp,
         }
     }
 
@@ -80,6 +84,7 @@ impl Factor {
             Factor::Sms => "SMS_MFA",
             Factor::Email => "EMAIL_OTP",
             Factor::SoftwareToken => "SOFTWARE_TOKEN_MFA",
+            Factor::SmsOtp => "SMS_OTP",
         }
     }
 
@@ -88,13 +93,14 @@ impl Factor {
             Factor::Sms => "SMS_MFA_CODE",
             Factor::Email => "EMAIL_OTP_CODE",
             Factor::SoftwareToken => "SOFTWARE_TOKEN_MFA_CODE",
+            Factor::SmsOtp => "SMS_OTP_CODE",
         }
     }
 
     /// Where codes go; None for authenticator apps, which compute their own.
     fn attribute(self) -> Option<&'static str> {
         match self {
-            Factor::Sms => Some("phone_number"),
+            Factor::Sms | Factor::SmsOtp => Some("phone_number"),
             Factor::Email => Some("email"),
             Factor::SoftwareToken => None,
         }
@@ -129,6 +135,7 @@ fn pool_allows(pool: &UserPool, factor: Factor) -> bool {
         }
         Factor::Email => configured("EmailMfaConfiguration").is_some(),
         Factor::Sms => configured("SmsMfaConfiguration").is_some() || pool.doc.get("SmsConfiguration").is_some(),
+        Factor::SmsOtp => false,
     }
 }
 

@@ -24,6 +24,7 @@ mod signup;
 mod srp;
 mod tokens;
 mod triggers;
+mod user_auth;
 mod users;
 
 use std::sync::Arc;

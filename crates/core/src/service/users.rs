@@ -239,7 +239,7 @@ impl Service {
     }
 
     /// `UserMFASettingList` and `PreferredMfaSetting` of GetUser / AdminGetUser.
-    fn mfa_view(user: &User) -> (Option<Vec<String>>, Option<String>) {
+    pub(crate) fn mfa_view(user: &User) -> (Option<Vec<String>>, Option<String>) {
         let list = user
             .settings
             .get("UserMFASettingList")

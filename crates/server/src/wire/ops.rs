@@ -143,6 +143,7 @@ pub async fn dispatch(
         RespondToAuthChallenge => respond_to_auth_challenge,
         AdminRespondToAuthChallenge => admin_respond_to_auth_challenge,
         RevokeToken => revoke_token,
+        GetUserAuthFactors => get_user_auth_factors,
         // Remembered devices
         ConfirmDevice => confirm_device,
         GetDevice => get_device,
