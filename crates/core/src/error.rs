@@ -34,6 +34,13 @@ pub enum ErrorKind {
     UserNotConfirmed,
     UserNotFound,
     UsernameExists,
+    WebAuthnChallengeNotFound,
+    WebAuthnClientMismatch,
+    WebAuthnConfigurationMissing,
+    WebAuthnCredentialNotSupported,
+    WebAuthnNotEnabled,
+    WebAuthnOriginNotAllowed,
+    WebAuthnRelyingPartyMismatch,
 }
 
 impl ErrorKind {
@@ -70,6 +77,13 @@ impl ErrorKind {
             UserNotConfirmed => "UserNotConfirmedException",
             UserNotFound => "UserNotFoundException",
             UsernameExists => "UsernameExistsException",
+            WebAuthnChallengeNotFound => "WebAuthnChallengeNotFoundException",
+            WebAuthnClientMismatch => "WebAuthnClientMismatchException",
+            WebAuthnConfigurationMissing => "WebAuthnConfigurationMissingException",
+            WebAuthnCredentialNotSupported => "WebAuthnCredentialNotSupportedException",
+            WebAuthnNotEnabled => "WebAuthnNotEnabledException",
+            WebAuthnOriginNotAllowed => "WebAuthnOriginNotAllowedException",
+            WebAuthnRelyingPartyMismatch => "WebAuthnRelyingPartyMismatchException",
         }
     }
 }

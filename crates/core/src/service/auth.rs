@@ -735,6 +735,7 @@ impl Service {
             }
             ChallengeNameType::MfaSetup => self.answer_mfa_setup(&pool, &client, &input, name, &caller).await,
             ChallengeNameType::SelectMfaType => self.answer_mfa_choice(&pool, &client, &input, name, &caller).await,
+            ChallengeNameType::WebAuthn => self.answer_web_authn(&pool, &client, &input, name, &caller).await,
             ChallengeNameType::SelectChallenge | ChallengeNameType::Password | ChallengeNameType::PasswordSrp => {
                 self.answer_select_challenge(&pool, &client, &input, name, &caller).await
             }

@@ -16,6 +16,7 @@ mod mfa;
 mod migrate;
 mod oauth;
 mod paging;
+mod passkeys;
 mod passwords;
 mod pools;
 mod pretoken;

@@ -333,6 +333,25 @@ impl Service {
                 "Invalid MFA configuration given, can't disable all MFAs with a required or optional configuration.",
             ));
         }
+        // Observed on AWS: a required MFA leaves passkeys as a first factor only where a verified
+        // passkey counts as MFA.
+        let web_authn_first = pool
+            .doc
+            .get("Policies")
+            .and_then(|p| p.pointer("/SignInPolicy/AllowedFirstAuthFactors"))
+            .and_then(Value::as_array)
+            .is_some_and(|f| f.iter().any(|x| x == "WEB_AUTHN"));
+        let factor_config = req
+            .web_authn_configuration
+            .as_ref()
+            .map(to_json)
+            .or_else(|| pool.doc.get("MfaSettings").and_then(|m| m.get("WebAuthnConfiguration")).cloned())
+            .and_then(|c| c.get("FactorConfiguration").and_then(Value::as_str).map(str::to_owned));
+        if mfa == "ON" && web_authn_first && factor_config.as_deref() != Some("MULTI_FACTOR_WITH_USER_VERIFICATION") {
+            return Err(CognitoError::invalid_parameter(
+                "Cannot set WebAuthn factor configuration to SINGLE_FACTOR if MFA is required and WebAuthn is an allowed first auth factor",
+            ));
+        }
         let given = [
             ("SmsMfaConfiguration", req.sms_mfa_configuration.as_ref().map(to_json)),
             ("SoftwareTokenMfaConfiguration", req.software_token_mfa_configuration.as_ref().map(to_json)),

@@ -2,7 +2,7 @@
 //! allows (`Policies.SignInPolicy.AllowedFirstAuthFactors`) and the user can use — a password
 //! (plain or SRP), or a one-time code by email or text message. `PREFERRED_CHALLENGE` names the
 //! factor up front; without it (or when it is not available) the answer is `SELECT_CHALLENGE`
-//! with the `AvailableChallenges`. Passkeys (`WEB_AUTHN`) are not offered yet.
+//! with the `AvailableChallenges`. Passkeys (`WEB_AUTHN`) are offered to users who have one.
 
 use cognate_api::trigger::{CallerContext, TriggerSource};
 use cognate_api::{AuthFactorType, ChallengeNameType, GetUserAuthFactorsRequest, GetUserAuthFactorsResponse};
@@ -35,8 +35,9 @@ fn pool_factors(pool: &UserPool) -> Vec<String> {
 
 /// The challenges `user` may start a USER_AUTH sign-in with. An unknown user (whose absence
 /// must not show) is offered the password ones. One-time codes go only to verified addresses,
-/// and not while the pool requires MFA (a code would then be the only factor).
-fn available(pool: &UserPool, user: Option<&User>) -> Vec<ChallengeNameType> {
+/// and not while the pool requires MFA (a code would then be the only factor); passkeys to
+/// users who registered one, while MFA is required only where a verified passkey counts as MFA.
+fn available(pool: &UserPool, user: Option<&User>, has_passkey: bool) -> Vec<ChallengeNameType> {
     let factors = pool_factors(pool);
     let allows = |f: &str| factors.iter().any(|x| x == f);
     let mut out = Vec::new();
@@ -51,6 +52,9 @@ fn available(pool: &UserPool, user: Option<&User>) -> Vec<ChallengeNameType> {
     }
     if passwordless && allows("SMS_OTP") && verified("phone_number") {
         out.push(ChallengeNameType::SmsOtp);
+    }
+    if allows("WEB_AUTHN") && has_passkey && (passwordless || super::passkeys::passkey_is_mfa(pool)) {
+        out.push(ChallengeNameType::WebAuthn);
     }
     out
 }
@@ -109,7 +113,11 @@ impl Service {
             Some(u) => self.check_sign_in_allowed(u)?,
             None => {}
         }
-        let offered = available(pool, user.as_ref());
+        let has_passkey = match &user {
+            Some(u) => self.has_passkey(pool, u).await?,
+            None => false,
+        };
+        let offered = available(pool, user.as_ref(), has_passkey);
         if offered.is_empty() {
             return Err(CognitoError::not_authorized(
                 "The user has no sign-in method that this user pool allows as a first factor.",
@@ -171,6 +179,27 @@ impl Service {
         self.answer_choice(pool, client, name, user, choice, caller, input.device()).await
     }
 
+    /// RespondToAuthChallenge `WEB_AUTHN` {USERNAME, CREDENTIAL}: a passkey's assertion ends the
+    /// sign-in.
+    pub(crate) async fn answer_web_authn(
+        &self,
+        pool: &UserPool,
+        client: &AppClient,
+        input: &Respond,
+        name: &str,
+        caller: &CallerContext,
+    ) -> Result<AuthStep> {
+        let session = input.session.as_deref().ok_or_else(|| missing("Session"))?;
+        let credential = input.response("CREDENTIAL").ok_or_else(|| missing("CREDENTIAL"))?;
+        let user = self.find_user(pool, name).await?.ok_or_else(incorrect)?;
+        self.check_secret_hash(client, name, Some(&user), input.response("SECRET_HASH"))?;
+        self.check_web_authn_answer(pool, client, session, &user, credential).await?;
+        self.check_sign_in_allowed(&user)?;
+        let source = TriggerSource::TokenGenerationAuthentication;
+        let metadata = input.client_metadata.clone();
+        self.complete_sign_in(pool, client, &user, source, caller, metadata, input.device()).await
+    }
+
     /// Goes on with the factor chosen: a password checked now, an SRP exchange, or a code sent.
     #[allow(clippy::too_many_arguments)]
     async fn answer_choice(
@@ -193,6 +222,10 @@ impl Service {
             ChallengeNameType::PasswordSrp => {
                 let srp_a = choice.srp_a.ok_or_else(|| missing("SRP_A"))?;
                 self.srp_challenge(pool, client, typed_name, user.as_ref(), srp_a)
+            }
+            ChallengeNameType::WebAuthn => {
+                let user = user.ok_or_else(incorrect)?;
+                self.web_authn_challenge(pool, client, &user).await
             }
             ChallengeNameType::EmailOtp | ChallengeNameType::SmsOtp => {
                 let user = user.ok_or_else(incorrect)?;
@@ -221,8 +254,8 @@ impl Service {
 
     /// The factors a user can sign in with: a password, codes by email or text message (as a
     /// first factor the pool allows, or as MFA), an authenticator app.
-    fn auth_factors(pool: &UserPool, user: &User) -> Vec<AuthFactorType> {
-        let offered = available(pool, Some(user));
+    fn auth_factors(pool: &UserPool, user: &User, has_passkey: bool) -> Vec<AuthFactorType> {
+        let offered = available(pool, Some(user), has_passkey);
         let (mfa, _) = Self::mfa_view(user);
         let mfa = mfa.unwrap_or_default();
         let has = |name: &str| mfa.iter().any(|m| m == name);
@@ -235,6 +268,9 @@ impl Service {
         }
         if offered.contains(&ChallengeNameType::SmsOtp) || has("SMS_MFA") {
             out.push(AuthFactorType::SmsOtp);
+        }
+        if has_passkey {
+            out.push(AuthFactorType::WebAuthn);
         }
         out
     }
@@ -250,7 +286,11 @@ impl Service {
             username: caller.user.username.clone(),
             preferred_mfa_setting,
             user_mfa_setting_list,
-            configured_user_auth_factors: Some(Self::auth_factors(&caller.pool, &caller.user)),
+            configured_user_auth_factors: Some(Self::auth_factors(
+                &caller.pool,
+                &caller.user,
+                self.has_passkey(&caller.pool, &caller.user).await?,
+            )),
         })
     }
 }

@@ -144,6 +144,11 @@ pub async fn dispatch(
         AdminRespondToAuthChallenge => admin_respond_to_auth_challenge,
         RevokeToken => revoke_token,
         GetUserAuthFactors => get_user_auth_factors,
+        // Passkeys
+        StartWebAuthnRegistration => start_web_authn_registration,
+        CompleteWebAuthnRegistration => complete_web_authn_registration,
+        ListWebAuthnCredentials => list_web_authn_credentials,
+        DeleteWebAuthnCredential => delete_web_authn_credential,
         // Remembered devices
         ConfirmDevice => confirm_device,
         GetDevice => get_device,
