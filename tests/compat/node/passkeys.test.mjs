@@ -1,0 +1,428 @@
+// Passkeys (WebAuthn) end to end: a user registers a passkey with StartWebAuthnRegistration /
+// CompleteWebAuthnRegistration and signs in with it through USER_AUTH (PREFERRED_CHALLENGE
+// WEB_AUTHN, or SELECT_CHALLENGE), the authenticator being a real one: Debian's Chromium with a
+// CDP virtual authenticator (CTAP2, platform, resident keys, user verification that succeeds).
+//
+// The browser only does what a browser must: navigator.credentials.create / get. Everything that
+// talks to cognate goes from node, as an app's backend-less client code would send it: the
+// options Cognito hands out travel into page.evaluate as JSON, their base64url members become
+// ArrayBuffers in the page, and the browser's answer comes back in the WebAuthn JSON forms
+// (RegistrationResponseJSON, AuthenticationResponseJSON; base64url without padding), which is
+// what Cognito takes. The page is served by a node:http server on 127.0.0.1 and opened as
+// http://localhost:<port>/, a secure context over plain HTTP, so WebAuthn is allowed there with
+// the relying party id "localhost".
+//
+// Also the refusals: an assertion replayed into a new sign-in, a sign-in session answered twice,
+// a credential made for another relying party (sub.localhost, which Chromium resolves to
+// loopback and also treats as a secure context), registration completions without a pending
+// Start, deleting twice, and pools where passkeys are not enabled.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+
+import { assertNoErrors, launchBrowser, openPage, webAuthnSession } from './browser.mjs';
+import { api, jwtPayload, startServer } from './helpers.mjs';
+
+const PASSWORD = 'Correct-horse-1';
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const FLOWS = ['ALLOW_USER_AUTH', 'ALLOW_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'];
+const PAGE =
+  '<!doctype html><html><head><meta charset="utf-8"><title>Passkeys</title>' +
+  '<link rel="icon" href="data:,"></head><body><p>passkeys</p></body></html>';
+
+let server; // cognate
+let site; // the node:http server behind the page
+let port;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  site = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(PAGE);
+  });
+  await new Promise((ok, fail) => {
+    site.once('error', fail);
+    site.listen(0, '127.0.0.1', ok);
+  });
+  port = site.address().port;
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  site?.closeAllConnections();
+  await new Promise((ok) => (site ? site.close(ok) : ok()));
+  await server?.stop();
+});
+
+/** A page at http://<host>:<port>/ with a virtual authenticator of its own. */
+async function openSite(host) {
+  const handle = await openPage(browser, { virtualAuthenticator: true });
+  await handle.page.goto(`http://${host}:${port}/`);
+  return handle;
+}
+
+/**
+ * navigator.credentials.create with Cognito's CredentialCreationOptions (JSON), answered as a
+ * RegistrationResponseJSON object.
+ */
+function createCredential(page, options) {
+  return page.evaluate(async (json) => {
+    const buf = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)).buffer;
+    const b64url = (b) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const publicKey = {
+      ...json,
+      challenge: buf(json.challenge),
+      user: { ...json.user, id: buf(json.user.id) },
+      excludeCredentials: (json.excludeCredentials || []).map((c) => ({ ...c, id: buf(c.id) })),
+    };
+    const cred = await navigator.credentials.create({ publicKey });
+    return {
+      id: cred.id,
+      rawId: b64url(cred.rawId),
+      type: cred.type,
+      response: {
+        clientDataJSON: b64url(cred.response.clientDataJSON),
+        attestationObject: b64url(cred.response.attestationObject),
+        transports: cred.response.getTransports(),
+      },
+      clientExtensionResults: cred.getClientExtensionResults(),
+      authenticatorAttachment: cred.authenticatorAttachment,
+    };
+  }, options);
+}
+
+/**
+ * navigator.credentials.get with the parsed CREDENTIAL_REQUEST_OPTIONS, answered as an
+ * AuthenticationResponseJSON object.
+ */
+function getAssertion(page, options) {
+  return page.evaluate(async (json) => {
+    const buf = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)).buffer;
+    const b64url = (b) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const publicKey = {
+      ...json,
+      challenge: buf(json.challenge),
+      allowCredentials: (json.allowCredentials || []).map((c) => ({ ...c, id: buf(c.id) })),
+    };
+    const cred = await navigator.credentials.get({ publicKey });
+    return {
+      id: cred.id,
+      rawId: b64url(cred.rawId),
+      type: cred.type,
+      response: {
+        clientDataJSON: b64url(cred.response.clientDataJSON),
+        authenticatorData: b64url(cred.response.authenticatorData),
+        signature: b64url(cred.response.signature),
+        ...(cred.response.userHandle ? { userHandle: b64url(cred.response.userHandle) } : {}),
+      },
+      clientExtensionResults: cred.getClientExtensionResults(),
+      authenticatorAttachment: cred.authenticatorAttachment,
+    };
+  }, options);
+}
+
+/** What a clientDataJSON (base64url) says. */
+const clientData = (b64) => JSON.parse(Buffer.from(b64, 'base64url').toString('utf8'));
+
+/**
+ * Expects `promise` to fail with `code`, or with one of `alternatives` (which are allowed but
+ * named in a diagnostic so a run shows which one the server chose). Returns the error.
+ */
+async function refused(t, promise, code, alternatives = []) {
+  let error;
+  await assert.rejects(promise, (e) => {
+    error = e;
+    return true;
+  });
+  assert.ok([code, ...alternatives].includes(error.code), `expected ${code}, got ${error.message}`);
+  if (error.code !== code) t.diagnostic(`answered ${error.code} (not ${code}): ${error.message}`);
+  return error;
+}
+
+/** A CONFIRMED user with a permanent password. */
+async function createUser(poolId, username) {
+  await api(server.url, 'AdminCreateUser', { UserPoolId: poolId, Username: username, MessageAction: 'SUPPRESS' });
+  await api(server.url, 'AdminSetUserPassword', { UserPoolId: poolId, Username: username, Password: PASSWORD, Permanent: true });
+}
+
+/** An access token from USER_PASSWORD_AUTH. */
+async function accessToken(clientId, username) {
+  const { AuthenticationResult } = await api(server.url, 'InitiateAuth', {
+    AuthFlow: 'USER_PASSWORD_AUTH',
+    ClientId: clientId,
+    AuthParameters: { USERNAME: username, PASSWORD },
+  });
+  return AuthenticationResult.AccessToken;
+}
+
+describe('passkeys: registration and sign-in through Chromium', { timeout: 60_000 }, () => {
+  let poolId;
+  let clientId;
+  let token; // ada's access token
+  let site1; // the page at http://localhost:<port>/
+  let creationOptions; // the first StartWebAuthnRegistration's options
+  let registered; // the RegistrationResponseJSON that CompleteWebAuthnRegistration took
+  let firstSignIn; // { session, credential } of the first passkey sign-in
+
+  const userAuth = (parameters = {}) =>
+    api(server.url, 'InitiateAuth', {
+      AuthFlow: 'USER_AUTH',
+      ClientId: clientId,
+      AuthParameters: { USERNAME: 'ada', ...parameters },
+    });
+
+  const answerWebAuthn = (session, credential) =>
+    api(server.url, 'RespondToAuthChallenge', {
+      ClientId: clientId,
+      ChallengeName: 'WEB_AUTHN',
+      Session: session,
+      ChallengeResponses: { USERNAME: 'ada', CREDENTIAL: JSON.stringify(credential) },
+    });
+
+  /** The WEB_AUTHN challenge's request options, checked against what Cognito documents. */
+  function requestOptions(step) {
+    assert.equal(step.ChallengeName, 'WEB_AUTHN');
+    assert.equal(typeof step.Session, 'string');
+    const raw = step.ChallengeParameters?.CREDENTIAL_REQUEST_OPTIONS;
+    // A JSON string (ChallengeParameters is a map of strings), not an object.
+    assert.equal(typeof raw, 'string', JSON.stringify(step.ChallengeParameters));
+    const options = JSON.parse(raw);
+    assert.match(options.challenge, BASE64URL);
+    assert.equal(options.rpId, 'localhost');
+    assert.equal(typeof options.timeout, 'number');
+    assert.equal(options.userVerification, 'preferred');
+    const allowed = options.allowCredentials.find((c) => c.id === registered.id);
+    assert.ok(allowed, `allowCredentials lacks the passkey: ${raw}`);
+    assert.equal(allowed.type, 'public-key');
+    if (allowed.transports !== undefined) assert.ok(Array.isArray(allowed.transports));
+    return options;
+  }
+
+  before(async () => {
+    ({
+      UserPool: { Id: poolId },
+    } = await api(server.url, 'CreateUserPool', {
+      PoolName: 'passkeys',
+      Policies: { SignInPolicy: { AllowedFirstAuthFactors: ['PASSWORD', 'WEB_AUTHN'] } },
+    }));
+    await api(server.url, 'SetUserPoolMfaConfig', {
+      UserPoolId: poolId,
+      MfaConfiguration: 'OFF',
+      WebAuthnConfiguration: { RelyingPartyId: 'localhost', UserVerification: 'preferred' },
+    });
+    ({
+      UserPoolClient: { ClientId: clientId },
+    } = await api(server.url, 'CreateUserPoolClient', { UserPoolId: poolId, ClientName: 'web', ExplicitAuthFlows: FLOWS }));
+    await createUser(poolId, 'ada');
+    await createUser(poolId, 'bea');
+    token = await accessToken(clientId, 'ada');
+    site1 = await openSite('localhost');
+  });
+
+  after(async () => {
+    await site1?.close();
+  });
+
+  test('GetUserPoolMfaConfig returns the WebAuthnConfiguration', async () => {
+    const config = await api(server.url, 'GetUserPoolMfaConfig', { UserPoolId: poolId });
+    assert.equal(config.MfaConfiguration, 'OFF');
+    assert.equal(config.WebAuthnConfiguration?.RelyingPartyId, 'localhost', JSON.stringify(config));
+    assert.equal(config.WebAuthnConfiguration.UserVerification, 'preferred');
+  });
+
+  test('without a passkey USER_AUTH does not offer WEB_AUTHN, even when it is preferred', async () => {
+    const plain = await userAuth();
+    assert.equal(plain.ChallengeName, 'SELECT_CHALLENGE');
+    assert.ok(plain.AvailableChallenges.includes('PASSWORD'), JSON.stringify(plain.AvailableChallenges));
+    assert.ok(!plain.AvailableChallenges.includes('WEB_AUTHN'), JSON.stringify(plain.AvailableChallenges));
+
+    const preferred = await userAuth({ PREFERRED_CHALLENGE: 'WEB_AUTHN' });
+    assert.equal(preferred.ChallengeName, 'SELECT_CHALLENGE');
+    assert.ok(!preferred.AvailableChallenges.includes('WEB_AUTHN'), JSON.stringify(preferred.AvailableChallenges));
+  });
+
+  test('StartWebAuthnRegistration hands out creation options for the pool and the user', async () => {
+    const started = await api(server.url, 'StartWebAuthnRegistration', { AccessToken: token });
+    creationOptions = started.CredentialCreationOptions;
+    // A JSON document, not a string of JSON.
+    assert.equal(typeof creationOptions, 'object', JSON.stringify(started));
+    assert.match(creationOptions.challenge, BASE64URL);
+    assert.equal(creationOptions.rp.id, 'localhost');
+    assert.equal(typeof creationOptions.rp.name, 'string');
+    assert.match(creationOptions.user.id, BASE64URL);
+    assert.equal(typeof creationOptions.user.name, 'string');
+    assert.ok(creationOptions.user.name.length > 0);
+    assert.equal(typeof creationOptions.user.displayName, 'string');
+    assert.ok(creationOptions.pubKeyCredParams.some((p) => p.type === 'public-key' && p.alg === -7));
+    assert.equal(typeof creationOptions.timeout, 'number');
+    assert.deepEqual(creationOptions.excludeCredentials, []);
+    const selection = creationOptions.authenticatorSelection;
+    // A passkey is a discoverable credential; either spelling of that requirement is fine.
+    assert.ok(selection.residentKey === 'required' || selection.requireResidentKey === true, JSON.stringify(selection));
+    assert.equal(selection.userVerification, 'preferred');
+  });
+
+  test('the browser creates the passkey and CompleteWebAuthnRegistration takes it', async () => {
+    registered = await createCredential(site1.page, creationOptions);
+    assert.equal(registered.type, 'public-key');
+    assert.equal(registered.authenticatorAttachment, 'platform');
+    assert.equal(clientData(registered.response.clientDataJSON).origin, `http://localhost:${port}`);
+
+    assert.deepEqual(await api(server.url, 'CompleteWebAuthnRegistration', { AccessToken: token, Credential: registered }), {});
+
+    const { credentials } = await webAuthnSession(site1.page).send('WebAuthn.getCredentials', {
+      authenticatorId: site1.authenticatorId,
+    });
+    assert.equal(credentials.length, 1);
+    assert.equal(credentials[0].rpId, 'localhost');
+    assertNoErrors(site1);
+  });
+
+  test('a second completion of the same Start, or one without a Start, is WebAuthnChallengeNotFoundException', async (t) => {
+    await refused(
+      t,
+      api(server.url, 'CompleteWebAuthnRegistration', { AccessToken: token, Credential: registered }),
+      'WebAuthnChallengeNotFoundException',
+    );
+    // bea never called StartWebAuthnRegistration.
+    const beaToken = await accessToken(clientId, 'bea');
+    await refused(
+      t,
+      api(server.url, 'CompleteWebAuthnRegistration', { AccessToken: beaToken, Credential: registered }),
+      'WebAuthnChallengeNotFoundException',
+    );
+    assert.deepEqual((await api(server.url, 'ListWebAuthnCredentials', { AccessToken: beaToken })).Credentials, []);
+  });
+
+  test('ListWebAuthnCredentials describes the passkey', async () => {
+    const { Credentials } = await api(server.url, 'ListWebAuthnCredentials', { AccessToken: token });
+    assert.equal(Credentials.length, 1, JSON.stringify(Credentials));
+    const [c] = Credentials;
+    assert.equal(c.CredentialId, registered.id);
+    assert.equal(typeof c.FriendlyCredentialName, 'string');
+    assert.equal(c.RelyingPartyId, 'localhost');
+    if (c.AuthenticatorAttachment !== undefined) assert.equal(c.AuthenticatorAttachment, 'platform');
+    assert.deepEqual([...c.AuthenticatorTransports].sort(), [...registered.response.transports].sort());
+    // A JSON 1.1 timestamp: epoch seconds.
+    assert.equal(typeof c.CreatedAt, 'number', JSON.stringify(c));
+    assert.ok(Math.abs(c.CreatedAt - Date.now() / 1000) < 300, `CreatedAt ${c.CreatedAt}`);
+  });
+
+  test('a new StartWebAuthnRegistration excludes the registered passkey', async () => {
+    const { CredentialCreationOptions: again } = await api(server.url, 'StartWebAuthnRegistration', { AccessToken: token });
+    assert.notEqual(again.challenge, creationOptions.challenge);
+    assert.deepEqual(
+      again.excludeCredentials.map((c) => [c.type, c.id]),
+      [['public-key', registered.id]],
+    );
+  });
+
+  test('USER_AUTH with PREFERRED_CHALLENGE WEB_AUTHN signs in with the passkey', async () => {
+    const step = await userAuth({ PREFERRED_CHALLENGE: 'WEB_AUTHN' });
+    const options = requestOptions(step);
+    const credential = await getAssertion(site1.page, options);
+    assert.equal(credential.id, registered.id);
+    // The authenticator hands back the user handle Cognito gave it at registration.
+    assert.equal(credential.response.userHandle, creationOptions.user.id);
+    assert.equal(clientData(credential.response.clientDataJSON).challenge, options.challenge);
+
+    const done = await answerWebAuthn(step.Session, credential);
+    assert.equal(typeof done.AuthenticationResult?.AccessToken, 'string', JSON.stringify(done));
+    assert.equal(jwtPayload(done.AuthenticationResult.AccessToken).username, 'ada');
+    assert.equal(typeof done.AuthenticationResult.RefreshToken, 'string');
+    firstSignIn = { session: step.Session, credential, options };
+    assertNoErrors(site1);
+  });
+
+  test('an assertion replayed into a new sign-in is NotAuthorizedException', async () => {
+    const fresh = await userAuth({ PREFERRED_CHALLENGE: 'WEB_AUTHN' });
+    requestOptions(fresh);
+    await assert.rejects(answerWebAuthn(fresh.Session, firstSignIn.credential), { code: 'NotAuthorizedException' });
+  });
+
+  test('a sign-in session answered twice is NotAuthorizedException', async () => {
+    const step = await userAuth({ PREFERRED_CHALLENGE: 'WEB_AUTHN' });
+    const options = requestOptions(step);
+    const first = await getAssertion(site1.page, options);
+    await answerWebAuthn(step.Session, first);
+    // A second, genuine assertion over the same challenge, so that only the session is reused.
+    const second = await getAssertion(site1.page, options);
+    assert.notEqual(second.response.signature, first.response.signature);
+    await assert.rejects(answerWebAuthn(step.Session, second), { code: 'NotAuthorizedException' });
+    assertNoErrors(site1);
+  });
+
+  test('SELECT_CHALLENGE offers WEB_AUTHN once there is a passkey, and choosing it signs in', async () => {
+    const step = await userAuth();
+    assert.equal(step.ChallengeName, 'SELECT_CHALLENGE');
+    assert.ok(step.AvailableChallenges.includes('WEB_AUTHN'), JSON.stringify(step.AvailableChallenges));
+    assert.ok(step.AvailableChallenges.includes('PASSWORD'), JSON.stringify(step.AvailableChallenges));
+
+    const chosen = await api(server.url, 'RespondToAuthChallenge', {
+      ClientId: clientId,
+      ChallengeName: 'SELECT_CHALLENGE',
+      Session: step.Session,
+      ChallengeResponses: { USERNAME: 'ada', ANSWER: 'WEB_AUTHN' },
+    });
+    const credential = await getAssertion(site1.page, requestOptions(chosen));
+    const done = await answerWebAuthn(chosen.Session, credential);
+    assert.equal(jwtPayload(done.AuthenticationResult.AccessToken).username, 'ada');
+    assertNoErrors(site1);
+  });
+
+  test('a passkey made for another relying party is WebAuthnRelyingPartyMismatchException', async (t) => {
+    const other = await openSite('sub.localhost');
+    try {
+      const { CredentialCreationOptions: options } = await api(server.url, 'StartWebAuthnRegistration', { AccessToken: token });
+      const credential = await createCredential(other.page, { ...options, rp: { ...options.rp, id: 'sub.localhost' } });
+      assert.equal(clientData(credential.response.clientDataJSON).origin, `http://sub.localhost:${port}`);
+      // The authenticator data names sub.localhost and so does the origin; which of the two a
+      // server looks at first is its own business, so an origin refusal is allowed (and named).
+      const error = await refused(
+        t,
+        api(server.url, 'CompleteWebAuthnRegistration', { AccessToken: token, Credential: credential }),
+        'WebAuthnRelyingPartyMismatchException',
+        ['WebAuthnOriginNotAllowedException'],
+      );
+      t.diagnostic(`wrong relying party: ${error.code}: ${error.body.message ?? error.body.Message ?? ''}`);
+      const { Credentials } = await api(server.url, 'ListWebAuthnCredentials', { AccessToken: token });
+      assert.deepEqual(Credentials.map((c) => c.CredentialId), [registered.id]);
+      assertNoErrors(other);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('DeleteWebAuthnCredential removes the passkey; USER_AUTH no longer offers it', async () => {
+    assert.deepEqual(await api(server.url, 'DeleteWebAuthnCredential', { AccessToken: token, CredentialId: registered.id }), {});
+    assert.deepEqual((await api(server.url, 'ListWebAuthnCredentials', { AccessToken: token })).Credentials, []);
+    await assert.rejects(api(server.url, 'DeleteWebAuthnCredential', { AccessToken: token, CredentialId: registered.id }), {
+      code: 'ResourceNotFoundException',
+    });
+
+    const step = await userAuth({ PREFERRED_CHALLENGE: 'WEB_AUTHN' });
+    assert.equal(step.ChallengeName, 'SELECT_CHALLENGE');
+    assert.ok(!step.AvailableChallenges.includes('WEB_AUTHN'), JSON.stringify(step.AvailableChallenges));
+  });
+});
+
+describe('passkeys on a pool that does not allow them', () => {
+  test('StartWebAuthnRegistration is WebAuthnNotEnabledException', async (t) => {
+    const {
+      UserPool: { Id: poolId },
+    } = await api(server.url, 'CreateUserPool', { PoolName: 'no-passkeys' });
+    const {
+      UserPoolClient: { ClientId: clientId },
+    } = await api(server.url, 'CreateUserPoolClient', { UserPoolId: poolId, ClientName: 'web', ExplicitAuthFlows: FLOWS });
+    await createUser(poolId, 'cal');
+    const error = await refused(
+      t,
+      api(server.url, 'StartWebAuthnRegistration', { AccessToken: await accessToken(clientId, 'cal') }),
+      'WebAuthnNotEnabledException',
+      ['WebAuthnConfigurationMissingException'],
+    );
+    t.diagnostic(`pool without passkeys: ${error.code}`);
+  });
+});
