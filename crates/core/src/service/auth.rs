@@ -108,6 +108,24 @@ pub(crate) struct Initiate {
 }
 
 impl Initiate {
+    /// A passkey sign-in on the hosted page: USER_AUTH with WEB_AUTHN preferred.
+    pub(crate) fn hosted_passkey(client: &AppClient, username: &str) -> Self {
+        let mut parameters: StringMap = [("USERNAME", username), ("PREFERRED_CHALLENGE", "WEB_AUTHN")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+        if let Some(hash) = hosted_secret_hash(client, username) {
+            parameters.insert("SECRET_HASH".to_owned(), hash);
+        }
+        Self {
+            pool_id: None,
+            client_id: client.client_id.clone(),
+            auth_flow: AuthFlowType::UserAuth,
+            parameters,
+            client_metadata: None,
+            source: TriggerSource::TokenGenerationHostedAuth,
+        }
+    }
+
     /// A password sign-in on the hosted page. The page is the client's own front end: it signs
     /// for a confidential client (SECRET_HASH) and is not bound by the client's ExplicitAuthFlows,
     /// which govern the API (Cognito's hosted UI works for clients with none listed).
@@ -286,7 +304,8 @@ impl Service {
                 self.start_custom_auth(&pool, &client, name, user, srp_a, caller, validation).await
             }
             AuthFlow::UserAuth => {
-                self.start_user_auth(&pool, &client, &input.parameters, &caller, validation, device).await
+                let source = input.source;
+                self.start_user_auth(&pool, &client, &input.parameters, &caller, validation, device, source).await
             }
             AuthFlow::UserSrp => {
                 let name = p("USERNAME").ok_or_else(|| missing("USERNAME"))?;

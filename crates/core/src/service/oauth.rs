@@ -383,6 +383,28 @@ impl Service {
         self.hosted_step(&auth.pool.id, step)
     }
 
+    /// Whether the hosted page offers passkeys: the pool allows them.
+    pub fn hosted_passkeys(&self, auth: &Authorization) -> bool {
+        super::passkeys::passkeys_enabled(&auth.pool)
+    }
+
+    /// A passkey sign-in on the hosted page: the WEB_AUTHN challenge for the user's passkeys.
+    pub async fn hosted_passkey_sign_in(
+        &self,
+        ctx: &RequestContext,
+        auth: &Authorization,
+        username: &str,
+    ) -> Result<HostedStep> {
+        if !self.hosted_passkeys(auth) {
+            return Err(CognitoError::invalid_parameter("This user pool does not offer passkeys."));
+        }
+        let step = self.initiate(ctx, Initiate::hosted_passkey(&auth.client, username)).await?;
+        if step.challenge_name != Some(ChallengeNameType::WebAuthn) {
+            return Err(CognitoError::not_authorized("There is no passkey for this user. Sign in with your password."));
+        }
+        self.hosted_step(&auth.pool.id, step)
+    }
+
     /// An answer to a challenge on the hosted page (an MFA code, a new password, a factor).
     pub async fn hosted_respond(
         &self,

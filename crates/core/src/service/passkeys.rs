@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
+use cognate_api::trigger::TriggerSource;
 use cognate_api::{
     ChallengeNameType, CompleteWebAuthnRegistrationRequest, CompleteWebAuthnRegistrationResponse,
     DeleteWebAuthnCredentialRequest, DeleteWebAuthnCredentialResponse, ListWebAuthnCredentialsRequest,
@@ -364,6 +365,7 @@ impl Service {
         pool: &UserPool,
         client: &AppClient,
         user: &User,
+        source: TriggerSource,
     ) -> Result<AuthStep> {
         let passkeys = self.passkeys(user).await?;
         let rp_id = self.relying_party_id(pool).await?;
@@ -374,7 +376,7 @@ impl Service {
             .map_err(ceremony_error)?;
         let (options, state) = party.generate_challenge_authenticate(builder).map_err(ceremony_error)?;
         let options = serde_json::to_string(&options.public_key).map_err(CognitoError::internal)?;
-        let data = json!({ "webAuthn": state, "rpId": rp_id });
+        let data = json!({ "webAuthn": state, "rpId": rp_id, "tokenSource": source });
         let minutes = client.auth_session_validity_minutes();
         let session = self.new_session(&pool.id, &client.client_id, &user.username, "WEB_AUTHN", minutes, data)?;
         let parameters: StringMap = [("CREDENTIAL_REQUEST_OPTIONS".to_owned(), options)].into();
@@ -382,7 +384,8 @@ impl Service {
     }
 
     /// RespondToAuthChallenge `WEB_AUTHN` {USERNAME, CREDENTIAL}: checks the assertion against
-    /// the session's ceremony and the user's passkey, and moves its sign counter on.
+    /// the session's ceremony and the user's passkey, and moves its sign counter on. Returns the
+    /// token source the sign-in ends with.
     pub(crate) async fn check_web_authn_answer(
         &self,
         pool: &UserPool,
@@ -390,7 +393,7 @@ impl Service {
         session: &str,
         user: &User,
         credential: &str,
-    ) -> Result<()> {
+    ) -> Result<TriggerSource> {
         let state = self.take_session(session, &client.client_id, &pool.id, "WEB_AUTHN").await?;
         let refused = || CognitoError::not_authorized("Incorrect username or passkey.");
         if state.username != user.username {
@@ -412,6 +415,6 @@ impl Service {
         }
         passkey.credential.backup_state = result.backup_state();
         self.put_json(kind(user), &id, &pool.id, &passkey, false).await?;
-        Ok(())
+        Ok(super::mfa::token_source(&state))
     }
 }

@@ -81,7 +81,8 @@ struct Choice<'a> {
 }
 
 impl Service {
-    /// InitiateAuth / AdminInitiateAuth with `USER_AUTH`.
+    /// InitiateAuth / AdminInitiateAuth with `USER_AUTH` (and the hosted page's passkey
+    /// sign-in, whose `source` is `TokenGeneration_HostedAuth`).
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn start_user_auth(
         &self,
@@ -91,6 +92,7 @@ impl Service {
         caller: &CallerContext,
         validation: Option<StringMap>,
         device: DeviceUse<'_>,
+        source: TriggerSource,
     ) -> Result<AuthStep> {
         if get_str(&pool.doc, "UserPoolTier") == Some("LITE") {
             return Err(CognitoError::new(
@@ -125,11 +127,11 @@ impl Service {
         }
         if let Some(challenge) = preferred.filter(|c| offered.contains(c)) {
             let choice = Choice { challenge, password: p("PASSWORD"), srp_a: p("SRP_A") };
-            return self.answer_choice(pool, client, name, user, choice, caller, device).await;
+            return self.answer_choice(pool, client, name, user, choice, caller, device, source).await;
         }
         let username = user.as_ref().map_or(name, |u| u.username.as_str());
         let names: Vec<&str> = offered.iter().map(|c| c.as_str()).collect();
-        let data = json!({ "tokenSource": TriggerSource::TokenGenerationAuthentication, "available": names });
+        let data = json!({ "tokenSource": source, "available": names });
         let minutes = client.auth_session_validity_minutes();
         let session = self.new_session(&pool.id, &client.client_id, username, SELECT_CHALLENGE, minutes, data)?;
         let mut step = AuthStep::challenge(
@@ -176,7 +178,8 @@ impl Service {
             )));
         }
         let choice = Choice { challenge: answer, password: input.response("PASSWORD"), srp_a: input.response("SRP_A") };
-        self.answer_choice(pool, client, name, user, choice, caller, input.device()).await
+        let source = super::mfa::token_source(&state);
+        self.answer_choice(pool, client, name, user, choice, caller, input.device(), source).await
     }
 
     /// RespondToAuthChallenge `WEB_AUTHN` {USERNAME, CREDENTIAL}: a passkey's assertion ends the
@@ -193,9 +196,8 @@ impl Service {
         let credential = input.response("CREDENTIAL").ok_or_else(|| missing("CREDENTIAL"))?;
         let user = self.find_user(pool, name).await?.ok_or_else(incorrect)?;
         self.check_secret_hash(client, name, Some(&user), input.response("SECRET_HASH"))?;
-        self.check_web_authn_answer(pool, client, session, &user, credential).await?;
+        let source = self.check_web_authn_answer(pool, client, session, &user, credential).await?;
         self.check_sign_in_allowed(&user)?;
-        let source = TriggerSource::TokenGenerationAuthentication;
         let metadata = input.client_metadata.clone();
         self.complete_sign_in(pool, client, &user, source, caller, metadata, input.device()).await
     }
@@ -211,8 +213,8 @@ impl Service {
         choice: Choice<'_>,
         caller: &CallerContext,
         device: DeviceUse<'_>,
+        source: TriggerSource,
     ) -> Result<AuthStep> {
-        let source = TriggerSource::TokenGenerationAuthentication;
         match choice.challenge {
             ChallengeNameType::Password => {
                 let password = choice.password.ok_or_else(|| missing("PASSWORD"))?;
@@ -225,7 +227,7 @@ impl Service {
             }
             ChallengeNameType::WebAuthn => {
                 let user = user.ok_or_else(incorrect)?;
-                self.web_authn_challenge(pool, client, &user).await
+                self.web_authn_challenge(pool, client, &user, source).await
             }
             ChallengeNameType::EmailOtp | ChallengeNameType::SmsOtp => {
                 let user = user.ok_or_else(incorrect)?;

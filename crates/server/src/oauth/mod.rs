@@ -45,6 +45,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/oauth2/userInfo", get(user_info).post(user_info))
         .route("/oauth2/revoke", axum::routing::post(revoke))
         .route("/login/ui-image/{pool}/{which}", get(ui_image))
+        .route("/login/passkey.js", get(passkey_script))
 }
 
 // --- plumbing -------------------------------------------------------------------------------
@@ -226,6 +227,7 @@ async fn render_login(
         forgot_link: format!("/forgotPassword?{query}"),
         signup_link: format!("/signup?{query}"),
         can_sign_up: !auth.pool.admin_create_user_only(),
+        passkeys: state.service.hosted_passkeys(auth),
     };
     // A refused sign-in re-renders the page with its message, as a 200 (as Cognito's does).
     let mut res = html(StatusCode::OK, &page);
@@ -286,6 +288,7 @@ async fn login_post(
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let username = get("username").trim().to_owned();
     let outcome = match get("action") {
+        _ if get("passkey") == "1" => state.service.hosted_passkey_sign_in(&ctx, &auth, &username).await,
         "respond" => {
             let Ok(challenge) = get("challenge").parse::<ChallengeNameType>() else { return forbidden() };
             let mut responses: cognate_core::api::Map<String> = [("USERNAME".to_owned(), username.clone())].into();
@@ -348,6 +351,9 @@ async fn login_post(
                 }
                 ChallengeNameType::SoftwareTokenMfa => {
                     responses.insert("SOFTWARE_TOKEN_MFA_CODE".into(), get("code").trim().to_owned());
+                }
+                ChallengeNameType::WebAuthn => {
+                    responses.insert("CREDENTIAL".into(), get("credential").to_owned());
                 }
                 _ => return forbidden(),
             }
@@ -423,7 +429,17 @@ async fn render_challenge(
     let mut setup_secret = None;
     let mut session = session.to_owned();
     let mut choices = Vec::new();
+    let mut passkey_options = None;
     let (heading, explanation, fields, button) = match challenge {
+        ChallengeNameType::WebAuthn => {
+            passkey_options = parameters.as_ref().and_then(|p| p.get("CREDENTIAL_REQUEST_OPTIONS")).cloned();
+            if passkey_options.is_none() {
+                // A failed answer cannot be retried with the used-up challenge: start over.
+                let view = LoginView { error, info: None, username: username.to_owned() };
+                return render_login(state, headers, auth, params, view).await;
+            }
+            ("Sign in with a passkey", "Use your passkey to sign in.".to_owned(), Vec::new(), "Use passkey")
+        }
         ChallengeNameType::SoftwareTokenMfa => {
             ("Multi-factor authentication", "Enter the code from your authenticator app.".to_owned(), code(), "Sign in")
         }
@@ -498,6 +514,7 @@ async fn render_challenge(
         fields,
         choices,
         setup_secret,
+        passkey_options,
         button: button.into(),
     };
     let mut res = html(StatusCode::OK, &page);
@@ -857,6 +874,15 @@ async fn error_page(Query(q): Query<ErrorQuery>) -> Response {
 /// as a failed load.
 fn show_error(error: String) -> Response {
     html(StatusCode::OK, &ErrorPage { look: Look::plain(), error })
+}
+
+/// The hosted page's passkey script (a file of its own, so pages need no inline script).
+async fn passkey_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+        include_str!("../../assets/passkey.js"),
+    )
+        .into_response()
 }
 
 async fn ui_image(State(state): State<Arc<AppState>>, Path((pool, which)): Path<(String, String)>) -> Response {

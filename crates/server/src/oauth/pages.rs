@@ -1,5 +1,6 @@
 //! The hosted pages: compile-time checked templates (askama, `crates/server/templates/`) with
-//! the pool's UI customization or managed-login branding applied. Pages use no script.
+//! the pool's UI customization or managed-login branding applied. Pages use no script, except
+//! the passkey step, which loads `/login/passkey.js` to reach the browser's WebAuthn API.
 
 use askama::Template;
 use axum::http::{header, StatusCode};
@@ -79,6 +80,8 @@ pub struct LoginPage {
     pub forgot_link: String,
     pub signup_link: String,
     pub can_sign_up: bool,
+    /// The pool allows passkeys: the page offers them.
+    pub passkeys: bool,
 }
 
 /// An input of a challenge or form page.
@@ -117,6 +120,8 @@ pub struct ChallengePage {
     /// (value, label) of a choice (SELECT_MFA_TYPE).
     pub choices: Vec<(String, String)>,
     pub setup_secret: Option<String>,
+    /// WEB_AUTHN: the request options (JSON) the page's script hands to the browser.
+    pub passkey_options: Option<String>,
     pub button: String,
 }
 
