@@ -16,6 +16,14 @@
 // a credential made for another relying party (sub.localhost, which Chromium resolves to
 // loopback and also treats as a secure context), registration completions without a pending
 // Start, deleting twice, and pools where passkeys are not enabled.
+//
+// And the hosted sign-in page (GET /oauth2/authorize → /login): a passkey registered from the
+// test's page is used, in the same Playwright page (the virtual authenticator belongs to it), on
+// cognate's own page at http://localhost:<cognate's port>/login — "Sign in with a passkey", the
+// page's script calls navigator.credentials.get and posts the assertion, and the browser lands at
+// the app's callback with a code that POST /oauth2/token turns into the user's tokens. Also a
+// user without a passkey, an authenticator without the credential, and a pool without WEB_AUTHN
+// (no passkey button).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -424,5 +432,278 @@ describe('passkeys on a pool that does not allow them', () => {
       ['WebAuthnConfigurationMissingException'],
     );
     t.diagnostic(`pool without passkeys: ${error.code}`);
+  });
+});
+
+/** The "app" of the hosted sign-in: a node:http server on localhost that records its requests. */
+async function startApp() {
+  const requests = [];
+  const app = createServer((req, res) => {
+    const u = new URL(req.url, 'http://localhost');
+    requests.push({ path: u.pathname, query: Object.fromEntries(u.searchParams) });
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(
+      '<!doctype html><html><head><meta charset="utf-8"><title>App</title><link rel="icon" href="data:,"></head>' +
+        `<body><p id="where">${u.pathname}</p></body></html>`,
+    );
+  });
+  // No host: the dual-stack wildcard, so "localhost" answers on ::1 and 127.0.0.1 alike.
+  await new Promise((ok, fail) => {
+    app.once('error', fail);
+    app.listen(0, ok);
+  });
+  const origin = `http://localhost:${app.address().port}`;
+  return {
+    origin,
+    callback: `${origin}/callback`,
+    requests,
+    /** The query of the last request the app got at `path`. */
+    last: (path) => [...requests].reverse().find((r) => r.path === path)?.query,
+    stop: () => {
+      app.closeAllConnections();
+      return new Promise((ok) => app.close(ok));
+    },
+  };
+}
+
+// Two tests are todo against 1ec764c: the hosted pages' Content-Security-Policy (default-src
+// 'none', no script-src) blocks the passkey step's own /login/passkey.js, so the page never calls
+// navigator.credentials.get. With Playwright's bypassCSP on both contexts both tests pass, so
+// once the policy lets the script in ('self' in script-src), drop the todo marks.
+const CSP_TODO =
+  "the hosted page's Content-Security-Policy (default-src 'none', no script-src) blocks /login/passkey.js: " +
+  'Chromium refuses to load it, so the passkey page never calls navigator.credentials.get';
+
+describe('passkeys on the hosted sign-in page', { timeout: 90_000 }, () => {
+  let app;
+  let poolId;
+  let apiClientId; // for StartWebAuthnRegistration's access token
+  let hostedClientId; // the app client of the code flow
+  let plainHostedClientId; // the same on a pool without WEB_AUTHN
+  let handle; // the page at http://localhost:<port>/ whose authenticator holds dee's passkey
+  let registered; // dee's RegistrationResponseJSON
+
+  const hostedClient = (pool, callback) => ({
+    UserPoolId: pool,
+    ClientName: 'hosted',
+    AllowedOAuthFlowsUserPoolClient: true,
+    AllowedOAuthFlows: ['code'],
+    AllowedOAuthScopes: ['openid'],
+    CallbackURLs: [callback],
+    SupportedIdentityProviders: ['COGNITO'],
+  });
+
+  /** GET /oauth2/authorize on cognate, by the name "localhost" (the passkey's relying party). */
+  const authorizeUrl = (clientId, state) => {
+    const url = new URL(`http://localhost:${server.port}/oauth2/authorize`);
+    url.search = new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: app.callback,
+      scope: 'openid',
+      state,
+    }).toString();
+    return url.href;
+  };
+
+  /** Opens the hosted sign-in page in `page` and waits for its form. */
+  async function openSignIn(page, clientId, state) {
+    await page.goto(authorizeUrl(clientId, state));
+    await page.waitForSelector('#signInFormUsername');
+    const at = new URL(page.url());
+    assert.equal(at.origin, `http://localhost:${server.port}`);
+    assert.equal(at.pathname, '/login');
+  }
+
+  /** Types the username and clicks "Sign in with a passkey"; resolves once the form is posted. */
+  async function passkeySignIn(page, username) {
+    await page.fill('#signInFormUsername', username);
+    const posted = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/login');
+    await page.click('#passkeySignIn');
+    return posted;
+  }
+
+  /** Waits until the handle's page is at the app's callback and returns that URL. */
+  async function landedAtCallback({ page, errors }) {
+    const there = (u) => u.href.startsWith(app.origin) && u.pathname === '/callback';
+    try {
+      await page.waitForURL(there, { timeout: 15_000 });
+    } catch (e) {
+      // Whatever cognate's page says explains more than a timeout.
+      const said = await page
+        .$$eval('.errorMessage-customizable:not([hidden])', (els) => els.map((el) => el.textContent.trim()).join(' | '))
+        .catch(() => '');
+      const reported = errors();
+      throw new Error(
+        `not at the callback but at ${page.url()}${said ? `: ${said}` : ''}` +
+          `${reported.length ? `; the page reported: ${reported.join('; ')}` : ''} (${e.message})`,
+      );
+    }
+    return new URL(page.url());
+  }
+
+  /** POST /oauth2/token with the code, as a public client, by plain fetch. */
+  async function redeem(clientId, code) {
+    const res = await fetch(`${server.url}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', client_id: clientId, redirect_uri: app.callback, code }),
+    });
+    return { status: res.status, body: await res.json() };
+  }
+
+  before(async () => {
+    app = await startApp();
+    ({
+      UserPool: { Id: poolId },
+    } = await api(server.url, 'CreateUserPool', {
+      PoolName: 'hosted-passkeys',
+      Policies: { SignInPolicy: { AllowedFirstAuthFactors: ['PASSWORD', 'WEB_AUTHN'] } },
+    }));
+    await api(server.url, 'SetUserPoolMfaConfig', {
+      UserPoolId: poolId,
+      MfaConfiguration: 'OFF',
+      WebAuthnConfiguration: { RelyingPartyId: 'localhost', UserVerification: 'preferred' },
+    });
+    ({
+      UserPoolClient: { ClientId: apiClientId },
+    } = await api(server.url, 'CreateUserPoolClient', { UserPoolId: poolId, ClientName: 'api', ExplicitAuthFlows: FLOWS }));
+    ({
+      UserPoolClient: { ClientId: hostedClientId },
+    } = await api(server.url, 'CreateUserPoolClient', hostedClient(poolId, app.callback)));
+    await createUser(poolId, 'dee');
+    await createUser(poolId, 'eli');
+
+    const {
+      UserPool: { Id: plainPoolId },
+    } = await api(server.url, 'CreateUserPool', { PoolName: 'hosted-no-passkeys' });
+    ({
+      UserPoolClient: { ClientId: plainHostedClientId },
+    } = await api(server.url, 'CreateUserPoolClient', hostedClient(plainPoolId, app.callback)));
+
+    // dee's passkey, made from the test's page, as in the API tests above.
+    handle = await openSite('localhost');
+    const token = await accessToken(apiClientId, 'dee');
+    const { CredentialCreationOptions } = await api(server.url, 'StartWebAuthnRegistration', { AccessToken: token });
+    registered = await createCredential(handle.page, CredentialCreationOptions);
+    await api(server.url, 'CompleteWebAuthnRegistration', { AccessToken: token, Credential: registered });
+  });
+
+  after(async () => {
+    await handle?.close();
+    await app?.stop();
+  });
+
+  test('a pool without WEB_AUTHN: the sign-in page has no passkey button', async () => {
+    const fresh = await openPage(browser);
+    try {
+      await openSignIn(fresh.page, plainHostedClientId, 'plain-state');
+      assert.equal(await fresh.page.locator('#passkeySignIn').count(), 0);
+      assert.equal(await fresh.page.locator('button[name=passkey]').count(), 0);
+      assert.ok(await fresh.page.isVisible('button[name=signInSubmitButton]'));
+      assertNoErrors(fresh);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test('a user without a passkey: the sign-in page comes back and says so', async () => {
+    const fresh = await openPage(browser);
+    const { page } = fresh;
+    try {
+      await openSignIn(page, hostedClientId, 'eli-state');
+      const button = page.locator('#passkeySignIn');
+      assert.ok(await button.isVisible(), 'no #passkeySignIn on a pool that allows WEB_AUTHN');
+      assert.equal((await button.textContent()).trim(), 'Sign in with a passkey');
+      assert.equal(await button.getAttribute('name'), 'passkey');
+      assert.equal(await button.getAttribute('value'), '1');
+
+      const heard = app.requests.length;
+      const posted = await passkeySignIn(page, 'eli');
+      assert.equal(posted.status(), 200);
+      await page.waitForLoadState('load');
+      await page.waitForSelector('#loginErrorMessage');
+      assert.equal(
+        (await page.textContent('#loginErrorMessage')).trim(),
+        'There is no passkey for this user. Sign in with your password.',
+      );
+      assert.equal(new URL(page.url()).pathname, '/login');
+      assert.ok(await page.isVisible('#signInFormPassword'), 'the password form is not there again');
+      assert.ok(await page.isVisible('#passkeySignIn'));
+      assert.equal(app.requests.length, heard, 'the app heard from a refused sign-in');
+      assertNoErrors(fresh);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test('an authenticator without the passkey: the passkey page shows #passkeyError and stays', { todo: CSP_TODO }, async () => {
+    // A page of its own, with a virtual authenticator that holds no credential.
+    const fresh = await openPage(browser, { virtualAuthenticator: true });
+    const { page } = fresh;
+    try {
+      await openSignIn(page, hostedClientId, 'empty-authenticator');
+      const heard = app.requests.length;
+      await passkeySignIn(page, 'dee');
+      await page.waitForSelector('#passkeyError:not([hidden])', { timeout: 15_000 }).catch((e) => {
+        throw new Error(`${e.message}\nthe page reported: ${fresh.errors().join('; ') || 'nothing'}`);
+      });
+      assert.equal((await page.textContent('h1')).trim(), 'Sign in with a passkey');
+      assert.match(await page.textContent('#passkeyError'), /The passkey was not used/);
+      assert.equal(new URL(page.url()).origin, `http://localhost:${server.port}`);
+      assert.equal(new URL(page.url()).pathname, '/login');
+      assert.equal(app.requests.length, heard, 'the app heard from a sign-in without a passkey');
+      assertNoErrors(fresh);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test('a user with a passkey: "Sign in with a passkey", the callback with a code and the state, the code is her tokens', { todo: CSP_TODO }, async () => {
+    const { page } = handle;
+    const state = `dee-${Math.random().toString(36).slice(2)}`;
+    const scripts = []; // the answers to /login/passkey.js
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname === '/login/passkey.js') scripts.push(r.status());
+    });
+    await openSignIn(page, hostedClientId, state);
+    assert.ok(await page.isVisible('#passkeySignIn'));
+    const posted = await passkeySignIn(page, 'dee');
+    assert.equal(posted.status(), 200);
+
+    const callbackUrl = await landedAtCallback(handle);
+    assert.deepEqual(scripts, [200]);
+    assert.equal(callbackUrl.searchParams.get('state'), state);
+    const code = callbackUrl.searchParams.get('code');
+    assert.ok(code, `no code at ${callbackUrl.href}`);
+    assert.equal(callbackUrl.searchParams.get('error'), null);
+    assert.deepEqual(app.last('/callback'), Object.fromEntries(callbackUrl.searchParams));
+
+    // The authenticator signed: its counter for the passkey moved on.
+    const { credentials } = await webAuthnSession(page).send('WebAuthn.getCredentials', {
+      authenticatorId: handle.authenticatorId,
+    });
+    assert.equal(credentials.length, 1);
+    assert.equal(Buffer.from(credentials[0].credentialId, 'base64').toString('base64url'), registered.id);
+    assert.ok(credentials[0].signCount >= 1, `signCount ${credentials[0].signCount}`);
+
+    const tokens = await redeem(hostedClientId, code);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    assert.equal(tokens.body.token_type, 'Bearer');
+    const id = jwtPayload(tokens.body.id_token);
+    assert.equal(id['cognito:username'], 'dee');
+    assert.equal(id.aud, hostedClientId);
+    assert.equal(id.token_use, 'id');
+    const access = jwtPayload(tokens.body.access_token);
+    assert.equal(access.username, 'dee');
+    assert.equal(access.client_id, hostedClientId);
+    assert.ok(access.scope.split(' ').includes('openid'), access.scope);
+    assert.equal(typeof tokens.body.refresh_token, 'string');
+
+    // A code is single-use.
+    const again = await redeem(hostedClientId, code);
+    assert.equal(again.status, 400);
+    assert.equal(again.body.error, 'invalid_grant');
+    assertNoErrors(handle);
   });
 });
