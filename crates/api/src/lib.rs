@@ -17,6 +17,8 @@
 //!   names and attribute values) print as `"***"` in `Debug`;
 //! - [`ops`] has one marker type per operation implementing [`Operation`].
 
+pub mod arn;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

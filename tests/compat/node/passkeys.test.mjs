@@ -466,14 +466,6 @@ async function startApp() {
   };
 }
 
-// Two tests are todo against 1ec764c: the hosted pages' Content-Security-Policy (default-src
-// 'none', no script-src) blocks the passkey step's own /login/passkey.js, so the page never calls
-// navigator.credentials.get. With Playwright's bypassCSP on both contexts both tests pass, so
-// once the policy lets the script in ('self' in script-src), drop the todo marks.
-const CSP_TODO =
-  "the hosted page's Content-Security-Policy (default-src 'none', no script-src) blocks /login/passkey.js: " +
-  'Chromium refuses to load it, so the passkey page never calls navigator.credentials.get';
-
 describe('passkeys on the hosted sign-in page', { timeout: 90_000 }, () => {
   let app;
   let poolId;
@@ -637,7 +629,7 @@ describe('passkeys on the hosted sign-in page', { timeout: 90_000 }, () => {
     }
   });
 
-  test('an authenticator without the passkey: the passkey page shows #passkeyError and stays', { todo: CSP_TODO }, async () => {
+  test('an authenticator without the passkey: the passkey page shows #passkeyError and stays', async () => {
     // A page of its own, with a virtual authenticator that holds no credential.
     const fresh = await openPage(browser, { virtualAuthenticator: true });
     const { page } = fresh;
@@ -659,7 +651,7 @@ describe('passkeys on the hosted sign-in page', { timeout: 90_000 }, () => {
     }
   });
 
-  test('a user with a passkey: "Sign in with a passkey", the callback with a code and the state, the code is her tokens', { todo: CSP_TODO }, async () => {
+  test('a user with a passkey: "Sign in with a passkey", the callback with a code and the state, the code is her tokens', async () => {
     const { page } = handle;
     const state = `dee-${Math.random().toString(36).slice(2)}`;
     const scripts = []; // the answers to /login/passkey.js

@@ -7,6 +7,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use cognate_api::arn::Arn;
 use cognate_api::trigger::TriggerSource;
 use cognate_api::{
     AdminForgetDeviceRequest, AdminGetDeviceRequest, AdminGetDeviceResponse, AdminListDevicesRequest,
@@ -116,7 +117,7 @@ impl Device {
     fn to_type(&self, pool: &UserPool, created_ms: i64, region: &str) -> DeviceType {
         let status = if self.remembered { "remembered" } else { "not_remembered" };
         let owner = format!("{}.{}", self.username, pool.id);
-        let account = pool.arn().split(':').nth(4).unwrap_or("000000000000").to_owned();
+        let account = Arn::parse(pool.arn()).map_or("000000000000", |a| a.account);
         let mut attrs = vec![
             ("device_status", "valid".to_owned()),
             ("dev:device_remembered_status", status.to_owned()),

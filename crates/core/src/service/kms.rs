@@ -9,6 +9,7 @@
 //! `0x01 | arn length u16 | arn | sealed data key` where the sealing binds the encryption
 //! context serialised as the Encryption SDK does.
 
+use cognate_api::arn::Arn;
 use std::collections::BTreeMap;
 
 use cognate_crypto::esdk;
@@ -59,23 +60,22 @@ impl Service {
         } else {
             format!("arn:aws:kms:{}:{}:key/{key_id}", cfg.region, cfg.account_id)
         };
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let short_name = |s: &str| {
-            (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        };
-        let well_formed = parts.len() == 6
-            && parts[1].starts_with("aws")
-            && short_name(parts[1])
-            && parts[2] == "kms"
-            && short_name(parts[3])
-            && parts[4].len() == 12
-            && parts[4].bytes().all(|b| b.is_ascii_digit())
-            && parts[5].strip_prefix("key/").is_some_and(|id| {
-                !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            });
-        if parts.len() == 6 && parts[5].starts_with("alias/") {
+        let parsed = Arn::parse(&arn);
+        if parsed.is_some_and(|a| a.service == "kms" && a.resource.starts_with("alias/")) {
             return Err(KmsError::new("NotFoundException", format!("Alias {arn} is not found.")));
         }
+        let region_ok = |s: &str| {
+            (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
+        let well_formed = parsed.is_some_and(|a| {
+            a.service == "kms"
+                && region_ok(a.region)
+                && a.account.len() == 12
+                && a.account.bytes().all(|b| b.is_ascii_digit())
+                && a.resource.strip_prefix("key/").is_some_and(|id| {
+                    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+        });
         if !well_formed {
             return Err(KmsError::new("NotFoundException", format!("Invalid keyId '{key_id}'")));
         }

@@ -147,7 +147,8 @@ pub struct ErrorPage {
     pub error: String,
 }
 
-/// A rendered page as an HTML answer that is never cached and never framed.
+/// A rendered page as an HTML answer that is never cached and never framed; its only scripts
+/// are cognate's own files (the passkey step's).
 pub fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => (
@@ -158,7 +159,7 @@ pub fn html(status: StatusCode, page: &impl Template) -> Response {
                 (header::X_FRAME_OPTIONS, "DENY"),
                 (
                     header::HeaderName::from_static("content-security-policy"),
-                    "default-src 'none'; style-src 'unsafe-inline'; img-src data: 'self'; base-uri 'none'",
+                    "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src data: 'self'; base-uri 'none'",
                 ),
             ],
             body,

@@ -62,8 +62,9 @@ fn call(service: &Service, operation: &str, input: &Map<String, Value>) -> KmsRe
         }
         "DescribeKey" => {
             let arn = service.kms_key_arn(key_id(input)?)?;
-            let id = arn.rsplit('/').next().unwrap_or_default();
-            let account = arn.split(':').nth(4).unwrap_or_default();
+            let parsed = cognate_core::api::arn::Arn::parse(&arn);
+            let id = parsed.and_then(|a| a.resource.strip_prefix("key/")).unwrap_or_default();
+            let account = parsed.map_or("", |a| a.account);
             Ok(json!({"KeyMetadata": {
                 "AWSAccountId": account,
                 "KeyId": id,
