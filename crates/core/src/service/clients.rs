@@ -273,7 +273,7 @@ impl Service {
             }
         }
         for provider in s.supported_identity_providers.as_deref().unwrap_or_default() {
-            if provider != "COGNITO" {
+            if provider != "COGNITO" && self.identity_provider(&pool.id, provider).await?.is_none() {
                 return Err(CognitoError::invalid_parameter(format!(
                     "The provider {provider} does not exist for User Pool {}",
                     pool.id

@@ -7,7 +7,9 @@ mod clients;
 mod custom_auth;
 mod devices;
 mod domains;
+mod federation;
 mod groups;
+mod identity_providers;
 mod keys;
 mod kms;
 mod lifecycle;
@@ -34,6 +36,7 @@ use cognate_crypto::seal::MasterKey;
 
 use crate::ports::{Clock, Invoker, NoFunctions, NoTransports, Sender, Store};
 
+pub use federation::{FederatedClaims, FederationStart};
 pub use kms::{KmsError, KmsResult};
 pub use oauth::{
     Authorization, AuthorizeError, AuthorizeParams, HostedSession, HostedStep, LogoutParams, LogoutTarget, OAuthError,

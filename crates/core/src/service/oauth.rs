@@ -110,6 +110,10 @@ pub struct Authorization {
     /// The PKCE challenge and whether it is `S256` (else `plain`).
     pub challenge: Option<(String, bool)>,
     pub prompt: Vec<String>,
+    /// The external identity provider the person signs in with (`identity_provider` or
+    /// `idp_identifier`), if any.
+    pub federate: Option<String>,
+    pub(crate) provider: Option<super::identity_providers::Provider>,
 }
 
 /// Who signed in on the hosted page, and when (from the session cookie).
@@ -288,15 +292,15 @@ impl Service {
             Ok(s) => s,
             Err(e) => return Err(redirect(e.error, e.description.as_deref())),
         };
-        if let Some(idp) = params.identity_provider.as_deref().filter(|i| *i != "COGNITO") {
-            return Err(redirect(
-                "invalid_request",
-                Some(&format!("The identity provider {idp} is not configured for this client.")),
-            ));
-        }
-        if params.idp_identifier.is_some() {
-            return Err(redirect("invalid_request", Some("No identity provider has this identifier.")));
-        }
+        let supported = crate::model::get_str_list(&client.doc, "SupportedIdentityProviders");
+        let federate = match self.requested_provider(&pool, &supported, params).await {
+            Ok(f) => f,
+            Err(message) => return Err(redirect("invalid_request", Some(&message))),
+        };
+        let provider = match &federate {
+            Some(name) => self.identity_provider(&pool.id, name).await.ok().flatten(),
+            None => None,
+        };
         let prompt: Vec<String> = params
             .prompt
             .as_deref()
@@ -315,6 +319,8 @@ impl Service {
             nonce: params.nonce.clone(),
             challenge,
             prompt,
+            federate,
+            provider,
         })
     }
 

@@ -369,7 +369,14 @@ fn readable_claims(user: &User, client: &AppClient) -> Vec<(String, Value)> {
         .filter(|(n, _)| n != "sub" && !n.starts_with("dev:"))
         .filter(|(n, _)| allowed.as_ref().is_none_or(|l| l.iter().any(|a| a == n)))
         .map(|(n, v)| {
-            let value = if n.ends_with("_verified") { json!(v == "true") } else { json!(v) };
+            let value = if n.ends_with("_verified") {
+                json!(v == "true")
+            } else if n == "identities" {
+                // Kept as JSON text among the attributes; a claim of its own in the ID token.
+                serde_json::from_str(v).unwrap_or_else(|_| json!(v))
+            } else {
+                json!(v)
+            };
             (n.clone(), value)
         })
         .collect()

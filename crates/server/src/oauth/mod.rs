@@ -6,6 +6,7 @@
 //! query strings and forms, redirects, cookies (the hosted session and the forms' CSRF value),
 //! JSON errors and pages.
 
+mod federation;
 mod pages;
 
 use std::collections::HashMap;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/oauth2/token", axum::routing::post(token))
         .route("/oauth2/userInfo", get(user_info).post(user_info))
         .route("/oauth2/revoke", axum::routing::post(revoke))
+        .route("/oauth2/idpresponse", get(federation::idp_response))
         .route("/login/ui-image/{pool}/{which}", get(ui_image))
         .route("/login/passkey.js", get(passkey_script))
 }
@@ -185,6 +187,10 @@ async fn authorize(
         Ok(a) => a,
         Err(e) => return authorize_failure(e, params.client_id.as_deref()),
     };
+    // A provider named in the request signs the person in there.
+    if auth.federate.is_some() {
+        return federation::start(&state, &headers, &auth, &params).await;
+    }
     let forced = auth.prompt.iter().any(|p| p == "login");
     if !forced {
         if let Some(session) = current_session(&state, &headers, &auth).await {

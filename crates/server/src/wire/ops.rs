@@ -144,6 +144,15 @@ pub async fn dispatch(
         AdminRespondToAuthChallenge => admin_respond_to_auth_challenge,
         RevokeToken => revoke_token,
         GetUserAuthFactors => get_user_auth_factors,
+        // External identity providers
+        CreateIdentityProvider => create_identity_provider,
+        DescribeIdentityProvider => describe_identity_provider,
+        UpdateIdentityProvider => update_identity_provider,
+        DeleteIdentityProvider => delete_identity_provider,
+        ListIdentityProviders => list_identity_providers,
+        GetIdentityProviderByIdentifier => get_identity_provider_by_identifier,
+        AdminLinkProviderForUser => admin_link_provider_for_user,
+        AdminDisableProviderForUser => admin_disable_provider_for_user,
         // Passkeys
         StartWebAuthnRegistration => start_web_authn_registration,
         CompleteWebAuthnRegistration => complete_web_authn_registration,

@@ -1,0 +1,402 @@
+//! Signing in through an external identity provider: the sealed state that carries the app's
+//! authorization request through the provider and back, and the federated user Cognito keeps —
+//! `<ProviderName>_<subject>`, `EXTERNAL_PROVIDER`, the `identities` attribute, the provider's
+//! claims mapped to attributes at every sign-in (after the InboundFederation trigger), created
+//! after PreSignUp_ExternalProvider; or the native user an identity was linked to. The HTTP side
+//! (discovery, code exchange, ID-token keys, userInfo) is the server's.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use cognate_api::trigger::{InboundFederation, InboundFederationRequest, PreSignUp, PreSignUpRequest, TriggerSource};
+use cognate_api::{
+    AdminDisableProviderForUserRequest, AdminDisableProviderForUserResponse, AdminLinkProviderForUserRequest,
+    AdminLinkProviderForUserResponse, IdentityProviderTypeType, ProviderUserIdentifierType,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::identity_providers::Provider;
+use super::oauth::{Authorization, AuthorizeParams, HostedSession};
+use super::triggers::StringMap;
+use super::users::user_not_found;
+use super::Service;
+use crate::context::RequestContext;
+use crate::error::{CognitoError, ErrorKind, Result, StoreError};
+use crate::model::{PoolObject, User, UserPool, UserStatus};
+
+const STATE_PURPOSE: &str = "oauth-federation-state";
+/// How long a person may take at the provider.
+const STATE_MS: i64 = 15 * 60_000;
+const LINK: &str = "idp-link";
+/// Identities a user may have linked (Cognito's limit).
+const MAX_LINKS: usize = 5;
+
+/// What travels through the provider in `state`: the app's request and the provider's nonce.
+#[derive(Serialize, Deserialize)]
+struct FederationState {
+    params: AuthorizeParams,
+    provider: String,
+    nonce: String,
+    expires_ms: i64,
+}
+
+/// The provider's side of an authorization: where to send the browser and what it needs.
+pub struct FederationStart {
+    pub provider_type: IdentityProviderTypeType,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub scopes: String,
+    /// Explicit endpoints (discovery from `issuer` fills in the missing ones).
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub attributes_url: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub issuer: Option<String>,
+    /// `POST` when the provider's userInfo is asked with a form body.
+    pub attributes_method: String,
+    /// The sealed `state` to send, and the `nonce` its ID token must carry.
+    pub state: String,
+    pub nonce: String,
+}
+
+/// What the provider said about the person: the ID token's claims (checked by the server),
+/// the userInfo answer, and the token response without its tokens.
+pub struct FederatedClaims {
+    pub id_token: Value,
+    pub user_info: Value,
+    pub token_response: Value,
+}
+
+fn link_key(pool_id: &str, provider: &str, attribute: &str, value: &str) -> String {
+    format!("{pool_id}\n{provider}\n{attribute}\n{value}")
+}
+
+/// A claim as an attribute value: strings as they are, booleans and numbers as text, anything
+/// else as JSON.
+fn claim_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The subject a provider knows the person by: `sub`, Facebook's `id`, Login with Amazon's
+/// `user_id`.
+fn subject(kind: IdentityProviderTypeType, claims: &Value) -> Option<String> {
+    let key = match kind {
+        IdentityProviderTypeType::Facebook => "id",
+        IdentityProviderTypeType::LoginWithAmazon => "user_id",
+        _ => "sub",
+    };
+    claims.get(key).or_else(|| claims.get("sub")).and_then(claim_text).filter(|s| !s.is_empty())
+}
+
+impl Service {
+    /// The provider an authorization names (`identity_provider` or `idp_identifier`), checked
+    /// against the client's SupportedIdentityProviders; None for the pool's own sign-in.
+    pub(crate) async fn requested_provider(
+        &self,
+        pool: &UserPool,
+        client_providers: &[String],
+        params: &AuthorizeParams,
+    ) -> std::result::Result<Option<String>, String> {
+        let by_name = params.identity_provider.as_deref().filter(|i| !i.is_empty() && *i != "COGNITO");
+        let provider = match (by_name, params.idp_identifier.as_deref().filter(|i| !i.is_empty())) {
+            (Some(name), _) => self.identity_provider(&pool.id, name).await.ok().flatten(),
+            (None, Some(identifier)) => self.provider_by_identifier(&pool.id, identifier).await.ok().flatten(),
+            (None, None) => return Ok(None),
+        };
+        let shown =
+            by_name.or(params.idp_identifier.as_deref()).unwrap_or_default().chars().take(64).collect::<String>();
+        match provider {
+            Some(p) if client_providers.iter().any(|c| c == p.name()) => Ok(Some(p.name().to_owned())),
+            _ => Err(format!("The identity provider {shown} is not configured for this client.")),
+        }
+    }
+
+    /// Where the browser goes for a federated sign-in, with the sealed state.
+    pub fn federation_start(&self, auth: &Authorization, params: &AuthorizeParams) -> Result<FederationStart> {
+        let name = auth.federate.as_deref().ok_or_else(|| CognitoError::internal("no provider to federate with"))?;
+        let nonce = B64URL.encode(cognate_crypto::random::bytes(18).map_err(CognitoError::internal)?);
+        let state = FederationState {
+            params: params.clone(),
+            provider: name.to_owned(),
+            nonce: nonce.clone(),
+            expires_ms: self.now_ms() + STATE_MS,
+        };
+        let plain = serde_json::to_vec(&state).map_err(CognitoError::internal)?;
+        let sealed =
+            self.master().seal(STATE_PURPOSE, auth.pool.id.as_bytes(), &plain).map_err(CognitoError::internal)?;
+        let provider = auth.provider.as_ref().ok_or_else(|| CognitoError::internal("provider not loaded"))?;
+        let d = |k: &str| provider.detail(k).filter(|v| !v.is_empty());
+        Ok(FederationStart {
+            provider_type: provider.kind(),
+            client_id: d("client_id").unwrap_or_default(),
+            client_secret: d("client_secret"),
+            scopes: d("authorize_scopes").unwrap_or_else(|| "openid".into()),
+            authorize_url: d("authorize_url"),
+            token_url: d("token_url"),
+            attributes_url: d("attributes_url"),
+            jwks_uri: d("jwks_uri"),
+            issuer: d("oidc_issuer"),
+            attributes_method: d("attributes_request_method").unwrap_or_else(|| "GET".into()),
+            state: format!("{}.{}", auth.pool.id, B64URL.encode(sealed)),
+            nonce,
+        })
+    }
+
+    /// Opens the `state` the provider sent back: the app's authorization request (to be checked
+    /// again), the provider and the nonce, if it is genuine and not stale.
+    pub fn federation_return(&self, state: &str) -> Result<(AuthorizeParams, String, String, String)> {
+        let refused =
+            || CognitoError::invalid_parameter("The sign-in with the identity provider is not valid or has expired.");
+        let (pool_id, sealed) = state.split_once('.').ok_or_else(refused)?;
+        let sealed = B64URL.decode(sealed).map_err(|_| refused())?;
+        let plain = self.master().open(STATE_PURPOSE, pool_id.as_bytes(), &sealed).map_err(|_| refused())?;
+        let state: FederationState = serde_json::from_slice(&plain).map_err(|_| refused())?;
+        if state.expires_ms <= self.now_ms() {
+            return Err(refused());
+        }
+        Ok((state.params, state.provider, state.nonce, pool_id.to_owned()))
+    }
+
+    /// The user a federated sign-in ends with, created or updated as Cognito does.
+    pub async fn federated_sign_in(
+        &self,
+        ctx: &RequestContext,
+        auth: &Authorization,
+        provider_name: &str,
+        claims: FederatedClaims,
+    ) -> Result<HostedSession> {
+        let pool = &auth.pool;
+        let provider = self
+            .identity_provider(&pool.id, provider_name)
+            .await?
+            .ok_or_else(|| CognitoError::invalid_parameter("The identity provider no longer exists."))?;
+        let caller = ctx.caller(Some(&auth.client.client_id));
+        // userInfo adds to (and wins over) the ID token's claims.
+        let mut merged = claims.id_token.as_object().cloned().unwrap_or_default();
+        if let Some(info) = claims.user_info.as_object() {
+            merged.extend(info.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let merged = Value::Object(merged);
+        let subject = subject(provider.kind(), &merged)
+            .ok_or_else(|| CognitoError::invalid_parameter("The identity provider did not say who the user is."))?;
+        let username = format!("{}_{}", provider.name(), subject);
+        let mut mapped = self.map_attributes(pool, &provider, &merged);
+        let request = InboundFederationRequest {
+            provider_name: provider.name().to_owned(),
+            provider_type: provider.kind().as_str().to_owned(),
+            attributes: json!({
+                "tokenResponse": claims.token_response,
+                "idToken": claims.id_token,
+                "userInfo": claims.user_info,
+            }),
+        };
+        let source = TriggerSource::InboundFederationExternalProvider;
+        if let Some(out) = self.run_trigger::<InboundFederation>(pool, source, &username, &caller, request).await? {
+            // A full replacement; an empty answer keeps the mapping.
+            if let Some(map) = out.user_attributes_to_map.filter(|m| !m.is_empty()) {
+                mapped = map.into_iter().filter(|(k, _)| k != "sub" && k != "identities").collect();
+            }
+        }
+        let identity = json!({
+            "userId": subject,
+            "providerName": provider.name(),
+            "providerType": provider.kind().as_str(),
+            "issuer": provider.detail("oidc_issuer"),
+            "primary": "true",
+            "dateCreated": self.now_ms().to_string(),
+        });
+        let user = match self.linked_user(pool, &provider, &subject, &mapped).await? {
+            Some(native) => self.add_identity(native, &identity).await?,
+            None => match self.store.get_user(&pool.id, &self.user_key(pool, &username)).await? {
+                Some(existing) => {
+                    let (user, ()) = self
+                        .update_user_with(existing, false, |u| {
+                            for (k, v) in &mapped {
+                                u.set_attribute(k, v);
+                            }
+                            Ok(())
+                        })
+                        .await?;
+                    user
+                }
+                None => {
+                    let request = PreSignUpRequest {
+                        user_attributes: mapped.clone(),
+                        validation_data: None,
+                        client_metadata: None,
+                    };
+                    let source = TriggerSource::PreSignUpExternalProvider;
+                    self.run_trigger::<PreSignUp>(pool, source, &username, &caller, request).await?;
+                    let mut attrs: Vec<(String, String)> = mapped.into_iter().collect();
+                    attrs.push(("identities".into(), json!([identity]).to_string()));
+                    let mut user = self.new_user(pool, &username, attrs, UserStatus::ExternalProvider);
+                    // A federated user's sub is its own, whatever the pool's username attributes.
+                    if user.sub == username {
+                        user.sub = crate::ids::uuid();
+                        user.set_attribute("sub", &user.sub.clone());
+                    }
+                    self.insert_new_user(pool, &user, false).await?;
+                    user
+                }
+            },
+        };
+        if !user.enabled {
+            return Err(CognitoError::not_authorized("User is disabled."));
+        }
+        let now = self.now_ms();
+        Ok(HostedSession {
+            pool: pool.id.clone(),
+            username: user.username,
+            auth_time: now / 1000,
+            expires_ms: now + 3_600_000,
+        })
+    }
+
+    /// The provider's claims as pool attributes, by the provider's AttributeMapping (the
+    /// pool's own attributes only).
+    fn map_attributes(&self, pool: &UserPool, provider: &Provider, claims: &Value) -> StringMap {
+        let mut out = StringMap::new();
+        for (attribute, claim) in provider.attribute_mapping() {
+            if attribute == "username" || attribute == "sub" || attribute == "identities" {
+                continue;
+            }
+            if pool.schema_attribute(&attribute).is_none() {
+                continue;
+            }
+            if let Some(value) = claims.get(&claim).and_then(claim_text) {
+                out.insert(attribute, value);
+            }
+        }
+        out
+    }
+
+    /// The native user an identity was linked to (by subject or by a mapped attribute).
+    async fn linked_user(
+        &self,
+        pool: &UserPool,
+        provider: &Provider,
+        subject: &str,
+        mapped: &StringMap,
+    ) -> Result<Option<User>> {
+        let mut candidates = vec![("Cognito_Subject".to_owned(), subject.to_owned())];
+        candidates.extend(mapped.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (attribute, value) in candidates {
+            let key = link_key(&pool.id, provider.name(), &attribute, &value);
+            if let Some(link) = self.store.get_object(LINK, &key).await? {
+                let destination = link.doc.get("destination").and_then(Value::as_str).unwrap_or_default();
+                if let Some(user) = self.store.get_user(&pool.id, &self.user_key(pool, destination)).await? {
+                    return Ok(Some(user));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Adds `identity` to a linked user's `identities` (once per provider and subject).
+    async fn add_identity(&self, user: User, identity: &Value) -> Result<User> {
+        let mut list: Vec<Value> =
+            user.attribute("identities").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+        let same = |v: &Value| {
+            v.get("providerName") == identity.get("providerName") && v.get("userId") == identity.get("userId")
+        };
+        if list.iter().any(same) {
+            return Ok(user);
+        }
+        let mut entry = identity.clone();
+        entry["primary"] = json!("false");
+        list.push(entry);
+        let text = Value::Array(list).to_string();
+        let (user, ()) = self
+            .update_user_with(user, false, |u| {
+                u.set_attribute("identities", &text);
+                Ok(())
+            })
+            .await?;
+        Ok(user)
+    }
+
+    fn identity_parts(who: &ProviderUserIdentifierType) -> Result<(&str, &str, &str)> {
+        let name = who.provider_name.as_deref().filter(|s| !s.is_empty());
+        let value = who.provider_attribute_value.as_deref().filter(|s| !s.is_empty());
+        let (Some(name), Some(value)) = (name, value) else {
+            return Err(CognitoError::invalid_parameter("ProviderName and ProviderAttributeValue are required."));
+        };
+        Ok((name, who.provider_attribute_name.as_deref().unwrap_or("Cognito_Subject"), value))
+    }
+
+    pub async fn admin_link_provider_for_user(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminLinkProviderForUserRequest,
+    ) -> Result<AdminLinkProviderForUserResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let (dest_provider, _, dest_value) = Self::identity_parts(&req.destination_user)?;
+        let destination = if dest_provider.eq_ignore_ascii_case("cognito") {
+            self.admin_user(&pool, dest_value).await?
+        } else {
+            self.admin_user(&pool, &format!("{dest_provider}_{dest_value}")).await?
+        };
+        let (provider, attribute, value) = Self::identity_parts(&req.source_user)?;
+        if self.identity_provider(&pool.id, provider).await?.is_none() {
+            return Err(CognitoError::new(
+                ErrorKind::ResourceNotFound,
+                format!("Identity provider {provider} does not exist."),
+            ));
+        }
+        if attribute == "Cognito_Subject"
+            && self.store.get_user(&pool.id, &self.user_key(&pool, &format!("{provider}_{value}"))).await?.is_some()
+        {
+            return Err(CognitoError::new(
+                ErrorKind::AliasExists,
+                "The source identity has signed in already; it cannot be linked to another user.",
+            ));
+        }
+        let links = self.store.list_objects(LINK, &pool.id, None, 1000).await?;
+        let held = links
+            .iter()
+            .filter(|l| l.doc.get("destination").and_then(Value::as_str) == Some(destination.username.as_str()))
+            .count();
+        if held >= MAX_LINKS {
+            return Err(CognitoError::new(ErrorKind::LimitExceeded, "A user may have at most 5 linked identities."));
+        }
+        let object = PoolObject {
+            kind: LINK.into(),
+            key: link_key(&pool.id, provider, attribute, value),
+            pool_id: pool.id.clone(),
+            doc: [("destination".to_owned(), json!(destination.username))].into_iter().collect(),
+            created_ms: self.now_ms(),
+        };
+        match self.store.put_object(&object, true).await {
+            Ok(()) => Ok(AdminLinkProviderForUserResponse {}),
+            Err(StoreError::Conflict) => {
+                Err(CognitoError::new(ErrorKind::AliasExists, "The source identity is already linked to a user."))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn admin_disable_provider_for_user(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminDisableProviderForUserRequest,
+    ) -> Result<AdminDisableProviderForUserResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let (provider, attribute, value) = Self::identity_parts(&req.user)?;
+        if self.store.delete_object(LINK, &link_key(&pool.id, provider, attribute, value)).await? {
+            return Ok(AdminDisableProviderForUserResponse {});
+        }
+        // A federated user of its own: its next sign-in starts afresh.
+        let username = format!("{provider}_{value}");
+        if self.store.get_user(&pool.id, &self.user_key(&pool, &username)).await?.is_some() {
+            self.store.delete_user(&pool.id, &username).await?;
+            return Ok(AdminDisableProviderForUserResponse {});
+        }
+        Err(user_not_found())
+    }
+}
