@@ -95,6 +95,10 @@ impl AppClient {
         get_str_list(&self.doc, "CallbackURLs")
     }
 
+    pub fn supported_identity_providers(&self) -> Vec<String> {
+        get_str_list(&self.doc, "SupportedIdentityProviders")
+    }
+
     pub fn logout_urls(&self) -> Vec<String> {
         get_str_list(&self.doc, "LogoutURLs")
     }

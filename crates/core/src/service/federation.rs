@@ -107,7 +107,11 @@ impl Service {
         let provider = match (by_name, params.idp_identifier.as_deref().filter(|i| !i.is_empty())) {
             (Some(name), _) => self.identity_provider(&pool.id, name).await.ok().flatten(),
             (None, Some(identifier)) => self.provider_by_identifier(&pool.id, identifier).await.ok().flatten(),
-            (None, None) => return Ok(None),
+            // A client whose only sign-in is one provider goes straight there, as Cognito's does.
+            (None, None) => match client_providers {
+                [only] if only != "COGNITO" => self.identity_provider(&pool.id, only).await.ok().flatten(),
+                _ => return Ok(None),
+            },
         };
         let shown =
             by_name.or(params.idp_identifier.as_deref()).unwrap_or_default().chars().take(64).collect::<String>();

@@ -292,7 +292,7 @@ impl Service {
             Ok(s) => s,
             Err(e) => return Err(redirect(e.error, e.description.as_deref())),
         };
-        let supported = crate::model::get_str_list(&client.doc, "SupportedIdentityProviders");
+        let supported = client.supported_identity_providers();
         let federate = match self.requested_provider(&pool, &supported, params).await {
             Ok(f) => f,
             Err(message) => return Err(redirect("invalid_request", Some(&message))),

@@ -208,6 +208,20 @@ async fn authorize(
     redirect(&format!("/login?{}", query_of(&params)))
 }
 
+/// A link per external provider the client supports: the same authorization, through it.
+fn provider_links(auth: &Authorization, params: &AuthorizeParams) -> Vec<(String, String)> {
+    auth.client
+        .supported_identity_providers()
+        .into_iter()
+        .filter(|p| p != "COGNITO")
+        .map(|name| {
+            let through =
+                AuthorizeParams { identity_provider: Some(name.clone()), idp_identifier: None, ..params.clone() };
+            (name, format!("/oauth2/authorize?{}", query_of(&through)))
+        })
+        .collect()
+}
+
 struct LoginView {
     error: Option<String>,
     info: Option<String>,
@@ -234,6 +248,7 @@ async fn render_login(
         signup_link: format!("/signup?{query}"),
         can_sign_up: !auth.pool.admin_create_user_only(),
         passkeys: state.service.hosted_passkeys(auth),
+        providers: provider_links(auth, params),
     };
     // A refused sign-in re-renders the page with its message, as a 200 (as Cognito's does).
     let mut res = html(StatusCode::OK, &page);

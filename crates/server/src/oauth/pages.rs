@@ -82,6 +82,8 @@ pub struct LoginPage {
     pub can_sign_up: bool,
     /// The pool allows passkeys: the page offers them.
     pub passkeys: bool,
+    /// (name, link) of each external identity provider the client supports.
+    pub providers: Vec<(String, String)>,
 }
 
 /// An input of a challenge or form page.
