@@ -242,6 +242,13 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
     let invoker = FunctionsInvoker::from_config(&config, &settings, InvocationLog::default());
     invoker.attach_store(Arc::new(store.clone()), opts.data_dir.join("functions"));
     warn_missing_interpreters(&config);
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {addr}, reachable from the network: every API call is open to whoever reaches it \
+             (no signatures are checked); the dev endpoints (/_cognate/*, the Lambda API, KMS, SES / SNS \
+             capture) answer loopback peers only"
+        );
+    }
     let delivery = Delivery::from_config(&config, Arc::new(store.clone()), opts.clock.clone())?;
     let service = Service::new(
         Arc::new(store.clone()),

@@ -169,15 +169,20 @@ impl InvocationLog {
     }
 }
 
-/// Events are kept for people to read; the one secret an event can carry (UserMigration's
-/// password) is not.
+/// Events are kept for people to read; the secrets an event can carry (UserMigration's
+/// password, the provider's tokens InboundFederation receives) are not.
 fn redact_event(event: &mut Value) {
     if let Some(request) = event.get_mut("request").and_then(Value::as_object_mut) {
         for key in ["password", "oldPassword"] {
-            if let Some(v) = request.get_mut(key) {
-                if !v.is_null() {
-                    *v = Value::String(REDACTED.into());
-                }
+            if let Some(v) = request.get_mut(key).filter(|v| !v.is_null()) {
+                *v = Value::String(REDACTED.into());
+            }
+        }
+    }
+    if let Some(tokens) = event.pointer_mut("/request/attributes/tokenResponse").and_then(Value::as_object_mut) {
+        for key in ["access_token", "id_token", "refresh_token"] {
+            if let Some(v) = tokens.get_mut(key) {
+                *v = Value::String(REDACTED.into());
             }
         }
     }

@@ -4,7 +4,7 @@ IdP identifier, update and delete, app clients naming providers, and Cognito's r
 
 Sources: botocore's cognito-idp model (ProviderDetailsType documentation: the per-type "create"
 and "Describe response" examples; the error lists of the operations) and
-/work/shared/reference/oauth-devices-passkeys.md §6.1."""
+the shared reference beside the checkout (oauth-devices-passkeys.md §6.1)."""
 import base64
 import json
 import os
@@ -170,10 +170,6 @@ def test_describe_returns_what_was_sent_and_what_cognito_derives(server, six, na
         assert "private_key" not in details
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cognate's Describe of a SAML provider returns only the keys sent (MetadataFile, IDPSignout); "
-    "the model's SAML Describe example also has SSORedirectBindingURI, the metadata's HTTP-Redirect "
-    "SingleSignOnService location"))
 def test_saml_describe_reports_the_redirect_sign_in_binding_from_the_metadata(server, six):
     # The model's SAML "Describe response" example carries SSORedirectBindingURI, read from the
     # metadata's HTTP-Redirect SingleSignOnService.
@@ -182,9 +178,6 @@ def test_saml_describe_reports_the_redirect_sign_in_binding_from_the_metadata(se
     assert details.get("SSORedirectBindingURI") == SSO_REDIRECT
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cognate's Describe of SignInWithApple has no attributes_url_add_attributes; the model's "
-    "SignInWithApple Describe example has attributes_url_add_attributes \"false\""))
 def test_apple_describe_says_attributes_are_not_added_to_the_url(server, six):
     pool, _ = six
     details = server.client().describe_identity_provider(UserPoolId=pool, ProviderName="SignInWithApple")["IdentityProvider"]["ProviderDetails"]
@@ -201,10 +194,6 @@ def test_list_names_all_six(server, six):
         assert "ProviderDetails" not in p
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cognate's NextToken is its storage key '<pool id>\\n<provider name>', with a newline; the model's "
-    "PaginationKeyType pattern is [\\S]+, so cognate's own validation refuses the token it handed out "
-    "(InvalidParameterException ... at 'nextToken' failed to satisfy constraint)"))
 def test_list_pages_with_max_results_and_next_token(server, six):
     pool, _ = six
     # --max-results turns off the CLI's own paging, so each call is one page.
@@ -310,9 +299,6 @@ def test_create_refusals(idp, refusals_pool, code, kwargs):
     assert names == ["Corp"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cognate says 'A Google identity provider must be named Google.'; the real service says "
-    "'Provider MyGoogle cannot be of type Google.'"))
 def test_a_social_provider_named_otherwise_is_refused_with_cognitos_message(idp, refusals_pool):
     # The message as users report it from the real service (aws/aws-cli#3179,
     # hashicorp/terraform-provider-aws#4822, and Terraform comments quoting it).

@@ -60,7 +60,7 @@ pub struct FederationStart {
 }
 
 /// What the provider said about the person: the ID token's claims (checked by the server),
-/// the userInfo answer, and the token response without its tokens.
+/// the userInfo answer, and its token response (which InboundFederation receives whole).
 pub struct FederatedClaims {
     pub id_token: Value,
     pub user_info: Value,

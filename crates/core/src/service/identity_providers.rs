@@ -72,15 +72,41 @@ fn derived_details(kind: IdentityProviderTypeType, details: &Map<String>) -> Vec
             ("token_url", "https://api.amazon.com/auth/o2/token".into()),
         ],
         IdentityProviderTypeType::SignInWithApple => vec![
+            ("attributes_url_add_attributes", "false".into()),
             ("authorize_url", "https://appleid.apple.com/auth/authorize".into()),
             ("oidc_issuer", "https://appleid.apple.com".into()),
             ("token_request_method", "POST".into()),
             ("token_url", "https://appleid.apple.com/auth/token".into()),
         ],
         IdentityProviderTypeType::Oidc => vec![("attributes_url_add_attributes", "false".into())],
-        IdentityProviderTypeType::Saml => vec![],
+        IdentityProviderTypeType::Saml => {
+            let metadata = details.get("MetadataFile").map_or("", String::as_str);
+            [("SSORedirectBindingURI", "SingleSignOnService"), ("SLORedirectBindingURI", "SingleLogoutService")]
+                .into_iter()
+                .filter_map(|(key, element)| Some((key, redirect_location(metadata, element)?)))
+                .collect()
+        }
     };
     list.into_iter().filter(|(k, _)| !details.contains_key(*k)).collect()
+}
+
+/// The HTTP-Redirect `Location` of a SAML metadata element (`SingleSignOnService`,
+/// `SingleLogoutService`), read from the metadata's text.
+fn redirect_location(metadata: &str, element: &str) -> Option<String> {
+    let mut rest = metadata;
+    while let Some(at) = rest.find(element) {
+        let tag_end = rest[at..].find('>').map_or(rest.len(), |e| at + e);
+        let tag = &rest[at..tag_end];
+        rest = &rest[tag_end..];
+        if !tag.contains("bindings:HTTP-Redirect") {
+            continue;
+        }
+        let start = tag.find("Location=")? + "Location=".len();
+        let quote = tag[start..].chars().next()?;
+        let value = &tag[start + 1..];
+        return value.find(quote).map(|end| value[..end].to_owned());
+    }
+    None
 }
 
 /// Checks a provider's name (on creation) and details, as Cognito does.
@@ -101,9 +127,8 @@ fn check_provider(name: &str, kind: IdentityProviderTypeType, details: &Map<Stri
         _ => None,
     };
     if let Some(expected) = social.filter(|s| *s != name) {
-        return Err(CognitoError::invalid_parameter(format!(
-            "A {expected} identity provider must be named {expected}."
-        )));
+        // Cognito's words, as users report them.
+        return Err(CognitoError::invalid_parameter(format!("Provider {name} cannot be of type {expected}.")));
     }
     check_details(kind, details)
 }
@@ -354,8 +379,11 @@ impl Service {
     ) -> Result<ListIdentityProvidersResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
         let page = Page::new(req.max_results, 60, req.next_token.as_deref());
-        let mut objects = self.store.list_objects(IDP, &pool.id, page.after.as_deref(), page.fetch_limit()).await?;
-        let next_token = page.finish(&mut objects, |o| o.key.clone());
+        // The token is the last provider's name (names hold no white space, as tokens may not).
+        let after = page.after.as_deref().map(|name| key(&pool.id, name));
+        let mut objects = self.store.list_objects(IDP, &pool.id, after.as_deref(), page.fetch_limit()).await?;
+        let next_token =
+            page.finish(&mut objects, |o| o.key.split_once('\n').map(|(_, name)| name.to_owned()).unwrap_or_default());
         let providers = objects
             .into_iter()
             .filter_map(|o| serde_json::from_value::<IdentityProviderType>(Value::Object(o.doc)).ok())

@@ -236,7 +236,7 @@ async fn exchange(
         .send()
         .await
         .map_err(|e| format!("the token endpoint did not answer: {}", e.without_url()))?;
-    let mut tokens = read_json(res, "the token endpoint").await?;
+    let tokens = read_json(res, "the token endpoint").await?;
     let access_token = tokens.get("access_token").and_then(Value::as_str).map(str::to_owned);
     let id_token = tokens.get("id_token").and_then(Value::as_str).map(str::to_owned);
     // A nonce went out with every OpenID request; its ID token must carry it back.
@@ -259,12 +259,8 @@ async fn exchange(
     if id_token.is_none() && user_info.as_object().is_none_or(|o| o.is_empty()) {
         return Err("The identity provider gave neither an ID token nor user attributes.".into());
     }
-    // The trigger sees the token response, but never the tokens themselves.
-    if let Some(map) = tokens.as_object_mut() {
-        for secret in ["access_token", "id_token", "refresh_token"] {
-            map.remove(secret);
-        }
-    }
+    // InboundFederation receives the whole token response, as Cognito's does (the invocation
+    // log keeps it without the tokens).
     Ok(FederatedClaims { id_token: id_claims, user_info, token_response: tokens })
 }
 

@@ -61,10 +61,16 @@ pub(crate) fn host_of(authority: &str) -> &str {
 }
 
 /// Whether a request may reach the endpoints that run code or reveal codes (the Lambda API,
-/// `/_cognate/*`, SES / SNS capture): not from a web page (browsers send `Origin`; a page could
-/// otherwise deploy and run code on the developer's machine), and only under a trusted host
-/// name (DNS rebinding).
-pub(crate) fn is_local_caller(state: &AppState, headers: &HeaderMap) -> bool {
+/// `/_cognate/*`, SES / SNS capture, KMS): from this machine (the peer's address is loopback;
+/// the `Host` header alone proves nothing), not from a web page (browsers send `Origin`; a page
+/// could otherwise deploy and run code on the developer's machine), and only under a trusted
+/// host name (DNS rebinding).
+pub(crate) fn is_local_caller(state: &AppState, req: &Request) -> bool {
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    if peer.is_some_and(|ip| !is_loopback(ip)) {
+        return false;
+    }
+    let headers = req.headers();
     if headers.contains_key(header::ORIGIN) {
         return false;
     }
@@ -73,8 +79,16 @@ pub(crate) fn is_local_caller(state: &AppState, headers: &HeaderMap) -> bool {
     state.trusted_hosts.iter().any(|t| t.eq_ignore_ascii_case(&host))
 }
 
+/// Loopback, also as an IPv4-mapped IPv6 address (a dual-stack listener's view of 127.0.0.1).
+fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        v4 => v4.is_loopback(),
+    }
+}
+
 async fn local_only(State(state): State<Arc<AppState>>, req: Request, next: middleware::Next) -> Response {
-    if is_local_caller(&state, req.headers()) {
+    if is_local_caller(&state, &req) {
         return next.run(req).await;
     }
     not_local()
@@ -263,7 +277,7 @@ async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let headers = req.headers();
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     if headers.get("x-amz-target").is_none() && capture::is_query(content_type) {
-        if !is_local_caller(&state, headers) {
+        if !is_local_caller(&state, &req) {
             return not_local();
         }
         let caller = capture::Caller::of(headers);
@@ -275,7 +289,7 @@ async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
     if let Some(op) = target.and_then(|t| t.strip_prefix(kms::TARGET_PREFIX)).map(str::to_owned) {
         // KMS unwraps the codes custom senders receive: local callers only, like the outbox.
-        if !is_local_caller(&state, headers) {
+        if !is_local_caller(&state, &req) {
             return not_local();
         }
         return match read_body(req.into_body()).await {
