@@ -4,7 +4,7 @@
 mod common;
 
 use cognate_server::start;
-use common::{client_for, raw_call, servers, write, CreatedId};
+use common::{client_for, raw_call, servers, servers_with, write, CreatedId};
 
 #[tokio::test]
 async fn protocol_errors_have_cognitos_shape() {
@@ -403,6 +403,55 @@ async fn local_only_endpoints_refuse_web_pages_and_unknown_hosts() {
         let res = http
             .post(format!("{url}/"))
             .header("origin", "http://localhost:3000")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", "AWSCognitoIdentityProviderService.ListUserPools")
+            .body(r#"{"MaxResults": 1}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+}
+
+/// The machine's first non-loopback IPv4 address, if it has one (the peer address a request to
+/// it arrives from).
+fn non_loopback_ipv4() -> Option<std::net::Ipv4Addr> {
+    // Connecting a UDP socket sends nothing; it only picks the outgoing interface's address.
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    match socket.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(ip) if !ip.is_loopback() && !ip.is_unspecified() => Some(ip),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn local_only_endpoints_refuse_network_peers_whatever_their_host_header() {
+    let Some(ip) = non_loopback_ipv4() else {
+        eprintln!("skipped: this machine has no non-loopback IPv4 address to call from");
+        return;
+    };
+    let servers = servers_with(|o| o.listen = "0.0.0.0:0".parse().unwrap()).await;
+    for server in servers {
+        let port = server.running.addr().port();
+        let http = reqwest::Client::new();
+        // From this machine's network address the peer is not loopback: a forged Host header
+        // does not make the request local.
+        for path in ["/_cognate/outbox", "/2015-03-31/functions/"] {
+            let res = http
+                .get(format!("http://{ip}:{port}{path}"))
+                .header("host", format!("localhost:{port}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 403, "{path} from {ip}");
+        }
+        // The same request from loopback is local.
+        let res = http.get(format!("http://127.0.0.1:{port}/_cognate/outbox")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        // The Cognito API stays open to the network.
+        let res = http
+            .post(format!("http://{ip}:{port}/"))
             .header("content-type", "application/x-amz-json-1.1")
             .header("x-amz-target", "AWSCognitoIdentityProviderService.ListUserPools")
             .body(r#"{"MaxResults": 1}"#)
