@@ -461,3 +461,40 @@ async fn local_only_endpoints_refuse_network_peers_whatever_their_host_header() 
         assert_eq!(res.status(), 200);
     }
 }
+
+#[tokio::test]
+async fn validation_answers_stay_small_whatever_the_request() {
+    for server in servers().await {
+        // Close to the 1 MB body limit: 80,000 attributes with an empty name, and one huge value.
+        let mut attrs: Vec<String> = (0..80_000).map(|_| r#"{"Name":""}"#.to_owned()).collect();
+        attrs.push(format!(r#"{{"Name":"{}"}}"#, "n".repeat(60_000)));
+        let body = format!(r#"{{"UserPoolId":"us-east-1_x","Username":"u","UserAttributes":[{}]}}"#, attrs.join(","));
+        assert!(body.len() < 1 << 20);
+        let (status, headers, answer) = raw_call(&server.url(), Some("AdminUpdateUserAttributes"), &body).await;
+        assert_eq!(status, 400);
+        let text = answer.to_string();
+        assert!(text.len() < 64 * 1024, "an answer of {} bytes", text.len());
+        assert!(text.contains("validation errors detected"), "{text}");
+        assert!(headers.get("x-amzn-errormessage").is_none_or(|v| v.len() <= 1024));
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_and_the_sqlite_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    // A data dir the server creates (the harness's temporary dir exists already).
+    let server = servers_with(|o| o.data_dir = o.data_dir.join("data")).await.remove(0);
+    let data = server.dir.path().join("data");
+    let mode = |name: &str| std::fs::metadata(data.join(name)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+    for file in ["cognate.db", "master.key"] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    // A database file named by URL elsewhere is created owner-only too.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let db = elsewhere.path().join("named.db");
+    let store = cognate_store::SqlStore::connect(&format!("sqlite://{}?mode=rwc", db.display())).await.unwrap();
+    drop(store);
+    assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
+}

@@ -93,6 +93,9 @@ impl SqlStore {
     }
 
     /// Connects to `sqlite:…` or `postgres://…` and applies pending migrations.
+    ///
+    /// A SQLite file that does not exist yet is created readable by its owner only (SQLite gives
+    /// its WAL and shared-memory files the same mode).
     pub async fn connect(url: &str) -> Result<Self, String> {
         Self::open(url, None).await
     }
@@ -109,6 +112,9 @@ impl SqlStore {
                 redact(url)
             ));
         };
+        if backend == Backend::Sqlite {
+            create_owner_only(url);
+        }
         let options = AnyConnectOptions::from_str(url).map_err(|e| e.to_string())?;
         if connections.is_none() {
             probe(&options, backend).await.map_err(|e| format!("cannot open database {}: {e}", redact(url)))?;
@@ -1155,4 +1161,19 @@ fn message_from_row(r: &AnyRow) -> StoreResult<OutboxMessage> {
 
 fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Creates the file a `sqlite:` URL names, owner-only, if it is a file that does not exist yet.
+fn create_owner_only(url: &str) {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") || url.contains("mode=ro") {
+        return;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    // An existing file keeps its mode; any other failure shows when SQLite opens it.
+    let _ = options.open(path);
 }

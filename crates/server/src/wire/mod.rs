@@ -258,8 +258,8 @@ impl IntoResponse for WireError {
         if let Ok(v) = HeaderValue::from_str(&format!("{}:", self.kind)) {
             headers.insert("x-amzn-errortype", v);
         }
-        // Header values must be visible ASCII; the body always carries the full text.
-        if let Some(m) = self.message.as_deref().filter(|m| m.is_ascii()) {
+        // Header values must be visible ASCII and stay small; the body carries the full text.
+        if let Some(m) = self.message.as_deref().filter(|m| m.is_ascii() && m.len() <= 1024) {
             if let Ok(v) = HeaderValue::from_str(m) {
                 headers.insert("x-amzn-errormessage", v);
             }

@@ -192,16 +192,37 @@ impl Violation {
 
     pub fn wire_message(&self) -> String {
         match &self.value {
-            Some(v) => format!("Value {v} at '{}' failed to satisfy constraint: {}", self.wire_path(), self.constraint),
+            Some(v) => {
+                format!("Value {} at '{}' failed to satisfy constraint: {}", clip(v), self.wire_path(), self.constraint)
+            }
             None => format!("Value at '{}' failed to satisfy constraint: {}", self.wire_path(), self.constraint),
         }
     }
 }
 
-/// The whole message for a list of violations, as Cognito words it.
+/// Violations a message lists (it counts them all), and how much of a value it repeats: a
+/// hostile request must not get an answer many times its own size.
+const LISTED_VIOLATIONS: usize = 10;
+const SHOWN_VALUE_CHARS: usize = 256;
+
+/// A value as a message repeats it: at most [`SHOWN_VALUE_CHARS`] characters.
+fn clip(value: &str) -> String {
+    if value.chars().count() <= SHOWN_VALUE_CHARS {
+        return value.to_owned();
+    }
+    let mut out: String = value.chars().take(SHOWN_VALUE_CHARS).collect();
+    out.push_str("…");
+    out
+}
+
+/// The whole message for a list of violations, as Cognito words it (the first
+/// [`LISTED_VIOLATIONS`] of them spelled out).
 pub fn constraints_message(violations: &[Violation]) -> String {
     let n = violations.len();
-    let parts: Vec<String> = violations.iter().map(Violation::wire_message).collect();
+    let mut parts: Vec<String> = violations.iter().take(LISTED_VIOLATIONS).map(Violation::wire_message).collect();
+    if n > LISTED_VIOLATIONS {
+        parts.push(format!("and {} more", n - LISTED_VIOLATIONS));
+    }
     format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, parts.join("; "))
 }
 
