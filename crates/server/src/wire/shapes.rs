@@ -211,7 +211,7 @@ fn clip(value: &str) -> String {
         return value.to_owned();
     }
     let mut out: String = value.chars().take(SHOWN_VALUE_CHARS).collect();
-    out.push_str("…");
+    out.push('…');
     out
 }
 
