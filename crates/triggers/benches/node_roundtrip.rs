@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use cognate_api::trigger::TriggerSource;
 use cognate_triggers::{runtime_available, FunctionSpec, RuntimeSpec, Runtimes, RuntimesConfig};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
@@ -42,7 +43,7 @@ fn bench(c: &mut Criterion) {
     let runtimes = Runtimes::new(RuntimesConfig { pool_size: 1, ..RuntimesConfig::default() });
     // A Cognito-sized event, not an empty one.
     let event = json!({
-        "version": "1", "triggerSource": "PreSignUp_SignUp", "region": "us-east-1",
+        "version": "1", "triggerSource": TriggerSource::PreSignUpSignUp.name(), "region": "us-east-1",
         "userPoolId": "us-east-1_AbCdEfGhI", "userName": "alice",
         "callerContext": {"awsSdkVersion": "aws-sdk-js-3.0.0", "clientId": "1example23456789"},
         "request": {"userAttributes": {"email": "alice@example.com", "name": "Alice"}, "validationData": null},
