@@ -31,6 +31,7 @@ const PASSWORD = 'Correct-horse-1';
 const PEOPLE = {
   'emp-7': { email: 'kim@corp.example', email_verified: true, name: 'Kim Lee', department: 'Sales' },
   'emp-8': { email: 'sam@corp.example', email_verified: true, name: 'Sam Ortiz', department: 'Ops' },
+  'emp-9': { email: 'lee@corp.example', email_verified: true, name: 'Lee Wong', department: 'Legal' },
 };
 
 /**
@@ -550,6 +551,49 @@ describe('OIDC federation with oidc-provider, signed in through Chromium', () =>
       await handle.close();
     }
   }
+
+  test('a native user who took the name Corp_emp-9 does not receive emp-9’s federated sign-in', async () => {
+    await api(server.url, 'AdminCreateUser', { UserPoolId: poolId, Username: 'Corp_emp-9', MessageAction: 'SUPPRESS' });
+    const handle = await freshPage();
+    try {
+      const { callbackUrl, state } = await federatedSignIn(handle, 'emp-9');
+      assert.equal(callbackUrl.searchParams.get('error'), 'invalid_request', callbackUrl.href);
+      assert.equal(callbackUrl.searchParams.get('code'), null);
+      assert.equal(callbackUrl.searchParams.get('state'), state);
+      assertNoCognateErrors(handle);
+    } finally {
+      await handle.close();
+    }
+    const user = await api(server.url, 'AdminGetUser', { UserPoolId: poolId, Username: 'Corp_emp-9' });
+    assert.equal(user.UserStatus, 'FORCE_CHANGE_PASSWORD');
+  });
+
+  test('the IdP’s answer replayed in another browser signs nobody in there', async () => {
+    // The first browser goes to the IdP and back; its answer URL is then opened in a second
+    // browser, as a link an attacker sends would be.
+    const first = await freshPage();
+    let answer;
+    try {
+      first.page.on('request', (r) => {
+        if (r.url().includes('/oauth2/idpresponse')) answer = r.url();
+      });
+      await federatedSignIn(first, 'emp-7');
+    } finally {
+      await first.close();
+    }
+    assert.ok(answer, 'no /oauth2/idpresponse request was seen');
+    const second = await freshPage();
+    try {
+      const res = await second.page.goto(answer);
+      const at = new URL(second.page.url());
+      assert.equal(at.pathname, '/error', `landed at ${at.href} (HTTP ${res?.status()})`);
+      const cookies = await second.page.context().cookies(server.url);
+      assert.ok(!cookies.some((c) => c.name === 'cognito'), 'the second browser got a hosted session');
+      assertNoCognateErrors(second);
+    } finally {
+      await second.close();
+    }
+  });
 
   test('identity_provider=Nope (no such provider): refused, the IdP never asked', async (t) => {
     await expectRefused(t, { identity_provider: 'Nope' });

@@ -441,7 +441,7 @@ impl Service {
 
     /// An MFA challenge if the pool and user call for one, else tokens.
     #[allow(clippy::too_many_arguments)]
-    async fn mfa_or_tokens(
+    pub(crate) async fn mfa_or_tokens(
         &self,
         pool: &UserPool,
         client: &AppClient,

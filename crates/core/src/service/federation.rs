@@ -31,17 +31,42 @@ const LINK: &str = "idp-link";
 /// Identities a user may have linked (Cognito's limit).
 const MAX_LINKS: usize = 5;
 
-/// What travels through the provider in `state`: the app's request and the provider's nonce.
+/// What travels through the provider in `state`: the app's request, the provider's nonce, and
+/// a digest of the value the browser that started the sign-in holds in a cookie (so that a
+/// provider's answer cannot be replayed into another person's browser).
 #[derive(Serialize, Deserialize)]
 struct FederationState {
     params: AuthorizeParams,
     provider: String,
     nonce: String,
+    browser: String,
     expires_ms: i64,
+}
+
+/// The digest of a browser's federation cookie, as the state keeps it.
+fn browser_digest(value: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(value.as_bytes()))
+}
+
+/// What the provider's answer carries back: the app's request, the provider and its nonce.
+pub struct FederationReturn {
+    pub params: AuthorizeParams,
+    pub provider: String,
+    pub nonce: String,
+    pub pool_id: String,
 }
 
 /// The provider's side of an authorization: where to send the browser and what it needs.
 pub struct FederationStart {
+    pub provider: ProviderSettings,
+    /// The sealed `state` to send, and the `nonce` its ID token must carry.
+    pub state: String,
+    pub nonce: String,
+}
+
+/// How cognate talks to a provider.
+pub struct ProviderSettings {
     pub provider_type: IdentityProviderTypeType,
     pub client_id: String,
     pub client_secret: Option<String>,
@@ -54,9 +79,6 @@ pub struct FederationStart {
     pub issuer: Option<String>,
     /// `POST` when the provider's userInfo is asked with a form body.
     pub attributes_method: String,
-    /// The sealed `state` to send, and the `nonce` its ID token must carry.
-    pub state: String,
-    pub nonce: String,
 }
 
 /// What the provider said about the person: the ID token's claims (checked by the server),
@@ -94,6 +116,18 @@ fn subject(kind: IdentityProviderTypeType, claims: &Value) -> Option<String> {
     claims.get(key).or_else(|| claims.get("sub")).and_then(claim_text).filter(|s| !s.is_empty())
 }
 
+/// Whether `user` is the federated user of `provider`'s `subject`.
+fn is_identity_of(user: &User, provider: &str, subject: &str) -> bool {
+    if user.status != UserStatus::ExternalProvider {
+        return false;
+    }
+    let list: Vec<Value> = user.attribute("identities").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+    list.iter().any(|i| {
+        i.get("providerName").and_then(Value::as_str) == Some(provider)
+            && i.get("userId").and_then(Value::as_str) == Some(subject)
+    })
+}
+
 impl Service {
     /// The provider an authorization names (`identity_provider` or `idp_identifier`), checked
     /// against the client's SupportedIdentityProviders; None for the pool's own sign-in.
@@ -121,22 +155,38 @@ impl Service {
         }
     }
 
-    /// Where the browser goes for a federated sign-in, with the sealed state.
-    pub fn federation_start(&self, auth: &Authorization, params: &AuthorizeParams) -> Result<FederationStart> {
+    /// Where the browser goes for a federated sign-in, with the sealed state bound to
+    /// `browser`, the value of a cookie the server gives that browser.
+    pub fn federation_start(
+        &self,
+        auth: &Authorization,
+        params: &AuthorizeParams,
+        browser: &str,
+    ) -> Result<FederationStart> {
         let name = auth.federate.as_deref().ok_or_else(|| CognitoError::internal("no provider to federate with"))?;
         let nonce = B64URL.encode(cognate_crypto::random::bytes(18).map_err(CognitoError::internal)?);
         let state = FederationState {
             params: params.clone(),
             provider: name.to_owned(),
             nonce: nonce.clone(),
+            browser: browser_digest(browser),
             expires_ms: self.now_ms() + STATE_MS,
         };
         let plain = serde_json::to_vec(&state).map_err(CognitoError::internal)?;
         let sealed =
             self.master().seal(STATE_PURPOSE, auth.pool.id.as_bytes(), &plain).map_err(CognitoError::internal)?;
+        Ok(FederationStart {
+            provider: self.provider_settings(auth)?,
+            state: format!("{}.{}", auth.pool.id, B64URL.encode(sealed)),
+            nonce,
+        })
+    }
+
+    /// How to reach the provider an authorization federates with.
+    pub fn provider_settings(&self, auth: &Authorization) -> Result<ProviderSettings> {
         let provider = auth.provider.as_ref().ok_or_else(|| CognitoError::internal("provider not loaded"))?;
         let d = |k: &str| provider.detail(k).filter(|v| !v.is_empty());
-        Ok(FederationStart {
+        Ok(ProviderSettings {
             provider_type: provider.kind(),
             client_id: d("client_id").unwrap_or_default(),
             client_secret: d("client_secret"),
@@ -147,14 +197,13 @@ impl Service {
             jwks_uri: d("jwks_uri"),
             issuer: d("oidc_issuer"),
             attributes_method: d("attributes_request_method").unwrap_or_else(|| "GET".into()),
-            state: format!("{}.{}", auth.pool.id, B64URL.encode(sealed)),
-            nonce,
         })
     }
 
-    /// Opens the `state` the provider sent back: the app's authorization request (to be checked
-    /// again), the provider and the nonce, if it is genuine and not stale.
-    pub fn federation_return(&self, state: &str) -> Result<(AuthorizeParams, String, String, String)> {
+    /// Opens the `state` the provider sent back to the browser holding `browser` in its cookie:
+    /// the app's authorization request (to be checked again), the provider and the nonce, if it
+    /// is genuine, not stale, and comes back to the browser that started it.
+    pub fn federation_return(&self, state: &str, browser: Option<&str>) -> Result<FederationReturn> {
         let refused =
             || CognitoError::invalid_parameter("The sign-in with the identity provider is not valid or has expired.");
         let (pool_id, sealed) = state.split_once('.').ok_or_else(refused)?;
@@ -164,7 +213,19 @@ impl Service {
         if state.expires_ms <= self.now_ms() {
             return Err(refused());
         }
-        Ok((state.params, state.provider, state.nonce, pool_id.to_owned()))
+        let same_browser = browser
+            .is_some_and(|b| cognate_crypto::seal::ct_eq(browser_digest(b).as_bytes(), state.browser.as_bytes()));
+        if !same_browser {
+            return Err(CognitoError::invalid_parameter(
+                "The sign-in with the identity provider was started in another browser.",
+            ));
+        }
+        Ok(FederationReturn {
+            params: state.params,
+            provider: state.provider,
+            nonce: state.nonce,
+            pool_id: pool_id.to_owned(),
+        })
     }
 
     /// The user a federated sign-in ends with, created or updated as Cognito does.
@@ -181,7 +242,14 @@ impl Service {
             .await?
             .ok_or_else(|| CognitoError::invalid_parameter("The identity provider no longer exists."))?;
         let caller = ctx.caller(Some(&auth.client.client_id));
-        // userInfo adds to (and wins over) the ID token's claims.
+        // userInfo adds to (and wins over) the ID token's claims; it must be about the same
+        // person (OpenID Connect Core §5.3.2).
+        let (token_sub, info_sub) = (claims.id_token.get("sub"), claims.user_info.get("sub"));
+        if let (Some(a), Some(b)) = (token_sub, info_sub) {
+            if a != b {
+                return Err(CognitoError::not_authorized("The provider's userInfo is about another user."));
+            }
+        }
         let mut merged = claims.id_token.as_object().cloned().unwrap_or_default();
         if let Some(info) = claims.user_info.as_object() {
             merged.extend(info.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -218,6 +286,13 @@ impl Service {
         let user = match self.linked_user(pool, &provider, &subject, &mapped).await? {
             Some(native) => self.add_identity(native, &identity).await?,
             None => match self.store.get_user(&pool.id, &self.user_key(pool, &username)).await? {
+                // Only the federated user of this very identity: a native user who took the
+                // name (SignUp as `Corp_emp-7`) must not receive the person's sign-in.
+                Some(existing) if !is_identity_of(&existing, provider.name(), &subject) => {
+                    return Err(CognitoError::not_authorized(
+                        "A user with this provider's name for the person exists and is not that person's federated user.",
+                    ));
+                }
                 Some(existing) => {
                     let (user, ()) = self
                         .update_user_with(existing, false, |u| {
@@ -347,11 +422,20 @@ impl Service {
             self.admin_user(&pool, &format!("{dest_provider}_{dest_value}")).await?
         };
         let (provider, attribute, value) = Self::identity_parts(&req.source_user)?;
-        if self.identity_provider(&pool.id, provider).await?.is_none() {
+        let Some(found) = self.identity_provider(&pool.id, provider).await? else {
             return Err(CognitoError::new(
                 ErrorKind::ResourceNotFound,
                 format!("Identity provider {provider} does not exist."),
             ));
+        };
+        // A social provider's identity is its subject; its other attributes (an email, say)
+        // are the person's word, not the provider's.
+        let social = !matches!(found.kind(), IdentityProviderTypeType::Oidc | IdentityProviderTypeType::Saml);
+        if social && attribute != "Cognito_Subject" {
+            return Err(CognitoError::invalid_parameter(format!(
+                "For a {} provider, ProviderAttributeName must be Cognito_Subject.",
+                found.kind().as_str()
+            )));
         }
         if attribute == "Cognito_Subject"
             && self.store.get_user(&pool.id, &self.user_key(&pool, &format!("{provider}_{value}"))).await?.is_some()
@@ -397,9 +481,11 @@ impl Service {
         }
         // A federated user of its own: its next sign-in starts afresh.
         let username = format!("{provider}_{value}");
-        if self.store.get_user(&pool.id, &self.user_key(&pool, &username)).await?.is_some() {
-            self.store.delete_user(&pool.id, &username).await?;
-            return Ok(AdminDisableProviderForUserResponse {});
+        if let Some(user) = self.store.get_user(&pool.id, &self.user_key(&pool, &username)).await? {
+            if is_identity_of(&user, provider, value) {
+                self.remove_user(&pool, &user).await?;
+                return Ok(AdminDisableProviderForUserResponse {});
+            }
         }
         Err(user_not_found())
     }

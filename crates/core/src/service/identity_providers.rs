@@ -103,10 +103,25 @@ fn redirect_location(metadata: &str, element: &str) -> Option<String> {
         }
         let start = tag.find("Location=")? + "Location=".len();
         let quote = tag[start..].chars().next()?;
-        let value = &tag[start + 1..];
+        let value = &tag[start + quote.len_utf8()..];
         return value.find(quote).map(|end| value[..end].to_owned());
     }
     None
+}
+
+/// Whether an http URL names this machine (`localhost`, a `.localhost` name or a loopback
+/// address): a local stand-in for a provider, which needs no TLS.
+fn loopback_url(url: &str) -> bool {
+    let authority = url.trim_start_matches("http://").split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split(']').next().map_or(host, |h| h.trim_start_matches('['))
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Checks a provider's name (on creation) and details, as Cognito does.
@@ -163,8 +178,10 @@ fn check_details(kind: IdentityProviderTypeType, details: &Map<String>) -> Resul
             }
             for url_key in ["oidc_issuer", "authorize_url", "token_url", "attributes_url", "jwks_uri"] {
                 if let Some(url) = details.get(url_key) {
-                    if !(url.starts_with("https://") || url.starts_with("http://")) {
-                        return Err(CognitoError::invalid_parameter(format!("{url_key} must be a URL.")));
+                    if !(url.starts_with("https://") || url.starts_with("http://") && loopback_url(url)) {
+                        return Err(CognitoError::invalid_parameter(format!(
+                            "{url_key} must be an https URL (http only for a provider on this machine)."
+                        )));
                     }
                 }
             }

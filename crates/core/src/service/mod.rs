@@ -36,7 +36,7 @@ use cognate_crypto::seal::MasterKey;
 
 use crate::ports::{Clock, Invoker, NoFunctions, NoTransports, Sender, Store};
 
-pub use federation::{FederatedClaims, FederationStart};
+pub use federation::{FederatedClaims, FederationReturn, FederationStart, ProviderSettings};
 pub use kms::{KmsError, KmsResult};
 pub use oauth::{
     Authorization, AuthorizeError, AuthorizeParams, HostedSession, HostedStep, LogoutParams, LogoutTarget, OAuthError,

@@ -50,6 +50,12 @@ fn pending_kind(user: &User) -> String {
     format!("passkey-pending/{}", user.sub)
 }
 
+/// Sign-in ceremonies in progress: their state (all the user's public keys) stays here, the
+/// Session names it (a Session holds at most 2048 characters).
+fn ceremony_kind(user: &User) -> String {
+    format!("passkey-ceremony/{}", user.sub)
+}
+
 fn err(kind: ErrorKind, message: &str) -> CognitoError {
     CognitoError::new(kind, message)
 }
@@ -358,6 +364,25 @@ impl Service {
         Ok(DeleteWebAuthnCredentialResponse {})
     }
 
+    /// Deletes a user's passkeys (the user is being deleted), freeing their credential ids.
+    pub(crate) async fn forget_all_passkeys(&self, user: &User) -> Result<()> {
+        for kind in [kind(user), pending_kind(user), ceremony_kind(user)] {
+            loop {
+                let objects = self.store.list_objects(&kind, &user.pool_id, None, 100).await?;
+                if objects.is_empty() {
+                    break;
+                }
+                for o in objects {
+                    self.store.delete_object(&o.kind, &o.key).await?;
+                    if o.kind.starts_with("passkey/") {
+                        self.store.delete_object(OWNER, &o.key).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The `WEB_AUTHN` challenge: request options for the user's passkeys, the ceremony's
     /// state sealed in the Session.
     pub(crate) async fn web_authn_challenge(
@@ -376,7 +401,10 @@ impl Service {
             .map_err(ceremony_error)?;
         let (options, state) = party.generate_challenge_authenticate(builder).map_err(ceremony_error)?;
         let options = serde_json::to_string(&options.public_key).map_err(CognitoError::internal)?;
-        let data = json!({ "webAuthn": state, "rpId": rp_id, "tokenSource": source });
+        // The ceremony's state stays here; the Session carries its id.
+        let ceremony_id = B64URL.encode(cognate_crypto::random::bytes(18).map_err(CognitoError::internal)?);
+        self.put_json(ceremony_kind(user), &ceremony_id, &pool.id, &json!({ "state": state }), true).await?;
+        let data = json!({ "ceremony": ceremony_id, "rpId": rp_id, "tokenSource": source });
         let minutes = client.auth_session_validity_minutes();
         let session = self.new_session(&pool.id, &client.client_id, &user.username, "WEB_AUTHN", minutes, data)?;
         let parameters: StringMap = [("CREDENTIAL_REQUEST_OPTIONS".to_owned(), options)].into();
@@ -385,7 +413,7 @@ impl Service {
 
     /// RespondToAuthChallenge `WEB_AUTHN` {USERNAME, CREDENTIAL}: checks the assertion against
     /// the session's ceremony and the user's passkey, and moves its sign counter on. Returns the
-    /// token source the sign-in ends with.
+    /// token source the sign-in ends with, and whether the authenticator verified the user.
     pub(crate) async fn check_web_authn_answer(
         &self,
         pool: &UserPool,
@@ -393,14 +421,18 @@ impl Service {
         session: &str,
         user: &User,
         credential: &str,
-    ) -> Result<TriggerSource> {
+    ) -> Result<(TriggerSource, bool)> {
         let state = self.take_session(session, &client.client_id, &pool.id, "WEB_AUTHN").await?;
         let refused = || CognitoError::not_authorized("Incorrect username or passkey.");
         if state.username != user.username {
             return Err(CognitoError::not_authorized("Invalid session for the user."));
         }
+        let ceremony_id = state.data.get("ceremony").and_then(Value::as_str).unwrap_or_default();
+        let stored = self.store.get_object(&ceremony_kind(user), ceremony_id).await?;
+        let stored = stored.ok_or_else(|| CognitoError::not_authorized("Invalid session for the user."))?;
+        self.store.delete_object(&ceremony_kind(user), ceremony_id).await?;
         let ceremony: AuthenticationState =
-            serde_json::from_value(state.data.get("webAuthn").cloned().unwrap_or_default())
+            serde_json::from_value(stored.doc.get("state").cloned().unwrap_or_default())
                 .map_err(CognitoError::internal)?;
         let rp_id = state.data.get("rpId").and_then(Value::as_str).unwrap_or_default();
         let answer: PublicKeyCredential = serde_json::from_str(credential)
@@ -415,6 +447,6 @@ impl Service {
         }
         passkey.credential.backup_state = result.backup_state();
         self.put_json(kind(user), &id, &pool.id, &passkey, false).await?;
-        Ok(super::mfa::token_source(&state))
+        Ok((super::mfa::token_source(&state), result.user_verified()))
     }
 }

@@ -45,6 +45,10 @@ fn available(pool: &UserPool, user: Option<&User>, has_passkey: bool) -> Vec<Cha
         out.extend([ChallengeNameType::Password, ChallengeNameType::PasswordSrp]);
     }
     let Some(user) = user else { return out };
+    // A federated user signs in at its provider, not with codes sent here.
+    if user.status == UserStatus::ExternalProvider {
+        return out;
+    }
     let passwordless = pool.mfa_configuration() != "ON";
     let verified = |attr: &str| user.attribute(attr).is_some_and(|v| !v.is_empty()) && user.is_verified(attr);
     if passwordless && allows("EMAIL_OTP") && verified("email") {
@@ -196,10 +200,16 @@ impl Service {
         let credential = input.response("CREDENTIAL").ok_or_else(|| missing("CREDENTIAL"))?;
         let user = self.find_user(pool, name).await?.ok_or_else(incorrect)?;
         self.check_secret_hash(client, name, Some(&user), input.response("SECRET_HASH"))?;
-        let source = self.check_web_authn_answer(pool, client, session, &user, credential).await?;
+        let (source, verified) = self.check_web_authn_answer(pool, client, session, &user, credential).await?;
         self.check_sign_in_allowed(&user)?;
         let metadata = input.client_metadata.clone();
-        self.complete_sign_in(pool, client, &user, source, caller, metadata, input.device()).await
+        // A passkey counts as MFA only where the pool says so and the authenticator verified
+        // the user; otherwise the MFA the pool or the user calls for still follows.
+        if super::passkeys::passkey_is_mfa(pool) && verified {
+            self.complete_sign_in(pool, client, &user, source, caller, metadata, input.device()).await
+        } else {
+            self.mfa_or_tokens(pool, client, user, source, caller, metadata, input.device()).await
+        }
     }
 
     /// Goes on with the factor chosen: a password checked now, an SRP exchange, or a code sent.
@@ -225,11 +235,7 @@ impl Service {
                 let srp_a = choice.srp_a.ok_or_else(|| missing("SRP_A"))?;
                 self.srp_challenge(pool, client, typed_name, user.as_ref(), srp_a)
             }
-            ChallengeNameType::WebAuthn => {
-                let user = user.ok_or_else(incorrect)?;
-                self.web_authn_challenge(pool, client, &user, source).await
-            }
-            ChallengeNameType::EmailOtp | ChallengeNameType::SmsOtp => {
+            ChallengeNameType::WebAuthn | ChallengeNameType::EmailOtp | ChallengeNameType::SmsOtp => {
                 let user = user.ok_or_else(incorrect)?;
                 match user.status {
                     UserStatus::Unconfirmed => {
@@ -242,6 +248,9 @@ impl Service {
                         ))
                     }
                     _ => {}
+                }
+                if choice.challenge == ChallengeNameType::WebAuthn {
+                    return self.web_authn_challenge(pool, client, &user, source).await;
                 }
                 let factor =
                     if choice.challenge == ChallengeNameType::EmailOtp { Factor::Email } else { Factor::SmsOtp };

@@ -275,9 +275,15 @@ impl Service {
     pub async fn admin_delete_user(&self, _ctx: &RequestContext, req: AdminDeleteUserRequest) -> Result<Empty> {
         let pool = self.pool(&req.user_pool_id).await?;
         let user = self.admin_user(&pool, &req.username).await?;
-        self.store.delete_user(&pool.id, &user.username).await?;
-        self.forget_all_devices(&user).await?;
+        self.remove_user(&pool, &user).await?;
         Ok(Empty {})
+    }
+
+    /// Deletes a user with what belongs to it: its devices and its passkeys.
+    pub(crate) async fn remove_user(&self, pool: &UserPool, user: &User) -> Result<()> {
+        self.store.delete_user(&pool.id, &user.username).await?;
+        self.forget_all_devices(user).await?;
+        self.forget_all_passkeys(user).await
     }
 
     pub async fn admin_disable_user(
@@ -697,8 +703,7 @@ impl Service {
 
     pub async fn delete_user(&self, ctx: &RequestContext, req: DeleteUserRequest) -> Result<Empty> {
         let caller = self.token_caller(ctx, &req.access_token).await?;
-        self.store.delete_user(&caller.pool.id, &caller.user.username).await?;
-        self.forget_all_devices(&caller.user).await?;
+        self.remove_user(&caller.pool, &caller.user).await?;
         Ok(Empty {})
     }
 

@@ -11,12 +11,15 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use cognate_core::api::IdentityProviderTypeType;
-use cognate_core::service::{Authorization, AuthorizeParams, FederatedClaims, FederationStart};
+use cognate_core::service::{Authorization, AuthorizeParams, FederatedClaims, ProviderSettings};
 use cognate_crypto::jwt::{self, PublicKey};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-use super::{authorize_failure, context, domain_pool, error_redirect, redirect, signed_in};
+use super::{authorize_failure, context, cookie, domain_pool, error_redirect, redirect, secure, set_cookie, signed_in};
+
+/// The cookie that ties a provider's answer to the browser that went to the provider.
+const BROWSER_COOKIE: &str = "cognate_federation";
 use crate::wire::AppState;
 
 /// The most of a provider's answer cognate reads.
@@ -50,11 +53,18 @@ async fn get_json(url: &str, bearer: Option<&str>) -> Result<Value, String> {
     read_json(req.send().await.map_err(|e| format!("{url} did not answer: {}", e.without_url()))?, url).await
 }
 
-async fn read_json(res: reqwest::Response, url: &str) -> Result<Value, String> {
+async fn read_json(mut res: reqwest::Response, url: &str) -> Result<Value, String> {
     let status = res.status();
-    let bytes = res.bytes().await.map_err(|e| format!("{url} did not answer: {}", e.without_url()))?;
-    if bytes.len() > MAX_BODY {
-        return Err(format!("{url} answered more than {MAX_BODY} bytes"));
+    let too_big = || format!("{url} answered more than {MAX_BODY} bytes");
+    if res.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| format!("{url} did not answer: {}", e.without_url()))? {
+        if bytes.len() + chunk.len() > MAX_BODY {
+            return Err(too_big());
+        }
+        bytes.extend_from_slice(&chunk);
     }
     let value: Value =
         serde_json::from_slice(&bytes).map_err(|_| format!("{url} did not answer JSON (HTTP {status})"))?;
@@ -65,7 +75,7 @@ async fn read_json(res: reqwest::Response, url: &str) -> Result<Value, String> {
     Ok(value)
 }
 
-async fn endpoints(start: &FederationStart) -> Result<Endpoints, String> {
+async fn endpoints(start: &ProviderSettings) -> Result<Endpoints, String> {
     let complete = start.authorize_url.is_some() && start.token_url.is_some();
     let needs_keys = start.jwks_uri.is_none() && start.issuer.is_some();
     let discovered = match (&start.issuer, complete && !needs_keys) {
@@ -111,26 +121,42 @@ pub(super) async fn start(
     auth: &Authorization,
     params: &AuthorizeParams,
 ) -> Response {
-    let start = match state.service.federation_start(auth, params) {
+    let browser = uuid::Uuid::new_v4().simple().to_string();
+    let start = match state.service.federation_start(auth, params, &browser) {
         Ok(s) => s,
         Err(_) => return error_redirect("server_error", Some(&auth.client.client_id)),
     };
-    let endpoints = match endpoints(&start).await {
+    let endpoints = match endpoints(&start.provider).await {
         Ok(e) => e,
         Err(message) => return to_app(auth, &message),
     };
+    let settings = &start.provider;
     let mut query = vec![
         ("response_type", "code".to_owned()),
-        ("client_id", start.client_id.clone()),
+        ("client_id", settings.client_id.clone()),
         ("redirect_uri", return_url(state, headers)),
-        ("scope", start.scopes.replace(',', " ")),
+        ("scope", settings.scopes.replace(',', " ")),
         ("state", start.state.clone()),
     ];
-    if start.scopes.split([' ', ',']).any(|s| s == "openid") {
+    if asks_openid(settings) {
         query.push(("nonce", start.nonce.clone()));
     }
     let sep = if endpoints.authorize.contains('?') { '&' } else { '?' };
-    redirect(&format!("{}{sep}{}", endpoints.authorize, serde_urlencoded::to_string(&query).unwrap_or_default()))
+    let mut res =
+        redirect(&format!("{}{sep}{}", endpoints.authorize, serde_urlencoded::to_string(&query).unwrap_or_default()));
+    set_cookie(
+        &mut res,
+        format!(
+            "{BROWSER_COOKIE}={browser}; Path=/oauth2/idpresponse; HttpOnly; SameSite=Lax; Max-Age=900{}",
+            secure(state)
+        ),
+    );
+    res
+}
+
+/// Whether the provider is asked for OpenID Connect (then its ID token must echo the nonce).
+fn asks_openid(settings: &ProviderSettings) -> bool {
+    settings.scopes.split([' ', ',']).any(|s| s == "openid")
 }
 
 /// A failed federated sign-in, reported to the app at its redirect URI as Cognito does.
@@ -158,10 +184,11 @@ pub(super) async fn idp_response(
     headers: HeaderMap,
     Query(q): Query<IdpResponse>,
 ) -> Response {
-    let Some(Ok((params, provider, nonce, pool_id))) = q.state.as_deref().map(|s| state.service.federation_return(s))
-    else {
+    let browser = cookie(&headers, BROWSER_COOKIE);
+    let Some(Ok(back)) = q.state.as_deref().map(|s| state.service.federation_return(s, browser)) else {
         return error_redirect("invalid_request", None);
     };
+    let (params, provider, nonce, pool_id) = (back.params, back.provider, back.nonce, back.pool_id);
     let domain = domain_pool(&state, &headers).await;
     if domain.as_deref().is_some_and(|d| d != pool_id) {
         return error_redirect("invalid_request", None);
@@ -180,7 +207,7 @@ pub(super) async fn idp_response(
     let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
         return to_app(&auth, "The identity provider sent no code.");
     };
-    let claims = match exchange(&state, &headers, &auth, &params, code, &nonce).await {
+    let claims = match exchange(&state, &headers, &auth, code, &nonce).await {
         Ok(c) => c,
         Err(message) => return to_app(&auth, &message),
     };
@@ -211,11 +238,10 @@ async fn exchange(
     state: &AppState,
     headers: &HeaderMap,
     auth: &Authorization,
-    params: &AuthorizeParams,
     code: &str,
     nonce: &str,
 ) -> Result<FederatedClaims, String> {
-    let start = state.service.federation_start(auth, params).map_err(|e| e.message)?;
+    let start = state.service.provider_settings(auth).map_err(|e| e.message)?;
     let endpoints = endpoints(&start).await?;
     let mut form = vec![
         ("grant_type", "authorization_code".to_owned()),
@@ -240,7 +266,7 @@ async fn exchange(
     let access_token = tokens.get("access_token").and_then(Value::as_str).map(str::to_owned);
     let id_token = tokens.get("id_token").and_then(Value::as_str).map(str::to_owned);
     // A nonce went out with every OpenID request; its ID token must carry it back.
-    let sent_nonce = start.scopes.split([' ', ',']).any(|s| s == "openid");
+    let sent_nonce = asks_openid(&start);
     let id_claims = match &id_token {
         Some(token) => check_id_token(token, &endpoints, &start.client_id, sent_nonce.then_some(nonce)).await?,
         None => json!({}),

@@ -208,6 +208,13 @@ async fn authorize(
     redirect(&format!("/login?{}", query_of(&params)))
 }
 
+/// Whether the client lets people sign in as the pool's own users (`COGNITO` among its
+/// SupportedIdentityProviders, or none named), on the page and its forms.
+fn signs_in_natively(auth: &Authorization) -> bool {
+    let providers = auth.client.supported_identity_providers();
+    providers.is_empty() || providers.iter().any(|p| p == "COGNITO")
+}
+
 /// A link per external provider the client supports: the same authorization, through it.
 fn provider_links(auth: &Authorization, params: &AuthorizeParams) -> Vec<(String, String)> {
     auth.client
@@ -249,6 +256,7 @@ async fn render_login(
         can_sign_up: !auth.pool.admin_create_user_only(),
         passkeys: state.service.hosted_passkeys(auth),
         providers: provider_links(auth, params),
+        native: signs_in_natively(auth),
     };
     // A refused sign-in re-renders the page with its message, as a 200 (as Cognito's does).
     let mut res = html(StatusCode::OK, &page);
@@ -308,6 +316,10 @@ async fn login_post(
     let ctx = context(&headers);
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let username = get("username").trim().to_owned();
+    if !signs_in_natively(&auth) {
+        let error = Some("This app signs people in through its identity providers only.".to_owned());
+        return render_login(&state, &headers, &auth, &params, LoginView { error, info: None, username }).await;
+    }
     let outcome = match get("action") {
         _ if get("passkey") == "1" => state.service.hosted_passkey_sign_in(&ctx, &auth, &username).await,
         "respond" => {

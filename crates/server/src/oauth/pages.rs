@@ -84,6 +84,8 @@ pub struct LoginPage {
     pub passkeys: bool,
     /// (name, link) of each external identity provider the client supports.
     pub providers: Vec<(String, String)>,
+    /// The client signs people in with the pool's own users (`COGNITO`): the form is there.
+    pub native: bool,
 }
 
 /// An input of a challenge or form page.

@@ -67,7 +67,7 @@ pub(crate) fn host_of(authority: &str) -> &str {
 /// host name (DNS rebinding).
 pub(crate) fn is_local_caller(state: &AppState, req: &Request) -> bool {
     let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-    if peer.is_some_and(|ip| !is_loopback(ip)) {
+    if peer.is_none_or(|ip| !is_loopback(ip)) {
         return false;
     }
     let headers = req.headers();
