@@ -540,6 +540,19 @@ pub(crate) fn enable_sms_mfa(user: &mut User) {
     enable(user, Factor::Sms);
 }
 
+/// Turns text-message MFA on (as the preferred factor) or off (the legacy MFAOptions).
+pub(crate) fn set_sms_mfa(user: &mut User, on: bool) {
+    if on {
+        enable(user, Factor::Sms);
+        return;
+    }
+    let rest: Vec<&str> = enabled_factors(user).into_iter().filter(|f| *f != Factor::Sms).map(|f| f.name()).collect();
+    user.settings.insert(LIST.into(), json!(rest));
+    if user.settings.get(PREFERRED).and_then(Value::as_str) == Some(Factor::Sms.name()) {
+        user.settings.remove(PREFERRED);
+    }
+}
+
 /// Adds `factor` to the user's list and makes it the preferred one.
 fn enable(user: &mut User, factor: Factor) {
     let mut enabled = enabled_factors(user);

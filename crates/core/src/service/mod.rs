@@ -20,6 +20,7 @@ mod oauth;
 mod paging;
 mod passkeys;
 mod passwords;
+mod pool_settings;
 mod pools;
 mod pretoken;
 mod sessions;

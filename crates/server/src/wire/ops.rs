@@ -153,6 +153,17 @@ pub async fn dispatch(
         GetIdentityProviderByIdentifier => get_identity_provider_by_identifier,
         AdminLinkProviderForUser => admin_link_provider_for_user,
         AdminDisableProviderForUser => admin_disable_provider_for_user,
+        // Tags, log delivery, risk configuration, import header, legacy MFA settings
+        TagResource => tag_resource,
+        UntagResource => untag_resource,
+        ListTagsForResource => list_tags_for_resource,
+        GetLogDeliveryConfiguration => get_log_delivery_configuration,
+        SetLogDeliveryConfiguration => set_log_delivery_configuration,
+        DescribeRiskConfiguration => describe_risk_configuration,
+        SetRiskConfiguration => set_risk_configuration,
+        GetCSVHeader => get_csv_header,
+        SetUserSettings => set_user_settings,
+        AdminSetUserSettings => admin_set_user_settings,
         // Passkeys
         StartWebAuthnRegistration => start_web_authn_registration,
         CompleteWebAuthnRegistration => complete_web_authn_registration,

@@ -1,0 +1,246 @@
+//! A pool's side settings, kept and described as Cognito does: tags (`UserPoolTags`), log
+//! delivery, risk configuration (stored; cognate computes no risk, so every sign-in is low
+//! risk), the CSV header of user imports, and the legacy per-user MFA settings.
+
+use cognate_api::arn::Arn;
+use cognate_api::{
+    AdminSetUserSettingsRequest, AdminSetUserSettingsResponse, DeliveryMediumType, DescribeRiskConfigurationRequest,
+    DescribeRiskConfigurationResponse, GetCSVHeaderRequest, GetCSVHeaderResponse, GetLogDeliveryConfigurationRequest,
+    GetLogDeliveryConfigurationResponse, ListTagsForResourceRequest, ListTagsForResourceResponse,
+    LogDeliveryConfigurationType, MFAOptionType, Map, RiskConfigurationType, SetLogDeliveryConfigurationRequest,
+    SetLogDeliveryConfigurationResponse, SetRiskConfigurationRequest, SetRiskConfigurationResponse,
+    SetUserSettingsRequest, SetUserSettingsResponse, TagResourceRequest, TagResourceResponse, UntagResourceRequest,
+    UntagResourceResponse,
+};
+use serde_json::Value;
+
+use super::Service;
+use crate::context::RequestContext;
+use crate::error::{CognitoError, ErrorKind, Result};
+use crate::model::{PoolObject, User, UserPool};
+
+const LOG_DELIVERY: &str = "log-delivery";
+const RISK: &str = "risk-configuration";
+/// Tags a pool may carry (AWS's limit per resource).
+const MAX_TAGS: usize = 50;
+
+fn risk_key(pool_id: &str, client_id: Option<&str>) -> String {
+    format!("{pool_id}\n{}", client_id.unwrap_or("ALL"))
+}
+
+impl Service {
+    /// The pool a user-pool ARN names.
+    async fn pool_of_arn(&self, arn: &str) -> Result<UserPool> {
+        let not_found = || CognitoError::new(ErrorKind::ResourceNotFound, format!("Resource {arn} does not exist."));
+        let parsed = Arn::parse(arn).filter(|a| a.service == "cognito-idp").ok_or_else(not_found)?;
+        let id = parsed.resource.strip_prefix("userpool/").ok_or_else(not_found)?;
+        let pool = self.pool(id).await.map_err(|_| not_found())?;
+        if pool.arn() != arn {
+            return Err(not_found());
+        }
+        Ok(pool)
+    }
+
+    fn tags_of(pool: &UserPool) -> Map<String> {
+        pool.doc
+            .get("UserPoolTags")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+            .unwrap_or_default()
+    }
+
+    pub async fn tag_resource(&self, _ctx: &RequestContext, req: TagResourceRequest) -> Result<TagResourceResponse> {
+        let mut pool = self.pool_of_arn(&req.resource_arn).await?;
+        let mut tags = Self::tags_of(&pool);
+        tags.extend(req.tags);
+        if tags.len() > MAX_TAGS {
+            return Err(CognitoError::invalid_parameter(format!("A user pool may have at most {MAX_TAGS} tags.")));
+        }
+        pool.doc.insert("UserPoolTags".into(), serde_json::to_value(&tags).map_err(CognitoError::internal)?);
+        self.store.update_pool(&pool).await?;
+        Ok(TagResourceResponse {})
+    }
+
+    pub async fn untag_resource(
+        &self,
+        _ctx: &RequestContext,
+        req: UntagResourceRequest,
+    ) -> Result<UntagResourceResponse> {
+        let mut pool = self.pool_of_arn(&req.resource_arn).await?;
+        let mut tags = Self::tags_of(&pool);
+        tags.retain(|k, _| !req.tag_keys.contains(k));
+        pool.doc.insert("UserPoolTags".into(), serde_json::to_value(&tags).map_err(CognitoError::internal)?);
+        self.store.update_pool(&pool).await?;
+        Ok(UntagResourceResponse {})
+    }
+
+    pub async fn list_tags_for_resource(
+        &self,
+        _ctx: &RequestContext,
+        req: ListTagsForResourceRequest,
+    ) -> Result<ListTagsForResourceResponse> {
+        let pool = self.pool_of_arn(&req.resource_arn).await?;
+        Ok(ListTagsForResourceResponse { tags: Some(Self::tags_of(&pool)) })
+    }
+
+    pub async fn get_log_delivery_configuration(
+        &self,
+        _ctx: &RequestContext,
+        req: GetLogDeliveryConfigurationRequest,
+    ) -> Result<GetLogDeliveryConfigurationResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let stored = self.store.get_object(LOG_DELIVERY, &pool.id).await?;
+        let config = match stored {
+            Some(o) => serde_json::from_value(Value::Object(o.doc)).map_err(CognitoError::internal)?,
+            None => LogDeliveryConfigurationType { user_pool_id: pool.id.clone(), log_configurations: Vec::new() },
+        };
+        Ok(GetLogDeliveryConfigurationResponse { log_delivery_configuration: Some(config) })
+    }
+
+    pub async fn set_log_delivery_configuration(
+        &self,
+        _ctx: &RequestContext,
+        req: SetLogDeliveryConfigurationRequest,
+    ) -> Result<SetLogDeliveryConfigurationResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        for c in &req.log_configurations {
+            let destinations = [
+                c.cloud_watch_logs_configuration.is_some(),
+                c.s3_configuration.is_some(),
+                c.firehose_configuration.is_some(),
+            ];
+            if destinations.iter().filter(|d| **d).count() != 1 {
+                return Err(CognitoError::invalid_parameter(
+                    "Each log configuration needs exactly one destination: CloudWatch Logs, S3 or Firehose.",
+                ));
+            }
+        }
+        let config =
+            LogDeliveryConfigurationType { user_pool_id: pool.id.clone(), log_configurations: req.log_configurations };
+        self.put_setting(LOG_DELIVERY, &pool.id, &pool.id, &config).await?;
+        Ok(SetLogDeliveryConfigurationResponse { log_delivery_configuration: Some(config) })
+    }
+
+    async fn put_setting<T: serde::Serialize>(&self, kind: &str, key: &str, pool_id: &str, value: &T) -> Result<()> {
+        let Value::Object(doc) = serde_json::to_value(value).map_err(CognitoError::internal)? else {
+            return Err(CognitoError::internal("a setting is not an object"));
+        };
+        let object =
+            PoolObject { kind: kind.into(), key: key.into(), pool_id: pool_id.into(), doc, created_ms: self.now_ms() };
+        self.store.put_object(&object, false).await?;
+        Ok(())
+    }
+
+    /// A client named in a risk configuration must be the pool's.
+    async fn check_risk_client(&self, pool: &UserPool, client_id: Option<&str>) -> Result<()> {
+        if let Some(id) = client_id {
+            let client = self.store.get_client(id).await?;
+            if client.is_none_or(|c| c.pool_id != pool.id) {
+                return Err(CognitoError::new(
+                    ErrorKind::ResourceNotFound,
+                    format!("User pool client {id} does not exist."),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn set_risk_configuration(
+        &self,
+        _ctx: &RequestContext,
+        req: SetRiskConfigurationRequest,
+    ) -> Result<SetRiskConfigurationResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        self.check_risk_client(&pool, req.client_id.as_deref()).await?;
+        let config = RiskConfigurationType {
+            user_pool_id: Some(pool.id.clone()),
+            client_id: req.client_id.clone(),
+            compromised_credentials_risk_configuration: req.compromised_credentials_risk_configuration,
+            account_takeover_risk_configuration: req.account_takeover_risk_configuration,
+            risk_exception_configuration: req.risk_exception_configuration,
+            last_modified_date: Some(self.now_ms() as f64 / 1000.0),
+        };
+        self.put_setting(RISK, &risk_key(&pool.id, req.client_id.as_deref()), &pool.id, &config).await?;
+        Ok(SetRiskConfigurationResponse { risk_configuration: config })
+    }
+
+    pub async fn describe_risk_configuration(
+        &self,
+        _ctx: &RequestContext,
+        req: DescribeRiskConfigurationRequest,
+    ) -> Result<DescribeRiskConfigurationResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        self.check_risk_client(&pool, req.client_id.as_deref()).await?;
+        // A client without its own configuration has the pool's.
+        let mut stored = self.store.get_object(RISK, &risk_key(&pool.id, req.client_id.as_deref())).await?;
+        if stored.is_none() && req.client_id.is_some() {
+            stored = self.store.get_object(RISK, &risk_key(&pool.id, None)).await?;
+        }
+        let config = match stored {
+            Some(o) => serde_json::from_value(Value::Object(o.doc)).map_err(CognitoError::internal)?,
+            None => RiskConfigurationType {
+                user_pool_id: Some(pool.id.clone()),
+                client_id: req.client_id.clone(),
+                ..Default::default()
+            },
+        };
+        Ok(DescribeRiskConfigurationResponse { risk_configuration: config })
+    }
+
+    pub async fn get_csv_header(
+        &self,
+        _ctx: &RequestContext,
+        req: GetCSVHeaderRequest,
+    ) -> Result<GetCSVHeaderResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let mut header: Vec<String> = pool
+            .schema()
+            .iter()
+            .filter_map(|a| a.get("Name").and_then(Value::as_str))
+            .filter(|n| *n != "sub" && *n != "identities")
+            .map(str::to_owned)
+            .collect();
+        header.extend(["cognito:mfa_enabled".to_owned(), "cognito:username".to_owned()]);
+        Ok(GetCSVHeaderResponse { user_pool_id: Some(pool.id), csv_header: Some(header) })
+    }
+
+    /// The legacy MFA settings: an SMS option turns text-message MFA on; none turns it off.
+    async fn apply_user_settings(&self, user: User, options: &[MFAOptionType]) -> Result<()> {
+        for option in options {
+            let sms = option.delivery_medium == Some(DeliveryMediumType::Sms);
+            if !sms || option.attribute_name.as_deref() != Some("phone_number") {
+                return Err(CognitoError::invalid_parameter(
+                    "MFAOptions may name only the SMS delivery medium with the phone_number attribute.",
+                ));
+            }
+        }
+        let on = !options.is_empty();
+        self.update_user_with(user, false, |u| {
+            super::mfa::set_sms_mfa(u, on);
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_user_settings(
+        &self,
+        ctx: &RequestContext,
+        req: SetUserSettingsRequest,
+    ) -> Result<SetUserSettingsResponse> {
+        let caller = self.token_caller(ctx, &req.access_token).await?;
+        self.apply_user_settings(caller.user, &req.mfa_options).await?;
+        Ok(SetUserSettingsResponse {})
+    }
+
+    pub async fn admin_set_user_settings(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminSetUserSettingsRequest,
+    ) -> Result<AdminSetUserSettingsResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
+        self.apply_user_settings(user, &req.mfa_options).await?;
+        Ok(AdminSetUserSettingsResponse {})
+    }
+}
