@@ -24,7 +24,15 @@
 // the app's callback with a code that POST /oauth2/token turns into the user's tokens. Also a
 // user without a passkey, an authenticator without the credential, and a pool without WEB_AUTHN
 // (no passkey button).
+//
+// And a user with four passkeys (one per authenticator, as Chromium will not make a credential
+// its own authenticator already holds from the excludeCredentials list): the WEB_AUTHN Session
+// stays within Cognito's 2048 characters, allowCredentials lists all four and each of them signs
+// in. Last, a pool where MFA is ON and a passkey counts as a second factor only with user
+// verification (FactorConfiguration MULTI_FACTOR_WITH_USER_VERIFICATION): a verified assertion
+// signs in outright, one without the UV flag is followed by the authenticator app's code.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
@@ -697,5 +705,317 @@ describe('passkeys on the hosted sign-in page', { timeout: 90_000 }, () => {
     assert.equal(again.status, 400);
     assert.equal(again.body.error, 'invalid_grant');
     assertNoErrors(handle);
+  });
+});
+
+/** RFC 6238 code (SHA-1, 30 s, 6 digits) for a base32 secret, `offset` steps from now. */
+function totp(secret, offset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const at = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+/** The flags byte of an assertion's authenticatorData (base64url): UP 0x01, UV 0x04. */
+const authFlags = (authenticatorData) => Buffer.from(authenticatorData, 'base64url')[32];
+const UP = 0x01;
+const UV = 0x04;
+
+/** The authData of a RegistrationResponseJSON's attestationObject (CBOR; its "authData" byte string). */
+function attestedAuthData(registration) {
+  const cbor = Buffer.from(registration.response.attestationObject, 'base64url');
+  const key = Buffer.from([0x68, ...Buffer.from('authData')]); // text string of 8
+  let at = cbor.indexOf(key) + key.length;
+  assert.ok(at >= key.length, 'no authData in the attestationObject');
+  const head = cbor[at];
+  at += 1;
+  let length = head & 0x1f;
+  if (length === 24) [length, at] = [cbor[at], at + 1];
+  else if (length === 25) [length, at] = [cbor.readUInt16BE(at), at + 2];
+  assert.equal(head >> 5, 2, 'authData is not a byte string');
+  return cbor.subarray(at, at + length);
+}
+
+/** Cognito's SessionType: 20 to 2048 characters. */
+function assertSessionLength(session) {
+  assert.equal(typeof session, 'string');
+  assert.ok(session.length >= 20 && session.length <= 2048, `Session is ${session.length} characters`);
+}
+
+/** A pool allowing PASSWORD and WEB_AUTHN first, with a USER_AUTH client; returns its ids. */
+async function passkeyPool(name, mfa) {
+  const {
+    UserPool: { Id: poolId },
+  } = await api(server.url, 'CreateUserPool', {
+    PoolName: name,
+    Policies: { SignInPolicy: { AllowedFirstAuthFactors: ['PASSWORD', 'WEB_AUTHN'] } },
+  });
+  await api(server.url, 'SetUserPoolMfaConfig', { UserPoolId: poolId, ...mfa });
+  const {
+    UserPoolClient: { ClientId: clientId },
+  } = await api(server.url, 'CreateUserPoolClient', { UserPoolId: poolId, ClientName: 'web', ExplicitAuthFlows: FLOWS });
+  return { poolId, clientId };
+}
+
+/** InitiateAuth USER_AUTH with PREFERRED_CHALLENGE WEB_AUTHN; the request options, parsed. */
+async function startPasskeySignIn(clientId, username) {
+  const step = await api(server.url, 'InitiateAuth', {
+    AuthFlow: 'USER_AUTH',
+    ClientId: clientId,
+    AuthParameters: { USERNAME: username, PREFERRED_CHALLENGE: 'WEB_AUTHN' },
+  });
+  assert.equal(step.ChallengeName, 'WEB_AUTHN', JSON.stringify(step));
+  assertSessionLength(step.Session);
+  return { session: step.Session, options: JSON.parse(step.ChallengeParameters.CREDENTIAL_REQUEST_OPTIONS) };
+}
+
+/** RespondToAuthChallenge WEB_AUTHN with an AuthenticationResponseJSON. */
+const answerPasskey = (clientId, username, session, credential) =>
+  api(server.url, 'RespondToAuthChallenge', {
+    ClientId: clientId,
+    ChallengeName: 'WEB_AUTHN',
+    Session: session,
+    ChallengeResponses: { USERNAME: username, CREDENTIAL: JSON.stringify(credential) },
+  });
+
+describe('passkeys: a user with four passkeys signs in through the API', { timeout: 90_000 }, () => {
+  const COUNT = 4;
+  let clientId;
+  let token; // fay's access token
+  const sites = []; // one page (and virtual authenticator) per passkey
+  const registered = []; // their RegistrationResponseJSONs, in order
+
+  before(async () => {
+    let poolId;
+    ({ poolId, clientId } = await passkeyPool('many-passkeys', {
+      MfaConfiguration: 'OFF',
+      WebAuthnConfiguration: { RelyingPartyId: 'localhost', UserVerification: 'preferred' },
+    }));
+    await createUser(poolId, 'fay');
+    token = await accessToken(clientId, 'fay');
+  });
+
+  after(async () => {
+    for (const s of sites) await s.close();
+  });
+
+  test('four registrations, each Start excluding the passkeys before it', async () => {
+    for (let i = 0; i < COUNT; i += 1) {
+      const { CredentialCreationOptions: options } = await api(server.url, 'StartWebAuthnRegistration', { AccessToken: token });
+      assert.deepEqual(
+        options.excludeCredentials.map((c) => c.id).sort(),
+        registered.map((r) => r.id).sort(),
+        `Start #${i + 1}`,
+      );
+      // A fresh authenticator: Chromium will not create a credential over an excluded one it holds.
+      const site = await openSite('localhost');
+      sites.push(site);
+      const credential = await createCredential(site.page, options);
+      assert.deepEqual(await api(server.url, 'CompleteWebAuthnRegistration', { AccessToken: token, Credential: credential }), {});
+      registered.push(credential);
+      assertNoErrors(site);
+    }
+    assert.equal(new Set(registered.map((r) => r.id)).size, COUNT);
+    const { Credentials } = await api(server.url, 'ListWebAuthnCredentials', { AccessToken: token });
+    assert.deepEqual(Credentials.map((c) => c.CredentialId).sort(), registered.map((r) => r.id).sort());
+  });
+
+  test('USER_AUTH WEB_AUTHN: the Session fits 2048 characters, allowCredentials lists all four', async (t) => {
+    assert.equal(registered.length, COUNT, 'the registrations did not all happen');
+    const { session, options } = await startPasskeySignIn(clientId, 'fay');
+    t.diagnostic(`Session with ${COUNT} passkeys: ${session.length} characters`);
+    assert.deepEqual(options.allowCredentials.map((c) => c.id).sort(), registered.map((r) => r.id).sort());
+    for (const c of options.allowCredentials) assert.equal(c.type, 'public-key');
+  });
+
+  test('answering with any one of the four passkeys yields tokens', async () => {
+    assert.equal(registered.length, COUNT, 'the registrations did not all happen');
+    // Each passkey in turn, each on a sign-in of its own, last first.
+    for (let i = COUNT - 1; i >= 0; i -= 1) {
+      const { session, options } = await startPasskeySignIn(clientId, 'fay');
+      const credential = await getAssertion(sites[i].page, options);
+      assert.equal(credential.id, registered[i].id);
+      const done = await answerPasskey(clientId, 'fay', session, credential);
+      assert.equal(typeof done.AuthenticationResult?.AccessToken, 'string', `passkey #${i + 1}: ${JSON.stringify(done)}`);
+      assert.equal(jwtPayload(done.AuthenticationResult.AccessToken).username, 'fay');
+      assertNoErrors(sites[i]);
+    }
+  });
+});
+
+describe('passkeys as MFA: only with user verification (MULTI_FACTOR_WITH_USER_VERIFICATION)', { timeout: 90_000 }, () => {
+  const WEBAUTHN = { RelyingPartyId: 'localhost', UserVerification: 'preferred' };
+  let poolId;
+  let clientId;
+  let secret; // gus's authenticator app
+  let site; // the page whose authenticator holds gus's passkey
+  let registered;
+  let token; // gus's access token from before the app was enrolled
+  let lastStep; // the newest TOTP time step spent
+
+  /** A code for a time step after the last one spent (the server takes each step once, in order). */
+  async function freshCode() {
+    for (;;) {
+      const now = Math.floor(Date.now() / 30_000);
+      const step = Math.max(now, lastStep + 1);
+      if (step <= now + 1) {
+        lastStep = step;
+        return totp(secret, step - now);
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+
+  /** Answers WEB_AUTHN with `credential`; expects SOFTWARE_TOKEN_MFA, answers it, expects tokens. */
+  async function expectTotpStep(credential, session) {
+    const next = await answerPasskey(clientId, 'gus', session, credential);
+    assert.equal(next.AuthenticationResult, undefined, `tokens without UV: ${JSON.stringify(next)}`);
+    assert.equal(next.ChallengeName, 'SOFTWARE_TOKEN_MFA', JSON.stringify(next));
+    assertSessionLength(next.Session);
+    const done = await api(server.url, 'RespondToAuthChallenge', {
+      ClientId: clientId,
+      ChallengeName: 'SOFTWARE_TOKEN_MFA',
+      Session: next.Session,
+      ChallengeResponses: { USERNAME: 'gus', SOFTWARE_TOKEN_MFA_CODE: await freshCode() },
+    });
+    assert.equal(typeof done.AuthenticationResult?.AccessToken, 'string', JSON.stringify(done));
+    assert.equal(jwtPayload(done.AuthenticationResult.AccessToken).username, 'gus');
+  }
+
+  before(async () => {
+    ({ poolId, clientId } = await passkeyPool('passkey-mfa', {
+      MfaConfiguration: 'OPTIONAL',
+      SoftwareTokenMfaConfiguration: { Enabled: true },
+      WebAuthnConfiguration: WEBAUTHN,
+    }));
+    await createUser(poolId, 'gus');
+    // The access token before the app is enrolled (after that a password sign-in asks for a code).
+    token = await accessToken(clientId, 'gus');
+
+    const { SecretCode } = await api(server.url, 'AssociateSoftwareToken', { AccessToken: token });
+    secret = SecretCode;
+    const code = totp(secret);
+    lastStep = Math.floor(Date.now() / 30_000); // at least the step of `code`
+    const verified = await api(server.url, 'VerifySoftwareToken', { AccessToken: token, UserCode: code, FriendlyDeviceName: 'phone' });
+    assert.equal(verified.Status, 'SUCCESS');
+    await api(server.url, 'AdminSetUserMFAPreference', {
+      UserPoolId: poolId,
+      Username: 'gus',
+      SoftwareTokenMfaSettings: { Enabled: true, PreferredMfa: true },
+    });
+
+    // The passkey, registered while the authenticator verifies the user.
+    site = await openSite('localhost');
+    const { CredentialCreationOptions } = await api(server.url, 'StartWebAuthnRegistration', { AccessToken: token });
+    registered = await createCredential(site.page, CredentialCreationOptions);
+    await api(server.url, 'CompleteWebAuthnRegistration', { AccessToken: token, Credential: registered });
+  });
+
+  after(async () => {
+    await site?.close();
+  });
+
+  test('MFA ON with WEB_AUTHN first and a single-factor passkey is InvalidParameterException', async () => {
+    const message = 'Cannot set WebAuthn factor configuration to SINGLE_FACTOR if MFA is required and WebAuthn is an allowed first auth factor';
+    for (const webAuthn of [{ ...WEBAUTHN, FactorConfiguration: 'SINGLE_FACTOR' }, WEBAUTHN]) {
+      await assert.rejects(
+        api(server.url, 'SetUserPoolMfaConfig', {
+          UserPoolId: poolId,
+          MfaConfiguration: 'ON',
+          SoftwareTokenMfaConfiguration: { Enabled: true },
+          WebAuthnConfiguration: webAuthn,
+        }),
+        (e) => {
+          assert.equal(e.code, 'InvalidParameterException', `${JSON.stringify(webAuthn)}: ${e.message}`);
+          assert.equal(e.body.message ?? e.body.Message, message);
+          return true;
+        },
+      );
+    }
+    assert.equal((await api(server.url, 'GetUserPoolMfaConfig', { UserPoolId: poolId })).MfaConfiguration, 'OPTIONAL');
+  });
+
+  test('MFA ON with MULTI_FACTOR_WITH_USER_VERIFICATION is taken', async () => {
+    await api(server.url, 'SetUserPoolMfaConfig', {
+      UserPoolId: poolId,
+      MfaConfiguration: 'ON',
+      SoftwareTokenMfaConfiguration: { Enabled: true },
+      WebAuthnConfiguration: { ...WEBAUTHN, FactorConfiguration: 'MULTI_FACTOR_WITH_USER_VERIFICATION' },
+    });
+    const config = await api(server.url, 'GetUserPoolMfaConfig', { UserPoolId: poolId });
+    assert.equal(config.MfaConfiguration, 'ON');
+    assert.equal(config.WebAuthnConfiguration?.FactorConfiguration, 'MULTI_FACTOR_WITH_USER_VERIFICATION', JSON.stringify(config));
+  });
+
+  test('a passkey with user verification signs in without a further code', async () => {
+    const { session, options } = await startPasskeySignIn(clientId, 'gus');
+    const credential = await getAssertion(site.page, options);
+    assert.equal(credential.id, registered.id);
+    assert.equal(authFlags(credential.response.authenticatorData) & (UP | UV), UP | UV);
+    const done = await answerPasskey(clientId, 'gus', session, credential);
+    assert.equal(done.ChallengeName, undefined, JSON.stringify(done));
+    assert.equal(typeof done.AuthenticationResult?.AccessToken, 'string', JSON.stringify(done));
+    assert.equal(jwtPayload(done.AuthenticationResult.AccessToken).username, 'gus');
+    assertNoErrors(site);
+  });
+
+  test(
+    'a passkey registered with user verification, used without it, is followed by SOFTWARE_TOKEN_MFA, and the code signs in',
+    {
+      todo:
+        'cognate refuses the assertion (NotAuthorizedException "Incorrect username or passkey."): webauthn-rs-core 0.6.2 ' +
+        'enforces UV on a credential registered with UV under UserVerification preferred (core.rs, "Token registered ' +
+        'UV=preferred, enforcing UV policy"), so the MFA step never comes; Cognito takes the assertion and asks for the MFA',
+    },
+    async () => {
+      await webAuthnSession(site.page).send('WebAuthn.setUserVerified', {
+        authenticatorId: site.authenticatorId,
+        isUserVerified: false,
+      });
+      const { session, options } = await startPasskeySignIn(clientId, 'gus');
+      assert.equal(options.userVerification, 'preferred');
+      // Chromium's virtual authenticator, able to verify but with the user not verified, refuses a
+      // get that prefers verification (NotAllowedError) instead of answering without the UV flag;
+      // so the client asks with 'discouraged' and the authenticator only tests presence.
+      const credential = await getAssertion(site.page, { ...options, userVerification: 'discouraged' });
+      assert.equal(credential.id, registered.id);
+      assert.equal(authFlags(credential.response.authenticatorData) & (UP | UV), UP, 'the assertion still says UV');
+      await expectTotpStep(credential, session);
+      assertNoErrors(site);
+    },
+  );
+
+  test('a passkey registered and used without user verification is followed by SOFTWARE_TOKEN_MFA, and the code signs in', async () => {
+    // A second authenticator (the first holds an excluded passkey), one that cannot verify users:
+    // Chromium's virtual one that can but is told the user is not verified refuses to create a
+    // discoverable credential at all, so the page's default authenticator is swapped for this one.
+    const unverified = await openSite('localhost');
+    try {
+      const cdp = webAuthnSession(unverified.page);
+      await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: unverified.authenticatorId });
+      ({ authenticatorId: unverified.authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: false },
+      }));
+      const { CredentialCreationOptions: creation } = await api(server.url, 'StartWebAuthnRegistration', { AccessToken: token });
+      assert.deepEqual(creation.excludeCredentials.map((c) => c.id), [registered.id]);
+      const made = await createCredential(unverified.page, creation);
+      assert.equal(attestedAuthData(made)[32] & UV, 0, 'registered with UV');
+      await api(server.url, 'CompleteWebAuthnRegistration', { AccessToken: token, Credential: made });
+
+      const { session, options } = await startPasskeySignIn(clientId, 'gus');
+      assert.deepEqual(options.allowCredentials.map((c) => c.id).sort(), [registered.id, made.id].sort());
+      const credential = await getAssertion(unverified.page, options);
+      assert.equal(credential.id, made.id);
+      assert.equal(authFlags(credential.response.authenticatorData) & (UP | UV), UP, 'the assertion says UV');
+      await expectTotpStep(credential, session);
+      assertNoErrors(unverified);
+    } finally {
+      await unverified.close();
+    }
   });
 });
