@@ -93,3 +93,36 @@ def test_legacy_mfa_options_turn_text_message_mfa_on_and_off(idp):
                                AuthParameters={"USERNAME": "lee", "PASSWORD": PASSWORD})["AuthenticationResult"]
     idp.set_user_settings(AccessToken=tokens["AccessToken"], MFAOptions=sms)
     assert idp.admin_get_user(UserPoolId=pool, Username="lee")["UserMFASettingList"] == ["SMS_MFA"]
+
+
+def test_terms_documents_per_app_client(idp):
+    pool = idp.create_user_pool(PoolName="terms")["UserPool"]["Id"]
+    client = idp.create_user_pool_client(UserPoolId=pool, ClientName="web")["UserPoolClient"]["ClientId"]
+    links = {"cognito:default": "https://example.com/terms", "fr-FR": "https://example.com/fr/conditions"}
+    made = idp.create_terms(UserPoolId=pool, ClientId=client, TermsName="terms-of-use", TermsSource="LINK",
+                            Enforcement="NONE", Links=links)["Terms"]
+    assert (made["ClientId"], made["TermsName"], made["Links"]) == (client, "terms-of-use", links)
+    with pytest.raises(ClientError) as e:
+        idp.create_terms(UserPoolId=pool, ClientId=client, TermsName="terms-of-use", TermsSource="LINK",
+                         Enforcement="NONE", Links=links)
+    assert code_of(e) == "TermsExistsException"
+    for name, bad_links in (("cookie-policy", links), ("privacy-policy", {"cognito:default": "http://example.com/p"})):
+        with pytest.raises(ClientError) as e:
+            idp.create_terms(UserPoolId=pool, ClientId=client, TermsName=name, TermsSource="LINK",
+                             Enforcement="NONE", Links=bad_links)
+        assert code_of(e) == "InvalidParameterException", name
+    privacy = idp.create_terms(UserPoolId=pool, ClientId=client, TermsName="privacy-policy", TermsSource="LINK",
+                               Enforcement="NONE", Links={"cognito:default": "https://example.com/privacy"})["Terms"]
+    updated = idp.update_terms(UserPoolId=pool, TermsId=privacy["TermsId"],
+                               Links={"cognito:default": "https://example.com/privacy-v2"})["Terms"]
+    assert updated["Links"] == {"cognito:default": "https://example.com/privacy-v2"}
+    assert idp.describe_terms(UserPoolId=pool, TermsId=privacy["TermsId"])["Terms"]["Links"] == updated["Links"]
+    page = idp.list_terms(UserPoolId=pool, MaxResults=1)
+    seen = [t["TermsId"] for t in page["Terms"]]
+    page = idp.list_terms(UserPoolId=pool, MaxResults=1, NextToken=page["NextToken"])
+    seen += [t["TermsId"] for t in page["Terms"]]
+    assert sorted(seen) == sorted([made["TermsId"], privacy["TermsId"]])
+    idp.delete_terms(UserPoolId=pool, TermsId=made["TermsId"])
+    with pytest.raises(ClientError) as e:
+        idp.describe_terms(UserPoolId=pool, TermsId=made["TermsId"])
+    assert code_of(e) == "ResourceNotFoundException"

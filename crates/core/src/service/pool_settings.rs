@@ -1,6 +1,7 @@
 //! A pool's side settings, kept and described as Cognito does: tags (`UserPoolTags`), log
 //! delivery, risk configuration (stored; cognate computes no risk, so every sign-in is low
-//! risk), the CSV header of user imports, and the legacy per-user MFA settings.
+//! risk), the CSV header of user imports, the legacy per-user MFA settings, and managed
+//! login's terms documents.
 
 use cognate_api::arn::Arn;
 use cognate_api::{
@@ -122,12 +123,23 @@ impl Service {
     }
 
     async fn put_setting<T: serde::Serialize>(&self, kind: &str, key: &str, pool_id: &str, value: &T) -> Result<()> {
+        self.put_setting_object(kind, key, pool_id, value, false).await
+    }
+
+    async fn put_setting_object<T: serde::Serialize>(
+        &self,
+        kind: &str,
+        key: &str,
+        pool_id: &str,
+        value: &T,
+        create: bool,
+    ) -> Result<()> {
         let Value::Object(doc) = serde_json::to_value(value).map_err(CognitoError::internal)? else {
             return Err(CognitoError::internal("a setting is not an object"));
         };
         let object =
             PoolObject { kind: kind.into(), key: key.into(), pool_id: pool_id.into(), doc, created_ms: self.now_ms() };
-        self.store.put_object(&object, false).await?;
+        self.store.put_object(&object, create).await?;
         Ok(())
     }
 
@@ -242,5 +254,176 @@ impl Service {
         let user = self.admin_user(&pool, &req.username).await?;
         self.apply_user_settings(user, &req.mfa_options).await?;
         Ok(AdminSetUserSettingsResponse {})
+    }
+}
+
+/// Terms documents of managed login: one `terms-of-use` and one `privacy-policy` per app
+/// client, each with links per language (`cognito:default` for any other). Pool objects of
+/// the kind `terms`, keyed by pool and terms id.
+mod terms {
+    use cognate_api::{
+        CreateTermsRequest, CreateTermsResponse, DeleteTermsRequest, DescribeTermsRequest, DescribeTermsResponse,
+        Empty, ListTermsRequest, ListTermsResponse, Map, TermsDescriptionType, TermsType, UpdateTermsRequest,
+        UpdateTermsResponse,
+    };
+    use serde_json::Value;
+
+    use super::super::paging::Page;
+    use super::super::Service;
+    use crate::context::RequestContext;
+    use crate::error::{CognitoError, ErrorKind, Result};
+    use crate::model::UserPool;
+
+    const TERMS: &str = "terms";
+    const NAMES: &[&str] = &["terms-of-use", "privacy-policy"];
+
+    fn key(pool_id: &str, terms_id: &str) -> String {
+        format!("{pool_id}\n{terms_id}")
+    }
+
+    fn not_found(id: &str) -> CognitoError {
+        CognitoError::new(ErrorKind::ResourceNotFound, format!("Terms {id} do not exist."))
+    }
+
+    fn check(name: &str, links: &Map<String>) -> Result<()> {
+        if !NAMES.contains(&name) {
+            return Err(CognitoError::invalid_parameter("TermsName must be terms-of-use or privacy-policy."));
+        }
+        if links.is_empty() {
+            return Err(CognitoError::invalid_parameter("Links must name at least one document."));
+        }
+        for (language, url) in links {
+            if language.is_empty() || !url.starts_with("https://") {
+                return Err(CognitoError::invalid_parameter(format!("The link for {language} must be an https URL.")));
+            }
+        }
+        Ok(())
+    }
+
+    impl Service {
+        async fn all_terms(&self, pool: &UserPool) -> Result<Vec<TermsType>> {
+            let objects = self.store.list_objects(TERMS, &pool.id, None, 1000).await?;
+            Ok(objects.into_iter().filter_map(|o| serde_json::from_value(Value::Object(o.doc)).ok()).collect())
+        }
+
+        async fn put_terms(&self, pool: &UserPool, terms: &TermsType, create: bool) -> Result<()> {
+            self.put_setting_object(TERMS, &key(&pool.id, &terms.terms_id), &pool.id, terms, create).await
+        }
+
+        async fn terms(&self, pool: &UserPool, id: &str) -> Result<TermsType> {
+            let object = self.store.get_object(TERMS, &key(&pool.id, id)).await?.ok_or_else(|| not_found(id))?;
+            serde_json::from_value(Value::Object(object.doc)).map_err(CognitoError::internal)
+        }
+
+        pub async fn create_terms(
+            &self,
+            _ctx: &RequestContext,
+            req: CreateTermsRequest,
+        ) -> Result<CreateTermsResponse> {
+            let pool = self.pool(&req.user_pool_id).await?;
+            let client = self.store.get_client(&req.client_id).await?.filter(|c| c.pool_id == pool.id);
+            if client.is_none() {
+                return Err(CognitoError::new(
+                    ErrorKind::ResourceNotFound,
+                    format!("User pool client {} does not exist.", req.client_id),
+                ));
+            }
+            let links = req.links.unwrap_or_default();
+            check(&req.terms_name, &links)?;
+            let taken = self.all_terms(&pool).await?;
+            if taken.iter().any(|t| t.client_id == req.client_id && t.terms_name == req.terms_name) {
+                return Err(CognitoError::new(
+                    ErrorKind::TermsExists,
+                    format!("The app client already has {} terms.", req.terms_name),
+                ));
+            }
+            let now = self.now_ms() as f64 / 1000.0;
+            let terms = TermsType {
+                terms_id: crate::ids::uuid(),
+                user_pool_id: pool.id.clone(),
+                client_id: req.client_id,
+                terms_name: req.terms_name,
+                terms_source: req.terms_source,
+                enforcement: req.enforcement,
+                links,
+                creation_date: now,
+                last_modified_date: now,
+            };
+            self.put_terms(&pool, &terms, true).await?;
+            Ok(CreateTermsResponse { terms: Some(terms) })
+        }
+
+        pub async fn describe_terms(
+            &self,
+            _ctx: &RequestContext,
+            req: DescribeTermsRequest,
+        ) -> Result<DescribeTermsResponse> {
+            let pool = self.pool(&req.user_pool_id).await?;
+            Ok(DescribeTermsResponse { terms: Some(self.terms(&pool, &req.terms_id).await?) })
+        }
+
+        pub async fn update_terms(
+            &self,
+            _ctx: &RequestContext,
+            req: UpdateTermsRequest,
+        ) -> Result<UpdateTermsResponse> {
+            let pool = self.pool(&req.user_pool_id).await?;
+            let mut terms = self.terms(&pool, &req.terms_id).await?;
+            if let Some(name) = req.terms_name {
+                let taken = self.all_terms(&pool).await?;
+                if taken
+                    .iter()
+                    .any(|t| t.terms_id != terms.terms_id && t.client_id == terms.client_id && t.terms_name == name)
+                {
+                    return Err(CognitoError::new(
+                        ErrorKind::TermsExists,
+                        format!("The app client already has {name} terms."),
+                    ));
+                }
+                terms.terms_name = name;
+            }
+            if let Some(source) = req.terms_source {
+                terms.terms_source = source;
+            }
+            if let Some(enforcement) = req.enforcement {
+                terms.enforcement = enforcement;
+            }
+            if let Some(links) = req.links {
+                terms.links = links;
+            }
+            check(&terms.terms_name, &terms.links)?;
+            terms.last_modified_date = self.now_ms() as f64 / 1000.0;
+            self.put_terms(&pool, &terms, false).await?;
+            Ok(UpdateTermsResponse { terms: Some(terms) })
+        }
+
+        pub async fn delete_terms(&self, _ctx: &RequestContext, req: DeleteTermsRequest) -> Result<Empty> {
+            let pool = self.pool(&req.user_pool_id).await?;
+            if !self.store.delete_object(TERMS, &key(&pool.id, &req.terms_id)).await? {
+                return Err(not_found(&req.terms_id));
+            }
+            Ok(Empty {})
+        }
+
+        pub async fn list_terms(&self, _ctx: &RequestContext, req: ListTermsRequest) -> Result<ListTermsResponse> {
+            let pool = self.pool(&req.user_pool_id).await?;
+            let page = Page::new(req.max_results, 10, req.next_token.as_deref());
+            let after = page.after.as_deref().map(|id| key(&pool.id, id));
+            let mut objects = self.store.list_objects(TERMS, &pool.id, after.as_deref(), page.fetch_limit()).await?;
+            let next_token =
+                page.finish(&mut objects, |o| o.key.split_once('\n').map(|(_, id)| id.to_owned()).unwrap_or_default());
+            let terms = objects
+                .into_iter()
+                .filter_map(|o| serde_json::from_value::<TermsType>(Value::Object(o.doc)).ok())
+                .map(|t| TermsDescriptionType {
+                    terms_id: t.terms_id,
+                    terms_name: t.terms_name,
+                    enforcement: t.enforcement,
+                    creation_date: t.creation_date,
+                    last_modified_date: t.last_modified_date,
+                })
+                .collect();
+            Ok(ListTermsResponse { terms, next_token })
+        }
     }
 }

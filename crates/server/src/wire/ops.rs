@@ -164,6 +164,11 @@ pub async fn dispatch(
         GetCSVHeader => get_csv_header,
         SetUserSettings => set_user_settings,
         AdminSetUserSettings => admin_set_user_settings,
+        CreateTerms => create_terms,
+        DescribeTerms => describe_terms,
+        UpdateTerms => update_terms,
+        DeleteTerms => delete_terms,
+        ListTerms => list_terms,
         // Passkeys
         StartWebAuthnRegistration => start_web_authn_registration,
         CompleteWebAuthnRegistration => complete_web_authn_registration,
