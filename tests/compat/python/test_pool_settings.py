@@ -126,3 +126,40 @@ def test_terms_documents_per_app_client(idp):
     with pytest.raises(ClientError) as e:
         idp.describe_terms(UserPoolId=pool, TermsId=made["TermsId"])
     assert code_of(e) == "ResourceNotFoundException"
+
+
+def test_sign_in_events_on_the_plus_plan(idp):
+    def pool_with_user(tier):
+        pool = idp.create_user_pool(PoolName=f"events-{tier}", UserPoolTier=tier)["UserPool"]["Id"]
+        client = idp.create_user_pool_client(UserPoolId=pool, ClientName="app",
+                                             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+        idp.admin_create_user(UserPoolId=pool, Username="ivy", MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=pool, Username="ivy", Password=PASSWORD, Permanent=True)
+        return pool, client
+
+    pool, client = pool_with_user("PLUS")
+    sign_in = lambda password: idp.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH",
+                                                 AuthParameters={"USERNAME": "ivy", "PASSWORD": password})
+    with pytest.raises(ClientError):
+        sign_in("Wrong-horse-9")
+    sign_in(PASSWORD)
+    events = idp.admin_list_user_auth_events(UserPoolId=pool, Username="ivy")["AuthEvents"]
+    assert [(e["EventType"], e["EventResponse"]) for e in events] == [("SignIn", "Pass"), ("SignIn", "Fail")]
+    assert events[0]["ChallengeResponses"] == [{"ChallengeName": "Password", "ChallengeResponse": "Success"}]
+    assert events[0]["EventRisk"]["RiskDecision"] == "NoRisk"
+    first = idp.admin_list_user_auth_events(UserPoolId=pool, Username="ivy", MaxResults=1)
+    assert first["AuthEvents"][0]["EventId"] == events[0]["EventId"] and "NextToken" in first
+    idp.admin_update_auth_event_feedback(UserPoolId=pool, Username="ivy", EventId=events[1]["EventId"],
+                                         FeedbackValue="Invalid")
+    marked = idp.admin_list_user_auth_events(UserPoolId=pool, Username="ivy")["AuthEvents"][1]
+    assert (marked["EventFeedback"]["FeedbackValue"], marked["EventFeedback"]["Provider"]) == ("Invalid", "Admin")
+    with pytest.raises(ClientError) as e:
+        idp.update_auth_event_feedback(UserPoolId=pool, Username="ivy", EventId=events[0]["EventId"],
+                                       FeedbackToken="not-the-token", FeedbackValue="Valid")
+    assert code_of(e) == "NotAuthorizedException"
+
+    # Without the Plus plan no events are kept.
+    essentials, _ = pool_with_user("ESSENTIALS")
+    with pytest.raises(ClientError) as e:
+        idp.admin_list_user_auth_events(UserPoolId=essentials, Username="ivy")
+    assert code_of(e) == "UserPoolAddOnNotEnabledException"

@@ -367,12 +367,14 @@ impl Service {
 
     pub(crate) async fn record_password_failure(&self, user: User) -> Result<()> {
         let now = self.now_ms();
-        self.update_user_with(user, false, |u| {
-            register_failure(&mut u.lockout, now);
-            Ok(())
-        })
-        .await?;
-        Ok(())
+        let (user, ()) = self
+            .update_user_with(user, false, |u| {
+                register_failure(&mut u.lockout, now);
+                Ok(())
+            })
+            .await?;
+        let pool = self.pool(&user.pool_id).await?;
+        self.record_sign_in_event(&pool, &user, false).await
     }
 
     pub(crate) async fn clear_failures(&self, user: User) -> Result<User> {
@@ -526,6 +528,7 @@ impl Service {
         };
         self.run_trigger::<PostAuthentication>(pool, TriggerSource::PostAuthentication, &user.username, ctx, request)
             .await?;
+        self.record_sign_in_event(pool, user, true).await?;
         Ok(match result {
             Some(tokens) => AuthStep::tokens(tokens),
             None => AuthStep { hosted_user: Some(user.username.clone()), ..AuthStep::default() },

@@ -3,6 +3,7 @@
 
 mod attributes;
 mod auth;
+mod auth_events;
 mod clients;
 mod custom_auth;
 mod devices;

@@ -169,6 +169,9 @@ pub async fn dispatch(
         UpdateTerms => update_terms,
         DeleteTerms => delete_terms,
         ListTerms => list_terms,
+        AdminListUserAuthEvents => admin_list_user_auth_events,
+        AdminUpdateAuthEventFeedback => admin_update_auth_event_feedback,
+        UpdateAuthEventFeedback => update_auth_event_feedback,
         // Passkeys
         StartWebAuthnRegistration => start_web_authn_registration,
         CompleteWebAuthnRegistration => complete_web_authn_registration,
