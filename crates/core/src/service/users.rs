@@ -279,11 +279,12 @@ impl Service {
         Ok(Empty {})
     }
 
-    /// Deletes a user with what belongs to it: its devices and its passkeys.
+    /// Deletes a user with what belongs to it: its devices, passkeys and sign-in events.
     pub(crate) async fn remove_user(&self, pool: &UserPool, user: &User) -> Result<()> {
         self.store.delete_user(&pool.id, &user.username).await?;
         self.forget_all_devices(user).await?;
-        self.forget_all_passkeys(user).await
+        self.forget_all_passkeys(user).await?;
+        self.forget_auth_events(user).await
     }
 
     pub async fn admin_disable_user(
