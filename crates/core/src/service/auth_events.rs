@@ -78,15 +78,8 @@ impl Service {
 
     /// Deletes a user's events (the user is being deleted).
     pub(crate) async fn forget_auth_events(&self, user: &User) -> Result<()> {
-        loop {
-            let objects = self.store.list_objects(&kind(user), &user.pool_id, None, 100).await?;
-            if objects.is_empty() {
-                return Ok(());
-            }
-            for o in objects {
-                self.store.delete_object(&o.kind, &o.key).await?;
-            }
-        }
+        self.delete_kind(&kind(user), &user.pool_id).await?;
+        Ok(())
     }
 
     pub async fn admin_list_user_auth_events(

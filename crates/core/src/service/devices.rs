@@ -147,18 +147,7 @@ impl Service {
     }
 
     async fn put_device(&self, user: &User, device: &Device, create: bool) -> Result<()> {
-        let Value::Object(doc) = serde_json::to_value(device).map_err(CognitoError::internal)? else {
-            return Err(CognitoError::internal("a device is not an object"));
-        };
-        let object = PoolObject {
-            kind: kind(user),
-            key: device.key.clone(),
-            pool_id: user.pool_id.clone(),
-            doc,
-            created_ms: self.now_ms(),
-        };
-        self.store.put_object(&object, create).await?;
-        Ok(())
+        Ok(self.put_doc(&kind(user), &device.key, &user.pool_id, device, create).await?)
     }
 
     fn device_verifier(&self, device: &Device) -> Result<Option<StoredVerifier>> {
@@ -547,17 +536,8 @@ impl Service {
 
     /// Forgets all of a user's devices and pending device proofs (the user is being deleted).
     pub(crate) async fn forget_all_devices(&self, user: &User) -> Result<()> {
-        for kind in [kind(user), pending_kind(user)] {
-            loop {
-                let objects = self.store.list_objects(&kind, &user.pool_id, None, 100).await?;
-                if objects.is_empty() {
-                    break;
-                }
-                for o in objects {
-                    self.store.delete_object(&o.kind, &o.key).await?;
-                }
-            }
-        }
+        self.delete_kind(&kind(user), &user.pool_id).await?;
+        self.delete_kind(&pending_kind(user), &user.pool_id).await?;
         Ok(())
     }
 }

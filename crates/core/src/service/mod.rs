@@ -18,6 +18,7 @@ mod messages;
 mod mfa;
 mod migrate;
 mod oauth;
+mod objects;
 mod paging;
 mod passkeys;
 mod passwords;

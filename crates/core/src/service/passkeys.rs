@@ -186,23 +186,6 @@ impl Service {
         Ok(passkeys_enabled(pool) && !self.store.list_objects(&kind(user), &pool.id, None, 1).await?.is_empty())
     }
 
-    async fn put_json<T: Serialize>(
-        &self,
-        kind: String,
-        key: &str,
-        pool_id: &str,
-        value: &T,
-        create: bool,
-    ) -> Result<()> {
-        let Value::Object(doc) = serde_json::to_value(value).map_err(CognitoError::internal)? else {
-            return Err(CognitoError::internal("not an object"));
-        };
-        let object =
-            PoolObject { kind, key: key.to_owned(), pool_id: pool_id.to_owned(), doc, created_ms: self.now_ms() };
-        self.store.put_object(&object, create).await?;
-        Ok(())
-    }
-
     fn check_enabled(pool: &UserPool) -> Result<()> {
         if get_str(&pool.doc, "UserPoolTier") == Some("LITE") {
             return Err(err(
@@ -245,7 +228,7 @@ impl Service {
             expires_ms: self.now_ms() + 5 * 60_000,
             state,
         };
-        self.put_json(pending_kind(user), PENDING_KEY, &pool.id, &pending, false).await?;
+        self.put_doc(&pending_kind(user), PENDING_KEY, &pool.id, &pending, false).await?;
         let mut options = serde_json::to_value(&options.public_key).map_err(CognitoError::internal)?;
         if let Some(rp) = options.get_mut("rp").and_then(Value::as_object_mut) {
             rp.insert("name".into(), json!(rp_id));
@@ -313,7 +296,7 @@ impl Service {
             transports,
             created_ms: self.now_ms(),
         };
-        self.put_json(kind(user), &id, &pool.id, &passkey, true).await?;
+        self.put_doc(&kind(user), &id, &pool.id, &passkey, true).await?;
         Ok(CompleteWebAuthnRegistrationResponse {})
     }
 
@@ -366,20 +349,11 @@ impl Service {
 
     /// Deletes a user's passkeys (the user is being deleted), freeing their credential ids.
     pub(crate) async fn forget_all_passkeys(&self, user: &User) -> Result<()> {
-        for kind in [kind(user), pending_kind(user), ceremony_kind(user)] {
-            loop {
-                let objects = self.store.list_objects(&kind, &user.pool_id, None, 100).await?;
-                if objects.is_empty() {
-                    break;
-                }
-                for o in objects {
-                    self.store.delete_object(&o.kind, &o.key).await?;
-                    if o.kind.starts_with("passkey/") {
-                        self.store.delete_object(OWNER, &o.key).await?;
-                    }
-                }
-            }
+        for id in self.delete_kind(&kind(user), &user.pool_id).await? {
+            self.store.delete_object(OWNER, &id).await?;
         }
+        self.delete_kind(&pending_kind(user), &user.pool_id).await?;
+        self.delete_kind(&ceremony_kind(user), &user.pool_id).await?;
         Ok(())
     }
 
@@ -403,7 +377,7 @@ impl Service {
         let options = serde_json::to_string(&options.public_key).map_err(CognitoError::internal)?;
         // The ceremony's state stays here; the Session carries its id.
         let ceremony_id = B64URL.encode(cognate_crypto::random::bytes(18).map_err(CognitoError::internal)?);
-        self.put_json(ceremony_kind(user), &ceremony_id, &pool.id, &json!({ "state": state }), true).await?;
+        self.put_doc(&ceremony_kind(user), &ceremony_id, &pool.id, &json!({ "state": state }), true).await?;
         let data = json!({ "ceremony": ceremony_id, "rpId": rp_id, "tokenSource": source });
         let minutes = client.auth_session_validity_minutes();
         let session = self.new_session(&pool.id, &client.client_id, &user.username, "WEB_AUTHN", minutes, data)?;
@@ -446,7 +420,7 @@ impl Service {
             passkey.credential.counter = result.counter();
         }
         passkey.credential.backup_state = result.backup_state();
-        self.put_json(kind(user), &id, &pool.id, &passkey, false).await?;
+        self.put_doc(&kind(user), &id, &pool.id, &passkey, false).await?;
         Ok((super::mfa::token_source(&state), result.user_verified()))
     }
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::Service;
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result};
-use crate::model::{PoolObject, User, UserPool};
+use crate::model::{User, UserPool};
 
 const LOG_DELIVERY: &str = "log-delivery";
 const RISK: &str = "risk-configuration";
@@ -90,11 +90,10 @@ impl Service {
         req: GetLogDeliveryConfigurationRequest,
     ) -> Result<GetLogDeliveryConfigurationResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
-        let stored = self.store.get_object(LOG_DELIVERY, &pool.id).await?;
-        let config = match stored {
-            Some(o) => serde_json::from_value(Value::Object(o.doc)).map_err(CognitoError::internal)?,
-            None => LogDeliveryConfigurationType { user_pool_id: pool.id.clone(), log_configurations: Vec::new() },
-        };
+        let config = self.get_doc(LOG_DELIVERY, &pool.id).await?.unwrap_or_else(|| LogDeliveryConfigurationType {
+            user_pool_id: pool.id.clone(),
+            log_configurations: Vec::new(),
+        });
         Ok(GetLogDeliveryConfigurationResponse { log_delivery_configuration: Some(config) })
     }
 
@@ -123,24 +122,7 @@ impl Service {
     }
 
     async fn put_setting<T: serde::Serialize>(&self, kind: &str, key: &str, pool_id: &str, value: &T) -> Result<()> {
-        self.put_setting_object(kind, key, pool_id, value, false).await
-    }
-
-    async fn put_setting_object<T: serde::Serialize>(
-        &self,
-        kind: &str,
-        key: &str,
-        pool_id: &str,
-        value: &T,
-        create: bool,
-    ) -> Result<()> {
-        let Value::Object(doc) = serde_json::to_value(value).map_err(CognitoError::internal)? else {
-            return Err(CognitoError::internal("a setting is not an object"));
-        };
-        let object =
-            PoolObject { kind: kind.into(), key: key.into(), pool_id: pool_id.into(), doc, created_ms: self.now_ms() };
-        self.store.put_object(&object, create).await?;
-        Ok(())
+        Ok(self.put_doc(kind, key, pool_id, value, false).await?)
     }
 
     /// A client named in a risk configuration must be the pool's.
@@ -184,18 +166,16 @@ impl Service {
         let pool = self.pool(&req.user_pool_id).await?;
         self.check_risk_client(&pool, req.client_id.as_deref()).await?;
         // A client without its own configuration has the pool's.
-        let mut stored = self.store.get_object(RISK, &risk_key(&pool.id, req.client_id.as_deref())).await?;
+        let mut stored: Option<RiskConfigurationType> =
+            self.get_doc(RISK, &risk_key(&pool.id, req.client_id.as_deref())).await?;
         if stored.is_none() && req.client_id.is_some() {
-            stored = self.store.get_object(RISK, &risk_key(&pool.id, None)).await?;
+            stored = self.get_doc(RISK, &risk_key(&pool.id, None)).await?;
         }
-        let config = match stored {
-            Some(o) => serde_json::from_value(Value::Object(o.doc)).map_err(CognitoError::internal)?,
-            None => RiskConfigurationType {
-                user_pool_id: Some(pool.id.clone()),
-                client_id: req.client_id.clone(),
-                ..Default::default()
-            },
-        };
+        let config = stored.unwrap_or_else(|| RiskConfigurationType {
+            user_pool_id: Some(pool.id.clone()),
+            client_id: req.client_id.clone(),
+            ..Default::default()
+        });
         Ok(DescribeRiskConfigurationResponse { risk_configuration: config })
     }
 
@@ -307,12 +287,11 @@ mod terms {
         }
 
         async fn put_terms(&self, pool: &UserPool, terms: &TermsType, create: bool) -> Result<()> {
-            self.put_setting_object(TERMS, &key(&pool.id, &terms.terms_id), &pool.id, terms, create).await
+            Ok(self.put_doc(TERMS, &key(&pool.id, &terms.terms_id), &pool.id, terms, create).await?)
         }
 
         async fn terms(&self, pool: &UserPool, id: &str) -> Result<TermsType> {
-            let object = self.store.get_object(TERMS, &key(&pool.id, id)).await?.ok_or_else(|| not_found(id))?;
-            serde_json::from_value(Value::Object(object.doc)).map_err(CognitoError::internal)
+            self.get_doc(TERMS, &key(&pool.id, id)).await?.ok_or_else(|| not_found(id))
         }
 
         pub async fn create_terms(
