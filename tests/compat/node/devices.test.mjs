@@ -14,12 +14,12 @@
 // user, and steps must rise, so the enrolment uses the current step and the one sign-in that
 // types a code uses the next; later MFA prompts are only checked to appear, never answered.
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import cognito from 'amazon-cognito-identity-js';
 
-import { api, call, startServer } from './helpers.mjs';
+import { api, call, startServer, totp } from './helpers.mjs';
 
 const { AuthenticationDetails, CognitoUser, CognitoUserPool } = cognito;
 
@@ -35,19 +35,6 @@ before(async () => {
 after(async () => {
   await server?.stop();
 });
-
-/** RFC 6238 code (SHA-1, 30 s, 6 digits) for a base32 secret, `offset` steps from now. */
-function totp(secret, offset = 0) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const at = mac[mac.length - 1] & 0x0f;
-  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 /** A browser's localStorage, synchronous as the library expects, values kept as strings. */
 class MapStorage {

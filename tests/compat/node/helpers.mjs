@@ -1,6 +1,7 @@
 // Shared helpers for the Node compatibility tests: start a real cognate binary on a free port
 // with a temporary data directory, call its JSON API directly, and read its dev-mode outbox.
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -139,4 +140,17 @@ function callbacks(ok, fail) {
 /** Node-style callback → promise. */
 export function call(fn) {
   return new Promise((ok, fail) => fn((err, result) => (err ? fail(err) : ok(result))));
+}
+
+/** RFC 6238 code (SHA-1, 30 s, 6 digits) for a base32 secret, `offset` steps from now. */
+export function totp(secret, offset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const at = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
 }

@@ -4,28 +4,14 @@
 // MFA (mfaSetup → associateSoftwareToken → verifySoftwareToken → tokens). The codes are computed
 // here with node:crypto, independently of cognate's own implementation.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import cognito from 'amazon-cognito-identity-js';
 
-import { api, authenticate, call, startServer } from './helpers.mjs';
+import { api, authenticate, call, startServer, totp } from './helpers.mjs';
 
 const { AuthenticationDetails, CognitoUser, CognitoUserPool } = cognito;
 const PASSWORD = 'Correct-horse-1';
-
-/** RFC 6238 code (SHA-1, 30 s, 6 digits) for a base32 secret, `offset` steps from now. */
-function totp(secret, offset = 0) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const at = mac[mac.length - 1] & 0x0f;
-  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 /** A pool with authenticator apps (and, with `sms`, text messages) allowed and MFA `mode`, a
  * client, and a confirmed user. */

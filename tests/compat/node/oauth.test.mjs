@@ -7,7 +7,6 @@
 // a PreAuthentication trigger (node handlers in fixtures/oauth), authenticator-app MFA and
 // NEW_PASSWORD_REQUIRED on the hosted page. Screenshots go to docs/screenshots/.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -18,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as oidc from 'openid-client';
 
 import { assertNoErrors, launchBrowser, openPage, screenshot } from './browser.mjs';
-import { api, jwtPayload, startServer } from './helpers.mjs';
+import { api, jwtPayload, startServer, totp } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = resolve(here, 'fixtures/oauth');
@@ -26,19 +25,6 @@ const SCREENSHOTS = resolve(here, '../../../docs/screenshots');
 const PASSWORD = 'Correct-horse-1';
 const ARN = (name) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
 const VIEWPORT = { viewport: { width: 480, height: 720 } };
-
-/** RFC 6238 code (HMAC-SHA-1, 30 s steps, 6 digits) for a base32 secret, `offset` steps from now. */
-function totp(secret, offset = 0) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const at = mac[mac.length - 1] & 0x0f;
-  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 /** The "app": a node:http server on localhost that records every request it gets. */
 async function startApp() {

@@ -32,12 +32,11 @@
 // verification (FactorConfiguration MULTI_FACTOR_WITH_USER_VERIFICATION): a verified assertion
 // signs in outright, one without the UV flag is followed by the authenticator app's code.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { assertNoErrors, launchBrowser, openPage, webAuthnSession } from './browser.mjs';
-import { api, jwtPayload, startServer } from './helpers.mjs';
+import { api, jwtPayload, startServer, totp } from './helpers.mjs';
 
 const PASSWORD = 'Correct-horse-1';
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -707,19 +706,6 @@ describe('passkeys on the hosted sign-in page', { timeout: 90_000 }, () => {
     assertNoErrors(handle);
   });
 });
-
-/** RFC 6238 code (SHA-1, 30 s, 6 digits) for a base32 secret, `offset` steps from now. */
-function totp(secret, offset = 0) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const at = mac[mac.length - 1] & 0x0f;
-  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 /** The flags byte of an assertion's authenticatorData (base64url): UP 0x01, UV 0x04. */
 const authFlags = (authenticatorData) => Buffer.from(authenticatorData, 'base64url')[32];

@@ -88,3 +88,24 @@ def start_server():
     yield start
     for s in started:
         s.stop()
+
+
+# The aws CLI (v1, from the test venv) against a server. v1 fetches parameters that look like
+# URLs (callback URLs, IdP endpoints) unless told not to, as v2 does by default.
+_CLI_CONFIG = os.path.join(tempfile.mkdtemp(prefix="cognate-aws-"), "config")
+with open(_CLI_CONFIG, "w") as f:
+    f.write("[default]\ncli_follow_urlparam = false\n")
+
+
+def aws_idp(server, *args):
+    """Runs `aws cognito-idp <args>` against `server`; returns its JSON answer (or {})."""
+    import json
+    import sys
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": _CLI_CONFIG}
+    aws = os.path.join(os.path.dirname(sys.executable), "aws")
+    done = subprocess.run([aws, "--endpoint-url", server.url, "cognito-idp", *args, "--output", "json"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip() else {}

@@ -3,32 +3,12 @@ server and app clients, Cognito's validation of OAuth settings, client secrets, 
 and managed-login branding, and a client_credentials token over plain HTTP."""
 import base64
 import json
-import os
-import subprocess
-import sys
-import tempfile
 
 import boto3
 import pytest
 import requests
 
-VENV_BIN = os.path.dirname(sys.executable)
-CLI_CONFIG = os.path.join(tempfile.mkdtemp(prefix="cognate-aws-"), "config")
-with open(CLI_CONFIG, "w") as f:
-    f.write("[default]\ncli_follow_urlparam = false\n")
-
-
-def aws(server, *args):
-    # aws CLI v1 fetches parameters that look like URLs (callback URLs here) unless told not to, as
-    # v2 does by default.
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_CONFIG_FILE": CLI_CONFIG}
-    done = subprocess.run(
-        [os.path.join(VENV_BIN, "aws"), "--endpoint-url", server.url, "cognito-idp", *args, "--output", "json"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout) if done.stdout.strip() else {}
+from conftest import aws_idp as aws
 
 
 def error_of(e):
