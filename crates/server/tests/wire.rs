@@ -73,12 +73,8 @@ async fn protocol_errors_have_cognitos_shape() {
         assert_eq!(status, 413);
 
         // An operation Cognito has and cognate does not implement yet says so plainly.
-        let (status, _, body) = raw_call(
-            &url,
-            Some("ListTagsForResource"),
-            r#"{"ResourceArn": "arn:aws:cognito-idp:us-east-1:000000000000:userpool/x"}"#,
-        )
-        .await;
+        let (status, _, body) =
+            raw_call(&url, Some("GetSigningCertificate"), r#"{"UserPoolId": "us-east-1_AbCdEfGhI"}"#).await;
         assert_eq!((status, body["__type"].as_str()), (400, Some("UnsupportedOperationException")));
     }
 }
