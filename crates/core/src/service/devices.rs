@@ -150,6 +150,13 @@ impl Service {
         Ok(self.put_doc(&kind(user), &device.key, &user.pool_id, device, create).await?)
     }
 
+    /// A user's confirmed device and its verifier; a device never confirmed is not found.
+    async fn confirmed_device(&self, user: &User, key: &str) -> Result<(Device, StoredVerifier)> {
+        let (found, _) = self.device(user, key).await?.ok_or_else(not_found)?;
+        let verifier = self.device_verifier(&found)?.ok_or_else(not_found)?;
+        Ok((found, verifier))
+    }
+
     fn device_verifier(&self, device: &Device) -> Result<Option<StoredVerifier>> {
         let Some(sealed) = &device.verifier else { return Ok(None) };
         let bytes = B64.decode(sealed).map_err(CognitoError::internal)?;
@@ -258,8 +265,7 @@ impl Service {
         }
         let srp_a = responses.get("SRP_A").ok_or_else(|| super::auth::missing("SRP_A"))?;
         check_srp_a(srp_a)?;
-        let (found, _) = self.device(user, &key).await?.ok_or_else(not_found)?;
-        let verifier = self.device_verifier(&found)?.ok_or_else(not_found)?;
+        let (_, verifier) = self.confirmed_device(user, &key).await?;
         let (block, public_b) = self.seal_secret_block(pool, client, &key, srp_a, &verifier, false, BLOCK_AAD)?;
         let session = self.new_session_until(
             &pool.id,
@@ -305,8 +311,7 @@ impl Service {
         let r = |k: &str| responses.get(k).map(String::as_str).ok_or_else(|| super::auth::missing(k));
         let (block, signature, timestamp) =
             (r("PASSWORD_CLAIM_SECRET_BLOCK")?, r("PASSWORD_CLAIM_SIGNATURE")?, r("TIMESTAMP")?);
-        let (found, _) = self.device(user, &key).await?.ok_or_else(not_found)?;
-        let verifier = self.device_verifier(&found)?.ok_or_else(not_found)?;
+        let (found, verifier) = self.confirmed_device(user, &key).await?;
         let (opened, raw) = self.open_secret_block(pool, client, block, timestamp, BLOCK_AAD).await?;
         if opened.username != key
             || !Self::srp_proof_ok(&opened, &raw, &verifier, &found.group_key, &found.key, timestamp, signature)?
