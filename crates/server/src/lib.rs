@@ -5,6 +5,7 @@ pub mod arn;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod functions;
 pub mod invocations;

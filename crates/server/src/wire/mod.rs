@@ -123,11 +123,12 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::lambda_api::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), local_only));
     Router::new()
-        .route("/", post(api))
+        .route("/", get(crate::console::root).post(api))
         .route("/health", get(health))
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
         .route("/{pool_id}/.well-known/openid-configuration", get(openid_configuration))
         .merge(crate::oauth::routes())
+        .merge(crate::console::routes())
         .merge(local)
         .with_state(state)
         .layer(middleware::map_response(add_request_id))
