@@ -12,6 +12,7 @@
 //! * [`secret_hash`] — the app-client `SECRET_HASH`.
 //! * [`totp`] — authenticator-app codes (RFC 6238) for software-token MFA.
 //! * [`random`] — codes, identifiers and temporary passwords.
+//! * [`xmldsig`] — XML signatures and encryption as SAML 2.0 uses them.
 
 pub mod esdk;
 pub mod jwt;
@@ -20,6 +21,7 @@ pub mod seal;
 pub mod secret_hash;
 pub mod srp;
 pub mod totp;
+pub mod xmldsig;
 
 mod bn_awslc;
 
@@ -44,6 +46,9 @@ pub enum Error {
     /// A JWT was malformed or failed verification.
     #[error("invalid token: {0}")]
     Token(&'static str),
+    /// An XML document, signature or encrypted element was malformed or failed verification.
+    #[error("{0}")]
+    Xml(&'static str),
 }
 
 /// Result alias used throughout the crate.

@@ -74,7 +74,8 @@ async fn protocol_errors_have_cognitos_shape() {
 
         // An operation Cognito has and cognate does not implement yet says so plainly.
         let (status, _, body) =
-            raw_call(&url, Some("GetSigningCertificate"), r#"{"UserPoolId": "us-east-1_AbCdEfGhI"}"#).await;
+            raw_call(&url, Some("ListUserImportJobs"), r#"{"UserPoolId": "us-east-1_AbCdEfGhI", "MaxResults": 5}"#)
+                .await;
         assert_eq!((status, body["__type"].as_str()), (400, Some("UnsupportedOperationException")));
     }
 }

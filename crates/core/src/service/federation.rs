@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::identity_providers::Provider;
 use super::oauth::{Authorization, AuthorizeParams, HostedSession};
+use super::saml::{SamlAssertion, SamlLogin};
 use super::triggers::StringMap;
 use super::users::user_not_found;
 use super::Service;
@@ -81,12 +82,13 @@ pub struct ProviderSettings {
     pub attributes_method: String,
 }
 
-/// What the provider said about the person: the ID token's claims (checked by the server),
-/// the userInfo answer, and its token response (which InboundFederation receives whole).
-pub struct FederatedClaims {
-    pub id_token: Value,
-    pub user_info: Value,
-    pub token_response: Value,
+/// What the provider said about the person.
+pub enum FederatedClaims {
+    /// An OpenID Connect or social provider: the ID token's claims (checked by the server), the
+    /// userInfo answer, and its token response (which InboundFederation receives whole).
+    Oidc { id_token: Value, user_info: Value, token_response: Value },
+    /// A SAML provider's verified assertion.
+    Saml(SamlAssertion),
 }
 
 fn link_key(pool_id: &str, provider: &str, attribute: &str, value: &str) -> String {
@@ -242,31 +244,43 @@ impl Service {
             .await?
             .ok_or_else(|| CognitoError::invalid_parameter("The identity provider no longer exists."))?;
         let caller = ctx.caller(Some(&auth.client.client_id));
-        // userInfo adds to (and wins over) the ID token's claims; it must be about the same
-        // person (OpenID Connect Core §5.3.2).
-        let (token_sub, info_sub) = (claims.id_token.get("sub"), claims.user_info.get("sub"));
-        if let (Some(a), Some(b)) = (token_sub, info_sub) {
-            if a != b {
-                return Err(CognitoError::not_authorized("The provider's userInfo is about another user."));
+        let (merged, subject, attributes, issuer, saml) = match claims {
+            FederatedClaims::Oidc { id_token, user_info, token_response } => {
+                // userInfo adds to (and wins over) the ID token's claims; it must be about the
+                // same person (OpenID Connect Core §5.3.2).
+                if let (Some(a), Some(b)) = (id_token.get("sub"), user_info.get("sub")) {
+                    if a != b {
+                        return Err(CognitoError::not_authorized("The provider's userInfo is about another user."));
+                    }
+                }
+                let mut merged = id_token.as_object().cloned().unwrap_or_default();
+                if let Some(info) = user_info.as_object() {
+                    merged.extend(info.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                let merged = Value::Object(merged);
+                let subject = subject(provider.kind(), &merged).ok_or_else(|| {
+                    CognitoError::invalid_parameter("The identity provider did not say who the user is.")
+                })?;
+                let attributes = json!({ "tokenResponse": token_response, "idToken": id_token, "userInfo": user_info });
+                (merged, subject, attributes, provider.detail("oidc_issuer"), None)
             }
-        }
-        let mut merged = claims.id_token.as_object().cloned().unwrap_or_default();
-        if let Some(info) = claims.user_info.as_object() {
-            merged.extend(info.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        let merged = Value::Object(merged);
-        let subject = subject(provider.kind(), &merged)
-            .ok_or_else(|| CognitoError::invalid_parameter("The identity provider did not say who the user is."))?;
+            FederatedClaims::Saml(assertion) => {
+                let login = SamlLogin {
+                    provider: provider.name().to_owned(),
+                    name_id: assertion.name_id.clone(),
+                    session_index: assertion.session_index.clone(),
+                };
+                let attributes = Value::Object(assertion.attributes);
+                let inbound = json!({ "samlResponse": attributes });
+                (attributes, assertion.name_id, inbound, Some(assertion.issuer), Some(login))
+            }
+        };
         let username = format!("{}_{}", provider.name(), subject);
         let mut mapped = self.map_attributes(pool, &provider, &merged);
         let request = InboundFederationRequest {
             provider_name: provider.name().to_owned(),
             provider_type: provider.kind().as_str().to_owned(),
-            attributes: json!({
-                "tokenResponse": claims.token_response,
-                "idToken": claims.id_token,
-                "userInfo": claims.user_info,
-            }),
+            attributes,
         };
         let source = TriggerSource::InboundFederationExternalProvider;
         if let Some(out) = self.run_trigger::<InboundFederation>(pool, source, &username, &caller, request).await? {
@@ -279,7 +293,7 @@ impl Service {
             "userId": subject,
             "providerName": provider.name(),
             "providerType": provider.kind().as_str(),
-            "issuer": provider.detail("oidc_issuer"),
+            "issuer": issuer,
             "primary": "true",
             "dateCreated": self.now_ms().to_string(),
         });
@@ -334,6 +348,7 @@ impl Service {
             username: user.username,
             auth_time: now / 1000,
             expires_ms: now + 3_600_000,
+            saml,
         })
     }
 

@@ -80,33 +80,15 @@ fn derived_details(kind: IdentityProviderTypeType, details: &Map<String>) -> Vec
         ],
         IdentityProviderTypeType::Oidc => vec![("attributes_url_add_attributes", "false".into())],
         IdentityProviderTypeType::Saml => {
-            let metadata = details.get("MetadataFile").map_or("", String::as_str);
-            [("SSORedirectBindingURI", "SingleSignOnService"), ("SLORedirectBindingURI", "SingleLogoutService")]
+            let metadata = details.get("MetadataFile").and_then(|f| super::saml::parse_metadata(f).ok());
+            let metadata = metadata.unwrap_or_default();
+            [("SSORedirectBindingURI", metadata.sso_redirect), ("SLORedirectBindingURI", metadata.slo_redirect)]
                 .into_iter()
-                .filter_map(|(key, element)| Some((key, redirect_location(metadata, element)?)))
+                .filter_map(|(key, location)| Some((key, location?)))
                 .collect()
         }
     };
     list.into_iter().filter(|(k, _)| !details.contains_key(*k)).collect()
-}
-
-/// The HTTP-Redirect `Location` of a SAML metadata element (`SingleSignOnService`,
-/// `SingleLogoutService`), read from the metadata's text.
-fn redirect_location(metadata: &str, element: &str) -> Option<String> {
-    let mut rest = metadata;
-    while let Some(at) = rest.find(element) {
-        let tag_end = rest[at..].find('>').map_or(rest.len(), |e| at + e);
-        let tag = &rest[at..tag_end];
-        rest = &rest[tag_end..];
-        if !tag.contains("bindings:HTTP-Redirect") {
-            continue;
-        }
-        let start = tag.find("Location=")? + "Location=".len();
-        let quote = tag[start..].chars().next()?;
-        let value = &tag[start + quote.len_utf8()..];
-        return value.find(quote).map(|end| value[..end].to_owned());
-    }
-    None
 }
 
 /// Whether an http URL names this machine (`localhost`, a `.localhost` name or a loopback
@@ -166,8 +148,17 @@ fn check_details(kind: IdentityProviderTypeType, details: &Map<String>) -> Resul
                     "A SAML identity provider needs exactly one of MetadataURL and MetadataFile in ProviderDetails.",
                 ));
             }
-            if file.is_some_and(|f| !f.contains("EntityDescriptor")) {
-                return Err(CognitoError::invalid_parameter("MetadataFile is not SAML 2.0 metadata."));
+            if let Some(Err(reason)) = file.map(|f| super::saml::parse_metadata(f)) {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "MetadataFile is not valid SAML 2.0 metadata: {reason}."
+                )));
+            }
+            if let Some(url) = url {
+                if !(url.starts_with("https://") || url.starts_with("http://") && loopback_url(url)) {
+                    return Err(CognitoError::invalid_parameter(
+                        "MetadataURL must be an https URL (http only for a provider on this machine).",
+                    ));
+                }
             }
         }
         IdentityProviderTypeType::Oidc => {
@@ -219,7 +210,8 @@ impl Provider {
         self.doc.attribute_mapping.clone().unwrap_or_default()
     }
 
-    /// As DescribeIdentityProvider answers: the derived keys in, secrets Cognito withholds out.
+    /// As DescribeIdentityProvider answers: the derived keys in, secrets Cognito withholds out
+    /// (see [`Service::provider_described`] for the pool's encryption certificate).
     fn described(&self) -> IdentityProviderType {
         let mut doc = self.doc.clone();
         if let Some(details) = doc.provider_details.as_mut() {
@@ -235,6 +227,21 @@ impl Provider {
 }
 
 impl Service {
+    /// A provider as Cognito describes it, with `ActiveEncryptionCertificate` for a SAML
+    /// provider that receives encrypted assertions.
+    async fn provider_described(&self, provider: &Provider) -> Result<IdentityProviderType> {
+        let mut doc = provider.described();
+        let encrypted = provider.detail("EncryptedResponses").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if provider.kind() == IdentityProviderTypeType::Saml && encrypted {
+            let pool_id = doc.user_pool_id.clone().unwrap_or_default();
+            let cert = self.saml_encryption_certificate(&pool_id).await?;
+            if let Some(details) = doc.provider_details.as_mut() {
+                details.insert("ActiveEncryptionCertificate".into(), cert);
+            }
+        }
+        Ok(doc)
+    }
+
     /// The pool's provider named `name`, if any.
     pub(crate) async fn identity_provider(&self, pool_id: &str, name: &str) -> Result<Option<Provider>> {
         let Some(object) = self.store.get_object(IDP, &key(pool_id, name)).await? else { return Ok(None) };
@@ -324,7 +331,7 @@ impl Service {
             creation_date: Some(now),
         };
         self.put_provider(&pool, &doc, true).await?;
-        Ok(CreateIdentityProviderResponse { identity_provider: Provider { doc }.described() })
+        Ok(CreateIdentityProviderResponse { identity_provider: self.provider_described(&Provider { doc }).await? })
     }
 
     pub async fn describe_identity_provider(
@@ -335,7 +342,7 @@ impl Service {
         let pool = self.pool(&req.user_pool_id).await?;
         let provider =
             self.identity_provider(&pool.id, &req.provider_name).await?.ok_or_else(|| not_found(&req.provider_name))?;
-        Ok(DescribeIdentityProviderResponse { identity_provider: provider.described() })
+        Ok(DescribeIdentityProviderResponse { identity_provider: self.provider_described(&provider).await? })
     }
 
     pub async fn get_identity_provider_by_identifier(
@@ -350,7 +357,7 @@ impl Service {
                 format!("No identity provider has the identifier {}.", req.idp_identifier),
             )
         })?;
-        Ok(GetIdentityProviderByIdentifierResponse { identity_provider: provider.described() })
+        Ok(GetIdentityProviderByIdentifierResponse { identity_provider: self.provider_described(&provider).await? })
     }
 
     pub async fn update_identity_provider(
@@ -374,7 +381,7 @@ impl Service {
         }
         provider.doc.last_modified_date = Some(self.now_ms() as f64 / 1000.0);
         self.put_provider(&pool, &provider.doc, false).await?;
-        Ok(UpdateIdentityProviderResponse { identity_provider: provider.described() })
+        Ok(UpdateIdentityProviderResponse { identity_provider: self.provider_described(&provider).await? })
     }
 
     pub async fn delete_identity_provider(

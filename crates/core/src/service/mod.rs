@@ -25,6 +25,7 @@ mod passwords;
 mod pool_settings;
 mod pools;
 mod pretoken;
+mod saml;
 mod sessions;
 mod signup;
 mod srp;
@@ -47,6 +48,10 @@ pub use oauth::{
 };
 pub use paging::Page;
 pub use pools::ApplyOutcome;
+pub use saml::{
+    parse_metadata as parse_saml_metadata, sp_entity_id, SamlAssertion, SamlLogin, SamlMetadata, SamlProvider,
+    MAX_RESPONSE_CHARS as MAX_SAML_RESPONSE_CHARS,
+};
 pub use triggers::{sample_event, sdk_version, trigger_error, trigger_function, CallerContext, NO_CLIENT};
 
 /// Deployment facts the service needs.

@@ -123,6 +123,9 @@ pub struct HostedSession {
     pub username: String,
     pub auth_time: i64,
     pub expires_ms: i64,
+    /// A SAML provider's sign-in, for single logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml: Option<super::saml::SamlLogin>,
 }
 
 /// Where a sign-in on the hosted page stands.
@@ -366,6 +369,7 @@ impl Service {
                 username,
                 auth_time: now / 1000,
                 expires_ms: now + HOSTED_SESSION_MS,
+                saml: None,
             }));
         }
         match (step.challenge_name, step.session) {

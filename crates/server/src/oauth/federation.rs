@@ -19,13 +19,13 @@ use std::sync::Arc;
 use super::{authorize_failure, context, cookie, domain_pool, error_redirect, redirect, secure, set_cookie, signed_in};
 
 /// The cookie that ties a provider's answer to the browser that went to the provider.
-const BROWSER_COOKIE: &str = "cognate_federation";
+pub(super) const BROWSER_COOKIE: &str = "cognate_federation";
 use crate::wire::AppState;
 
 /// The most of a provider's answer cognate reads.
 const MAX_BODY: usize = 1 << 20;
 
-fn http() -> &'static reqwest::Client {
+pub(super) fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
@@ -53,8 +53,8 @@ async fn get_json(url: &str, bearer: Option<&str>) -> Result<Value, String> {
     read_json(req.send().await.map_err(|e| format!("{url} did not answer: {}", e.without_url()))?, url).await
 }
 
-async fn read_json(mut res: reqwest::Response, url: &str) -> Result<Value, String> {
-    let status = res.status();
+/// A provider's answer, at most [`MAX_BODY`] bytes of it.
+pub(super) async fn read_body(mut res: reqwest::Response, url: &str) -> Result<Vec<u8>, String> {
     let too_big = || format!("{url} answered more than {MAX_BODY} bytes");
     if res.content_length().is_some_and(|n| n > MAX_BODY as u64) {
         return Err(too_big());
@@ -66,6 +66,12 @@ async fn read_json(mut res: reqwest::Response, url: &str) -> Result<Value, Strin
         }
         bytes.extend_from_slice(&chunk);
     }
+    Ok(bytes)
+}
+
+async fn read_json(res: reqwest::Response, url: &str) -> Result<Value, String> {
+    let status = res.status();
+    let bytes = read_body(res, url).await?;
     let value: Value =
         serde_json::from_slice(&bytes).map_err(|_| format!("{url} did not answer JSON (HTTP {status})"))?;
     if !status.is_success() {
@@ -106,12 +112,17 @@ async fn endpoints(start: &ProviderSettings) -> Result<Endpoints, String> {
 /// Where the provider sends the browser back: `/oauth2/idpresponse` on the host the browser
 /// used (the listener or a pool domain).
 fn return_url(state: &AppState, headers: &HeaderMap) -> String {
+    url_on_this_host(state, headers, "/oauth2/idpresponse")
+}
+
+/// `path` on the host the browser used (the listener or a pool domain).
+pub(super) fn url_on_this_host(state: &AppState, headers: &HeaderMap, path: &str) -> String {
     let public = &state.service.config().public_url;
     let scheme = if public.starts_with("https://") { "https" } else { "http" };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_else(|| {
         public.split_once("://").map_or(public.as_str(), |(_, rest)| rest).split('/').next().unwrap_or_default()
     });
-    format!("{scheme}://{host}/oauth2/idpresponse")
+    format!("{scheme}://{host}{path}")
 }
 
 /// Sends the browser to the provider.
@@ -121,6 +132,9 @@ pub(super) async fn start(
     auth: &Authorization,
     params: &AuthorizeParams,
 ) -> Response {
+    if let Some(provider) = state.service.saml_provider_of(auth) {
+        return super::saml::start(state, headers, auth, params, &provider).await;
+    }
     let browser = uuid::Uuid::new_v4().simple().to_string();
     let start = match state.service.federation_start(auth, params, &browser) {
         Ok(s) => s,
@@ -160,9 +174,14 @@ fn asks_openid(settings: &ProviderSettings) -> bool {
 }
 
 /// A failed federated sign-in, reported to the app at its redirect URI as Cognito does.
-fn to_app(auth: &Authorization, message: &str) -> Response {
+pub(super) fn to_app(auth: &Authorization, message: &str) -> Response {
+    to_app_with(auth, "invalid_request", message)
+}
+
+/// A failed federated sign-in with its OAuth `error` code.
+pub(super) fn to_app_with(auth: &Authorization, error: &str, message: &str) -> Response {
     tracing::warn!(client = %auth.client.client_id, "federated sign-in failed: {message}");
-    let mut q = vec![("error_description", message), ("error", "invalid_request")];
+    let mut q = vec![("error_description", message), ("error", error)];
     if let Some(s) = auth.state.as_deref() {
         q.push(("state", s));
     }
@@ -211,13 +230,24 @@ pub(super) async fn idp_response(
         Ok(c) => c,
         Err(message) => return to_app(&auth, &message),
     };
-    let ctx = context(&headers);
-    match state.service.federated_sign_in(&ctx, &auth, &provider, claims).await {
-        Ok(session) => signed_in(&state, &headers, &auth, &session, true).await,
+    finish(&state, &headers, &auth, &provider, claims).await
+}
+
+/// Signs in the person a provider vouched for, and sends the browser on to the app.
+pub(super) async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    auth: &Authorization,
+    provider: &str,
+    claims: FederatedClaims,
+) -> Response {
+    let ctx = context(headers);
+    match state.service.federated_sign_in(&ctx, auth, provider, claims).await {
+        Ok(session) => signed_in(state, headers, auth, &session, true).await,
         Err(e) if e.kind == cognate_core::ErrorKind::InternalError => {
             error_redirect("server_error", Some(&auth.client.client_id))
         }
-        Err(e) => to_app(&auth, &e.message),
+        Err(e) => to_app(auth, &e.message),
     }
 }
 
@@ -287,7 +317,7 @@ async fn exchange(
     }
     // InboundFederation receives the whole token response, as Cognito's does (the invocation
     // log keeps it without the tokens).
-    Ok(FederatedClaims { id_token: id_claims, user_info, token_response: tokens })
+    Ok(FederatedClaims::Oidc { id_token: id_claims, user_info, token_response: tokens })
 }
 
 /// Verifies the provider's ID token with its published keys and checks who it is from and for.

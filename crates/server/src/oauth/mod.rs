@@ -8,6 +8,7 @@
 
 mod federation;
 mod pages;
+mod saml;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +47,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/oauth2/userInfo", get(user_info).post(user_info))
         .route("/oauth2/revoke", axum::routing::post(revoke))
         .route("/oauth2/idpresponse", get(federation::idp_response))
+        .route("/saml2/idpresponse", axum::routing::post(saml::idp_response))
+        .route("/saml2/logout", get(saml::logout_get).post(saml::logout_post))
+        .route("/login/resubmit.js", get(resubmit_script))
         .route("/login/ui-image/{pool}/{which}", get(ui_image))
         .route("/login/passkey.js", get(passkey_script))
 }
@@ -882,14 +886,25 @@ async fn logout(
     Query(params): Query<LogoutParams>,
 ) -> Response {
     let pool = domain_pool(&state, &headers).await;
-    let (target, _) = match state.service.logout_target(&params, pool.as_deref()).await {
+    let (target, pool_id) = match state.service.logout_target(&params, pool.as_deref()).await {
         Ok(t) => t,
         Err(e) => return authorize_failure(e, params.client_id.as_deref()),
     };
-    let mut res = match target {
-        LogoutTarget::SignedOut(uri) => redirect(&uri),
-        LogoutTarget::SignInAgain(again) => redirect(&format!("/login?{}", query_of(&again))),
+    let target = match target {
+        LogoutTarget::SignedOut(uri) => uri,
+        LogoutTarget::SignInAgain(again) => format!("/login?{}", query_of(&again)),
     };
+    // A SAML provider's session ends at the provider too (IDPSignout), which then comes back
+    // to `/saml2/logout` and on to `target`.
+    let session = match cookie(&headers, SESSION_COOKIE) {
+        Some(c) => state.service.open_hosted_session(c, &pool_id).await.ok().flatten(),
+        None => None,
+    };
+    let single_logout = match session.as_ref().and_then(|s| s.saml.as_ref()) {
+        Some(login) => saml::sign_out(&state, &pool_id, login, &target).await,
+        None => None,
+    };
+    let mut res = single_logout.unwrap_or_else(|| redirect(&target));
     set_cookie(&mut res, format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", secure(&state)));
     res
 }
@@ -907,6 +922,15 @@ async fn error_page(Query(q): Query<ErrorQuery>) -> Response {
 /// as a failed load.
 fn show_error(error: String) -> Response {
     html(StatusCode::OK, &ErrorPage { look: Look::plain(), error })
+}
+
+/// The script that passes a SAML provider's answer on (see `saml::idp_response`).
+async fn resubmit_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+        include_str!("../../assets/resubmit.js"),
+    )
+        .into_response()
 }
 
 /// The hosted page's passkey script (a file of its own, so pages need no inline script).

@@ -1,6 +1,7 @@
 //! The hosted pages: compile-time checked templates (askama, `crates/server/templates/`) with
 //! the pool's UI customization or managed-login branding applied. Pages use no script, except
-//! the passkey step, which loads `/login/passkey.js` to reach the browser's WebAuthn API.
+//! the passkey step, which loads `/login/passkey.js` to reach the browser's WebAuthn API, and the
+//! page that passes a SAML provider's answer on (`/login/resubmit.js`).
 
 use askama::Template;
 use axum::http::{header, StatusCode};
@@ -149,6 +150,15 @@ pub struct FormPage {
 pub struct ErrorPage {
     pub look: Look,
     pub error: String,
+}
+
+/// The page that sends an identity provider's cross-site POST on as a same-site one.
+#[derive(Template)]
+#[template(path = "resubmit.html")]
+pub struct ResubmitPage {
+    pub look: Look,
+    pub action: String,
+    pub fields: Vec<(String, String)>,
 }
 
 /// A rendered page as an HTML answer that is never cached and never framed; its only scripts

@@ -151,6 +151,7 @@ pub async fn dispatch(
         DeleteIdentityProvider => delete_identity_provider,
         ListIdentityProviders => list_identity_providers,
         GetIdentityProviderByIdentifier => get_identity_provider_by_identifier,
+        GetSigningCertificate => get_signing_certificate,
         AdminLinkProviderForUser => admin_link_provider_for_user,
         AdminDisableProviderForUser => admin_disable_provider_for_user,
         // Tags, log delivery, risk configuration, import header, legacy MFA settings
