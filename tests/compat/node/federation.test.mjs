@@ -32,6 +32,7 @@ const PEOPLE = {
   'emp-7': { email: 'kim@corp.example', email_verified: true, name: 'Kim Lee', department: 'Sales' },
   'emp-8': { email: 'sam@corp.example', email_verified: true, name: 'Sam Ortiz', department: 'Ops' },
   'emp-9': { email: 'lee@corp.example', email_verified: true, name: 'Lee Wong', department: 'Legal' },
+  'emp-10': { email: 'ash@corp.example', email_verified: true, name: 'Ash Park', department: 'blocked' },
 };
 
 /**
@@ -130,6 +131,10 @@ describe('OIDC federation with oidc-provider, signed in through Chromium', () =>
         'runtime = "python"',
         `handler = ${JSON.stringify(join(FIXTURES, 'pre_sign_up.handler'))}`,
         '',
+        '[functions.sign-in-events]',
+        'runtime = "node"',
+        `handler = ${JSON.stringify(join(FIXTURES, 'sign_in_events.handler'))}`,
+        '',
       ].join('\n'),
     );
     // Each is kept as it starts, so that `after` stops whatever did even when another failed.
@@ -158,6 +163,9 @@ describe('OIDC federation with oidc-provider, signed in through Chromium', () =>
       LambdaConfig: {
         PreSignUp: ARN('pre-sign-up'),
         InboundFederation: { LambdaVersion: 'V1_0', LambdaArn: ARN('inbound-federation') },
+        PostConfirmation: ARN('sign-in-events'),
+        PreAuthentication: ARN('sign-in-events'),
+        PostAuthentication: ARN('sign-in-events'),
       },
     });
     await api(server.url, 'CreateUserPoolDomain', {
@@ -566,6 +574,34 @@ describe('OIDC federation with oidc-provider, signed in through Chromium', () =>
     }
     const user = await api(server.url, 'AdminGetUser', { UserPoolId: poolId, Username: 'Corp_emp-9' });
     assert.equal(user.UserStatus, 'FORCE_CHANGE_PASSWORD');
+  });
+
+  test('PostConfirmation once for the new Corp_emp-7; PreAuthentication and PostAuthentication at every sign-in', async () => {
+    const of = async (source) =>
+      (await invocations(server.url, poolId, source)).filter((i) => i.event.userName === 'Corp_emp-7');
+    const confirmed = await of('PostConfirmation_ConfirmSignUp');
+    assert.equal(confirmed.length, 1, 'PostConfirmation runs when the federated user is made, only then');
+    assert.equal(confirmed[0].event.request.userAttributes.email, 'kim@corp.example');
+    const signIns = (await of('InboundFederation_ExternalProvider')).length;
+    assert.ok(signIns >= 2, `emp-7 signed in ${signIns} times so far`);
+    assert.equal((await of('PreAuthentication_Authentication')).length, signIns);
+    const post = await of('PostAuthentication_Authentication');
+    assert.equal(post.length, signIns);
+    assert.equal(post[0].event.request.userAttributes['cognito:user_status'], 'EXTERNAL_PROVIDER');
+  });
+
+  test('a PreAuthentication refusal reaches the app as an error, with no code', async () => {
+    const handle = await freshPage();
+    try {
+      const { callbackUrl, state } = await federatedSignIn(handle, 'emp-10');
+      assert.equal(callbackUrl.searchParams.get('code'), null, callbackUrl.href);
+      assert.equal(callbackUrl.searchParams.get('error'), 'invalid_request');
+      assert.equal(callbackUrl.searchParams.get('error_description'), 'PreAuthentication failed with error Blocked by policy.');
+      assert.equal(callbackUrl.searchParams.get('state'), state);
+      assertNoCognateErrors(handle);
+    } finally {
+      await handle.close();
+    }
   });
 
   test('the IdP’s answer replayed in another browser signs nobody in there', async () => {

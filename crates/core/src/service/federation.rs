@@ -7,7 +7,10 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
-use cognate_api::trigger::{InboundFederation, InboundFederationRequest, PreSignUp, PreSignUpRequest, TriggerSource};
+use cognate_api::trigger::{
+    InboundFederation, InboundFederationRequest, PostAuthentication, PostAuthenticationRequest, PreSignUp,
+    PreSignUpRequest, TriggerSource,
+};
 use cognate_api::{
     AdminDisableProviderForUserRequest, AdminDisableProviderForUserResponse, AdminLinkProviderForUserRequest,
     AdminLinkProviderForUserResponse, IdentityProviderTypeType, ProviderUserIdentifierType,
@@ -18,7 +21,7 @@ use serde_json::{json, Value};
 use super::identity_providers::Provider;
 use super::oauth::{Authorization, AuthorizeParams, HostedSession};
 use super::saml::{SamlAssertion, SamlLogin};
-use super::triggers::StringMap;
+use super::triggers::{event_attributes, StringMap};
 use super::users::user_not_found;
 use super::Service;
 use crate::context::RequestContext;
@@ -335,6 +338,9 @@ impl Service {
                         user.set_attribute("sub", &user.sub.clone());
                     }
                     self.insert_new_user(pool, &user, false).await?;
+                    // A federated user needs no confirmation; it is confirmed as it is made.
+                    let source = TriggerSource::PostConfirmationConfirmSignUp;
+                    self.post_confirmation(pool, source, &user, &caller, None).await?;
                     user
                 }
             },
@@ -342,6 +348,16 @@ impl Service {
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
+        // A sign-in like any other: PreAuthentication may refuse it, PostAuthentication sees it.
+        self.pre_authentication(pool, &auth.client, Some(&user), &user.username, &caller, None).await?;
+        let request = PostAuthenticationRequest {
+            user_attributes: event_attributes(&user),
+            new_device_used: false,
+            client_metadata: None,
+        };
+        self.run_trigger::<PostAuthentication>(pool, TriggerSource::PostAuthentication, &user.username, &caller, request)
+            .await?;
+        self.record_sign_in_event(pool, &user, true).await?;
         let now = self.now_ms();
         Ok(HostedSession {
             pool: pool.id.clone(),
