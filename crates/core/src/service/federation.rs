@@ -355,8 +355,14 @@ impl Service {
             new_device_used: false,
             client_metadata: None,
         };
-        self.run_trigger::<PostAuthentication>(pool, TriggerSource::PostAuthentication, &user.username, &caller, request)
-            .await?;
+        self.run_trigger::<PostAuthentication>(
+            pool,
+            TriggerSource::PostAuthentication,
+            &user.username,
+            &caller,
+            request,
+        )
+        .await?;
         self.record_sign_in_event(pool, &user, true).await?;
         let now = self.now_ms();
         Ok(HostedSession {
