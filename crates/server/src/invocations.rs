@@ -64,6 +64,13 @@ pub struct InvocationError {
     pub message: String,
 }
 
+impl InvocationRecord {
+    /// The user the event is about (`userName`), if it names one.
+    pub fn username(&self) -> Option<&str> {
+        self.event.get("userName").and_then(Value::as_str)
+    }
+}
+
 fn first_attempt() -> u32 {
     1
 }
@@ -79,6 +86,10 @@ impl From<&cognate_core::ports::InvokeFailure> for InvocationError {
 pub struct InvocationFilter {
     pub pool_id: Option<String>,
     pub trigger_source: Option<String>,
+    /// Only invocations for this user (the event's `userName`).
+    pub username: Option<String>,
+    /// Some(true): only failed invocations; Some(false): only successful ones.
+    pub failed: Option<bool>,
     /// Only entries with a larger id (for following the log).
     pub after: Option<u64>,
     pub limit: usize,
@@ -155,9 +166,20 @@ impl InvocationLog {
             .take_while(|r| filter.after.is_none_or(|after| r.id > after))
             .filter(|r| filter.pool_id.as_ref().is_none_or(|p| &r.pool_id == p))
             .filter(|r| filter.trigger_source.as_ref().is_none_or(|t| &r.trigger_source == t))
+            .filter(|r| filter.username.as_ref().is_none_or(|u| r.username() == Some(u.as_str())))
+            .filter(|r| filter.failed.is_none_or(|failed| r.error.is_some() == failed))
             .take(filter.limit)
             .cloned()
             .collect()
+    }
+
+    /// The entry with this id, if the log still holds it.
+    pub fn get(&self, id: u64) -> Option<InvocationRecord> {
+        let ring = self.lock();
+        // Ids increase along the ring, so the position follows from the first id.
+        let first = ring.entries.front()?.id;
+        let index = usize::try_from(id.checked_sub(first)?).ok()?;
+        ring.entries.get(index).filter(|r| r.id == id).cloned()
     }
 
     pub fn len(&self) -> usize {
@@ -212,20 +234,47 @@ pub(crate) struct ListQuery {
     pool_id: Option<String>,
     #[serde(rename = "triggerSource")]
     trigger_source: Option<String>,
+    username: Option<String>,
+    /// `ok` or `failed`.
+    outcome: Option<String>,
     after: Option<u64>,
     limit: Option<usize>,
 }
 
-/// `GET /_cognate/invocations?poolId=&triggerSource=&after=&limit=`: newest first.
+impl ListQuery {
+    /// The filter this query names; an unknown outcome is an error message.
+    pub(crate) fn filter(self) -> Result<InvocationFilter, String> {
+        let failed = match self.outcome.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some("ok") => Some(false),
+            Some("failed") => Some(true),
+            Some(other) => return Err(format!("outcome must be ok or failed, not {other:?}")),
+        };
+        Ok(InvocationFilter {
+            pool_id: self.pool_id.filter(|s| !s.is_empty()),
+            trigger_source: self.trigger_source.filter(|s| !s.is_empty()),
+            username: self.username.filter(|s| !s.is_empty()),
+            failed,
+            after: self.after,
+            limit: self.limit.unwrap_or(100).min(DEFAULT_CAPACITY),
+        })
+    }
+}
+
+/// `GET /_cognate/invocations?poolId=&triggerSource=&username=&outcome=&after=&limit=`: newest
+/// first.
 pub(crate) async fn list_route(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
-    let filter = InvocationFilter {
-        pool_id: q.pool_id.filter(|s| !s.is_empty()),
-        trigger_source: q.trigger_source.filter(|s| !s.is_empty()),
-        after: q.after,
-        limit: q.limit.unwrap_or(100).min(DEFAULT_CAPACITY),
-    };
-    let invocations = state.invoker.log().list(&filter);
-    axum::Json(json!({ "invocations": invocations })).into_response()
+    match q.filter() {
+        Ok(filter) => {
+            let invocations = state.invoker.log().list(&filter);
+            axum::Json(json!({ "invocations": invocations })).into_response()
+        }
+        Err(message) => (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(json!({"__type": "InvalidParameterException", "message": message})),
+        )
+            .into_response(),
+    }
 }
 
 #[cfg(test)]
@@ -268,7 +317,28 @@ mod tests {
         assert_eq!(a.iter().map(|r| r.id).collect::<Vec<_>>(), vec![5, 3]);
         let after = log.list(&InvocationFilter { after: Some(4), limit: 10, ..Default::default() });
         assert_eq!(after.iter().map(|r| r.id).collect::<Vec<_>>(), vec![5]);
+        assert_eq!(log.get(4).map(|r| r.id), Some(4));
+        assert!(log.get(2).is_none() && log.get(6).is_none());
         assert_eq!(all[0].event["request"]["password"], REDACTED);
+    }
+
+    #[test]
+    fn filters_by_user_and_outcome() {
+        let log = InvocationLog::new(10);
+        let mut ana = record("a", "PreSignUp_SignUp");
+        ana.event["userName"] = json!("ana");
+        log.record(ana.clone());
+        ana.error = Some(InvocationError { kind: "function".into(), error_type: None, message: "no".into() });
+        log.record(ana);
+        log.record(record("a", "PreSignUp_SignUp"));
+        let of = |username: Option<&str>, failed: Option<bool>| {
+            let filter =
+                InvocationFilter { username: username.map(str::to_owned), failed, limit: 10, ..Default::default() };
+            log.list(&filter).iter().map(|r| r.id).collect::<Vec<_>>()
+        };
+        assert_eq!(of(Some("ana"), None), vec![2, 1]);
+        assert_eq!(of(Some("ana"), Some(true)), vec![2]);
+        assert_eq!(of(None, Some(false)), vec![3, 1]);
     }
 
     #[test]

@@ -1,0 +1,129 @@
+//! Who the console answers (issue #15, item 7), as extractors a handler names in its signature,
+//! so no console route can forget the check.
+//!
+//! - [`Local`]: the page and its assets. The peer must be on this machine (its address is
+//!   loopback; a `Host` header proves nothing) and the `Host` one the server trusts (DNS
+//!   rebinding). The page itself holds no data, so a link from elsewhere may open it.
+//! - [`SameOrigin`]: the console's data API, which reveals codes and runs functions. Also
+//!   refused: a request whose `Origin` is not the server's own (another page's script) and one
+//!   a browser marks as cross-site (`Sec-Fetch-Site`), such as a foreign page's `<img>` or
+//!   `<script>` pointing here.
+//!
+//! In dev mode that is all; `secure` mode's sign-in for the console is still to come.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::wire::AppState;
+
+/// A request from this machine under a trusted host name.
+pub struct Local;
+
+/// A [`Local`] request made by the console's own page (or a local tool without `Origin`).
+pub struct SameOrigin;
+
+impl FromRequestParts<Arc<AppState>> for Local {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        if is_local(parts, state) {
+            Ok(Local)
+        } else {
+            Err(refused("The console answers browsers on this machine only."))
+        }
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for SameOrigin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        if !is_local(parts, state) {
+            return Err(refused("The console answers browsers on this machine only."));
+        }
+        if !same_origin(parts) {
+            return Err(refused("The console's API answers the console's own page only."));
+        }
+        Ok(SameOrigin)
+    }
+}
+
+fn refused(message: &str) -> Response {
+    (StatusCode::FORBIDDEN, axum::Json(json!({"__type": "AccessDeniedException", "message": message}))).into_response()
+}
+
+fn is_local(parts: &Parts, state: &AppState) -> bool {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if !peer.is_some_and(is_loopback) {
+        return false;
+    }
+    let Some(host) = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return true };
+    let host = crate::wire::host_of(host);
+    state.trusted_hosts.iter().any(|t| t.eq_ignore_ascii_case(host))
+}
+
+/// Loopback, also as an IPv4-mapped IPv6 address (a dual-stack listener's view of 127.0.0.1).
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        v4 => v4.is_loopback(),
+    }
+}
+
+/// `Origin`, when sent, names this very server (`http(s)://` + the `Host` asked for), and the
+/// browser does not call the request cross-site.
+fn same_origin(parts: &Parts) -> bool {
+    let header = |name: header::HeaderName| parts.headers.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
+    if let Some(site) = header(header::HeaderName::from_static("sec-fetch-site")) {
+        if !matches!(site, "same-origin" | "none") {
+            return false;
+        }
+    }
+    let Some(origin) = header(header::ORIGIN) else { return true };
+    let Some(host) = header(header::HOST) else { return false };
+    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    authority.is_some_and(|a| !a.is_empty() && a.eq_ignore_ascii_case(host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut req = Request::builder().uri("/_cognate/console/api/info");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn origins() {
+        let host = ("host", "127.0.0.1:9229");
+        assert!(same_origin(&parts(&[host])));
+        assert!(same_origin(&parts(&[host, ("origin", "http://127.0.0.1:9229"), ("sec-fetch-site", "same-origin")])));
+        assert!(same_origin(&parts(&[("host", "LocalHost:1"), ("origin", "http://localhost:1")])));
+        assert!(!same_origin(&parts(&[host, ("origin", "http://127.0.0.1:9230")])));
+        assert!(!same_origin(&parts(&[host, ("origin", "http://evil.test")])));
+        assert!(!same_origin(&parts(&[host, ("origin", "null")])));
+        assert!(!same_origin(&parts(&[("origin", "http://127.0.0.1:9229")])));
+        assert!(!same_origin(&parts(&[host, ("sec-fetch-site", "cross-site")])));
+        assert!(!same_origin(&parts(&[host, ("sec-fetch-site", "same-site")])));
+        assert!(same_origin(&parts(&[host, ("sec-fetch-site", "none")])));
+    }
+
+    #[test]
+    fn loopback() {
+        assert!(is_loopback("127.0.0.1".parse().unwrap()));
+        assert!(is_loopback("::1".parse().unwrap()));
+        assert!(is_loopback("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!is_loopback("10.0.0.1".parse().unwrap()));
+    }
+}
