@@ -224,6 +224,20 @@ describe('the web console in Chromium', () => {
       await screenshot(page, join(SCREENSHOTS, 'console-user.png'));
 
       assert.equal(await page.evaluate(() => window.__xss), undefined);
+      // The functions page lists the declared function; a pool is deleted from the list.
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Functions' }).click();
+      const declared = page.getByRole('region', { name: 'Declared in cognate.toml' });
+      assert.match(await declared.getByRole('row', { name: /pre-sign-up/ }).innerText(), /node/);
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Pools' }).click();
+      const { UserPool: scratch } = await api(server.url, 'CreateUserPool', { PoolName: 'scratch' });
+      await page.reload();
+      const scratchRow = page.getByRole('row', { name: /scratch/ });
+      await scratchRow.getByRole('button', { name: 'Delete' }).click();
+      await scratchRow.getByRole('button', { name: 'Really delete?' }).click();
+      await scratchRow.waitFor({ state: 'detached' });
+      await assert.rejects(api(server.url, 'DescribeUserPool', { UserPoolId: scratch.Id }), (e) => e.code === 'ResourceNotFoundException');
+      assert.ok(await page.getByRole('row', { name: /shop/ }).isVisible());
+
       assertNoErrors(handle);
     } finally {
       await handle.close();

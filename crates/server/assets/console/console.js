@@ -164,6 +164,7 @@
   }
 
   function say(message) {
+    say.at = Date.now();
     statusBox.textContent = message;
     clearTimeout(say.timer);
     say.timer = setTimeout(() => {
@@ -292,6 +293,8 @@
   }
 
   async function render() {
+    // A note outlives the navigation it led to, not the next one.
+    if (Date.now() - (say.at || 0) > 1500) statusBox.textContent = '';
     stopView();
     stopView = () => {};
     const seq = ++renderSeq;
