@@ -1,4 +1,5 @@
-//! RS256 JSON Web Tokens (RSASSA-PKCS1-v1_5 with SHA-256) on aws-lc.
+//! RS256 JSON Web Tokens (RSASSA-PKCS1-v1_5 with SHA-256) on aws-lc, and the ES256 client
+//! secret of Sign in with Apple.
 //!
 //! Tokens look like Cognito's: header `{"kid":"…","alg":"RS256"}` (in that order), claims
 //! serialized in the order the caller built them.
@@ -155,6 +156,33 @@ impl SigningKey {
         token.push_str(&B64URL.encode(sig));
         Ok(token)
     }
+}
+
+/// An ES256 token signed with a P-256 key given as PKCS#8 PEM (a `.p8` file's text) or its
+/// base64 body: the client secret Sign in with Apple expects.
+pub fn sign_es256(private_key: &str, kid: &str, claims: &Value) -> Result<String> {
+    use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    let body: String = private_key
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("-----"))
+        .flat_map(|l| l.chars())
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| Error::Key("the private key is not PEM or base64"))?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+        .map_err(|_| Error::Key("the private key is not a PKCS#8 P-256 key"))?;
+    let header = serde_json::json!({ "alg": "ES256", "kid": kid });
+    let mut token = B64URL.encode(header.to_string());
+    token.push('.');
+    token.push_str(&B64URL.encode(serde_json::to_vec(claims).map_err(|_| Error::Token("cannot encode claims"))?));
+    let sig = pair
+        .sign(&aws_lc_rs::rand::SystemRandom::new(), token.as_bytes())
+        .map_err(|_| Error::Key("ECDSA signing failed"))?;
+    token.push('.');
+    token.push_str(&B64URL.encode(sig.as_ref()));
+    Ok(token)
 }
 
 /// Verifies a compact RS256 token and returns its claims object.

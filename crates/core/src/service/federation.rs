@@ -83,6 +83,9 @@ pub struct ProviderSettings {
     pub issuer: Option<String>,
     /// `POST` when the provider's userInfo is asked with a form body.
     pub attributes_method: String,
+    /// The provider answers with a form POST (`response_mode=form_post`): Sign in with Apple when
+    /// it is asked for the person's name or email.
+    pub form_post: bool,
 }
 
 /// What the provider said about the person.
@@ -191,17 +194,39 @@ impl Service {
     pub fn provider_settings(&self, auth: &Authorization) -> Result<ProviderSettings> {
         let provider = auth.provider.as_ref().ok_or_else(|| CognitoError::internal("provider not loaded"))?;
         let d = |k: &str| provider.detail(k).filter(|v| !v.is_empty());
+        let client_id = d("client_id").unwrap_or_default();
+        let scopes = d("authorize_scopes").unwrap_or_else(|| "openid".into());
+        let apple = provider.kind() == IdentityProviderTypeType::SignInWithApple;
+        let client_secret = if apple { Some(self.apple_client_secret(&client_id, &d)?) } else { d("client_secret") };
         Ok(ProviderSettings {
             provider_type: provider.kind(),
-            client_id: d("client_id").unwrap_or_default(),
-            client_secret: d("client_secret"),
-            scopes: d("authorize_scopes").unwrap_or_else(|| "openid".into()),
+            form_post: apple && scopes.split([' ', ',']).any(|s| s == "name" || s == "email"),
+            client_id,
+            client_secret,
+            scopes,
             authorize_url: d("authorize_url"),
             token_url: d("token_url"),
             attributes_url: d("attributes_url"),
             jwks_uri: d("jwks_uri"),
             issuer: d("oidc_issuer"),
             attributes_method: d("attributes_request_method").unwrap_or_else(|| "GET".into()),
+        })
+    }
+
+    /// Sign in with Apple's client secret: a short-lived ES256 token from the team, signed with
+    /// the provider's `private_key` under `key_id`, for the provider (`oidc_issuer`).
+    fn apple_client_secret(&self, client_id: &str, d: &dyn Fn(&str) -> Option<String>) -> Result<String> {
+        let now = self.now_ms() / 1000;
+        let claims = json!({
+            "iss": d("team_id").unwrap_or_default(),
+            "iat": now,
+            "exp": now + 300,
+            "aud": d("oidc_issuer").unwrap_or_else(|| "https://appleid.apple.com".into()),
+            "sub": client_id,
+        });
+        let key = d("private_key").unwrap_or_default();
+        cognate_crypto::jwt::sign_es256(&key, &d("key_id").unwrap_or_default(), &claims).map_err(|e| {
+            CognitoError::invalid_parameter(format!("The Sign in with Apple private_key cannot sign: {e}."))
         })
     }
 

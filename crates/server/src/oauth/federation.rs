@@ -155,6 +155,9 @@ pub(super) async fn start(
     if asks_openid(settings) {
         query.push(("nonce", start.nonce.clone()));
     }
+    if settings.form_post {
+        query.push(("response_mode", "form_post".to_owned()));
+    }
     let sep = if endpoints.authorize.contains('?') { '&' } else { '?' };
     let mut res =
         redirect(&format!("{}{sep}{}", endpoints.authorize, serde_urlencoded::to_string(&query).unwrap_or_default()));
@@ -195,6 +198,10 @@ pub(super) struct IdpResponse {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// Sign in with Apple's first answer: the person's name (JSON), which it sends only once.
+    user: Option<String>,
+    /// Set by cognate's own page when it passes a form-posted answer on.
+    cognate_continue: Option<String>,
 }
 
 /// `GET /oauth2/idpresponse`: the provider's answer.
@@ -203,6 +210,33 @@ pub(super) async fn idp_response(
     headers: HeaderMap,
     Query(q): Query<IdpResponse>,
 ) -> Response {
+    answer(state, headers, q).await
+}
+
+/// `POST /oauth2/idpresponse`: the answer of a provider that form-posts it (Sign in with
+/// Apple). Its cross-site POST carries no cookies: cognate's own page passes it on once.
+pub(super) async fn idp_response_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::Form(q): axum::Form<IdpResponse>,
+) -> Response {
+    if cookie(&headers, BROWSER_COOKIE).is_none() && q.cognate_continue.is_none() {
+        let fields = [("code", &q.code), ("state", &q.state), ("error", &q.error), ("user", &q.user)]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), v.clone()?)))
+            .chain([("cognate_continue".to_owned(), "1".to_owned())])
+            .collect();
+        let page = super::pages::ResubmitPage {
+            look: super::pages::Look::plain(),
+            action: "/oauth2/idpresponse".into(),
+            fields,
+        };
+        return super::pages::html(axum::http::StatusCode::OK, &page);
+    }
+    answer(state, headers, q).await
+}
+
+async fn answer(state: Arc<AppState>, headers: HeaderMap, q: IdpResponse) -> Response {
     let browser = cookie(&headers, BROWSER_COOKIE);
     let Some(Ok(back)) = q.state.as_deref().map(|s| state.service.federation_return(s, browser)) else {
         return error_redirect("invalid_request", None);
@@ -226,10 +260,13 @@ pub(super) async fn idp_response(
     let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
         return to_app(&auth, "The identity provider sent no code.");
     };
-    let claims = match exchange(&state, &headers, &auth, code, &nonce).await {
+    let mut claims = match exchange(&state, &headers, &auth, code, &nonce).await {
         Ok(c) => c,
         Err(message) => return to_app(&auth, &message),
     };
+    if let (Some(user), FederatedClaims::Oidc { user_info, .. }) = (q.user.as_deref(), &mut claims) {
+        apple_user(user, user_info);
+    }
     finish(&state, &headers, &auth, &provider, claims).await
 }
 
@@ -248,6 +285,25 @@ pub(super) async fn finish(
             error_redirect("server_error", Some(&auth.client.client_id))
         }
         Err(e) => to_app(auth, &e.message),
+    }
+}
+
+/// Adds Sign in with Apple's `user` (`{"name":{"firstName":…,"lastName":…},"email":…}`) to
+/// the person's claims as `firstName`, `lastName` and `name`.
+fn apple_user(user: &str, claims: &mut Value) {
+    let Ok(user) = serde_json::from_str::<Value>(user) else { return };
+    let Some(map) = claims.as_object_mut() else { return };
+    let part = |k: &str| user.pointer(&format!("/name/{k}")).and_then(Value::as_str).map(str::to_owned);
+    let (first, last) = (part("firstName"), part("lastName"));
+    let full = [first.clone(), last.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    if let Some(f) = first {
+        map.insert("firstName".into(), json!(f));
+    }
+    if let Some(l) = last {
+        map.insert("lastName".into(), json!(l));
+    }
+    if !full.is_empty() {
+        map.insert("name".into(), json!(full));
     }
 }
 

@@ -46,7 +46,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/oauth2/token", axum::routing::post(token))
         .route("/oauth2/userInfo", get(user_info).post(user_info))
         .route("/oauth2/revoke", axum::routing::post(revoke))
-        .route("/oauth2/idpresponse", get(federation::idp_response))
+        .route("/oauth2/idpresponse", get(federation::idp_response).post(federation::idp_response_post))
         .route("/saml2/idpresponse", axum::routing::post(saml::idp_response))
         .route("/saml2/logout", get(saml::logout_get).post(saml::logout_post))
         .route("/login/resubmit.js", get(resubmit_script))
