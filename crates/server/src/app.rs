@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::auth::{Mode, Security};
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use crate::delivery::{Delivery, DeliveryWorker};
@@ -35,6 +36,8 @@ pub struct ServeOptions {
     pub master_key_origin: &'static str,
     /// The clock; tests substitute one they can move.
     pub clock: Arc<dyn Clock>,
+    /// dev (the default) or secure: see [`crate::auth`].
+    pub mode: Mode,
 }
 
 impl From<ServeArgs> for ServeOptions {
@@ -49,6 +52,7 @@ impl From<ServeArgs> for ServeOptions {
             master_key: a.master_key,
             master_key_origin: "--master-key",
             clock: Arc::new(SystemClock),
+            mode: a.mode,
         }
     }
 }
@@ -66,6 +70,7 @@ impl ServeOptions {
             master_key: None,
             master_key_origin: "--master-key",
             clock: Arc::new(SystemClock),
+            mode: Mode::Dev,
         }
     }
 }
@@ -94,6 +99,11 @@ pub struct StartSummary {
     pub config: Option<PathBuf>,
     /// Declared functions: name and how each runs (e.g. `node ./pre-sign-up.mjs`).
     pub functions: Vec<(String, String)>,
+    /// dev or secure.
+    pub mode: Mode,
+    /// In secure mode: how many access keys sign calls, and the origins that get CORS headers.
+    pub access_keys: usize,
+    pub cors_origins: Vec<String>,
 }
 
 impl Running {
@@ -143,6 +153,29 @@ impl Running {
     pub fn take_stopper(&mut self) -> Option<oneshot::Sender<()>> {
         self.stop.take()
     }
+}
+
+/// The access policy: secure mode needs at least one access key to be usable at all.
+fn security(opts: &ServeOptions, config: &Config) -> Result<Security, String> {
+    let mut security = Security::dev(&opts.region, opts.clock.clone());
+    if opts.mode == Mode::Dev {
+        return Ok(security);
+    }
+    if config.access_keys.is_empty() {
+        let found = match &config.path {
+            Some(path) => format!("{} declares none", path.display()),
+            None => "there is no config file (./cognate.toml or --config)".to_owned(),
+        };
+        return Err(format!(
+            "secure mode needs access keys to verify signatures with, and {found}: add \
+             [[access_keys]] with id = \"…\" and secret_env = \"NAME_OF_A_VARIABLE_HOLDING_THE_SECRET\" \
+             (or secret = \"…\"), or run in dev mode"
+        ));
+    }
+    security.mode = Mode::Secure;
+    security.keys = config.access_keys.clone();
+    security.cors_origins = config.http.cors_origins.clone();
+    Ok(security)
 }
 
 fn database_url(opts: &ServeOptions) -> Result<String, String> {
@@ -218,6 +251,7 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
         Some(path) => Config::load(&path)?,
         None => Config::default(),
     };
+    let security = security(&opts, &config)?;
     // Nothing is written (data dir, master key, database) before the port is ours: a second
     // server started by mistake must leave the first one's files alone.
     let listener =
@@ -234,6 +268,9 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
         data_dir: opts.data_dir.clone(),
         config: config.path.clone(),
         functions: config.functions.iter().map(|(name, f)| (name.clone(), f.describe())).collect(),
+        mode: security.mode,
+        access_keys: security.keys.len(),
+        cors_origins: security.cors_origins.clone(),
     };
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
@@ -242,11 +279,12 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
     let invoker = FunctionsInvoker::from_config(&config, &settings, InvocationLog::default());
     invoker.attach_store(Arc::new(store.clone()), opts.data_dir.join("functions"));
     warn_missing_interpreters(&config);
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && security.mode == Mode::Dev {
         tracing::warn!(
-            "listening on {addr}, reachable from the network: every API call is open to whoever reaches it \
-             (no signatures are checked); the dev endpoints (/_cognate/*, the Lambda API, KMS, SES / SNS \
-             capture) answer loopback peers only"
+            "DEV MODE listening on {addr}, reachable from the network: every API call is open to whoever \
+             reaches it (no signatures are checked, CORS answers any origin); the dev endpoints (/_cognate/*, \
+             the Lambda API, KMS, SES / SNS capture) are refused to non-loopback peers. Use --mode secure \
+             with [[access_keys]] in cognate.toml to expose cognate"
         );
     }
     let delivery = Delivery::from_config(&config, Arc::new(store.clone()), opts.clock.clone())?;
@@ -265,6 +303,7 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
         service,
         invoker: invoker.clone(),
         trusted_hosts: wire::trusted_hosts(addr, &public_url),
+        security,
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::auth::Mode;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cognate",
@@ -69,7 +71,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
 cognate serve                                        # http://127.0.0.1:9229, data in ./.cognate\n  \
 cognate serve --listen 9300 --data-dir /tmp/cognate\n  \
-cognate serve --database-url postgres://cognate@db/cognate --log-format json")]
+cognate serve --database-url postgres://cognate@db/cognate --log-format json\n  \
+cognate serve --mode secure --config cognate.toml --listen 0.0.0.0:9229   # signatures required")]
     Serve(ServeArgs),
     /// Show the messages a running server's pools sent (codes, temporary passwords, links).
     #[command(after_help = "Examples:\n  \
@@ -225,4 +228,11 @@ pub struct ServeArgs {
     /// RUST_LOG or COGNATE_LOG (default info; e.g. COGNATE_LOG=debug or =warn,cognate=info).
     #[arg(long, env = "COGNATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// dev: any credentials are accepted and the dev endpoints answer local tools only.
+    /// secure: Admin and management operations, the Lambda API, KMS, SES / SNS capture and
+    /// /_cognate/* need SigV4 signatures made with the config's [[access_keys]], and only
+    /// [http] cors_origins get CORS headers.
+    #[arg(long, env = "COGNATE_MODE", value_enum, default_value_t = Mode::Dev)]
+    pub mode: Mode,
 }

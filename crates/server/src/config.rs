@@ -1,6 +1,7 @@
 //! `cognate.toml`: pools and clients declared as code, applied idempotently at start, the
 //! trigger functions they name, and where their messages are delivered.
 
+mod access;
 mod delivery;
 mod functions;
 mod keys;
@@ -15,6 +16,7 @@ use serde_json::Value;
 
 use crate::wire::shapes::{self, plain_path, Invalid};
 
+pub use access::HttpSettings;
 pub(crate) use delivery::declared_from;
 pub use delivery::{parse_mailbox, DeliverySettings, SmsDecl, SmtpCredentials, SmtpDecl, SmtpSecurity};
 pub use functions::{
@@ -38,6 +40,10 @@ pub struct Config {
     pub sms: Option<SmsDecl>,
     /// `[delivery]`, defaults filled in.
     pub delivery: DeliverySettings,
+    /// `[[access_keys]]`: the keys secure mode accepts signatures from (secrets resolved).
+    pub access_keys: crate::auth::AccessKeys,
+    /// `[http]`, defaults filled in.
+    pub http: HttpSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +62,8 @@ pub struct ClientDecl {
     pub input: Doc,
 }
 
-const TOP_LEVEL: &[&str] = &["pools", "functions", "lambda", "runtimes", "smtp", "sms", "delivery"];
+const TOP_LEVEL: &[&str] =
+    &["pools", "functions", "lambda", "runtimes", "smtp", "sms", "delivery", "access_keys", "http"];
 
 impl Config {
     /// Reads `path`; every problem names the file, the key and what is wrong.
@@ -95,6 +102,12 @@ impl Config {
         }
         if let Some(v) = root.get("delivery") {
             config.delivery = delivery::parse_delivery(v, &errs)?;
+        }
+        if let Some(v) = root.get("access_keys") {
+            config.access_keys = access::parse_access_keys(v, &errs)?;
+        }
+        if let Some(v) = root.get("http") {
+            config.http = access::parse_http(v, &errs)?;
         }
         let pools = match root.get("pools") {
             None => Vec::new(),

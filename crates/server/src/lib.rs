@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod arn;
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -99,6 +99,9 @@ fn announce(running: &Running, format: LogFormat) {
             database = %s.database,
             config = config.as_deref().unwrap_or("none"),
             functions = ?functions,
+            mode = s.mode.as_str(),
+            access_keys = s.access_keys,
+            cors_origins = ?s.cors_origins,
             "cognate is listening"
         );
         return;
@@ -110,6 +113,7 @@ fn announce(running: &Running, format: LogFormat) {
     text.push_str(&format!("  data dir    {}\n", s.data_dir.display()));
     text.push_str(&format!("  database    {}\n", s.database));
     text.push_str(&format!("  config      {}\n", config.as_deref().unwrap_or("none (no ./cognate.toml)")));
+    text.push_str(&format!("  mode        {}\n", mode_line(s)));
     if s.functions.is_empty() {
         text.push_str("  functions   none declared\n");
     }
@@ -119,6 +123,23 @@ fn announce(running: &Running, format: LogFormat) {
     }
     text.push_str("  outbox      cognate outbox  (or GET /_cognate/outbox)\n");
     eprint!("{text}");
+}
+
+/// `dev` or `secure (2 access keys; CORS for https://app.example)`.
+fn mode_line(s: &cognate_server::app::StartSummary) -> String {
+    match s.mode {
+        cognate_server::auth::Mode::Dev => "dev (no signatures checked; --mode secure to require them)".into(),
+        cognate_server::auth::Mode::Secure => {
+            let keys =
+                if s.access_keys == 1 { "1 access key".into() } else { format!("{} access keys", s.access_keys) };
+            let cors = if s.cors_origins.is_empty() {
+                "no CORS origins".into()
+            } else {
+                format!("CORS for {}", s.cors_origins.join(", "))
+            };
+            format!("secure ({keys}; {cors})")
+        }
+    }
 }
 
 async fn shutdown_signal() {

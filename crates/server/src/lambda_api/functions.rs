@@ -21,7 +21,7 @@ use crate::packages;
 use crate::wire::AppState;
 
 /// A base64 `ZipFile` of 50 MB inside JSON (Lambda's own request limit).
-const MAX_CODE_REQUEST: usize = 69_905_067;
+pub(super) const MAX_CODE_REQUEST: usize = 69_905_067;
 const MAX_LIST: usize = 50;
 
 // --- configuration and code ------------------------------------------------------------------

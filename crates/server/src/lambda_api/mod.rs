@@ -24,6 +24,9 @@ mod policy;
 
 const PREFIX: &str = "/2015-03-31/functions";
 
+/// The largest request body any of these operations takes (a function's code, base64-encoded).
+pub(crate) const MAX_REQUEST_BYTES: usize = functions::MAX_CODE_REQUEST;
+
 /// Key of the resource policy inside the stored configuration document.
 const POLICY_KEY: &str = "_cognatePolicy";
 
@@ -52,7 +55,7 @@ pub struct LambdaError {
 }
 
 impl LambdaError {
-    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         Self { status, kind, message: message.into() }
     }
     fn invalid(message: impl Into<String>) -> Self {

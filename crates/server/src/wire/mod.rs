@@ -34,8 +34,10 @@ pub struct AppState {
     /// Runs triggers and logs every invocation (`GET /_cognate/invocations`); also holds the
     /// functions deployed through the Lambda API.
     pub invoker: crate::functions::FunctionsInvoker,
-    /// Host names the local-only endpoints answer to (see [`local_only`]).
+    /// Host names the local-only endpoints answer to (see [`is_local_caller`]).
     pub trusted_hosts: Vec<String>,
+    /// The mode, access keys and CORS origins (see [`crate::auth`]).
+    pub security: crate::auth::Security,
 }
 
 /// The host names a server trusts: loopback names, plus the hosts of its listen address and
@@ -66,8 +68,7 @@ pub(crate) fn host_of(authority: &str) -> &str {
 /// could otherwise deploy and run code on the developer's machine), and only under a trusted
 /// host name (DNS rebinding).
 pub(crate) fn is_local_caller(state: &AppState, req: &Request) -> bool {
-    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-    if peer.is_none_or(|ip| !is_loopback(ip)) {
+    if !peer_is_loopback(req) {
         return false;
     }
     let headers = req.headers();
@@ -79,6 +80,12 @@ pub(crate) fn is_local_caller(state: &AppState, req: &Request) -> bool {
     state.trusted_hosts.iter().any(|t| t.eq_ignore_ascii_case(&host))
 }
 
+/// Whether the TCP peer is this machine.
+pub(crate) fn peer_is_loopback(req: &Request) -> bool {
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    peer.is_some_and(is_loopback)
+}
+
 /// Loopback, also as an IPv4-mapped IPv6 address (a dual-stack listener's view of 127.0.0.1).
 fn is_loopback(ip: std::net::IpAddr) -> bool {
     match ip {
@@ -87,15 +94,8 @@ fn is_loopback(ip: std::net::IpAddr) -> bool {
     }
 }
 
-async fn local_only(State(state): State<Arc<AppState>>, req: Request, next: middleware::Next) -> Response {
-    if is_local_caller(&state, &req) {
-        return next.run(req).await;
-    }
-    not_local()
-}
-
 /// The refusal [`is_local_caller`] leads to, wherever it is checked.
-fn not_local() -> Response {
+pub(crate) fn not_local() -> Response {
     WireError::new(
         StatusCode::FORBIDDEN,
         "AccessDeniedException",
@@ -104,9 +104,20 @@ fn not_local() -> Response {
     .into_response()
 }
 
+/// Which origins get CORS headers: any in dev mode (amazon-cognito-identity-js calls the API
+/// from pages); in secure mode only `[http] cors_origins`.
+fn allowed_origins(security: &crate::auth::Security) -> AllowOrigin {
+    match security.mode {
+        crate::auth::Mode::Dev => AllowOrigin::mirror_request(),
+        crate::auth::Mode::Secure => {
+            AllowOrigin::list(security.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+        }
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
+        .allow_origin(allowed_origins(&state.security))
         .allow_methods(AllowMethods::list([Method::GET, Method::POST, Method::OPTIONS]))
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([
@@ -116,12 +127,13 @@ pub fn router(state: AppState) -> Router {
         ])
         .max_age(std::time::Duration::from_secs(600));
     let state = Arc::new(state);
-    let local = Router::new()
+    // Who may reach these (local tools in dev mode, signed callers in secure mode) is decided
+    // for every route in one place: `auth::access_of`, enforced by `auth::guard` below.
+    let tools = Router::new()
         .route("/_cognate/outbox", get(outbox))
         .route("/_cognate/invocations", get(crate::invocations::list_route))
         .route("/v2/email/outbound-emails", post(capture::ses_v2_send))
-        .merge(crate::lambda_api::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), local_only));
+        .merge(crate::lambda_api::routes());
     Router::new()
         .route("/", get(crate::console::root).post(api))
         .route("/health", get(health))
@@ -129,7 +141,8 @@ pub fn router(state: AppState) -> Router {
         .route("/{pool_id}/.well-known/openid-configuration", get(openid_configuration))
         .merge(crate::oauth::routes())
         .merge(crate::console::routes())
-        .merge(local)
+        .merge(tools)
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::guard))
         .with_state(state)
         .layer(middleware::map_response(add_request_id))
         .layer(cors)
@@ -226,7 +239,7 @@ pub struct WireError {
 }
 
 impl WireError {
-    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         Self { status, kind, message: Some(message.into()) }
     }
 
@@ -273,30 +286,45 @@ fn success(body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, AMZ_JSON)], body).into_response()
 }
 
-async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    // SES and SNS (query protocol: a form body, no X-Amz-Target) share the listener.
-    let headers = req.headers();
+/// What a `POST /` is: SES / SNS and KMS share the listener with the Cognito API.
+pub(crate) enum RootCall {
+    /// SES v1 or SNS (query protocol: a form body, no `X-Amz-Target`).
+    Query,
+    /// KMS (`X-Amz-Target: TrentService.<op>`), which unwraps the codes custom senders receive.
+    Kms(String),
+    /// cognito-idp: the operation, when the target names one.
+    Cognito(Option<String>),
+}
+
+pub(crate) fn root_call(headers: &HeaderMap) -> RootCall {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    if headers.get("x-amz-target").is_none() && capture::is_query(content_type) {
-        if !is_local_caller(&state, &req) {
-            return not_local();
-        }
-        let caller = capture::Caller::of(headers);
-        return match read_body(req.into_body()).await {
-            Ok(body) => capture::query(&state, &body, &caller).await,
-            Err(e) => e.into_response(),
-        };
-    }
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
-    if let Some(op) = target.and_then(|t| t.strip_prefix(kms::TARGET_PREFIX)).map(str::to_owned) {
-        // KMS unwraps the codes custom senders receive: local callers only, like the outbox.
-        if !is_local_caller(&state, &req) {
-            return not_local();
+    if headers.get("x-amz-target").is_none() && capture::is_query(content_type) {
+        return RootCall::Query;
+    }
+    if let Some(op) = target.and_then(|t| t.strip_prefix(kms::TARGET_PREFIX)) {
+        return RootCall::Kms(op.to_owned());
+    }
+    RootCall::Cognito(operation_name(headers).ok())
+}
+
+/// `POST /`. Who may call which part was decided by `auth::guard` before this runs.
+async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    match root_call(req.headers()) {
+        RootCall::Query => {
+            let caller = capture::Caller::of(req.headers());
+            return match read_body(req.into_body()).await {
+                Ok(body) => capture::query(&state, &body, &caller).await,
+                Err(e) => e.into_response(),
+            };
         }
-        return match read_body(req.into_body()).await {
-            Ok(body) => kms::handle(&state.service, &op, &body),
-            Err(e) => e.into_response(),
-        };
+        RootCall::Kms(op) => {
+            return match read_body(req.into_body()).await {
+                Ok(body) => kms::handle(&state.service, &op, &body),
+                Err(e) => e.into_response(),
+            };
+        }
+        RootCall::Cognito(_) => {}
     }
     let started = std::time::Instant::now();
     let mut seen = Seen::default();

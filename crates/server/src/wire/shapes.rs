@@ -23,6 +23,9 @@ pub struct Model {
 #[derive(Debug, Deserialize)]
 pub struct Operation {
     input: Option<String>,
+    /// botocore's `authtype: none`: Cognito takes the call without a SigV4 signature.
+    #[serde(default)]
+    unsigned: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +69,12 @@ pub fn model() -> &'static Model {
 impl Model {
     pub fn operation(&self, name: &str) -> Option<&Operation> {
         self.operations.get(name)
+    }
+
+    /// Whether Cognito takes `op` unsigned (it authenticates by client id, token or session
+    /// instead); every other operation needs SigV4 in secure mode.
+    pub fn is_public(&self, op: &str) -> bool {
+        self.operations.get(op).is_some_and(|o| o.unsigned)
     }
 
     /// Validates `body` as the input of `op`, or of the structure shape named `shape`.
