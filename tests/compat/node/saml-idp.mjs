@@ -8,8 +8,8 @@
 // (`createLoginResponse`, assertion signed, optionally encrypted) and answers with a page that
 // POSTs it to the SP's ACS, as an IdP does. A plan may alter the response on its way out
 // (tampering, a stripped signature, another audience, an expired assertion) to test the SP's
-// refusals. Its `/start` endpoint does the same without a request (IdP-initiated sign-in), and its
-// SLO endpoint answers a LogoutRequest with a LogoutResponse POSTed to the SP's logout endpoint.
+// refusals. Its `/start` endpoint does the same without a request (IdP-initiated sign-in),
+// `/replay` sends the last response once more, and its SLO endpoint answers a LogoutRequest with a LogoutResponse POSTed to the SP's logout endpoint.
 //
 // The IdP's pages are its own, not the SP's: they submit their form from an inline script.
 import { randomBytes } from 'node:crypto';
@@ -188,7 +188,7 @@ class Tenant {
     this.authnRequests = [];
     /** What reached the SLO endpoint, the same way. */
     this.logoutRequests = [];
-    /** Every login response sent: `{ xml, sessionIndex, person }` (the XML before encryption). */
+    /** Every login response made, as `loginResponse` returns it. */
     this.responses = [];
     /** Who the next sign-in is, and how its response is altered: see `signIn`. */
     this.plan = null;
@@ -224,7 +224,8 @@ class Tenant {
   }
 
   /**
-   * A login response for `person`, as the base64 SAMLResponse and its XML (before encryption).
+   * A login response for `person`: `{ base64, xml, sent, sessionIndex, … }`, where `base64` is
+   * the SAMLResponse, `xml` the document before signing and `sent` what `base64` decodes to.
    * `options`: `inResponseTo` (the AuthnRequest's ID; left out for an unsolicited response),
    * `audience` (default: the SP's entity ID), `issuedAgoSeconds` / `validForSeconds` (the
    * assertion's window; default now, 5 minutes), `signWith` ({ key, cert }: another signer),
@@ -271,9 +272,9 @@ class Tenant {
       sent = alter(sent);
       base64 = Buffer.from(sent, 'utf8').toString('base64');
     }
-    const record = { id, xml, sent, sessionIndex, person: person.id, inResponseTo };
+    const record = { id, xml, sent, base64, sessionIndex, person: person.id, inResponseTo };
     this.responses.push(record);
-    return { base64, ...record };
+    return record;
   }
 
   /** The page that POSTs a login response to the SP's ACS. */
@@ -325,6 +326,16 @@ class Tenant {
       } catch (e) {
         failPage(`the IdP could not start a sign-in: ${e.message}`, e);
       }
+      return;
+    }
+    if (path === 'replay' && req.method === 'GET') {
+      // The last login response sent, once more (a replay), with ?RelayState=….
+      const last = this.responses.at(-1);
+      if (!last) {
+        failPage('nothing to replay', 'no response was sent yet');
+        return;
+      }
+      html(200, this.responsePage(last.base64, url.searchParams.get('RelayState')));
       return;
     }
     if (path === 'slo' && req.method === 'GET') {

@@ -41,9 +41,6 @@ import {
 const here = dirname(fileURLToPath(import.meta.url));
 const ARN = (name) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
 
-/** Tests of a part cognate does not have yet: `{ todo }` keeps their failure out of the run's. */
-const PENDING = process.env.COGNATE_SAML_STRICT ? false : 'SAML sign-in is not in cognate yet (issue #17)';
-
 /** The people the IdPs know, by NameID; a test may change an attribute between sign-ins. */
 const person = (id, email, displayName, department) => ({ id, email, displayName, department });
 const PEOPLE = {
@@ -402,7 +399,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
       .filter((i) => i.event.request?.attributes?.samlResponse?.[EMAIL_CLAIM] === email)
       .reverse();
 
-  test('identity_provider=Corp: 302 to the IdP’s SingleSignOnService, HTTP-Redirect, with an AuthnRequest for cognate', { todo: PENDING }, async () => {
+  test('identity_provider=Corp: 302 to the IdP’s SingleSignOnService, HTTP-Redirect, with an AuthnRequest for cognate', async () => {
     const state = randomBytes(12).toString('hex');
     const res = await fetch(authorizeUrl(state), { redirect: 'manual' });
     const location = res.headers.get('location');
@@ -427,7 +424,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     assert.equal(extract.signature, null);
   });
 
-  test('a browser: the IdP, the POST to /saml2/idpresponse, the callback; tokens for Corp_emp-42', { todo: PENDING }, async () => {
+  test('a browser: the IdP, the POST to /saml2/idpresponse, the callback; tokens for Corp_emp-42', async () => {
     const handle = await freshPage();
     try {
       const posts = [];
@@ -439,7 +436,9 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
       assert.equal(request.error, undefined, String(request.error));
       const response = corp.responses.at(-1);
       assert.equal(response.inResponseTo, request.extract.request.id);
-      assert.deepEqual(posts.map((p) => p.method), ['POST'], JSON.stringify(posts));
+      // The IdP's form POSTs to the ACS (cognate may pass it on once more, same-site, so that
+      // its cookies come along; Chromium sends no SameSite=Lax cookie with a cross-site POST).
+      assert.ok(posts.length >= 1 && posts.every((p) => p.method === 'POST'), JSON.stringify(posts));
 
       assert.equal(callbackUrl.searchParams.get('error'), null, callbackUrl.href);
       assert.equal(callbackUrl.searchParams.get('state'), state);
@@ -467,7 +466,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     }
   });
 
-  test('AdminGetUser Corp_emp-42: EXTERNAL_PROVIDER, identities, the mapped attributes and the function’s nickname', { todo: PENDING }, async () => {
+  test('AdminGetUser Corp_emp-42: EXTERNAL_PROVIDER, identities, the mapped attributes and the function’s nickname', async () => {
     const user = await api(server.url, 'AdminGetUser', { UserPoolId: poolId, Username: 'Corp_emp-42' });
     assert.equal(user.UserStatus, 'EXTERNAL_PROVIDER');
     assert.equal(user.Enabled, true);
@@ -484,7 +483,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     );
   });
 
-  test('PreSignUp_ExternalProvider (python) ran once, for Corp_emp-42', { todo: PENDING }, async () => {
+  test('PreSignUp_ExternalProvider (python) ran once, for Corp_emp-42', async () => {
     const pre = await preSignUps('Corp_emp-42');
     assert.equal(pre.length, 1, JSON.stringify(pre.map((i) => i.event)));
     assert.equal(pre[0].runtime, 'python');
@@ -493,7 +492,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     assert.equal(pre[0].event.request.userAttributes.email, 'kim@corp.example');
   });
 
-  test('InboundFederation (node) got providerType SAML and the assertion’s attributes as samlResponse', { todo: PENDING }, async () => {
+  test('InboundFederation (node) got providerType SAML and the assertion’s attributes as samlResponse', async () => {
     const [first] = await inboundFor('kim@corp.example');
     assert.ok(first, 'no InboundFederation invocation with samlResponse for kim@corp.example');
     const { event, error, runtime, logs } = first;
@@ -510,7 +509,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     assert.match(logs, /providerType SAML; samlResponse: \{/, logs);
   });
 
-  test('a second sign-in, by idp_identifier=corp.example, maps changed attributes; PreSignUp does not run again', { todo: PENDING }, async () => {
+  test('a second sign-in, by idp_identifier=corp.example, maps changed attributes; PreSignUp does not run again', async () => {
     PEOPLE['emp-42'].displayName = 'Kimberly Lee';
     PEOPLE['emp-42'].department = 'Marketing';
     const claims = await signInForClaims(corp, PEOPLE['emp-42'], { extra: { idp_identifier: 'corp.example' } });
@@ -524,7 +523,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     assert.equal((await preSignUps('Corp_emp-42')).length, 1);
   });
 
-  test('the hosted sign-in page’s “Corp” button signs in through the IdP too', { todo: PENDING }, async () => {
+  test('the hosted sign-in page’s “Corp” button signs in through the IdP too', async () => {
     const handle = await freshPage();
     try {
       const { page } = handle;
@@ -549,7 +548,9 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
 
   // Each refused response is signed by the IdP for a person of its own, then altered (or made
   // for another audience, or long expired); cognate must send the browser back to the app with
-  // error=invalid_request and create nobody.
+  // Cognito's error for it and create nobody. Cognito's is error=server_error with
+  // error_description "Invalid SAML response received: SAML Assertion signature is invalid."
+  // (reported in aws/aws-sdk-js-v3#6201).
   const REFUSALS = [
     ['a NameID changed after signing', 'emp-50', { alter: ALTER.nameId('emp-51') }, ['Corp_emp-50', 'Corp_emp-51']],
     ['an attribute changed after signing', 'emp-52', { alter: ALTER.attribute('department', 'Admins') }, ['Corp_emp-52']],
@@ -559,14 +560,14 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     ['expired an hour ago', 'emp-56', { issuedAgoSeconds: 3600, validForSeconds: 300 }, ['Corp_emp-56']],
   ];
   for (const [what, id, options, usernames] of REFUSALS) {
-    test(`an assertion ${what}: back at the app with error=invalid_request, nobody created`, { todo: PENDING }, async () => {
+    test(`an assertion ${what}: back at the app with error=server_error, nobody created`, async () => {
       const handle = await freshPage();
       try {
         const who = person(id, `${id}@corp.example`, `Person ${id}`, 'Ops');
         const { callbackUrl, state } = await samlSignIn(handle, corp, who, { options });
         assert.equal(corp.authnRequests.at(-1).error, undefined, String(corp.authnRequests.at(-1).error));
-        assert.equal(callbackUrl.searchParams.get('error'), 'invalid_request', callbackUrl.href);
-        assert.match(callbackUrl.searchParams.get('error_description') ?? '', /SAML/, callbackUrl.href);
+        assert.equal(callbackUrl.searchParams.get('error'), 'server_error', callbackUrl.href);
+        assert.match(callbackUrl.searchParams.get('error_description') ?? '', /^Invalid SAML response received: /, callbackUrl.href);
         assert.equal(callbackUrl.searchParams.get('code'), null, callbackUrl.href);
         assert.equal(callbackUrl.searchParams.get('state'), state);
         assertNoCognateErrors(handle);
@@ -600,7 +601,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     return url;
   }
 
-  test('IdP-initiated (IDPInit true): an unsolicited response with the authorize parameters as RelayState signs in', { todo: PENDING }, async () => {
+  test('IdP-initiated (IDPInit true): an unsolicited response with the authorize parameters as RelayState signs in', async () => {
     const handle = await freshPage();
     try {
       const callbackUrl = await idpInitiated(handle, corp, PEOPLE['emp-43'], clientId, 'Corp');
@@ -616,7 +617,31 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     }
   });
 
-  test('IdP-initiated to a provider without IDPInit: refused, no code, nobody created', { todo: PENDING }, async (t) => {
+  test('the same unsolicited response posted again signs nobody in', async (t) => {
+    const handle = await freshPage();
+    try {
+      const relayState = new URLSearchParams({
+        response_type: 'code',
+        client_id: clientId,
+        redirect_uri: app.callback,
+        identity_provider: 'Corp',
+        scope: 'openid email',
+      }).toString();
+      const replay = new URL(corp.startUrl.replace(/\/start$/, '/replay'));
+      replay.search = new URLSearchParams({ RelayState: relayState }).toString();
+      assert.equal(corp.responses.at(-1).person, 'emp-43', 'the last response is not the IdP-initiated one');
+      await handle.page.goto(replay.href);
+      const at = await landed(handle, { orErrorPage: true });
+      t.diagnostic(`landed at ${at.href}`);
+      assert.equal(at.searchParams.get('code'), null, `a replayed response signed someone in: ${at.href}`);
+      if (at.href.startsWith(app.callback)) assert.ok(at.searchParams.get('error'), at.href);
+      assertNoCognateErrors(handle);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  test('IdP-initiated to a provider without IDPInit: refused, no code, nobody created', async (t) => {
     const tenant = idpServer.tenant('noinit');
     tenant.trust({ entityID: spEntityID, acs });
     await api(server.url, 'CreateIdentityProvider', {
@@ -640,7 +665,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     await assertNoUser('NoInit_emp-47');
   });
 
-  test('GetSigningCertificate: the pool’s certificate as base64 DER, no PEM armour', { todo: PENDING }, async () => {
+  test('GetSigningCertificate: the pool’s certificate as base64 DER, no PEM armour', async () => {
     const { Certificate } = await api(server.url, 'GetSigningCertificate', { UserPoolId: poolId });
     assert.equal(typeof Certificate, 'string');
     assert.doesNotMatch(Certificate, /-----BEGIN|\s/);
@@ -649,7 +674,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     assert.ok(new Date(cert.validTo) > new Date(), `expired: ${cert.validTo}`);
   });
 
-  test('RequestSigningAlgorithm rsa-sha256: the IdP verifies the AuthnRequest’s Redirect signature with GetSigningCertificate', { todo: PENDING }, async () => {
+  test('RequestSigningAlgorithm rsa-sha256: the IdP verifies the AuthnRequest’s Redirect signature with GetSigningCertificate', async () => {
     const { Certificate } = await api(server.url, 'GetSigningCertificate', { UserPoolId: poolId });
     const tenant = idpServer.tenant('signed', { wantAuthnRequestsSigned: true });
     tenant.trust({ entityID: spEntityID, acs, signingCert: Certificate });
@@ -671,7 +696,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     assert.equal(claims['cognito:username'], 'Signed_emp-45');
   });
 
-  test('SP-initiated logout (IDPSignout): /logout → the IdP’s LogoutRequest → /saml2/logout → logout_uri; the session is gone', { todo: PENDING }, async () => {
+  test('SP-initiated logout (IDPSignout): /logout → the IdP’s LogoutRequest → /saml2/logout → logout_uri; the session is gone', async () => {
     const handle = await freshPage();
     try {
       const { page } = handle;
@@ -711,7 +736,7 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     }
   });
 
-  test('EncryptedResponses: the IdP encrypts the assertion to ActiveEncryptionCertificate; the sign-in succeeds', { todo: PENDING }, async () => {
+  test('EncryptedResponses: the IdP encrypts the assertion to ActiveEncryptionCertificate; the sign-in succeeds', async () => {
     const tenant = idpServer.tenant('sealed', { encryptAssertions: true });
     await api(server.url, 'CreateIdentityProvider', {
       UserPoolId: poolId,
