@@ -206,11 +206,29 @@ impl Service {
             scopes,
             authorize_url: d("authorize_url"),
             token_url: d("token_url"),
-            attributes_url: d("attributes_url"),
+            attributes_url: d("attributes_url").map(|url| self.attributes_url(provider, url)),
             jwks_uri: d("jwks_uri"),
             issuer: d("oidc_issuer"),
             attributes_method: d("attributes_request_method").unwrap_or_else(|| "GET".into()),
         })
+    }
+
+    /// The provider's attributes URL; with `attributes_url_add_attributes` (Facebook's graph
+    /// `me?fields=`, Google's people API) the mapped attribute names are appended, so that the
+    /// provider returns them.
+    fn attributes_url(&self, provider: &Provider, url: String) -> String {
+        if provider.detail("attributes_url_add_attributes").as_deref() != Some("true") {
+            return url;
+        }
+        let mut fields: Vec<String> = provider.attribute_mapping().into_values().collect();
+        if provider.kind() == IdentityProviderTypeType::Facebook {
+            fields.push("id".into());
+        }
+        fields.sort();
+        fields.dedup();
+        let encoded: Vec<String> =
+            fields.iter().map(|f| url::form_urlencoded::byte_serialize(f.as_bytes()).collect()).collect();
+        format!("{url}{}", encoded.join(","))
     }
 
     /// Sign in with Apple's client secret: a short-lived ES256 token from the team, signed with
