@@ -12,6 +12,6 @@ pub mod ports;
 pub mod service;
 
 pub use cognate_api as api;
-pub use context::RequestContext;
+pub use context::{ApiRequest, RequestContext};
 pub use error::{CognitoError, ErrorKind, Result};
 pub use service::{Service, ServiceConfig};

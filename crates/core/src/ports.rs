@@ -255,6 +255,8 @@ pub struct InvokeMeta {
     pub invocation_id: String,
     /// 1 for the first try, 2 and 3 for retries.
     pub attempt: u32,
+    /// The API request that caused the invocation, when it came from one.
+    pub api_request: Option<crate::context::ApiRequest>,
 }
 
 /// Runs trigger functions. `function` is the value from a pool's `LambdaConfig`: a Lambda ARN

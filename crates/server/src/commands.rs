@@ -327,6 +327,7 @@ pub async fn invoke(args: InvokeArgs) -> Result<bool, String> {
         trigger_source,
         invocation_id: uuid::Uuid::new_v4().to_string(),
         attempt: 1,
+        api_request: None,
     };
     let started = std::time::Instant::now();
     let outcome = invoker.run(&args.name, &event, &meta, false).await;

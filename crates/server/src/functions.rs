@@ -282,6 +282,8 @@ impl FunctionsInvoker {
             is_async,
             duration_ms: millis(duration),
             request_id: outcome.as_ref().ok().map(|i| i.request_id.clone()),
+            api_request_id: meta.api_request.as_ref().map(|r| r.id.clone()),
+            api_operation: meta.api_request.as_ref().map(|r| r.operation.clone()),
             event: event.clone(),
             response: outcome.as_ref().ok().map(|i| i.response.clone()),
             error: outcome.as_ref().err().map(InvocationError::from),

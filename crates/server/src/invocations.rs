@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use cognate_core::ApiRequest;
+
 use crate::wire::AppState;
 
 /// How many invocations the log keeps by default.
@@ -45,7 +47,15 @@ pub struct InvocationRecord {
     #[serde(rename = "async")]
     pub is_async: bool,
     pub duration_ms: f64,
+    /// The function's request id (the Lambda context's `awsRequestId`).
     pub request_id: Option<String>,
+    /// The id of the API request that caused the invocation (its answer's `x-amzn-RequestId`),
+    /// which groups the invocations of one call; None for invocations run by hand.
+    #[serde(default)]
+    pub api_request_id: Option<String>,
+    /// That request's operation: `SignUp`, or the method and path (`POST /oauth2/token`).
+    #[serde(default)]
+    pub api_operation: Option<String>,
     pub event: Value,
     pub response: Option<Value>,
     pub error: Option<InvocationError>,
@@ -277,6 +287,32 @@ pub(crate) async fn list_route(State(state): State<Arc<AppState>>, Query(q): Que
     }
 }
 
+/// Middleware around every route: runs the request as an [`ApiRequest`] (so the invocations it
+/// causes record its id and operation) and answers its id as `x-amzn-RequestId`, unless the
+/// handler set one.
+pub(crate) async fn api_request_scope(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = ApiRequest { id: uuid::Uuid::new_v4().to_string(), operation: operation_of(&req) };
+    let id = api.id.clone();
+    let mut res = api.scope(next.run(req)).await;
+    if !res.headers().contains_key("x-amzn-requestid") {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+            res.headers_mut().insert("x-amzn-requestid", v);
+        }
+    }
+    res
+}
+
+/// `SignUp` for `X-Amz-Target: AWSCognitoIdentityProviderService.SignUp`, else the method and
+/// path (never the query, which can carry codes).
+fn operation_of(req: &axum::extract::Request) -> String {
+    let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok());
+    let name = match target.and_then(|t| t.rsplit('.').next()).filter(|s| !s.is_empty()) {
+        Some(op) => op.to_owned(),
+        None => format!("{} {}", req.method(), req.uri().path()),
+    };
+    name.chars().take(128).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +331,8 @@ mod tests {
             is_async: false,
             duration_ms: 1.0,
             request_id: None,
+            api_request_id: None,
+            api_operation: None,
             event: json!({"request": {"password": "hunter2", "userAttributes": {}}}),
             response: None,
             error: None,

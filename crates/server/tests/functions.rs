@@ -42,7 +42,13 @@ fn arn(name: &str) -> String {
 }
 
 fn meta(pool: &str, source: &str) -> InvokeMeta {
-    InvokeMeta { pool_id: pool.into(), trigger_source: source.parse().ok(), invocation_id: "test".into(), attempt: 1 }
+    InvokeMeta {
+        pool_id: pool.into(),
+        trigger_source: source.parse().ok(),
+        invocation_id: "test".into(),
+        attempt: 1,
+        api_request: None,
+    }
 }
 
 fn settings() -> InvokerSettings {

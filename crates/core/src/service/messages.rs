@@ -335,6 +335,7 @@ impl Service {
                     trigger_source: Some(source),
                     invocation_id: crate::ids::uuid(),
                     attempt: 1,
+                    api_request: crate::context::ApiRequest::current(),
                 };
                 self.invoker.invoke_async(&function, event, meta);
                 Ok(())

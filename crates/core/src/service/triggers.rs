@@ -131,6 +131,7 @@ impl Service {
             trigger_source: Some(source),
             invocation_id: crate::ids::uuid(),
             attempt: 0,
+            api_request: crate::context::ApiRequest::current(),
         };
         let mut outcome = Err(InvokeFailure::Timeout { logs: String::new() });
         while meta.attempt < ATTEMPTS {

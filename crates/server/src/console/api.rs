@@ -116,6 +116,9 @@ pub async fn rerun(_: SameOrigin, State(state): State<Arc<AppState>>, Path(id): 
         trigger_source,
         invocation_id: uuid::Uuid::new_v4().to_string(),
         attempt: 1,
+        // Its own group in the timeline, named for what it is.
+        api_request: cognate_core::ApiRequest::current()
+            .map(|r| cognate_core::ApiRequest { operation: format!("Run again of #{}", record.id), ..r }),
     };
     let outcome = state.invoker.run(&record.function, &record.event, &meta, false).await;
     let cognito = match (&outcome, trigger_source) {

@@ -144,17 +144,8 @@ pub fn router(state: AppState) -> Router {
         .merge(tools)
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::guard))
         .with_state(state)
-        .layer(middleware::map_response(add_request_id))
+        .layer(middleware::from_fn(crate::invocations::api_request_scope))
         .layer(cors)
-}
-
-async fn add_request_id(mut res: Response) -> Response {
-    if !res.headers().contains_key("x-amzn-requestid") {
-        if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-            res.headers_mut().insert("x-amzn-requestid", v);
-        }
-    }
-    res
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {
