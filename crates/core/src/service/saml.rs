@@ -33,8 +33,6 @@ const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 /// The pool's SAML keys (`<pool>\nsigning`, `<pool>\nencryption`).
 const KEYS: &str = "saml-key";
 const KEY_PURPOSE: &str = "saml-key";
-/// Assertions already used (IDs), kept until they expire.
-const USED: &str = "saml-assertion";
 /// Clock skew allowed on the IdP's time conditions.
 const SKEW_S: i64 = 300;
 /// The largest `SAMLResponse` accepted, in base64 characters (Cognito accepts assertions of up to
@@ -159,11 +157,6 @@ const LOGOUT_PURPOSE: &str = "saml-logout-state";
 struct StoredSamlKey {
     sealed_pkcs8: String,
     certificate: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct UsedAssertion {
-    expires_ms: i64,
 }
 
 fn escape(s: &str) -> String {
@@ -547,10 +540,9 @@ impl Service {
             .and_then(|c| c.attribute("NotOnOrAfter"))
             .and_then(parse_instant)
             .map_or(self.now_ms() + 3_600_000, |t| (t + SKEW_S) * 1000);
-        let used_key = format!("{}\n{}\n{id}", provider.pool_id, metadata.entity_id);
-        match self.put_doc(USED, &used_key, &provider.pool_id, &UsedAssertion { expires_ms: expires }, true).await {
-            Err(StoreError::Conflict) => return Err(refused("the assertion was already used.")),
-            other => other?,
+        let used = format!("saml:{}\n{}\n{id}", provider.pool_id, metadata.entity_id);
+        if !self.store.consume_nonce(&used, expires).await? {
+            return Err(refused("the assertion was already used."));
         }
         let session_index =
             child(assertion, SAML, "AuthnStatement").and_then(|s| s.attribute("SessionIndex")).map(str::to_owned);

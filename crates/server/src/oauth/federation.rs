@@ -172,8 +172,10 @@ pub(super) async fn start(
 }
 
 /// Whether the provider is asked for OpenID Connect (then its ID token must echo the nonce).
+/// Sign in with Apple always answers with an ID token, whatever the scopes.
 fn asks_openid(settings: &ProviderSettings) -> bool {
-    settings.scopes.split([' ', ',']).any(|s| s == "openid")
+    settings.provider_type == IdentityProviderTypeType::SignInWithApple
+        || settings.scopes.split([' ', ',']).any(|s| s == "openid")
 }
 
 /// A failed federated sign-in, reported to the app at its redirect URI as Cognito does.
