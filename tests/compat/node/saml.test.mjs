@@ -736,6 +736,40 @@ describe('SAML federation with a samlify IdP, signed in through Chromium', () =>
     }
   });
 
+  test('/saml2/logout refuses a LogoutResponse to another request, a failed one, and a badly signed one', async () => {
+    const request = corp.logoutRequests.at(-1);
+    assert.ok(request, 'the logout test above ran first');
+    const relayState = new URL(request.url).searchParams.get('RelayState');
+    const answered = request.extract.request.id;
+    const logoutResponse = (inResponseTo, status, signature = '') =>
+      `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_forged-${randomBytes(4).toString('hex')}" ` +
+      `Version="2.0" IssueInstant="${new Date().toISOString()}" InResponseTo="${inResponseTo}">${signature}` +
+      `<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:${status}"/></samlp:Status></samlp:LogoutResponse>`;
+    const post = (xml) =>
+      fetch(`${server.url}/saml2/logout`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ SAMLResponse: Buffer.from(xml).toString('base64'), RelayState: relayState }),
+      });
+    const junkSignature =
+      '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>' +
+      '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>' +
+      '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>' +
+      '<ds:Reference URI="#_x"><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo>' +
+      '<ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature>';
+    for (const [what, xml] of [
+      ['another request', logoutResponse('_not-ours', 'Success')],
+      ['a failed logout', logoutResponse(answered, 'Requester')],
+      ['a bad signature', logoutResponse(answered, 'Success', junkSignature)],
+      ['not a LogoutResponse', '<nothing/>'],
+    ]) {
+      const res = await post(xml);
+      assert.equal(res.status, 302, what);
+      assert.match(res.headers.get('location'), /^\/error\?/, `${what}: ${res.headers.get('location')}`);
+    }
+  });
+
   test('EncryptedResponses: the IdP encrypts the assertion to ActiveEncryptionCertificate; the sign-in succeeds', async () => {
     const tenant = idpServer.tenant('sealed', { encryptAssertions: true });
     await api(server.url, 'CreateIdentityProvider', {

@@ -11,6 +11,7 @@ mod domains;
 mod federation;
 mod groups;
 mod identity_providers;
+mod import_jobs;
 mod keys;
 mod kms;
 mod lifecycle;
@@ -41,6 +42,7 @@ use cognate_crypto::seal::MasterKey;
 use crate::ports::{Clock, Invoker, NoFunctions, NoTransports, Sender, Store};
 
 pub use federation::{FederatedClaims, FederationReturn, FederationStart, ProviderSettings};
+pub use import_jobs::{ImportCursor, ImportStep, ImportUpload, UploadError, IMPORT_LEASE_MS, MAX_IMPORT_CSV_BYTES};
 pub use kms::{KmsError, KmsResult};
 pub use oauth::{
     Authorization, AuthorizeError, AuthorizeParams, HostedSession, HostedStep, LogoutParams, LogoutTarget, OAuthError,
@@ -49,8 +51,8 @@ pub use oauth::{
 pub use paging::Page;
 pub use pools::ApplyOutcome;
 pub use saml::{
-    parse_metadata as parse_saml_metadata, sp_entity_id, SamlAssertion, SamlLogin, SamlMetadata, SamlProvider,
-    MAX_RESPONSE_CHARS as MAX_SAML_RESPONSE_CHARS,
+    parse_metadata as parse_saml_metadata, sp_entity_id, LogoutAnswer as SamlLogoutAnswer, SamlAssertion, SamlLogin,
+    SamlLogout, SamlMetadata, SamlProvider, MAX_RESPONSE_CHARS as MAX_SAML_RESPONSE_CHARS,
 };
 pub use triggers::{sample_event, sdk_version, trigger_error, trigger_function, CallerContext, NO_CLIENT};
 

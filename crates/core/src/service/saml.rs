@@ -143,9 +143,28 @@ impl SamlProvider {
     }
 }
 
+/// A logout of ours the IdP answers.
+pub struct SamlLogout {
+    pub provider: SamlProvider,
+    pub request_id: String,
+    /// Where the browser goes afterwards.
+    pub target: String,
+}
+
+/// The IdP's `SAMLResponse` to a LogoutRequest, as it came.
+pub struct LogoutAnswer<'a> {
+    pub message: &'a str,
+    /// The HTTP-Redirect binding (deflated), else HTTP-POST.
+    pub redirect: bool,
+    /// The Redirect binding's signature: `SigAlg`, `Signature`, and the query text it signs
+    /// (`SAMLResponse=…&RelayState=…&SigAlg=…` as received).
+    pub query_signature: Option<(&'a str, &'a str, String)>,
+}
+
 /// Where the browser goes after the IdP signed it out, sealed into the logout's RelayState.
 #[derive(Serialize, Deserialize)]
 struct LogoutState {
+    provider: String,
     target: String,
     request_id: String,
     expires_ms: i64,
@@ -255,24 +274,85 @@ impl Service {
     }
 
     /// The RelayState of a LogoutRequest: where to go once the IdP answers.
-    pub fn seal_logout_state(&self, pool_id: &str, target: &str, request_id: &str) -> Result<String> {
+    pub fn seal_logout_state(&self, provider: &SamlProvider, target: &str, request_id: &str) -> Result<String> {
         let state = LogoutState {
+            provider: provider.name.clone(),
             target: target.to_owned(),
             request_id: request_id.to_owned(),
             expires_ms: self.now_ms() + 15 * 60_000,
         };
         let plain = serde_json::to_vec(&state).map_err(CognitoError::internal)?;
+        let pool_id = &provider.pool_id;
         let sealed = self.master().seal(LOGOUT_PURPOSE, pool_id.as_bytes(), &plain).map_err(CognitoError::internal)?;
         Ok(format!("{pool_id}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed)))
     }
 
-    /// Where to go after the IdP's LogoutResponse, if its RelayState is genuine and fresh.
-    pub fn open_logout_state(&self, relay_state: &str) -> Option<String> {
+    /// The logout a RelayState of ours stands for, if it is genuine and fresh: the provider it
+    /// went to and the request it sent.
+    pub async fn open_logout_state(&self, relay_state: &str) -> Option<SamlLogout> {
         let (pool_id, sealed) = relay_state.split_once('.')?;
         let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sealed).ok()?;
         let plain = self.master().open(LOGOUT_PURPOSE, pool_id.as_bytes(), &sealed).ok()?;
         let state: LogoutState = serde_json::from_slice(&plain).ok()?;
-        (state.expires_ms > self.now_ms()).then_some(state.target)
+        if state.expires_ms <= self.now_ms() {
+            return None;
+        }
+        let provider = self.saml_provider(pool_id, &state.provider).await.ok()??;
+        Some(SamlLogout { provider, request_id: state.request_id, target: state.target })
+    }
+
+    /// Checks the IdP's LogoutResponse to a logout of ours: a response to that very request,
+    /// from the provider, successful, and — when signed (an enveloped signature in the POST
+    /// binding, `Signature` over the query in the Redirect binding) — signed by a certificate
+    /// of its metadata.
+    pub fn saml_logout_response(
+        &self,
+        logout: &SamlLogout,
+        metadata: &SamlMetadata,
+        response: &LogoutAnswer<'_>,
+    ) -> std::result::Result<(), &'static str> {
+        let compact: String = response.message.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let bytes = B64.decode(compact).map_err(|_| "the LogoutResponse is not base64")?;
+        let bytes = if response.redirect {
+            use std::io::Read;
+            let mut xml = Vec::new();
+            flate2::read::DeflateDecoder::new(&bytes[..])
+                .take(MAX_RESPONSE_CHARS as u64)
+                .read_to_end(&mut xml)
+                .map_err(|_| "the LogoutResponse is not deflated")?;
+            xml
+        } else {
+            bytes
+        };
+        let xml = String::from_utf8(bytes).map_err(|_| "the LogoutResponse is not UTF-8")?;
+        let doc = xmldsig::parse(&xml).map_err(|_| "the LogoutResponse is not well-formed XML")?;
+        let root = doc.root_element();
+        if !xmldsig::is(root, SAMLP, "LogoutResponse") {
+            return Err("the message is not a LogoutResponse");
+        }
+        if root.attribute("InResponseTo") != Some(logout.request_id.as_str()) {
+            return Err("the LogoutResponse does not answer this logout");
+        }
+        if child(root, SAML, "Issuer").is_some_and(|i| xmldsig::text(i) != metadata.entity_id) {
+            return Err("the LogoutResponse is from another identity provider");
+        }
+        let keys: Vec<CertificateKey> =
+            metadata.certificates.iter().filter_map(|c| CertificateKey::from_base64(c).ok()).collect();
+        if xmldsig::has_signature(root) {
+            xmldsig::verify_enveloped(&xml, &doc, root, &keys)
+                .map_err(|_| "the LogoutResponse's signature is invalid")?;
+        }
+        if let Some((sig_alg, signature, signed)) = &response.query_signature {
+            let signature = B64.decode(signature).map_err(|_| "the LogoutResponse's signature is not base64")?;
+            xmldsig::verify_detached(sig_alg, signed.as_bytes(), &signature, &keys)
+                .map_err(|_| "the LogoutResponse's signature is invalid")?;
+        }
+        let status =
+            child(root, SAMLP, "Status").and_then(|s| child(s, SAMLP, "StatusCode")).and_then(|c| c.attribute("Value"));
+        if status != Some(SUCCESS) {
+            return Err("the identity provider did not sign the user out");
+        }
+        Ok(())
     }
 
     /// The HTTP-Redirect URL of a SAML message (`SAMLRequest` with `RelayState`), signed when

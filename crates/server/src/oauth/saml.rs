@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use cognate_core::service::{
-    parse_saml_metadata, Authorization, AuthorizeParams, FederatedClaims, SamlLogin, SamlMetadata, SamlProvider,
-    MAX_SAML_RESPONSE_CHARS,
+    parse_saml_metadata, Authorization, AuthorizeParams, FederatedClaims, SamlLogin, SamlLogoutAnswer, SamlMetadata,
+    SamlProvider, MAX_SAML_RESPONSE_CHARS,
 };
 
 use super::federation::{finish, http, read_body, to_app, to_app_with, url_on_this_host, BROWSER_COOKIE};
@@ -189,7 +189,7 @@ pub(super) async fn sign_out(state: &AppState, pool_id: &str, login: &SamlLogin,
     let provider = state.service.saml_provider(pool_id, &login.provider).await.ok().flatten()?;
     let metadata = metadata(&provider).await.ok()?;
     let id = request_id(&uuid::Uuid::new_v4().simple().to_string());
-    let relay = state.service.seal_logout_state(pool_id, target, &id).ok()?;
+    let relay = state.service.seal_logout_state(&provider, target, &id).ok()?;
     match state.service.saml_sign_out_redirect(&provider, &metadata, login, &id, &relay).await {
         Ok(Some(location)) => Some(redirect(&location)),
         Ok(None) => None,
@@ -201,27 +201,64 @@ pub(super) async fn sign_out(state: &AppState, pool_id: &str, login: &SamlLogin,
 }
 
 #[derive(serde::Deserialize)]
-pub(super) struct LogoutAnswer {
+pub(super) struct LogoutForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
     #[serde(rename = "RelayState")]
     relay_state: Option<String>,
+    #[serde(rename = "SigAlg")]
+    sig_alg: Option<String>,
+    #[serde(rename = "Signature")]
+    signature: Option<String>,
 }
 
-/// `/saml2/logout` (GET or POST): the IdP signed the person out; on to where `/logout` was
-/// asked to go.
-pub(super) async fn logout_response(State(state): State<Arc<AppState>>, answer: LogoutAnswer) -> Response {
-    match answer.relay_state.as_deref().and_then(|r| state.service.open_logout_state(r)) {
-        Some(target) => redirect(&target),
-        None => error_redirect("invalid_request", None),
+/// `/saml2/logout`: the IdP's answer to our LogoutRequest. Once it is checked, on to where
+/// `/logout` was asked to go.
+async fn logout_response(state: &AppState, form: LogoutForm, redirect_binding: bool, raw_query: &str) -> Response {
+    let logout = match form.relay_state.as_deref() {
+        Some(relay) => state.service.open_logout_state(relay).await,
+        None => None,
+    };
+    let Some(logout) = logout else {
+        return error_redirect("invalid_request", None);
+    };
+    let Some(message) = form.saml_response.as_deref().filter(|m| m.len() <= MAX_SAML_RESPONSE_CHARS) else {
+        return error_redirect("invalid_request", None);
+    };
+    // The Redirect binding signs the query's own text: SAMLResponse, RelayState, SigAlg.
+    let signed_query = || {
+        ["SAMLResponse", "RelayState", "SigAlg"]
+            .iter()
+            .filter_map(|name| raw_query.split('&').find(|p| p.split('=').next() == Some(*name)))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let query_signature = match (redirect_binding, form.sig_alg.as_deref(), form.signature.as_deref()) {
+        (true, Some(alg), Some(sig)) => Some((alg, sig, signed_query())),
+        _ => None,
+    };
+    let answer = SamlLogoutAnswer { message, redirect: redirect_binding, query_signature };
+    let checked = match metadata(&logout.provider).await {
+        Ok(metadata) => state.service.saml_logout_response(&logout, &metadata, &answer).map_err(str::to_owned),
+        Err(message) => Err(message),
+    };
+    match checked {
+        Ok(()) => redirect(&logout.target),
+        Err(reason) => {
+            tracing::warn!(provider = %logout.provider.name, "SAML logout response refused: {reason}");
+            error_redirect("invalid_request", None)
+        }
     }
 }
 
 pub(super) async fn logout_get(
-    state: State<Arc<AppState>>,
-    axum::extract::Query(answer): axum::extract::Query<LogoutAnswer>,
+    State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
+    axum::extract::Query(form): axum::extract::Query<LogoutForm>,
 ) -> Response {
-    logout_response(state, answer).await
+    logout_response(&state, form, true, uri.query().unwrap_or_default()).await
 }
 
-pub(super) async fn logout_post(state: State<Arc<AppState>>, Form(answer): Form<LogoutAnswer>) -> Response {
-    logout_response(state, answer).await
+pub(super) async fn logout_post(State(state): State<Arc<AppState>>, Form(form): Form<LogoutForm>) -> Response {
+    logout_response(&state, form, false, "").await
 }
