@@ -154,12 +154,19 @@ impl FunctionsInvoker {
         }
     }
 
-    /// Resolution in full: a declared function, then a deployed one, then `[lambda] endpoint`.
+    /// Resolution in full: a declared function, then a deployed one (the version or alias an
+    /// ARN's qualifier names: `…:function:NAME:3`, `…:function:NAME:live`), then `[lambda]
+    /// endpoint`.
     pub async fn resolve_any(&self, function: &str) -> Result<FunctionSpec, InvokeFailure> {
         if let Some(r) = parse_function_ref(function) {
-            if !self.inner.functions.contains_key(r.name) {
-                if let Some(spec) = self.deployed_spec(r.name).await? {
-                    return Ok(spec);
+            if let (false, Some(deployed)) = (self.inner.functions.contains_key(r.name), self.inner.deployed.get()) {
+                let found = crate::lambda_api::versions::qualified(deployed.store.as_ref(), r.name, r.qualifier)
+                    .await
+                    .map_err(|e| InvokeFailure::unavailable(LambdaErrorCode::Service, e.to_string()))?;
+                if let Some((stored, _)) = found {
+                    if let Some(spec) = self.deployed_spec(&stored).await? {
+                        return Ok(spec);
+                    }
                 }
             }
         }

@@ -233,13 +233,24 @@ pub(super) async fn list_functions(State(state): State<Arc<AppState>>, Query(q):
             let after = q.marker.as_deref();
             // Declared and deployed functions in one list, by name; a declared name hides a
             // deployed function of the same name (the declaration is what runs).
-            let mut found: Vec<(String, Value)> = store(&state)?
-                .list_functions(after, limit + 1)
-                .await?
-                .iter()
-                .filter(|f| declared(&state, &f.name).is_none())
-                .map(|f| (f.name.clone(), configuration(f)))
-                .collect();
+            // Versions and aliases are stored beside the functions; pages skip them.
+            let store = store(&state)?;
+            let mut found: Vec<(String, Value)> = Vec::new();
+            let mut cursor = after.map(str::to_owned);
+            loop {
+                let batch = store.list_functions(cursor.as_deref(), limit + 1).await?;
+                let full = batch.len() > limit;
+                cursor = batch.last().map(|f| f.name.clone());
+                found.extend(
+                    batch
+                        .iter()
+                        .filter(|f| !super::versions::is_qualified(&f.name) && declared(&state, &f.name).is_none())
+                        .map(|f| (f.name.clone(), configuration(f))),
+                );
+                if !full || found.len() > limit {
+                    break;
+                }
+            }
             found.extend(
                 state
                     .invoker
@@ -304,9 +315,11 @@ pub(super) async fn delete_function(State(state): State<Arc<AppState>>, Path(nam
         async {
             let name = name_of(&name)?;
             check_writable(&state, &name)?;
-            if !store(&state)?.delete_function(&name).await? {
+            let store = store(&state)?;
+            if !store.delete_function(&name).await? {
                 return Err(not_found(&state, &name));
             }
+            super::versions::delete_all(store.as_ref(), &name).await?;
             state.invoker.retire_deployed(&name).await;
             Ok(StatusCode::NO_CONTENT.into_response())
         }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -15,21 +15,36 @@ use crate::wire::AppState;
 
 const MAX_INVOKE_PAYLOAD: usize = 6 * 1024 * 1024;
 
+#[derive(serde::Deserialize)]
+pub(super) struct InvokeQuery {
+    #[serde(rename = "Qualifier")]
+    qualifier: Option<String>,
+}
+
 pub(super) async fn invoke(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
+    Query(q): Query<InvokeQuery>,
     headers: HeaderMap,
     req: Request,
 ) -> Response {
-    respond(run_invoke(&state, &name, &headers, req).await)
+    respond(run_invoke(&state, &name, q.qualifier.as_deref(), &headers, req).await)
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn run_invoke(state: &AppState, name: &str, headers: &HeaderMap, req: Request) -> Result<Response> {
-    let name = name_of(name)?;
+async fn run_invoke(
+    state: &AppState,
+    param: &str,
+    qualifier: Option<&str>,
+    headers: &HeaderMap,
+    req: Request,
+) -> Result<Response> {
+    let name = name_of(param)?;
+    // `?Qualifier=` or `name:qualifier`: a version or an alias of a deployed function.
+    let qualifier = qualifier.or_else(|| crate::arn::parse_function_name(param).and_then(|r| r.qualifier));
     let invocation_type = header_str(headers, "x-amz-invocation-type").unwrap_or("RequestResponse").to_owned();
     if !matches!(invocation_type.as_str(), "RequestResponse" | "Event" | "DryRun") {
         return Err(LambdaError::invalid(format!(
@@ -52,15 +67,25 @@ async fn run_invoke(state: &AppState, name: &str, headers: &HeaderMap, req: Requ
     };
     // Existence first, as Lambda: an unknown function is a 404 whatever the invocation type.
     let declared = declared(state, &name).cloned();
+    let (stored, version) = match (&declared, qualifier.filter(|q| *q != "$LATEST")) {
+        (None, Some(q)) => {
+            let found = super::versions::qualified(super::store(state)?.as_ref(), &name, Some(q)).await?;
+            found.ok_or_else(|| {
+                LambdaError::not_found(format!("Function not found: {}:{q}", super::function_arn(state, &name)))
+            })?
+        }
+        _ => (name.clone(), "$LATEST".to_owned()),
+    };
+    let executed = HeaderValue::from_str(&version).unwrap_or(HeaderValue::from_static("$LATEST"));
     if invocation_type == "DryRun" {
         if declared.is_none() {
-            load(state, &name, false).await?;
+            load(state, &stored, false).await?;
         }
-        return Ok((StatusCode::NO_CONTENT, [("x-amz-executed-version", "$LATEST")]).into_response());
+        return Ok((StatusCode::NO_CONTENT, [("x-amz-executed-version", executed)]).into_response());
     }
     let prepared = match declared {
         Some(spec) => Ok(spec),
-        None => match state.invoker.deployed_spec(&name).await {
+        None => match state.invoker.deployed_spec(&stored).await {
             Ok(Some(spec)) => Ok(spec),
             Ok(None) => return Err(not_found(state, &name)),
             Err(e) => Err(e),
@@ -73,7 +98,7 @@ async fn run_invoke(state: &AppState, name: &str, headers: &HeaderMap, req: Requ
                 let _ = invoker.runtimes().invoke(&spec, &event).await;
             }
         });
-        return Ok((StatusCode::ACCEPTED, [("x-amz-executed-version", "$LATEST")]).into_response());
+        return Ok((StatusCode::ACCEPTED, [("x-amz-executed-version", executed)]).into_response());
     }
     let spec = match prepared {
         Ok(spec) => spec,
@@ -85,7 +110,7 @@ async fn run_invoke(state: &AppState, name: &str, headers: &HeaderMap, req: Requ
         Ok(inv) => {
             let mut res = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], inv.response.to_string())
                 .into_response();
-            res.headers_mut().insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
+            res.headers_mut().insert("x-amz-executed-version", executed.clone());
             if let Ok(v) = HeaderValue::from_str(&inv.request_id) {
                 res.headers_mut().insert("x-amzn-requestid", v);
             }

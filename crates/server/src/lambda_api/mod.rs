@@ -21,6 +21,7 @@ use crate::wire::AppState;
 mod functions;
 mod invoke;
 mod policy;
+pub(crate) mod versions;
 
 const PREFIX: &str = "/2015-03-31/functions";
 
@@ -43,6 +44,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(&format!("{PREFIX}/{{name}}/invocations"), post(invoke::invoke))
         .route(&format!("{PREFIX}/{{name}}/policy"), post(policy::add_permission).get(policy::get_policy))
         .route(&format!("{PREFIX}/{{name}}/policy/{{sid}}"), delete(policy::remove_permission))
+        .route(&format!("{PREFIX}/{{name}}/versions"), post(versions::publish_version).get(versions::list_versions))
+        .route(&format!("{PREFIX}/{{name}}/aliases"), post(versions::create_alias).get(versions::list_aliases))
+        .route(
+            &format!("{PREFIX}/{{name}}/aliases/{{alias}}"),
+            get(versions::get_alias).put(versions::update_alias).delete(versions::delete_alias),
+        )
 }
 
 // --- errors -----------------------------------------------------------------------------------
@@ -171,10 +178,11 @@ fn now_ms(state: &AppState) -> i64 {
     state.invoker.clock().now_millis()
 }
 
-/// The FunctionConfiguration the API answers with (the stored document minus private keys).
+/// The FunctionConfiguration the API answers with (the stored document minus cognate's private
+/// keys, the resource policy's among them).
 fn configuration(f: &StoredFunction) -> Value {
     let mut doc = f.config.clone();
-    doc.remove(POLICY_KEY);
+    doc.retain(|k, _| !k.starts_with("_cognate"));
     Value::Object(doc)
 }
 
