@@ -92,7 +92,7 @@ impl Service {
             return Err(not_enabled());
         }
         let user = self.admin_user(&pool, &req.username).await?;
-        let page = Page::new(req.max_results, 10, req.next_token.as_deref());
+        let page = Page::checked(req.max_results, 10, req.next_token.as_deref())?;
         let mut objects =
             self.store.list_objects(&kind(&user), &pool.id, page.after.as_deref(), page.fetch_limit()).await?;
         let next_token = page.finish(&mut objects, |o| o.key.clone());

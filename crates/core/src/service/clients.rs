@@ -205,7 +205,7 @@ impl Service {
     ) -> Result<ListUserPoolClientsResponse> {
         let pool_id = req.user_pool_id.as_str();
         self.pool(pool_id).await?;
-        let page = Page::new(req.max_results, 60, req.next_token.as_deref());
+        let page = Page::checked(req.max_results, 60, req.next_token.as_deref())?;
         let mut clients = self.store.list_clients(pool_id, page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut clients, |c| c.client_id.clone());
         let items = clients

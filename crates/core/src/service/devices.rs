@@ -451,7 +451,7 @@ impl Service {
                 "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value less than or equal to {MAX_PAGE}"
             )));
         }
-        let page = Page::new(limit.filter(|l| *l > 0), DEFAULT_PAGE, token);
+        let page = Page::checked(limit.filter(|l| *l > 0), DEFAULT_PAGE, token)?;
         let mut objects =
             self.store.list_objects(&kind(user), &pool.id, page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut objects, |o| o.key.clone());

@@ -349,7 +349,7 @@ impl Service {
         req: ListResourceServersRequest,
     ) -> Result<ListResourceServersResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
-        let page = Page::new(req.max_results, 50, req.next_token.as_deref());
+        let page = Page::checked(req.max_results, 50, req.next_token.as_deref())?;
         let after = page.after.as_deref().map(|a| scoped(&pool.id, a));
         let mut objects =
             self.store.list_objects(RESOURCE_SERVER, &pool.id, after.as_deref(), page.fetch_limit()).await?;

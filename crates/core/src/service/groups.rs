@@ -90,7 +90,7 @@ impl Service {
 
     pub async fn list_groups(&self, _ctx: &RequestContext, req: ListGroupsRequest) -> Result<ListGroupsResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
-        let page = Page::new(req.limit, 60, req.next_token.as_deref());
+        let page = Page::checked(req.limit, 60, req.next_token.as_deref())?;
         let mut groups = self.store.list_groups(&pool.id, page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut groups, |g| g.name.clone());
         Ok(ListGroupsResponse { groups: Some(groups.iter().map(group_type).collect()), next_token: next })
@@ -127,7 +127,7 @@ impl Service {
     ) -> Result<AdminListGroupsForUserResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
         let user = self.admin_user(&pool, &req.username).await?;
-        let page = Page::new(req.limit, 60, req.next_token.as_deref());
+        let page = Page::checked(req.limit, 60, req.next_token.as_deref())?;
         let mut groups =
             self.store.groups_of_user(&pool.id, &user.username, page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut groups, |g| g.name.clone());
@@ -141,7 +141,7 @@ impl Service {
     ) -> Result<ListUsersInGroupResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
         let g = self.group(&pool.id, &req.group_name).await?;
-        let page = Page::new(req.limit, 60, req.next_token.as_deref());
+        let page = Page::checked(req.limit, 60, req.next_token.as_deref())?;
         let mut users = self.store.users_in_group(&pool.id, &g.name, page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut users, |u| u.username.clone());
         Ok(ListUsersInGroupResponse {

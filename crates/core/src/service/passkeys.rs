@@ -306,7 +306,7 @@ impl Service {
         req: ListWebAuthnCredentialsRequest,
     ) -> Result<ListWebAuthnCredentialsResponse> {
         let caller = self.token_caller(ctx, &req.access_token).await?;
-        let page = Page::new(req.max_results.filter(|m| *m > 0), MAX_PASSKEYS, req.next_token.as_deref());
+        let page = Page::checked(req.max_results.filter(|m| *m > 0), MAX_PASSKEYS, req.next_token.as_deref())?;
         let mut objects = self
             .store
             .list_objects(&kind(&caller.user), &caller.pool.id, page.after.as_deref(), page.fetch_limit())

@@ -386,7 +386,7 @@ mod terms {
 
         pub async fn list_terms(&self, _ctx: &RequestContext, req: ListTermsRequest) -> Result<ListTermsResponse> {
             let pool = self.pool(&req.user_pool_id).await?;
-            let page = Page::new(req.max_results, 10, req.next_token.as_deref());
+            let page = Page::checked(req.max_results, 10, req.next_token.as_deref())?;
             let after = page.after.as_deref().map(|id| key(&pool.id, id));
             let mut objects = self.store.list_objects(TERMS, &pool.id, after.as_deref(), page.fetch_limit()).await?;
             let next_token =

@@ -247,7 +247,7 @@ impl Service {
         _ctx: &RequestContext,
         req: ListUserPoolsRequest,
     ) -> Result<ListUserPoolsResponse> {
-        let page = Page::new(Some(req.max_results), 60, req.next_token.as_deref());
+        let page = Page::checked(Some(req.max_results), 60, req.next_token.as_deref())?;
         let mut pools = self.store.list_pools(page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut pools, |p| p.id.clone());
         let items = pools
