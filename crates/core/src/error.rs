@@ -30,6 +30,8 @@ pub enum ErrorKind {
     RefreshTokenReuse,
     ResourceNotFound,
     UnexpectedLambda,
+    /// RevokeToken's refusal of a request it cannot authorise.
+    Unauthorized,
     UnsupportedOperation,
     UnsupportedUserState,
     UserLambdaValidation,
@@ -76,6 +78,7 @@ impl ErrorKind {
             RefreshTokenReuse => "RefreshTokenReuseException",
             ResourceNotFound => "ResourceNotFoundException",
             UnexpectedLambda => "UnexpectedLambdaException",
+            Unauthorized => "UnauthorizedException",
             UnsupportedOperation => "UnsupportedOperationException",
             UnsupportedUserState => "UnsupportedUserStateException",
             UserLambdaValidation => "UserLambdaValidationException",

@@ -391,7 +391,7 @@ async fn unknown_users_invalid_answers_and_disallowed_clients() {
                     .unwrap_err();
             assert_eq!(
                 err_of(&e),
-                ("InvalidParameterException".into(), "CUSTOM_AUTH flow not enabled for this client".into())
+                ("InvalidParameterException".into(), "CUSTOM_AUTH is not enabled for the client.".into())
             );
         }
         // A pool without the triggers.

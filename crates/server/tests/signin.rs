@@ -390,7 +390,7 @@ async fn get_tokens_from_refresh_token_with_and_without_rotation() {
             .client_id
             .unwrap();
         let e = c.get_tokens_from_refresh_token().client_id(&other).refresh_token(&r1).send().await.unwrap_err();
-        assert_eq!(err_of(&e), ("NotAuthorizedException".into(), "Invalid Refresh Token".into()));
+        assert_eq!(err_of(&e), ("NotAuthorizedException".into(), "Refresh Token has different Client".into()));
 
         // Rotation: every refresh hands out a new refresh token.
         let signed = sign_in(&c, &other, "ana", PW, None).await.unwrap();

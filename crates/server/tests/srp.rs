@@ -230,7 +230,7 @@ async fn srp_unknown_users_and_new_password() {
             .await;
         assert_eq!(
             challenge(&c, &srp_off, "ana", &srp).await.unwrap_err(),
-            ("InvalidParameterException".into(), "USER_SRP_AUTH flow not enabled for this client".into())
+            ("InvalidParameterException".into(), "USER_SRP_AUTH is not enabled for the client.".into())
         );
     }
 }

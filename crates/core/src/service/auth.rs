@@ -44,6 +44,19 @@ pub(crate) fn check_client_secret(client: &AppClient, given: Option<&str>) -> Re
     Err(CognitoError::not_authorized(format!("Unable to verify secret hash for client {}", client.client_id)))
 }
 
+/// Cognito's refusal of a flow the client does not enable; each flow has its own wording.
+/// (REFRESH_TOKEN_AUTH's and USER_AUTH's follow USER_PASSWORD_AUTH's pattern.)
+fn flow_not_enabled(flow: AuthFlow) -> CognitoError {
+    CognitoError::invalid_parameter(match flow {
+        AuthFlow::UserSrp => "USER_SRP_AUTH is not enabled for the client.",
+        AuthFlow::CustomAuth => "CUSTOM_AUTH is not enabled for the client.",
+        AuthFlow::AdminUserPassword => "Auth flow not enabled for this client",
+        AuthFlow::UserPassword => "USER_PASSWORD_AUTH flow not enabled for this client",
+        AuthFlow::RefreshToken => "REFRESH_TOKEN_AUTH flow not enabled for this client",
+        AuthFlow::UserAuth => "USER_AUTH flow not enabled for this client",
+    })
+}
+
 pub(crate) fn missing(parameter: &str) -> CognitoError {
     CognitoError::invalid_parameter(format!("Missing required parameter {parameter}"))
 }
@@ -269,22 +282,25 @@ impl Service {
         // InitiateAuth's ClientMetadata reaches pre authentication and user migration only, as
         // their validationData.
         let validation = input.client_metadata.clone();
-        let flow_name = input.auth_flow.as_str();
         let p = |k: &str| input.parameters.get(k).map(String::as_str);
         let flow = match (input.auth_flow, admin) {
-            (AuthFlowType::UserPasswordAuth, _) => AuthFlow::UserPassword,
+            (AuthFlowType::UserPasswordAuth, false) => AuthFlow::UserPassword,
+            (AuthFlowType::UserPasswordAuth, true) => {
+                return Err(CognitoError::invalid_parameter("Initiate Auth method not supported"))
+            }
             (AuthFlowType::AdminUserPasswordAuth | AuthFlowType::AdminNoSrpAuth, true) => AuthFlow::AdminUserPassword,
             (AuthFlowType::RefreshTokenAuth | AuthFlowType::RefreshToken, _) => AuthFlow::RefreshToken,
             (AuthFlowType::UserSrpAuth, _) => AuthFlow::UserSrp,
             (AuthFlowType::CustomAuth, _) => AuthFlow::CustomAuth,
             (AuthFlowType::UserAuth, _) => AuthFlow::UserAuth,
+            // The admin flows belong to AdminInitiateAuth, USER_PASSWORD_AUTH to InitiateAuth.
             (AuthFlowType::AdminUserPasswordAuth | AuthFlowType::AdminNoSrpAuth, false) => {
-                return Err(CognitoError::invalid_parameter(format!("Initiate Auth method not supported: {flow_name}")))
+                return Err(CognitoError::invalid_parameter("Initiate Auth method not supported"))
             }
         };
         let hosted = input.source == TriggerSource::TokenGenerationHostedAuth;
         if !hosted && !client.allows(flow) {
-            return Err(CognitoError::invalid_parameter(format!("{flow_name} flow not enabled for this client")));
+            return Err(flow_not_enabled(flow));
         }
         // Admin flows and the hosted page take no part in device tracking.
         let device = if admin || hosted { DeviceUse::Off } else { DeviceUse::Presented(p("DEVICE_KEY")) };
@@ -808,6 +824,11 @@ impl Service {
             Ok(session) => {
                 self.store.revoke_refresh(&session.origin_jti).await?;
                 Ok(RevokeTokenResponse::default())
+            }
+            // Another client may not revoke the token (RFC 7009: the token must have been
+            // issued to the client making the request).
+            Err(e) if e == super::tokens::different_client() => {
+                Err(CognitoError::new(ErrorKind::Unauthorized, "The refresh token was not issued to this app client."))
             }
             // Revoking an unknown or already revoked token succeeds, as RFC 7009 asks.
             Err(e) if e.kind == ErrorKind::NotAuthorized => Ok(RevokeTokenResponse::default()),

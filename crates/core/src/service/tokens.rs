@@ -66,6 +66,11 @@ impl<'a> TokenContext<'a> {
     }
 }
 
+/// A refresh token presented by an app client of its pool other than the one it was issued to.
+pub(crate) fn different_client() -> CognitoError {
+    CognitoError::not_authorized("Refresh Token has different Client")
+}
+
 /// Refresh tokens are rejected once rotated out and past the grace period.
 fn reused() -> CognitoError {
     CognitoError::new(crate::ErrorKind::RefreshTokenReuse, "Refresh token has been used already.")
@@ -221,8 +226,11 @@ impl Service {
     pub(crate) async fn refresh_session(&self, token: &str, client: &AppClient) -> Result<RefreshSession> {
         let invalid = || CognitoError::not_authorized("Invalid Refresh Token");
         let session = self.store.get_refresh(&self.refresh_hash(token)).await?.ok_or_else(invalid)?;
-        if session.client_id != client.client_id || session.pool_id != client.pool_id {
+        if session.pool_id != client.pool_id {
             return Err(invalid());
+        }
+        if session.client_id != client.client_id {
+            return Err(different_client());
         }
         if session.revoked {
             return Err(CognitoError::not_authorized("Refresh Token has been revoked"));
@@ -370,7 +378,7 @@ fn readable_claims(user: &User, client: &AppClient) -> Vec<(String, Value)> {
         .filter(|(n, _)| allowed.as_ref().is_none_or(|l| l.iter().any(|a| a == n)))
         .map(|(n, v)| {
             let value = if n.ends_with("_verified") {
-                json!(v == "true")
+                json!(v.eq_ignore_ascii_case("true"))
             } else if n == "identities" {
                 // Kept as JSON text among the attributes; a claim of its own in the ID token.
                 serde_json::from_str(v).unwrap_or_else(|_| json!(v))
