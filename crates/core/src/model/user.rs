@@ -141,7 +141,8 @@ impl User {
     }
 
     pub fn is_verified(&self, attr: &str) -> bool {
-        self.attribute(&format!("{attr}_verified")) == Some("true")
+        // Cognito takes boolean attributes in any case (`True`, `TRUE`).
+        self.attribute(&format!("{attr}_verified")).is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 }
 

@@ -107,7 +107,8 @@ fn check_value(name: &str, value: &str, schema: &crate::model::Doc) -> Result<()
                 return Err(schema_error(name, "Number must be less than or equal to the maximum value."));
             }
         }
-        Some("Boolean") if value != "true" && value != "false" => {
+        // Booleans in any case, as Cognito takes them (`True`, `FALSE`).
+        Some("Boolean") if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") => {
             return Err(schema_error(name, "Boolean must be 'true' or 'false'."));
         }
         _ => {

@@ -285,7 +285,7 @@ impl Service {
             Err(e) if e.kind == ErrorKind::CodeMismatch && factor != Factor::SoftwareToken => {
                 return Err(invalid_code())
             }
-            Err(e) if e.kind == ErrorKind::ExpiredCode => {
+            Err(e) if e.kind == ErrorKind::ExpiredCode && factor != Factor::SoftwareToken => {
                 return Err(CognitoError::not_authorized("Invalid session for the user, session is expired."))
             }
             Err(e) if e.kind == ErrorKind::LimitExceeded => return Err(invalid_session()),
@@ -403,6 +403,11 @@ impl Service {
             .update_user_with(user, false, |u| {
                 u.settings.remove(PENDING_TOKEN);
                 u.settings.insert(TOKEN.into(), json!({ "secret": pending, "lastStep": step }));
+                // Verified during an MFA_SETUP sign-in, the app is the user's factor from now
+                // on, whether or not the MFA_SETUP challenge is answered.
+                if session.is_some() {
+                    enable(u, Factor::SoftwareToken);
+                }
                 Ok(())
             })
             .await?;
@@ -466,6 +471,11 @@ impl Service {
                 user.settings.remove(FAILURES);
                 user.settings.insert(TOKEN.into(), json!({ "secret": sealed, "lastStep": step }));
                 Ok(())
+            }
+            // A right code, but of a time step already spent (by a sign-in, or by the
+            // VerifySoftwareToken that set the app up).
+            Some(_) => {
+                Err(CognitoError::new(ErrorKind::ExpiredCode, "Your software token has already been used once."))
             }
             _ => {
                 failures.push(now);

@@ -16,9 +16,25 @@ use cognate_crypto::srp::{self, StoredVerifier};
 
 use super::Service;
 use crate::error::{CognitoError, ErrorKind, Result};
-use crate::model::{PasswordPolicy, User};
+use crate::model::{PasswordPolicy, User, UserPool};
 
 const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ";
+
+/// The pool lets only administrators reset passwords (`AccountRecoverySetting` names
+/// `admin_only`): ForgotPassword is refused.
+pub(crate) fn admin_only_recovery(pool: &UserPool) -> bool {
+    pool.doc
+        .get("AccountRecoverySetting")
+        .and_then(|a| a.get("RecoveryMechanisms"))
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|m| m.iter().any(|x| x.get("Name").and_then(serde_json::Value::as_str) == Some("admin_only")))
+}
+
+/// A reset asked for a user whose password cannot be reset yet (an administrator-created user
+/// who has never signed in).
+pub(crate) fn reset_refused() -> CognitoError {
+    CognitoError::not_authorized("User password cannot be reset in the current state.")
+}
 
 /// Checks a password against the pool's policy, with Cognito's wording.
 pub(crate) fn check_policy(policy: &PasswordPolicy, password: &str) -> Result<()> {

@@ -11,6 +11,7 @@ use cognate_api::{
 
 use super::attributes::{attribute_pairs, check_required, check_writes, Writer};
 use super::messages::{recovery_delivery, signup_delivery, Delivery, MessageKind, HOUR_MS};
+use super::passwords::{admin_only_recovery, reset_refused};
 use super::Service;
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result};
@@ -259,6 +260,9 @@ impl Service {
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
+        if admin_only_recovery(&pool) {
+            return Err(CognitoError::not_authorized("Contact administrator to reset password."));
+        }
         let Some(delivery) = recovery_delivery(&pool, &user) else {
             if hidden {
                 return Ok(simulated());
@@ -267,6 +271,9 @@ impl Service {
                 "Cannot reset password for the user as there is no registered/verified email or phone_number",
             ));
         };
+        if user.status == UserStatus::ForceChangePassword {
+            return Err(reset_refused());
+        }
         let (user, code) =
             self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::ForgotPassword, HOUR_MS)).await?;
         self.send_code_message(

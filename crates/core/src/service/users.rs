@@ -519,6 +519,12 @@ impl Service {
     ) -> Result<AdminResetUserPasswordResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
         let user = self.admin_user(&pool, &req.username).await?;
+        if user.status == UserStatus::ForceChangePassword {
+            return Err(super::passwords::reset_refused());
+        }
+        if !user.enabled {
+            return Err(CognitoError::not_authorized("User is disabled."));
+        }
         let delivery = recovery_delivery(&pool, &user);
         let (user, code) = self
             .update_user_with(user, false, |u| {
@@ -562,7 +568,7 @@ impl Service {
                 }
             }
         }
-        let page = Page::new(req.limit, 60, req.pagination_token.as_deref());
+        let page = Page::checked(req.limit, 60, req.pagination_token.as_deref())?;
         let mut found: Vec<(String, User)> = Vec::new();
         let mut after = page.after.clone();
         'scan: loop {

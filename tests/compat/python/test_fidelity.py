@@ -1,0 +1,300 @@
+"""Places where cognate answers exactly as Cognito does (issue #19, "Behaviours to match"): each
+test drives one behaviour through boto3 and checks the exception and, where Cognito's wording is
+known, its message word for word."""
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+PW = "Correct-horse-1"
+
+
+def error_of(e):
+    err = e.value.response["Error"]
+    return err["Code"], err["Message"]
+
+
+def new_pool(idp, **kwargs):
+    return idp.create_user_pool(PoolName=f"p-{uuid.uuid4().hex[:8]}", **kwargs)["UserPool"]["Id"]
+
+
+def new_client(idp, pool_id, flows=None, **kwargs):
+    if flows is not None:
+        kwargs["ExplicitAuthFlows"] = flows
+    return idp.create_user_pool_client(UserPoolId=pool_id, ClientName="c", **kwargs)["UserPoolClient"]["ClientId"]
+
+
+def confirmed_user(idp, pool_id, username="ana", attributes=()):
+    idp.admin_create_user(
+        UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS", UserAttributes=list(attributes)
+    )
+    idp.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=PW, Permanent=True)
+
+
+# --- auth flows ---------------------------------------------------------------------------------
+
+
+def test_admin_initiate_auth_refuses_client_side_password_flow(idp):
+    pool = new_pool(idp)
+    client = new_client(idp, pool, ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"])
+    confirmed_user(idp, pool)
+    with pytest.raises(ClientError) as e:
+        idp.admin_initiate_auth(
+            UserPoolId=pool,
+            ClientId=client,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "ana", "PASSWORD": PW},
+        )
+    assert error_of(e) == ("InvalidParameterException", "Initiate Auth method not supported")
+    # And the other way round: the admin flow is not InitiateAuth's.
+    with pytest.raises(ClientError) as e:
+        idp.initiate_auth(
+            ClientId=client, AuthFlow="ADMIN_USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "ana", "PASSWORD": PW}
+        )
+    assert error_of(e) == ("InvalidParameterException", "Initiate Auth method not supported")
+
+
+def test_flow_not_enabled_messages(idp):
+    pool = new_pool(idp)
+    confirmed_user(idp, pool)
+    only_refresh = new_client(idp, pool, ["ALLOW_REFRESH_TOKEN_AUTH"])
+    cases = [
+        ("USER_SRP_AUTH", {"USERNAME": "ana", "SRP_A": "abcd"}, "USER_SRP_AUTH is not enabled for the client."),
+        ("USER_PASSWORD_AUTH", {"USERNAME": "ana", "PASSWORD": PW}, "USER_PASSWORD_AUTH flow not enabled for this client"),
+        ("CUSTOM_AUTH", {"USERNAME": "ana"}, "CUSTOM_AUTH is not enabled for the client."),
+    ]
+    for flow, params, message in cases:
+        with pytest.raises(ClientError) as e:
+            idp.initiate_auth(ClientId=only_refresh, AuthFlow=flow, AuthParameters=params)
+        assert error_of(e) == ("InvalidParameterException", message), flow
+    with pytest.raises(ClientError) as e:
+        idp.admin_initiate_auth(
+            UserPoolId=pool,
+            ClientId=only_refresh,
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "ana", "PASSWORD": PW},
+        )
+    assert error_of(e) == ("InvalidParameterException", "Auth flow not enabled for this client")
+
+
+# --- attributes ---------------------------------------------------------------------------------
+
+
+def test_boolean_attributes_accept_any_case(idp):
+    pool = new_pool(idp, AutoVerifiedAttributes=["email"])
+    client = new_client(idp, pool, ["ALLOW_USER_PASSWORD_AUTH"])
+    idp.admin_create_user(
+        UserPoolId=pool,
+        Username="ana",
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "email", "Value": "ana@example.com"}, {"Name": "email_verified", "Value": "True"}],
+    )
+    idp.admin_set_user_password(UserPoolId=pool, Username="ana", Password=PW, Permanent=True)
+    attrs = {a["Name"]: a["Value"] for a in idp.admin_get_user(UserPoolId=pool, Username="ana")["UserAttributes"]}
+    assert attrs["email_verified"].lower() == "true"
+    # A verified email: the ID token says so, and the address can take a password reset code.
+    tokens = idp.initiate_auth(
+        ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "ana", "PASSWORD": PW}
+    )["AuthenticationResult"]
+    import jwt
+
+    assert jwt.decode(tokens["IdToken"], options={"verify_signature": False})["email_verified"] is True
+    out = idp.forgot_password(ClientId=client, Username="ana")
+    assert out["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"
+    for value in ["FALSE", "false", "TRUE", "tRuE"]:
+        idp.admin_update_user_attributes(
+            UserPoolId=pool, Username="ana", UserAttributes=[{"Name": "email_verified", "Value": value}]
+        )
+    with pytest.raises(ClientError) as e:
+        idp.admin_update_user_attributes(
+            UserPoolId=pool, Username="ana", UserAttributes=[{"Name": "email_verified", "Value": "yes"}]
+        )
+    assert error_of(e)[0] == "InvalidParameterException"
+
+
+# --- paging -------------------------------------------------------------------------------------
+
+
+def test_invalid_pagination_token_is_refused(idp):
+    pool = new_pool(idp)
+    for name in ["a", "b", "c"]:
+        idp.admin_create_user(UserPoolId=pool, Username=name, MessageAction="SUPPRESS")
+        idp.create_group(UserPoolId=pool, GroupName=name)
+        idp.create_user_pool_client(UserPoolId=pool, ClientName=name)
+    # Tokens cognate issued page on.
+    first = idp.list_users(UserPoolId=pool, Limit=2)
+    rest = idp.list_users(UserPoolId=pool, Limit=2, PaginationToken=first["PaginationToken"])
+    assert len(first["Users"]) == 2 and len(rest["Users"]) == 1 and "PaginationToken" not in rest
+    first = idp.list_groups(UserPoolId=pool, Limit=2)
+    assert len(idp.list_groups(UserPoolId=pool, Limit=2, NextToken=first["NextToken"])["Groups"]) == 1
+    # Any other token is an error, not the first page.
+    bad = "bm90LWEtdG9rZW4="
+    calls = [
+        lambda: idp.list_users(UserPoolId=pool, PaginationToken=bad),
+        lambda: idp.list_groups(UserPoolId=pool, NextToken=bad),
+        lambda: idp.list_user_pools(MaxResults=10, NextToken=bad),
+        lambda: idp.list_user_pool_clients(UserPoolId=pool, NextToken=bad),
+        lambda: idp.list_users_in_group(UserPoolId=pool, GroupName="a", NextToken=bad),
+        lambda: idp.admin_list_groups_for_user(UserPoolId=pool, Username="a", NextToken=bad),
+        lambda: idp.list_resource_servers(UserPoolId=pool, MaxResults=10, NextToken=bad),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_of(e)[0] == "InvalidParameterException"
+        assert bad in error_of(e)[1]
+
+
+# --- password recovery --------------------------------------------------------------------------
+
+
+def test_forgot_password_on_an_admin_only_pool(idp):
+    pool = new_pool(
+        idp, AccountRecoverySetting={"RecoveryMechanisms": [{"Name": "admin_only", "Priority": 1}]}
+    )
+    client = new_client(idp, pool, ["ALLOW_USER_PASSWORD_AUTH"])
+    confirmed_user(
+        idp, pool, attributes=[{"Name": "email", "Value": "ana@example.com"}, {"Name": "email_verified", "Value": "true"}]
+    )
+    with pytest.raises(ClientError) as e:
+        idp.forgot_password(ClientId=client, Username="ana")
+    assert error_of(e) == ("NotAuthorizedException", "Contact administrator to reset password.")
+    # The administrator still can.
+    idp.admin_reset_user_password(UserPoolId=pool, Username="ana")
+    assert idp.admin_get_user(UserPoolId=pool, Username="ana")["UserStatus"] == "RESET_REQUIRED"
+
+
+def test_no_reset_for_a_user_who_never_signed_in(idp):
+    pool = new_pool(idp)
+    client = new_client(idp, pool, ["ALLOW_USER_PASSWORD_AUTH"])
+    idp.admin_create_user(
+        UserPoolId=pool,
+        Username="ana",
+        TemporaryPassword=PW,
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "email", "Value": "ana@example.com"}, {"Name": "email_verified", "Value": "true"}],
+    )
+    assert idp.admin_get_user(UserPoolId=pool, Username="ana")["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+    with pytest.raises(ClientError) as e:
+        idp.admin_reset_user_password(UserPoolId=pool, Username="ana")
+    assert error_of(e) == ("NotAuthorizedException", "User password cannot be reset in the current state.")
+    with pytest.raises(ClientError) as e:
+        idp.forgot_password(ClientId=client, Username="ana")
+    assert error_of(e) == ("NotAuthorizedException", "User password cannot be reset in the current state.")
+    assert idp.admin_get_user(UserPoolId=pool, Username="ana")["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+    # A disabled user's password is not reset either.
+    confirmed_user(idp, pool, "bo")
+    idp.admin_disable_user(UserPoolId=pool, Username="bo")
+    with pytest.raises(ClientError) as e:
+        idp.admin_reset_user_password(UserPoolId=pool, Username="bo")
+    assert error_of(e)[0] == "NotAuthorizedException"
+    assert idp.admin_get_user(UserPoolId=pool, Username="bo")["UserStatus"] == "CONFIRMED"
+
+
+# --- MFA ----------------------------------------------------------------------------------------
+
+
+def test_mfa_on_or_optional_needs_a_factor(idp):
+    pool = new_pool(idp)
+    for mode in ["ON", "OPTIONAL"]:
+        with pytest.raises(ClientError) as e:
+            idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration=mode)
+        assert error_of(e)[0] == "InvalidParameterException", mode
+        with pytest.raises(ClientError) as e:
+            idp.set_user_pool_mfa_config(
+                UserPoolId=pool, MfaConfiguration=mode, SoftwareTokenMfaConfiguration={"Enabled": False}
+            )
+        assert error_of(e)[0] == "InvalidParameterException", mode
+    assert idp.get_user_pool_mfa_config(UserPoolId=pool)["MfaConfiguration"] == "OFF"
+    idp.set_user_pool_mfa_config(
+        UserPoolId=pool, MfaConfiguration="OPTIONAL", SoftwareTokenMfaConfiguration={"Enabled": True}
+    )
+
+
+def totp(secret, at):
+    import base64
+    import hashlib
+    import hmac
+    import struct
+
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)
+
+
+def test_verify_software_token_during_mfa_setup_enrols_and_a_code_counts_once(idp):
+    import time
+
+    pool = new_pool(idp)
+    idp.set_user_pool_mfa_config(UserPoolId=pool, MfaConfiguration="ON", SoftwareTokenMfaConfiguration={"Enabled": True})
+    client = new_client(idp, pool, ["ALLOW_USER_PASSWORD_AUTH"])
+    confirmed_user(idp, pool)
+
+    def sign_in():
+        return idp.initiate_auth(
+            ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "ana", "PASSWORD": PW}
+        )
+
+    setup = sign_in()
+    assert setup["ChallengeName"] == "MFA_SETUP"
+    assoc = idp.associate_software_token(Session=setup["Session"])
+    if time.time() % 30 > 25:  # stay within one time step for the codes below
+        time.sleep(30 - time.time() % 30 + 0.5)
+    now = time.time()
+    previous, current = totp(assoc["SecretCode"], now - 30), totp(assoc["SecretCode"], now)
+    verified = idp.verify_software_token(Session=assoc["Session"], UserCode=previous)
+    assert verified["Status"] == "SUCCESS"
+    # The MFA_SETUP challenge is never answered: the app is enrolled all the same.
+    challenge = sign_in()
+    assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    with pytest.raises(ClientError) as e:
+        idp.respond_to_auth_challenge(
+            ClientId=client,
+            ChallengeName="SOFTWARE_TOKEN_MFA",
+            Session=challenge["Session"],
+            ChallengeResponses={"USERNAME": "ana", "SOFTWARE_TOKEN_MFA_CODE": previous},
+        )
+    assert error_of(e) == ("ExpiredCodeException", "Your software token has already been used once.")
+    done = idp.respond_to_auth_challenge(
+        ClientId=client,
+        ChallengeName="SOFTWARE_TOKEN_MFA",
+        Session=challenge["Session"],
+        ChallengeResponses={"USERNAME": "ana", "SOFTWARE_TOKEN_MFA_CODE": current},
+    )
+    assert "AccessToken" in done["AuthenticationResult"]
+    # And the code just used is spent too.
+    again = sign_in()
+    with pytest.raises(ClientError) as e:
+        idp.respond_to_auth_challenge(
+            ClientId=client,
+            ChallengeName="SOFTWARE_TOKEN_MFA",
+            Session=again["Session"],
+            ChallengeResponses={"USERNAME": "ana", "SOFTWARE_TOKEN_MFA_CODE": current},
+        )
+    assert error_of(e) == ("ExpiredCodeException", "Your software token has already been used once.")
+
+
+# --- refresh tokens -----------------------------------------------------------------------------
+
+
+def test_a_refresh_token_belongs_to_its_client(idp):
+    pool = new_pool(idp)
+    flows = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    web, other = new_client(idp, pool, flows), new_client(idp, pool, flows)
+    confirmed_user(idp, pool)
+    refresh = idp.initiate_auth(
+        ClientId=web, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "ana", "PASSWORD": PW}
+    )["AuthenticationResult"]["RefreshToken"]
+    with pytest.raises(ClientError) as e:
+        idp.initiate_auth(ClientId=other, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh})
+    assert error_of(e) == ("NotAuthorizedException", "Refresh Token has different Client")
+    # Another client cannot revoke it either, and the token lives on.
+    with pytest.raises(ClientError) as e:
+        idp.revoke_token(Token=refresh, ClientId=other)
+    assert error_of(e)[0] == "UnauthorizedException"
+    idp.initiate_auth(ClientId=web, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh})
+    idp.revoke_token(Token=refresh, ClientId=web)
+    with pytest.raises(ClientError) as e:
+        idp.initiate_auth(ClientId=web, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh})
+    assert error_of(e) == ("NotAuthorizedException", "Refresh Token has been revoked")
