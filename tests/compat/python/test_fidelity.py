@@ -298,3 +298,52 @@ def test_a_refresh_token_belongs_to_its_client(idp):
     with pytest.raises(ClientError) as e:
         idp.initiate_auth(ClientId=web, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh})
     assert error_of(e) == ("NotAuthorizedException", "Refresh Token has been revoked")
+
+
+# --- usernames ----------------------------------------------------------------------------------
+
+
+def test_email_username_and_a_different_email_attribute(idp):
+    pool = new_pool(idp, UsernameAttributes=["email"])
+    client = new_client(idp, pool, ["ALLOW_USER_PASSWORD_AUTH"])
+    message = "User email should be empty or same as username, since username attribute is email"
+    with pytest.raises(ClientError) as e:
+        idp.admin_create_user(
+            UserPoolId=pool,
+            Username="ana@example.com",
+            MessageAction="SUPPRESS",
+            UserAttributes=[{"Name": "email", "Value": "other@example.com"}],
+        )
+    assert error_of(e) == ("InvalidParameterException", message)
+    with pytest.raises(ClientError) as e:
+        idp.sign_up(
+            ClientId=client,
+            Username="bo@example.com",
+            Password=PW,
+            UserAttributes=[{"Name": "email", "Value": "other@example.com"}],
+        )
+    assert error_of(e) == ("InvalidParameterException", message)
+    assert idp.list_users(UserPoolId=pool)["Users"] == []
+    # The same address, or none, is fine.
+    idp.admin_create_user(
+        UserPoolId=pool,
+        Username="ana@example.com",
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "email", "Value": "ana@example.com"}],
+    )
+    idp.sign_up(ClientId=client, Username="bo@example.com", Password=PW)
+
+
+def test_case_insensitive_usernames_fold_ascii_only(idp):
+    pool = new_pool(idp, UsernameConfiguration={"CaseSensitive": False})
+    idp.admin_create_user(UserPoolId=pool, Username="kim", MessageAction="SUPPRESS")
+    with pytest.raises(ClientError) as e:
+        idp.admin_create_user(UserPoolId=pool, Username="KIM", MessageAction="SUPPRESS")
+    assert error_of(e)[0] == "UsernameExistsException"
+    assert idp.admin_get_user(UserPoolId=pool, Username="Kim")["Username"] == "kim"
+    # The Kelvin sign lowercases to k under Unicode rules, but is another name.
+    kelvin = "\u212aim"
+    idp.admin_create_user(UserPoolId=pool, Username=kelvin, MessageAction="SUPPRESS")
+    assert idp.admin_get_user(UserPoolId=pool, Username=kelvin)["Username"] == kelvin
+    assert idp.admin_get_user(UserPoolId=pool, Username="kim")["Username"] == "kim"
+    assert sorted(u["Username"] for u in idp.list_users(UserPoolId=pool)["Users"]) == sorted(["kim", kelvin])

@@ -40,11 +40,13 @@ pub(crate) const VERIFIABLE: [&str; 2] = ["email", "phone_number"];
 
 impl Service {
     /// The key a username is stored under: lowercased unless the pool is case-sensitive.
+    /// Only ASCII letters fold, so that no two distinct names meet under Unicode case folding
+    /// (the Kelvin sign `\u{212A}` is not `k`).
     pub(crate) fn user_key(&self, pool: &UserPool, username: &str) -> String {
         if pool.case_sensitive() {
             username.to_owned()
         } else {
-            username.to_lowercase()
+            username.to_ascii_lowercase()
         }
     }
 
@@ -52,7 +54,7 @@ impl Service {
         let v = match attr {
             "phone_number" => value.to_owned(),
             "preferred_username" if pool.case_sensitive() => value.to_owned(),
-            _ => value.to_lowercase(),
+            _ => value.to_ascii_lowercase(),
         };
         format!("{attr}:{v}")
     }
@@ -456,6 +458,12 @@ impl Service {
             };
             return Err(CognitoError::invalid_parameter(msg));
         };
+        // The attribute may be given too, but only as the username itself.
+        if attrs.iter().any(|(n, v)| n == attr && !v.is_empty() && v != name) {
+            return Err(CognitoError::invalid_parameter(format!(
+                "User {attr} should be empty or same as username, since username attribute is {attr}"
+            )));
+        }
         attrs.retain(|(n, _)| n != attr);
         attrs.push((attr.to_owned(), name.to_owned()));
         Ok((crate::ids::uuid(), attrs))
