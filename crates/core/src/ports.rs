@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 pub use crate::error::StoreError;
 use crate::model::{
-    AppClient, Group, OutboxFilter, OutboxMessage, PoolObject, RefreshSession, StoredFunction, StoredKey, User,
-    UserPool,
+    AppClient, Group, InvocationFilter, OutboxFilter, OutboxMessage, PoolObject, RefreshSession, StoredFunction,
+    StoredInvocation, StoredKey, User, UserPool,
 };
 
 pub type StoreResult<T> = std::result::Result<T, StoreError>;
@@ -172,6 +172,18 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_function(&self, name: &str) -> StoreResult<bool>;
     /// Functions ordered by name, after `after`, without their code (`code` is empty).
     async fn list_functions(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<StoredFunction>>;
+
+    // --- the trigger invocation log --------------------------------------------------------
+
+    /// Appends an invocation (its `id` is ignored) and returns the id it got: larger than the
+    /// id of every invocation inserted before it.
+    async fn insert_invocation(&self, invocation: &StoredInvocation) -> StoreResult<u64>;
+    /// Matching invocations, newest (largest id) first; a `limit` of 0 means 100.
+    async fn list_invocations(&self, filter: &InvocationFilter) -> StoreResult<Vec<StoredInvocation>>;
+    async fn get_invocation(&self, id: u64) -> StoreResult<Option<StoredInvocation>>;
+    /// Deletes the invocations created before `created_before_ms` and all but the newest
+    /// `keep`; returns how many went.
+    async fn purge_invocations(&self, created_before_ms: i64, keep: usize) -> StoreResult<u64>;
 }
 
 /// Hands outbox messages to real transports (SMTP, an SMS provider). The service only asks

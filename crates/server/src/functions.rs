@@ -116,7 +116,9 @@ impl FunctionsInvoker {
 
     /// Lets the invoker run functions deployed through the Lambda API: read from `store` at
     /// every invocation, unpacked under `functions_dir`. Only the first call counts.
+    /// The invocation log moves into the same store.
     pub fn attach_store(&self, store: Arc<dyn Store>, functions_dir: PathBuf) {
+        self.inner.log.attach_store(store.clone(), self.inner.clock.clone());
         let _ = self.inner.deployed.set(Deployed { store, dir: functions_dir });
     }
 
@@ -206,6 +208,7 @@ impl FunctionsInvoker {
             extra_env,
             ..RuntimesConfig::default()
         });
+        log.set_retention(config.runtimes.invocation_retention());
         Self::new(functions, fallback, &settings.region, runtimes, log, settings.clock.clone())
     }
 
@@ -265,6 +268,18 @@ impl FunctionsInvoker {
         meta: &InvokeMeta,
         is_async: bool,
     ) -> Result<Invocation, InvokeFailure> {
+        self.run_logged(function, event, meta, is_async).await.0
+    }
+
+    /// [`FunctionsInvoker::run`], also answering the id the invocation log gave the run (None
+    /// when it could not be recorded).
+    pub async fn run_logged(
+        &self,
+        function: &str,
+        event: &Value,
+        meta: &InvokeMeta,
+        is_async: bool,
+    ) -> (Result<Invocation, InvokeFailure>, Option<u64>) {
         let started_ms = self.inner.clock.now_millis();
         let started = std::time::Instant::now();
         let spec = self.resolve_any(function).await;
@@ -299,14 +314,14 @@ impl FunctionsInvoker {
                 Err(e) => e.logs().to_owned(),
             },
         };
-        let id = self.inner.log.record(record);
+        let id = self.inner.log.record(record).await;
         match &outcome {
             Ok(_) => tracing::debug!(id, function, trigger_source = ?meta.trigger_source, "trigger invoked"),
             Err(e) => {
                 tracing::info!(id, function, trigger_source = ?meta.trigger_source, attempt = meta.attempt, error = e.kind(), "trigger failed")
             }
         }
-        outcome
+        (outcome, id)
     }
 
     /// Kills idle workers and refuses further invocations.

@@ -1,25 +1,39 @@
-//! The invocation log: every trigger invocation, kept in memory for the console and the CLI.
-//! It is observability only; nothing reads it to decide anything.
+//! The invocation log: every trigger invocation, for the console and the CLI. It lives in the
+//! store, so every server sharing a database shows the same timeline; it is bounded by age and
+//! count (`[runtimes] invocation_log_days` / `invocation_log_max`). Without a store (`cognate
+//! invoke`, tests) it is a ring in memory. It is observability only; nothing reads it to decide
+//! anything.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use cognate_core::model::StoredInvocation;
+use cognate_core::ports::{Clock, Store, StoreError};
+use cognate_core::ApiRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use cognate_core::ApiRequest;
-
 use crate::wire::AppState;
 
-/// How many invocations the log keeps by default.
-pub const DEFAULT_CAPACITY: usize = 1000;
+pub use cognate_core::model::InvocationFilter;
+
+/// The most invocations one list answers.
+pub const MAX_LIST_LIMIT: usize = 1000;
+/// The most a log without a store keeps in memory.
+const MEMORY_CAPACITY: usize = 1000;
 /// Larger events or responses are replaced by a note, so the log stays small.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 /// Captured output beyond this is cut.
 const MAX_LOG_BYTES: usize = 64 * 1024;
 const REDACTED: &str = "<redacted>";
+/// While invocations are recorded, the store is purged at most this often...
+const PURGE_EVERY_MS: i64 = 60_000;
+/// ...and also when so many were recorded since the last purge.
+const PURGE_EVERY_RECORDS: u64 = 1000;
+/// And once an hour in any case (and at start).
+const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// One invocation as recorded. Field names are the JSON ones, camelCase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,24 +105,33 @@ impl From<&cognate_core::ports::InvokeFailure> for InvocationError {
     }
 }
 
-/// What to list.
-#[derive(Debug, Clone, Default)]
-pub struct InvocationFilter {
-    pub pool_id: Option<String>,
-    pub trigger_source: Option<String>,
-    /// Only invocations for this user (the event's `userName`).
-    pub username: Option<String>,
-    /// Some(true): only failed invocations; Some(false): only successful ones.
-    pub failed: Option<bool>,
-    /// Only entries with a larger id (for following the log).
-    pub after: Option<u64>,
-    pub limit: usize,
+/// What the log keeps: invocations younger than `max_age_ms`, and at most `max_entries` (the
+/// newest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub max_age_ms: i64,
+    pub max_entries: usize,
 }
 
-/// A bounded ring of the most recent invocations. Cheap to clone; clones share the entries.
+impl Default for Retention {
+    /// A week, and 10,000 invocations.
+    fn default() -> Self {
+        Self { max_age_ms: 7 * 86_400_000, max_entries: 10_000 }
+    }
+}
+
+/// The invocation log. Cheap to clone; clones share the entries.
 #[derive(Clone)]
 pub struct InvocationLog {
-    inner: Arc<Mutex<Ring>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Where entries go once attached; until then (or without one) the ring holds them.
+    store: OnceLock<(Arc<dyn Store>, Arc<dyn Clock>)>,
+    ring: Mutex<Ring>,
+    retention: Mutex<Retention>,
+    purges: Mutex<PurgeState>,
 }
 
 struct Ring {
@@ -117,49 +140,147 @@ struct Ring {
     next_id: u64,
 }
 
+#[derive(Default)]
+struct PurgeState {
+    last_ms: i64,
+    records_since: u64,
+}
+
 impl Default for InvocationLog {
     fn default() -> Self {
-        Self::new(DEFAULT_CAPACITY)
+        Self::with_retention(Retention::default())
     }
 }
 
 impl std::fmt::Debug for InvocationLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ring = self.lock();
-        f.debug_struct("InvocationLog").field("len", &ring.entries.len()).field("capacity", &ring.capacity).finish()
+        f.debug_struct("InvocationLog")
+            .field("in_store", &self.inner.store.get().is_some())
+            .field("retention", &self.retention())
+            .finish()
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section leaves its data consistent, so a panic elsewhere does not matter.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl InvocationLog {
+    /// A log keeping at most `capacity` invocations in memory (until a store is attached).
     pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
+        Self::with_retention(Retention { max_entries: capacity.max(1), ..Retention::default() })
+    }
+
+    pub fn with_retention(retention: Retention) -> Self {
+        let capacity = retention.max_entries.clamp(1, MEMORY_CAPACITY);
         Self {
-            inner: Arc::new(Mutex::new(Ring {
-                entries: VecDeque::with_capacity(capacity.min(64)),
-                capacity,
-                next_id: 1,
-            })),
+            inner: Arc::new(Inner {
+                store: OnceLock::new(),
+                ring: Mutex::new(Ring { entries: VecDeque::with_capacity(capacity.min(64)), capacity, next_id: 1 }),
+                retention: Mutex::new(retention),
+                purges: Mutex::new(PurgeState::default()),
+            }),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
-        // A panic while holding the lock leaves the ring consistent (pushes are atomic).
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn retention(&self) -> Retention {
+        *lock(&self.inner.retention)
     }
 
-    /// Adds `record` (its id is assigned here), dropping the oldest entry when full, and
-    /// returns the id. Passwords in the event and oversized documents are not kept.
-    pub fn record(&self, mut record: InvocationRecord) -> u64 {
+    /// Changes what the log keeps (the configuration's `[runtimes]` settings).
+    pub fn set_retention(&self, retention: Retention) {
+        *lock(&self.inner.retention) = retention;
+        let mut ring = lock(&self.inner.ring);
+        ring.capacity = retention.max_entries.clamp(1, MEMORY_CAPACITY);
+        while ring.entries.len() > ring.capacity {
+            ring.entries.pop_front();
+        }
+    }
+
+    /// From now on the log is `store`'s table, shared with every server on that database
+    /// (entries recorded in memory before stay there, unseen). `clock` dates the purges. Only
+    /// the first call counts. Purges at once and then hourly, in the background.
+    pub fn attach_store(&self, store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+        if self.inner.store.set((store, clock)).is_err() {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        handle.spawn(async move {
+            let mut every = tokio::time::interval(PURGE_INTERVAL);
+            loop {
+                every.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                InvocationLog { inner }.purge_now().await;
+            }
+        });
+    }
+
+    /// Deletes what the retention no longer keeps; failures are logged, not returned.
+    async fn purge_now(&self) {
+        let Some((store, clock)) = self.inner.store.get() else { return };
+        let now = clock.now_millis();
+        lock(&self.inner.purges).last_ms = now;
+        let retention = self.retention();
+        match store.purge_invocations(now.saturating_sub(retention.max_age_ms), retention.max_entries).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "invocation log: deleted old invocations"),
+            Err(e) => tracing::warn!(error = %e, "invocation log: cannot purge old invocations"),
+        }
+    }
+
+    /// Adds `record` (its id is assigned here) and returns the id, or None when the store
+    /// refused it (logged; the invocation itself is not affected). Passwords and provider
+    /// tokens in the event and oversized documents are not kept.
+    pub async fn record(&self, mut record: InvocationRecord) -> Option<u64> {
         redact_event(&mut record.event);
         cap_document(&mut record.event);
         if let Some(r) = record.response.as_mut() {
             cap_document(r);
         }
         cap_logs(&mut record.logs);
-        let mut ring = self.lock();
+        let Some((store, clock)) = self.inner.store.get() else { return Some(self.record_in_memory(record)) };
+        record.id = 0;
+        let stored = StoredInvocation {
+            id: 0,
+            created_ms: (record.time * 1000.0).round() as i64,
+            pool_id: record.pool_id.clone(),
+            trigger_source: record.trigger_source.clone(),
+            username: record.username().map(str::to_owned),
+            failed: record.error.is_some(),
+            api_request_id: record.api_request_id.clone(),
+            doc: serde_json::to_value(&record).unwrap_or(Value::Null),
+        };
+        let id = match store.insert_invocation(&stored).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::warn!(error = %e, "invocation log: cannot record an invocation");
+                None
+            }
+        };
+        let now = clock.now_millis();
+        let due = {
+            let mut p = lock(&self.inner.purges);
+            p.records_since += 1;
+            let due = now.saturating_sub(p.last_ms) >= PURGE_EVERY_MS || p.records_since >= PURGE_EVERY_RECORDS;
+            if due {
+                *p = PurgeState { last_ms: now, records_since: 0 };
+            }
+            due
+        };
+        if due {
+            let this = self.clone();
+            tokio::spawn(async move { this.purge_now().await });
+        }
+        id
+    }
+
+    fn record_in_memory(&self, mut record: InvocationRecord) -> u64 {
+        let mut ring = lock(&self.inner.ring);
         record.id = ring.next_id;
         ring.next_id += 1;
-        if ring.entries.len() == ring.capacity {
+        while ring.entries.len() >= ring.capacity {
             ring.entries.pop_front();
         }
         let id = record.id;
@@ -167,10 +288,16 @@ impl InvocationLog {
         id
     }
 
-    /// Matching entries, newest first.
-    pub fn list(&self, filter: &InvocationFilter) -> Vec<InvocationRecord> {
-        let ring = self.lock();
-        ring.entries
+    /// Matching entries, newest first (at most `filter.limit`, 0 meaning 100).
+    pub async fn list(&self, filter: &InvocationFilter) -> Result<Vec<InvocationRecord>, StoreError> {
+        let limit = if filter.limit == 0 { 100 } else { filter.limit };
+        if let Some((store, _)) = self.inner.store.get() {
+            let rows = store.list_invocations(&InvocationFilter { limit, ..filter.clone() }).await?;
+            return rows.into_iter().map(from_stored).collect();
+        }
+        let ring = lock(&self.inner.ring);
+        Ok(ring
+            .entries
             .iter()
             .rev()
             .take_while(|r| filter.after.is_none_or(|after| r.id > after))
@@ -178,27 +305,31 @@ impl InvocationLog {
             .filter(|r| filter.trigger_source.as_ref().is_none_or(|t| &r.trigger_source == t))
             .filter(|r| filter.username.as_ref().is_none_or(|u| r.username() == Some(u.as_str())))
             .filter(|r| filter.failed.is_none_or(|failed| r.error.is_some() == failed))
-            .take(filter.limit)
+            .filter(|r| filter.api_request_id.as_ref().is_none_or(|a| r.api_request_id.as_ref() == Some(a)))
+            .take(limit)
             .cloned()
-            .collect()
+            .collect())
     }
 
     /// The entry with this id, if the log still holds it.
-    pub fn get(&self, id: u64) -> Option<InvocationRecord> {
-        let ring = self.lock();
+    pub async fn get(&self, id: u64) -> Result<Option<InvocationRecord>, StoreError> {
+        if let Some((store, _)) = self.inner.store.get() {
+            return store.get_invocation(id).await?.map(from_stored).transpose();
+        }
+        let ring = lock(&self.inner.ring);
         // Ids increase along the ring, so the position follows from the first id.
-        let first = ring.entries.front()?.id;
-        let index = usize::try_from(id.checked_sub(first)?).ok()?;
-        ring.entries.get(index).filter(|r| r.id == id).cloned()
+        let Some(first) = ring.entries.front().map(|r| r.id) else { return Ok(None) };
+        let Some(index) = id.checked_sub(first).and_then(|i| usize::try_from(i).ok()) else { return Ok(None) };
+        Ok(ring.entries.get(index).filter(|r| r.id == id).cloned())
     }
+}
 
-    pub fn len(&self) -> usize {
-        self.lock().entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+/// A stored entry as the record it was, with the id the store gave it.
+fn from_stored(stored: StoredInvocation) -> Result<InvocationRecord, StoreError> {
+    let mut record: InvocationRecord = serde_json::from_value(stored.doc)
+        .map_err(|e| StoreError::Backend(format!("stored invocation {} is not valid: {e}", stored.id)))?;
+    record.id = stored.id;
+    Ok(record)
 }
 
 /// Events are kept for people to read; the secrets an event can carry (UserMigration's
@@ -247,6 +378,9 @@ pub(crate) struct ListQuery {
     username: Option<String>,
     /// `ok` or `failed`.
     outcome: Option<String>,
+    /// Only the invocations one API request caused (its `x-amzn-RequestId`).
+    #[serde(rename = "apiRequestId")]
+    api_request_id: Option<String>,
     after: Option<u64>,
     limit: Option<usize>,
 }
@@ -265,26 +399,40 @@ impl ListQuery {
             trigger_source: self.trigger_source.filter(|s| !s.is_empty()),
             username: self.username.filter(|s| !s.is_empty()),
             failed,
+            api_request_id: self.api_request_id.filter(|s| !s.is_empty()),
             after: self.after,
-            limit: self.limit.unwrap_or(100).min(DEFAULT_CAPACITY),
+            limit: self.limit.unwrap_or(100).clamp(1, MAX_LIST_LIMIT),
         })
     }
 }
 
-/// `GET /_cognate/invocations?poolId=&triggerSource=&username=&outcome=&after=&limit=`: newest
-/// first.
+/// `GET /_cognate/invocations?poolId=&triggerSource=&username=&outcome=&apiRequestId=&after=&limit=`:
+/// newest first.
 pub(crate) async fn list_route(State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
-    match q.filter() {
-        Ok(filter) => {
-            let invocations = state.invoker.log().list(&filter);
-            axum::Json(json!({ "invocations": invocations })).into_response()
+    let filter = match q.filter() {
+        Ok(filter) => filter,
+        Err(message) => {
+            return (
+                axum::http::StatusCode::BAD_REQUEST,
+                axum::Json(json!({"__type": "InvalidParameterException", "message": message})),
+            )
+                .into_response()
         }
-        Err(message) => (
-            axum::http::StatusCode::BAD_REQUEST,
-            axum::Json(json!({"__type": "InvalidParameterException", "message": message})),
-        )
-            .into_response(),
+    };
+    match state.invoker.log().list(&filter).await {
+        Ok(invocations) => axum::Json(json!({ "invocations": invocations })).into_response(),
+        Err(e) => unreadable(&e),
     }
+}
+
+/// The answer when the store cannot be read (the details go to the server's log).
+pub(crate) fn unreadable(e: &StoreError) -> Response {
+    tracing::warn!(error = %e, "invocation log: cannot read");
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({"__type": "ServiceUnavailable", "message": "The invocation log cannot be read now."})),
+    )
+        .into_response()
 }
 
 /// Middleware around every route: runs the request as an [`ApiRequest`] (so the invocations it
@@ -340,43 +488,82 @@ mod tests {
         }
     }
 
-    #[test]
-    fn keeps_the_newest_and_filters() {
+    #[tokio::test]
+    async fn keeps_the_newest_and_filters() {
         let log = InvocationLog::new(3);
         for i in 0..5 {
             log.record(record(
                 if i % 2 == 0 { "a" } else { "b" },
                 cognate_core::api::trigger::TriggerSource::PreSignUpSignUp.name(),
-            ));
+            ))
+            .await;
         }
-        let all = log.list(&InvocationFilter { limit: 10, ..Default::default() });
-        assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), vec![5, 4, 3]);
-        let a = log.list(&InvocationFilter { pool_id: Some("a".into()), limit: 10, ..Default::default() });
-        assert_eq!(a.iter().map(|r| r.id).collect::<Vec<_>>(), vec![5, 3]);
-        let after = log.list(&InvocationFilter { after: Some(4), limit: 10, ..Default::default() });
-        assert_eq!(after.iter().map(|r| r.id).collect::<Vec<_>>(), vec![5]);
-        assert_eq!(log.get(4).map(|r| r.id), Some(4));
-        assert!(log.get(2).is_none() && log.get(6).is_none());
+        let ids = |filter: InvocationFilter| {
+            let log = log.clone();
+            async move { log.list(&filter).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>() }
+        };
+        assert_eq!(ids(InvocationFilter { limit: 10, ..Default::default() }).await, vec![5, 4, 3]);
+        assert_eq!(
+            ids(InvocationFilter { pool_id: Some("a".into()), limit: 10, ..Default::default() }).await,
+            vec![5, 3]
+        );
+        assert_eq!(ids(InvocationFilter { after: Some(4), limit: 10, ..Default::default() }).await, vec![5]);
+        assert_eq!(log.get(4).await.unwrap().map(|r| r.id), Some(4));
+        assert!(log.get(2).await.unwrap().is_none() && log.get(6).await.unwrap().is_none());
+        let all = log.list(&InvocationFilter::default()).await.unwrap();
         assert_eq!(all[0].event["request"]["password"], REDACTED);
     }
 
-    #[test]
-    fn filters_by_user_and_outcome() {
+    #[tokio::test]
+    async fn filters_by_user_and_outcome() {
         let log = InvocationLog::new(10);
         let mut ana = record("a", "PreSignUp_SignUp");
         ana.event["userName"] = json!("ana");
-        log.record(ana.clone());
+        log.record(ana.clone()).await;
         ana.error = Some(InvocationError { kind: "function".into(), error_type: None, message: "no".into() });
-        log.record(ana);
-        log.record(record("a", "PreSignUp_SignUp"));
+        log.record(ana).await;
+        log.record(record("a", "PreSignUp_SignUp")).await;
         let of = |username: Option<&str>, failed: Option<bool>| {
             let filter =
                 InvocationFilter { username: username.map(str::to_owned), failed, limit: 10, ..Default::default() };
-            log.list(&filter).iter().map(|r| r.id).collect::<Vec<_>>()
+            let log = log.clone();
+            async move { log.list(&filter).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>() }
         };
-        assert_eq!(of(Some("ana"), None), vec![2, 1]);
-        assert_eq!(of(Some("ana"), Some(true)), vec![2]);
-        assert_eq!(of(None, Some(false)), vec![3, 1]);
+        assert_eq!(of(Some("ana"), None).await, vec![2, 1]);
+        assert_eq!(of(Some("ana"), Some(true)).await, vec![2]);
+        assert_eq!(of(None, Some(false)).await, vec![3, 1]);
+    }
+
+    /// In the store, records keep their shape (redacted) and get the store's ids; the
+    /// retention purges by count.
+    #[tokio::test]
+    async fn in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}?mode=rwc", dir.path().join("cognate.db").display());
+        let store: Arc<dyn Store> = Arc::new(cognate_store::SqlStore::connect(&url).await.unwrap());
+        let log = InvocationLog::with_retention(Retention { max_entries: 2, ..Retention::default() });
+        log.attach_store(store.clone(), Arc::new(cognate_core::ports::SystemClock));
+        let mut first = record("a", "UserMigration_Authentication");
+        first.event["userName"] = json!("ana");
+        first.api_request_id = Some("req-1".into());
+        first.time = cognate_core::ports::SystemClock.now_millis() as f64 / 1000.0;
+        let id = log.record(first.clone()).await.unwrap();
+        let got = log.get(id).await.unwrap().unwrap();
+        assert_eq!(got.event["request"]["password"], REDACTED);
+        assert_eq!(InvocationRecord { id, event: got.event.clone(), ..first }, got);
+        let of_request = InvocationFilter { api_request_id: Some("req-1".into()), ..Default::default() };
+        assert_eq!(log.list(&of_request).await.unwrap().len(), 1);
+        for _ in 0..3 {
+            let now = cognate_core::ports::SystemClock.now_millis() as f64 / 1000.0;
+            log.record(InvocationRecord { time: now, ..record("b", "PreSignUp_SignUp") }).await.unwrap();
+        }
+        // One entry from long ago, which only the age bound removes.
+        log.record(InvocationRecord { time: 1.0, ..record("b", "PreSignUp_SignUp") }).await.unwrap();
+        log.purge_now().await;
+        let left = log.list(&InvocationFilter::default()).await.unwrap();
+        assert_eq!(left.len(), 2);
+        assert!(left.iter().all(|r| r.pool_id == "b"));
+        assert!(log.get(id).await.unwrap().is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod delivery;
 pub mod functions;
+pub mod imports;
 pub mod invocations;
 pub mod lambda_api;
 pub mod oauth;

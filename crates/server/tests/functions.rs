@@ -112,6 +112,10 @@ fn config_errors_name_the_file_the_key_and_the_problem() {
     assert!(e.contains("lambda.url: unknown key"), "{e}");
     let e = parse_err("[runtimes]\npool_size = 0\n");
     assert!(e.contains("runtimes.pool_size"), "{e}");
+    let e = parse_err("[runtimes]\ninvocation_log_days = 0\n");
+    assert!(e.contains("runtimes.invocation_log_days"), "{e}");
+    let e = parse_err("[runtimes]\ninvocation_log_max = -1\n");
+    assert!(e.contains("runtimes.invocation_log_max"), "{e}");
     let e = parse_err("[runtime]\npool_size = 2\n");
     assert!(e.contains("runtime: unknown key") && e.contains("functions, lambda, runtimes"), "{e}");
 
@@ -142,6 +146,12 @@ fn the_fixture_config_declares_every_local_runtime() {
     let config = Config::load(&fixture_config()).unwrap();
     assert_eq!(config.runtimes.pool_size, 1);
     assert_eq!(config.runtimes.node, "node");
+    let kept = config.runtimes.invocation_retention();
+    assert_eq!((kept.max_age_ms, kept.max_entries), (7 * 86_400_000, 10_000), "the defaults");
+    let path = Path::new("cognate.toml");
+    let tuned = Config::parse("[runtimes]\ninvocation_log_days = 1\ninvocation_log_max = 50\n", path).unwrap();
+    let kept = tuned.runtimes.invocation_retention();
+    assert_eq!((kept.max_age_ms, kept.max_entries), (86_400_000, 50));
     let f = &config.functions["pre-sign-up"];
     assert_eq!(f.timeout, Duration::from_millis(5000));
     let RuntimeDecl::Ready(RuntimeSpec::Node { handler_file, export }) = &f.runtime else { panic!("{f:?}") };
@@ -225,7 +235,11 @@ async fn failures_map_to_what_cognito_sees() {
     ));
 
     // Every one of them was recorded.
-    let log = invoker.log().list(&cognate_server::invocations::InvocationFilter { limit: 10, ..Default::default() });
+    let log = invoker
+        .log()
+        .list(&cognate_server::invocations::InvocationFilter { limit: 10, ..Default::default() })
+        .await
+        .unwrap();
     let kinds: Vec<&str> = log.iter().map(|r| r.error.as_ref().map_or("ok", |e| e.kind.as_str())).collect();
     assert_eq!(kinds, ["unavailable", "unavailable", "timeout", "crashed", "function"]);
     assert_eq!(
@@ -333,7 +347,11 @@ async fn lambda_functions_and_undeclared_ones_go_to_the_invoke_api() {
     );
     assert!(calls.iter().all(|(_, _, e, signed)| e["userName"] == "ana" && *signed));
 
-    let log = invoker.log().list(&cognate_server::invocations::InvocationFilter { limit: 1, ..Default::default() });
+    let log = invoker
+        .log()
+        .list(&cognate_server::invocations::InvocationFilter { limit: 1, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(log[0].runtime.as_deref(), Some("lambda"));
     assert_eq!(log[0].function_name.as_deref(), Some("it-fails"));
     assert_eq!(log[0].error.as_ref().unwrap().error_type.as_deref(), Some("Error"));

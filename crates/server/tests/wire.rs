@@ -72,11 +72,12 @@ async fn protocol_errors_have_cognitos_shape() {
         let (status, _, _) = raw_call(&url, Some("CreateUserPool"), &big).await;
         assert_eq!(status, 413);
 
-        // An operation Cognito has and cognate does not implement yet says so plainly.
+        // Every operation of the model is dispatched now (the user import jobs were the last
+        // ones answering UnsupportedOperationException); they answer as Cognito does.
         let (status, _, body) =
             raw_call(&url, Some("ListUserImportJobs"), r#"{"UserPoolId": "us-east-1_AbCdEfGhI", "MaxResults": 5}"#)
                 .await;
-        assert_eq!((status, body["__type"].as_str()), (400, Some("UnsupportedOperationException")));
+        assert_eq!((status, body["__type"].as_str()), (400, Some("ResourceNotFoundException")));
     }
 }
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cognate_core::model::{
-    AppClient, Doc, Group, OutboxFilter, OutboxMessage, PoolObject, RefreshSession, StoredFunction, StoredKey, User,
-    UserPool,
+    AppClient, Doc, Group, InvocationFilter, OutboxFilter, OutboxMessage, PoolObject, RefreshSession, StoredFunction,
+    StoredInvocation, StoredKey, User, UserPool,
 };
 use cognate_core::ports::{Store, StoreError, StoreResult};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -33,6 +33,12 @@ const NONCE_PURGE_EVERY: u64 = 100;
 
 /// `list_messages`' limit when the filter gives none.
 const DEFAULT_MESSAGE_LIMIT: usize = 100;
+/// `list_invocations`' limit when the filter gives none.
+const DEFAULT_INVOCATION_LIMIT: usize = 100;
+/// The `outcome` column's values.
+const OUTCOME_OK: &str = "ok";
+const OUTCOME_FAILED: &str = "failed";
+const INVOCATION_COLUMNS: &str = "seq, created_ms, pool_id, trigger_source, username, outcome, api_request_id, doc";
 
 /// Tables holding a pool's records, each with a `pool_id` column; `delete_pool` empties them.
 const POOL_TABLES: &[&str] = &[
@@ -1040,6 +1046,96 @@ impl Store for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    // --- the invocation log ------------------------------------------------------------------
+
+    async fn insert_invocation(&self, inv: &StoredInvocation) -> StoreResult<u64> {
+        let row = sqlx::query(
+            "INSERT INTO invocations \
+             (created_ms, pool_id, trigger_source, username, outcome, api_request_id, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+        )
+        .bind(inv.created_ms)
+        .bind(&inv.pool_id)
+        .bind(&inv.trigger_source)
+        .bind(inv.username.as_deref())
+        .bind(if inv.failed { OUTCOME_FAILED } else { OUTCOME_OK })
+        .bind(inv.api_request_id.as_deref())
+        .bind(to_json(&inv.doc)?)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        let seq: i64 = row.try_get("seq").map_err(backend_err)?;
+        Ok(u64::try_from(seq).unwrap_or_default())
+    }
+
+    async fn list_invocations(&self, filter: &InvocationFilter) -> StoreResult<Vec<StoredInvocation>> {
+        // Only the filters given become conditions, so each shape of query can use its index.
+        let mut conditions = Vec::new();
+        let mut args: Vec<&str> = Vec::new();
+        let outcome = filter.failed.map(|f| if f { OUTCOME_FAILED } else { OUTCOME_OK });
+        for (column, value) in [
+            ("pool_id", filter.pool_id.as_deref()),
+            ("trigger_source", filter.trigger_source.as_deref()),
+            ("username", filter.username.as_deref()),
+            ("outcome", outcome),
+            ("api_request_id", filter.api_request_id.as_deref()),
+        ] {
+            if let Some(value) = value {
+                args.push(value);
+                conditions.push(format!("{column} = ${}", args.len()));
+            }
+        }
+        let after = filter.after.map(|a| i64::try_from(a).unwrap_or(i64::MAX));
+        if after.is_some() {
+            conditions.push(format!("seq > ${}", args.len() + 1));
+        }
+        let limit_arg = args.len() + 1 + usize::from(after.is_some());
+        let sql = format!(
+            "SELECT {INVOCATION_COLUMNS} FROM invocations {}{} ORDER BY seq DESC LIMIT ${limit_arg}",
+            if conditions.is_empty() { "" } else { "WHERE " },
+            conditions.join(" AND "),
+        );
+        let limit = if filter.limit == 0 { DEFAULT_INVOCATION_LIMIT } else { filter.limit };
+        let mut query = sqlx::query(&sql);
+        for arg in args {
+            query = query.bind(arg);
+        }
+        if let Some(after) = after {
+            query = query.bind(after);
+        }
+        let rows = query.bind(sql_limit(limit)).fetch_all(&self.pool).await.map_err(backend_err)?;
+        rows.iter().map(invocation_from_row).collect()
+    }
+
+    async fn get_invocation(&self, id: u64) -> StoreResult<Option<StoredInvocation>> {
+        let Ok(seq) = i64::try_from(id) else { return Ok(None) };
+        let row = sqlx::query(&format!("SELECT {INVOCATION_COLUMNS} FROM invocations WHERE seq = $1"))
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        row.as_ref().map(invocation_from_row).transpose()
+    }
+
+    async fn purge_invocations(&self, created_before_ms: i64, keep: usize) -> StoreResult<u64> {
+        let old = sqlx::query("DELETE FROM invocations WHERE created_ms < $1")
+            .bind(created_before_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        // The newest `keep` stay: the one after them and every older one go (none when there
+        // are no more than `keep`).
+        let over = sqlx::query(
+            "DELETE FROM invocations WHERE seq <= \
+             (SELECT seq FROM invocations ORDER BY seq DESC LIMIT 1 OFFSET $1)",
+        )
+        .bind(sql_limit(keep))
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(old.rows_affected() + over.rows_affected())
+    }
+
     async fn list_functions(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<StoredFunction>> {
         // Function names are never empty, so "" starts the listing, as for pools and groups.
         let rows = sqlx::query(
@@ -1052,6 +1148,22 @@ impl Store for SqlStore {
         .map_err(backend_err)?;
         rows.iter().map(|r| function_from_row(r, false)).collect()
     }
+}
+
+fn invocation_from_row(r: &AnyRow) -> StoreResult<StoredInvocation> {
+    let seq: i64 = r.try_get("seq").map_err(backend_err)?;
+    let outcome: String = r.try_get("outcome").map_err(backend_err)?;
+    let doc: String = r.try_get("doc").map_err(backend_err)?;
+    Ok(StoredInvocation {
+        id: u64::try_from(seq).unwrap_or_default(),
+        created_ms: r.try_get("created_ms").map_err(backend_err)?,
+        pool_id: r.try_get("pool_id").map_err(backend_err)?,
+        trigger_source: r.try_get("trigger_source").map_err(backend_err)?,
+        username: r.try_get("username").map_err(backend_err)?,
+        failed: outcome == OUTCOME_FAILED,
+        api_request_id: r.try_get("api_request_id").map_err(backend_err)?,
+        doc: from_json(&doc)?,
+    })
 }
 
 fn function_from_row(r: &AnyRow, with_code: bool) -> StoreResult<StoredFunction> {

@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use cognate_core::model::{
-    AppClient, DeliveryStatus, Doc, Group, Lockout, OutboxFilter, OutboxMessage, PoolObject, RefreshSession,
-    StoredFunction, StoredKey, User, UserPool, UserStatus,
+    AppClient, DeliveryStatus, Doc, Group, InvocationFilter, Lockout, OutboxFilter, OutboxMessage, PoolObject,
+    RefreshSession, StoredFunction, StoredInvocation, StoredKey, User, UserPool, UserStatus,
 };
 use cognate_core::ports::{Store, StoreError};
 use cognate_store::testing::PgSchema;
@@ -91,6 +91,7 @@ conformance!(
     outbox_order_and_filters,
     outbox_claims_and_outcomes,
     outbox_claims_are_exclusive,
+    invocation_log,
     concurrent_optimistic_updates,
     refresh_rotation,
     pool_objects,
@@ -689,6 +690,59 @@ async fn outbox_order_and_filters(store: SqlStore) {
     }
     assert_eq!(store.list_messages(&list(None, None, 0)).await.unwrap().len(), 100);
     assert_eq!(store.list_messages(&list(None, None, 1000)).await.unwrap().len(), 105);
+}
+
+fn invocation(pool_id: &str, username: Option<&str>, failed: bool, created_ms: i64) -> StoredInvocation {
+    StoredInvocation {
+        id: 0,
+        created_ms,
+        pool_id: pool_id.into(),
+        trigger_source: "PreSignUp_SignUp".into(),
+        username: username.map(str::to_owned),
+        failed,
+        api_request_id: Some(format!("req-{created_ms}")),
+        doc: json!({"event": {"userName": username}, "n": created_ms}),
+    }
+}
+
+async fn invocation_log(store: SqlStore) {
+    let mut ids = Vec::new();
+    for (pool, user, failed, at) in [
+        ("p", Some("ana"), false, 10),
+        ("p", Some("bob"), true, 20),
+        ("q", Some("ana"), false, 30),
+        ("p", None, false, 40),
+    ] {
+        ids.push(store.insert_invocation(&invocation(pool, user, failed, at)).await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase: {ids:?}");
+    let list = |filter: InvocationFilter| {
+        let store = store.clone();
+        async move { store.list_invocations(&filter).await.unwrap().iter().map(|i| i.created_ms).collect::<Vec<_>>() }
+    };
+    assert_eq!(list(InvocationFilter::default()).await, [40, 30, 20, 10]);
+    assert_eq!(list(InvocationFilter { pool_id: Some("p".into()), ..Default::default() }).await, [40, 20, 10]);
+    assert_eq!(list(InvocationFilter { username: Some("ana".into()), ..Default::default() }).await, [30, 10]);
+    assert_eq!(list(InvocationFilter { failed: Some(true), ..Default::default() }).await, [20]);
+    assert_eq!(list(InvocationFilter { failed: Some(false), limit: 2, ..Default::default() }).await, [40, 30]);
+    assert_eq!(list(InvocationFilter { after: Some(ids[1]), ..Default::default() }).await, [40, 30]);
+    assert_eq!(list(InvocationFilter { api_request_id: Some("req-20".into()), ..Default::default() }).await, [20]);
+    assert!(list(InvocationFilter { trigger_source: Some("CustomMessage_SignUp".into()), ..Default::default() })
+        .await
+        .is_empty());
+
+    let got = store.get_invocation(ids[1]).await.unwrap().expect("kept");
+    assert_eq!(got, StoredInvocation { id: ids[1], ..invocation("p", Some("bob"), true, 20) });
+    assert!(store.get_invocation(ids[3] + 100).await.unwrap().is_none());
+
+    // By age: those created before 15 go; by count: the newest 2 stay.
+    assert_eq!(store.purge_invocations(15, 100).await.unwrap(), 1);
+    assert_eq!(store.purge_invocations(0, 2).await.unwrap(), 1);
+    assert_eq!(list(InvocationFilter::default()).await, [40, 30]);
+    assert_eq!(store.purge_invocations(0, 2).await.unwrap(), 0);
+    // Ids keep increasing after a purge.
+    let next = store.insert_invocation(&invocation("p", None, false, 50)).await.unwrap();
+    assert!(next > ids[3]);
 }
 
 async fn outbox_claims_and_outcomes(store: SqlStore) {

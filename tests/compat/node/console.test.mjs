@@ -161,6 +161,22 @@ describe('the web console in Chromium', () => {
       assert.ok('autoConfirmUser' in JSON.parse(responseText).response, responseText);
       assert.match(await anaEntry.locator('pre[aria-label="Logs"]').innerText(), /PreSignUp for ana <ana@example\.com>/);
 
+      // Invocations are grouped by the API call that caused them: the group of a SignUp is named
+      // for it and carries the x-amzn-RequestId its answer had.
+      const signUp = await fetch(`${server.url}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSCognitoIdentityProviderService.SignUp' },
+        body: JSON.stringify({ ClientId: clientId, Username: 'bea', Password: PASSWORD, UserAttributes: [{ Name: 'email', Value: 'bea@example.com' }] }),
+      });
+      assert.equal(signUp.status, 200);
+      const requestId = signUp.headers.get('x-amzn-requestid');
+      const group = page.locator(`li.group[data-request="${requestId}"]`);
+      await group.locator('details.inv', { hasText: 'PreSignUp_SignUp' }).filter({ hasText: 'bea' }).waitFor();
+      assert.match(await group.locator('.group-head').innerText(), new RegExp(`^SignUp.*${requestId}`, 's'));
+      assert.equal(await group.locator('details.inv').count(), 1);
+      const anaGroup = page.locator('li.group', { has: page.locator('details.inv', { hasText: 'ana' }) });
+      assert.match(await anaGroup.first().locator('.group-head').innerText(), /^SignUp/);
+
       // A sign-up the trigger refuses: the app gets Cognito's error, the timeline shows it.
       await assert.rejects(
         call((cb) => appPool.signUp('eve', PASSWORD, [new CognitoUserAttribute({ Name: 'email', Value: 'eve@blocked.example' })], null, cb)),
@@ -187,7 +203,9 @@ describe('the web console in Chromium', () => {
       // Filters: only failed invocations.
       await page.getByRole('form', { name: 'Filter invocations' }).getByLabel('Outcome').selectOption('failed');
       await page.waitForURL(/outcome=failed/);
-      await page.locator('details.inv.failed').first().waitFor();
+      // The unfiltered view stays until the filtered one is built: wait for it to go.
+      await page.waitForFunction(() => document.querySelectorAll('details.inv.failed').length > 0
+        && document.querySelectorAll('details.inv:not(.failed)').length === 0, null, { timeout: 10_000 });
       assert.equal(await page.locator('details.inv:not(.failed)').count(), 0);
       await page.getByRole('form', { name: 'Filter invocations' }).getByLabel('Outcome').selectOption({ index: 0 });
       await page.waitForURL((u) => !u.hash.includes('outcome='));

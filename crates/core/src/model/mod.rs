@@ -4,11 +4,13 @@
 
 pub mod client;
 pub mod function;
+pub mod invocation;
 pub mod pool;
 pub mod user;
 
 pub use client::{AppClient, AuthFlow};
 pub use function::StoredFunction;
+pub use invocation::{InvocationFilter, StoredInvocation};
 pub use pool::{PasswordPolicy, UserPool};
 pub use user::{
     CodePurpose, CodeRecord, DeliveryStatus, Group, Lockout, OutboxFilter, OutboxMessage, PoolObject, RefreshSession,

@@ -11,6 +11,7 @@ mod domains;
 mod federation;
 mod groups;
 mod identity_providers;
+mod import_jobs;
 mod keys;
 mod kms;
 mod lifecycle;
@@ -41,6 +42,7 @@ use cognate_crypto::seal::MasterKey;
 use crate::ports::{Clock, Invoker, NoFunctions, NoTransports, Sender, Store};
 
 pub use federation::{FederatedClaims, FederationReturn, FederationStart, ProviderSettings};
+pub use import_jobs::{ImportCursor, ImportStep, ImportUpload, UploadError, IMPORT_LEASE_MS, MAX_IMPORT_CSV_BYTES};
 pub use kms::{KmsError, KmsResult};
 pub use oauth::{
     Authorization, AuthorizeError, AuthorizeParams, HostedSession, HostedStep, LogoutParams, LogoutTarget, OAuthError,

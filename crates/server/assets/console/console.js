@@ -756,7 +756,7 @@
       const invKey = inv.invocations.map((r) => r.id).join();
       if (invKey !== seenInv) {
         seenInv = invKey;
-        invocations.replaceChildren(timelineList(inv.invocations, new Set()));
+        invocations.replaceChildren(timelineList(inv.invocations));
       }
       const msgKey = JSON.stringify(out.messages.map((m) => [m.id, m.status, m.attempts]));
       if (msgKey !== seenMsg) {
@@ -818,7 +818,8 @@
           ['When', when(r.time)],
           ['Function', r.function],
           ['Runtime', r.runtime || 'none (did not resolve)'],
-          ['Request id', r.requestId],
+          ['API call', r.apiRequestId ? `${r.apiOperation || ''} ${r.apiRequestId}`.trim() : 'none (run by hand)'],
+          ['Function request id', r.requestId],
           ['Invocation id', r.invocationId],
           ['Pool', link(r.poolId, ['pools', r.poolId])],
           ['User', user ? link(user, ['pools', r.poolId, 'users', user]) : null],
@@ -836,9 +837,48 @@
     return details;
   }
 
-  function timelineList(records, open) {
+  /**
+   * Keeps `ol` as invocations grouped by the API call that caused them (one SignUp with its
+   * PreSignUp and CustomMessage), the group with the newest invocation first. `add` takes records
+   * newest first, as the API lists them, each newer than those added before.
+   */
+  function groupedTimeline(ol) {
+    const groups = new Map();
+    const add = (records) => {
+      for (const r of [...records].reverse()) {
+        const key = r.apiRequestId ? `r:${r.apiRequestId}` : `e:${r.id}`;
+        let g = groups.get(key);
+        if (!g) {
+          const list = h('ol', { class: 'group-items' });
+          const count = h('span', { class: 'count' });
+          const op = r.apiOperation || 'API call';
+          const head = r.apiRequestId
+            ? h('div', { class: 'group-head' }, h('span', { class: 'op' }, op), count,
+              h('code', { class: 'req', title: 'x-amzn-RequestId of its answer' }, r.apiRequestId))
+            : null;
+          const li = h('li', { class: 'group', 'data-request': r.apiRequestId || null, 'aria-label': r.apiRequestId ? `${op} ${r.apiRequestId}` : null }, head, list);
+          li.dataset.key = key;
+          g = { li, list, count, n: 0 };
+          groups.set(key, g);
+        }
+        g.list.prepend(h('li', null, invocationItem(r, new Set())));
+        g.n += 1;
+        g.count.textContent = g.n > 1 ? `${g.n} invocations` : '';
+        if (ol.firstElementChild !== g.li) ol.prepend(g.li);
+      }
+      while (ol.children.length > TIMELINE_MAX) {
+        groups.delete(ol.lastElementChild.dataset.key);
+        ol.lastElementChild.remove();
+      }
+    };
+    return { add, shown: () => ol.querySelectorAll('details.inv').length };
+  }
+
+  function timelineList(records) {
     if (!records.length) return h('p', { class: 'empty' }, 'No invocations yet.');
-    return h('ol', { class: 'timeline', reversed: true }, records.map((r) => h('li', null, invocationItem(r, open))));
+    const ol = h('ol', { class: 'timeline' });
+    groupedTimeline(ol).add(records);
+    return ol;
   }
 
   async function timelineView(view, query) {
@@ -866,6 +906,7 @@
     });
     for (const el of filters.querySelectorAll('select')) el.addEventListener('change', () => filters.requestSubmit());
     const ol = h('ol', { class: 'timeline', 'aria-live': 'polite', 'aria-relevant': 'additions' });
+    let timeline = groupedTimeline(ol);
     const empty = h('p', { class: 'empty' }, 'No invocations yet. They appear here as the pools run their triggers.');
     const counter = h('p', { class: 'sub' });
     let last = 0;
@@ -875,15 +916,15 @@
       const { invocations } = await capi(`invocations?${q}`);
       if (!invocations.length) return;
       if (last && invocations[invocations.length - 1].id <= last) {
-        // The server was restarted and numbers from 1 again.
+        // A new database (an ephemeral server restarted) numbers from 1 again.
         ol.replaceChildren();
+        timeline = groupedTimeline(ol);
       }
       last = Math.max(last, invocations[0].id);
-      const items = invocations.map((r) => h('li', null, invocationItem(r, new Set())));
-      ol.prepend(...items);
-      while (ol.children.length > TIMELINE_MAX) ol.lastElementChild.remove();
+      timeline.add(invocations);
       empty.hidden = true;
-      counter.textContent = `${ol.children.length} shown, newest first; the server keeps the last ${info.invocationLogCapacity || 1000}.`;
+      const kept = info.invocationLogDays ? ` for ${info.invocationLogDays} days` : '';
+      counter.textContent = `${timeline.shown()} shown, newest first, grouped by the API call that caused them; the server keeps the last ${info.invocationLogCapacity || 1000}${kept}.`;
     });
     add(view, h('h1', null, 'Trigger timeline'), filters, counter, empty, ol);
     return 'Trigger timeline';

@@ -17,6 +17,9 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 /// Lambda's own ceiling; nothing longer makes sense for a trigger.
 const MAX_TIMEOUT_MS: u64 = 900_000;
 const MAX_POOL_SIZE: u64 = 64;
+/// Bounds of `[runtimes] invocation_log_days` and `invocation_log_max`.
+const MAX_LOG_DAYS: u64 = 3650;
+const MAX_LOG_ENTRIES: u64 = 10_000_000;
 
 const COMMON_KEYS: &[&str] = &["runtime", "timeout_ms", "env"];
 const LOCAL_KEYS: &[&str] = &["handler", "capture_aws_messages"];
@@ -132,11 +135,31 @@ pub struct RuntimeSettings {
     pub pool_size: usize,
     pub node: String,
     pub python: String,
+    /// `invocation_log_days`: how long the invocation log keeps an invocation.
+    pub invocation_log_days: u64,
+    /// `invocation_log_max`: how many invocations it keeps at most (the newest).
+    pub invocation_log_max: usize,
 }
 
 impl Default for RuntimeSettings {
     fn default() -> Self {
-        Self { pool_size: 2, node: "node".into(), python: "python3".into() }
+        Self {
+            pool_size: 2,
+            node: "node".into(),
+            python: "python3".into(),
+            invocation_log_days: 7,
+            invocation_log_max: 10_000,
+        }
+    }
+}
+
+impl RuntimeSettings {
+    /// What the invocation log keeps.
+    pub fn invocation_retention(&self) -> crate::invocations::Retention {
+        crate::invocations::Retention {
+            max_age_ms: i64::try_from(self.invocation_log_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX),
+            max_entries: self.invocation_log_max,
+        }
     }
 }
 
@@ -290,13 +313,17 @@ pub(super) fn parse_lambda(value: &Value, errs: &Errs<'_>) -> Result<LambdaDecl,
 
 pub(super) fn parse_runtimes(value: &Value, errs: &Errs<'_>) -> Result<RuntimeSettings, String> {
     let body = table(value, "runtimes", "[runtimes]", errs)?;
-    check_keys(body, "runtimes", &["pool_size", "node", "python"], errs)?;
+    check_keys(body, "runtimes", &["pool_size", "node", "python", "invocation_log_days", "invocation_log_max"], errs)?;
     let defaults = RuntimeSettings::default();
     Ok(RuntimeSettings {
         pool_size: integer(body, "runtimes", "pool_size", 1..=MAX_POOL_SIZE, errs)?
             .map_or(defaults.pool_size, |n| n as usize),
         node: string(body, "runtimes", "node", errs)?.unwrap_or(defaults.node),
         python: string(body, "runtimes", "python", errs)?.unwrap_or(defaults.python),
+        invocation_log_days: integer(body, "runtimes", "invocation_log_days", 1..=MAX_LOG_DAYS, errs)?
+            .unwrap_or(defaults.invocation_log_days),
+        invocation_log_max: integer(body, "runtimes", "invocation_log_max", 1..=MAX_LOG_ENTRIES, errs)?
+            .map_or(defaults.invocation_log_max, |n| n as usize),
     })
 }
 

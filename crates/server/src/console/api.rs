@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::access::SameOrigin;
 use crate::config::runtime_name;
 use crate::functions::parse_function_ref;
-use crate::invocations::{InvocationRecord, ListQuery, DEFAULT_CAPACITY};
+use crate::invocations::{unreadable, InvocationRecord, ListQuery};
 use crate::wire::AppState;
 
 /// How many functions the console lists at most.
@@ -50,28 +50,37 @@ pub async fn info(_: SameOrigin, State(state): State<Arc<AppState>>) -> Response
         "accountId": config.account_id,
         "publicUrl": config.public_url,
         "mode": "dev",
-        "invocationLogCapacity": DEFAULT_CAPACITY,
+        "invocationLogCapacity": state.invoker.log().retention().max_entries,
+        "invocationLogDays": state.invoker.log().retention().max_age_ms / 86_400_000,
         "triggerSources": TriggerSource::ALL.iter().map(|s| s.name()).collect::<Vec<_>>(),
     }))
 }
 
 /// `GET api/invocations?poolId=&triggerSource=&username=&outcome=&after=&limit=`: newest first.
 pub async fn invocations(_: SameOrigin, State(state): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Response {
-    match q.filter() {
-        Ok(filter) => {
-            let list: Vec<Value> = state.invoker.log().list(&filter).iter().map(with_cognito_error).collect();
-            ok(json!({ "invocations": list }))
-        }
-        Err(message) => error(StatusCode::BAD_REQUEST, "InvalidParameterException", message),
+    let filter = match q.filter() {
+        Ok(filter) => filter,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "InvalidParameterException", message),
+    };
+    match state.invoker.log().list(&filter).await {
+        Ok(list) => ok(json!({ "invocations": list.iter().map(with_cognito_error).collect::<Vec<_>>() })),
+        Err(e) => unreadable(&e),
     }
 }
 
 /// `GET api/invocations/{id}`.
 pub async fn invocation(_: SameOrigin, State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    match id.parse::<u64>().ok().and_then(|id| state.invoker.log().get(id)) {
-        Some(record) => ok(json!({ "invocation": with_cognito_error(&record) })),
-        None => not_kept(&id),
+    match lookup(&state, &id).await {
+        Ok(Some(record)) => ok(json!({ "invocation": with_cognito_error(&record) })),
+        Ok(None) => not_kept(&state, &id),
+        Err(res) => res,
     }
+}
+
+/// The record with this id, if the log holds it; Err is the answer when it cannot be read.
+async fn lookup(state: &AppState, id: &str) -> Result<Option<InvocationRecord>, Response> {
+    let Ok(id) = id.parse::<u64>() else { return Ok(None) };
+    state.invoker.log().get(id).await.map_err(|e| unreadable(&e))
 }
 
 /// A record as JSON, with the Cognito error its failure causes (what the API caller saw, as
@@ -94,12 +103,17 @@ fn with_cognito_error(record: &InvocationRecord) -> Value {
     value
 }
 
-fn not_kept(id: &str) -> Response {
+fn not_kept(state: &AppState, id: &str) -> Response {
     let id: String = id.chars().take(32).collect();
+    let retention = state.invoker.log().retention();
+    let days = retention.max_age_ms / 86_400_000;
     error(
         StatusCode::NOT_FOUND,
         "ResourceNotFoundException",
-        format!("The invocation log holds no invocation {id} (it keeps the last {DEFAULT_CAPACITY})."),
+        format!(
+            "The invocation log holds no invocation {id} (it keeps the last {} for {days} days).",
+            retention.max_entries
+        ),
     )
 }
 
@@ -108,8 +122,11 @@ fn not_kept(id: &str) -> Response {
 /// cause. The run is recorded like any other invocation. Secrets the log redacted (a
 /// UserMigration password) stay redacted in the event the function gets.
 pub async fn rerun(_: SameOrigin, State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    let log = state.invoker.log();
-    let Some(record) = id.parse::<u64>().ok().and_then(|id| log.get(id)) else { return not_kept(&id) };
+    let record = match lookup(&state, &id).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return not_kept(&state, &id),
+        Err(res) => return res,
+    };
     let trigger_source = record.trigger_source.parse::<TriggerSource>().ok();
     let meta = InvokeMeta {
         pool_id: record.pool_id.clone(),
@@ -120,19 +137,15 @@ pub async fn rerun(_: SameOrigin, State(state): State<Arc<AppState>>, Path(id): 
         api_request: cognate_core::ApiRequest::current()
             .map(|r| cognate_core::ApiRequest { operation: format!("Run again of #{}", record.id), ..r }),
     };
-    let outcome = state.invoker.run(&record.function, &record.event, &meta, false).await;
+    let (outcome, new_id) = state.invoker.run_logged(&record.function, &record.event, &meta, false).await;
     let cognito = match (&outcome, trigger_source) {
         (Err(f), Some(source)) => Some(trigger_error(source.kind(), f)),
         _ => None,
     };
-    let new = log
-        .list(&crate::invocations::InvocationFilter {
-            pool_id: Some(record.pool_id.clone()),
-            limit: DEFAULT_CAPACITY,
-            ..Default::default()
-        })
-        .into_iter()
-        .find(|r| r.invocation_id == meta.invocation_id);
+    let new = match new_id {
+        Some(id) => state.invoker.log().get(id).await.ok().flatten(),
+        None => None,
+    };
     ok(json!({
         "rerunOf": record.id,
         "invocation": new.as_ref().map(with_cognito_error),
