@@ -3,6 +3,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tower::ServiceExt as _;
 
 use cognate_core::ports::{Clock, SystemClock};
 use cognate_core::{Service, ServiceConfig};
@@ -10,15 +17,17 @@ use cognate_crypto::seal::MasterKey;
 use cognate_store::SqlStore;
 use rand::RngCore;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::auth::{Mode, Security};
 use crate::cli::ServeArgs;
-use crate::config::Config;
+use crate::config::{Config, HttpSettings};
 use crate::delivery::{Delivery, DeliveryWorker};
 use crate::functions::{FunctionsInvoker, InvokerSettings};
 use crate::invocations::InvocationLog;
+use crate::limits::{Limits, TimedBody};
+use crate::metrics::{MeteredInvoker, Metrics};
 use crate::wire::{self, AppState};
 
 /// Everything `serve` needs, whether from the command line or a test.
@@ -85,6 +94,7 @@ pub struct Running {
     invoker: FunctionsInvoker,
     delivery: Option<DeliveryWorker>,
     housekeeping: JoinHandle<()>,
+    purging: Option<JoinHandle<()>>,
     summary: StartSummary,
 }
 
@@ -142,6 +152,9 @@ impl Running {
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
         self.housekeeping.abort();
+        if let Some(purging) = self.purging.take() {
+            purging.abort();
+        }
         if let Some(delivery) = self.delivery.take() {
             delivery.shutdown().await;
         }
@@ -288,34 +301,115 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
         );
     }
     let delivery = Delivery::from_config(&config, Arc::new(store.clone()), opts.clock.clone())?;
+    let metrics = Arc::new(Metrics::new());
+    if delivery.is_active() {
+        metrics.watch_queue(Arc::new(store.clone()));
+    }
+    let limits = Arc::new(Limits::new(&config.limits));
     let service = Service::new(
         Arc::new(store.clone()),
         opts.clock.clone(),
         ServiceConfig::new(&opts.region, &public_url, master),
     )
-    .with_invoker(Arc::new(invoker.clone()))
+    .with_invoker(Arc::new(MeteredInvoker::new(invoker.clone(), metrics.clone())))
     .with_sender(Arc::new(delivery.clone()));
     config.apply(&service).await?;
     // Without a transport nothing is ever queued, so nothing needs polling.
     let delivery = delivery.is_active().then(|| delivery.start());
     let housekeeping = tokio::spawn(housekeeping(service.clone()));
+    let purging = limits.start_purging();
     let app = wire::router(AppState {
         service,
         invoker: invoker.clone(),
         trusted_hosts: wire::trusted_hosts(addr, &public_url),
         security,
+        limits,
+        metrics: metrics.clone(),
     });
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
+    let task = tokio::spawn(serve(listener, app, config.http.clone(), metrics, stopped));
+    Ok(Running { addr, public_url, stop: Some(stop), task, store, invoker, delivery, housekeeping, purging, summary })
+}
+
+/// How long shutdown waits for open connections (a console's live view never ends by itself).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The listener: HTTP/1.1 connections, at most `max_connections` at once, each with a deadline
+/// for a request's headers (`header_timeout`, which also ends idle keep-alive connections) and
+/// its body (`body_timeout`).
+///
+/// At the cap, cognate stops accepting: new connections wait in the kernel's listen backlog
+/// until a served one closes, rather than being refused. A burst of honest clients is slowed,
+/// not failed, and the timeouts bound how long a slow or idle client can hold a slot.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    http: HttpSettings,
+    metrics: Arc<Metrics>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let slots = Arc::new(Semaphore::new(http.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut warned: Option<Instant> = None;
+    loop {
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                metrics.connection_cap_reached();
+                if warned.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
+                    warned = Some(Instant::now());
+                    tracing::warn!(
+                        max_connections = http.max_connections,
+                        "connection cap reached: new connections wait until one closes ([http] max_connections)"
+                    );
+                }
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    _ = &mut stopped => break,
+                }
+            }
         };
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-            tracing::error!(error = %e, "server stopped with an error");
-        }
-    });
-    Ok(Running { addr, public_url, stop: Some(stop), task, store, invoker, delivery, housekeeping, summary })
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors, or a connection reset before it was accepted: keep
+                    // serving the others.
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let open = metrics.connection_opened();
+        let app = app.clone();
+        let body_timeout = http.body_timeout;
+        let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let mut req = req.map(|body| Body::new(TimedBody::new(body, body_timeout)));
+            req.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(req)
+        });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder.timer(TokioTimer::new()).header_read_timeout(http.header_timeout);
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Errors here are the client's: it went away, or was too slow with its headers.
+            if let Err(e) = connection.await {
+                tracing::debug!(peer = %peer, error = %e, "connection ended");
+            }
+            drop(open);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("shutdown: connections still open after {SHUTDOWN_GRACE:?}; closing them");
+    }
 }
 
 /// Hourly upkeep: expired refresh-token lineages are deleted so the table does not grow with

@@ -5,6 +5,7 @@ mod access;
 mod delivery;
 mod functions;
 mod keys;
+mod limits;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,8 @@ pub struct Config {
     pub access_keys: crate::auth::AccessKeys,
     /// `[http]`, defaults filled in.
     pub http: HttpSettings,
+    /// `[limits]`, defaults filled in.
+    pub limits: crate::limits::LimitSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -63,7 +66,7 @@ pub struct ClientDecl {
 }
 
 const TOP_LEVEL: &[&str] =
-    &["pools", "functions", "lambda", "runtimes", "smtp", "sms", "delivery", "access_keys", "http"];
+    &["pools", "functions", "lambda", "runtimes", "smtp", "sms", "delivery", "access_keys", "http", "limits"];
 
 impl Config {
     /// Reads `path`; every problem names the file, the key and what is wrong.
@@ -108,6 +111,9 @@ impl Config {
         }
         if let Some(v) = root.get("http") {
             config.http = access::parse_http(v, &errs)?;
+        }
+        if let Some(v) = root.get("limits") {
+            config.limits = limits::parse_limits(v, &errs)?;
         }
         let pools = match root.get("pools") {
             None => Vec::new(),

@@ -12,6 +12,8 @@ pub mod functions;
 pub mod imports;
 pub mod invocations;
 pub mod lambda_api;
+pub mod limits;
+pub mod metrics;
 pub mod oauth;
 pub mod packages;
 pub mod wire;

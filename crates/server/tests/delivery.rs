@@ -114,7 +114,7 @@ fn delivery_config_errors_name_the_file_the_key_and_the_problem() {
         ("[[pools]]\nId = \"us-east-1_Example01\"\nPoolName = \"p\"\n[pools.smtp]\nhost = \"h\"\n", "pools[0].smtp.from: required key is missing (or set the pool's EmailConfiguration.From)"),
         ("[[pools]]\nId = \"us-east-1_Example01\"\nPoolName = \"p\"\n[pools.smtp]\nhost = \"h\"\nfrom = \"a@example.com\"\ntls = true\n", "pools[0].smtp.tls: unknown key"),
         ("[[pools]]\nId = \"us-east-1_Example01\"\nPoolName = \"p\"\n[pools.sms]\nurl = \"https://sms.example.com\"\ntoken = \"x\"\n", "pools[0].sms.token: unknown key"),
-        ("[mail]\nhost = \"h\"\n", "mail: unknown key (expected one of: pools, functions, lambda, runtimes, smtp, sms, delivery)"),
+        ("[mail]\nhost = \"h\"\n", "mail: unknown key (expected one of: pools, functions, lambda, runtimes, smtp, sms, delivery, access_keys, http, limits)"),
     ];
     for (text, expected) in cases {
         let e = parse_err(text);

@@ -45,7 +45,7 @@ fn misspelled_pool_and_client_keys_stop_start_up_with_the_nearest_key() {
     let e = config_error("[[pool]]\nPoolName = \"demo\"\n");
     assert_eq!(
         e,
-        "cognate.toml: pool: unknown key (expected one of: pools, functions, lambda, runtimes, smtp, sms, delivery; did you mean pools?)"
+        "cognate.toml: pool: unknown key (expected one of: pools, functions, lambda, runtimes, smtp, sms, delivery, access_keys, http, limits; did you mean pools?)"
     );
 }
 

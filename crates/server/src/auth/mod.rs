@@ -6,7 +6,7 @@
 //! | --- | --- | --- |
 //! | cognito-idp operations botocore marks `authtype: none` (SignUp, InitiateAuth, access-token operations …), OAuth / hosted pages, JWKS, discovery, `/health` | open | open |
 //! | every other cognito-idp operation (Admin*, pool / client / group / domain / provider management …) | open | SigV4, service `cognito-idp` |
-//! | dev tools: `/_cognate/*`, the Lambda API (`lambda`), KMS (`kms`), SES / SNS capture (`ses`, `email`, `sns`) | loopback peers only, no web pages | SigV4 |
+//! | dev tools: `/_cognate/*`, `/metrics`, the Lambda API (`lambda`), KMS (`kms`), SES / SNS capture (`ses`, `email`, `sns`) | loopback peers only, no web pages | SigV4 |
 //! | the console (`/_cognate/console/`) | its own rules | SigV4, until the console has its own sign-in |
 //!
 //! In secure mode a trigger function's own AWS SDK calls count as signed: they come from this
@@ -163,7 +163,7 @@ pub fn access_of(method: &Method, path: &str, headers: &HeaderMap) -> Access {
     if under("/_cognate/console") {
         return Access::Console;
     }
-    if under("/_cognate") {
+    if under("/_cognate") || path == "/metrics" {
         return Access::Tool { services: ANY, protocol: Protocol::Cognate };
     }
     if under("/2015-03-31/functions") {
@@ -218,6 +218,7 @@ async fn authenticate(
     let (parts, body) = req.into_parts();
     let body = match to_bytes(body, protocol.body_limit()).await {
         Ok(bytes) => bytes,
+        Err(e) if crate::limits::is_body_timeout(&e) => return crate::limits::body_timeout_response(),
         Err(_) => return too_large(protocol),
     };
     let signed = SignedRequest {
@@ -322,7 +323,7 @@ mod tests {
         form.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
         assert!(matches!(access_of(&post, "/", &form), Access::Tool { protocol: Protocol::Query, .. }));
         let none = HeaderMap::new();
-        for path in ["/_cognate/outbox", "/_cognate/invocations", "/_cognate", "/_cognate/anything"] {
+        for path in ["/_cognate/outbox", "/_cognate/invocations", "/_cognate", "/_cognate/anything", "/metrics"] {
             assert!(matches!(access_of(&get, path, &none), Access::Tool { services: ANY, .. }), "{path}");
         }
         assert_eq!(access_of(&get, "/_cognate/console/", &none), Access::Console);

@@ -1,19 +1,46 @@
 //! `[[access_keys]]` (the keys secure mode accepts SigV4 signatures from) and `[http]` (which
-//! web origins secure mode answers with CORS headers).
+//! web origins secure mode answers with CORS headers, and how long and how many connections
+//! the listener gives clients).
+
+use std::time::Duration;
 
 use serde_json::Value;
 
-use super::keys::{check_keys, string, table, Errs};
+use super::keys::{check_keys, integer, string, table, Errs};
 use crate::auth::AccessKeys;
 
 const ACCESS_KEY_KEYS: &[&str] = &["id", "secret", "secret_env"];
-const HTTP_KEYS: &[&str] = &["cors_origins"];
+const HTTP_KEYS: &[&str] = &["cors_origins", "header_timeout", "body_timeout", "max_connections"];
 
 /// `[http]`, defaults filled in.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// Origins (`https://app.example`) that get CORS headers in secure mode.
     pub cors_origins: Vec<String>,
+    /// How long a client has to send a request's headers (and how long an idle keep-alive
+    /// connection is kept): `header_timeout`, in seconds.
+    pub header_timeout: Duration,
+    /// How long a client has to send a request's body once its headers are in: `body_timeout`.
+    pub body_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    pub max_connections: usize,
+}
+
+/// A slow client is cut off within 30 s.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Well under the usual 1024-descriptor soft limit, with room for the store and the workers.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            cors_origins: Vec::new(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
 }
 
 /// `[[access_keys]]`: ids and secrets (from `secret`, or the variable `secret_env` names).
@@ -53,6 +80,15 @@ pub(super) fn parse_http(value: &Value, errs: &Errs<'_>) -> Result<HttpSettings,
     let body = table(value, "http", "[http]", errs)?;
     check_keys(body, "http", HTTP_KEYS, errs)?;
     let mut settings = HttpSettings::default();
+    if let Some(s) = integer(body, "http", "header_timeout", 1..=3600, errs)? {
+        settings.header_timeout = Duration::from_secs(s);
+    }
+    if let Some(s) = integer(body, "http", "body_timeout", 1..=3600, errs)? {
+        settings.body_timeout = Duration::from_secs(s);
+    }
+    if let Some(n) = integer(body, "http", "max_connections", 1..=1_000_000, errs)? {
+        settings.max_connections = n as usize;
+    }
     if let Some(v) = body.get("cors_origins") {
         let Value::Array(items) = v else {
             return Err(errs.at("http.cors_origins", "must be an array of origins, e.g. [\"https://app.example\"]"));

@@ -38,6 +38,10 @@ pub struct AppState {
     pub trusted_hosts: Vec<String>,
     /// The mode, access keys and CORS origins (see [`crate::auth`]).
     pub security: crate::auth::Security,
+    /// Request-rate limits (see [`crate::limits`]).
+    pub limits: Arc<crate::limits::Limits>,
+    /// The counters `/metrics` shows.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The host names a server trusts: loopback names, plus the hosts of its listen address and
@@ -132,6 +136,7 @@ pub fn router(state: AppState) -> Router {
     let tools = Router::new()
         .route("/_cognate/outbox", get(outbox))
         .route("/_cognate/invocations", get(crate::invocations::list_route))
+        .route("/metrics", get(crate::metrics::route))
         .route("/v2/email/outbound-emails", post(capture::ses_v2_send))
         .merge(crate::lambda_api::routes());
     Router::new()
@@ -142,7 +147,10 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::oauth::routes())
         .merge(crate::console::routes())
         .merge(tools)
+        .route_layer(middleware::from_fn(crate::metrics::mark_route))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::limits::enforce))
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::guard))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .with_state(state)
         .layer(middleware::from_fn(crate::invocations::api_request_scope))
         .layer(cors)
@@ -353,25 +361,21 @@ async fn handle(state: &AppState, req: Request, seen: &mut Seen) -> Result<Vec<u
     let (parts, body) = req.into_parts();
     let op = operation_name(&parts.headers)?;
     seen.op = Some(op.clone());
-    let model = shapes::model();
-    if model.operation(&op).is_none() {
+    if shapes::model().operation(&op).is_none() {
         return Err(unknown_operation());
     }
     let body = read_body(body).await?;
-    let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        serde_json::from_slice(&body).map_err(|_| WireError::serialization("Request body is not valid JSON."))?
+    let id =
+        |input: &Value, key: &str| input.get(key).and_then(Value::as_str).filter(|s| s.len() <= 128).map(str::to_owned);
+    let input = match parse_input(&op, &body) {
+        Ok(input) => input,
+        Err((input, e)) => {
+            seen.client = input.as_ref().and_then(|i| id(i, "ClientId"));
+            return Err(e);
+        }
     };
-    if !input.is_object() {
-        return Err(WireError::serialization("Start of structure or map expected."));
-    }
-    let id = |key: &str| input.get(key).and_then(Value::as_str).filter(|s| s.len() <= 128).map(str::to_owned);
-    seen.client = id("ClientId");
-    model.validate_input(&op, &input).map_err(|invalid| match invalid {
-        Invalid::Type { message, .. } => WireError::serialization(message),
-        Invalid::Constraints(v) => CognitoError::invalid_parameter(constraints_message(&v)).into(),
-    })?;
+    seen.client = id(&input, "ClientId");
+    let id = |key: &str| id(&input, key);
     let peer = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
     let ctx = ops::request_context(&parts.headers, peer);
     if let Some(pool) = id("UserPoolId") {
@@ -386,6 +390,41 @@ async fn handle(state: &AppState, req: Request, seen: &mut Seen) -> Result<Vec<u
             "UnsupportedOperationException",
             format!("cognate does not support the operation {op} yet."),
         )),
+    }
+}
+
+/// A cognito-idp call as the wire layer takes it in, before any service code runs: the
+/// operation from `X-Amz-Target`, the body parsed as JSON and validated against the model.
+/// (Public so that the wire fuzz test can drive it.)
+pub fn decode_call(headers: &HeaderMap, body: &[u8]) -> Result<(String, Value), WireError> {
+    let op = operation_name(headers)?;
+    if shapes::model().operation(&op).is_none() {
+        return Err(unknown_operation());
+    }
+    let input = parse_input(&op, body).map_err(|(_, e)| e)?;
+    Ok((op, input))
+}
+
+/// The body of `op` as JSON, validated; on failure, the JSON (when it was an object) and the
+/// error.
+fn parse_input(op: &str, body: &[u8]) -> Result<Value, (Option<Value>, WireError)> {
+    let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|_| (None, WireError::serialization("Request body is not valid JSON.")))?
+    };
+    if !input.is_object() {
+        return Err((None, WireError::serialization("Start of structure or map expected.")));
+    }
+    match shapes::model().validate_input(op, &input) {
+        Ok(()) => Ok(input),
+        Err(invalid) => {
+            let e = match invalid {
+                Invalid::Type { message, .. } => WireError::serialization(message),
+                Invalid::Constraints(v) => CognitoError::invalid_parameter(constraints_message(&v)).into(),
+            };
+            Err((Some(input), e))
+        }
     }
 }
 
@@ -406,11 +445,22 @@ fn unknown_operation() -> WireError {
 }
 
 async fn read_body(body: Body) -> Result<Bytes, WireError> {
-    to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        WireError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "SerializationException",
-            format!("Request body is larger than {MAX_BODY_BYTES} bytes."),
-        )
-    })
+    to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| body_error(&e))
+}
+
+/// Why a body could not be read: it did not arrive in time (`[http] body_timeout`), or it is
+/// too large.
+pub(crate) fn body_error(e: &axum::Error) -> WireError {
+    if crate::limits::is_body_timeout(e) {
+        return WireError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutException",
+            "Request body not received in time.",
+        );
+    }
+    WireError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "SerializationException",
+        format!("Request body is larger than {MAX_BODY_BYTES} bytes."),
+    )
 }

@@ -71,6 +71,12 @@ impl Model {
         self.operations.get(name)
     }
 
+    /// The model's own spelling of an operation name: a `'static` string when the model is,
+    /// for labels that must come from a fixed set.
+    pub fn operation_name(&self, name: &str) -> Option<&str> {
+        self.operations.get_key_value(name).map(|(k, _)| k.as_str())
+    }
+
     /// Whether Cognito takes `op` unsigned (it authenticates by client id, token or session
     /// instead); every other operation needs SigV4 in secure mode.
     pub fn is_public(&self, op: &str) -> bool {

@@ -1,0 +1,47 @@
+//! `[limits]`: request rates per client address and per user for sign-in, sign-up and code
+//! operations (see [`crate::limits`]).
+
+use serde_json::Value;
+
+use super::keys::{check_keys, integer, table, Errs};
+use crate::limits::{Class, ClassLimits, LimitSettings, Rate};
+
+const LIMITS_KEYS: &[&str] = &["enabled", "sign_in", "sign_up", "codes"];
+const CLASS_KEYS: &[&str] = &["per_ip", "per_ip_burst", "per_user", "per_user_burst"];
+const MAX_RATE: u64 = 1_000_000;
+
+pub(super) fn parse_limits(value: &Value, errs: &Errs<'_>) -> Result<LimitSettings, String> {
+    let body = table(value, "limits", "[limits]", errs)?;
+    check_keys(body, "limits", LIMITS_KEYS, errs)?;
+    let mut settings = LimitSettings::default();
+    match body.get("enabled") {
+        None => {}
+        Some(Value::Bool(b)) => settings.enabled = *b,
+        Some(_) => return Err(errs.at("limits.enabled", "must be true or false")),
+    }
+    for class in Class::ALL {
+        let name = class.config_key();
+        let Some(v) = body.get(name) else { continue };
+        let key = format!("limits.{name}");
+        let t = table(v, &key, &format!("[limits.{name}]"), errs)?;
+        check_keys(t, &key, CLASS_KEYS, errs)?;
+        let defaults = settings.class(class);
+        let rate = |member: &str, burst: &str, default: Rate| -> Result<Rate, String> {
+            let per_second = integer(t, &key, member, 0..=MAX_RATE, errs)?.map_or(default.per_second, |n| n as u32);
+            // A burst follows its rate unless given: twice the rate, as the defaults are.
+            let default_burst = if integer(t, &key, member, 0..=MAX_RATE, errs)?.is_some() {
+                per_second.saturating_mul(2)
+            } else {
+                default.burst
+            };
+            let burst = integer(t, &key, burst, 1..=MAX_RATE, errs)?.map_or(default_burst, |n| n as u32);
+            Ok(Rate { per_second, burst: burst.max(1) })
+        };
+        let limits = ClassLimits {
+            per_ip: rate("per_ip", "per_ip_burst", defaults.per_ip)?,
+            per_user: rate("per_user", "per_user_burst", defaults.per_user)?,
+        };
+        *settings.class_mut(class) = limits;
+    }
+    Ok(settings)
+}
