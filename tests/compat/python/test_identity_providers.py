@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from botocore.exceptions import ClientError
 
 from conftest import aws_idp as aws
 
@@ -191,6 +192,10 @@ def test_list_pages_with_max_results_and_next_token(server, six):
             break
         assert pages < 6, "paging does not end"
     assert sorted(seen) == sorted(PROVIDERS) and len(seen) == 6
+    # A token cognate never issued is refused, not read as a place in the list.
+    with pytest.raises(ClientError) as e:
+        server.client().list_identity_providers(UserPoolId=pool, MaxResults=2, NextToken="Google")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
 
 
 def test_a_provider_is_found_by_its_idp_identifier(server, six):

@@ -402,7 +402,7 @@ impl Service {
         req: ListIdentityProvidersRequest,
     ) -> Result<ListIdentityProvidersResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
-        let page = Page::new(req.max_results, 60, req.next_token.as_deref());
+        let page = Page::checked(req.max_results, 60, req.next_token.as_deref())?;
         // The token is the last provider's name (names hold no white space, as tokens may not).
         let after = page.after.as_deref().map(|name| key(&pool.id, name));
         let mut objects = self.store.list_objects(IDP, &pool.id, after.as_deref(), page.fetch_limit()).await?;
