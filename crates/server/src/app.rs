@@ -95,6 +95,7 @@ pub struct Running {
     delivery: Option<DeliveryWorker>,
     housekeeping: JoinHandle<()>,
     purging: Option<JoinHandle<()>>,
+    imports: Option<crate::imports::ImportWorker>,
     summary: StartSummary,
 }
 
@@ -154,6 +155,9 @@ impl Running {
         self.housekeeping.abort();
         if let Some(purging) = self.purging.take() {
             purging.abort();
+        }
+        if let Some(imports) = self.imports.take() {
+            imports.shutdown().await;
         }
         if let Some(delivery) = self.delivery.take() {
             delivery.shutdown().await;
@@ -317,6 +321,7 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
     // Without a transport nothing is ever queued, so nothing needs polling.
     let delivery = delivery.is_active().then(|| delivery.start());
     let housekeeping = tokio::spawn(housekeeping(service.clone()));
+    let imports = Some(crate::imports::start(service.clone()));
     let purging = limits.start_purging();
     let app = wire::router(AppState {
         service,
@@ -328,7 +333,19 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, app, config.http.clone(), metrics, stopped));
-    Ok(Running { addr, public_url, stop: Some(stop), task, store, invoker, delivery, housekeeping, purging, summary })
+    Ok(Running {
+        addr,
+        public_url,
+        stop: Some(stop),
+        task,
+        store,
+        invoker,
+        delivery,
+        housekeeping,
+        purging,
+        imports,
+        summary,
+    })
 }
 
 /// How long shutdown waits for open connections (a console's live view never ends by itself).

@@ -146,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{pool_id}/.well-known/openid-configuration", get(openid_configuration))
         .merge(crate::oauth::routes())
         .merge(crate::console::routes())
+        .merge(crate::imports::routes())
         .merge(tools)
         .route_layer(middleware::from_fn(crate::metrics::mark_route))
         .layer(middleware::from_fn_with_state(state.clone(), crate::limits::enforce))
