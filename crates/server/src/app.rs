@@ -309,7 +309,7 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
     if delivery.is_active() {
         metrics.watch_queue(Arc::new(store.clone()));
     }
-    let limits = Arc::new(Limits::new(&config.limits));
+    let limits = Arc::new(Limits::new(&config.limits, security.mode));
     let service = Service::new(
         Arc::new(store.clone()),
         opts.clock.clone(),

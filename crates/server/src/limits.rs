@@ -20,6 +20,10 @@
 //! app client) and user name a request names, lower-cased; access-token operations count per
 //! token. IPv6 clients count per /64, the block one host usually has.
 //!
+//! In dev mode callers on this machine (loopback peers: the developer's tests, scripts and
+//! benchmarks) are not limited, unless `[limits] loopback_exempt = false`; in secure mode every
+//! caller is, unless `loopback_exempt = true`.
+//!
 //! Limits are kept per server process (several servers behind a load balancer each allow the
 //! rate). Behind a reverse proxy every request comes from the proxy's address: raise or turn
 //! off `per_ip` there and let the proxy limit by client.
@@ -122,6 +126,8 @@ pub struct ClassLimits {
 pub struct LimitSettings {
     /// `enabled = false` turns every rate limit off (load tests).
     pub enabled: bool,
+    /// Whether loopback peers go unlimited; None: in dev mode only.
+    pub loopback_exempt: Option<bool>,
     pub sign_in: ClassLimits,
     pub sign_up: ClassLimits,
     pub codes: ClassLimits,
@@ -131,6 +137,7 @@ impl Default for LimitSettings {
     fn default() -> Self {
         Self {
             enabled: true,
+            loopback_exempt: None,
             sign_in: ClassLimits { per_ip: Rate::new(120, 240), per_user: Rate::new(10, 50) },
             sign_up: ClassLimits { per_ip: Rate::new(50, 100), per_user: Rate::new(5, 20) },
             codes: ClassLimits { per_ip: Rate::new(30, 60), per_user: Rate::new(5, 20) },
@@ -180,6 +187,7 @@ struct ClassLimiters {
 /// The rate limiters of a server.
 pub struct Limits {
     enabled: bool,
+    loopback_exempt: bool,
     classes: [ClassLimiters; 3],
     /// Keys are hashed with a per-process secret, so nobody can aim for collisions.
     hasher: RandomState,
@@ -192,7 +200,7 @@ impl std::fmt::Debug for Limits {
 }
 
 impl Limits {
-    pub fn new(settings: &LimitSettings) -> Self {
+    pub fn new(settings: &LimitSettings, mode: crate::auth::Mode) -> Self {
         let build = |class: Class| {
             let limits = settings.class(class);
             ClassLimiters {
@@ -202,6 +210,7 @@ impl Limits {
         };
         Self {
             enabled: settings.enabled,
+            loopback_exempt: settings.loopback_exempt.unwrap_or(mode == crate::auth::Mode::Dev),
             classes: [build(Class::SignIn), build(Class::SignUp), build(Class::Codes)],
             hasher: RandomState::new(),
         }
@@ -209,7 +218,7 @@ impl Limits {
 
     /// No limits at all.
     pub fn disabled() -> Self {
-        Self::new(&LimitSettings { enabled: false, ..LimitSettings::default() })
+        Self::new(&LimitSettings { enabled: false, ..LimitSettings::default() }, crate::auth::Mode::Dev)
     }
 
     fn key(&self, parts: impl Hash) -> u64 {
@@ -324,6 +333,9 @@ pub async fn enforce(State(state): State<Arc<AppState>>, req: Request, next: Nex
         return next.run(req).await;
     }
     let Some((class, framing)) = classify(&req) else { return next.run(req).await };
+    if limits.loopback_exempt && wire::peer_is_loopback(&req) {
+        return next.run(req).await;
+    }
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     if let Some(ip) = peer {
         if let Err(wait) = limits.check_address(class, ip) {
@@ -542,7 +554,7 @@ mod tests {
         let mut settings = LimitSettings::default();
         settings.sign_in.per_ip = Rate::new(1, 3);
         settings.sign_in.per_user = Rate::new(1, 2);
-        let limits = Limits::new(&settings);
+        let limits = Limits::new(&settings, crate::auth::Mode::Dev);
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         for _ in 0..3 {
@@ -559,6 +571,18 @@ mod tests {
         limits.check_user(Class::SignIn, "other-pool", "ana").unwrap();
         limits.purge();
         assert!(Limits::disabled().check_address(Class::SignIn, a).is_ok());
+    }
+
+    #[test]
+    fn loopback_is_exempt_in_dev_mode_only_unless_configured() {
+        use crate::auth::Mode;
+        let mut settings = LimitSettings::default();
+        assert!(Limits::new(&settings, Mode::Dev).loopback_exempt);
+        assert!(!Limits::new(&settings, Mode::Secure).loopback_exempt);
+        settings.loopback_exempt = Some(false);
+        assert!(!Limits::new(&settings, Mode::Dev).loopback_exempt);
+        settings.loopback_exempt = Some(true);
+        assert!(Limits::new(&settings, Mode::Secure).loopback_exempt);
     }
 
     #[test]

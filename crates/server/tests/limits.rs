@@ -70,7 +70,7 @@ async fn a_client_slow_with_its_headers_is_cut_off() {
 
 #[tokio::test]
 async fn a_client_slow_with_its_body_gets_408() {
-    let (server, _dir) = server_with("[http]\nbody_timeout = 1\n").await;
+    let (server, _dir) = server_with("[http]\nbody_timeout = 1\n[limits]\nloopback_exempt = false\n").await;
     // ListUserPools reads its body in the handler; InitiateAuth in the rate limiter (which
     // looks for the user), SignUp through the hosted page's form in the same place.
     for (target, path, content_type) in [
@@ -131,7 +131,8 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
 
 #[tokio::test]
 async fn rate_limits_answer_too_many_requests() {
-    let toml = "[limits.sign_in]\nper_ip = 1\nper_ip_burst = 3\n\n[limits.codes]\nper_user = 1\nper_user_burst = 2\n";
+    // Dev mode leaves this machine's callers alone unless told otherwise.
+    let toml = "[limits]\nloopback_exempt = false\n\n[limits.sign_in]\nper_ip = 1\nper_ip_burst = 3\n\n[limits.codes]\nper_user = 1\nper_user_burst = 2\n";
     let (server, _dir) = server_with(toml).await;
     let url = server.url();
     let auth = r#"{"AuthFlow":"USER_PASSWORD_AUTH","ClientId":"nosuchclient","AuthParameters":{"USERNAME":"ana","PASSWORD":"x"}}"#;
@@ -187,8 +188,20 @@ async fn rate_limits_answer_too_many_requests() {
 }
 
 #[tokio::test]
+async fn callers_on_this_machine_are_not_limited_in_dev_mode() {
+    let (server, _dir) =
+        server_with("[limits.sign_in]\nper_ip = 1\nper_ip_burst = 1\nper_user = 1\nper_user_burst = 1\n").await;
+    let auth = r#"{"AuthFlow":"USER_PASSWORD_AUTH","ClientId":"nosuchclient","AuthParameters":{"USERNAME":"ana","PASSWORD":"x"}}"#;
+    for _ in 0..5 {
+        let (_, _, body) = raw_call(&server.url(), Some("InitiateAuth"), auth).await;
+        assert_ne!(body["__type"], "TooManyRequestsException");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_default_limits_let_a_burst_of_sign_ins_through() {
-    let (server, _dir) = server_with("").await;
+    let (server, _dir) = server_with("[limits]\nloopback_exempt = false\n").await;
     let c = client_for(&server.url());
     let pool = c.create_user_pool().pool_name("burst").created_id().await;
     let client = c

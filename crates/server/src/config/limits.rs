@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::keys::{check_keys, integer, table, Errs};
 use crate::limits::{Class, ClassLimits, LimitSettings, Rate};
 
-const LIMITS_KEYS: &[&str] = &["enabled", "sign_in", "sign_up", "codes"];
+const LIMITS_KEYS: &[&str] = &["enabled", "loopback_exempt", "sign_in", "sign_up", "codes"];
 const CLASS_KEYS: &[&str] = &["per_ip", "per_ip_burst", "per_user", "per_user_burst"];
 const MAX_RATE: u64 = 1_000_000;
 
@@ -18,6 +18,11 @@ pub(super) fn parse_limits(value: &Value, errs: &Errs<'_>) -> Result<LimitSettin
         None => {}
         Some(Value::Bool(b)) => settings.enabled = *b,
         Some(_) => return Err(errs.at("limits.enabled", "must be true or false")),
+    }
+    match body.get("loopback_exempt") {
+        None => {}
+        Some(Value::Bool(b)) => settings.loopback_exempt = Some(*b),
+        Some(_) => return Err(errs.at("limits.loopback_exempt", "must be true or false")),
     }
     for class in Class::ALL {
         let name = class.config_key();
