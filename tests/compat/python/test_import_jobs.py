@@ -123,6 +123,11 @@ def test_import_job_from_csv_header_to_succeeded_with_a_bad_row(server):
     client_id = idp.create_user_pool_client(UserPoolId=pool_id, ClientName="app",
                                             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH",
                                                                "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
+    # Signing in first is refused as Cognito refuses an imported user: a reset is required.
+    with pytest.raises(ClientError) as e:
+        idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                          AuthParameters={"USERNAME": "ana", "PASSWORD": "Anything-at-all-1"})
+    assert e.value.response["Error"]["Code"] == "PasswordResetRequiredException"
     sent = idp.forgot_password(ClientId=client_id, Username="ana")["CodeDeliveryDetails"]
     assert sent["DeliveryMedium"] == "EMAIL"
     outbox = requests.get(f"{server.url}/_cognate/outbox", params={"pool_id": pool_id, "username": "ana"},

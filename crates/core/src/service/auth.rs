@@ -361,6 +361,10 @@ impl Service {
         if user.lockout.locked_until_ms > self.now_ms() {
             return Err(CognitoError::not_authorized("Password attempts exceeded"));
         }
+        // An imported user has no password yet: whatever is typed, a reset comes first.
+        if user.status == UserStatus::ResetRequired && user.password.is_none() {
+            return Err(CognitoError::new(ErrorKind::PasswordResetRequired, "Password reset required for the user"));
+        }
         Ok(())
     }
 
