@@ -7,6 +7,7 @@ import zipfile
 
 import boto3
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 ROLE = "arn:aws:iam::000000000000:role/lambda"
@@ -79,6 +80,14 @@ def test_invoke_by_version_alias_and_latest(lam, gate):
     with pytest.raises(ClientError) as e:
         invoke(lam, Qualifier="9")
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_lambda_api_invocations_are_in_the_invocation_log(server, lam, gate):
+    lam.invoke(FunctionName="gate", Qualifier="live", Payload=json.dumps({"probe": "log"}).encode())
+    log = requests.get(f"{server.url}/_cognate/invocations", timeout=10).json()["invocations"]
+    mine = [i for i in log if i["event"] == {"probe": "log"}]
+    assert len(mine) == 1, log[:3]
+    assert mine[0]["function"] == "gate:1" and mine[0]["response"] == {"version": 1}
 
 
 def test_aliases(lam, gate):

@@ -7,6 +7,8 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use cognate_core::api::trigger::TriggerSource;
+use cognate_core::ports::InvokeMeta;
 use cognate_triggers::InvokeFailure;
 use serde_json::{json, Value};
 
@@ -91,13 +93,25 @@ async fn run_invoke(
             Err(e) => Err(e),
         },
     };
+    // Run through the invoker, so that the invocation log (and the console's timeline) shows
+    // it: the version as `name:version`, which the invoker resolves again.
+    let function = if version == "$LATEST" { name.clone() } else { format!("{name}:{version}") };
+    let trigger_source =
+        event.get("triggerSource").and_then(Value::as_str).and_then(|s| s.parse::<TriggerSource>().ok());
+    let meta = InvokeMeta {
+        pool_id: event.get("userPoolId").and_then(Value::as_str).unwrap_or("").to_owned(),
+        trigger_source,
+        invocation_id: uuid::Uuid::new_v4().to_string(),
+        attempt: 1,
+        api_request: None,
+    };
     if invocation_type == "Event" {
         let invoker = state.invoker.clone();
-        tokio::spawn(async move {
-            if let Ok(spec) = prepared {
-                let _ = invoker.runtimes().invoke(&spec, &event).await;
-            }
-        });
+        if prepared.is_ok() {
+            tokio::spawn(async move {
+                let _ = invoker.run_logged(&function, &event, &meta, true).await;
+            });
+        }
         return Ok((StatusCode::ACCEPTED, [("x-amz-executed-version", executed)]).into_response());
     }
     let spec = match prepared {
@@ -106,7 +120,7 @@ async fn run_invoke(
     };
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    match state.invoker.runtimes().invoke(&spec, &event).await {
+    match state.invoker.run_logged(&function, &event, &meta, false).await.0 {
         Ok(inv) => {
             let mut res = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], inv.response.to_string())
                 .into_response();
