@@ -13,12 +13,11 @@
 // client secret is first tried on tokens node:crypto signs, so that it cannot pass anything.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { assertNoErrors, launchBrowser, openPage } from './browser.mjs';
 import { checkClientSecret, startApple } from './fixtures/apple/standin.mjs';
-import { api, jwtPayload, startServer } from './helpers.mjs';
+import { api, jwtPayload, startApp, startServer } from './helpers.mjs';
 
 const CLIENT_ID = 'com.example.web';
 const TEAM_ID = 'TEAM123456';
@@ -30,21 +29,6 @@ const USERNAME = `SignInWithApple_${PERSON.sub}`;
 function teamKey() {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   return { pem: privateKey.export({ type: 'pkcs8', format: 'pem' }), publicKey };
-}
-
-/** The "app": a node:http server on localhost that records every request it gets. */
-async function startApp() {
-  const requests = [];
-  const server = createServer((req, res) => {
-    const u = new URL(req.url, 'http://localhost');
-    requests.push({ path: u.pathname, query: Object.fromEntries(u.searchParams) });
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>App</title><link rel="icon" href="data:,"></head>` +
-      `<body><p id="where">${u.pathname}</p></body></html>`);
-  });
-  await new Promise((ok) => server.listen(0, ok));
-  const origin = `http://localhost:${server.address().port}`;
-  return { origin, callback: `${origin}/callback`, requests, stop: () => new Promise((ok) => server.close(ok)) };
 }
 
 /** A user's attributes from AdminGetUser as an object. */

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import Provider from 'oidc-provider';
 
 import { assertNoErrors, launchBrowser, openPage } from './browser.mjs';
-import { api, jwtPayload, startServer } from './helpers.mjs';
+import { api, jwtPayload, startApp, startServer } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = resolve(here, 'fixtures/federation');
@@ -80,21 +80,6 @@ async function startIdp(redirectUris) {
   });
   server.on('request', provider.callback());
   return { origin, calls, stop: () => new Promise((ok) => server.close(ok)) };
-}
-
-/** The "app": a node:http server on localhost that records every request it gets. */
-async function startApp() {
-  const requests = [];
-  const server = createServer((req, res) => {
-    const u = new URL(req.url, 'http://localhost');
-    requests.push({ path: u.pathname, query: Object.fromEntries(u.searchParams) });
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>App</title><link rel="icon" href="data:,"></head>` +
-      `<body><p id="where">${u.pathname}</p></body></html>`);
-  });
-  await new Promise((ok) => server.listen(0, ok));
-  const origin = `http://localhost:${server.address().port}`;
-  return { origin, callback: `${origin}/callback`, requests, stop: () => new Promise((ok) => server.close(ok)) };
 }
 
 /** What cognate's invocation log holds for a pool (newest first), optionally of one source. */

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -153,4 +154,44 @@ export function totp(secret, offset = 0) {
   const mac = createHmac('sha1', key).update(counter).digest();
   const at = mac[mac.length - 1] & 0x0f;
   return String((mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+/**
+ * The "app" of the OAuth and federation tests: a node:http server on localhost that records
+ * every request it gets and answers each with a small page naming its path. Its `callback` and
+ * `signedOut` URLs are what clients register; `last(path)` is the query of the last request at
+ * `path`.
+ */
+export async function startApp() {
+  const requests = [];
+  const server = createHttpServer((req, res) => {
+    const u = new URL(req.url, 'http://localhost');
+    requests.push({ path: u.pathname, query: Object.fromEntries(u.searchParams) });
+    if (u.pathname === '/favicon.ico') {
+      res.writeHead(204);
+      return res.end();
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    return res.end(
+      '<!doctype html><html><head><meta charset="utf-8"><title>App</title><link rel="icon" href="data:,"></head>' +
+        `<body><p id="where">${u.pathname}</p></body></html>`,
+    );
+  });
+  // No host: the dual-stack wildcard, so "localhost" answers on ::1 and 127.0.0.1 alike.
+  await new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, ok);
+  });
+  const origin = `http://localhost:${server.address().port}`;
+  return {
+    origin,
+    callback: `${origin}/callback`,
+    signedOut: `${origin}/signed-out`,
+    requests,
+    last: (path) => [...requests].reverse().find((r) => r.path === path)?.query,
+    stop: () => {
+      server.closeAllConnections();
+      return new Promise((ok) => server.close(ok));
+    },
+  };
 }

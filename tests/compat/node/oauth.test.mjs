@@ -8,7 +8,6 @@
 // NEW_PASSWORD_REQUIRED on the hosted page. Screenshots go to docs/screenshots/.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import * as oidc from 'openid-client';
 
 import { assertNoErrors, launchBrowser, openPage, screenshot } from './browser.mjs';
-import { api, jwtPayload, startServer, totp } from './helpers.mjs';
+import { api, jwtPayload, startApp, startServer, totp } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = resolve(here, 'fixtures/oauth');
@@ -25,34 +24,6 @@ const SCREENSHOTS = resolve(here, '../../../docs/screenshots');
 const PASSWORD = 'Correct-horse-1';
 const ARN = (name) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
 const VIEWPORT = { viewport: { width: 480, height: 720 } };
-
-/** The "app": a node:http server on localhost that records every request it gets. */
-async function startApp() {
-  const requests = [];
-  const server = createServer((req, res) => {
-    const u = new URL(req.url, 'http://localhost');
-    requests.push({ path: u.pathname, query: Object.fromEntries(u.searchParams) });
-    if (u.pathname === '/favicon.ico') {
-      res.writeHead(204);
-      return res.end();
-    }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    return res.end(`<!doctype html><html><head><meta charset="utf-8"><title>App</title><link rel="icon" href="data:,"></head>` +
-      `<body><p id="where">${u.pathname}</p></body></html>`);
-  });
-  // No host: the dual-stack wildcard, so "localhost" answers on ::1 and 127.0.0.1 alike.
-  await new Promise((ok) => server.listen(0, ok));
-  const origin = `http://localhost:${server.address().port}`;
-  return {
-    origin,
-    callback: `${origin}/callback`,
-    signedOut: `${origin}/signed-out`,
-    requests,
-    /** The query of the last request the app got at `path`. */
-    last: (path) => [...requests].reverse().find((r) => r.path === path)?.query,
-    stop: () => new Promise((ok) => server.close(ok)),
-  };
-}
 
 /** CreateUserPoolClient's request for a public web client of the code flow. */
 function webClient(poolId, app, name, explicitAuthFlows) {

@@ -36,7 +36,7 @@ import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { assertNoErrors, launchBrowser, openPage, webAuthnSession } from './browser.mjs';
-import { api, jwtPayload, startServer, totp } from './helpers.mjs';
+import { api, jwtPayload, startApp, startServer, totp } from './helpers.mjs';
 
 const PASSWORD = 'Correct-horse-1';
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -441,37 +441,6 @@ describe('passkeys on a pool that does not allow them', () => {
     t.diagnostic(`pool without passkeys: ${error.code}`);
   });
 });
-
-/** The "app" of the hosted sign-in: a node:http server on localhost that records its requests. */
-async function startApp() {
-  const requests = [];
-  const app = createServer((req, res) => {
-    const u = new URL(req.url, 'http://localhost');
-    requests.push({ path: u.pathname, query: Object.fromEntries(u.searchParams) });
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(
-      '<!doctype html><html><head><meta charset="utf-8"><title>App</title><link rel="icon" href="data:,"></head>' +
-        `<body><p id="where">${u.pathname}</p></body></html>`,
-    );
-  });
-  // No host: the dual-stack wildcard, so "localhost" answers on ::1 and 127.0.0.1 alike.
-  await new Promise((ok, fail) => {
-    app.once('error', fail);
-    app.listen(0, ok);
-  });
-  const origin = `http://localhost:${app.address().port}`;
-  return {
-    origin,
-    callback: `${origin}/callback`,
-    requests,
-    /** The query of the last request the app got at `path`. */
-    last: (path) => [...requests].reverse().find((r) => r.path === path)?.query,
-    stop: () => {
-      app.closeAllConnections();
-      return new Promise((ok) => app.close(ok));
-    },
-  };
-}
 
 describe('passkeys on the hosted sign-in page', { timeout: 90_000 }, () => {
   let app;

@@ -14,7 +14,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -23,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import samlify from 'samlify';
 
 import { assertNoErrors, launchBrowser, openPage } from './browser.mjs';
-import { api, jwtPayload, startServer } from './helpers.mjs';
+import { api, jwtPayload, startApp, startServer } from './helpers.mjs';
 import {
   ALGORITHM,
   ALTER,
@@ -51,27 +50,6 @@ const PEOPLE = {
   'emp-46': person('emp-46', 'di@corp.example', 'Di Novak', 'Research'),
   'emp-47': person('emp-47', 'ed@corp.example', 'Ed Park', 'Facilities'),
 };
-
-/** The "app": a node:http server on localhost that records every request it gets. */
-async function startApp() {
-  const requests = [];
-  const server = createServer((req, res) => {
-    const u = new URL(req.url, 'http://localhost');
-    requests.push({ path: u.pathname, query: Object.fromEntries(u.searchParams) });
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>App</title><link rel="icon" href="data:,"></head>` +
-      `<body><p id="where">${u.pathname}</p></body></html>`);
-  });
-  await new Promise((ok) => server.listen(0, ok));
-  const origin = `http://localhost:${server.address().port}`;
-  return {
-    origin,
-    callback: `${origin}/callback`,
-    signedOut: `${origin}/signed-out`,
-    requests,
-    stop: () => new Promise((ok) => server.close(ok)),
-  };
-}
 
 /** What cognate's invocation log holds for a pool (newest first), optionally of one source. */
 async function invocations(url, poolId, triggerSource) {
