@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cognate_core::api::trigger::TriggerSource;
-use cognate_core::ports::{InvokeMeta, SystemClock};
+use cognate_core::ports::SystemClock;
 use cognate_core::service::{sample_event, trigger_error};
 use cognate_core::CognitoError;
 use serde_json::{json, Value};
@@ -320,21 +320,13 @@ pub async fn invoke(args: InvokeArgs) -> Result<bool, String> {
         ));
     }
     let event = read_event(&args.event)?;
-    let trigger_source =
-        event.get("triggerSource").and_then(Value::as_str).and_then(|s| s.parse::<TriggerSource>().ok());
-    let meta = InvokeMeta {
-        pool_id: event.get("userPoolId").and_then(Value::as_str).unwrap_or("").to_owned(),
-        trigger_source,
-        invocation_id: uuid::Uuid::new_v4().to_string(),
-        attempt: 1,
-        api_request: None,
-    };
+    let meta = crate::functions::by_hand_meta(&event);
     let started = std::time::Instant::now();
     let outcome = invoker.run(&args.name, &event, &meta, false).await;
     let elapsed = started.elapsed();
     invoker.shutdown().await;
 
-    let cognito: Option<CognitoError> = match (&outcome, trigger_source) {
+    let cognito: Option<CognitoError> = match (&outcome, meta.trigger_source) {
         (Err(f), Some(source)) => Some(trigger_error(source.kind(), f)),
         _ => None,
     };

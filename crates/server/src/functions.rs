@@ -330,6 +330,18 @@ impl FunctionsInvoker {
     }
 }
 
+/// The metadata of an invocation made by hand (`cognate invoke`, the Lambda API's Invoke): the
+/// pool and trigger source the event names, if any, in no API request of the pool's.
+pub fn by_hand_meta(event: &Value) -> InvokeMeta {
+    InvokeMeta {
+        pool_id: event.get("userPoolId").and_then(Value::as_str).unwrap_or("").to_owned(),
+        trigger_source: event.get("triggerSource").and_then(Value::as_str).and_then(|s| s.parse().ok()),
+        invocation_id: uuid::Uuid::new_v4().to_string(),
+        attempt: 1,
+        api_request: None,
+    }
+}
+
 /// Unpacks a package into `dir` through a private temporary folder, so a half-written
 /// folder is never run and concurrent unpackers (here or in another server) do not collide.
 async fn unpack_to(function: &StoredFunction, dir: &std::path::Path) -> Result<(), InvokeFailure> {

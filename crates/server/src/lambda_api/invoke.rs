@@ -7,8 +7,6 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use cognate_core::api::trigger::TriggerSource;
-use cognate_core::ports::InvokeMeta;
 use cognate_triggers::InvokeFailure;
 use serde_json::{json, Value};
 
@@ -96,15 +94,7 @@ async fn run_invoke(
     // Run through the invoker, so that the invocation log (and the console's timeline) shows
     // it: the version as `name:version`, which the invoker resolves again.
     let function = if version == "$LATEST" { name.clone() } else { format!("{name}:{version}") };
-    let trigger_source =
-        event.get("triggerSource").and_then(Value::as_str).and_then(|s| s.parse::<TriggerSource>().ok());
-    let meta = InvokeMeta {
-        pool_id: event.get("userPoolId").and_then(Value::as_str).unwrap_or("").to_owned(),
-        trigger_source,
-        invocation_id: uuid::Uuid::new_v4().to_string(),
-        attempt: 1,
-        api_request: None,
-    };
+    let meta = crate::functions::by_hand_meta(&event);
     if invocation_type == "Event" {
         let invoker = state.invoker.clone();
         if prepared.is_ok() {

@@ -334,15 +334,7 @@ pub(super) async fn update_alias(
             check_writable(&state, &name)?;
             let input = read_json(req.into_body(), crate::wire::MAX_BODY_BYTES).await?;
             let mut record = load_alias(&state, &name, &alias).await?;
-            if let Some(rev) = string_field(&input, "RevisionId")? {
-                if rev != record.revision_id {
-                    return Err(LambdaError::new(
-                        StatusCode::PRECONDITION_FAILED,
-                        "PreconditionFailedException",
-                        "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
-                    ));
-                }
-            }
+            check_revision(&input, &record)?;
             if let Some(version) = string_field(&input, "FunctionVersion")? {
                 check_version(&state, &name, &version).await?;
                 record.config.insert("FunctionVersion".into(), json!(version));
