@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 pub use crate::error::StoreError;
 use crate::model::{
-    AppClient, Group, InvocationFilter, OutboxFilter, OutboxMessage, PoolObject, RefreshSession, StoredFunction,
-    StoredInvocation, StoredKey, User, UserPool,
+    AppClient, Group, InvocationFilter, Lockout, OutboxFilter, OutboxMessage, PoolObject, RefreshSession,
+    StoredFunction, StoredInvocation, StoredKey, User, UserPool,
 };
 
 pub type StoreResult<T> = std::result::Result<T, StoreError>;
@@ -135,6 +135,24 @@ pub trait Store: Send + Sync + 'static {
     /// Records a single-use nonce (sealed sessions, SRP secret blocks). True the first time,
     /// false if it was seen before. Entries may be forgotten after `expires_ms`.
     async fn consume_nonce(&self, nonce: &str, expires_ms: i64) -> StoreResult<bool>;
+
+    // --- password attempts for unknown names -------------------------------------------------
+    /// Failed-password bookkeeping for sign-in names no user has, kept so that with
+    /// PreventUserExistenceErrors they lock out as real users do. `subject` is an opaque keyed
+    /// hash of the name: the store never sees the name itself.
+    async fn get_password_attempts(&self, pool_id: &str, subject: &str) -> StoreResult<Option<Lockout>>;
+    /// Compare-and-set: writes `new` if the record is still `expected` (`None`: there is no
+    /// record yet) and returns true; returns false, writing nothing, when another writer changed
+    /// it first.
+    async fn swap_password_attempts(
+        &self,
+        pool_id: &str,
+        subject: &str,
+        expected: Option<&Lockout>,
+        new: &Lockout,
+    ) -> StoreResult<bool>;
+    /// Deletes the records whose last failure is before `before_ms`; returns how many.
+    async fn purge_password_attempts(&self, before_ms: i64) -> StoreResult<u64>;
 
     async fn insert_signing_keys(&self, keys: &[StoredKey]) -> StoreResult<()>;
     async fn signing_keys(&self, pool_id: &str) -> StoreResult<Vec<StoredKey>>;

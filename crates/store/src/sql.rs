@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cognate_core::model::{
-    AppClient, Doc, Group, InvocationFilter, OutboxFilter, OutboxMessage, PoolObject, RefreshSession, StoredFunction,
-    StoredInvocation, StoredKey, User, UserPool,
+    AppClient, Doc, Group, InvocationFilter, Lockout, OutboxFilter, OutboxMessage, PoolObject, RefreshSession,
+    StoredFunction, StoredInvocation, StoredKey, User, UserPool,
 };
 use cognate_core::ports::{Store, StoreError, StoreResult};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -51,6 +51,7 @@ const POOL_TABLES: &[&str] = &[
     "signing_keys",
     "outbox",
     "pool_objects",
+    "password_attempts",
 ];
 
 /// How many times `set_alias` retries when a concurrent writer changes the alias under it.
@@ -847,6 +848,71 @@ impl Store for SqlStore {
             .await
             .map_err(backend_err)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn get_password_attempts(&self, pool_id: &str, subject: &str) -> StoreResult<Option<Lockout>> {
+        let row = sqlx::query(
+            "SELECT failures, last_failure_ms, locked_until_ms FROM password_attempts \
+             WHERE pool_id = $1 AND subject = $2",
+        )
+        .bind(pool_id)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let failures: i64 = row.try_get("failures").map_err(backend_err)?;
+        Ok(Some(Lockout {
+            failures: u32::try_from(failures.max(0)).unwrap_or(u32::MAX),
+            last_failure_ms: row.try_get("last_failure_ms").map_err(backend_err)?,
+            locked_until_ms: row.try_get("locked_until_ms").map_err(backend_err)?,
+        }))
+    }
+
+    async fn swap_password_attempts(
+        &self,
+        pool_id: &str,
+        subject: &str,
+        expected: Option<&Lockout>,
+        new: &Lockout,
+    ) -> StoreResult<bool> {
+        let done = match expected {
+            None => sqlx::query(
+                "INSERT INTO password_attempts (pool_id, subject, failures, last_failure_ms, locked_until_ms) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pool_id, subject) DO NOTHING",
+            )
+            .bind(pool_id)
+            .bind(subject)
+            .bind(i64::from(new.failures))
+            .bind(new.last_failure_ms)
+            .bind(new.locked_until_ms),
+            Some(old) => sqlx::query(
+                "UPDATE password_attempts SET failures = $1, last_failure_ms = $2, locked_until_ms = $3 \
+                 WHERE pool_id = $4 AND subject = $5 \
+                 AND failures = $6 AND last_failure_ms = $7 AND locked_until_ms = $8",
+            )
+            .bind(i64::from(new.failures))
+            .bind(new.last_failure_ms)
+            .bind(new.locked_until_ms)
+            .bind(pool_id)
+            .bind(subject)
+            .bind(i64::from(old.failures))
+            .bind(old.last_failure_ms)
+            .bind(old.locked_until_ms),
+        }
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn purge_password_attempts(&self, before_ms: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM password_attempts WHERE last_failure_ms < $1")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(done.rows_affected())
     }
 
     async fn insert_signing_keys(&self, keys: &[StoredKey]) -> StoreResult<()> {

@@ -95,6 +95,8 @@ conformance!(
     concurrent_optimistic_updates,
     refresh_rotation,
     pool_objects,
+    password_attempts,
+    password_attempts_concurrent,
 );
 
 // --- fixtures ------------------------------------------------------------------------------
@@ -293,6 +295,8 @@ async fn populate(store: &SqlStore, pool_id: &str) {
     store.insert_signing_keys(&[key(pool_id, &format!("{pool_id}-kid"), 1)]).await.unwrap();
     store.insert_message(&message(&format!("{pool_id}-m"), pool_id, "ana", 1)).await.unwrap();
     store.put_object(&object("domain", &format!("{pool_id}-domain"), pool_id), true).await.unwrap();
+    let failed = Lockout { failures: 1, last_failure_ms: 1, locked_until_ms: 0 };
+    assert!(store.swap_password_attempts(pool_id, "h1", None, &failed).await.unwrap());
 }
 
 fn object(kind: &str, key: &str, pool_id: &str) -> PoolObject {
@@ -320,22 +324,23 @@ async fn holdings(store: &SqlStore, pool_id: &str) -> Vec<bool> {
         !store.signing_keys(pool_id).await.unwrap().is_empty(),
         !store.list_messages(&by_pool).await.unwrap().is_empty(),
         store.get_object("domain", &format!("{pool_id}-domain")).await.unwrap().is_some(),
+        store.get_password_attempts(pool_id, "h1").await.unwrap().is_some(),
     ]
 }
 
 async fn delete_pool_cascades(store: SqlStore) {
     populate(&store, "pa").await;
     populate(&store, "pb").await;
-    assert_eq!(holdings(&store, "pa").await, [true; 11]);
+    assert_eq!(holdings(&store, "pa").await, [true; 12]);
 
     assert!(store.delete_pool("pa").await.unwrap());
-    assert_eq!(holdings(&store, "pa").await, [false; 11]);
-    assert_eq!(holdings(&store, "pb").await, [true; 11]);
+    assert_eq!(holdings(&store, "pa").await, [false; 12]);
+    assert_eq!(holdings(&store, "pb").await, [true; 12]);
     assert!(!store.delete_pool("pa").await.unwrap());
 
     // The freed names can be taken again.
     populate(&store, "pa").await;
-    assert_eq!(holdings(&store, "pa").await, [true; 11]);
+    assert_eq!(holdings(&store, "pa").await, [true; 12]);
 }
 
 async fn users_insert_and_lookup(store: SqlStore) {
@@ -978,4 +983,60 @@ async fn pool_objects(store: SqlStore) {
     assert!(store.delete_object("resource-server", "p\nb").await.unwrap());
     assert!(!store.delete_object("resource-server", "p\nb").await.unwrap());
     assert_eq!(store.get_object("resource-server", "p\nb").await.unwrap(), None);
+}
+
+async fn password_attempts(store: SqlStore) {
+    let one = Lockout { failures: 1, last_failure_ms: 1_000, locked_until_ms: 0 };
+    let two = Lockout { failures: 2, last_failure_ms: 2_000, locked_until_ms: 0 };
+    let locked = Lockout { failures: 5, last_failure_ms: 5_000, locked_until_ms: 6_000 };
+    assert_eq!(store.get_password_attempts("p", "h").await.unwrap(), None);
+    // Creating: only when there is no record yet.
+    assert!(store.swap_password_attempts("p", "h", None, &one).await.unwrap());
+    assert!(!store.swap_password_attempts("p", "h", None, &two).await.unwrap());
+    assert_eq!(store.get_password_attempts("p", "h").await.unwrap(), Some(one.clone()));
+    // Replacing: only from the record as it is.
+    assert!(!store.swap_password_attempts("p", "h", Some(&two), &locked).await.unwrap());
+    assert!(!store.swap_password_attempts("p", "absent", Some(&one), &two).await.unwrap());
+    assert_eq!(store.get_password_attempts("p", "absent").await.unwrap(), None);
+    assert!(store.swap_password_attempts("p", "h", Some(&one), &two).await.unwrap());
+    assert!(store.swap_password_attempts("p", "h", Some(&two), &locked).await.unwrap());
+    assert_eq!(store.get_password_attempts("p", "h").await.unwrap(), Some(locked.clone()));
+    // Records are per pool and subject.
+    assert_eq!(store.get_password_attempts("q", "h").await.unwrap(), None);
+    assert!(store.swap_password_attempts("q", "h", None, &one).await.unwrap());
+    // Purging by the last failure's age.
+    assert_eq!(store.purge_password_attempts(1_000).await.unwrap(), 0);
+    assert_eq!(store.purge_password_attempts(5_000).await.unwrap(), 1);
+    assert_eq!(store.get_password_attempts("q", "h").await.unwrap(), None);
+    assert_eq!(store.get_password_attempts("p", "h").await.unwrap(), Some(locked));
+}
+
+/// Many writers counting failures with compare-and-set, each stopping at five: exactly five
+/// counts land, however the writers interleave.
+async fn password_attempts_concurrent(store: SqlStore) {
+    const TASKS: usize = 20;
+    let mut handles = Vec::new();
+    for t in 0..TASKS {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                let current = store.get_password_attempts("p", "h").await.unwrap();
+                let failures = current.as_ref().map_or(0, |l| l.failures);
+                if failures >= 5 {
+                    return false;
+                }
+                let next = Lockout { failures: failures + 1, last_failure_ms: t as i64, locked_until_ms: 0 };
+                if store.swap_password_attempts("p", "h", current.as_ref(), &next).await.unwrap() {
+                    return true;
+                }
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    let mut counted = 0;
+    for h in handles {
+        counted += usize::from(h.await.unwrap());
+    }
+    assert_eq!(counted, 5);
+    assert_eq!(store.get_password_attempts("p", "h").await.unwrap().unwrap().failures, 5);
 }
