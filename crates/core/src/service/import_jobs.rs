@@ -299,7 +299,7 @@ fn fields(record: &str) -> Vec<String> {
 }
 
 /// The columns a pool's CSV has (what GetCSVHeader lists).
-fn csv_columns(pool: &UserPool) -> Vec<String> {
+pub(super) fn csv_columns(pool: &UserPool) -> Vec<String> {
     let mut columns: Vec<String> = pool
         .schema()
         .iter()

@@ -185,14 +185,7 @@ impl Service {
         req: GetCSVHeaderRequest,
     ) -> Result<GetCSVHeaderResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
-        let mut header: Vec<String> = pool
-            .schema()
-            .iter()
-            .filter_map(|a| a.get("Name").and_then(Value::as_str))
-            .filter(|n| *n != "sub" && *n != "identities")
-            .map(str::to_owned)
-            .collect();
-        header.extend(["cognito:mfa_enabled".to_owned(), "cognito:username".to_owned()]);
+        let header = super::import_jobs::csv_columns(&pool);
         Ok(GetCSVHeaderResponse { user_pool_id: Some(pool.id), csv_header: Some(header) })
     }
 
