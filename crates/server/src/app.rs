@@ -304,7 +304,8 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
              with [[access_keys]] in cognate.toml to expose cognate"
         );
     }
-    let delivery = Delivery::from_config(&config, Arc::new(store.clone()), opts.clock.clone())?;
+    let delivery =
+        Delivery::from_config(&config, Arc::new(store.clone()), opts.clock.clone(), Arc::new(master.clone()))?;
     let metrics = Arc::new(Metrics::new());
     if delivery.is_active() {
         metrics.watch_queue(Arc::new(store.clone()));
@@ -313,7 +314,10 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
     let service = Service::new(
         Arc::new(store.clone()),
         opts.clock.clone(),
-        ServiceConfig::new(&opts.region, &public_url, master),
+        ServiceConfig {
+            seal_outbox_codes: security.mode == Mode::Secure,
+            ..ServiceConfig::new(&opts.region, &public_url, master)
+        },
     )
     .with_invoker(Arc::new(MeteredInvoker::new(invoker.clone(), metrics.clone())))
     .with_sender(Arc::new(delivery.clone()));

@@ -8,6 +8,10 @@
 //!
 //! Errors recorded in `last_error` and logged are scrubbed of the SMTP login, the SMS
 //! provider's URL and header values, and the code the message carries.
+//!
+//! In secure mode the service stores a queued message with its code sealed under the master key
+//! (see [`OutboxMessage::sealed`]); the sender opens it for each attempt and drops it with the
+//! recorded outcome once the message is sent or given up, so no code stays at rest.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -16,6 +20,7 @@ use std::time::Duration;
 
 use cognate_core::model::{DeliveryStatus, OutboxMessage};
 use cognate_core::ports::{Clock, Sender, Store, StoreError};
+use cognate_crypto::seal::MasterKey;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
@@ -94,6 +99,8 @@ struct Inner {
     sms: Routes<SmsTransport>,
     http: reqwest::Client,
     wake: Notify,
+    /// Opens the content of messages stored sealed (secure mode).
+    master: Arc<MasterKey>,
 }
 
 /// The sender the service is given, and the task that sends.
@@ -129,7 +136,12 @@ enum Failure {
 
 impl Delivery {
     /// Builds the transports `config` declares. Nothing connects yet.
-    pub fn from_config(config: &Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self, String> {
+    pub fn from_config(
+        config: &Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        master: Arc<MasterKey>,
+    ) -> Result<Self, String> {
         let mut email = Routes { default: None, pools: HashMap::new() };
         let mut sms = Routes { default: None, pools: HashMap::new() };
         if let Some(decl) = &config.smtp {
@@ -167,7 +179,16 @@ impl Delivery {
             .build()
             .map_err(|e| format!("cannot set up the SMS client: {e}"))?;
         Ok(Self {
-            inner: Arc::new(Inner { store, clock, settings: config.delivery, email, sms, http, wake: Notify::new() }),
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                settings: config.delivery,
+                email,
+                sms,
+                http,
+                wake: Notify::new(),
+                master,
+            }),
         })
     }
 
@@ -255,14 +276,23 @@ impl Delivery {
     /// Sends one claimed message and records the outcome; returns when it is to be retried.
     async fn attempt(&self, message: OutboxMessage) -> Option<i64> {
         let lease = message.next_attempt_ms.unwrap_or_default();
-        let (result, secrets) = match tokio::time::timeout(ATTEMPT_TIMEOUT, self.send(&message)).await {
-            Ok(sent) => sent,
-            Err(_) => {
-                let text = format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs());
-                (Err(Failure::Transient(text)), Vec::new())
+        // The message as it goes out: its sealed content opened (secure mode), never stored.
+        let (result, secrets, code) = match message.opened(&self.inner.master) {
+            Some(plain) => {
+                let (result, secrets) = match tokio::time::timeout(ATTEMPT_TIMEOUT, self.send(&plain)).await {
+                    Ok(sent) => sent,
+                    Err(_) => {
+                        let text = format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs());
+                        (Err(Failure::Transient(text)), Vec::new())
+                    }
+                };
+                (result, secrets, plain.code)
+            }
+            None => {
+                let text = "the sealed message does not open with this server's master key";
+                (Err(Failure::Permanent(text.into())), Vec::new(), None)
             }
         };
-        let code = message.code.clone();
         let mut secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         secrets.extend(code.as_deref());
         let now = self.inner.clock.now_millis();
@@ -458,6 +488,8 @@ fn outcome(
             m.sent_ms = Some(now_ms);
             m.next_attempt_ms = None;
             m.last_error = None;
+            // Sent: nothing needs the code any more.
+            m.sealed = None;
             return m;
         }
         Err(Failure::NoTransport) => {
@@ -481,6 +513,7 @@ fn outcome(
     if permanent || m.attempts >= settings.max_attempts {
         m.status = DeliveryStatus::Failed;
         m.next_attempt_ms = None;
+        m.sealed = None;
     } else {
         m.status = DeliveryStatus::Pending;
         let wait = i64::try_from(backoff_ms(settings, m.attempts)).unwrap_or(i64::MAX);
@@ -600,6 +633,19 @@ mod tests {
             (DeliveryStatus::Pending, 0, Some(31_000))
         );
         assert!(orphan.last_error.unwrap().contains("without an EMAIL transport"));
+    }
+
+    #[test]
+    fn the_sealed_content_is_dropped_once_sent_or_given_up() {
+        let s = settings();
+        let sealed = OutboxMessage { sealed: Some("c2VhbGVk".into()), code: None, ..pending() };
+        let retried = outcome(sealed.clone(), Err(Failure::Transient("down".into())), 1_000, &s, &[]);
+        assert_eq!((retried.status, retried.sealed.as_deref()), (DeliveryStatus::Pending, Some("c2VhbGVk")));
+        let orphan = outcome(sealed.clone(), Err(Failure::NoTransport), 1_000, &s, &[]);
+        assert!(orphan.sealed.is_some(), "kept for a server with the transport");
+        assert_eq!(outcome(retried, Ok(()), 1_300, &s, &[]).sealed, None);
+        let failed = outcome(sealed, Err(Failure::Permanent("550".into())), 1_000, &s, &[]);
+        assert_eq!((failed.status, failed.sealed), (DeliveryStatus::Failed, None));
     }
 
     #[test]

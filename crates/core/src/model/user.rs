@@ -270,6 +270,65 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
     #[serde(default)]
     pub sent_ms: Option<i64>,
+    /// Secure mode: the message as it is to be sent (subject, body and code), sealed with the
+    /// master key while it waits for a transport (see [`OutboxMessage::seal_content`]); dropped
+    /// once it is sent or given up. `code` is then absent and the body shows the code masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
+}
+
+/// What replaces a code or temporary password in a message kept without it.
+pub const MASKED_CODE: &str = "******";
+/// The seal purpose of [`OutboxMessage::sealed`].
+const SEALED_CONTENT: &str = "outbox-message";
+
+/// The parts of a message that carry its code, as sealed in [`OutboxMessage::sealed`].
+#[derive(Serialize, Deserialize)]
+struct SealedContent {
+    subject: Option<String>,
+    body: String,
+    code: Option<String>,
+}
+
+impl OutboxMessage {
+    /// Drops the code: `code` gone, the code masked wherever the subject or body shows it, and
+    /// any sealed copy dropped.
+    pub fn mask_code(&mut self) {
+        if let Some(code) = self.code.take().filter(|c| !c.is_empty()) {
+            self.body = self.body.replace(&code, MASKED_CODE);
+            self.subject = self.subject.take().map(|s| s.replace(&code, MASKED_CODE));
+        }
+        self.sealed = None;
+    }
+
+    /// Keeps the message's code only sealed under `master` (bound to the message id), for the
+    /// sender to open: `sealed` is set and the code masked.
+    pub fn seal_content(&mut self, master: &cognate_crypto::seal::MasterKey) -> Result<(), cognate_crypto::Error> {
+        use base64::Engine as _;
+        let content = SealedContent { subject: self.subject.clone(), body: self.body.clone(), code: self.code.clone() };
+        let plain = serde_json::to_vec(&content).map_err(|_| cognate_crypto::Error::InvalidInput("outbox message"))?;
+        let sealed = master.seal(SEALED_CONTENT, self.id.as_bytes(), &plain)?;
+        self.mask_code();
+        self.sealed = Some(base64::engine::general_purpose::STANDARD.encode(sealed));
+        Ok(())
+    }
+
+    /// The message as it is to be sent: the sealed content opened under `master` (a message
+    /// without any is returned as it is). `None` when it cannot be opened (another master key).
+    pub fn opened(&self, master: &cognate_crypto::seal::MasterKey) -> Option<OutboxMessage> {
+        use base64::Engine as _;
+        let Some(sealed) = &self.sealed else { return Some(self.clone()) };
+        let bytes = base64::engine::general_purpose::STANDARD.decode(sealed).ok()?;
+        let plain = master.open(SEALED_CONTENT, self.id.as_bytes(), &bytes).ok()?;
+        let content: SealedContent = serde_json::from_slice(&plain).ok()?;
+        Some(OutboxMessage {
+            subject: content.subject,
+            body: content.body,
+            code: content.code,
+            sealed: None,
+            ..self.clone()
+        })
+    }
 }
 
 /// Which outbox messages to list.
@@ -294,6 +353,33 @@ mod tests {
             (DeliveryStatus::Recorded, 0, None, None, None)
         );
         assert_eq!(m.body, "Code 123456");
+    }
+
+    #[test]
+    fn a_sealed_message_keeps_its_code_only_sealed() {
+        let master = cognate_crypto::seal::MasterKey::generate().unwrap();
+        let plain = OutboxMessage {
+            id: "m1".into(),
+            subject: Some("Code".into()),
+            body: "Your code is 123456.".into(),
+            code: Some("123456".into()),
+            ..OutboxMessage::default()
+        };
+        let mut stored = plain.clone();
+        stored.seal_content(&master).unwrap();
+        assert_eq!((stored.code.as_deref(), stored.body.as_str()), (None, "Your code is ******."));
+        let doc = serde_json::to_string(&stored).unwrap();
+        assert!(!doc.contains("123456") && doc.contains("\"sealed\""), "{doc}");
+        assert_eq!(stored.opened(&master), Some(plain.clone()));
+        // Bound to the message and the key.
+        let moved = OutboxMessage { id: "m2".into(), ..stored.clone() };
+        assert_eq!(moved.opened(&master), None);
+        assert_eq!(stored.opened(&cognate_crypto::seal::MasterKey::generate().unwrap()), None);
+        // Masking drops the sealed copy; a message without one opens as it is.
+        stored.mask_code();
+        assert_eq!(stored.sealed, None);
+        assert_eq!(stored.opened(&master), Some(stored.clone()));
+        assert!(!serde_json::to_string(&stored).unwrap().contains("sealed"));
     }
 
     #[test]

@@ -347,6 +347,10 @@ impl Service {
     /// Records a message in the outbox: `Pending` (due now) when a transport is configured for
     /// its pool and channel, and the sender is woken; else `Recorded`. A message already marked
     /// `CustomSender` is recorded as it is.
+    ///
+    /// In secure mode no code is stored in plain text: a queued message keeps its code sealed
+    /// with the master key for the sender (who drops it once the message is sent), any other
+    /// keeps it nowhere; the stored body shows it masked.
     pub(crate) async fn deliver(&self, message: &OutboxMessage) -> Result<()> {
         let mut message = message.clone();
         let queued = message.status != DeliveryStatus::CustomSender
@@ -357,6 +361,13 @@ impl Service {
         } else if message.status != DeliveryStatus::CustomSender {
             message.status = DeliveryStatus::Recorded;
             message.next_attempt_ms = None;
+        }
+        if self.config.seal_outbox_codes {
+            if queued {
+                message.seal_content(self.master()).map_err(CognitoError::internal)?;
+            } else {
+                message.mask_code();
+            }
         }
         self.store.insert_message(&message).await?;
         if queued {

@@ -67,6 +67,9 @@ pub struct ServiceConfig {
     /// Seals verifiers, signing keys, sessions and secret blocks, and keys the hashes of codes
     /// and refresh tokens. It lives outside the database, so a dump alone reveals nothing usable.
     pub master_key: Arc<MasterKey>,
+    /// Secure mode: the outbox keeps no code or temporary password in plain text (a message
+    /// waiting for a transport keeps it sealed with the master key until it is sent).
+    pub seal_outbox_codes: bool,
 }
 
 impl ServiceConfig {
@@ -76,6 +79,7 @@ impl ServiceConfig {
             account_id: "000000000000".into(),
             public_url: public_url.trim_end_matches('/').to_owned(),
             master_key: Arc::new(master_key),
+            seal_outbox_codes: false,
         }
     }
 }

@@ -189,7 +189,8 @@ struct OutboxQuery {
     limit: Option<usize>,
 }
 
-/// `GET /_cognate/outbox`: the messages the pools sent, newest first, codes included (dev mode).
+/// `GET /_cognate/outbox`: the messages the pools sent, newest first, codes included in dev
+/// mode; in secure mode never a code (rows stored in dev mode are shown masked too).
 async fn outbox(State(state): State<Arc<AppState>>, Query(q): Query<OutboxQuery>) -> Response {
     if let Some(pool_id) = &q.pool_id {
         match state.service.pool(pool_id).await {
@@ -202,7 +203,10 @@ async fn outbox(State(state): State<Arc<AppState>>, Query(q): Query<OutboxQuery>
     }
     let filter = OutboxFilter { pool_id: q.pool_id, username: q.username, limit: q.limit.unwrap_or(100).min(1000) };
     match state.service.outbox(&filter).await {
-        Ok(messages) => {
+        Ok(mut messages) => {
+            if state.security.mode == crate::auth::Mode::Secure {
+                messages.iter_mut().for_each(OutboxMessage::mask_code);
+            }
             let messages: Vec<Value> = messages.iter().map(outbox_json).collect();
             axum::Json(json!({ "messages": messages })).into_response()
         }
