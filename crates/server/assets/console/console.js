@@ -1,7 +1,9 @@
 // cognate's web console: pools, users, trigger functions, the invocation timeline and the outbox.
-// Plain JavaScript, no build step. Pools and users are read and changed through the JSON API
-// (POST / with X-Amz-Target), like any SDK; the invocation log, the outbox and function lookups
-// come from /_cognate/console/api/. Every value from the server is put on the page as text
+// Plain JavaScript, no build step. Pools and users are read and changed through the JSON API's
+// operations (X-Amz-Target and an AWS JSON body, like any SDK, posted to the console's api/call,
+// which runs them as POST / does); the invocation log, the outbox and function lookups come from
+// the rest of /_cognate/console/api/. In secure mode the console needs a sign-in: an answer 401
+// (no session, or it expired) leads to the sign-in page. Every value from the server is put on the page as text
 // (textContent, attribute values), never parsed as HTML.
 'use strict';
 
@@ -9,6 +11,7 @@
   const main = document.getElementById('main');
   const statusBox = document.getElementById('status');
   const API = '/_cognate/console/api/';
+  const SIGNIN = '/_cognate/console/signin';
   const POLL_MS = 1000;
   const TIMELINE_MAX = 300;
 
@@ -203,9 +206,14 @@
     }
   }
 
-  /** A cognito-idp operation through the JSON API. */
+  /** Without a session (secure mode, signed out or expired): to the sign-in page. */
+  function signInAgain(res) {
+    if (res.status === 401) location.assign(SIGNIN);
+  }
+
+  /** A cognito-idp operation through the JSON API's code (api/call). */
   async function idp(op, body = {}) {
-    const res = await fetch('/', {
+    const res = await fetch(API + 'call', {
       method: 'POST',
       headers: {
         'Content-Type': 'application/x-amz-json-1.1',
@@ -213,6 +221,7 @@
       },
       body: JSON.stringify(body),
     });
+    signInAgain(res);
     const data = await parse(res);
     if (!res.ok) throw new CallError(String(data.__type || res.status).split('#').pop(), data.message || res.statusText);
     return data;
@@ -225,6 +234,7 @@
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
     });
+    signInAgain(res);
     const data = await parse(res);
     if (!res.ok) throw new CallError(data.__type || res.status, data.message || res.statusText);
     return data;
@@ -1011,7 +1021,21 @@
   async function start() {
     try {
       info = await capi('info');
-      document.getElementById('where').textContent = `${location.host} · ${info.region} · ${info.mode} mode · v${info.version}`;
+      const who = info.signedInAs ? ` · signed in as ${info.signedInAs}` : '';
+      document.getElementById('where').textContent = `${location.host} · ${info.region} · ${info.mode} mode · v${info.version}${who}`;
+      if (info.mode === 'secure') {
+        const out = document.getElementById('signout');
+        out.hidden = false;
+        out.addEventListener('click', async () => {
+          out.disabled = true;
+          stopView();
+          try {
+            await fetch('/_cognate/console/signout', { method: 'POST' });
+          } finally {
+            location.assign(SIGNIN);
+          }
+        });
+      }
     } catch (e) {
       say(`Cannot reach the console's API: ${e.message}`);
     }

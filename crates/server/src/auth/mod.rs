@@ -7,7 +7,7 @@
 //! | cognito-idp operations botocore marks `authtype: none` (SignUp, InitiateAuth, access-token operations …), OAuth / hosted pages, JWKS, discovery, `/health` | open | open |
 //! | every other cognito-idp operation (Admin*, pool / client / group / domain / provider management …) | open | SigV4, service `cognito-idp` |
 //! | dev tools: `/_cognate/*`, `/metrics`, the Lambda API (`lambda`), KMS (`kms`), SES / SNS capture (`ses`, `email`, `sns`) | loopback peers only, no web pages | SigV4 |
-//! | the console (`/_cognate/console/`) | its own rules | SigV4, until the console has its own sign-in |
+//! | the console (`/_cognate/console/`) | its own rules (this machine, its own page) | its own sign-in (a session cookie), see `console::signin` |
 //!
 //! In secure mode a trigger function's own AWS SDK calls count as signed: they come from this
 //! machine and carry the session token cognate gave the worker running the invocation.
@@ -137,7 +137,7 @@ pub enum Access {
     /// Runs code or reveals codes: loopback peers (not web pages) in dev mode; a signature in
     /// secure mode. `services` empty accepts any service name in the signature's scope.
     Tool { services: &'static [&'static str], protocol: Protocol },
-    /// The web console: its own rules in dev mode; signed in secure mode.
+    /// The web console: its own rules in dev mode; its own sign-in in secure mode.
     Console,
 }
 
@@ -190,7 +190,8 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         (Mode::Secure, Access::Signed { services, protocol } | Access::Tool { services, protocol }) => {
             authenticate(&state, req, next, services, protocol).await
         }
-        (Mode::Secure, Access::Console) => authenticate(&state, req, next, ANY, Protocol::Cognate).await,
+        // A signed-in browser, not a signature: see `console::signin`.
+        (Mode::Secure, Access::Console) => crate::console::gate(&state, req, next).await,
     }
 }
 

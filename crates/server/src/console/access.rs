@@ -1,15 +1,19 @@
 //! Who the console answers (issue #15, item 7), as extractors a handler names in its signature,
 //! so no console route can forget the check.
 //!
-//! - [`Local`]: the page and its assets. The peer must be on this machine (its address is
-//!   loopback; a `Host` header proves nothing) and the `Host` one the server trusts (DNS
-//!   rebinding). The page itself holds no data, so a link from elsewhere may open it.
+//! In dev mode:
+//! - [`Local`] and [`Page`]: the page and its assets. The peer must be on this machine (its
+//!   address is loopback; a `Host` header proves nothing) and the `Host` one the server trusts
+//!   (DNS rebinding). The page itself holds no data, so a link from elsewhere may open it.
 //! - [`SameOrigin`]: the console's data API, which reveals codes and runs functions. Also
 //!   refused: a request whose `Origin` is not the server's own (another page's script) and one
 //!   a browser marks as cross-site (`Sec-Fetch-Site`), such as a foreign page's `<img>` or
 //!   `<script>` pointing here.
 //!
-//! In dev mode that is all; `secure` mode's sign-in for the console is still to come.
+//! In secure mode the console answers any address, but only a signed-in browser (see
+//! [`super::signin`]): [`Page`] and [`SameOrigin`] need the session `signin::gate` found, and
+//! [`SameOrigin`] the same origin checks as in dev mode (the cookie is `SameSite=Strict` too).
+//! [`Local`] (the stylesheet and script, which the sign-in page needs) lets anyone through.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -20,22 +24,41 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::session::Session;
+use crate::auth::Mode;
 use crate::wire::AppState;
 
-/// A request from this machine under a trusted host name.
+/// Dev mode: a request from this machine under a trusted host name. Secure mode: anyone.
 pub struct Local;
 
-/// A [`Local`] request made by the console's own page (or a local tool without `Origin`).
-pub struct SameOrigin;
+/// The console's page. Dev mode: a [`Local`] request; secure mode: a signed-in one.
+pub struct Page;
+
+/// A request made by the console's own page: dev mode, a [`Local`] one (or a local tool without
+/// `Origin`); secure mode, a signed-in one, whose session it carries.
+pub struct SameOrigin(pub Option<Session>);
 
 impl FromRequestParts<Arc<AppState>> for Local {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        if is_local(parts, state) {
+        if state.security.mode == Mode::Secure || is_local(parts, state) {
             Ok(Local)
         } else {
             Err(refused("The console answers browsers on this machine only."))
+        }
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Page {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        match state.security.mode {
+            Mode::Secure if parts.extensions.get::<Session>().is_some() => Ok(Page),
+            Mode::Secure => Err(axum::response::Redirect::to(super::signin::SIGNIN).into_response()),
+            Mode::Dev if is_local(parts, state) => Ok(Page),
+            Mode::Dev => Err(refused("The console answers browsers on this machine only.")),
         }
     }
 }
@@ -44,17 +67,24 @@ impl FromRequestParts<Arc<AppState>> for SameOrigin {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        if !is_local(parts, state) {
-            return Err(refused("The console answers browsers on this machine only."));
-        }
+        let session = match state.security.mode {
+            Mode::Secure => {
+                let Some(session) = parts.extensions.get::<Session>().cloned() else {
+                    return Err(super::signin::not_signed_in());
+                };
+                Some(session)
+            }
+            Mode::Dev if is_local(parts, state) => None,
+            Mode::Dev => return Err(refused("The console answers browsers on this machine only.")),
+        };
         if !same_origin(parts) {
             return Err(refused("The console's API answers the console's own page only."));
         }
-        Ok(SameOrigin)
+        Ok(SameOrigin(session))
     }
 }
 
-fn refused(message: &str) -> Response {
+pub(super) fn refused(message: &str) -> Response {
     (StatusCode::FORBIDDEN, axum::Json(json!({"__type": "AccessDeniedException", "message": message}))).into_response()
 }
 
@@ -78,7 +108,7 @@ fn is_loopback(ip: IpAddr) -> bool {
 
 /// `Origin`, when sent, names this very server (`http(s)://` + the `Host` asked for), and the
 /// browser does not call the request cross-site.
-fn same_origin(parts: &Parts) -> bool {
+pub(super) fn same_origin(parts: &Parts) -> bool {
     let header = |name: header::HeaderName| parts.headers.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
     if let Some(site) = header(header::HeaderName::from_static("sec-fetch-site")) {
         if !matches!(site, "same-origin" | "none") {

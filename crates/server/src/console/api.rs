@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -19,7 +19,7 @@ use super::access::SameOrigin;
 use crate::config::runtime_name;
 use crate::functions::parse_function_ref;
 use crate::invocations::{unreadable, InvocationRecord, ListQuery};
-use crate::wire::AppState;
+use crate::wire::{AppState, RootCall};
 
 /// How many functions the console lists at most.
 const MAX_FUNCTIONS: usize = 1000;
@@ -41,19 +41,44 @@ fn error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response
     answer(status, json!({"__type": kind, "message": message.into()}))
 }
 
-/// `GET api/info`: what the page needs to build ARNs and say where it is.
-pub async fn info(_: SameOrigin, State(state): State<Arc<AppState>>) -> Response {
+/// `GET api/info`: what the page needs to build ARNs and say where it is (and, in secure mode,
+/// who signed in).
+pub async fn info(SameOrigin(session): SameOrigin, State(state): State<Arc<AppState>>) -> Response {
     let config = state.service.config();
     ok(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "region": config.region,
         "accountId": config.account_id,
         "publicUrl": config.public_url,
-        "mode": "dev",
+        "mode": state.security.mode.as_str(),
+        "signedInAs": session.map(|s| s.key_id),
         "invocationLogCapacity": state.invoker.log().retention().max_entries,
         "invocationLogDays": state.invoker.log().retention().max_age_ms / 86_400_000,
         "triggerSources": TriggerSource::ALL.iter().map(|s| s.name()).collect::<Vec<_>>(),
     }))
+}
+
+/// `POST api/call`: a cognito-idp operation from the console's page, framed as for `POST /`
+/// (`X-Amz-Target: AWSCognitoIdentityProviderService.<op>`, an AWS JSON body) and run by the
+/// same code. Only cognito-idp: KMS and SES / SNS capture are not the console's to call.
+pub async fn call(SameOrigin(session): SameOrigin, State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let op = match crate::wire::root_call(req.headers()) {
+        RootCall::Cognito(Some(op)) => op,
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "UnknownOperationException",
+                "The console calls cognito-idp operations only (X-Amz-Target: AWSCognitoIdentityProviderService.<operation>).",
+            )
+        }
+    };
+    if let Some(session) = &session {
+        let op: String = op.chars().take(64).collect();
+        tracing::info!(key = %session.key_id, op = %op.escape_debug(), "console: operation");
+    }
+    let mut res = crate::wire::cognito_call(&state, req).await;
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 /// `GET api/invocations?poolId=&triggerSource=&username=&outcome=&after=&limit=`: newest first.

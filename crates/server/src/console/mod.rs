@@ -2,14 +2,21 @@
 //! invocation timeline and the outbox, served by cognate itself.
 //!
 //! The page is static (HTML, CSS and one script embedded in the binary). Its script reads and
-//! changes pools and users through the JSON API itself (`POST /` with `X-Amz-Target`), so the
-//! console and the SDKs share one implementation; what the JSON API has no operation for (the
+//! changes pools and users through the JSON API's own code: it posts cognito-idp operations, framed
+//! as `POST /` frames them (`X-Amz-Target`, an AWS JSON body), to `api/call`, which hands them to
+//! the same dispatch as `POST /` (so the console and the SDKs share one implementation, and the
+//! JSON API keeps its SigV4 rules in secure mode). What the JSON API has no operation for (the
 //! invocation log, the outbox, how a `LambdaConfig` value resolves, running a recorded event
-//! again) it reads from the small API under `/_cognate/console/api/`, which answers only the
-//! console's own page on this machine (see [`access`]).
+//! again) it reads from the rest of the small API under `/_cognate/console/api/`, which answers
+//! only the console's own page: on this machine in dev mode, signed in in secure mode (see
+//! [`access`] and [`signin`]).
 
 mod access;
 mod api;
+mod session;
+mod signin;
+
+pub use signin::gate;
 
 use std::sync::Arc;
 
@@ -19,7 +26,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::wire::AppState;
-use access::Local;
+use access::{Local, Page};
 
 const BASE: &str = "/_cognate/console";
 
@@ -34,14 +41,17 @@ const CONSOLE_CSS: &str = include_str!("../../assets/console/console.css");
 /// The console's routes, mounted beside the JSON API.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route(BASE, get(|_: Local| async { axum::response::Redirect::to("/_cognate/console/") }))
-        .route("/_cognate/console/", get(|_: Local| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
+        .route(BASE, get(|_: Page| async { axum::response::Redirect::to("/_cognate/console/") }))
+        .route("/_cognate/console/", get(|_: Page| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
         .route(
             "/_cognate/console/console.js",
             get(|_: Local| async { asset(CONSOLE_JS, "text/javascript; charset=utf-8") }),
         )
         .route("/_cognate/console/console.css", get(|_: Local| async { asset(CONSOLE_CSS, "text/css; charset=utf-8") }))
+        .route(signin::SIGNIN, get(signin::show).post(signin::sign_in))
+        .route(signin::SIGNOUT, post(signin::sign_out))
         .route("/_cognate/console/api/info", get(api::info))
+        .route("/_cognate/console/api/call", post(api::call))
         .route("/_cognate/console/api/invocations", get(api::invocations))
         .route("/_cognate/console/api/invocations/{id}", get(api::invocation))
         .route("/_cognate/console/api/invocations/{id}/rerun", post(api::rerun))

@@ -330,9 +330,15 @@ async fn api(State(state): State<Arc<AppState>>, req: Request) -> Response {
         }
         RootCall::Cognito(_) => {}
     }
+    cognito_call(&state, req).await
+}
+
+/// A cognito-idp call (`POST /`, or the console's `api/call`): decoded, validated, dispatched
+/// and logged.
+pub(crate) async fn cognito_call(state: &AppState, req: Request) -> Response {
     let started = std::time::Instant::now();
     let mut seen = Seen::default();
-    let response = match handle(&state, req, &mut seen).await {
+    let response = match handle(state, req, &mut seen).await {
         Ok(body) => success(body),
         Err(e) => {
             seen.error = Some(e.kind);
