@@ -71,8 +71,12 @@ describe('software-token MFA with amazon-cognito-identity-js', () => {
     assert.equal(challenge, 'SOFTWARE_TOKEN_MFA');
     const send = (code) =>
       new Promise((ok, fail) => again.sendMFACode(code, { onSuccess: ok, onFailure: fail }, 'SOFTWARE_TOKEN_MFA'));
-    // The step verification used is spent; a wrong code may be retried in the same session.
-    await assert.rejects(send(spent), (e) => e.code === 'CodeMismatchException');
+    // The code verification used is spent, as Cognito words it; another may be tried in the
+    // same session.
+    await assert.rejects(
+      send(spent),
+      (e) => e.code === 'ExpiredCodeException' && e.message === 'Your software token has already been used once.',
+    );
     const session = await send(totp(secret, 1));
     assert.equal(session.getAccessToken().decodePayload().username, 'tia');
 
