@@ -1,6 +1,8 @@
 //! Sign-in: InitiateAuth / AdminInitiateAuth, RespondToAuthChallenge /
 //! AdminRespondToAuthChallenge, refresh, sign-out and token revocation, with Cognito's lockout.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use cognate_api::trigger::{
     CallerContext, PostAuthentication, PostAuthenticationRequest, PreAuthentication, PreAuthenticationRequest,
     TriggerSource,
@@ -26,6 +28,16 @@ use crate::model::{AppClient, AuthFlow, Lockout, User, UserPool, UserStatus};
 const LOCK_AFTER: u32 = 5;
 const LOCK_CAP_MS: i64 = 15 * 60_000;
 const LOCK_RESET_MS: i64 = 15 * 60_000;
+
+/// The keyed-hash purpose of [`Service::attempts_subject`].
+const ATTEMPTS_PURPOSE: &str = "password-attempts";
+/// Every how many new records of failures for unknown names the forgotten ones are purged.
+const PURGE_EVERY: u64 = 64;
+static NEW_ATTEMPT_RECORDS: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn attempts_exceeded() -> CognitoError {
+    CognitoError::not_authorized("Password attempts exceeded")
+}
 
 pub(crate) fn incorrect() -> CognitoError {
     CognitoError::not_authorized("Incorrect username or password.")
@@ -332,7 +344,11 @@ impl Service {
                 match &user {
                     None if !client.prevents_user_existence_errors() => return Err(user_not_found()),
                     Some(u) => self.check_sign_in_allowed(u)?,
-                    None => {}
+                    None => {
+                        if self.unknown_user_locked(&pool, &self.attempts_subject(&pool, name)).await? {
+                            return Err(attempts_exceeded());
+                        }
+                    }
                 }
                 self.srp_challenge(&pool, &client, name, user.as_ref(), srp_a)
             }
@@ -345,21 +361,22 @@ impl Service {
                     user = self.migrate_on_sign_in(&pool, &client, name, password, &caller, validation.clone()).await?;
                 }
                 self.pre_authentication(&pool, &client, user.as_ref(), name, &caller, validation).await?;
-                let user = self.check_password_sign_in(&client, user, password).await?;
+                let user = self.check_password_sign_in(&pool, &client, name, user, password).await?;
                 self.finish_first_factor(&pool, &client, user, &caller, None, input.source, device).await
             }
         }
     }
 
-    /// The password step shared by the password flows: unknown, disabled and locked users,
-    /// wrong passwords (counted toward lockout), all with Cognito's answers.
-    /// Refuses a password or SRP sign-in of a disabled or locked-out user.
+    /// Refuses a password or SRP sign-in of a disabled or locked-out user. This is the cheap
+    /// check on the record as read before the password is hashed; the binding decision is
+    /// taken again, atomically, when the outcome is written ([`Self::record_password_failure`],
+    /// [`Self::clear_failures`]).
     pub(crate) fn check_sign_in_allowed(&self, user: &User) -> Result<()> {
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
         if user.lockout.locked_until_ms > self.now_ms() {
-            return Err(CognitoError::not_authorized("Password attempts exceeded"));
+            return Err(attempts_exceeded());
         }
         // An imported user has no password yet: whatever is typed, a reset comes first.
         if user.status == UserStatus::ResetRequired && user.password.is_none() {
@@ -368,14 +385,23 @@ impl Service {
         Ok(())
     }
 
+    /// The password step shared by the password flows: unknown, disabled and locked users,
+    /// wrong passwords (counted toward lockout), all with Cognito's answers. `name` is the name
+    /// as typed; with PreventUserExistenceErrors an unknown one is answered, timed and locked
+    /// out like a real user.
     pub(crate) async fn check_password_sign_in(
         &self,
+        pool: &UserPool,
         client: &AppClient,
+        name: &str,
         user: Option<User>,
         password: &str,
     ) -> Result<User> {
         let Some(user) = user else {
-            return Err(if client.prevents_user_existence_errors() { incorrect() } else { user_not_found() });
+            if !client.prevents_user_existence_errors() {
+                return Err(user_not_found());
+            }
+            return Err(self.unknown_user_password(pool, name, password).await?);
         };
         self.check_sign_in_allowed(&user)?;
         if !self.password_matches(&user, password)? {
@@ -385,10 +411,18 @@ impl Service {
         self.clear_failures(user).await
     }
 
+    /// Counts a wrong password (or SRP proof). The count is a compare-and-set on the user's
+    /// record, and whether the attempt may count at all is decided on the record being replaced:
+    /// if parallel attempts (on this server or another one on the database) locked the user
+    /// since `user` was read, this one is refused as "Password attempts exceeded" and counts
+    /// for nothing. So however many guesses race, five are answered as wrong passwords.
     pub(crate) async fn record_password_failure(&self, user: User) -> Result<()> {
         let now = self.now_ms();
         let (user, ()) = self
             .update_user_with(user, false, |u| {
+                if u.lockout.locked_until_ms > now {
+                    return Err(attempts_exceeded());
+                }
                 register_failure(&mut u.lockout, now);
                 Ok(())
             })
@@ -397,17 +431,85 @@ impl Service {
         self.record_sign_in_event(&pool, &user, false).await
     }
 
+    /// After a correct password (or SRP proof) checked against `user` as read before: the
+    /// attempt stands only if the user's record, read again now, is not locked, so a right
+    /// guess racing wrong ones succeeds only if it comes before the fifth failure. (One read by
+    /// primary key; a write only when there are failures to forget.) Returns the user as now
+    /// stored.
     pub(crate) async fn clear_failures(&self, user: User) -> Result<User> {
-        if user.lockout == Lockout::default() {
-            return Ok(user);
+        let now = self.now_ms();
+        let current = self.store.get_user_by_sub(&user.pool_id, &user.sub).await?.ok_or_else(incorrect)?;
+        // The password checked is no longer the user's: changed (or the user replaced) meanwhile.
+        if current.password != user.password || current.username != user.username {
+            return Err(incorrect());
+        }
+        if current.lockout.locked_until_ms > now {
+            return Err(attempts_exceeded());
+        }
+        if current.lockout == Lockout::default() {
+            return Ok(current);
         }
         let (user, ()) = self
-            .update_user_with(user, false, |u| {
+            .update_user_with(current, false, |u| {
+                if u.lockout.locked_until_ms > now {
+                    return Err(attempts_exceeded());
+                }
                 u.lockout = Lockout::default();
                 Ok(())
             })
             .await?;
         Ok(user)
+    }
+
+    /// A password for a name no user has, where the client hides user existence: the answer
+    /// (returned as the error to give) is a wrong password's, after the same hashing work, and
+    /// the name locks out after five like a real user's.
+    async fn unknown_user_password(&self, pool: &UserPool, name: &str, password: &str) -> Result<CognitoError> {
+        let subject = self.attempts_subject(pool, name);
+        if self.unknown_user_locked(pool, &subject).await? {
+            return Ok(attempts_exceeded());
+        }
+        self.decoy_password_check(pool, name, password);
+        self.count_unknown_user_failure(pool, &subject).await
+    }
+
+    /// Whether a name no user has is locked out (see [`Self::unknown_user_password`]).
+    pub(crate) async fn unknown_user_locked(&self, pool: &UserPool, subject: &str) -> Result<bool> {
+        let record = self.store.get_password_attempts(&pool.id, subject).await?;
+        Ok(record.is_some_and(|l| l.locked_until_ms > self.now_ms()))
+    }
+
+    /// The store's key for a name no user has: a keyed hash of pool and name (normalised as
+    /// usernames are), so neither the store nor its logs hold the name.
+    pub(crate) fn attempts_subject(&self, pool: &UserPool, name: &str) -> String {
+        let mut data = pool.id.as_bytes().to_vec();
+        data.push(0);
+        data.extend_from_slice(self.user_key(pool, name).as_bytes());
+        hex::encode(self.master().keyed_hash(ATTEMPTS_PURPOSE, &data))
+    }
+
+    /// Counts a failure for a name no user has, with the rules and the atomicity of
+    /// [`Self::record_password_failure`]; returns the answer to give.
+    pub(crate) async fn count_unknown_user_failure(&self, pool: &UserPool, subject: &str) -> Result<CognitoError> {
+        let now = self.now_ms();
+        let mut current = self.store.get_password_attempts(&pool.id, subject).await?;
+        for _ in 0..8 {
+            let mut next = current.clone().unwrap_or_default();
+            if next.locked_until_ms > now {
+                return Ok(attempts_exceeded());
+            }
+            register_failure(&mut next, now);
+            if self.store.swap_password_attempts(&pool.id, subject, current.as_ref(), &next).await? {
+                // Now and then, a new record clears out the ones whose failures are forgotten.
+                if current.is_none() && NEW_ATTEMPT_RECORDS.fetch_add(1, Ordering::Relaxed).is_multiple_of(PURGE_EVERY)
+                {
+                    self.store.purge_password_attempts(now - LOCK_RESET_MS).await?;
+                }
+                return Ok(incorrect());
+            }
+            current = self.store.get_password_attempts(&pool.id, subject).await?;
+        }
+        Err(CognitoError::new(ErrorKind::ConcurrentModification, "The user was modified concurrently; try again."))
     }
 
     /// After a correct password: the user's status decides between tokens and a challenge.

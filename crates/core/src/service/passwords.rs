@@ -94,6 +94,15 @@ impl Service {
         Ok(Some(StoredVerifier { salt: plain[1..1 + salt_len].to_vec(), verifier: plain[1 + salt_len..].to_vec() }))
     }
 
+    /// The hashing work of [`Self::password_matches`] for a name no user has, so that a wrong
+    /// password for it takes as long to answer as one for a real user.
+    pub(crate) fn decoy_password_check(&self, pool: &UserPool, name: &str, password: &str) {
+        let digest = self.master().keyed_hash("decoy-verifier", format!("{}\0{name}", pool.id).as_bytes());
+        let decoy = StoredVerifier { salt: digest[..16].to_vec(), verifier: digest.to_vec() };
+        let matched = srp::check_password(srp::pool_name(&pool.id), name, password, &decoy);
+        std::hint::black_box(matched);
+    }
+
     /// Whether `password` is the user's password (constant time in the comparison).
     pub(crate) fn password_matches(&self, user: &User, password: &str) -> Result<bool> {
         Ok(match self.verifier(user)? {

@@ -147,7 +147,9 @@ impl Service {
     ) -> Result<User> {
         let (block, raw) = self.open_secret_block(pool, client, secret_block, timestamp, USER_AAD).await?;
         if block.simulated {
-            return Err(incorrect());
+            // A name no user has: counted toward its lockout like a real user's wrong proof.
+            let subject = self.attempts_subject(pool, &block.username);
+            return Err(self.count_unknown_user_failure(pool, &subject).await?);
         }
         // The block names the user it was issued for; the answer must be about the same one.
         let user = named.filter(|u| u.username == block.username).ok_or_else(incorrect)?;
