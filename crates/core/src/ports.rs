@@ -176,6 +176,9 @@ pub trait Store: Send + Sync + 'static {
     /// `next_attempt_ms`, `last_error`, `sent_ms`) if it is still `Pending` under the lease
     /// `claimed_until_ms` it was claimed with; false if the lease was lost meanwhile.
     async fn update_message_delivery(&self, message: &OutboxMessage, claimed_until_ms: i64) -> StoreResult<bool>;
+    /// Deletes the outbox messages created before `created_before_ms`, whatever their status;
+    /// returns how many went.
+    async fn purge_messages(&self, created_before_ms: i64) -> StoreResult<u64>;
 
     // --- functions deployed through the Lambda API -----------------------------------------
 

@@ -324,7 +324,7 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
     config.apply(&service).await?;
     // Without a transport nothing is ever queued, so nothing needs polling.
     let delivery = delivery.is_active().then(|| delivery.start());
-    let housekeeping = tokio::spawn(housekeeping(service.clone()));
+    let housekeeping = tokio::spawn(housekeeping(service.clone(), opts.clock.clone(), config.delivery));
     let imports = Some(crate::imports::start(service.clone()));
     let purging = limits.start_purging();
     let app = wire::router(AppState {
@@ -434,8 +434,9 @@ async fn serve(
 }
 
 /// Hourly upkeep: expired refresh-token lineages are deleted so the table does not grow with
-/// every sign-in ever made. Servers sharing a database may all run it; deleting twice is harmless.
-async fn housekeeping(service: Service) {
+/// every sign-in ever made, and outbox messages older than `[delivery] outbox_days`. Servers
+/// sharing a database may all run it; deleting twice is harmless.
+async fn housekeeping(service: Service, clock: Arc<dyn Clock>, delivery: crate::config::DeliverySettings) {
     // Out of start-up's way, then hourly (an interval's first tick is immediate).
     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -446,6 +447,14 @@ async fn housekeeping(service: Service) {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "housekeeping: deleted expired refresh sessions"),
             Err(e) => tracing::warn!(error = %e, "housekeeping: cannot purge expired refresh sessions"),
+        }
+        let now = clock.now_millis();
+        match crate::delivery::purge_outbox(service.store().as_ref(), now, &delivery).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(purged = n, "housekeeping: deleted outbox messages older than [delivery] outbox_days")
+            }
+            Err(e) => tracing::warn!(error = %e, "housekeeping: cannot purge old outbox messages"),
         }
     }
 }

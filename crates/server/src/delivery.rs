@@ -417,6 +417,12 @@ impl Delivery {
     }
 }
 
+/// Deletes the outbox messages older than `[delivery] outbox_days` (every mode, sent or not:
+/// the outbox is a recent history, not an archive); returns how many went.
+pub async fn purge_outbox(store: &dyn Store, now_ms: i64, settings: &DeliverySettings) -> Result<u64, StoreError> {
+    store.purge_messages(now_ms.saturating_sub(settings.outbox_retention_ms())).await
+}
+
 /// The running background task.
 pub struct DeliveryWorker {
     stop: watch::Sender<bool>,
@@ -573,7 +579,7 @@ mod tests {
     use super::*;
 
     fn settings() -> DeliverySettings {
-        DeliverySettings { retry_initial_ms: 100, retry_max_ms: 1_000, max_attempts: 4 }
+        DeliverySettings { retry_initial_ms: 100, retry_max_ms: 1_000, max_attempts: 4, outbox_days: 7 }
     }
 
     fn pending() -> OutboxMessage {
@@ -594,7 +600,12 @@ mod tests {
         let s = settings();
         let waits: Vec<u64> = (1..=6).map(|n| backoff_ms(&s, n)).collect();
         assert_eq!(waits, [100, 200, 400, 800, 1_000, 1_000]);
-        let huge = DeliverySettings { retry_initial_ms: 86_400_000, retry_max_ms: 86_400_000, max_attempts: 1_000 };
+        let huge = DeliverySettings {
+            retry_initial_ms: 86_400_000,
+            retry_max_ms: 86_400_000,
+            max_attempts: 1_000,
+            ..settings()
+        };
         assert_eq!(backoff_ms(&huge, 999), 86_400_000, "no overflow");
     }
 
@@ -664,6 +675,31 @@ mod tests {
         assert_eq!(scrub("token abcdef and abc", &["abc", "abcdef"]), "token *** and ***");
         assert_eq!(scrub("a b", &["a", ""]), "a b", "too short to scrub");
         assert_eq!(scrub(&"x".repeat(600), &[]).chars().count(), MAX_ERROR_CHARS + 1);
+    }
+
+    /// Old messages go whatever their status; recent ones stay.
+    #[tokio::test]
+    async fn the_outbox_is_purged_by_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}?mode=rwc", dir.path().join("cognate.db").display());
+        let store: Arc<dyn Store> = Arc::new(cognate_store::SqlStore::connect(&url).await.unwrap());
+        let day = 86_400_000;
+        let now = 100 * day;
+        let settings = DeliverySettings { outbox_days: 7, ..settings() };
+        for (id, age_days, status) in [
+            ("sent-old", 8, DeliveryStatus::Sent),
+            ("pending-old", 30, DeliveryStatus::Pending),
+            ("recorded-old", 7, DeliveryStatus::Recorded),
+            ("recent", 6, DeliveryStatus::Recorded),
+        ] {
+            let created_ms = now - age_days * day - i64::from(age_days == 7);
+            let m = OutboxMessage { id: id.into(), created_ms, status, ..pending() };
+            store.insert_message(&m).await.unwrap();
+        }
+        assert_eq!(purge_outbox(store.as_ref(), now, &settings).await.unwrap(), 3);
+        let left = store.list_messages(&cognate_core::model::OutboxFilter::default()).await.unwrap();
+        assert_eq!(left.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["recent"]);
+        assert_eq!(purge_outbox(store.as_ref(), now, &settings).await.unwrap(), 0);
     }
 
     #[test]

@@ -66,6 +66,8 @@ fn delivery_sections_parse_with_their_defaults() {
         (config.delivery.retry_initial_ms, config.delivery.retry_max_ms, config.delivery.max_attempts),
         (100, 300_000, 10)
     );
+    assert_eq!(config.delivery.outbox_days, 7, "the outbox keeps a week by default");
+    assert_eq!(parse("[delivery]\noutbox_days = 2\n").unwrap().delivery.outbox_retention_ms(), 2 * 86_400_000);
 
     let pool = &config.pools[0];
     let own = pool.smtp.as_ref().unwrap();
@@ -106,9 +108,10 @@ fn delivery_config_errors_name_the_file_the_key_and_the_problem() {
         ("[sms]\nurl = \"ftp://sms.example.com\"\n", "sms.url: must be an http:// or https:// URL"),
         ("[sms]\nurl = \"https://sms.example.com\"\nheaders = { \"bad header\" = \"x\" }\n", "sms.headers.bad header: not a valid header name"),
         ("[sms]\nurl = \"https://sms.example.com\"\nmethod = \"PUT\"\n", "sms.method: unknown key (expected one of: url, headers)"),
-        ("[delivery]\nretries = 3\n", "delivery.retries: unknown key (expected one of: retry_initial_ms, retry_max_ms, max_attempts)"),
+        ("[delivery]\nretries = 3\n", "delivery.retries: unknown key (expected one of: retry_initial_ms, retry_max_ms, max_attempts, outbox_days)"),
         ("[delivery]\nretry_initial_ms = 5000\nretry_max_ms = 1000\n", "delivery.retry_max_ms: must not be less than retry_initial_ms"),
         ("[delivery]\nmax_attempts = 0\n", "delivery.max_attempts: must be an integer from 1 to 1000"),
+        ("[delivery]\noutbox_days = 0\n", "delivery.outbox_days: must be an integer from 1 to 3650"),
         ("[[pools]]\nPoolName = \"p\"\n[pools.smtp]\nhost = \"h\"\nfrom = \"a@example.com\"\n", "pools[0].smtp: the pool needs an Id"),
         ("[[pools]]\nPoolName = \"p\"\n[pools.sms]\nurl = \"https://sms.example.com\"\n", "pools[0].sms: the pool needs an Id"),
         ("[[pools]]\nId = \"us-east-1_Example01\"\nPoolName = \"p\"\n[pools.smtp]\nhost = \"h\"\n", "pools[0].smtp.from: required key is missing (or set the pool's EmailConfiguration.From)"),

@@ -1047,6 +1047,15 @@ impl Store for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn purge_messages(&self, created_before_ms: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM outbox WHERE created_ms < $1")
+            .bind(created_before_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(done.rows_affected())
+    }
+
     // --- functions ---------------------------------------------------------------------------
 
     async fn insert_function(&self, f: &StoredFunction) -> StoreResult<()> {

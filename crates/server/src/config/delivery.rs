@@ -13,11 +13,13 @@ use super::keys::{check_keys, integer, string, table, Errs};
 
 const SMTP_KEYS: &[&str] = &["host", "port", "security", "username", "password", "password_env", "from"];
 const SMS_KEYS: &[&str] = &["url", "headers"];
-const DELIVERY_KEYS: &[&str] = &["retry_initial_ms", "retry_max_ms", "max_attempts"];
+const DELIVERY_KEYS: &[&str] = &["retry_initial_ms", "retry_max_ms", "max_attempts", "outbox_days"];
 const SECURITY: &[&str] = &["starttls", "tls", "none"];
 /// A day: no back-off longer than this makes sense for a verification code.
 const MAX_RETRY_MS: u64 = 86_400_000;
 const MAX_ATTEMPTS: u64 = 1_000;
+/// Bound of `outbox_days`.
+const MAX_OUTBOX_DAYS: u64 = 3650;
 
 /// How the SMTP connection is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,11 +101,20 @@ pub struct DeliverySettings {
     pub retry_max_ms: u64,
     /// Attempts before a message is marked `FAILED`.
     pub max_attempts: u32,
+    /// `outbox_days`: how long the outbox keeps a message (in every mode, sent or not).
+    pub outbox_days: u64,
+}
+
+impl DeliverySettings {
+    /// How long the outbox keeps a message, in milliseconds.
+    pub fn outbox_retention_ms(&self) -> i64 {
+        i64::try_from(self.outbox_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX)
+    }
 }
 
 impl Default for DeliverySettings {
     fn default() -> Self {
-        Self { retry_initial_ms: 1_000, retry_max_ms: 300_000, max_attempts: 10 }
+        Self { retry_initial_ms: 1_000, retry_max_ms: 300_000, max_attempts: 10, outbox_days: 7 }
     }
 }
 
@@ -196,7 +207,9 @@ pub(super) fn parse_delivery(value: &Value, errs: &Errs<'_>) -> Result<DeliveryS
     };
     let max_attempts =
         integer(body, "delivery", "max_attempts", 1..=MAX_ATTEMPTS, errs)?.map_or(defaults.max_attempts, |n| n as u32);
-    Ok(DeliverySettings { retry_initial_ms, retry_max_ms, max_attempts })
+    let outbox_days =
+        integer(body, "delivery", "outbox_days", 1..=MAX_OUTBOX_DAYS, errs)?.unwrap_or(defaults.outbox_days);
+    Ok(DeliverySettings { retry_initial_ms, retry_max_ms, max_attempts, outbox_days })
 }
 
 /// The `From` a declared pool's `EmailConfiguration` gives, if any.
