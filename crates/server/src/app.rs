@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub database_url: Option<String>,
     pub config: Option<PathBuf>,
     pub region: String,
+    /// The account id in ARNs.
+    pub account_id: String,
     pub public_url: Option<String>,
     /// 32-byte key (base64 or hex) sealing secrets at rest; else `<data-dir>/master.key`.
     pub master_key: Option<String>,
@@ -57,6 +59,7 @@ impl From<ServeArgs> for ServeOptions {
             database_url: a.database_url,
             config: a.config,
             region: a.region,
+            account_id: a.account_id,
             public_url: a.public_url,
             master_key: a.master_key,
             master_key_origin: "--master-key",
@@ -75,6 +78,7 @@ impl ServeOptions {
             database_url: None,
             config: None,
             region: "us-east-1".into(),
+            account_id: "000000000000".into(),
             public_url: None,
             master_key: None,
             master_key_origin: "--master-key",
@@ -291,8 +295,12 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
     };
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let settings =
-        InvokerSettings { region: opts.region.clone(), public_url: public_url.clone(), clock: opts.clock.clone() };
+    let settings = InvokerSettings {
+        region: opts.region.clone(),
+        account_id: opts.account_id.clone(),
+        public_url: public_url.clone(),
+        clock: opts.clock.clone(),
+    };
     let invoker = FunctionsInvoker::from_config(&config, &settings, InvocationLog::default());
     invoker.attach_store(Arc::new(store.clone()), opts.data_dir.join("functions"));
     warn_missing_interpreters(&config);
@@ -316,6 +324,7 @@ pub async fn start(mut opts: ServeOptions) -> Result<Running, String> {
         opts.clock.clone(),
         ServiceConfig {
             seal_outbox_codes: security.mode == Mode::Secure,
+            account_id: opts.account_id.clone(),
             ..ServiceConfig::new(&opts.region, &public_url, master)
         },
     )

@@ -209,9 +209,14 @@ pub struct ServeArgs {
     #[arg(long, env = "COGNATE_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// AWS region that pool ids and ARNs are minted in.
+    /// AWS region that pool ids and ARNs are minted in (a request signed for another region
+    /// makes its pools there).
     #[arg(long, env = "COGNATE_REGION", default_value = "us-east-1")]
     pub region: String,
+
+    /// The AWS account id in ARNs (pools, functions), 12 digits.
+    #[arg(long, env = "COGNATE_ACCOUNT_ID", default_value = "000000000000", value_parser = account_id)]
+    pub account_id: String,
 
     /// Base URL clients reach this server at; used for token issuers and discovery documents
     /// [default: http://<listen>].
@@ -235,4 +240,13 @@ pub struct ServeArgs {
     /// [http] cors_origins get CORS headers.
     #[arg(long, env = "COGNATE_MODE", value_enum, default_value_t = Mode::Dev)]
     pub mode: Mode,
+}
+
+/// An AWS account id: 12 digits.
+fn account_id(value: &str) -> Result<String, String> {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_owned())
+    } else {
+        Err("an account id is 12 digits, e.g. 123456789012".into())
+    }
 }

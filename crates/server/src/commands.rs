@@ -307,8 +307,12 @@ fn config_file(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
 pub async fn invoke(args: InvokeArgs) -> Result<bool, String> {
     let path = config_file(args.config.clone())?;
     let config = Config::load(&path)?;
-    let settings =
-        InvokerSettings { region: args.region.clone(), public_url: args.url.clone(), clock: Arc::new(SystemClock) };
+    let settings = InvokerSettings {
+        region: args.region.clone(),
+        account_id: "000000000000".into(),
+        public_url: args.url.clone(),
+        clock: Arc::new(SystemClock),
+    };
     let invoker = FunctionsInvoker::from_config(&config, &settings, InvocationLog::new(1));
     if invoker.resolve(&args.name).is_err() {
         let declared: Vec<&str> = config.functions.keys().map(String::as_str).collect();

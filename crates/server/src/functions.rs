@@ -86,6 +86,8 @@ impl std::fmt::Debug for FunctionsInvoker {
 pub struct InvokerSettings {
     /// The server's region: handlers' `AWS_REGION`, default Lambda signing region.
     pub region: String,
+    /// The account id in functions' ARNs.
+    pub account_id: String,
     /// Where handler code reaches this server (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`).
     pub public_url: String,
     pub clock: Arc<dyn Clock>,
@@ -205,6 +207,7 @@ impl FunctionsInvoker {
             python_bin: config.runtimes.python.clone(),
             pool_size: config.runtimes.pool_size,
             region: settings.region.clone(),
+            account_id: settings.account_id.clone(),
             extra_env,
             ..RuntimesConfig::default()
         });

@@ -54,6 +54,7 @@ fn meta(pool: &str, source: &str) -> InvokeMeta {
 fn settings() -> InvokerSettings {
     InvokerSettings {
         region: "eu-west-1".into(),
+        account_id: "000000000000".into(),
         public_url: "http://cognate.test:9229".into(),
         clock: Arc::new(SystemClock),
     }

@@ -340,7 +340,7 @@ impl Service {
                 return Ok(Some((found.key, None)));
             }
         }
-        let region = &self.config().region;
+        let region = self.pool_region(&pool.id);
         let new = Device {
             key: format!("{region}_{}", crate::ids::uuid()),
             group_key: group_key()?,
@@ -417,7 +417,7 @@ impl Service {
 
     async fn describe_device(&self, pool: &UserPool, user: &User, key: &str) -> Result<DeviceType> {
         let (device, created_ms) = self.owned_device(pool, user, key).await?;
-        Ok(device.to_type(pool, created_ms, &self.config().region))
+        Ok(device.to_type(pool, created_ms, self.pool_region(&pool.id)))
     }
 
     pub async fn get_device(&self, ctx: &RequestContext, req: GetDeviceRequest) -> Result<GetDeviceResponse> {
@@ -455,7 +455,7 @@ impl Service {
         let mut objects =
             self.store.list_objects(&kind(user), &pool.id, page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut objects, |o| o.key.clone());
-        let region = self.config().region.clone();
+        let region = self.pool_region(&pool.id).to_owned();
         let devices = objects
             .into_iter()
             .filter_map(|o| {

@@ -103,7 +103,20 @@ impl Service {
         }))
     }
 
+    /// A pool's token issuer: `<public URL>/<poolId>`; a public URL in AWS's form
+    /// (`https://cognito-idp.<region>.amazonaws.com`) names the pool's own region, as AWS's
+    /// issuers do.
     pub(crate) fn issuer(&self, pool_id: &str) -> String {
-        format!("{}/{pool_id}", self.config.public_url)
+        let base = &self.config.public_url;
+        let aws = base.strip_prefix("https://cognito-idp.").and_then(|r| r.strip_suffix(".amazonaws.com"));
+        match (aws.filter(|r| crate::ids::is_region(r)), crate::ids::region_of_pool(pool_id)) {
+            (Some(_), Some(region)) => format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"),
+            _ => format!("{base}/{pool_id}"),
+        }
+    }
+
+    /// The region a pool lives in: its id's, else the server's.
+    pub(crate) fn pool_region<'a>(&'a self, pool_id: &'a str) -> &'a str {
+        crate::ids::region_of_pool(pool_id).unwrap_or(&self.config.region)
     }
 }

@@ -320,7 +320,7 @@ impl Service {
             user_attributes: event_attributes(user),
         };
         let request = serde_json::to_value(request).map_err(CognitoError::internal)?;
-        Ok(envelope("1", source, &self.config.region, &pool.id, &user.username, ctx, request))
+        Ok(envelope("1", source, self.pool_region(&pool.id), &pool.id, &user.username, ctx, request))
     }
 
     /// Sends a composed message: hands it to its custom sender function without waiting (the

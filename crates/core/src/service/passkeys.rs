@@ -148,7 +148,7 @@ impl Service {
             self.store.list_objects(DOMAIN, &pool.id, None, 10).await?.into_iter().map(|o| o.key).collect();
         let custom = domains.iter().find(|d| d.contains('.'));
         let chosen = custom.cloned().or_else(|| {
-            domains.first().map(|prefix| format!("{prefix}.auth.{}.amazoncognito.com", self.config().region))
+            domains.first().map(|prefix| format!("{prefix}.auth.{}.amazoncognito.com", self.pool_region(&pool.id)))
         });
         chosen.ok_or_else(|| {
             err(

@@ -138,14 +138,18 @@ impl Service {
     /// CreateUserPool.
     pub async fn create_user_pool(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         req: CreateUserPoolRequest,
     ) -> Result<CreateUserPoolResponse> {
-        let pool = self.insert_pool(&req, None).await?;
+        // The region the request was signed for (several regions on one server), else the
+        // server's.
+        let region = ctx.region.as_deref().filter(|r| ids::is_region(r)).unwrap_or(&self.config.region).to_owned();
+        let pool = self.insert_pool(&req, Some(ids::pool_id(&region)).as_deref()).await?;
         Ok(CreateUserPoolResponse { user_pool: Some(self.described(pool).await?) })
     }
 
-    /// Stores a new pool; `fixed_id` comes from configuration files only.
+    /// Stores a new pool with id `fixed_id` (configuration files, a region's new id), else a new
+    /// one of the server's region.
     async fn insert_pool(&self, req: &CreateUserPoolRequest, fixed_id: Option<&str>) -> Result<UserPool> {
         let id = fixed_id.map(str::to_owned).unwrap_or_else(|| ids::pool_id(&self.config.region));
         let pool = self.build_pool(&id, &create_settings(req), None)?;
@@ -473,7 +477,7 @@ impl Service {
         }
         doc.insert(
             "Arn".into(),
-            json!(format!("arn:aws:cognito-idp:{}:{}:userpool/{id}", self.config.region, self.config.account_id)),
+            json!(format!("arn:aws:cognito-idp:{}:{}:userpool/{id}", self.pool_region(id), self.config.account_id)),
         );
         doc.insert(
             "AccountRecoverySetting".into(),

@@ -124,7 +124,7 @@ impl Service {
         debug_assert_eq!(source.kind(), C::KIND, "{source} is not a {:?} source", C::KIND);
         let Some((function, version)) = trigger_function(pool, C::KIND) else { return Ok(None) };
         let request = serde_json::to_value(&request).map_err(CognitoError::internal)?;
-        let mut event = envelope(version, source, &self.config.region, &pool.id, user_name, caller, request);
+        let mut event = envelope(version, source, self.pool_region(&pool.id), &pool.id, user_name, caller, request);
         event["response"] = C::initial_response(version);
         let mut meta = InvokeMeta {
             pool_id: pool.id.clone(),

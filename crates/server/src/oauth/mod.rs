@@ -66,8 +66,12 @@ async fn domain_pool(state: &AppState, headers: &HeaderMap) -> Option<String> {
     // A prefix domain answers as `<prefix>.auth.<region>.amazoncognito.com` (pointed here by a
     // hosts file or a proxy) and, for browsers on this machine, as `<prefix>.localhost`, which
     // resolves to the loopback address with no set-up; a custom domain answers as itself.
-    let suffix = format!(".auth.{}.amazoncognito.com", state.service.config().region);
-    let key = host.strip_suffix(&suffix).or_else(|| host.strip_suffix(".localhost")).unwrap_or(&host);
+    // (A pool of any region: its prefix is unique on the server.)
+    let regional = host
+        .strip_suffix(".amazoncognito.com")
+        .and_then(|h| h.rsplit_once(".auth."))
+        .and_then(|(prefix, region)| cognate_core::ids::is_region(region).then_some(prefix));
+    let key = regional.or_else(|| host.strip_suffix(".localhost")).unwrap_or(&host);
     state.service.pool_of_domain(key).await.ok().flatten()
 }
 

@@ -21,7 +21,18 @@ pub fn request_context(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) 
         .join(" ");
     let mut ctx = RequestContext::from_user_agent(Some(&ua).filter(|u| !u.is_empty()).map(String::as_str));
     ctx.source_ip = peer.map(|p| p.ip());
+    ctx.region = signed_region(headers);
     ctx
+}
+
+/// The region of a SigV4 `Authorization` header's credential scope
+/// (`Credential=<key>/<date>/<region>/<service>/aws4_request`): where the caller means its
+/// request to go. (Secure mode has checked the signature before; dev mode trusts it as given.)
+fn signed_region(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let scope = auth.split(['=', ',', ' ']).skip_while(|p| *p != "Credential").nth(1)?;
+    let region = scope.split('/').nth(2)?;
+    cognate_core::ids::is_region(region).then(|| region.to_owned())
 }
 
 /// Deserialises the validated body as `O`'s request, runs the service call and serialises its
