@@ -15,7 +15,7 @@
 //! [`SameOrigin`] the same origin checks as in dev mode (the cookie is `SameSite=Strict` too).
 //! [`Local`] (the stylesheet and script, which the sign-in page needs) lets anyone through.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -90,20 +90,12 @@ pub(super) fn refused(message: &str) -> Response {
 
 fn is_local(parts: &Parts, state: &AppState) -> bool {
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    if !peer.is_some_and(is_loopback) {
+    if !peer.is_some_and(crate::wire::is_loopback) {
         return false;
     }
     let Some(host) = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return true };
     let host = crate::wire::host_of(host);
     state.trusted_hosts.iter().any(|t| t.eq_ignore_ascii_case(host))
-}
-
-/// Loopback, also as an IPv4-mapped IPv6 address (a dual-stack listener's view of 127.0.0.1).
-fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-        v4 => v4.is_loopback(),
-    }
 }
 
 /// `Origin`, when sent, names this very server (`http(s)://` + the `Host` asked for), and the
@@ -151,9 +143,9 @@ mod tests {
 
     #[test]
     fn loopback() {
-        assert!(is_loopback("127.0.0.1".parse().unwrap()));
-        assert!(is_loopback("::1".parse().unwrap()));
-        assert!(is_loopback("::ffff:127.0.0.1".parse().unwrap()));
-        assert!(!is_loopback("10.0.0.1".parse().unwrap()));
+        assert!(crate::wire::is_loopback("127.0.0.1".parse().unwrap()));
+        assert!(crate::wire::is_loopback("::1".parse().unwrap()));
+        assert!(crate::wire::is_loopback("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!crate::wire::is_loopback("10.0.0.1".parse().unwrap()));
     }
 }

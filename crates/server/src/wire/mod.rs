@@ -91,7 +91,7 @@ pub(crate) fn peer_is_loopback(req: &Request) -> bool {
 }
 
 /// Loopback, also as an IPv4-mapped IPv6 address (a dual-stack listener's view of 127.0.0.1).
-fn is_loopback(ip: std::net::IpAddr) -> bool {
+pub(crate) fn is_loopback(ip: std::net::IpAddr) -> bool {
     match ip {
         std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
         v4 => v4.is_loopback(),
