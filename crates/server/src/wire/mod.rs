@@ -345,9 +345,12 @@ pub(crate) async fn cognito_call(state: &AppState, req: Request) -> Response {
             e.into_response()
         }
     };
-    // One line per call: what, for which pool, how it ended and how long it took. Never a
-    // member's value beyond the ids (they may be passwords, codes or tokens).
+    // One line per call: what, for which pool, how it ended and how long it took, under the
+    // request id the answer's `x-amzn-RequestId` repeats. Never a member's value beyond the ids
+    // (they may be passwords, codes or tokens).
+    let request_id = cognate_core::context::ApiRequest::current().map(|r| r.id);
     tracing::info!(
+        request_id = %request_id.as_deref().unwrap_or("-"),
         op = %seen.op.as_deref().unwrap_or("-"),
         pool = %seen.pool.as_deref().unwrap_or("-"),
         client = %seen.client.as_deref().unwrap_or("-"),
