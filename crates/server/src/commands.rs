@@ -44,9 +44,51 @@ fn client() -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build an HTTP client: {e}"))
 }
 
+/// Signs a request with the environment's AWS credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`; region `AWS_REGION` / `AWS_DEFAULT_REGION`), as
+/// a server in secure mode wants its dev endpoints called; unchanged without credentials.
+fn signed(mut req: reqwest::Request) -> Result<reqwest::Request, String> {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
+        return Ok(req);
+    };
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into());
+    let identity = aws_credential_types::Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "environment").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&region)
+        .name("cognate")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| format!("cannot sign the request: {e}"))?
+        .into();
+    let url = req.url().to_string();
+    let host = match (req.url().host_str(), req.url().port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        _ => return Err(format!("{url} names no host")),
+    };
+    let headers = [("host", host.as_str())];
+    let signable = SignableRequest::new(req.method().as_str(), &url, headers.into_iter(), SignableBody::Bytes(b""))
+        .map_err(|e| format!("cannot sign the request: {e}"))?;
+    let (instructions, _) = sign(signable, &params).map_err(|e| format!("cannot sign the request: {e}"))?.into_parts();
+    for (name, value) in instructions.headers() {
+        let (Ok(name), Ok(value)) =
+            (reqwest::header::HeaderName::from_bytes(name.as_bytes()), reqwest::header::HeaderValue::from_str(value))
+        else {
+            continue;
+        };
+        req.headers_mut().insert(name, value);
+    }
+    Ok(req)
+}
+
 async fn get_json(client: &reqwest::Client, base: &str, path: &str, query: &[(&str, String)]) -> Result<Value, String> {
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let res = client.get(&url).query(query).send().await.map_err(|e| {
+    let req = signed(client.get(&url).query(query).build().map_err(|e| format!("GET {url}: {e}"))?)?;
+    let res = client.execute(req).await.map_err(|e| {
         if e.is_connect() || e.is_timeout() {
             format!("cannot reach cognate at {base} (is `cognate serve` running? --url / COGNATE_URL say where)")
         } else {

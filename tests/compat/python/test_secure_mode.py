@@ -316,3 +316,16 @@ def test_trigger_code_calls_admin_operations_and_sns_in_secure_mode(start_server
     # The same stand-in credentials from anywhere else are not a key this server knows.
     r = error_of(lambda: client(server, key="test", secret="test").list_groups(UserPoolId="us-east-1_SecureTrg1"))
     assert r["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_the_cli_signs_its_calls_with_the_environments_credentials(secure):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    unsigned = subprocess.run([BIN, "invocations", "--url", secure.url], env=env,
+                              capture_output=True, text=True, timeout=30)
+    assert unsigned.returncode != 0 and "MissingAuthenticationToken" in unsigned.stderr, unsigned.stderr
+    signed = subprocess.run([BIN, "invocations", "--url", secure.url], capture_output=True, text=True, timeout=30,
+                            env={**env, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET})
+    assert signed.returncode == 0, signed.stderr
+    wrong = subprocess.run([BIN, "outbox", "--url", secure.url], capture_output=True, text=True, timeout=30,
+                           env={**env, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": "not-it"})
+    assert wrong.returncode != 0 and "InvalidSignature" in wrong.stderr, wrong.stderr
