@@ -54,7 +54,8 @@ fn signed(mut req: reqwest::Request) -> Result<reqwest::Request, String> {
         return Ok(req);
     };
     let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into());
-    let identity = aws_credential_types::Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "environment").into();
+    let identity =
+        aws_credential_types::Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "environment").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
         .region(&region)
