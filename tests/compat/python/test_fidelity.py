@@ -347,3 +347,97 @@ def test_case_insensitive_usernames_fold_ascii_only(idp):
     assert idp.admin_get_user(UserPoolId=pool, Username=kelvin)["Username"] == kelvin
     assert idp.admin_get_user(UserPoolId=pool, Username="kim")["Username"] == "kim"
     assert sorted(u["Username"] for u in idp.list_users(UserPoolId=pool)["Users"]) == sorted(["kim", kelvin])
+
+
+# --- pool schema --------------------------------------------------------------------------------
+
+
+def test_schema_is_validated(idp):
+    def refused(message, schema, add=False):
+        with pytest.raises(ClientError) as e:
+            if add:
+                idp.add_custom_attributes(UserPoolId=add, CustomAttributes=schema)
+            else:
+                new_pool(idp, Schema=schema)
+        assert error_of(e) == ("InvalidParameterException", message)
+
+    # A standard attribute keeps its type and cannot be made developer-only.
+    standard = "You can not change AttributeDataType or set developerOnlyAttribute for standard schema attribute {}"
+    refused(standard.format("email_verified"), [{"Name": "email_verified", "AttributeDataType": "String"}])
+    refused(standard.format("updated_at"), [{"Name": "updated_at", "AttributeDataType": "String"}])
+    refused(standard.format("email"), [{"Name": "email", "DeveloperOnlyAttribute": True}])
+    # String lengths within 0-2048, and min <= max for lengths and values.
+    too_long = "user.{}: String attributes cannot have a length of more than 2048"
+    refused(too_long.format("email"), [{"Name": "email", "StringAttributeConstraints": {"MaxLength": "2049"}}])
+    refused(
+        too_long.format("custom:note"),
+        [{"Name": "note", "AttributeDataType": "String", "StringAttributeConstraints": {"MaxLength": "4096"}}],
+    )
+    refused(
+        "user.custom:note: Max length cannot be less than min length.",
+        [{"Name": "note", "AttributeDataType": "String", "StringAttributeConstraints": {"MinLength": "10", "MaxLength": "5"}}],
+    )
+    refused(
+        "user.updated_at: Max value cannot be less than min value.",
+        [{"Name": "updated_at", "AttributeDataType": "Number", "NumberAttributeConstraints": {"MinValue": "2", "MaxValue": "1"}}],
+    )
+    refused(
+        "user.custom:age: Max value cannot be less than min value.",
+        [{"Name": "age", "AttributeDataType": "Number", "NumberAttributeConstraints": {"MinValue": "2", "MaxValue": "1"}}],
+    )
+    # AddCustomAttributes checks the same, and a refusal adds nothing.
+    pool = new_pool(
+        idp,
+        Schema=[
+            {"Name": "email", "AttributeDataType": "String", "Required": True, "StringAttributeConstraints": {"MinLength": "0", "MaxLength": "2048"}},
+            {"Name": "updated_at", "AttributeDataType": "Number", "NumberAttributeConstraints": {"MinValue": "0", "MaxValue": "0"}},
+        ],
+    )
+    refused(
+        too_long.format("custom:note"),
+        [{"Name": "note", "AttributeDataType": "String", "StringAttributeConstraints": {"MinLength": "3000"}}],
+        add=pool,
+    )
+    refused(
+        "user.custom:n: Max value cannot be less than min value.",
+        [{"Name": "n", "AttributeDataType": "Number", "NumberAttributeConstraints": {"MinValue": "5", "MaxValue": "-5"}}],
+        add=pool,
+    )
+    names = [a["Name"] for a in idp.describe_user_pool(UserPoolId=pool)["UserPool"]["SchemaAttributes"]]
+    assert not any(n.startswith("custom:") for n in names)
+    idp.add_custom_attributes(
+        UserPoolId=pool,
+        CustomAttributes=[{"Name": "note", "AttributeDataType": "String", "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "2048"}}],
+    )
+
+
+# --- verification messages ----------------------------------------------------------------------
+
+
+def test_verification_template_and_legacy_fields_mirror_each_other(idp):
+    def described(pool):
+        p = idp.describe_user_pool(UserPoolId=pool)["UserPool"]
+        t = p["VerificationMessageTemplate"]
+        return (
+            (p.get("EmailVerificationSubject"), p.get("EmailVerificationMessage"), p.get("SmsVerificationMessage")),
+            (t.get("EmailSubject"), t.get("EmailMessage"), t.get("SmsMessage")),
+        )
+
+    # Legacy fields given: the template describes them.
+    legacy = ("Hello", "Code {####}", "SMS {####}")
+    pool = new_pool(
+        idp, EmailVerificationSubject=legacy[0], EmailVerificationMessage=legacy[1], SmsVerificationMessage=legacy[2]
+    )
+    assert described(pool) == (legacy, legacy)
+    # The template given: the legacy fields describe it.
+    template = ("Hi", "Your code {####}", "Your SMS code {####}")
+    tpl = {"EmailSubject": template[0], "EmailMessage": template[1], "SmsMessage": template[2]}
+    pool = new_pool(idp, VerificationMessageTemplate=tpl)
+    assert described(pool) == (template, template)
+    # And the same both ways on UpdateUserPool.
+    idp.update_user_pool(
+        UserPoolId=pool, EmailVerificationSubject=legacy[0], EmailVerificationMessage=legacy[1], SmsVerificationMessage=legacy[2]
+    )
+    assert described(pool) == (legacy, legacy)
+    idp.update_user_pool(UserPoolId=pool, VerificationMessageTemplate=tpl)
+    assert described(pool) == (template, template)

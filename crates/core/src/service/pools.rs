@@ -429,16 +429,19 @@ impl Service {
                 doc.insert(k.into(), v);
             }
         }
-        for (k, v) in [
-            ("SmsVerificationMessage", input.sms_verification_message),
-            ("EmailVerificationMessage", input.email_verification_message),
-            ("EmailVerificationSubject", input.email_verification_subject),
+        // The flat legacy members and the template describe the same messages: each side is
+        // described with what the other was given (the template's member when both are).
+        let template = verification_template(input);
+        for (k, member) in [
+            ("SmsVerificationMessage", "SmsMessage"),
+            ("EmailVerificationMessage", "EmailMessage"),
+            ("EmailVerificationSubject", "EmailSubject"),
         ] {
-            if let Some(v) = v {
-                doc.insert(k.into(), json!(v));
+            if let Some(v) = template.get(member) {
+                doc.insert(k.into(), v.clone());
             }
         }
-        doc.insert("VerificationMessageTemplate".into(), verification_template(input));
+        doc.insert("VerificationMessageTemplate".into(), template);
         if let Some(v) = input.sms_authentication_message {
             doc.insert("SmsAuthenticationMessage".into(), json!(v));
         }
@@ -609,6 +612,15 @@ fn build_schema(given: Option<&[SchemaAttributeType]>) -> Result<Vec<Value>> {
             let Some(entry) = schema.iter_mut().find(|a| a["Name"] == name).and_then(Value::as_object_mut) else {
                 continue;
             };
+            // A standard attribute keeps its type and is never developer-only.
+            let fixed = entry.get("AttributeDataType").and_then(Value::as_str).unwrap_or("String");
+            let retyped = attr.attribute_data_type.as_ref().is_some_and(|t| t.as_str() != fixed);
+            if retyped || attr.developer_only_attribute == Some(true) {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "You can not change AttributeDataType or set developerOnlyAttribute for standard schema attribute {name}"
+                )));
+            }
+            check_constraints(name, attr)?;
             for (k, v) in [
                 ("Mutable", attr.mutable),
                 ("Required", attr.required),
@@ -659,6 +671,7 @@ fn custom_attribute(attr: &SchemaAttributeType) -> Result<Value> {
         ));
     };
     let name = if developer_only { format!("dev:custom:{bare}") } else { format!("custom:{bare}") };
+    check_constraints(&format!("custom:{bare}"), attr)?;
     let mut e = Map::new();
     e.insert("Name".into(), json!(name));
     e.insert("AttributeDataType".into(), json!(data_type.as_str()));
@@ -677,4 +690,42 @@ fn custom_attribute(attr: &SchemaAttributeType) -> Result<Value> {
         _ => {}
     }
     Ok(Value::Object(e))
+}
+
+/// Length and value bounds of a schema attribute: string lengths within 0–2048, minimum not above
+/// maximum. Messages as Cognito words them, `user.<attribute>: …`.
+fn check_constraints(name: &str, attr: &SchemaAttributeType) -> Result<()> {
+    fn number(v: Option<&String>) -> Option<f64> {
+        v.and_then(|s| s.trim().parse::<f64>().ok())
+    }
+    if let Some(c) = &attr.string_attribute_constraints {
+        let (min, max) = (number(c.min_length.as_ref()), number(c.max_length.as_ref()));
+        if [min, max].into_iter().flatten().any(|n| n > 2048.0) {
+            return Err(CognitoError::invalid_parameter(format!(
+                "user.{name}: String attributes cannot have a length of more than 2048"
+            )));
+        }
+        if [min, max].into_iter().flatten().any(|n| n < 0.0) {
+            return Err(CognitoError::invalid_parameter(format!(
+                "user.{name}: String attributes cannot have a negative length"
+            )));
+        }
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "user.{name}: Max length cannot be less than min length."
+                )));
+            }
+        }
+    }
+    if let Some(c) = &attr.number_attribute_constraints {
+        if let (Some(min), Some(max)) = (number(c.min_value.as_ref()), number(c.max_value.as_ref())) {
+            if min > max {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "user.{name}: Max value cannot be less than min value."
+                )));
+            }
+        }
+    }
+    Ok(())
 }
