@@ -441,3 +441,45 @@ def test_verification_template_and_legacy_fields_mirror_each_other(idp):
     assert described(pool) == (legacy, legacy)
     idp.update_user_pool(UserPoolId=pool, VerificationMessageTemplate=tpl)
     assert described(pool) == (template, template)
+
+
+# --- unconfirmed users --------------------------------------------------------------------------
+
+
+def test_unconfirmed_user_is_told_so_after_the_password(idp):
+    from pycognito.aws_srp import AWSSRP
+
+    pool = new_pool(idp)
+    client = new_client(idp, pool, ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"])
+    idp.sign_up(ClientId=client, Username="ana", Password=PW)
+    assert idp.admin_get_user(UserPoolId=pool, Username="ana")["UserStatus"] == "UNCONFIRMED"
+    # A wrong password is a wrong password first; the right one learns the user is unconfirmed.
+    for password, expected in [
+        ("Wrong-horse-1", ("NotAuthorizedException", "Incorrect username or password.")),
+        (PW, ("UserNotConfirmedException", "User is not confirmed.")),
+    ]:
+        with pytest.raises(ClientError) as e:
+            idp.initiate_auth(
+                ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "ana", "PASSWORD": password}
+            )
+        assert error_of(e) == expected
+        with pytest.raises(ClientError) as e:
+            idp.admin_initiate_auth(
+                UserPoolId=pool,
+                ClientId=client,
+                AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": "ana", "PASSWORD": password},
+            )
+        assert error_of(e) == expected
+        # USER_SRP_AUTH: the challenge is given, and the answer to PASSWORD_VERIFIER is refused.
+        srp = AWSSRP(username="ana", password=password, pool_id=pool, client_id=client, client=idp)
+        challenge = idp.initiate_auth(ClientId=client, AuthFlow="USER_SRP_AUTH", AuthParameters=srp.get_auth_params())
+        assert challenge["ChallengeName"] == "PASSWORD_VERIFIER"
+        answers = srp.process_challenge(challenge["ChallengeParameters"], srp.get_auth_params())
+        with pytest.raises(ClientError) as e:
+            idp.respond_to_auth_challenge(ClientId=client, ChallengeName="PASSWORD_VERIFIER", ChallengeResponses=answers)
+        assert error_of(e) == expected
+    assert idp.admin_get_user(UserPoolId=pool, Username="ana")["UserStatus"] == "UNCONFIRMED"
+    # Once confirmed, the same password signs in.
+    idp.admin_confirm_sign_up(UserPoolId=pool, Username="ana")
+    idp.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "ana", "PASSWORD": PW})
