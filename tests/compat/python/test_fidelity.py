@@ -483,3 +483,87 @@ def test_unconfirmed_user_is_told_so_after_the_password(idp):
     # Once confirmed, the same password signs in.
     idp.admin_confirm_sign_up(UserPoolId=pool, Username="ana")
     idp.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "ana", "PASSWORD": PW})
+
+
+# --- CustomMessage failures ---------------------------------------------------------------------
+
+FAILING_CUSTOM_MESSAGE = """
+exports.handler = async (event) => { throw new Error("no message for " + event.userName); };
+"""
+
+
+def test_a_failed_custom_message_changes_nothing(server, idp):
+    import io
+    import zipfile
+
+    import boto3
+    import requests
+
+    lam = boto3.client(
+        "lambda", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="AKIDTEST", aws_secret_access_key="secret"
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.js", FAILING_CUSTOM_MESSAGE)
+    name = f"nomsg-{uuid.uuid4().hex[:6]}"
+    arn = lam.create_function(
+        FunctionName=name,
+        Runtime="nodejs20.x",
+        Handler="index.handler",
+        Role="arn:aws:iam::000000000000:role/lambda",
+        Code={"ZipFile": buf.getvalue()},
+    )["FunctionArn"]
+
+    def outbox(pool, username):
+        return requests.get(f"{server.url}/_cognate/outbox", params={"poolId": pool, "username": username}).json()["messages"]
+
+    # A sign-up made before the trigger is attached: its code is on file.
+    pool = new_pool(idp, AutoVerifiedAttributes=["email"])
+    client = new_client(idp, pool, ["ALLOW_USER_PASSWORD_AUTH"])
+    idp.sign_up(ClientId=client, Username="bo", Password=PW, UserAttributes=[{"Name": "email", "Value": "bo@example.com"}])
+    code = outbox(pool, "bo")[0]["code"]
+    idp.admin_create_user(
+        UserPoolId=pool,
+        Username="cy",
+        TemporaryPassword=PW,
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "email", "Value": "cy@example.com"}],
+    )
+    idp.update_user_pool(UserPoolId=pool, AutoVerifiedAttributes=["email"], LambdaConfig={"CustomMessage": arn})
+
+    # AdminCreateUser whose invitation fails: no user.
+    with pytest.raises(ClientError) as e:
+        idp.admin_create_user(
+            UserPoolId=pool,
+            Username="ana",
+            UserAttributes=[{"Name": "email", "Value": "ana@example.com"}],
+            DesiredDeliveryMediums=["EMAIL"],
+        )
+    assert error_of(e)[0] == "UserLambdaValidationException"
+    with pytest.raises(ClientError) as e:
+        idp.admin_get_user(UserPoolId=pool, Username="ana")
+    assert error_of(e)[0] == "UserNotFoundException"
+    assert sorted(u["Username"] for u in idp.list_users(UserPoolId=pool)["Users"]) == ["bo", "cy"]
+
+    # A failed ResendConfirmationCode: the code sent earlier still confirms.
+    with pytest.raises(ClientError) as e:
+        idp.resend_confirmation_code(ClientId=client, Username="bo")
+    assert error_of(e)[0] == "UserLambdaValidationException"
+    assert len(outbox(pool, "bo")) == 1
+    idp.confirm_sign_up(ClientId=client, Username="bo", ConfirmationCode=code)
+
+    # A failed AdminCreateUser RESEND: the temporary password is unchanged.
+    with pytest.raises(ClientError) as e:
+        idp.admin_create_user(
+            UserPoolId=pool,
+            Username="cy",
+            MessageAction="RESEND",
+            DesiredDeliveryMediums=["EMAIL"],
+        )
+    assert error_of(e)[0] == "UserLambdaValidationException"
+    assert outbox(pool, "cy") == []
+    challenge = idp.initiate_auth(
+        ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "cy", "PASSWORD": PW}
+    )
+    assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+    lam.delete_function(FunctionName=name)

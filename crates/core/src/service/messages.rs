@@ -143,12 +143,19 @@ impl Service {
     /// Issues a fresh six-digit code for `purpose` (replacing any earlier one) and returns it.
     /// The user record keeps only its keyed hash; the caller writes the user back.
     pub(crate) fn issue_code(&self, user: &mut User, purpose: CodePurpose, validity_ms: i64) -> Result<String> {
+        let code = new_code()?;
+        self.put_code(user, purpose, &code, validity_ms)?;
+        Ok(code)
+    }
+
+    /// Records `code` (from [`new_code`]) as the user's code for `purpose`, as
+    /// [`Self::issue_code`] does: for a message composed before the user is written.
+    pub(crate) fn put_code(&self, user: &mut User, purpose: CodePurpose, code: &str, validity_ms: i64) -> Result<()> {
         self.count_code_issue(user, &purpose)?;
-        let code = cognate_crypto::random::digits(6).map_err(CognitoError::internal)?;
-        let hash = self.code_hash(user, &purpose, &code);
+        let hash = self.code_hash(user, &purpose, code);
         user.codes.retain(|c| c.purpose != purpose);
         user.codes.push(CodeRecord { purpose, hash, expires_ms: self.now_ms() + validity_ms, attempts: 0 });
-        Ok(code)
+        Ok(())
     }
 
     /// Cognito sends at most five codes of a kind per user per hour; more would let a guesser
@@ -412,6 +419,11 @@ impl Service {
         };
         self.run_trigger::<CustomMessage>(pool, event.custom_message(), &user.username, ctx, request).await
     }
+}
+
+/// A fresh six-digit code.
+pub(crate) fn new_code() -> Result<String> {
+    cognate_crypto::random::digits(6).map_err(CognitoError::internal)
 }
 
 /// The pool's own subject and body for a message.

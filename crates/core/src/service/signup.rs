@@ -10,7 +10,7 @@ use cognate_api::{
 };
 
 use super::attributes::{attribute_pairs, check_required, check_writes, Writer};
-use super::messages::{recovery_delivery, signup_delivery, Delivery, MessageKind, HOUR_MS};
+use super::messages::{new_code, recovery_delivery, signup_delivery, Delivery, MessageKind, HOUR_MS};
 use super::passwords::{admin_only_recovery, reset_refused};
 use super::Service;
 use crate::context::RequestContext;
@@ -217,20 +217,25 @@ impl Service {
         }
         let delivery = signup_delivery(&pool, &user)
             .ok_or_else(|| CognitoError::invalid_parameter("Cannot resend codes. Auto verification not turned on."))?;
-        let (user, code) =
-            self.update_user_with(user, false, |u| self.issue_code(u, CodePurpose::SignUp, 24 * HOUR_MS)).await?;
+        // The message is composed (CustomMessage run) before the new code is stored, so a failed
+        // trigger leaves the user's code as it was; the hourly limit is checked first all the same.
+        let code = new_code()?;
+        self.put_code(&mut user.clone(), CodePurpose::SignUp, &code, 24 * HOUR_MS)?;
         let caller = ctx.caller(Some(&client.client_id));
-        self.send_code_message(
-            &pool,
-            &user,
-            &delivery,
-            MessageKind::Verification,
-            MessageEvent::ResendCode,
-            &code,
-            &caller,
-            req.client_metadata,
-        )
-        .await?;
+        let composed = self
+            .compose_message(
+                &pool,
+                &user,
+                &delivery,
+                MessageKind::Verification,
+                MessageEvent::ResendCode,
+                &code,
+                &caller,
+                req.client_metadata,
+            )
+            .await?;
+        self.update_user_with(user, false, |u| self.put_code(u, CodePurpose::SignUp, &code, 24 * HOUR_MS)).await?;
+        self.dispatch(composed).await?;
         Ok(ResendConfirmationCodeResponse { code_delivery_details: Some(delivery.details()) })
     }
 

@@ -16,7 +16,7 @@ use cognate_api::{
 use serde_json::{Map, Value};
 
 use super::attributes::{self, attribute_pairs, check_required, check_writes, readable, Writer};
-use super::messages::{recovery_delivery, Delivery, MessageKind, HOUR_MS};
+use super::messages::{recovery_delivery, Composed, Delivery, MessageKind, HOUR_MS};
 use super::paging::Page;
 use super::triggers::StringMap;
 use super::Service;
@@ -351,8 +351,12 @@ impl Service {
                     "Resend not possible. User status is not FORCE_CHANGE_PASSWORD.",
                 ));
             }
+            // Composed (CustomMessage run) before the new password is set: a failed trigger
+            // changes nothing.
+            let invitation =
+                self.compose_invitation(&pool, &user, &mediums, &temp, &caller, req.client_metadata).await?;
             let (user, ()) = self.update_user_with(user, false, |u| self.set_password(u, &temp)).await?;
-            self.send_invitation(&pool, &user, &mediums, &temp, &caller, req.client_metadata).await?;
+            self.dispatch_all(invitation).await?;
             return Ok(AdminCreateUserResponse { user: Some(Self::list_view(&user, None)) });
         }
 
@@ -372,14 +376,19 @@ impl Service {
         .await?;
         let mut user = self.new_user(&pool, &username, attrs, UserStatus::ForceChangePassword);
         self.set_password(&mut user, &temp)?;
+        // The invitation is composed (CustomMessage run) before the user is stored: a failed
+        // trigger leaves no user.
+        let invitation = match action {
+            Some(MessageActionType::Suppress) => Vec::new(),
+            _ => self.compose_invitation(&pool, &user, &mediums, &temp, &caller, req.client_metadata).await?,
+        };
         self.insert_new_user(&pool, &user, force_alias).await?;
-        if action != Some(MessageActionType::Suppress) {
-            self.send_invitation(&pool, &user, &mediums, &temp, &caller, req.client_metadata).await?;
-        }
+        self.dispatch_all(invitation).await?;
         Ok(AdminCreateUserResponse { user: Some(Self::list_view(&user, None)) })
     }
 
-    async fn send_invitation(
+    /// The invitation messages for `user`, composed but not yet sent.
+    async fn compose_invitation(
         &self,
         pool: &UserPool,
         user: &User,
@@ -387,24 +396,34 @@ impl Service {
         temp: &str,
         ctx: &CallerContext,
         metadata: Option<StringMap>,
-    ) -> Result<()> {
+    ) -> Result<Vec<Composed>> {
         // Cognito defaults to SMS; with no phone on file we fall back to email so the
         // invitation is not silently lost.
         let wanted: &[DeliveryMediumType] = if mediums.is_empty() { &[DeliveryMediumType::Sms] } else { mediums };
-        let mut sent = false;
+        let mut composed = Vec::new();
         let event = MessageEvent::AdminCreateUser;
         for m in wanted {
             let attr = if *m == DeliveryMediumType::Email { "email" } else { "phone_number" };
             if let Some(d) = Delivery::to(user, attr) {
-                self.send_code_message(pool, user, &d, MessageKind::Invitation, event, temp, ctx, metadata.clone())
-                    .await?;
-                sent = true;
+                composed.push(
+                    self.compose_message(pool, user, &d, MessageKind::Invitation, event, temp, ctx, metadata.clone())
+                        .await?,
+                );
             }
         }
-        if !sent {
+        if composed.is_empty() {
             if let Some(d) = Delivery::to(user, "email").or_else(|| Delivery::to(user, "phone_number")) {
-                self.send_code_message(pool, user, &d, MessageKind::Invitation, event, temp, ctx, metadata).await?;
+                composed.push(
+                    self.compose_message(pool, user, &d, MessageKind::Invitation, event, temp, ctx, metadata).await?,
+                );
             }
+        }
+        Ok(composed)
+    }
+
+    async fn dispatch_all(&self, composed: Vec<Composed>) -> Result<()> {
+        for c in composed {
+            self.dispatch(c).await?;
         }
         Ok(())
     }
