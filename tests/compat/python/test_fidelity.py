@@ -567,3 +567,52 @@ def test_a_failed_custom_message_changes_nothing(server, idp):
     )
     assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
     lam.delete_function(FunctionName=name)
+
+
+def test_phone_number_usernames(idp):
+    pool = new_pool(idp, UsernameAttributes=["phone_number"])
+    client = new_client(idp, pool, ["ALLOW_USER_PASSWORD_AUTH"])
+    # E.164 only: a '+' and digits.
+    for bad in ["5551234567", "+1-555-123-4567", "(555)123-4567", "+", "ana", "+1555000111122223"]:
+        with pytest.raises(ClientError) as e:
+            idp.admin_create_user(UserPoolId=pool, Username=bad, MessageAction="SUPPRESS")
+        assert error_of(e) == ("InvalidParameterException", "Username should be a phone number."), bad
+        with pytest.raises(ClientError) as e:
+            idp.sign_up(ClientId=client, Username=bad, Password=PW)
+        assert error_of(e) == ("InvalidParameterException", "Username should be a phone number."), bad
+    # (With a space the name fails the model's username pattern before any of this.)
+    with pytest.raises(ClientError) as e:
+        idp.admin_create_user(UserPoolId=pool, Username="+1 555 123 4567", MessageAction="SUPPRESS")
+    assert error_of(e)[0] == "InvalidParameterException"
+    # A phone_number attribute other than the username is refused; the same one is fine.
+    message = "User phone_number should be empty or same as username, since username attribute is phone_number"
+    with pytest.raises(ClientError) as e:
+        idp.admin_create_user(
+            UserPoolId=pool,
+            Username="+15550001111",
+            MessageAction="SUPPRESS",
+            UserAttributes=[{"Name": "phone_number", "Value": "+15550002222"}],
+        )
+    assert error_of(e) == ("InvalidParameterException", message)
+    with pytest.raises(ClientError) as e:
+        idp.sign_up(
+            ClientId=client,
+            Username="+15550003333",
+            Password=PW,
+            UserAttributes=[{"Name": "phone_number", "Value": "+15550002222"}],
+        )
+    assert error_of(e) == ("InvalidParameterException", message)
+    assert idp.list_users(UserPoolId=pool)["Users"] == []
+    created = idp.admin_create_user(
+        UserPoolId=pool,
+        Username="+15550001111",
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "phone_number", "Value": "+15550001111"}],
+    )["User"]
+    attrs = {a["Name"]: a["Value"] for a in created["Attributes"]}
+    assert attrs["phone_number"] == "+15550001111" and created["Username"] != "+15550001111"
+    idp.admin_set_user_password(UserPoolId=pool, Username="+15550001111", Password=PW, Permanent=True)
+    idp.initiate_auth(
+        ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "+15550001111", "PASSWORD": PW}
+    )
+    idp.sign_up(ClientId=client, Username="+15550003333", Password=PW)
