@@ -544,6 +544,10 @@ def test_a_failed_custom_message_changes_nothing(server, idp):
         idp.admin_get_user(UserPoolId=pool, Username="ana")
     assert error_of(e)[0] == "UserNotFoundException"
     assert sorted(u["Username"] for u in idp.list_users(UserPoolId=pool)["Users"]) == ["bo", "cy"]
+    # A name already taken is refused as such, before the trigger runs.
+    with pytest.raises(ClientError) as e:
+        idp.admin_create_user(UserPoolId=pool, Username="cy", DesiredDeliveryMediums=["EMAIL"])
+    assert error_of(e) == ("UsernameExistsException", "User already exists")
 
     # A failed ResendConfirmationCode: the code sent earlier still confirms.
     with pytest.raises(ClientError) as e:

@@ -31,6 +31,19 @@ fn alias_exists(alias: &str) -> CognitoError {
     CognitoError::new(ErrorKind::AliasExists, format!("An account with the {what} already exists."))
 }
 
+/// A new user's name (or username attribute) is another user's.
+fn username_exists(pool: &UserPool, user: &User) -> CognitoError {
+    let by_attr = pool.username_attributes();
+    let msg = if by_attr.iter().any(|a| a == "email") && user.attribute("email").is_some() {
+        "An account with the given email already exists."
+    } else if by_attr.iter().any(|a| a == "phone_number") {
+        "An account with the given phone_number already exists."
+    } else {
+        "User already exists"
+    };
+    CognitoError::new(ErrorKind::UsernameExists, msg)
+}
+
 pub(crate) fn user_not_found() -> CognitoError {
     CognitoError::new(ErrorKind::UserNotFound, "User does not exist.")
 }
@@ -186,20 +199,25 @@ impl Service {
         }
     }
 
+    /// Refuses early a new user whose name or username attribute is taken (as
+    /// [`Self::insert_new_user`] would), before any trigger runs for it.
+    async fn check_new_username(&self, pool: &UserPool, user: &User) -> Result<()> {
+        if self.store.get_user(&pool.id, &self.user_key(pool, &user.username)).await?.is_some() {
+            return Err(username_exists(pool, user));
+        }
+        for alias in Self::aliases_for(pool, user) {
+            let is_username_attr = pool.username_attributes().iter().any(|a| alias.starts_with(&format!("{a}:")));
+            if is_username_attr && self.store.get_user_by_alias(&pool.id, &alias).await?.is_some() {
+                return Err(username_exists(pool, user));
+            }
+        }
+        Ok(())
+    }
+
     /// Stores a new user with its aliases, mapping conflicts to Cognito's errors.
     pub(crate) async fn insert_new_user(&self, pool: &UserPool, user: &User, force_alias: bool) -> Result<()> {
         let key = self.user_key(pool, &user.username);
-        let exists = || {
-            let by_attr = pool.username_attributes();
-            let msg = if by_attr.iter().any(|a| a == "email") && user.attribute("email").is_some() {
-                "An account with the given email already exists."
-            } else if by_attr.iter().any(|a| a == "phone_number") {
-                "An account with the given phone_number already exists."
-            } else {
-                "User already exists"
-            };
-            CognitoError::new(ErrorKind::UsernameExists, msg)
-        };
+        let exists = || username_exists(pool, user);
         if self.store.get_user(&pool.id, &key).await?.is_some() {
             return Err(exists());
         }
@@ -380,7 +398,10 @@ impl Service {
         // trigger leaves no user.
         let invitation = match action {
             Some(MessageActionType::Suppress) => Vec::new(),
-            _ => self.compose_invitation(&pool, &user, &mediums, &temp, &caller, req.client_metadata).await?,
+            _ => {
+                self.check_new_username(&pool, &user).await?;
+                self.compose_invitation(&pool, &user, &mediums, &temp, &caller, req.client_metadata).await?
+            }
         };
         self.insert_new_user(&pool, &user, force_alias).await?;
         self.dispatch_all(invitation).await?;
