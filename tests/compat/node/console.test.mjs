@@ -239,6 +239,27 @@ describe('the web console in Chromium', () => {
       await page.getByRole('heading', { level: 1 }).getByText('CONFIRMED', { exact: true }).waitFor();
       const user = await api(server.url, 'AdminGetUser', { UserPoolId: poolId, Username: 'ana' });
       assert.equal(user.UserStatus, 'CONFIRMED');
+      // MFA from the console: a factor the pool allows turned on and preferred.
+      await api(server.url, 'SetUserPoolMfaConfig', {
+        UserPoolId: poolId,
+        MfaConfiguration: 'OPTIONAL',
+        SmsMfaConfiguration: { SmsConfiguration: { SnsCallerArn: 'arn:aws:iam::000000000000:role/sms', ExternalId: 'x' } },
+      });
+      await api(server.url, 'AdminUpdateUserAttributes', {
+        UserPoolId: poolId,
+        Username: 'ana',
+        UserAttributes: [{ Name: 'phone_number', Value: '+15555550100' }, { Name: 'phone_number_verified', Value: 'true' }],
+      });
+      const mfa = page.getByRole('region', { name: 'MFA', exact: true });
+      await mfa.locator('input[name=SMS_MFA]').check();
+      await mfa.locator('select[name=preferred]').selectOption('SMS_MFA');
+      await mfa.getByRole('button', { name: 'Save MFA' }).click();
+      // The page shows the setting once saved (it renders the user again).
+      await page.getByRole('region', { name: 'Account' }).getByText('SMS_MFA').first().waitFor().catch(async (e) => {
+        throw new Error(`not saved: ${await mfa.locator('.form-error').innerText().catch(() => '?')}`, { cause: e });
+      });
+      const withMfa = await api(server.url, 'AdminGetUser', { UserPoolId: poolId, Username: 'ana' });
+      assert.deepEqual([withMfa.UserMFASettingList, withMfa.PreferredMfaSetting], [['SMS_MFA'], 'SMS_MFA']);
       await screenshot(page, join(SCREENSHOTS, 'console-user.png'));
 
       assert.equal(await page.evaluate(() => window.__xss), undefined);

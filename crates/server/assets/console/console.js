@@ -728,6 +728,23 @@
       say(`Added ${name} to ${data.get('group')}.`);
       render();
     }) : null;
+    // MFA: which factors are on, and which one is preferred (AdminSetUserMFAPreference).
+    const factors = [['SMS_MFA', 'SMS', 'SMSMfaSettings'], ['SOFTWARE_TOKEN_MFA', 'Authenticator app', 'SoftwareTokenMfaSettings'],
+      ['EMAIL_OTP', 'Email', 'EmailMfaSettings']];
+    const on = new Set(user.UserMFASettingList || []);
+    const mfaForm = form({ 'aria-label': 'MFA preference' }, [
+      factors.map(([id, label]) => field(label, h('input', { type: 'checkbox', name: id, checked: on.has(id) }))),
+      field('Preferred', h('select', { name: 'preferred' }, h('option', { value: '' }, 'none'),
+        factors.map(([id, label]) => h('option', { value: id, selected: user.PreferredMfaSetting === id }, label)))),
+    ], 'Save MFA', async (data) => {
+      const settings = {};
+      for (const [id, , key] of factors) {
+        settings[key] = { Enabled: data.get(id) === 'on', PreferredMfa: data.get('preferred') === id };
+      }
+      await idp('AdminSetUserMFAPreference', { UserPoolId: poolId, Username: name, ...settings });
+      say(`Saved ${name}'s MFA preference.`);
+      render();
+    });
     const invocations = h('div', { class: 'live' });
     const messages = h('div', { class: 'live' });
     add(view, 
@@ -742,6 +759,7 @@
         ['MFA', (user.UserMFASettingList || []).length ? user.UserMFASettingList : 'none'],
         ['Preferred MFA', user.PreferredMfaSetting],
       ]), actions, password),
+      section('MFA', mfaForm),
       section('Attributes', table(['Attribute', 'Value', ''], attrRows), setAttr),
       section('Groups', table(['Group', 'Description', ''], groupRows), addGroup),
       devices ? section('Devices', table(['Device', 'Name', 'Status', 'Last seen'], devices.map((d) => h('tr', null,
