@@ -311,7 +311,8 @@ fn classify(req: &Request) -> Option<(Class, Framing)> {
         return None;
     }
     match req.uri().path() {
-        "/" => {
+        // The console's calls are the same cognito-idp operations (see console::api).
+        "/" | "/_cognate/console/api/call" => {
             let target = req.headers().get("x-amz-target")?.to_str().ok()?;
             let op = target.strip_prefix("AWSCognitoIdentityProviderService.")?;
             let class = Class::of_operation(op)?;
@@ -547,6 +548,23 @@ mod tests {
         assert_eq!(Class::of_operation("SignUp"), Some(Class::SignUp));
         assert_eq!(Class::of_operation("GetUserAttributeVerificationCode"), Some(Class::Codes));
         assert_eq!(Class::of_operation("AdminCreateUser"), None);
+    }
+
+    #[test]
+    fn the_console_calls_are_limited_like_the_api() {
+        let call = |path: &str, op: &str| {
+            let req = axum::http::Request::builder()
+                .method(Method::POST)
+                .uri(path)
+                .header("x-amz-target", format!("AWSCognitoIdentityProviderService.{op}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            classify(&req).map(|(class, _)| class)
+        };
+        assert_eq!(call("/", "InitiateAuth"), Some(Class::SignIn));
+        assert_eq!(call("/_cognate/console/api/call", "InitiateAuth"), Some(Class::SignIn));
+        assert_eq!(call("/_cognate/console/api/call", "SignUp"), Some(Class::SignUp));
+        assert_eq!(call("/_cognate/console/api/call", "ListUsers"), None);
     }
 
     #[test]
