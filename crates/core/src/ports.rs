@@ -60,6 +60,16 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_user(&self, pool_id: &str, username: &str) -> StoreResult<bool>;
     /// Users ordered by lookup key, after `after`; returns (key, user) pairs.
     async fn list_users(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<(String, User)>>;
+    /// The users a ListUsers filter matches, ordered by lookup key, after `after`; returns
+    /// (key, user) pairs. Answered from an index the store keeps in step with every user write
+    /// (see [`search_terms`]), so the cost grows with the matches, not with the pool.
+    async fn search_users(
+        &self,
+        pool_id: &str,
+        search: &UserSearch,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, User)>>;
 
     /// Points `alias` at `username`. If another user holds it: with `steal`, it moves and the
     /// previous holder's username is returned; without, `Conflict`.
@@ -205,6 +215,66 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the invocations created before `created_before_ms` and all but the newest
     /// `keep`; returns how many went.
     async fn purge_invocations(&self, created_before_ms: i64, keep: usize) -> StoreResult<u64>;
+}
+
+/// The attributes ListUsers can filter on (Cognito's list; custom attributes are not searchable).
+pub const SEARCHABLE: &[&str] = &[
+    "username",
+    "email",
+    "phone_number",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "cognito:user_status",
+    "status",
+    "sub",
+];
+
+/// A ListUsers filter: `attribute = "value"` (exact, case-sensitive) or `attribute ^= "value"`
+/// (prefix, compared after [`fold_search`] on both sides).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSearch {
+    /// One of [`SEARCHABLE`].
+    pub attribute: String,
+    pub value: String,
+    pub prefix: bool,
+}
+
+/// How prefix searches compare values: Unicode lowercase.
+pub fn fold_search(value: &str) -> String {
+    value.to_lowercase()
+}
+
+/// The (attribute, value) pairs a user can be found by with ListUsers: the username, the
+/// searchable attributes it has, `cognito:user_status` (`CONFIRMED`, ...) and `status`
+/// (`Enabled` / `Disabled`). Stores index exactly these.
+pub fn search_terms(user: &User) -> Vec<(&'static str, String)> {
+    let mut out = Vec::with_capacity(SEARCHABLE.len());
+    for &attr in SEARCHABLE {
+        let value = match attr {
+            "username" => Some(user.username.clone()),
+            "cognito:user_status" => Some(user.status.as_str().to_owned()),
+            "status" => Some(if user.enabled { "Enabled" } else { "Disabled" }.to_owned()),
+            "sub" => Some(user.attribute("sub").unwrap_or(&user.sub).to_owned()),
+            other => user.attribute(other).map(str::to_owned),
+        };
+        if let Some(value) = value {
+            out.push((attr, value));
+        }
+    }
+    out
+}
+
+impl UserSearch {
+    /// Whether `user` matches, by the same rule the stores' indexes apply.
+    pub fn matches(&self, user: &User) -> bool {
+        let folded = self.prefix.then(|| fold_search(&self.value));
+        search_terms(user).into_iter().filter(|(attr, _)| *attr == self.attribute).any(|(_, v)| match &folded {
+            Some(p) => fold_search(&v).starts_with(p.as_str()),
+            None => v == self.value,
+        })
+    }
 }
 
 /// Hands outbox messages to real transports (SMTP, an SMS provider). The service only asks

@@ -8,7 +8,7 @@ use cognate_core::model::{
     AppClient, Doc, Group, InvocationFilter, Lockout, OutboxFilter, OutboxMessage, PoolObject, RefreshSession,
     StoredFunction, StoredInvocation, StoredKey, User, UserPool,
 };
-use cognate_core::ports::{Store, StoreError, StoreResult};
+use cognate_core::ports::{fold_search, search_terms, Store, StoreError, StoreResult, UserSearch};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
@@ -45,6 +45,7 @@ const POOL_TABLES: &[&str] = &[
     "clients",
     "users",
     "user_aliases",
+    "user_search",
     "groups",
     "group_members",
     "refresh_sessions",
@@ -53,6 +54,10 @@ const POOL_TABLES: &[&str] = &[
     "pool_objects",
     "password_attempts",
 ];
+
+/// A prefix search matching at least this many users reads them in key order from
+/// `user_search_walk` rather than sorting them all (see `search_users`).
+const DENSE_PREFIX: i64 = 2_000;
 
 /// How many times `set_alias` retries when a concurrent writer changes the alias under it.
 const ALIAS_ATTEMPTS: usize = 5;
@@ -153,7 +158,64 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         migrator.run(&pool).await.map_err(|e| format!("database migration failed: {e}"))?;
-        Ok(Self { pool, backend, nonce_calls: Arc::new(AtomicU64::new(0)) })
+        let store = Self { pool, backend, nonce_calls: Arc::new(AtomicU64::new(0)) };
+        store.backfill_search().await.map_err(|e| format!("indexing existing users for search failed: {e}"))?;
+        Ok(store)
+    }
+
+    /// Indexes the users stored before the search index existed (migration 0008 leaves a
+    /// marker row for this; Rust, not SQL, folds the values, so they match what later writes
+    /// store). Runs when the store opens, before it serves; idempotent and safe to run from
+    /// several servers at once: each batch of users is reread and its rows rewritten in one
+    /// transaction.
+    async fn backfill_search(&self) -> StoreResult<()> {
+        const BATCH: i64 = 500;
+        let pending = sqlx::query("SELECT pending FROM user_search_backfill")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        if pending.is_none() {
+            return Ok(());
+        }
+        let (mut pool_after, mut key_after) = (String::new(), String::new());
+        // On PostgreSQL the batch's users are locked until their rows are written, so a
+        // concurrent update_user (which rewrites the rows it changes under the same lock) is
+        // never overwritten with an older document's values.
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let select = format!(
+            "SELECT pool_id, lookup_key, doc, version FROM users \
+             WHERE pool_id > $1 OR (pool_id = $1 AND lookup_key > $2) \
+             ORDER BY pool_id, lookup_key LIMIT $3{lock}"
+        );
+        loop {
+            let mut tx = self.pool.begin().await.map_err(backend_err)?;
+            let rows = sqlx::query(&select)
+                .bind(&pool_after)
+                .bind(&key_after)
+                .bind(BATCH)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+            for row in &rows {
+                let key: String = row.try_get("lookup_key").map_err(backend_err)?;
+                let user = user_from_row(row)?;
+                sqlx::query("DELETE FROM user_search WHERE pool_id = $1 AND username = $2")
+                    .bind(&user.pool_id)
+                    .bind(&user.username)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_err)?;
+                insert_search_rows(&mut tx, &user, &key, &search_terms(&user)).await?;
+                pool_after = row.try_get("pool_id").map_err(backend_err)?;
+                key_after = key;
+            }
+            tx.commit().await.map_err(backend_err)?;
+            if (rows.len() as i64) < BATCH {
+                break;
+            }
+        }
+        sqlx::query("DELETE FROM user_search_backfill").execute(&self.pool).await.map_err(backend_err)?;
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
@@ -389,6 +451,7 @@ impl Store for SqlStore {
                 .await
                 .map_err(backend_err)?;
         }
+        insert_search_rows(&mut tx, user, key, &search_terms(user)).await?;
         tx.commit().await.map_err(backend_err)
     }
 
@@ -427,24 +490,54 @@ impl Store for SqlStore {
     }
 
     async fn update_user(&self, user: &User) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        let key: Option<String> = sqlx::query_scalar(
             "UPDATE users SET doc = $1, version = version + 1 \
-             WHERE pool_id = $2 AND username = $3 AND version = $4",
+             WHERE pool_id = $2 AND username = $3 AND version = $4 RETURNING lookup_key",
         )
         .bind(to_json(user)?)
         .bind(&user.pool_id)
         .bind(&user.username)
         .bind(user.version)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(backend_err)?;
-        Ok(done.rows_affected() > 0)
+        let Some(key) = key else { return Ok(false) };
+        // Most writes (sign-in bookkeeping, codes) change no searchable value: read the
+        // indexed values and rewrite only the ones that differ.
+        let held = sqlx::query("SELECT attr, value FROM user_search WHERE pool_id = $1 AND username = $2")
+            .bind(&user.pool_id)
+            .bind(&user.username)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        let held: Vec<(String, String)> = held
+            .iter()
+            .map(|r| Ok((r.try_get("attr").map_err(backend_err)?, r.try_get("value").map_err(backend_err)?)))
+            .collect::<StoreResult<_>>()?;
+        let wanted = search_terms(user);
+        for (attr, value) in &held {
+            if !wanted.iter().any(|(a, v)| a == attr && v == value) {
+                sqlx::query("DELETE FROM user_search WHERE pool_id = $1 AND username = $2 AND attr = $3")
+                    .bind(&user.pool_id)
+                    .bind(&user.username)
+                    .bind(attr)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_err)?;
+            }
+        }
+        let missing: Vec<(&'static str, String)> =
+            wanted.into_iter().filter(|(a, v)| !held.iter().any(|(ha, hv)| ha == a && hv == v)).collect();
+        insert_search_rows(&mut tx, user, &key, &missing).await?;
+        tx.commit().await.map_err(backend_err)?;
+        Ok(true)
     }
 
     async fn delete_user(&self, pool_id: &str, username: &str) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
         let mut deleted = false;
-        for table in ["users", "user_aliases", "group_members", "refresh_sessions"] {
+        for table in ["users", "user_aliases", "user_search", "group_members", "refresh_sessions"] {
             let done = sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1 AND username = $2"))
                 .bind(pool_id)
                 .bind(username)
@@ -470,6 +563,72 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend_err)?;
+        rows.iter().map(|r| Ok((r.try_get("lookup_key").map_err(backend_err)?, user_from_row(r)?))).collect()
+    }
+
+    async fn search_users(
+        &self,
+        pool_id: &str,
+        search: &UserSearch,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, User)>> {
+        let sqlite = self.backend == Backend::Sqlite;
+        let select = |index: &str, condition: &str, limit_at: u8| {
+            // SQLite keeps no statistics here, so it is told which index fits; PostgreSQL's
+            // planner chooses from its own.
+            let hint = if sqlite { format!(" INDEXED BY {index}") } else { String::new() };
+            format!(
+                "SELECT s.lookup_key, u.doc, u.version FROM user_search s{hint} \
+                 JOIN users u ON u.pool_id = s.pool_id AND u.username = s.username \
+                 WHERE s.pool_id = $1 AND s.attr = $2 AND s.lookup_key > $3 AND {condition} \
+                 ORDER BY s.lookup_key LIMIT ${limit_at}"
+            )
+        };
+        let after = after.unwrap_or("");
+        let rows = if !search.prefix {
+            sqlx::query(&select("user_search_exact", "s.value = $4", 5))
+                .bind(pool_id)
+                .bind(&search.attribute)
+                .bind(after)
+                .bind(&search.value)
+                .bind(sql_limit(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_err)?
+        } else {
+            // A prefix is the range [prefix, successor): bytewise comparison on both backends
+            // (BINARY on SQLite, COLLATE "C" columns on PostgreSQL), and no LIKE, whose
+            // wildcards and collation rules would need escaping.
+            let low = fold_search(&search.value);
+            let high = prefix_successor(&low);
+            let (range, limit_at) = match high {
+                Some(_) => ("s.folded >= $4 AND s.folded < $5", 6),
+                None => ("s.folded >= $4", 5),
+            };
+            // Few matches: read them from the range and sort them by key. Many: walk the
+            // attribute's rows in key order and keep the matches, which stops after a page.
+            // Counting up to the threshold bounds the cost of choosing.
+            let hint = if sqlite { " INDEXED BY user_search_prefix" } else { "" };
+            let count = format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM user_search s{hint} \
+                 WHERE s.pool_id = $1 AND s.attr = $2 AND s.lookup_key > $3 AND {range} \
+                 LIMIT {DENSE_PREFIX}) m"
+            );
+            let mut q =
+                sqlx::query_scalar::<_, i64>(&count).bind(pool_id).bind(&search.attribute).bind(after).bind(&low);
+            if let Some(high) = &high {
+                q = q.bind(high);
+            }
+            let matches = q.fetch_one(&self.pool).await.map_err(backend_err)?;
+            let index = if matches >= DENSE_PREFIX { "user_search_walk" } else { "user_search_prefix" };
+            let sql = select(index, range, limit_at);
+            let mut q = sqlx::query(&sql).bind(pool_id).bind(&search.attribute).bind(after).bind(&low);
+            if let Some(high) = &high {
+                q = q.bind(high);
+            }
+            q.bind(sql_limit(limit)).fetch_all(&self.pool).await.map_err(backend_err)?
+        };
         rows.iter().map(|r| Ok((r.try_get("lookup_key").map_err(backend_err)?, user_from_row(r)?))).collect()
     }
 
@@ -1267,6 +1426,47 @@ fn client_from_row(r: &AnyRow) -> StoreResult<AppClient> {
 }
 
 /// Rows selected with `doc, version`.
+/// Writes a user's search index rows for `terms` (rows for those attributes must not exist).
+async fn insert_search_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user: &User,
+    key: &str,
+    terms: &[(&'static str, String)],
+) -> StoreResult<()> {
+    for (attr, value) in terms {
+        sqlx::query(
+            "INSERT INTO user_search (pool_id, username, attr, value, folded, lookup_key) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&user.pool_id)
+        .bind(&user.username)
+        .bind(*attr)
+        .bind(value)
+        .bind(fold_search(value))
+        .bind(key)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_err)?;
+    }
+    Ok(())
+}
+
+/// The smallest string greater than every string that starts with `prefix` (UTF-8 orders
+/// strings as their code points do): the prefix with its last character incremented, after
+/// dropping trailing `char::MAX`es. None when there is no such string (empty prefix, or only
+/// `char::MAX`es): every string from `prefix` on matches.
+fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (last as u32 + 1..=char::MAX as u32).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 fn user_from_row(r: &AnyRow) -> StoreResult<User> {
     let doc: String = r.try_get("doc").map_err(backend_err)?;
     let mut user: User = from_json(&doc)?;

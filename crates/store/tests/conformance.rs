@@ -8,7 +8,7 @@ use cognate_core::model::{
     AppClient, DeliveryStatus, Doc, Group, InvocationFilter, Lockout, OutboxFilter, OutboxMessage, PoolObject,
     RefreshSession, StoredFunction, StoredInvocation, StoredKey, User, UserPool, UserStatus,
 };
-use cognate_core::ports::{Store, StoreError};
+use cognate_core::ports::{Store, StoreError, UserSearch, SEARCHABLE};
 use cognate_store::testing::PgSchema;
 use cognate_store::SqlStore;
 use serde_json::json;
@@ -28,18 +28,23 @@ enum Guard {
 
 /// Opens a fresh store, or `None` for PostgreSQL when no URL is configured.
 async fn open(db: Db) -> Option<(SqlStore, Guard)> {
+    let (url, guard) = fresh_database(db).await?;
+    let store = SqlStore::connect(&url).await.expect("open store");
+    Some((store, guard))
+}
+
+/// A fresh database's URL, or `None` for PostgreSQL when no URL is configured.
+async fn fresh_database(db: Db) -> Option<(String, Guard)> {
     match db {
         Db::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite:{}?mode=rwc", dir.path().join("cognate.db").display());
-            let store = SqlStore::connect(&url).await.expect("open SQLite store");
-            Some((store, Guard::Dir(dir)))
+            Some((url, Guard::Dir(dir)))
         }
         Db::Postgres => {
             let url = std::env::var("COGNATE_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
             let schema = PgSchema::create(&url).await.expect("COGNATE_TEST_DATABASE_URL is set but unusable");
-            let store = SqlStore::connect(&schema.url()).await.expect("open PostgreSQL store");
-            Some((store, Guard::Schema(schema)))
+            Some((schema.url(), Guard::Schema(schema)))
         }
     }
 }
@@ -97,7 +102,22 @@ conformance!(
     pool_objects,
     password_attempts,
     password_attempts_concurrent,
+    user_search_every_attribute,
+    user_search_follows_writes,
+    user_search_pages_under_writes,
+    user_search_dense_prefix,
 );
+
+mod user_search_backfill {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::user_search_backfill(super::Db::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::user_search_backfill(super::Db::Postgres).await
+    }
+}
 
 // --- fixtures ------------------------------------------------------------------------------
 
@@ -1039,4 +1059,281 @@ async fn password_attempts_concurrent(store: SqlStore) {
     }
     assert_eq!(counted, 5);
     assert_eq!(store.get_password_attempts("p", "h").await.unwrap().unwrap().failures, 5);
+}
+
+// --- ListUsers search ----------------------------------------------------------------------
+
+fn search(attribute: &str, op: &str, value: &str) -> UserSearch {
+    UserSearch { attribute: attribute.into(), value: value.into(), prefix: op == "^=" }
+}
+
+/// The usernames a search finds, in page order, read in pages of `page`.
+async fn found(store: &SqlStore, pool_id: &str, s: &UserSearch, page: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let batch = store.search_users(pool_id, s, after.as_deref(), page).await.unwrap();
+        for (key, u) in &batch {
+            assert_eq!(key, &u.username.to_lowercase());
+            out.push(u.username.clone());
+        }
+        match batch.last() {
+            Some((key, _)) if batch.len() == page => after = Some(key.clone()),
+            _ => return out,
+        }
+    }
+}
+
+/// A user with every searchable attribute set from `tag`.
+fn searchable(pool_id: &str, username: &str, tag: &str) -> User {
+    let mut u = user(pool_id, username);
+    for (attr, value) in [
+        ("email", format!("{tag}@Example.com")),
+        ("phone_number", format!("+1555{:07}", tag.len())),
+        ("name", format!("{tag} Name")),
+        ("given_name", tag.to_owned()),
+        ("family_name", format!("Fam-{tag}")),
+        ("preferred_username", format!("pref_{tag}")),
+    ] {
+        u.set_attribute(attr, &value);
+    }
+    u
+}
+
+async fn user_search_every_attribute(store: SqlStore) {
+    let mut users = vec![
+        searchable("p", "Ana", "Jo"),
+        searchable("p", "bob", "Joanna"),
+        searchable("p", "cy", "jon"),
+        searchable("p", "dan", "Kai"),
+        searchable("p", "eve", "Ünal"),
+        searchable("p", "fay", "j%o_"),
+        searchable("p", "gus", "\u{10FFFF}x"),
+    ];
+    users[3].status = UserStatus::Unconfirmed;
+    users[4].enabled = false;
+    users[5].remove_attribute("given_name");
+    for u in &users {
+        store.insert_user(u, &u.username.to_lowercase(), &[]).await.unwrap();
+    }
+    // Another pool's users are never found.
+    store.insert_user(&searchable("q", "ana", "Jo"), "ana", &[]).await.unwrap();
+
+    let mut queries: Vec<UserSearch> = Vec::new();
+    for u in &users {
+        for attr in SEARCHABLE {
+            let value = match *attr {
+                "username" => u.username.clone(),
+                "cognito:user_status" => u.status.as_str().to_owned(),
+                "status" => if u.enabled { "Enabled" } else { "Disabled" }.to_owned(),
+                other => u.attribute(other).unwrap_or("none").to_owned(),
+            };
+            let cut: String = value.chars().take(2).collect();
+            for (op, v) in [
+                ("=", value.clone()),
+                ("=", value.to_uppercase()),
+                ("^=", cut.clone()),
+                ("^=", cut.to_uppercase()),
+                ("^=", value.clone()),
+            ] {
+                queries.push(search(attr, op, &v));
+            }
+        }
+    }
+    for extra in [
+        search("given_name", "^=", "Jo"),
+        search("given_name", "^=", "jo"),
+        search("given_name", "^=", ""),
+        search("given_name", "^=", "ü"),
+        search("given_name", "^=", "j%"),
+        search("given_name", "^=", "j_"),
+        search("given_name", "^=", "\u{10FFFF}"),
+        search("given_name", "=", "Jo"),
+        search("email", "^=", "JOANNA@example"),
+        search("status", "=", "Disabled"),
+        search("status", "=", "disabled"),
+        search("cognito:user_status", "=", "UNCONFIRMED"),
+        search("sub", "=", "sub-p-cy"),
+        search("username", "=", "ana"),
+        search("username", "=", "Ana"),
+    ] {
+        queries.push(extra);
+    }
+    for q in &queries {
+        let mut expected: Vec<String> = users.iter().filter(|u| q.matches(u)).map(|u| u.username.clone()).collect();
+        expected.sort_by_key(|n| n.to_lowercase());
+        for page in [1, 2, 50] {
+            assert_eq!(found(&store, "p", q, page).await, expected, "{q:?}, pages of {page}");
+        }
+    }
+    // The rule itself, as Cognito has it: exact is case-sensitive, prefix is not.
+    assert_eq!(found(&store, "p", &search("given_name", "^=", "jo"), 10).await, ["Ana", "bob", "cy"]);
+    assert_eq!(found(&store, "p", &search("given_name", "=", "Jo"), 10).await, ["Ana"]);
+    assert_eq!(found(&store, "p", &search("given_name", "^=", "j%"), 10).await, Vec::<String>::new());
+    assert_eq!(found(&store, "p", &search("given_name", "^=", "ü"), 10).await, ["eve"]);
+    assert_eq!(found(&store, "p", &search("given_name", "^=", "\u{10FFFF}"), 10).await, ["gus"]);
+    assert_eq!(found(&store, "p", &search("status", "=", "Disabled"), 10).await, ["eve"]);
+    assert_eq!(found(&store, "p", &search("cognito:user_status", "=", "UNCONFIRMED"), 10).await, ["dan"]);
+    assert_eq!(found(&store, "p", &search("given_name", "^=", ""), 10).await.len(), 6);
+}
+
+async fn user_search_follows_writes(store: SqlStore) {
+    let ana = searchable("p", "ana", "Jo");
+    store.insert_user(&ana, "ana", &[]).await.unwrap();
+    let by_email = |v: &str| search("email", "=", v);
+    assert_eq!(found(&store, "p", &by_email("Jo@Example.com"), 10).await, ["ana"]);
+
+    // An update moves the index with it; one that loses the version race writes nothing.
+    let mut u = store.get_user("p", "ana").await.unwrap().unwrap();
+    let mut stale = u.clone();
+    u.set_attribute("email", "new@example.com");
+    u.remove_attribute("family_name");
+    u.enabled = false;
+    u.status = UserStatus::ResetRequired;
+    assert!(store.update_user(&u).await.unwrap());
+    stale.set_attribute("email", "stale@example.com");
+    assert!(!store.update_user(&stale).await.unwrap());
+    assert!(found(&store, "p", &by_email("Jo@Example.com"), 10).await.is_empty());
+    assert!(found(&store, "p", &by_email("stale@example.com"), 10).await.is_empty());
+    assert_eq!(found(&store, "p", &by_email("new@example.com"), 10).await, ["ana"]);
+    assert!(found(&store, "p", &search("family_name", "^=", "f"), 10).await.is_empty());
+    assert!(found(&store, "p", &search("status", "=", "Enabled"), 10).await.is_empty());
+    assert_eq!(found(&store, "p", &search("status", "=", "Disabled"), 10).await, ["ana"]);
+    assert_eq!(found(&store, "p", &search("cognito:user_status", "=", "RESET_REQUIRED"), 10).await, ["ana"]);
+    // What the search returns is the current document.
+    let hit = store.search_users("p", &by_email("new@example.com"), None, 10).await.unwrap();
+    assert_eq!(hit[0].1.version, 1);
+    assert!(!hit[0].1.enabled);
+
+    // Concurrent writers: the index ends as the winning document says.
+    let mut handles = Vec::new();
+    for t in 0..4 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            for r in 0..5 {
+                loop {
+                    let mut u = store.get_user("p", "ana").await.unwrap().unwrap();
+                    u.set_attribute("given_name", &format!("t{t}r{r}"));
+                    if store.update_user(&u).await.unwrap() {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    let last = store.get_user("p", "ana").await.unwrap().unwrap();
+    let given = last.attribute("given_name").unwrap().to_owned();
+    assert_eq!(found(&store, "p", &search("given_name", "=", &given), 10).await, ["ana"]);
+    assert_eq!(found(&store, "p", &search("given_name", "^=", "t"), 10).await, ["ana"]);
+
+    // Deleting the user, or the pool, takes its rows away: the name and values are free again.
+    assert!(store.delete_user("p", "ana").await.unwrap());
+    assert!(found(&store, "p", &by_email("new@example.com"), 10).await.is_empty());
+    assert!(found(&store, "p", &search("username", "^=", ""), 10).await.is_empty());
+    store.insert_user(&searchable("p", "ana", "Jo"), "ana", &[]).await.unwrap();
+    assert_eq!(found(&store, "p", &by_email("Jo@Example.com"), 10).await, ["ana"]);
+    store.insert_pool(&pool("p")).await.unwrap();
+    assert!(store.delete_pool("p").await.unwrap());
+    assert!(found(&store, "p", &by_email("Jo@Example.com"), 10).await.is_empty());
+    store.insert_user(&searchable("p", "ana", "Jo"), "ana", &[]).await.unwrap();
+
+    // An insert that fails (the sub is taken) indexes nothing.
+    let mut dup = searchable("p", "bob", "Dup");
+    dup.sub = "sub-p-ana".into();
+    assert!(store.insert_user(&dup, "bob", &[]).await.is_err());
+    assert!(found(&store, "p", &search("given_name", "=", "Dup"), 10).await.is_empty());
+}
+
+async fn user_search_pages_under_writes(store: SqlStore) {
+    for i in 0..40 {
+        store.insert_user(&searchable("p", &format!("u{i:03}"), "Same"), &format!("u{i:03}"), &[]).await.unwrap();
+    }
+    let s = search("given_name", "=", "Same");
+    // Page through while other users are added before and after the cursor and some are
+    // deleted: every user present throughout is seen exactly once, in key order.
+    let mut seen: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
+    let mut round = 0;
+    loop {
+        let batch = store.search_users("p", &s, after.as_deref(), 7).await.unwrap();
+        round += 1;
+        store
+            .insert_user(&searchable("p", &format!("a{round:03}"), "Same"), &format!("a{round:03}"), &[])
+            .await
+            .unwrap();
+        store
+            .insert_user(&searchable("p", &format!("z{round:03}"), "Same"), &format!("z{round:03}"), &[])
+            .await
+            .unwrap();
+        store.delete_user("p", &format!("u{:03}", 39 - round)).await.unwrap();
+        seen.extend(batch.iter().map(|(k, _)| k.clone()));
+        match batch.last() {
+            Some((key, _)) if batch.len() == 7 => after = Some(key.clone()),
+            _ => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen, "in order, no repeats");
+    assert!(!seen.iter().any(|k| k.starts_with('a')));
+    let kept: Vec<String> = (0..40 - round - 1).map(|i| format!("u{i:03}")).collect();
+    assert!(kept.iter().all(|k| seen.contains(k)), "{seen:?}");
+}
+
+/// Users stored before the search index existed are indexed when the store opens.
+async fn user_search_backfill(db: Db) {
+    let Some((url, _guard)) = fresh_database(db).await else { return };
+    let store = SqlStore::connect(&url).await.unwrap();
+    // Simulates an older database: the rows gone, the marker back.
+    for i in 0..1_203 {
+        let tag = if i % 2 == 0 { "Even" } else { "Odd" };
+        store.insert_user(&searchable("p", &format!("u{i:05}"), tag), &format!("u{i:05}"), &[]).await.unwrap();
+    }
+    store.close().await;
+    {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query("DELETE FROM user_search").execute(&mut conn).await.unwrap();
+        sqlx::query("INSERT INTO user_search_backfill (pending) VALUES (1)").execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    }
+    let store = SqlStore::connect(&url).await.unwrap();
+    assert_eq!(found(&store, "p", &search("given_name", "=", "Odd"), 60).await.len(), 601);
+    assert_eq!(found(&store, "p", &search("email", "^=", "even@"), 60).await.len(), 602);
+    assert_eq!(found(&store, "p", &search("username", "=", "u01202"), 60).await, ["u01202"]);
+    store.close().await;
+}
+
+/// A prefix matching thousands of users is read in key order (not sorted whole): same answers.
+async fn user_search_dense_prefix(store: SqlStore) {
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (t..2_300).step_by(4) {
+                let tag = if i % 23 == 0 { format!("Other{i}") } else { format!("Dense{i}") };
+                let name = format!("u{i:05}");
+                store.insert_user(&searchable("p", &name, &tag), &name, &[]).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let expected = |p: &str| -> Vec<String> {
+        (0..2_300).filter(|i| i % 23 != 0 && format!("dense{i}").starts_with(p)).map(|i| format!("u{i:05}")).collect()
+    };
+    for (prefix, page) in [("DENSE", 500), ("dense", 61), ("", 1000), ("dense1", 60), ("dense22", 7)] {
+        let mut want = expected(&prefix.to_lowercase());
+        if prefix.is_empty() {
+            want = (0..2_300).map(|i| format!("u{i:05}")).collect();
+        }
+        assert_eq!(found(&store, "p", &search("given_name", "^=", prefix), page).await, want, "{prefix:?}");
+    }
 }

@@ -23,6 +23,7 @@ use super::Service;
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result, StoreError};
 use crate::model::{CodePurpose, User, UserPool, UserStatus};
+use crate::ports::{UserSearch, SEARCHABLE};
 
 /// `AliasExistsException` for an alias such as `phone_number:+15555550100`.
 fn alias_exists(alias: &str) -> CognitoError {
@@ -617,24 +618,14 @@ impl Service {
             }
         }
         let page = Page::checked(req.limit, 60, req.pagination_token.as_deref())?;
-        let mut found: Vec<(String, User)> = Vec::new();
-        let mut after = page.after.clone();
-        'scan: loop {
-            let batch = self.store.list_users(&pool.id, after.as_deref(), 200).await?;
-            let done = batch.len() < 200;
-            for (key, user) in batch {
-                after = Some(key.clone());
-                if filter.as_ref().is_none_or(|f| f.matches(&user)) {
-                    found.push((key, user));
-                    if found.len() > page.limit {
-                        break 'scan;
-                    }
-                }
+        // One more than the page, to know whether another follows. Filters are answered from
+        // the store's search index, in the same lookup-key order as unfiltered pages.
+        let mut found = match &filter {
+            Some(search) => {
+                self.store.search_users(&pool.id, search, page.after.as_deref(), page.fetch_limit()).await?
             }
-            if done {
-                break;
-            }
-        }
+            None => self.store.list_users(&pool.id, page.after.as_deref(), page.fetch_limit()).await?,
+        };
         let next = page.finish(&mut found, |(k, _)| k.clone());
         let users = found.iter().map(|(_, u)| Self::list_view(u, only)).collect();
         Ok(ListUsersResponse { users: Some(users), pagination_token: next })
@@ -884,25 +875,7 @@ impl Service {
 }
 
 /// A parsed ListUsers filter.
-#[derive(Debug, PartialEq)]
-pub(crate) struct Filter {
-    attribute: String,
-    prefix: bool,
-    value: String,
-}
-
-const FILTERABLE: &[&str] = &[
-    "username",
-    "email",
-    "phone_number",
-    "name",
-    "given_name",
-    "family_name",
-    "preferred_username",
-    "cognito:user_status",
-    "status",
-    "sub",
-];
+pub(crate) type Filter = UserSearch;
 
 pub(crate) fn parse_filter(text: &str) -> Result<Filter> {
     let bad = || CognitoError::invalid_parameter("Error while parsing filter.");
@@ -916,27 +889,10 @@ pub(crate) fn parse_filter(text: &str) -> Result<Filter> {
     let attribute = attribute.trim().trim_matches('"').to_owned();
     let rest = rest.trim();
     let value = rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')).ok_or_else(bad)?;
-    if !FILTERABLE.contains(&attribute.as_str()) {
+    if !SEARCHABLE.contains(&attribute.as_str()) {
         return Err(CognitoError::invalid_parameter(format!("Invalid search attribute: {attribute}")));
     }
     Ok(Filter { attribute, prefix, value: value.replace("\\\"", "\"") })
-}
-
-impl Filter {
-    fn matches(&self, user: &User) -> bool {
-        let actual = match self.attribute.as_str() {
-            "username" => Some(user.username.clone()),
-            "cognito:user_status" => Some(user.status.as_str().to_owned()),
-            "status" => Some(if user.enabled { "Enabled" } else { "Disabled" }.to_owned()),
-            other => user.attribute(other).map(str::to_owned),
-        };
-        let Some(actual) = actual else { return false };
-        if self.prefix {
-            actual.to_lowercase().starts_with(&self.value.to_lowercase())
-        } else {
-            actual == self.value
-        }
-    }
 }
 
 #[cfg(test)]
