@@ -106,6 +106,7 @@ conformance!(
     user_search_follows_writes,
     user_search_pages_under_writes,
     user_search_dense_prefix,
+    group_pages_under_writes,
 );
 
 mod user_search_backfill {
@@ -1283,6 +1284,58 @@ async fn user_search_pages_under_writes(store: SqlStore) {
     assert!(!seen.iter().any(|k| k.starts_with('a')));
     let kept: Vec<String> = (0..40 - round - 1).map(|i| format!("u{i:03}")).collect();
     assert!(kept.iter().all(|k| seen.contains(k)), "{seen:?}");
+}
+
+/// ListUsersInGroup and AdminListGroupsForUser page by key: paging while members and
+/// memberships come and go, everything present throughout is seen exactly once, in order.
+async fn group_pages_under_writes(store: SqlStore) {
+    store.insert_group(&group("p", "crew")).await.unwrap();
+    for i in 0..30 {
+        let name = format!("u{i:03}");
+        add_user(&store, "p", &name).await;
+        store.add_to_group("p", "crew", &name).await.unwrap();
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
+    for round in 0.. {
+        let batch = store.users_in_group("p", "crew", after.as_deref(), 6).await.unwrap();
+        // Someone joins before the cursor, someone after it, one member leaves.
+        for name in [format!("a{round:03}"), format!("z{round:03}")] {
+            add_user(&store, "p", &name).await;
+            store.add_to_group("p", "crew", &name).await.unwrap();
+        }
+        store.remove_from_group("p", "crew", &format!("u{:03}", 29 - round)).await.unwrap();
+        seen.extend(usernames(&batch).into_iter().map(str::to_owned));
+        match batch.last() {
+            Some(last) if batch.len() == 6 => after = Some(last.username.clone()),
+            _ => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen, "in order, no repeats");
+    assert!(!seen.iter().any(|k| k.starts_with('a')), "{seen:?}");
+    assert!((0..20).map(|i| format!("u{i:03}")).all(|k| seen.contains(&k)), "{seen:?}");
+
+    for i in 0..12 {
+        store.insert_group(&group("p", &format!("g{i:02}"))).await.unwrap();
+        store.add_to_group("p", &format!("g{i:02}"), "u000").await.unwrap();
+    }
+    let mut groups: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
+    for round in 0.. {
+        let batch = store.groups_of_user("p", "u000", after.as_deref(), 4).await.unwrap();
+        store.insert_group(&group("p", &format!("a{round:02}"))).await.unwrap();
+        store.add_to_group("p", &format!("a{round:02}"), "u000").await.unwrap();
+        groups.extend(group_names(&batch).into_iter().map(str::to_owned));
+        match batch.last() {
+            Some(last) if batch.len() == 4 => after = Some(last.name.clone()),
+            _ => break,
+        }
+    }
+    let expected: Vec<String> = ["crew".to_owned()].into_iter().chain((0..12).map(|i| format!("g{i:02}"))).collect();
+    assert_eq!(groups, expected);
 }
 
 /// Users stored before the search index existed are indexed when the store opens.
