@@ -51,8 +51,8 @@ pub use oauth::{
 pub use paging::Page;
 pub use pools::ApplyOutcome;
 pub use saml::{
-    parse_metadata as parse_saml_metadata, sp_entity_id, LogoutAnswer as SamlLogoutAnswer, SamlAssertion, SamlLogin,
-    SamlLogout, SamlMetadata, SamlProvider, MAX_RESPONSE_CHARS as MAX_SAML_RESPONSE_CHARS,
+    parse_metadata as parse_saml_metadata, LogoutAnswer as SamlLogoutAnswer, SamlAssertion, SamlLogin, SamlLogout,
+    SamlMetadata, SamlProvider, MAX_RESPONSE_CHARS as MAX_SAML_RESPONSE_CHARS,
 };
 pub use triggers::{sample_event, sdk_version, trigger_error, trigger_function, CallerContext, NO_CLIENT};
 

@@ -188,7 +188,7 @@ fn parse_instant(s: &str) -> Option<i64> {
 }
 
 /// The SP's entity ID for a pool.
-pub fn sp_entity_id(pool_id: &str) -> String {
+fn sp_entity_id(pool_id: &str) -> String {
     format!("urn:amazon:cognito:sp:{pool_id}")
 }
 

@@ -86,7 +86,7 @@ pub struct SignedRequest<'a> {
 pub struct Claim {
     pub key_id: String,
     date: String,
-    region: String,
+    pub region: String,
     service: String,
     signed_headers: Vec<String>,
     signature: String,

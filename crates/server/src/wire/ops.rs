@@ -29,10 +29,8 @@ pub fn request_context(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) 
 /// (`Credential=<key>/<date>/<region>/<service>/aws4_request`): where the caller means its
 /// request to go. (Secure mode has checked the signature before; dev mode trusts it as given.)
 fn signed_region(headers: &HeaderMap) -> Option<String> {
-    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let scope = auth.split(['=', ',', ' ']).skip_while(|p| *p != "Credential").nth(1)?;
-    let region = scope.split('/').nth(2)?;
-    cognate_core::ids::is_region(region).then(|| region.to_owned())
+    let claim = crate::auth::sigv4::Claim::parse(headers).ok()?;
+    cognate_core::ids::is_region(&claim.region).then_some(claim.region)
 }
 
 /// Deserialises the validated body as `O`'s request, runs the service call and serialises its
