@@ -67,6 +67,7 @@ async fn job_with(svc: &Service, pool_id: &str, text: &str) -> String {
         job_name: "j".into(),
         user_pool_id: pool_id.into(),
         cloud_watch_logs_role_arn: "arn:aws:iam::123456789012:role/r".into(),
+        password_hashing_algorithm: None,
     };
     let job = svc.create_user_import_job(&ctx, req).await.unwrap().user_import_job.unwrap();
     let (job_id, url) = (job.job_id.unwrap(), job.pre_signed_url.unwrap());
@@ -146,6 +147,7 @@ async fn stop_and_expiry() {
         job_name: "late".into(),
         user_pool_id: pool_id.clone(),
         cloud_watch_logs_role_arn: "arn:aws:iam::123456789012:role/r".into(),
+        password_hashing_algorithm: None,
     };
     let late = svc.create_user_import_job(&ctx, req).await.unwrap().user_import_job.unwrap();
     let late_id = late.job_id.unwrap();

@@ -115,8 +115,8 @@ macro_rules! auth_step_into {
 auth_step_into!(
     InitiateAuthResponse { available_challenges },
     AdminInitiateAuthResponse { available_challenges },
-    RespondToAuthChallengeResponse {},
-    AdminRespondToAuthChallengeResponse {},
+    RespondToAuthChallengeResponse { available_challenges },
+    AdminRespondToAuthChallengeResponse { available_challenges },
 );
 
 /// InitiateAuth and AdminInitiateAuth (and the hosted page's sign-in), as one request.

@@ -145,6 +145,7 @@ impl Service {
             status: Some(DomainStatusType::Active),
             custom_domain_config: req.custom_domain_config.clone(),
             managed_login_version: Some(version),
+            routing: req.routing.clone(),
         };
         let object = PoolObject {
             kind: DOMAIN.into(),
@@ -165,6 +166,7 @@ impl Service {
         Ok(CreateUserPoolDomainResponse {
             managed_login_version: Some(version),
             cloud_front_domain: custom.then(|| cloudfront_name(&domain)),
+            routing: description.routing,
         })
     }
 
@@ -209,11 +211,15 @@ impl Service {
             }
             description.custom_domain_config = Some(c);
         }
+        if let Some(r) = req.routing {
+            description.routing = Some(r);
+        }
         object.doc = to_doc(&description)?;
         self.store.put_object(&object, false).await?;
         Ok(UpdateUserPoolDomainResponse {
             managed_login_version: description.managed_login_version,
             cloud_front_domain: is_custom(&object.key).then(|| cloudfront_name(&object.key)),
+            routing: description.routing,
         })
     }
 
@@ -287,6 +293,7 @@ impl Service {
             identifier: Some(req.identifier.clone()),
             name: Some(req.name),
             scopes: Some(req.scopes.unwrap_or_default()),
+            managed_by: None,
         };
         match self.store.put_object(&self.resource_server_object(&pool, &server, self.now_ms())?, true).await {
             Ok(()) => Ok(CreateResourceServerResponse { resource_server: server }),
@@ -328,6 +335,7 @@ impl Service {
             identifier: Some(req.identifier),
             name: Some(req.name),
             scopes: Some(req.scopes.unwrap_or_default()),
+            managed_by: None,
         };
         self.store.put_object(&self.resource_server_object(&pool, &server, object.created_ms)?, false).await?;
         Ok(UpdateResourceServerResponse { resource_server: server })

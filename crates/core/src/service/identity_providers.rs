@@ -329,6 +329,7 @@ impl Service {
             idp_identifiers: Some(identifiers),
             last_modified_date: Some(now),
             creation_date: Some(now),
+            acr_mapping: req.acr_mapping,
         };
         self.put_provider(&pool, &doc, true).await?;
         Ok(CreateIdentityProviderResponse { identity_provider: self.provider_described(&Provider { doc }).await? })
@@ -378,6 +379,9 @@ impl Service {
         if let Some(identifiers) = req.idp_identifiers {
             self.check_identifiers(&pool, &req.provider_name, &identifiers).await?;
             provider.doc.idp_identifiers = Some(identifiers);
+        }
+        if let Some(mapping) = req.acr_mapping {
+            provider.doc.acr_mapping = Some(mapping);
         }
         provider.doc.last_modified_date = Some(self.now_ms() as f64 / 1000.0);
         self.put_provider(&pool, &provider.doc, false).await?;

@@ -101,6 +101,10 @@ struct Job {
     message: Option<String>,
     #[serde(default)]
     upload: Option<Upload>,
+    /// How the CSV's password hashes were made, as the job was created with (stored and
+    /// described).
+    #[serde(default)]
+    password_hashing_algorithm: Option<crate::api::PasswordHashingAlgorithmType>,
     #[serde(default)]
     progress: Progress,
 }
@@ -482,6 +486,7 @@ impl Service {
             skipped_users: Some(job.skipped),
             failed_users: Some(job.failed),
             completion_message: job.message.clone(),
+            password_hashing_algorithm: job.password_hashing_algorithm,
         })
     }
 
@@ -517,6 +522,7 @@ impl Service {
                 failed: 0,
                 message: None,
                 upload: None,
+                password_hashing_algorithm: req.password_hashing_algorithm,
                 progress: Progress::default(),
             };
             match self.put_doc(JOB, &job.job_id, &pool.id, &job, true).await {

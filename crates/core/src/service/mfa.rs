@@ -5,9 +5,10 @@
 
 use cognate_api::trigger::{CallerContext, MessageEvent, TriggerSource};
 use cognate_api::{
-    AdminSetUserMFAPreferenceRequest, AdminSetUserMFAPreferenceResponse, AssociateSoftwareTokenRequest,
-    AssociateSoftwareTokenResponse, ChallengeNameType, SetUserMFAPreferenceRequest, SetUserMFAPreferenceResponse,
-    VerifySoftwareTokenRequest, VerifySoftwareTokenResponse, VerifySoftwareTokenResponseType,
+    AdminDeleteSoftwareTokenRequest, AdminDeleteSoftwareTokenResponse, AdminSetUserMFAPreferenceRequest,
+    AdminSetUserMFAPreferenceResponse, AssociateSoftwareTokenRequest, AssociateSoftwareTokenResponse,
+    ChallengeNameType, SetUserMFAPreferenceRequest, SetUserMFAPreferenceResponse, VerifySoftwareTokenRequest,
+    VerifySoftwareTokenResponse, VerifySoftwareTokenResponseType,
 };
 use cognate_crypto::totp;
 use serde_json::{json, Value};
@@ -154,6 +155,26 @@ impl Service {
         );
         self.update_user_with(user, false, |u| apply_preference(&pool, u, &wanted)).await?;
         Ok(AdminSetUserMFAPreferenceResponse::default())
+    }
+
+    /// Forgets the user's authenticator app (verified or pending) and its MFA setting, so that
+    /// the user can enrol a new one with AssociateSoftwareToken. A user without one is left as
+    /// is (whether Cognito refuses that instead is unconfirmed).
+    pub async fn admin_delete_software_token(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminDeleteSoftwareTokenRequest,
+    ) -> Result<AdminDeleteSoftwareTokenResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
+        self.update_user_with(user, false, |u| {
+            for key in [TOKEN, PENDING_TOKEN, FAILURES] {
+                u.settings.remove(key);
+            }
+            apply_preference(&pool, u, &[(Factor::SoftwareToken, (Some(false), None))])
+        })
+        .await?;
+        Ok(AdminDeleteSoftwareTokenResponse {})
     }
 
     pub async fn set_user_mfa_preference(

@@ -4,6 +4,7 @@
 mod attributes;
 mod auth;
 mod auth_events;
+mod cimd;
 mod clients;
 mod custom_auth;
 mod devices;
@@ -26,13 +27,16 @@ mod passwords;
 mod pool_settings;
 mod pools;
 mod pretoken;
+mod replicas;
 mod saml;
 mod sessions;
 mod signup;
 mod srp;
+mod token_exchange;
 mod tokens;
 mod triggers;
 mod user_auth;
+mod user_sessions;
 mod users;
 
 use std::sync::Arc;

@@ -235,9 +235,9 @@ impl Service {
 /// the kind `terms`, keyed by pool and terms id.
 mod terms {
     use cognate_api::{
-        CreateTermsRequest, CreateTermsResponse, DeleteTermsRequest, DescribeTermsRequest, DescribeTermsResponse,
-        Empty, ListTermsRequest, ListTermsResponse, Map, TermsDescriptionType, TermsType, UpdateTermsRequest,
-        UpdateTermsResponse,
+        CreateTermsRequest, CreateTermsResponse, DeleteTermsRequest, DescribeTermsByClientRequest,
+        DescribeTermsByClientResponse, DescribeTermsRequest, DescribeTermsResponse, Empty, ListTermsRequest,
+        ListTermsResponse, Map, TermsDescriptionType, TermsType, UpdateTermsRequest, UpdateTermsResponse,
     };
     use serde_json::Value;
 
@@ -332,6 +332,27 @@ mod terms {
         ) -> Result<DescribeTermsResponse> {
             let pool = self.pool(&req.user_pool_id).await?;
             Ok(DescribeTermsResponse { terms: Some(self.terms(&pool, &req.terms_id).await?) })
+        }
+
+        /// The app client's terms of that name (`terms-of-use` or `privacy-policy`).
+        pub async fn describe_terms_by_client(
+            &self,
+            _ctx: &RequestContext,
+            req: DescribeTermsByClientRequest,
+        ) -> Result<DescribeTermsByClientResponse> {
+            let pool = self.pool(&req.user_pool_id).await?;
+            let terms = self
+                .all_terms(&pool)
+                .await?
+                .into_iter()
+                .find(|t| t.client_id == req.client_id && t.terms_name == req.terms_name)
+                .ok_or_else(|| {
+                    CognitoError::new(
+                        ErrorKind::ResourceNotFound,
+                        format!("The app client {} has no {} terms.", req.client_id, req.terms_name),
+                    )
+                })?;
+            Ok(DescribeTermsByClientResponse { terms: Some(terms) })
         }
 
         pub async fn update_terms(

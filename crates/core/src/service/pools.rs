@@ -4,12 +4,12 @@
 //! back from Describe as it was given); requests arrive typed and are written into it here.
 
 use cognate_api::{
-    AddCustomAttributesRequest, AddCustomAttributesResponse, AdminCreateUserConfigType, CreateUserPoolRequest,
-    CreateUserPoolResponse, DeleteUserPoolRequest, DescribeUserPoolRequest, DescribeUserPoolResponse, Empty,
-    GetUserPoolMfaConfigRequest, GetUserPoolMfaConfigResponse, LambdaConfigType, ListUserPoolsRequest,
-    ListUserPoolsResponse, SchemaAttributeType, SetUserPoolMfaConfigRequest, SetUserPoolMfaConfigResponse,
-    UpdateUserPoolRequest, UpdateUserPoolResponse, UserPoolDescriptionType, UserPoolMfaType, UserPoolPolicyType,
-    UserPoolType, VerificationMessageTemplateType,
+    AddCustomAttributesRequest, AddCustomAttributesResponse, AdminCreateUserConfigType, AuthFactorType,
+    CreateUserPoolRequest, CreateUserPoolResponse, DeleteUserPoolRequest, DescribeUserPoolRequest,
+    DescribeUserPoolResponse, Empty, GetUserPoolMfaConfigRequest, GetUserPoolMfaConfigResponse, LambdaConfigType,
+    ListUserPoolsRequest, ListUserPoolsResponse, SchemaAttributeType, SetUserPoolMfaConfigRequest,
+    SetUserPoolMfaConfigResponse, UpdateUserPoolRequest, UpdateUserPoolResponse, UserPoolDescriptionType,
+    UserPoolMfaType, UserPoolPolicyType, UserPoolType, VerificationMessageTemplateType,
 };
 use serde_json::{json, Map, Value};
 
@@ -396,7 +396,7 @@ impl Service {
         let mut doc = Map::new();
         doc.insert("Id".into(), json!(id));
         doc.insert("Name".into(), json!(name));
-        doc.insert("Policies".into(), policies(input.policies));
+        doc.insert("Policies".into(), policies(input.policies)?);
         doc.insert("DeletionProtection".into(), input.deletion_protection.clone().unwrap_or(json!("INACTIVE")));
         doc.insert("LambdaConfig".into(), lambda_config(input.lambda_config)?);
         doc.insert("LastModifiedDate".into(), now.clone());
@@ -519,7 +519,14 @@ fn mfa_view(pool: &UserPool) -> Result<SetUserPoolMfaConfigResponse> {
     serde_json::from_value(Value::Object(out)).map_err(CognitoError::internal)
 }
 
-fn policies(given: Option<&UserPoolPolicyType>) -> Value {
+fn policies(given: Option<&UserPoolPolicyType>) -> Result<Value> {
+    let first = given.and_then(|g| g.sign_in_policy.as_ref()).and_then(|s| s.allowed_first_auth_factors.as_ref());
+    // The model: SOFTWARE_TOKEN is an MFA factor only. (Cognito's wording is unconfirmed.)
+    if first.is_some_and(|f| f.contains(&AuthFactorType::SoftwareToken)) {
+        return Err(CognitoError::invalid_parameter(
+            "SOFTWARE_TOKEN is not supported as a first auth factor in AllowedFirstAuthFactors.",
+        ));
+    }
     let mut pw = json!({
         "MinimumLength": 8, "RequireUppercase": true, "RequireLowercase": true,
         "RequireNumbers": true, "RequireSymbols": true, "TemporaryPasswordValidityDays": 7
@@ -545,7 +552,7 @@ fn policies(given: Option<&UserPoolPolicyType>) -> Value {
     }
     let sign_in =
         given.and_then(|g| g.sign_in_policy.as_ref()).map_or(json!({"AllowedFirstAuthFactors": ["PASSWORD"]}), to_json);
-    json!({ "PasswordPolicy": pw, "SignInPolicy": sign_in })
+    Ok(json!({ "PasswordPolicy": pw, "SignInPolicy": sign_in }))
 }
 
 fn lambda_config(given: Option<&LambdaConfigType>) -> Result<Value> {

@@ -5,7 +5,10 @@
 //! with the `AvailableChallenges`. Passkeys (`WEB_AUTHN`) are offered to users who have one.
 
 use cognate_api::trigger::{CallerContext, TriggerSource};
-use cognate_api::{AuthFactorType, ChallengeNameType, GetUserAuthFactorsRequest, GetUserAuthFactorsResponse};
+use cognate_api::{
+    AdminGetUserAuthFactorsRequest, AdminGetUserAuthFactorsResponse, AuthFactorType, ChallengeNameType,
+    GetUserAuthFactorsRequest, GetUserAuthFactorsResponse,
+};
 use serde_json::{json, Value};
 
 use super::auth::{incorrect, missing, AuthStep, Respond};
@@ -283,6 +286,10 @@ impl Service {
         if has_passkey {
             out.push(AuthFactorType::WebAuthn);
         }
+        // An authenticator app is an MFA factor only.
+        if has("SOFTWARE_TOKEN_MFA") {
+            out.push(AuthFactorType::SoftwareToken);
+        }
         out
     }
 
@@ -302,6 +309,23 @@ impl Service {
                 &caller.user,
                 self.has_passkey(&caller.pool, &caller.user).await?,
             )),
+        })
+    }
+
+    pub async fn admin_get_user_auth_factors(
+        &self,
+        _ctx: &RequestContext,
+        req: AdminGetUserAuthFactorsRequest,
+    ) -> Result<AdminGetUserAuthFactorsResponse> {
+        let pool = self.pool(&req.user_pool_id).await?;
+        let user = self.admin_user(&pool, &req.username).await?;
+        let (user_mfa_setting_list, preferred_mfa_setting) = Self::mfa_view(&user);
+        let has_passkey = self.has_passkey(&pool, &user).await?;
+        Ok(AdminGetUserAuthFactorsResponse {
+            username: user.username.clone(),
+            preferred_mfa_setting,
+            user_mfa_setting_list,
+            configured_user_auth_factors: Some(Self::auth_factors(&pool, &user, has_passkey)),
         })
     }
 }

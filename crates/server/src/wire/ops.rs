@@ -61,23 +61,30 @@ fn drop_nulls(value: &mut Value) {
     }
 }
 
-macro_rules! dispatch {
-    ($svc:ident, $ctx:ident, $op:ident, $input:ident; $($name:ident => $method:ident,)*) => {
-        match $op {
-            $( stringify!($name) => Some(call::<ops::$name, _, _>($input, |r| $svc.$method($ctx, r)).await), )*
-            _ => None,
+/// Declares the operations cognate dispatches, once: `DISPATCHED` names them and `dispatch` runs
+/// one.
+macro_rules! operations {
+    ($($name:ident => $method:ident,)*) => {
+        /// Every operation `dispatch` runs.
+        #[allow(dead_code)]
+        pub const DISPATCHED: &[&str] = &[$(stringify!($name)),*];
+
+        /// Runs `op`; None when cognate does not implement it.
+        pub async fn dispatch(
+            svc: &Service,
+            ctx: &RequestContext,
+            op: &str,
+            input: Value,
+        ) -> Option<std::result::Result<Vec<u8>, WireError>> {
+            match op {
+                $( stringify!($name) => Some(call::<ops::$name, _, _>(input, |r| svc.$method(ctx, r)).await), )*
+                _ => None,
+            }
         }
     };
 }
 
-/// Runs `op`; None when cognate does not implement it.
-pub async fn dispatch(
-    svc: &Service,
-    ctx: &RequestContext,
-    op: &str,
-    input: Value,
-) -> Option<std::result::Result<Vec<u8>, WireError>> {
-    dispatch! { svc, ctx, op, input;
+operations! {
         // Pools
         CreateUserPool => create_user_pool,
         DescribeUserPool => describe_user_pool,
@@ -128,6 +135,7 @@ pub async fn dispatch(
         AdminEnableUser => admin_enable_user,
         AdminUpdateUserAttributes => admin_update_user_attributes,
         AdminSetUserMFAPreference => admin_set_user_mfa_preference,
+        AdminDeleteSoftwareToken => admin_delete_software_token,
         SetUserMFAPreference => set_user_mfa_preference,
         AssociateSoftwareToken => associate_software_token,
         VerifySoftwareToken => verify_software_token,
@@ -153,6 +161,18 @@ pub async fn dispatch(
         AdminRespondToAuthChallenge => admin_respond_to_auth_challenge,
         RevokeToken => revoke_token,
         GetUserAuthFactors => get_user_auth_factors,
+        AdminGetUserAuthFactors => admin_get_user_auth_factors,
+        GetClientToken => get_client_token,
+        GetDerivedToken => get_derived_token,
+        // User sessions
+        AdminListUserSessions => admin_list_user_sessions,
+        AdminRevokeUserSession => admin_revoke_user_session,
+        ListUserSessions => list_user_sessions,
+        RevokeUserSession => revoke_user_session,
+        GetUserPoolSessionConfiguration => get_user_pool_session_configuration,
+        SetUserPoolSessionConfiguration => set_user_pool_session_configuration,
+        GetUserPoolClientSessionConfiguration => get_user_pool_client_session_configuration,
+        SetUserPoolClientSessionConfiguration => set_user_pool_client_session_configuration,
         // External identity providers
         CreateIdentityProvider => create_identity_provider,
         DescribeIdentityProvider => describe_identity_provider,
@@ -184,9 +204,30 @@ pub async fn dispatch(
         UpdateTerms => update_terms,
         DeleteTerms => delete_terms,
         ListTerms => list_terms,
+        DescribeTermsByClient => describe_terms_by_client,
         AdminListUserAuthEvents => admin_list_user_auth_events,
         AdminUpdateAuthEventFeedback => admin_update_auth_event_feedback,
         UpdateAuthEventFeedback => update_auth_event_feedback,
+        // Replicas, point-in-time recovery and provisioned limits (stored and described)
+        CreateUserPoolReplica => create_user_pool_replica,
+        DeleteUserPoolReplica => delete_user_pool_replica,
+        UpdateUserPoolReplica => update_user_pool_replica,
+        ListUserPoolReplicas => list_user_pool_replicas,
+        InitiatePointInTimeRecovery => initiate_point_in_time_recovery,
+        StartPointInTimeRecovery => start_point_in_time_recovery,
+        CancelPointInTimeRecovery => cancel_point_in_time_recovery,
+        DescribePointInTimeRecovery => describe_point_in_time_recovery,
+        ListPointInTimeRecoveries => list_point_in_time_recoveries,
+        GetProvisionedLimit => get_provisioned_limit,
+        UpdateProvisionedLimit => update_provisioned_limit,
+        // Client ID metadata document policies
+        CreateCIMDPolicy => create_cimd_policy,
+        DescribeCIMDPolicy => describe_cimd_policy,
+        UpdateCIMDPolicy => update_cimd_policy,
+        DeleteCIMDPolicy => delete_cimd_policy,
+        ListCIMDPolicies => list_cimd_policies,
+        ListClientMetadataURLs => list_client_metadata_urls,
+        UpdateClientMetadataURLState => update_client_metadata_url_state,
         // Passkeys
         StartWebAuthnRegistration => start_web_authn_registration,
         CompleteWebAuthnRegistration => complete_web_authn_registration,
@@ -212,5 +253,20 @@ pub async fn dispatch(
         AdminRemoveUserFromGroup => admin_remove_user_from_group,
         AdminListGroupsForUser => admin_list_groups_for_user,
         ListUsersInGroup => list_users_in_group,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_operation_of_the_model_is_dispatched() {
+        let model: serde_json::Value = serde_json::from_str(include_str!("shapes.json")).unwrap();
+        let missing: Vec<&String> = model["operations"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|op| !super::DISPATCHED.contains(&op.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "not dispatched: {missing:?}");
+        assert_eq!(model["operations"].as_object().unwrap().len(), super::DISPATCHED.len());
     }
 }
