@@ -330,7 +330,7 @@ impl Service {
     /// The scopes a request gets: the requested ones the client is allowed (all it is allowed
     /// when none are requested). A malformed or undefined scope is `invalid_scope`; so is a
     /// request left with nothing. Client credentials get custom scopes only.
-    async fn grant_scopes(
+    pub(crate) async fn grant_scopes(
         &self,
         pool: &UserPool,
         client: &AppClient,

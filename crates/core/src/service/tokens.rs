@@ -370,7 +370,7 @@ impl Service {
 
 /// ID-token claims for the attributes the client may read: verified flags as booleans,
 /// everything else as strings.
-fn readable_claims(user: &User, client: &AppClient) -> Vec<(String, Value)> {
+pub(crate) fn readable_claims(user: &User, client: &AppClient) -> Vec<(String, Value)> {
     let allowed = client.read_attributes();
     user.attributes
         .iter()
