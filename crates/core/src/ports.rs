@@ -125,6 +125,38 @@ pub trait Store: Send + Sync + 'static {
     /// and stores `new`, a token of the same lineage.
     async fn rotate_refresh(&self, old_hash: &str, replaced_ms: i64, new: &RefreshSession) -> StoreResult<()>;
 
+    // --- user sessions (ListUserSessions) ------------------------------------------------------
+    // `revoke_refresh` also revokes the token session of the lineage, `revoke_user_refresh` all
+    // of the user's sessions; `delete_user` and `delete_pool` delete them; and
+    // `purge_refresh_sessions` deletes the sessions that expired before its cutoff too.
+
+    /// Inserts a session; `Conflict` if its id is taken.
+    async fn insert_user_session(&self, session: &UserSession) -> StoreResult<()>;
+    async fn get_user_session(&self, session_id: &str) -> StoreResult<Option<UserSession>>;
+    /// A user's sessions that are neither revoked nor expired at `now_ms`, ordered by id,
+    /// starting after `after`.
+    async fn list_user_sessions(
+        &self,
+        pool_id: &str,
+        username: &str,
+        now_ms: i64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserSession>>;
+    /// Records activity on a live session: its last-active time and, when given, device and
+    /// address. False when the session is unknown or revoked.
+    async fn touch_user_session(
+        &self,
+        session_id: &str,
+        at_ms: i64,
+        device: Option<&str>,
+        ip: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Revokes a session and, with `children`, the sessions whose parent it is, together with
+    /// the refresh-token lineages of the token sessions among them, in one transaction. False
+    /// when the session is unknown.
+    async fn revoke_user_session(&self, session_id: &str, children: bool) -> StoreResult<bool>;
+
     // --- pool objects ------------------------------------------------------------------------
 
     /// Stores an object: `Conflict` when `create` and the kind already has the key; otherwise
@@ -215,6 +247,56 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the invocations created before `created_before_ms` and all but the newest
     /// `keep`; returns how many went.
     async fn purge_invocations(&self, created_before_ms: i64, keep: usize) -> StoreResult<u64>;
+}
+
+/// What a user session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// An app's session, tied to one refresh-token lineage.
+    Token,
+    /// A sign-in on the managed-login pages, which app clients may reuse.
+    Sso,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "TOKEN",
+            Self::Sso => "SSO",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "TOKEN" => Some(Self::Token),
+            "SSO" => Some(Self::Sso),
+            _ => None,
+        }
+    }
+}
+
+/// A user session, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSession {
+    /// `tkn…` or `sso…`, 28 characters.
+    pub session_id: String,
+    pub pool_id: String,
+    pub username: String,
+    pub kind: SessionKind,
+    /// The client the session belongs to (for an SSO session, the one signed in through).
+    pub client_id: String,
+    /// A token session's refresh-token lineage.
+    pub origin_jti: Option<String>,
+    /// The SSO session a token session came through.
+    pub parent_id: Option<String>,
+    pub created_ms: i64,
+    pub last_active_ms: i64,
+    pub expires_ms: i64,
+    /// What the caller's User-Agent says about its device, at the last activity.
+    pub device: Option<String>,
+    /// The caller's address at the last activity.
+    pub last_ip: Option<String>,
+    pub revoked: bool,
 }
 
 /// The attributes ListUsers can filter on (Cognito's list; custom attributes are not searchable).

@@ -8,7 +8,9 @@ use cognate_core::model::{
     AppClient, Doc, Group, InvocationFilter, Lockout, OutboxFilter, OutboxMessage, PoolObject, RefreshSession,
     StoredFunction, StoredInvocation, StoredKey, User, UserPool,
 };
-use cognate_core::ports::{fold_search, search_terms, Store, StoreError, StoreResult, UserSearch};
+use cognate_core::ports::{
+    fold_search, search_terms, SessionKind, Store, StoreError, StoreResult, UserSearch, UserSession,
+};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
@@ -49,6 +51,7 @@ const POOL_TABLES: &[&str] = &[
     "groups",
     "group_members",
     "refresh_sessions",
+    "user_sessions",
     "signing_keys",
     "outbox",
     "pool_objects",
@@ -537,7 +540,7 @@ impl Store for SqlStore {
     async fn delete_user(&self, pool_id: &str, username: &str) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
         let mut deleted = false;
-        for table in ["users", "user_aliases", "user_search", "group_members", "refresh_sessions"] {
+        for table in ["users", "user_aliases", "user_search", "group_members", "refresh_sessions", "user_sessions"] {
             let done = sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1 AND username = $2"))
                 .bind(pool_id)
                 .bind(username)
@@ -965,22 +968,32 @@ impl Store for SqlStore {
     }
 
     async fn revoke_refresh(&self, origin_jti: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
         let done = sqlx::query("UPDATE refresh_sessions SET revoked = 1 WHERE origin_jti = $1")
             .bind(origin_jti)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(backend_err)?;
+        sqlx::query("UPDATE user_sessions SET revoked = 1 WHERE origin_jti = $1")
+            .bind(origin_jti)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        tx.commit().await.map_err(backend_err)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn revoke_user_refresh(&self, pool_id: &str, username: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE refresh_sessions SET revoked = 1 WHERE pool_id = $1 AND username = $2")
-            .bind(pool_id)
-            .bind(username)
-            .execute(&self.pool)
-            .await
-            .map_err(backend_err)?;
-        Ok(())
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        for table in ["refresh_sessions", "user_sessions"] {
+            sqlx::query(&format!("UPDATE {table} SET revoked = 1 WHERE pool_id = $1 AND username = $2"))
+                .bind(pool_id)
+                .bind(username)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+        }
+        tx.commit().await.map_err(backend_err)
     }
 
     async fn purge_refresh_sessions(&self, expired_before_ms: i64) -> StoreResult<u64> {
@@ -989,7 +1002,116 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(backend_err)?;
+        sqlx::query("DELETE FROM user_sessions WHERE expires_ms < $1")
+            .bind(expired_before_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
         Ok(done.rows_affected())
+    }
+
+    async fn insert_user_session(&self, session: &UserSession) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO user_sessions ({SESSION_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&session.session_id)
+        .bind(&session.pool_id)
+        .bind(&session.username)
+        .bind(session.kind.as_str())
+        .bind(&session.client_id)
+        .bind(session.origin_jti.as_deref())
+        .bind(session.parent_id.as_deref())
+        .bind(session.created_ms)
+        .bind(session.last_active_ms)
+        .bind(session.expires_ms)
+        .bind(session.device.as_deref())
+        .bind(session.last_ip.as_deref())
+        .bind(i64::from(session.revoked))
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn get_user_session(&self, session_id: &str) -> StoreResult<Option<UserSession>> {
+        let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM user_sessions WHERE session_id = $1"))
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        row.map(|r| user_session_from_row(&r)).transpose()
+    }
+
+    async fn list_user_sessions(
+        &self,
+        pool_id: &str,
+        username: &str,
+        now_ms: i64,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserSession>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM user_sessions \
+             WHERE pool_id = $1 AND username = $2 AND session_id > $3 AND revoked = 0 AND expires_ms > $4 \
+             ORDER BY session_id LIMIT $5"
+        ))
+        .bind(pool_id)
+        .bind(username)
+        .bind(after.unwrap_or(""))
+        .bind(now_ms)
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter().map(user_session_from_row).collect()
+    }
+
+    async fn touch_user_session(
+        &self,
+        session_id: &str,
+        at_ms: i64,
+        device: Option<&str>,
+        ip: Option<&str>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE user_sessions SET last_active_ms = $1, device = COALESCE($2, device), \
+             last_ip = COALESCE($3, last_ip) WHERE session_id = $4 AND revoked = 0",
+        )
+        .bind(at_ms)
+        .bind(device)
+        .bind(ip)
+        .bind(session_id)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_user_session(&self, session_id: &str, children: bool) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        let scope = if children { "session_id = $1 OR parent_id = $1" } else { "session_id = $1" };
+        sqlx::query(&format!(
+            "UPDATE refresh_sessions SET revoked = 1 WHERE origin_jti IN \
+             (SELECT origin_jti FROM user_sessions WHERE ({scope}) AND origin_jti IS NOT NULL)"
+        ))
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        sqlx::query(&format!("UPDATE user_sessions SET revoked = 1 WHERE {scope}"))
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        let found = sqlx::query("SELECT 1 FROM user_sessions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_err)?
+            .is_some();
+        tx.commit().await.map_err(backend_err)?;
+        Ok(found)
     }
 
     async fn consume_nonce(&self, nonce: &str, expires_ms: i64) -> StoreResult<bool> {
@@ -1510,6 +1632,30 @@ fn object_from_row(r: &AnyRow) -> StoreResult<PoolObject> {
         pool_id: r.try_get("pool_id").map_err(backend_err)?,
         doc: serde_json::from_str(&doc).map_err(|e| StoreError::Backend(e.to_string()))?,
         created_ms: r.try_get("created_ms").map_err(backend_err)?,
+    })
+}
+
+const SESSION_COLUMNS: &str = "session_id, pool_id, username, kind, client_id, origin_jti, parent_id, \
+     created_ms, last_active_ms, expires_ms, device, last_ip, revoked";
+
+/// Rows selected with [`SESSION_COLUMNS`].
+fn user_session_from_row(r: &AnyRow) -> StoreResult<UserSession> {
+    let kind: String = r.try_get("kind").map_err(backend_err)?;
+    let revoked: i64 = r.try_get("revoked").map_err(backend_err)?;
+    Ok(UserSession {
+        session_id: r.try_get("session_id").map_err(backend_err)?,
+        pool_id: r.try_get("pool_id").map_err(backend_err)?,
+        username: r.try_get("username").map_err(backend_err)?,
+        kind: SessionKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("unknown session kind {kind}")))?,
+        client_id: r.try_get("client_id").map_err(backend_err)?,
+        origin_jti: r.try_get("origin_jti").map_err(backend_err)?,
+        parent_id: r.try_get("parent_id").map_err(backend_err)?,
+        created_ms: r.try_get("created_ms").map_err(backend_err)?,
+        last_active_ms: r.try_get("last_active_ms").map_err(backend_err)?,
+        expires_ms: r.try_get("expires_ms").map_err(backend_err)?,
+        device: r.try_get("device").map_err(backend_err)?,
+        last_ip: r.try_get("last_ip").map_err(backend_err)?,
+        revoked: revoked != 0,
     })
 }
 

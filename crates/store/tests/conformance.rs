@@ -8,7 +8,7 @@ use cognate_core::model::{
     AppClient, DeliveryStatus, Doc, Group, InvocationFilter, Lockout, OutboxFilter, OutboxMessage, PoolObject,
     RefreshSession, StoredFunction, StoredInvocation, StoredKey, User, UserPool, UserStatus,
 };
-use cognate_core::ports::{Store, StoreError, UserSearch, SEARCHABLE};
+use cognate_core::ports::{SessionKind, Store, StoreError, UserSearch, UserSession, SEARCHABLE};
 use cognate_store::testing::PgSchema;
 use cognate_store::SqlStore;
 use serde_json::json;
@@ -107,6 +107,7 @@ conformance!(
     user_search_pages_under_writes,
     user_search_dense_prefix,
     group_pages_under_writes,
+    user_sessions,
 );
 
 mod user_search_backfill {
@@ -313,6 +314,11 @@ async fn populate(store: &SqlStore, pool_id: &str) {
     store.insert_group(&group(pool_id, "admins")).await.unwrap();
     store.add_to_group(pool_id, "admins", "ana").await.unwrap();
     store.insert_refresh(&session(pool_id, "ana", 1)).await.unwrap();
+    let sso = UserSession {
+        pool_id: pool_id.into(),
+        ..user_session(&format!("sso{pool_id}"), "ana", SessionKind::Sso, None)
+    };
+    store.insert_user_session(&sso).await.unwrap();
     store.insert_signing_keys(&[key(pool_id, &format!("{pool_id}-kid"), 1)]).await.unwrap();
     store.insert_message(&message(&format!("{pool_id}-m"), pool_id, "ana", 1)).await.unwrap();
     store.put_object(&object("domain", &format!("{pool_id}-domain"), pool_id), true).await.unwrap();
@@ -342,6 +348,7 @@ async fn holdings(store: &SqlStore, pool_id: &str) -> Vec<bool> {
         store.get_group(pool_id, "admins").await.unwrap().is_some(),
         !store.groups_of_user(pool_id, "ana", None, 10).await.unwrap().is_empty(),
         store.get_refresh(&session(pool_id, "ana", 1).token_hash).await.unwrap().is_some(),
+        store.get_user_session(&format!("sso{pool_id}")).await.unwrap().is_some(),
         !store.signing_keys(pool_id).await.unwrap().is_empty(),
         !store.list_messages(&by_pool).await.unwrap().is_empty(),
         store.get_object("domain", &format!("{pool_id}-domain")).await.unwrap().is_some(),
@@ -352,16 +359,16 @@ async fn holdings(store: &SqlStore, pool_id: &str) -> Vec<bool> {
 async fn delete_pool_cascades(store: SqlStore) {
     populate(&store, "pa").await;
     populate(&store, "pb").await;
-    assert_eq!(holdings(&store, "pa").await, [true; 12]);
+    assert_eq!(holdings(&store, "pa").await, [true; 13]);
 
     assert!(store.delete_pool("pa").await.unwrap());
-    assert_eq!(holdings(&store, "pa").await, [false; 12]);
-    assert_eq!(holdings(&store, "pb").await, [true; 12]);
+    assert_eq!(holdings(&store, "pa").await, [false; 13]);
+    assert_eq!(holdings(&store, "pb").await, [true; 13]);
     assert!(!store.delete_pool("pa").await.unwrap());
 
     // The freed names can be taken again.
     populate(&store, "pa").await;
-    assert_eq!(holdings(&store, "pa").await, [true; 12]);
+    assert_eq!(holdings(&store, "pa").await, [true; 13]);
 }
 
 async fn users_insert_and_lookup(store: SqlStore) {
@@ -1389,4 +1396,106 @@ async fn user_search_dense_prefix(store: SqlStore) {
         }
         assert_eq!(found(&store, "p", &search("given_name", "^=", prefix), page).await, want, "{prefix:?}");
     }
+}
+
+// --- user sessions -------------------------------------------------------------------------
+
+fn user_session(id: &str, username: &str, kind: SessionKind, parent: Option<&str>) -> UserSession {
+    UserSession {
+        session_id: id.to_owned(),
+        pool_id: "p".into(),
+        username: username.to_owned(),
+        kind,
+        client_id: "client".into(),
+        origin_jti: (kind == SessionKind::Token).then(|| format!("jti-p-{username}-{}", &id[3..])),
+        parent_id: parent.map(str::to_owned),
+        created_ms: 1_000,
+        last_active_ms: 1_000,
+        expires_ms: 10_000,
+        device: None,
+        last_ip: None,
+        revoked: false,
+    }
+}
+
+fn session_ids(sessions: &[UserSession]) -> Vec<&str> {
+    sessions.iter().map(|s| s.session_id.as_str()).collect()
+}
+
+async fn user_sessions(store: SqlStore) {
+    // Token sessions 1..=3 of ana (1 and 2 came through SSO session "sso1"), one of bob.
+    for n in 1..=3 {
+        store.insert_refresh(&session("p", "ana", n)).await.unwrap();
+    }
+    store.insert_refresh(&session("p", "bob", 1)).await.unwrap();
+    let sso = user_session("sso1", "ana", SessionKind::Sso, None);
+    let t1 = user_session("tkn1", "ana", SessionKind::Token, Some("sso1"));
+    let t2 = user_session("tkn2", "ana", SessionKind::Token, Some("sso1"));
+    let t3 = user_session("tkn3", "ana", SessionKind::Token, None);
+    let bob = user_session("tkn1b", "bob", SessionKind::Token, None);
+    let bob = UserSession { origin_jti: Some("jti-p-bob-1".into()), ..bob };
+    for s in [&sso, &t1, &t2, &t3, &bob] {
+        store.insert_user_session(s).await.unwrap();
+    }
+    assert_conflict(store.insert_user_session(&t1).await);
+    assert_eq!(store.get_user_session("tkn1").await.unwrap(), Some(t1.clone()));
+    assert_eq!(store.get_user_session("nope").await.unwrap(), None);
+
+    // Listing: one user's live sessions in id order, in pages.
+    let all = store.list_user_sessions("p", "ana", 5_000, None, 10).await.unwrap();
+    assert_eq!(session_ids(&all), ["sso1", "tkn1", "tkn2", "tkn3"]);
+    let first = store.list_user_sessions("p", "ana", 5_000, None, 2).await.unwrap();
+    assert_eq!(session_ids(&first), ["sso1", "tkn1"]);
+    let next = store.list_user_sessions("p", "ana", 5_000, Some("tkn1"), 2).await.unwrap();
+    assert_eq!(session_ids(&next), ["tkn2", "tkn3"]);
+    assert!(store.list_user_sessions("p", "ana", 10_000, None, 10).await.unwrap().is_empty(), "expired");
+    assert!(store.list_user_sessions("q", "ana", 5_000, None, 10).await.unwrap().is_empty());
+
+    // Touching keeps what is not given.
+    assert!(store.touch_user_session("tkn3", 2_000, Some("Firefox"), Some("192.0.2.1")).await.unwrap());
+    assert!(store.touch_user_session("tkn3", 3_000, None, None).await.unwrap());
+    let touched = store.get_user_session("tkn3").await.unwrap().unwrap();
+    assert_eq!(
+        (touched.last_active_ms, touched.device.as_deref(), touched.last_ip.as_deref()),
+        (3_000, Some("Firefox"), Some("192.0.2.1"))
+    );
+    assert!(!store.touch_user_session("nope", 3_000, None, None).await.unwrap());
+
+    // Revoking a token session alone revokes its lineage, not its parent or siblings.
+    assert!(store.revoke_user_session("tkn1", false).await.unwrap());
+    assert!(store.get_refresh(&session("p", "ana", 1).token_hash).await.unwrap().unwrap().revoked);
+    assert!(!store.get_refresh(&session("p", "ana", 2).token_hash).await.unwrap().unwrap().revoked);
+    let live = store.list_user_sessions("p", "ana", 5_000, None, 10).await.unwrap();
+    assert_eq!(session_ids(&live), ["sso1", "tkn2", "tkn3"]);
+    assert!(!store.touch_user_session("tkn1", 4_000, None, None).await.unwrap(), "revoked");
+    assert!(!store.revoke_user_session("nope", true).await.unwrap());
+
+    // Revoking an SSO session with its children takes the token sessions that came through it.
+    assert!(store.revoke_user_session("sso1", true).await.unwrap());
+    assert!(store.get_refresh(&session("p", "ana", 2).token_hash).await.unwrap().unwrap().revoked);
+    assert!(!store.get_refresh(&session("p", "ana", 3).token_hash).await.unwrap().unwrap().revoked);
+    let live = store.list_user_sessions("p", "ana", 5_000, None, 10).await.unwrap();
+    assert_eq!(session_ids(&live), ["tkn3"]);
+
+    // Revoking a lineage (RevokeToken) ends its token session.
+    assert!(store.revoke_refresh("jti-p-ana-3").await.unwrap());
+    assert!(store.list_user_sessions("p", "ana", 5_000, None, 10).await.unwrap().is_empty());
+    assert!(store.get_user_session("tkn3").await.unwrap().unwrap().revoked);
+
+    // Global sign-out ends every session of the user, and only theirs.
+    let other = user_session("sso2", "ana", SessionKind::Sso, None);
+    store.insert_user_session(&other).await.unwrap();
+    store.revoke_user_refresh("p", "ana").await.unwrap();
+    assert!(store.list_user_sessions("p", "ana", 5_000, None, 10).await.unwrap().is_empty());
+    assert_eq!(session_ids(&store.list_user_sessions("p", "bob", 5_000, None, 10).await.unwrap()), ["tkn1b"]);
+
+    // Purging deletes the expired; deleting the user deletes theirs.
+    let later = UserSession { expires_ms: 50_000, ..user_session("sso3", "ana", SessionKind::Sso, None) };
+    store.insert_user_session(&later).await.unwrap();
+    store.purge_refresh_sessions(20_000).await.unwrap();
+    assert_eq!(store.get_user_session("sso1").await.unwrap(), None);
+    assert!(store.get_user_session("sso3").await.unwrap().is_some());
+    add_user(&store, "p", "ana").await;
+    assert!(store.delete_user("p", "ana").await.unwrap());
+    assert_eq!(store.get_user_session("sso3").await.unwrap(), None);
 }
