@@ -605,7 +605,7 @@ pub fn signature(key: &SessionKey, pool_name: &str, user_id: &str, secret_block:
 /// Checks `PASSWORD_CLAIM_SIGNATURE` (base64, padding optional) in constant time.
 ///
 /// `secret_block` is the decoded `SECRET_BLOCK` exactly as received and `timestamp` the
-/// `TIMESTAMP` string exactly as received; check its format and skew with [`parse_timestamp`].
+/// canonical `TIMESTAMP` ([`format_timestamp`] of what [`parse_timestamp`] read).
 pub fn verify_signature(
     key: &SessionKey,
     pool_name: &str,
@@ -674,32 +674,73 @@ fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
-fn parse_fixed_digits(s: &str, len: usize) -> Option<u32> {
-    if s.len() != len || !s.bytes().all(|c| c.is_ascii_digit()) {
+/// A number of one to `max` ASCII digits.
+fn parse_digits(s: &str, max: usize) -> Option<u32> {
+    if s.is_empty() || s.len() > max || !s.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
     s.parse().ok()
 }
 
-/// Parses a `TIMESTAMP` (`EEE MMM d HH:mm:ss UTC yyyy`, e.g. `Tue Jan 2 03:04:05 UTC 2024`) into
-/// Unix seconds. Strict: single spaces, English abbreviations, day without leading zero, two-digit
-/// time fields, four-digit year, and the weekday must match the date.
+/// The index of an English day or month name, abbreviated or in full, in any case.
+fn name_index(names: &[&str], full: &[&str], s: &str) -> Option<usize> {
+    names.iter().position(|n| n.eq_ignore_ascii_case(s)).or_else(|| full.iter().position(|n| n.eq_ignore_ascii_case(s)))
+}
+
+/// A time zone as Java's `z` reads one: `UTC`, `GMT` (also `GMT+05:30`) or an RFC 822 offset
+/// (`+0530`). Returns the offset east of UTC in seconds.
+fn zone_offset(zone: &str) -> Option<i64> {
+    if ["UTC", "GMT", "UT", "Z"].iter().any(|z| z.eq_ignore_ascii_case(zone)) {
+        return Some(0);
+    }
+    let rest = zone.strip_prefix("GMT").unwrap_or(zone);
+    let (sign, digits) = match rest.as_bytes().first()? {
+        b'+' => (1, &rest[1..]),
+        b'-' => (-1, &rest[1..]),
+        _ => return None,
+    };
+    let (h, m) = match digits.split_once(':') {
+        Some((h, m)) => (parse_digits(h, 2)?, parse_digits(m, 2).filter(|_| m.len() == 2)?),
+        None if digits.len() == 4 => (parse_digits(&digits[..2], 2)?, parse_digits(&digits[2..], 2)?),
+        None => (parse_digits(digits, 2)?, 0),
+    };
+    (h <= 23 && m <= 59).then(|| sign * (i64::from(h) * 3600 + i64::from(m) * 60))
+}
+
+const FULL_WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const FULL_MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// Reads a `TIMESTAMP` as Java's `SimpleDateFormat("EEE MMM d HH:mm:ss z yyyy", Locale.US)` reads
+/// one, which is what Cognito's clients format and Cognito parses: English day and month names
+/// (abbreviated or full, any case), a day with or without a leading zero, one- or two-digit time
+/// fields, a zone (`UTC`, `GMT`, `GMT+hh:mm`, `+hhmm`) and the year. Returns Unix seconds. The day
+/// name is read but, as in Java, not checked against the date: the signature is what catches a
+/// client that formatted the date differently, because it is checked over
+/// [`format_timestamp`] of the instant read here (the canonical form), not over the text sent.
 pub fn parse_timestamp(s: &str) -> Result<i64> {
     const BAD: Error = Error::InvalidInput("malformed TIMESTAMP");
     let parts: Vec<&str> = s.split(' ').collect();
     let [wd, mon, day, time, zone, year] = parts.as_slice() else {
         return Err(BAD);
     };
-    let weekday = WEEKDAYS.iter().position(|w| w == wd).ok_or(BAD)?;
-    let month = MONTHS.iter().position(|m| m == mon).ok_or(BAD)? as u32 + 1;
-    if *zone != "UTC" {
-        return Err(BAD);
-    }
-    let year = i64::from(parse_fixed_digits(year, 4).ok_or(BAD)?);
-    if day.is_empty() || day.len() > 2 || day.starts_with('0') {
-        return Err(BAD);
-    }
-    let day = parse_fixed_digits(day, day.len()).ok_or(BAD)?;
+    name_index(&WEEKDAYS, &FULL_WEEKDAYS, wd).ok_or(BAD)?;
+    let month = name_index(&MONTHS, &FULL_MONTHS, mon).ok_or(BAD)? as u32 + 1;
+    let offset = zone_offset(zone).ok_or(BAD)?;
+    let year = i64::from(parse_digits(year, 6).ok_or(BAD)?);
+    let day = parse_digits(day, 2).ok_or(BAD)?;
     if day == 0 || day > days_in_month(year, month) {
         return Err(BAD);
     }
@@ -707,20 +748,13 @@ pub fn parse_timestamp(s: &str) -> Result<i64> {
     let [h, mi, se] = hms.as_slice() else {
         return Err(BAD);
     };
-    let (h, mi, se) = (
-        parse_fixed_digits(h, 2).ok_or(BAD)?,
-        parse_fixed_digits(mi, 2).ok_or(BAD)?,
-        parse_fixed_digits(se, 2).ok_or(BAD)?,
-    );
+    let (h, mi, se) =
+        (parse_digits(h, 2).ok_or(BAD)?, parse_digits(mi, 2).ok_or(BAD)?, parse_digits(se, 2).ok_or(BAD)?);
     if h > 23 || mi > 59 || se > 59 {
         return Err(BAD);
     }
     let days = days_from_civil(year, month, day);
-    // 1970-01-01 was a Thursday.
-    if (days + 4).rem_euclid(7) as usize != weekday {
-        return Err(BAD);
-    }
-    Ok(days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se))
+    Ok(days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se) - offset)
 }
 
 /// Formats Unix seconds the way clients build `TIMESTAMP` (for tests and client simulations).

@@ -1,5 +1,7 @@
 //! USER_SRP_AUTH and the PASSWORD_VERIFIER challenge, driven with the SDK and a client-side SRP
-//! implementation; the SECRET_BLOCK is single-use, tamper-proof and expires.
+//! implementation; the SECRET_BLOCK is tamper-proof, expires, and is used up by a right answer
+//! (a wrong one may be followed by another); TIMESTAMP is read as Java reads
+//! `EEE MMM d HH:mm:ss z yyyy` and signed in its canonical form.
 
 mod common;
 
@@ -60,9 +62,28 @@ async fn answer(
     (String, String),
 > {
     let ts = format_timestamp(now_secs);
+    answer_signed(c, pool, client, params, srp, password, &ts, &ts).await
+}
+
+/// Answers with `sent` as TIMESTAMP and a signature over `signed`.
+#[allow(clippy::too_many_arguments)]
+async fn answer_signed(
+    c: &Client,
+    pool: &str,
+    client: &str,
+    params: &HashMap<String, String>,
+    srp: &SrpClient,
+    password: &str,
+    sent: &str,
+    signed: &str,
+) -> Result<
+    aws_sdk_cognitoidentityprovider::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput,
+    (String, String),
+> {
+    let ts = sent;
     let user = &params["USER_ID_FOR_SRP"];
     let sig = srp
-        .password_claim(pool, user, password, &params["SALT"], &params["SRP_B"], &params["SECRET_BLOCK"], &ts)
+        .password_claim(pool, user, password, &params["SALT"], &params["SRP_B"], &params["SECRET_BLOCK"], signed)
         .unwrap();
     c.respond_to_auth_challenge()
         .client_id(client)
@@ -116,18 +137,45 @@ async fn srp_sign_in_and_secret_block_rules() {
         let e = answer(&c, &pool, &client, &p3, &srp3, PW, now(&clock)).await.unwrap_err();
         assert_eq!(e, ("NotAuthorizedException".into(), "Invalid session for the user, session is expired.".into()));
 
-        // Wrong password; then a block from another client is refused.
+        // Wrong password, then the right one with the same SECRET_BLOCK: a retried answer within
+        // the challenge succeeds, and only once.
         let srp4 = SrpClient::random();
         let p4 = challenge(&c, &client, "ana", &srp4).await.unwrap();
         let e = answer(&c, &pool, &client, &p4, &srp4, "Wrong-pass-1", now(&clock)).await.unwrap_err();
         assert_eq!(e, ("NotAuthorizedException".into(), "Incorrect username or password.".into()));
+        assert!(answer(&c, &pool, &client, &p4, &srp4, PW, now(&clock)).await.is_ok());
+        let e = answer(&c, &pool, &client, &p4, &srp4, PW, now(&clock)).await.unwrap_err();
+        assert_eq!(e, ("NotAuthorizedException".into(), "Incorrect username or password.".into()));
+
+        // TIMESTAMP forms: a day with a leading zero, other case, GMT, or a wrong day name are
+        // read (no InvalidParameterException), but the signature covers the canonical form, so a
+        // client that signed what it sent in another form is refused, as AWS does...
+        let canonical = format_timestamp(now(&clock));
+        let mut fields: Vec<String> = canonical.split(' ').map(str::to_owned).collect();
+        let zero_day = format!("{:0>2}", fields[2]);
+        let other_day = if fields[0] == "Mon" { "Tue" } else { "Mon" }.to_owned();
+        let mut forms = vec![canonical.to_uppercase(), canonical.replace(" UTC ", " GMT ")];
+        fields[2] = zero_day;
+        forms.push(fields.join(" "));
+        let mut wrong_day: Vec<String> = canonical.split(' ').map(str::to_owned).collect();
+        wrong_day[0] = other_day;
+        forms.push(wrong_day.join(" "));
+        for form in &forms {
+            let srp_f = SrpClient::random();
+            let pf = challenge(&c, &client, "ana", &srp_f).await.unwrap();
+            let e = answer_signed(&c, &pool, &client, &pf, &srp_f, PW, form, form).await.unwrap_err();
+            assert_eq!(e, ("NotAuthorizedException".into(), "Incorrect username or password.".into()), "{form}");
+            // ...and one that signed the canonical form while sending another is signed in.
+            let ok = answer_signed(&c, &pool, &client, &pf, &srp_f, PW, form, &canonical).await;
+            assert!(ok.is_ok(), "{form}: {ok:?}");
+        }
         let other = c.create_user_pool_client().user_pool_id(&pool).client_name("other").created_id().await;
         let srp5 = SrpClient::random();
         let p5 = challenge(&c, &client, "ana", &srp5).await.unwrap();
         let e = answer(&c, &pool, &other, &p5, &srp5, PW, now(&clock)).await.unwrap_err();
         assert_eq!(e.0, "NotAuthorizedException");
 
-        // Bad input: A ≡ 0 (mod N) and malformed TIMESTAMP.
+        // Bad input: A ≡ 0 (mod N) and a TIMESTAMP that cannot be read.
         let n_hex = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3BE39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA051015728E5A8AAAC42DAD33170D04507A33A85521ABDF1CBA64ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200CBBE117577A615D6C770988C0BAD946E208E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF";
         let out = c
             .initiate_auth()
@@ -160,11 +208,17 @@ async fn srp_sign_in_and_secret_block_rules() {
             .challenge_responses("USERNAME", "ana")
             .challenge_responses("PASSWORD_CLAIM_SECRET_BLOCK", &p7["SECRET_BLOCK"])
             .challenge_responses("PASSWORD_CLAIM_SIGNATURE", "AAAA")
-            .challenge_responses("TIMESTAMP", "Tue Jan 02 03:04:05 UTC 2024")
+            .challenge_responses("TIMESTAMP", "2024-01-02T03:04:05Z")
             .send()
             .await
             .unwrap_err();
-        assert_eq!(err_of(&e).0, "InvalidParameterException");
+        assert_eq!(
+            err_of(&e),
+            (
+                "InvalidParameterException".into(),
+                "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.".into()
+            )
+        );
     }
 }
 

@@ -312,9 +312,10 @@ impl Service {
         let (block, signature, timestamp) =
             (r("PASSWORD_CLAIM_SECRET_BLOCK")?, r("PASSWORD_CLAIM_SIGNATURE")?, r("TIMESTAMP")?);
         let (found, verifier) = self.confirmed_device(user, &key).await?;
-        let (opened, raw) = self.open_secret_block(pool, client, block, timestamp, BLOCK_AAD).await?;
+        let (opened, raw, timestamp) = self.open_secret_block(pool, client, block, timestamp, BLOCK_AAD).await?;
+        self.spend_secret_block(&opened).await?;
         if opened.username != key
-            || !Self::srp_proof_ok(&opened, &raw, &verifier, &found.group_key, &found.key, timestamp, signature)?
+            || !Self::srp_proof_ok(&opened, &raw, &verifier, &found.group_key, &found.key, &timestamp, signature)?
         {
             return Err(incorrect());
         }

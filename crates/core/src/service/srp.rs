@@ -145,7 +145,7 @@ impl Service {
         signature: &str,
         timestamp: &str,
     ) -> Result<User> {
-        let (block, raw) = self.open_secret_block(pool, client, secret_block, timestamp, USER_AAD).await?;
+        let (block, raw, timestamp) = self.open_secret_block(pool, client, secret_block, timestamp, USER_AAD).await?;
         if block.simulated {
             // A name no user has: counted toward its lockout like a real user's wrong proof.
             let subject = self.attempts_subject(pool, &block.username);
@@ -156,10 +156,15 @@ impl Service {
         self.check_sign_in_allowed(&user)?;
         let verifier: StoredVerifier = self.verifier(&user)?.ok_or_else(incorrect)?;
         let pool_name = srp::pool_name(&pool.id);
-        if !Self::srp_proof_ok(&block, &raw, &verifier, pool_name, &user.username, timestamp, signature)? {
+        // A wrong proof leaves the SECRET_BLOCK usable until it expires, so the client may answer
+        // again within the challenge (each wrong answer counts toward lockout like a wrong
+        // password); a right one uses it up, once. UNVERIFIED: how many answers Cognito takes per
+        // SECRET_BLOCK.
+        if !Self::srp_proof_ok(&block, &raw, &verifier, pool_name, &user.username, &timestamp, signature)? {
             self.record_password_failure(user).await?;
             return Err(incorrect());
         }
+        self.spend_secret_block(&block).await?;
         let user = self.clear_failures(user).await?;
         Ok(user)
     }
@@ -196,9 +201,10 @@ impl Service {
         Ok((B64.encode(sealed), challenge.public_b_hex()))
     }
 
-    /// Opens a SECRET_BLOCK answered with `timestamp` and uses it up: it must be genuine, for
-    /// this pool and client, unexpired, answered in time, and unused. Returns the block and its
-    /// raw bytes (which the client signed).
+    /// Opens a SECRET_BLOCK answered with `timestamp`: it must be genuine, for this pool and
+    /// client, unexpired and answered in time. Returns the block, its raw bytes and the canonical
+    /// TIMESTAMP (both of which the client signed). It is not used up here: see
+    /// [`Service::spend_secret_block`].
     pub(crate) async fn open_secret_block(
         &self,
         pool: &UserPool,
@@ -206,7 +212,7 @@ impl Service {
         secret_block: &str,
         timestamp: &str,
         aad: &[u8],
-    ) -> Result<(SecretBlock, Vec<u8>)> {
+    ) -> Result<(SecretBlock, Vec<u8>, String)> {
         let raw = B64.decode(secret_block).map_err(|_| incorrect())?;
         let plain = self.master().open(purpose::SRP_SECRET_BLOCK, aad, &raw).map_err(|_| incorrect())?;
         let block = SecretBlock::decode(&plain).ok_or_else(incorrect)?;
@@ -216,15 +222,25 @@ impl Service {
         if block.expires_ms <= self.now_ms() {
             return Err(CognitoError::not_authorized("Invalid session for the user, session is expired."));
         }
-        let ts = srp::parse_timestamp(timestamp)
-            .map_err(|_| CognitoError::invalid_parameter("TIMESTAMP is not in the expected format."))?;
+        // Cognito's message for a TIMESTAMP it cannot read (amazon-cognito-identity-js issue 683).
+        // One it reads is signed in its canonical form: a client that sent `Apr 05` or a wrong
+        // day name signed other bytes, and gets "Incorrect username or password." (as measured
+        // against AWS by ministack PR 1758 and warrant PR 12).
+        let ts = srp::parse_timestamp(timestamp).map_err(|_| {
+            CognitoError::invalid_parameter("TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.")
+        })?;
         if (ts - self.now_ms() / 1000).abs() > SKEW_SECS {
             return Err(incorrect());
         }
+        Ok((block, raw, srp::format_timestamp(ts)))
+    }
+
+    /// Uses a SECRET_BLOCK up, once: a second answer with it is refused.
+    pub(crate) async fn spend_secret_block(&self, block: &SecretBlock) -> Result<()> {
         if !self.store.consume_nonce(&format!("srp:{}", hex::encode(block.nonce)), block.expires_ms).await? {
             return Err(incorrect());
         }
-        Ok((block, raw))
+        Ok(())
     }
 
     /// Whether `signature` proves knowledge of the password behind `verifier` in the exchange

@@ -197,25 +197,37 @@ fn timestamps() {
     assert_eq!(parse_timestamp("Thu Jan 1 00:00:00 UTC 1970"), Ok(0));
     assert_eq!(parse_timestamp("Thu Feb 29 23:59:59 UTC 2024"), Ok(1_709_251_199));
     assert_eq!(parse_timestamp("Fri Dec 31 12:00:00 UTC 2027"), Ok(1_830_254_400));
-    for bad in [
+    // Read as Java's `EEE MMM d HH:mm:ss z yyyy` reads them: all the same instant.
+    for same in [
+        "Tue Jan 2 03:04:05 UTC 2024",
         "Tue Jan 02 03:04:05 UTC 2024",
+        "Tue Jan 2 3:4:5 UTC 2024",
+        "tue JAN 2 03:04:05 utc 2024",
+        "Tuesday January 2 03:04:05 GMT 2024",
         "Wed Jan 2 03:04:05 UTC 2024",
-        "Tue Jan 2 3:04:05 UTC 2024",
+        "Tue Jan 2 08:34:05 GMT+05:30 2024",
+        "Tue Jan 2 08:34:05 +0530 2024",
+        "Mon Jan 1 22:04:05 -0500 2024",
+    ] {
+        assert_eq!(parse_timestamp(same), Ok(1_704_164_645), "{same}");
+    }
+    for bad in [
         "Tue Jan  2 03:04:05 UTC 2024",
-        "Tue Jan 2 03:04:05 GMT 2024",
-        "Tue Jan 2 03:04:05 UTC 24",
-        "tue Jan 2 03:04:05 UTC 2024",
-        "Tue January 2 03:04:05 UTC 2024",
+        "Tue Jan 2 03:04:05 IST 2024",
         "Tue Jan 2 24:00:00 UTC 2024",
         "Tue Jan 2 03:60:05 UTC 2024",
         "Tue Jan 2 03:04:60 UTC 2024",
         "Thu Feb 29 00:00:00 UTC 2023",
         "Tue Jan 0 03:04:05 UTC 2024",
         "Tue Jan 32 03:04:05 UTC 2024",
+        "Tue Jan 002 03:04:05 UTC 2024",
         "Tue Jan 2 03:04:05 UTC 2024 ",
         "Tue Jan +2 03:04:05 UTC 2024",
         "Tue Jan 2 03:04:+5 UTC 2024",
         "Tue Jan 2 03:04 UTC 2024",
+        "Tue Jan 2 03:04:05 GMT+5:3 2024",
+        "Tue Jan 2 03:04:05 UTC",
+        "Tu Jan 2 03:04:05 UTC 2024",
         "",
         "garbage",
         "2024-01-02T03:04:05Z",
