@@ -6,6 +6,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     AliasExists,
+    /// UpdateClientMetadataURLState on a URL whose metadata document is not cached.
+    CachedCimdUrlDoesNotExist,
     CodeDeliveryFailure,
     CodeMismatch,
     EnableSoftwareTokenMfa,
@@ -30,6 +32,7 @@ pub enum ErrorKind {
     PreconditionNotMet,
     RefreshTokenReuse,
     ResourceNotFound,
+    ServiceQuotaExceeded,
     UnexpectedLambda,
     /// RevokeToken's refusal of a request it cannot authorise.
     Unauthorized,
@@ -55,6 +58,7 @@ impl ErrorKind {
         use ErrorKind::*;
         match self {
             AliasExists => "AliasExistsException",
+            CachedCimdUrlDoesNotExist => "CachedCIMDURLDoesNotExistException",
             CodeDeliveryFailure => "CodeDeliveryFailureException",
             CodeMismatch => "CodeMismatchException",
             EnableSoftwareTokenMfa => "EnableSoftwareTokenMFAException",
@@ -79,6 +83,7 @@ impl ErrorKind {
             PreconditionNotMet => "PreconditionNotMetException",
             RefreshTokenReuse => "RefreshTokenReuseException",
             ResourceNotFound => "ResourceNotFoundException",
+            ServiceQuotaExceeded => "ServiceQuotaExceededException",
             UnexpectedLambda => "UnexpectedLambdaException",
             Unauthorized => "UnauthorizedException",
             UnsupportedOperation => "UnsupportedOperationException",

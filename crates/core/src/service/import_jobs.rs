@@ -453,6 +453,26 @@ impl Service {
         }
     }
 
+    /// Whether a user import job of the pool is pending or running (a point-in-time recovery
+    /// cannot begin while one is).
+    pub(crate) async fn import_in_progress(&self, pool_id: &str) -> Result<bool> {
+        let mut after: Option<String> = None;
+        loop {
+            let objects = self.store.list_objects(JOB, pool_id, after.as_deref(), 100).await?;
+            for o in &objects {
+                if let Ok(job) = serde_json::from_value::<Job>(Value::Object(o.doc.clone())) {
+                    if matches!(job.status, Status::Pending | Status::InProgress | Status::Stopping) {
+                        return Ok(true);
+                    }
+                }
+            }
+            match objects.last() {
+                Some(last) if objects.len() == 100 => after = Some(last.key.clone()),
+                _ => return Ok(false),
+            }
+        }
+    }
+
     async fn save_job(&self, job: &Job) -> Result<()> {
         Ok(self.put_doc(JOB, &job.job_id, &job.pool_id, job, false).await?)
     }

@@ -122,6 +122,11 @@ fn pool_view(doc: Map<String, Value>) -> Result<UserPoolType> {
 }
 
 impl Service {
+    /// The ARN of pool `pool_id` in `region`: its own region's, or one of its replicas'.
+    pub(crate) fn pool_arn(&self, region: &str, pool_id: &str) -> String {
+        format!("arn:aws:cognito-idp:{region}:{}:userpool/{pool_id}", self.config.account_id)
+    }
+
     /// Loads a pool or fails with Cognito's "does not exist" error.
     pub async fn pool(&self, pool_id: &str) -> Result<UserPool> {
         self.store.get_pool(pool_id).await?.ok_or_else(|| CognitoError::pool_not_found(pool_id))
@@ -254,7 +259,7 @@ impl Service {
         let page = Page::checked(Some(req.max_results), 60, req.next_token.as_deref())?;
         let mut pools = self.store.list_pools(page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut pools, |p| p.id.clone());
-        let items = pools
+        let mut items = pools
             .iter()
             .map(|p| {
                 let mut d = Map::new();
@@ -265,7 +270,14 @@ impl Service {
                 }
                 serde_json::from_value::<UserPoolDescriptionType>(Value::Object(d)).map_err(CognitoError::internal)
             })
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<_>>>()?;
+        // The regions of each pool's secondary replicas (replicas.rs keeps them).
+        for item in &mut items {
+            if let Some(id) = &item.id {
+                let regions = self.replica_regions(id).await?;
+                item.replica_regions = (!regions.is_empty()).then_some(regions);
+            }
+        }
         Ok(ListUserPoolsResponse { user_pools: Some(items), next_token: next })
     }
 
@@ -478,10 +490,7 @@ impl Service {
         {
             doc.insert("UsernameConfiguration".into(), v);
         }
-        doc.insert(
-            "Arn".into(),
-            json!(format!("arn:aws:cognito-idp:{}:{}:userpool/{id}", self.pool_region(id), self.config.account_id)),
-        );
+        doc.insert("Arn".into(), json!(self.pool_arn(self.pool_region(id), id)));
         doc.insert(
             "AccountRecoverySetting".into(),
             input.account_recovery_setting.clone().unwrap_or(json!({"RecoveryMechanisms": [
