@@ -5,6 +5,8 @@ import base64
 import html
 import json
 import re
+import sys
+import textwrap
 import urllib.parse
 import uuid
 
@@ -381,3 +383,70 @@ def test_a_disabled_user_cannot_be_exchanged(world, idp):
         assert code == "NotAuthorizedException"
     finally:
         idp.admin_enable_user(UserPoolId=world.pool, Username=world.username)
+
+
+def test_token_exchange_needs_the_essentials_or_plus_plan(idp):
+    pool = idp.create_user_pool(PoolName="lite", UserPoolTier="LITE")["UserPool"]["Id"]
+    web = idp.create_user_pool_client(UserPoolId=pool, ClientName="web",
+                                      ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"])["UserPoolClient"]
+    svc = idp.create_user_pool_client(UserPoolId=pool, ClientName="svc",
+                                      ExplicitAuthFlows=["ALLOW_TOKEN_EXCHANGE_IMPERSONATION"])["UserPoolClient"]
+    idp.admin_create_user(UserPoolId=pool, Username="cy", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool, Username="cy", Password=PW, Permanent=True)
+    token = idp.admin_initiate_auth(UserPoolId=pool, ClientId=web["ClientId"], AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                                    AuthParameters={"USERNAME": "cy", "PASSWORD": PW})["AuthenticationResult"]
+    code, _ = error_of(lambda: idp.get_derived_token(ClientId=svc["ClientId"], SubjectToken=token["AccessToken"],
+                                                     SubjectTokenType="ACCESS_TOKEN"))
+    assert code == "FeatureUnavailableInTierException"
+
+
+# --- GetClientToken and the pre token generation trigger ----------------------------------------
+
+TRIGGER_POOL = "us-east-1_TokenExch1"
+PRE_TOKEN = '''
+def handler(event, context):
+    event["response"] = {"claimsAndScopeOverrideDetails": {"accessTokenGeneration": {
+        "claimsToAddOrOverride": {
+            "source": event["triggerSource"],
+            "tenant": event["request"]["clientMetadata"].get("tenant", "none"),
+            "granted": " ".join(event["request"]["scopes"]),
+        },
+        "scopesToSuppress": ["orders/write"],
+    }}}
+    return event
+'''
+
+
+def test_client_metadata_reaches_a_v3_pre_token_generation_trigger(start_server, tmp_path):
+    (tmp_path / "pretoken.py").write_text(PRE_TOKEN)
+    path = tmp_path / "cognate.toml"
+    path.write_text(textwrap.dedent(f"""
+        [runtimes]
+        python = "{sys.executable}"
+
+        [[pools]]
+        Id = "{TRIGGER_POOL}"
+        PoolName = "m2m-trigger"
+
+        [pools.LambdaConfig]
+        PreTokenGenerationConfig = {{ LambdaArn = "arn:aws:lambda:us-east-1:000000000000:function:pretoken", LambdaVersion = "V3_0" }}
+
+        [functions.pretoken]
+        runtime = "python"
+        handler = "pretoken.handler"
+        timeout_ms = 15000
+    """))
+    server = start_server("--config", str(path))
+    idp = server.client()
+    idp.create_resource_server(UserPoolId=TRIGGER_POOL, Identifier="orders", Name="Orders", Scopes=[
+        {"ScopeName": "read", "ScopeDescription": "read"}, {"ScopeName": "write", "ScopeDescription": "write"}])
+    agent = idp.create_user_pool_client(
+        UserPoolId=TRIGGER_POOL, ClientName="agent", GenerateSecret=True, AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthFlows=["client_credentials"], AllowedOAuthScopes=["orders/read", "orders/write"])["UserPoolClient"]
+    out = idp.get_client_token(ClientId=agent["ClientId"], Secret=agent["ClientSecret"],
+                               ClientMetadata={"tenant": "acme"})
+    claims = verified(server, TRIGGER_POOL, out["ClientAuthenticationResult"]["AccessToken"])
+    assert claims["source"] == "TokenGeneration_ClientCredentials"
+    assert claims["tenant"] == "acme"
+    assert sorted(claims["granted"].split(" ")) == ["orders/read", "orders/write"]
+    assert claims["scope"] == "orders/read"  # the trigger suppressed orders/write
