@@ -112,6 +112,53 @@ def test_boolean_attributes_accept_any_case(idp):
     assert error_of(e)[0] == "InvalidParameterException"
 
 
+def test_attribute_refusals_name_every_attribute(idp):
+    pool = new_pool(
+        idp,
+        Schema=[
+            {"Name": "name", "AttributeDataType": "String", "Required": True, "Mutable": True},
+            {"Name": "tier", "AttributeDataType": "String", "Mutable": False},
+            {"Name": "age", "AttributeDataType": "Number", "Mutable": True},
+        ],
+    )
+    confirmed_user(idp, pool, attributes=[{"Name": "name", "Value": "Ana"}])
+
+    def refusal(call, **kwargs):
+        with pytest.raises(ClientError) as e:
+            call(UserPoolId=pool, Username="ana", **kwargs)
+        return error_of(e)
+
+    prefix = "Attributes did not conform to the schema: "
+    # Every offending attribute, one per line, each worded as Cognito words it.
+    code, message = refusal(
+        idp.admin_update_user_attributes,
+        UserAttributes=[
+            {"Name": "custom:tier", "Value": "gold"},
+            {"Name": "custom:age", "Value": "old"},
+            {"Name": "custom:nope", "Value": "x"},
+        ],
+    )
+    assert code == "InvalidParameterException"
+    assert message == prefix + "\n".join(
+        [
+            "custom:tier: Attribute cannot be updated.",
+            "custom:age: Number must be a valid number.",
+            "Type for attribute {custom:nope} could not be determined",
+        ]
+    )
+    assert refusal(idp.admin_update_user_attributes, UserAttributes=[{"Name": "nickname2", "Value": "x"}]) == (
+        "InvalidParameterException",
+        prefix + "nickname2: Attribute does not exist in the schema.",
+    )
+    assert refusal(idp.admin_delete_user_attributes, UserAttributeNames=["name", "custom:nope"]) == (
+        "InvalidParameterException",
+        prefix + "name: The attribute is required\nType for attribute {custom:nope} could not be determined",
+    )
+    # Nothing was changed by the refused calls.
+    attrs = {a["Name"]: a["Value"] for a in idp.admin_get_user(UserPoolId=pool, Username="ana")["UserAttributes"]}
+    assert attrs["name"] == "Ana" and "custom:tier" not in attrs and "custom:age" not in attrs
+
+
 # --- paging -------------------------------------------------------------------------------------
 
 

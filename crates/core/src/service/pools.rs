@@ -67,6 +67,10 @@ struct PoolSettings<'a> {
     user_pool_add_ons: Option<Value>,
     account_recovery_setting: Option<Value>,
     user_pool_tier: Option<Value>,
+    /// The newest model's members: step-up levels, dynamic client registration, the issuer and
+    /// the encryption key. Stored and described (UNVERIFIED: whether UpdateUserPool without
+    /// them resets them; they are kept).
+    newer: [(&'static str, Option<Value>); 4],
     creation: Option<CreationOnly<'a>>,
 }
 
@@ -101,6 +105,12 @@ macro_rules! pool_settings {
             user_pool_add_ons: $req.user_pool_add_ons.as_ref().map(to_json),
             account_recovery_setting: $req.account_recovery_setting.as_ref().map(to_json),
             user_pool_tier: $req.user_pool_tier.as_ref().map(to_json),
+            newer: [
+                ("AcrConfiguration", $req.acr_configuration.as_ref().map(to_json)),
+                ("DcrConfiguration", $req.dcr_configuration.as_ref().map(to_json)),
+                ("IssuerConfiguration", $req.issuer_configuration.as_ref().map(to_json)),
+                ("KeyConfiguration", $req.key_configuration.as_ref().map(to_json)),
+            ],
             creation: $creation,
         }
     };
@@ -504,6 +514,11 @@ impl Service {
             .or_else(|| existing.and_then(|p| p.doc.get("UserPoolTier").cloned()))
             .unwrap_or(json!("ESSENTIALS"));
         doc.insert("UserPoolTier".into(), tier);
+        for (k, given) in &input.newer {
+            if let Some(v) = given.clone().or_else(|| existing.and_then(|p| p.doc.get(*k).cloned())) {
+                doc.insert((*k).into(), v);
+            }
+        }
         // MFA factor settings live beside the document; UpdateUserPool leaves them alone.
         if let Some(m) = existing.and_then(|p| p.doc.get("MfaSettings")) {
             doc.insert("MfaSettings".into(), m.clone());

@@ -707,17 +707,18 @@ impl Service {
     }
 
     async fn delete_attributes(&self, pool: &UserPool, user: User, names: &[String]) -> Result<()> {
+        let mut errors = Vec::new();
         for name in names {
-            let schema = pool.schema_attribute(name).ok_or_else(|| {
-                CognitoError::invalid_parameter(format!(
-                    "Attributes did not conform to the schema: {name}: Attribute does not exist in the schema."
-                ))
-            })?;
+            let Some(schema) = pool.schema_attribute(name) else {
+                errors.push(super::attributes::unknown_attribute(name));
+                continue;
+            };
             if name == "sub" || schema.get("Required").and_then(Value::as_bool) == Some(true) {
-                return Err(CognitoError::invalid_parameter(format!(
-                    "Attributes did not conform to the schema: {name}: The attribute is required"
-                )));
+                errors.push((name.clone(), "The attribute is required".to_owned()));
             }
+        }
+        if !errors.is_empty() {
+            return Err(super::attributes::schema_errors(&errors));
         }
         let (user, ()) = self
             .update_user_with(user, false, |u| {
