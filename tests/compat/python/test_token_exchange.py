@@ -244,6 +244,10 @@ def test_an_id_token_for_an_audience(world, server):
     # From an access token too; without an audience an ID token is the requesting client's.
     plain = world.exchange(world.svc, tokens["access_token"], RequestedTokenType="ID_TOKEN")
     assert verified(server, world.pool, plain["IssuedToken"], audience=world.svc["id"])["token_use"] == "id"
+    # An access token without openid does not widen into the user's profile.
+    narrow = world.oauth_tokens("orders/read")["access_token"]
+    code, _ = error_of(lambda: world.exchange(world.svc, narrow, RequestedTokenType="ID_TOKEN"))
+    assert code == "InvalidParameterException"
 
 
 def test_a_derived_token_serves_the_users_own_operations_until_sign_out(world, idp):

@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::check_client_secret;
 use super::pretoken::Overrides;
-use super::tokens::{readable_claims, TokenContext};
+use super::tokens::{readable_claims, TokenContext, ADMIN_SCOPE};
 use super::Service;
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result};
@@ -254,6 +254,17 @@ impl Service {
             // UNVERIFIED: the subject is "the user"; a client-credentials token has none.
             return Err(CognitoError::not_authorized("The subject token does not represent a user."));
         };
+        // UNVERIFIED: an ID token carries the user's profile. An access token yields one only
+        // when it was granted `openid` (or is an API sign-in's, which came with an ID token);
+        // a narrower access token does not widen into the user's attributes.
+        if issued_type == IssuedTokenTypeIdentifierType::IdToken
+            && matches!(req.subject_token_type, TokenTypeIdentifierType::AccessToken)
+            && !subject.scopes().iter().any(|s| s == "openid" || s == ADMIN_SCOPE)
+        {
+            return Err(CognitoError::invalid_parameter(
+                "An ID token can be derived only from an ID token or from an access token with the openid scope.",
+            ));
+        }
         let actor = match (&req.actor_token, req.actor_token_type) {
             (Some(token), Some(kind)) => Some(
                 self.verify_exchanged_token(&pool, Role::Actor, token, kind, req.actor_token_provider_name.as_deref())
