@@ -918,7 +918,7 @@ impl Service {
     }
 
     pub async fn revoke_token(&self, ctx: &RequestContext, req: RevokeTokenRequest) -> Result<RevokeTokenResponse> {
-        let (client, _pool) = self.client_and_pool(ctx, &req.client_id).await?;
+        let (client, pool) = self.client_and_pool(ctx, &req.client_id).await?;
         check_client_secret(&client, req.client_secret.as_deref())?;
         if !client.token_revocation_enabled() {
             return Err(CognitoError::new(
@@ -929,6 +929,9 @@ impl Service {
         match self.refresh_session(&req.token, &client).await {
             Ok(session) => {
                 self.store.revoke_refresh(&session.origin_jti).await?;
+                if req.revoke_associated_sessions == Some(cognate_api::RevokeAssociatedSessionsType::Linked) {
+                    self.revoke_parent_sso_session(&pool, &session.origin_jti).await?;
+                }
                 Ok(RevokeTokenResponse::default())
             }
             // Another client may not revoke the token (RFC 7009: the token must have been

@@ -43,6 +43,10 @@ pub(crate) struct TokenContext<'a> {
     pub no_refresh_token: bool,
     /// The remembered device the sign-in or refresh came from (the access token's `device_key`).
     pub device_key: Option<String>,
+    /// The caller's User-Agent and address, for the user's session list (`DeviceType`,
+    /// `LastIPAddress`); without a User-Agent the SDK in `caller` describes the device.
+    pub user_agent: Option<String>,
+    pub source_ip: Option<String>,
 }
 
 impl<'a> TokenContext<'a> {
@@ -57,6 +61,8 @@ impl<'a> TokenContext<'a> {
             auth_time: None,
             no_refresh_token: false,
             device_key: None,
+            user_agent: None,
+            source_ip: None,
         }
     }
 
@@ -122,6 +128,14 @@ impl Service {
             Grant::SignIn => {
                 let token = new_token()?;
                 let origin_jti = crate::ids::uuid();
+                // In a pool that tracks sessions, a hosted sign-in's tokens come through its SSO
+                // session, which must not have been revoked.
+                let tracking = self.session_tracking(pool).await?;
+                let sso = match tracking {
+                    Some(_) => self.enter_sso_session(pool, client, user, ctx).await?,
+                    None => None,
+                };
+                let expires_ms = self.now_ms() + validity.refresh * 1000;
                 self.store
                     .insert_refresh(&RefreshSession {
                         token_hash: self.refresh_hash(&token),
@@ -131,12 +145,19 @@ impl Service {
                         username: user.username.clone(),
                         auth_time: ctx.auth_time.unwrap_or(now),
                         issued_ms: self.now_ms(),
-                        expires_ms: self.now_ms() + validity.refresh * 1000,
+                        expires_ms,
                         revoked: false,
                         replaced_ms: None,
                         scopes: ctx.scopes.as_ref().map(|s| s.join(" ")),
                     })
                     .await?;
+                if let Some(config) = tracking {
+                    // A lineage without a refresh token (the implicit grant) lasts as long as
+                    // its access token.
+                    let session_ends =
+                        if ctx.no_refresh_token { self.now_ms() + validity.access * 1000 } else { expires_ms };
+                    self.start_token_session(pool, client, user, &origin_jti, sso, session_ends, config, ctx).await?;
+                }
                 (origin_jti, ctx.auth_time.unwrap_or(now), (!ctx.no_refresh_token).then_some(token))
             }
             Grant::Refresh(session) if client.rotates_refresh_tokens() => {
@@ -149,9 +170,13 @@ impl Service {
                     ..session.clone()
                 };
                 self.store.rotate_refresh(&session.token_hash, self.now_ms(), &next).await?;
+                self.token_session_refreshed(pool, &session.origin_jti, ctx).await?;
                 (session.origin_jti.clone(), session.auth_time, Some(token))
             }
-            Grant::Refresh(session) => (session.origin_jti.clone(), session.auth_time, None),
+            Grant::Refresh(session) => {
+                self.token_session_refreshed(pool, &session.origin_jti, ctx).await?;
+                (session.origin_jti.clone(), session.auth_time, None)
+            }
         };
         let with_id_token = ctx.scopes.is_none() && !matches!(grant, Grant::Refresh(s) if s.scopes.is_some())
             || scopes.iter().any(|s| s == "openid");
