@@ -6,6 +6,7 @@ import os
 import sqlite3
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -331,6 +332,46 @@ def test_recovery_only_from_the_primary_region(idp, server):
     assert error_code(e) == "InvalidParameterException"
 
 
+def test_concurrent_initiations_start_one_recovery(server):
+    idp = client_for(server)
+    pool = new_pool(idp)
+    age_pool(server, pool, 2 * HOUR)
+    point = time.time() - HOUR
+
+    def initiate(_):
+        c = client_for(server)
+        try:
+            return c.initiate_point_in_time_recovery(UserPoolId=pool, RestoreTimestamp=point)["Restoration"]["RestoreId"]
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(8) as pool_of_threads:
+        answers = list(pool_of_threads.map(initiate, range(8)))
+    started = [a for a in answers if not a.endswith("Exception")]
+    assert len(started) == 1, answers
+    assert set(answers) - set(started) == {"LimitExceededException"}
+    listed = idp.list_point_in_time_recoveries(UserPoolId=pool)["Restorations"]
+    assert [r["RestoreId"] for r in listed] == started
+
+    # Starting and cancelling it at once: exactly one of them ends it.
+    rid = started[0]
+
+    def end(action):
+        c = client_for(server)
+        try:
+            getattr(c, action)(UserPoolId=pool, RestoreId=rid)
+            return "ok"
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(2) as pool_of_threads:
+        results = list(pool_of_threads.map(end, ["start_point_in_time_recovery", "cancel_point_in_time_recovery"]))
+    assert results.count("ok") == 1, results
+    assert set(results) - {"ok"} <= {"ConcurrentModificationException", "InvalidParameterException"}
+    final = idp.describe_point_in_time_recovery(UserPoolId=pool, RestoreId=rid)["Restoration"]["RestoreStatus"]
+    assert final == ("RESTORE_COMPLETED" if results[0] == "ok" else "PREVIEW_CANCELLED")
+
+
 def test_preview_expires_after_24_hours(idp, server):
     pool = new_pool(idp)
     age_pool(server, pool, 2 * HOUR)
@@ -591,15 +632,3 @@ def test_client_metadata_urls(idp, server):
         (n,) = conn.execute("SELECT count(*) FROM pool_objects WHERE kind = 'cimd-url' AND pool_id = ?", (pool,)).fetchone()
     assert n == 0
 
-
-def test_no_operation_of_the_family_is_unsupported(idp):
-    """Every operation of the family answers something other than UnsupportedOperation."""
-    pool = new_pool(idp)
-    calls = [
-        lambda: idp.list_user_pool_replicas(UserPoolId=pool),
-        lambda: idp.list_point_in_time_recoveries(UserPoolId=pool),
-        lambda: idp.list_cimd_policies(UserPoolId=pool),
-        lambda: idp.get_provisioned_limit(LimitDefinition=category("UserList")),
-    ]
-    for call in calls:
-        call()

@@ -47,6 +47,10 @@ use crate::model::{get_str, UserPool};
 const REPLICA: &str = "replica";
 const RESTORE: &str = "pitr";
 const RESTORE_ID: &str = "pitr-id";
+/// The pool's one active recovery, held from initiation until the recovery is cancelled,
+/// completed or expires: only the request that creates it may initiate one, and only the
+/// request that deletes it may end one (so two servers on one database agree).
+const RESTORE_ACTIVE: &str = "pitr-active";
 const LIMIT: &str = "provisioned-limit";
 /// Account-level objects belong to no pool (so deleting a pool never deletes them).
 const NO_POOL: &str = "";
@@ -423,10 +427,67 @@ impl Service {
         let unstarted =
             matches!(restore.status, RestoreStatusType::PreviewGenerating | RestoreStatusType::PreviewGenerated);
         if unstarted && self.now_ms() >= restore.initiated_ms + PREVIEW_LIFETIME_MS {
+            self.release_recovery(pool, &restore.restore_id).await?;
             restore.status = RestoreStatusType::PreviewExpired;
             self.put_doc(RESTORE, key, &pool.id, &restore, false).await?;
         }
         Ok(restore)
+    }
+
+    /// Takes the pool's active-recovery slot for `restore_id`; false when another recovery
+    /// holds it. A slot whose recovery is no longer active (or was never written) is freed
+    /// first.
+    async fn claim_recovery(&self, pool: &UserPool, restore_id: &str) -> Result<bool> {
+        let mine = serde_json::json!({ "restore_id": restore_id });
+        for _ in 0..2 {
+            match self.put_doc(RESTORE_ACTIVE, &pool.id, &pool.id, &mine, true).await {
+                Ok(()) => return Ok(true),
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let Some((holder, since_ms)) = self.recovery_holder(pool).await? else { continue };
+            match self.restore(pool, &holder).await {
+                Ok((_, r)) if r.active() => return Ok(false),
+                Ok(_) => {}
+                // A slot whose recovery is not written yet: another initiation is under way,
+                // unless it died long ago.
+                Err(e) if e.kind == ErrorKind::ResourceNotFound => {
+                    if self.now_ms() < since_ms + MINUTE_MS {
+                        return Ok(false);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            self.store.delete_object(RESTORE_ACTIVE, &pool.id).await?;
+        }
+        Ok(false)
+    }
+
+    /// The recovery holding the pool's active-recovery slot, and since when.
+    async fn recovery_holder(&self, pool: &UserPool) -> Result<Option<(String, i64)>> {
+        let Some(object) = self.store.get_object(RESTORE_ACTIVE, &pool.id).await? else { return Ok(None) };
+        let id = object.doc.get("restore_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        Ok(Some((id, object.created_ms)))
+    }
+
+    /// Frees the pool's active-recovery slot if `restore_id` holds it; true when this call
+    /// freed it (another request ending the same recovery at the same time gets false).
+    async fn release_recovery(&self, pool: &UserPool, restore_id: &str) -> Result<bool> {
+        if self.recovery_holder(pool).await?.is_none_or(|(holder, _)| holder != restore_id) {
+            return Ok(false);
+        }
+        Ok(self.store.delete_object(RESTORE_ACTIVE, &pool.id).await?)
+    }
+
+    /// Ends an unstarted or running recovery: only one request may.
+    async fn end_recovery(&self, pool: &UserPool, restore_id: &str) -> Result<()> {
+        if !self.release_recovery(pool, restore_id).await? {
+            return Err(CognitoError::new(
+                ErrorKind::ConcurrentModification,
+                format!("Recovery {restore_id} was changed by another request."),
+            ));
+        }
+        Ok(())
     }
 
     /// Every recovery of the pool, newest first, each with its key.
@@ -534,8 +595,12 @@ impl Service {
                 "You can't initiate a recovery while a user import job is in progress in the user pool.",
             ));
         }
+        let restore_id = ids::uuid();
+        if !self.claim_recovery(&pool, &restore_id).await? {
+            return Err(limit_exceeded("A user pool can have only one active recovery at a time."));
+        }
         let restore = Restore {
-            restore_id: ids::uuid(),
+            restore_id,
             status: RestoreStatusType::PreviewGenerated,
             restore_timestamp: point,
             initiated_ms: now,
@@ -570,6 +635,7 @@ impl Service {
                 restore.restore_id, restore.status
             )));
         }
+        self.end_recovery(&pool, &restore.restore_id).await?;
         restore.status = RestoreStatusType::RestoreCompleted;
         restore.completed_ms = Some(self.now_ms());
         self.put_doc(RESTORE, &key, &pool.id, &restore, false).await?;
@@ -592,6 +658,7 @@ impl Service {
                 restore.restore_id, restore.status
             )));
         }
+        self.end_recovery(&pool, &restore.restore_id).await?;
         restore.status = RestoreStatusType::PreviewCancelled;
         self.put_doc(RESTORE, &key, &pool.id, &restore, false).await?;
         Ok(CancelPointInTimeRecoveryResponse { restoration: Some(restore.view()) })
