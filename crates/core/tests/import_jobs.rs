@@ -154,8 +154,32 @@ async fn stop_and_expiry() {
     clock.advance(15 * 60_000 + 1);
     let token = late.pre_signed_url.as_deref().unwrap().split("?token=").nth(1).unwrap().to_owned();
     assert!(matches!(svc.begin_import_upload(&late_id, &token).await, Err(UploadError::Denied(_))));
-    clock.advance(24 * 3_600_000);
+    // A job uploaded but never started: its CSV is deleted once it has expired.
+    let req = CreateUserImportJobRequest {
+        job_name: "never".into(),
+        user_pool_id: pool_id.clone(),
+        cloud_watch_logs_role_arn: "arn:aws:iam::123456789012:role/r".into(),
+        password_hashing_algorithm: None,
+    };
+    let never = svc.create_user_import_job(&ctx, req).await.unwrap().user_import_job.unwrap();
+    let never_id = never.job_id.unwrap();
+    let token = never.pre_signed_url.as_deref().unwrap().split("?token=").nth(1).unwrap().to_owned();
+    let mut up = svc.begin_import_upload(&never_id, &token).await.unwrap();
+    up.push(&svc, csv(&header, &rows).as_bytes()).await.unwrap();
+    up.finish(&svc).await.unwrap();
+    let chunks = |svc: &Service| {
+        let (svc, pool_id) = (svc.clone(), pool_id.clone());
+        async move { svc.store().list_objects(CHUNK, &pool_id, None, 1000).await.unwrap().len() }
+    };
+    let before = chunks(&svc).await;
+    assert!(before > 0);
+    assert_eq!(svc.purge_expired_import_uploads().await.unwrap(), 0, "not expired yet");
+    clock.advance(24 * 3_600_000 + 1);
     assert_eq!(describe(&svc, &pool_id, &late_id).await.status, Some(UserImportJobStatusType::Expired));
+    assert_eq!(svc.purge_expired_import_uploads().await.unwrap(), 1);
+    assert!(chunks(&svc).await < before, "the expired job's chunks are gone");
+    assert_eq!(describe(&svc, &pool_id, &never_id).await.status, Some(UserImportJobStatusType::Expired));
+    assert_eq!(svc.purge_expired_import_uploads().await.unwrap(), 0);
     let req = StartUserImportJobRequest { user_pool_id: pool_id.clone(), job_id: late_id };
     let e = svc.start_user_import_job(&ctx, req).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::PreconditionNotMet);

@@ -443,7 +443,8 @@ async fn serve(
 }
 
 /// Hourly upkeep: expired refresh-token lineages are deleted so the table does not grow with
-/// every sign-in ever made, and outbox messages older than `[delivery] outbox_days`. Servers
+/// every sign-in ever made, outbox messages older than `[delivery] outbox_days`, and the CSV
+/// uploads of import jobs that expired without being started. Servers
 /// sharing a database may all run it; deleting twice is harmless.
 async fn housekeeping(service: Service, clock: Arc<dyn Clock>, delivery: crate::config::DeliverySettings) {
     // Out of start-up's way, then hourly (an interval's first tick is immediate).
@@ -464,6 +465,11 @@ async fn housekeeping(service: Service, clock: Arc<dyn Clock>, delivery: crate::
                 tracing::info!(purged = n, "housekeeping: deleted outbox messages older than [delivery] outbox_days")
             }
             Err(e) => tracing::warn!(error = %e, "housekeeping: cannot purge old outbox messages"),
+        }
+        match service.purge_expired_import_uploads().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "housekeeping: deleted the uploads of expired import jobs"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping: cannot purge expired import uploads"),
         }
     }
 }

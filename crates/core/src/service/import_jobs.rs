@@ -661,6 +661,44 @@ impl Service {
         })
     }
 
+    /// Deletes the uploaded CSV of every job that expired without being started (a day after it
+    /// was created); the job itself stays, described as `Expired`. Returns how many uploads went.
+    /// Servers sharing a database may all run it.
+    pub async fn purge_expired_import_uploads(&self) -> Result<u64> {
+        let mut purged = 0;
+        let mut after_pool: Option<String> = None;
+        loop {
+            let pools = self.store.list_pools(after_pool.as_deref(), 100).await?;
+            for pool in &pools {
+                let mut after: Option<String> = None;
+                loop {
+                    let objects = self.store.list_objects(JOB, &pool.id, after.as_deref(), 100).await?;
+                    for object in &objects {
+                        let Ok(mut job) = serde_json::from_value::<Job>(Value::Object(object.doc.clone())) else {
+                            continue;
+                        };
+                        if job.status != Status::Created || self.now_ms() <= job.created_ms + EXPIRE_MS {
+                            continue;
+                        }
+                        if let Some(upload) = job.upload.take() {
+                            self.save_job(&job).await?;
+                            self.delete_chunks(&job.job_id, &upload).await;
+                            purged += 1;
+                        }
+                    }
+                    match objects.last() {
+                        Some(last) if objects.len() == 100 => after = Some(last.key.clone()),
+                        _ => break,
+                    }
+                }
+            }
+            match pools.last() {
+                Some(last) if pools.len() == 100 => after_pool = Some(last.id.clone()),
+                _ => return Ok(purged),
+            }
+        }
+    }
+
     async fn delete_chunks(&self, job_id: &str, upload: &Upload) {
         for n in 0..upload.chunks {
             if let Err(e) = self.store.delete_object(CHUNK, &chunk_key(job_id, &upload.id, n)).await {
