@@ -151,6 +151,10 @@ def test_public_operations_work_unsigned(secure, pool):
         AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": "public-user", "PASSWORD": "Public-pass-1"},
     )
+    # GetClientToken authenticates with the client's secret, not IAM (its documentation says
+    # so though the model marks it signed): unsigned, it reaches the client check.
+    r = error_of(lambda: public.get_client_token(ClientId=client_id, Secret="not-the-secret-" + "x" * 24))
+    assert r["Error"]["Code"] not in ("MissingAuthenticationTokenException", "UnrecognizedClientException"), r
 
 
 def test_only_configured_origins_get_cors_headers(secure, pool):

@@ -80,7 +80,9 @@ impl Model {
     /// Whether Cognito takes `op` unsigned (it authenticates by client id, token or session
     /// instead); every other operation needs SigV4 in secure mode.
     pub fn is_public(&self, op: &str) -> bool {
-        self.operations.get(op).is_some_and(|o| o.unsigned)
+        // GetClientToken's model entry lacks `authtype: none`, but its documentation says IAM
+        // credentials cannot authorize it: the client id and secret do.
+        op == "GetClientToken" || self.operations.get(op).is_some_and(|o| o.unsigned)
     }
 
     /// Validates `body` as the input of `op`, or of the structure shape named `shape`.
