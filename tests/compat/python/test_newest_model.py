@@ -150,3 +150,14 @@ def test_new_members_of_existing_shapes_are_kept(idp):
     assert job["PasswordHashingAlgorithm"] == "BCRYPT"
     described = idp.describe_user_import_job(UserPoolId=pool["Id"], JobId=job["JobId"])["UserImportJob"]
     assert described["PasswordHashingAlgorithm"] == "BCRYPT"
+
+
+def test_client_type(idp):
+    pool = new_pool(idp)
+    ids = sorted(new_client(idp, pool) for _ in range(3))
+    described = idp.describe_user_pool_client(UserPoolId=pool, ClientId=ids[0])["UserPoolClient"]
+    assert described["ClientType"] == "REGULAR"
+    regular = idp.list_user_pool_clients(UserPoolId=pool, MaxResults=10, ClientType="REGULAR")["UserPoolClients"]
+    assert sorted(c["ClientId"] for c in regular) == ids
+    assert all("ClientType" not in c for c in regular)
+    assert idp.list_user_pool_clients(UserPoolId=pool, MaxResults=10, ClientType="DCR")["UserPoolClients"] == []

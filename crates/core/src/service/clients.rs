@@ -1,11 +1,11 @@
 //! App-client management.
 
 use cognate_api::{
-    AnalyticsConfigurationType, CreateUserPoolClientRequest, CreateUserPoolClientResponse, DeleteUserPoolClientRequest,
-    DescribeUserPoolClientRequest, DescribeUserPoolClientResponse, Empty, ExplicitAuthFlowsType,
-    ListUserPoolClientsRequest, ListUserPoolClientsResponse, OAuthFlowType, PreventUserExistenceErrorTypes,
-    RefreshTokenRotationType, TokenValidityUnitsType, UpdateUserPoolClientRequest, UpdateUserPoolClientResponse,
-    UserPoolClientDescription, UserPoolClientType,
+    AnalyticsConfigurationType, ClientTypeType, CreateUserPoolClientRequest, CreateUserPoolClientResponse,
+    DeleteUserPoolClientRequest, DescribeUserPoolClientRequest, DescribeUserPoolClientResponse, Empty,
+    ExplicitAuthFlowsType, ListUserPoolClientsRequest, ListUserPoolClientsResponse, OAuthFlowType,
+    PreventUserExistenceErrorTypes, RefreshTokenRotationType, TokenValidityUnitsType, UpdateUserPoolClientRequest,
+    UpdateUserPoolClientResponse, UserPoolClientDescription, UserPoolClientType,
 };
 use serde_json::{json, Map, Value};
 
@@ -80,7 +80,12 @@ macro_rules! client_settings {
 /// A stored client document as the API returns it. Clients are stored as Cognito's
 /// `UserPoolClientType` document, so every member a caller set comes back as it was given.
 pub(crate) fn client_view(client: &AppClient) -> Result<UserPoolClientType> {
-    serde_json::from_value(Value::Object(client.doc.clone())).map_err(CognitoError::internal)
+    let mut view: UserPoolClientType =
+        serde_json::from_value(Value::Object(client.doc.clone())).map_err(CognitoError::internal)?;
+    // cognate has no dynamic client registration: every client was created by an API call or
+    // configuration.
+    view.client_type.get_or_insert(ClientTypeType::Regular);
+    Ok(view)
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {
@@ -208,6 +213,11 @@ impl Service {
         let page = Page::checked(req.max_results, 60, req.next_token.as_deref())?;
         let mut clients = self.store.list_clients(pool_id, page.after.as_deref(), page.fetch_limit()).await?;
         let next = page.finish(&mut clients, |c| c.client_id.clone());
+        // The ClientType filter applies to the page, which may come out short or empty with a
+        // NextToken still, as Cognito documents. No client of cognate's is a DCR client.
+        if req.client_type == Some(ClientTypeType::Dcr) {
+            clients.clear();
+        }
         let items = clients
             .iter()
             .map(|c| UserPoolClientDescription {
