@@ -154,6 +154,7 @@ impl Service {
                 if let Some(config) = tracking {
                     // A lineage without a refresh token (the implicit grant) lasts as long as
                     // its access token.
+                    // UNVERIFIED: whether Cognito lists implicit-grant tokens as a token session.
                     let session_ends =
                         if ctx.no_refresh_token { self.now_ms() + validity.access * 1000 } else { expires_ms };
                     self.start_token_session(pool, client, user, &origin_jti, sso, session_ends, config, ctx).await?;

@@ -45,6 +45,8 @@ const DEFAULT_SSO_MINUTES: i32 = 60;
 const SSO_MINUTES: std::ops::RangeInclusive<i32> = 0..=129_600;
 /// How long an SSO session lives: as long as the hosted session cookie (oauth.rs), an hour
 /// from the interactive sign-in.
+// UNVERIFIED: Cognito does not document how long an SSO session record lives; it cannot be
+// reused once the cookie is gone, so it ends with the cookie here.
 const SSO_SESSION_MS: i64 = 60 * 60_000;
 /// How many of a user's sessions eviction looks at; far above the largest `MaxPerUser`.
 const EVICTION_SCAN: usize = 1_000;
@@ -86,6 +88,8 @@ fn session_not_found() -> CognitoError {
 
 /// "The type of device … derived from the parsed user agent (operating system and browser or
 /// app)", e.g. `Windows, Firefox`, `Android, Chrome`, `aws-sdk-js`, or `unknown`.
+// UNVERIFIED: Cognito's exact wording of `DeviceType` is not documented; this is "OS, browser"
+// (or the SDK's name) from a small parser of our own.
 fn describe_device(user_agent: Option<&str>, sdk: &str) -> String {
     let Some(ua) = user_agent.filter(|u| !u.trim().is_empty()) else {
         return sdk
@@ -176,6 +180,8 @@ impl Service {
         let id = self.sso_session_id(&pool.id, &user.username, auth_time);
         let now = self.now_ms();
         let device = Self::device_of(ctx);
+        // UNVERIFIED: how Cognito refuses a revoked SSO session's cookie is not documented (its
+        // managed login presumably asks for a new sign-in); here the tokens are refused.
         let revoked = || CognitoError::not_authorized("The sign-in session has been revoked. Sign in again.");
         match self.store.get_user_session(&id).await? {
             Some(existing) if existing.revoked => return Err(revoked()),
@@ -233,6 +239,8 @@ impl Service {
             .filter(|s| s.kind == SessionKind::Token)
             .collect();
         let max = usize::try_from(config.max_per_user.max(1)).unwrap_or(1);
+        // UNVERIFIED: "least recently used" is read as the oldest LastActiveDate (ties: the
+        // oldest session); an evicted session is revoked like a revoked one.
         if live.len() >= max {
             live.sort_by_key(|s| (s.last_active_ms, s.created_ms));
             for old in &live[..=live.len() - max] {
@@ -325,6 +333,8 @@ impl Service {
         next_token: Option<&str>,
         current: Option<&str>,
     ) -> Result<(Vec<SessionDescriptionType>, Option<String>)> {
+        // UNVERIFIED: while the pool does not track sessions Cognito may answer
+        // OperationNotEnabledException; here nothing was recorded, so the list is empty.
         let page = Page::checked(None, PAGE_SIZE, next_token)?;
         let mut sessions = self
             .store
@@ -376,6 +386,11 @@ impl Service {
             return Err(CognitoError::invalid_parameter("You can't revoke the session of the access token in use."));
         }
         let linked = linked == Some(RevokeAssociatedSessionsType::Linked);
+        // Revoked sessions stay as tombstones (never listed, never found again) until they
+        // expire, so that a revoked SSO session's cookie cannot record it anew.
+        // UNVERIFIED: an SSO session revoked with LINKED takes every token session that came
+        // through it, the caller's own included; the documented exception for the caller's
+        // session is read as applying to `SessionId` only.
         match session.kind {
             // An SSO session with LINKED takes the token sessions that came through it.
             SessionKind::Sso => {
@@ -528,6 +543,8 @@ impl Service {
                 "Session tracking is not enabled for this user pool. Enable it with SetUserPoolSessionConfiguration.",
             ));
         }
+        // UNVERIFIED: the configuration outlives a deleted client as an orphan pool object
+        // (the pool's deletion removes it); no client id is ever reused.
         let config = ClientSessionConfig { sso_max_validity_minutes: minutes };
         self.put_doc(CLIENT_CONFIG_KIND, &client.client_id, &pool.id, &config, false).await?;
         Ok(SetUserPoolClientSessionConfigurationResponse {
