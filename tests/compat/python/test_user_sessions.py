@@ -216,8 +216,12 @@ def test_two_sign_ins_are_two_sessions_and_revoking_one_ends_only_it(idp):
     assert len(other) == 1 and other != current
 
     # A refresh is activity on the session, not a new one.
+    time.sleep(0.05)
     refresh(idp, client, first["RefreshToken"])
-    assert len(sessions(idp, pool)) == 2
+    after = {s["SessionId"]: s for s in sessions(idp, pool)}
+    assert len(after) == 2
+    assert after[current[0]]["LastActiveDate"] > after[current[0]]["CreateDate"]
+    assert after[other[0]]["LastActiveDate"] == after[other[0]]["CreateDate"]
 
     # The user cannot revoke the session of the token they call with...
     code, _ = error_of(lambda: idp.revoke_user_session(AccessToken=first["AccessToken"], SessionId=current[0]))
