@@ -8,6 +8,7 @@
 
 mod api;
 mod cpu;
+mod floor;
 mod srp_fast;
 
 use std::collections::HashMap;
@@ -85,6 +86,20 @@ struct Args {
     /// Leave the pool in place afterwards (default: DeleteUserPool).
     #[arg(long)]
     keep: bool,
+    /// Sign in to this existing pool instead of creating one (needs --client-id and
+    /// --users-file; nothing is created or deleted).
+    #[arg(long, requires_all = ["client_id", "users_file"])]
+    pool_id: Option<String>,
+    /// The existing pool's app client (public, ALLOW_USER_PASSWORD_AUTH / ALLOW_USER_SRP_AUTH).
+    #[arg(long, requires = "pool_id")]
+    client_id: Option<String>,
+    /// User names to sign in round-robin, one a line; each has --password as its password.
+    #[arg(long, requires = "pool_id")]
+    users_file: Option<std::path::PathBuf>,
+    /// Measure the sign-in floors in-process (CPU time of check_password, one RS256 signature,
+    /// three 3072-bit modexps) and exit; no server needed.
+    #[arg(long, conflicts_with = "pool_id")]
+    floor: bool,
 }
 
 struct Shared {
@@ -305,15 +320,28 @@ async fn run(args: Args) -> Result<bool, String> {
     let label = args.label.clone().unwrap_or_else(|| args.url.clone());
     let api = Api::new(&args.url, args.concurrency)?;
 
-    eprintln!("[{label}] setting up a pool, a client and {} users ...", args.users);
-    let t = Instant::now();
-    let fx = api::setup(&api, args.users, &args.password, args.concurrency.min(16)).await?;
-    eprintln!(
-        "[{label}] setup done in {:.1} s (pool {}, client {})",
-        t.elapsed().as_secs_f64(),
-        fx.pool_id,
-        fx.client_id
-    );
+    let existing = args.pool_id.is_some();
+    let fx = if let (Some(pool_id), Some(client_id), Some(file)) = (&args.pool_id, &args.client_id, &args.users_file) {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("--users-file {}: {e}", file.display()))?;
+        let users: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        if users.is_empty() {
+            return Err(format!("--users-file {} names no user", file.display()));
+        }
+        eprintln!("[{label}] existing pool {pool_id}, client {client_id}, {} users", users.len());
+        api::Fixture { pool_id: pool_id.clone(), client_id: client_id.clone(), users }
+    } else {
+        eprintln!("[{label}] setting up a pool, a client and {} users ...", args.users);
+        let t = Instant::now();
+        let fx = api::setup(&api, args.users, &args.password, args.concurrency.min(16)).await?;
+        eprintln!(
+            "[{label}] setup done in {:.1} s (pool {}, client {})",
+            t.elapsed().as_secs_f64(),
+            fx.pool_id,
+            fx.client_id
+        );
+        fx
+    };
+    let n_users = fx.users.len();
 
     let (keys, refs) = if args.flow == Flow::Srp {
         cognate_crypto::srp::warm_up();
@@ -399,7 +427,7 @@ async fn run(args: Args) -> Result<bool, String> {
             Some(n) => format!("{n} sign-ins"),
             None => format!("{:.1} s", args.seconds),
         },
-        args.users,
+        n_users,
         args.warmup
     );
     println!("sign-ins      {} in {:.2} s = {:.1} /s", out.in_window, window.as_secs_f64(), rate);
@@ -447,7 +475,7 @@ async fn run(args: Args) -> Result<bool, String> {
     if args.json {
         let summary = json!({
             "label": label, "url": args.url, "flow": flow, "concurrency": args.concurrency,
-            "users": args.users, "seconds": window.as_secs_f64(), "sign_ins": out.in_window,
+            "users": n_users, "seconds": window.as_secs_f64(), "sign_ins": out.in_window,
             "sign_ins_per_s": (rate * 10.0).round() / 10.0,
             "p50_ms": pct(&out.latencies_us, 50.0), "p99_ms": pct(&out.latencies_us, 99.0),
             "errors": out.errors,
@@ -459,7 +487,7 @@ async fn run(args: Args) -> Result<bool, String> {
         println!("{summary}");
     }
 
-    if !args.keep {
+    if !args.keep && !existing {
         if let Err(e) = api::teardown(&api, &sh.fx.pool_id).await {
             eprintln!("[{label}] DeleteUserPool failed (ignored): {e}");
         }
@@ -469,6 +497,9 @@ async fn run(args: Args) -> Result<bool, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.floor {
+        return floor::run(args.json);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build()
     {
         Ok(rt) => rt,

@@ -1,0 +1,153 @@
+//! `cognate-loadgen --floor`: the cryptographic floor of a sign-in, measured in this process
+//! with the same primitives the server calls, so a benchmark can print it beside the server's
+//! CPU per sign-in (bench/signin.md defines the floors; `crates/core/benches/signin.rs`
+//! measures them with criterion).
+//!
+//! * password sign-in floor = `srp::check_password` + 2 RS256 signatures (ID and access token);
+//! * SRP sign-in floor = 3 constant-time 3072-bit modexps with 256-bit exponents + 2 RS256;
+//! * also shown: the server's real SRP arithmetic (`B`, `S`, `K`, proof check), which is cheaper
+//!   than three generic modexps.
+//!
+//! Each figure is CPU time of this process (`CLOCK_PROCESS_CPUTIME_ID`, so a busy machine
+//! barely moves it): the median over 7 batches of about 0.3 CPU-seconds, after a warm-up.
+
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use cognate_crypto::jwt::SigningKey;
+use cognate_crypto::srp::{self, bench_support};
+use serde_json::json;
+
+const BATCHES: usize = 7;
+const BATCH_CPU: Duration = Duration::from_millis(300);
+
+fn cpu_now() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into `ts`; the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn random32() -> Result<[u8; 32], String> {
+    let mut e = [0u8; 32];
+    cognate_crypto::random::fill(&mut e).map_err(|e| e.to_string())?;
+    Ok(e)
+}
+
+/// Median CPU milliseconds per call of `f`.
+fn measure(mut f: impl FnMut()) -> f64 {
+    // Warm-up, and a first estimate of how many calls fill a batch.
+    let t = cpu_now();
+    let mut n = 0u64;
+    while cpu_now() - t < Duration::from_millis(100) {
+        f();
+        n += 1;
+    }
+    let per_call = (cpu_now() - t).as_secs_f64() / n as f64;
+    let iters = ((BATCH_CPU.as_secs_f64() / per_call).ceil() as u64).max(1);
+    let mut samples: Vec<f64> = (0..BATCHES)
+        .map(|_| {
+            let t = cpu_now();
+            for _ in 0..iters {
+                f();
+            }
+            (cpu_now() - t).as_secs_f64() * 1e3 / iters as f64
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn floors() -> Result<serde_json::Value, String> {
+    srp::warm_up();
+    let key = SigningKey::generate().map_err(|e| e.to_string())?;
+    // Claims the size of an ID token's.
+    let claims = json!({
+        "sub": "3f6e1a2b-0000-4000-8000-1234567890ab",
+        "iss": "http://127.0.0.1:9229/us-east-1_AbCdEfGhI",
+        "cognito:username": "user01", "origin_jti": "f0e1d2c3-0000-4000-8000-000000000001",
+        "aud": "5abcdefghijklmnopqrstuvwx1", "event_id": "f0e1d2c3-0000-4000-8000-000000000002",
+        "token_use": "id", "auth_time": 1_700_000_000, "exp": 1_700_003_600, "iat": 1_700_000_000,
+        "jti": "f0e1d2c3-0000-4000-8000-000000000003"
+    });
+    key.sign(&claims).map_err(|e| e.to_string())?;
+    let rs256 = measure(|| {
+        black_box(key.sign(black_box(&claims)).ok());
+    });
+
+    let pool_name = srp::pool_name("us-east-1_AbCdEfGhI").to_owned();
+    let password = "Floor-pass-1!";
+    let stored = srp::make_verifier(&pool_name, "user01", password).map_err(|e| e.to_string())?;
+    if !srp::check_password(&pool_name, "user01", password, &stored) {
+        return Err("check_password refused the right password".into());
+    }
+    let check = measure(|| {
+        black_box(srp::check_password(&pool_name, "user01", black_box(password), &stored));
+    });
+
+    let mut base = [0u8; 384];
+    cognate_crypto::random::fill(&mut base).map_err(|e| e.to_string())?;
+    base[0] = 0x7f;
+    let exps = [random32()?, random32()?, random32()?];
+    if bench_support::modexp_awslc(&base, &exps[0]).is_none() {
+        return Err("aws-lc modexp unavailable".into());
+    }
+    let modexp3 = measure(|| {
+        for e in &exps {
+            black_box(bench_support::modexp_awslc(black_box(&base), e));
+        }
+    });
+
+    let a_pub = hex::encode(bench_support::pow_g_fixed(&random32()?));
+    let block = [0u8; 64];
+    let ts = "Tue Jan 2 03:04:05 UTC 2024";
+    let srp_math = measure(|| {
+        if let Ok(ch) = srp::ServerChallenge::new(&stored) {
+            if let Ok(k) = srp::session_key(&a_pub, ch.public_b(), ch.secret(), &stored) {
+                black_box(srp::verify_signature(&k, &pool_name, "user01", &block, ts, "AAAA"));
+            }
+        }
+    });
+
+    let r = |x: f64| (x * 1e4).round() / 1e4;
+    Ok(json!({
+        "rs256_sign_ms": r(rs256),
+        "check_password_ms": r(check),
+        "modexp3_3072_ms": r(modexp3),
+        "srp_server_math_ms": r(srp_math),
+        "password_floor_ms": r(check + 2.0 * rs256),
+        "srp_floor_ms": r(modexp3 + 2.0 * rs256),
+        "srp_real_crypto_ms": r(srp_math + 2.0 * rs256),
+        "load_average": crate::cpu::loadavg(),
+    }))
+}
+
+pub fn run(json_out: bool) -> ExitCode {
+    match floors() {
+        Ok(v) => {
+            let g = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+            println!("rs256_sign        {:.4} ms CPU (one RS256 signature, ID-token claims)", g("rs256_sign_ms"));
+            println!("check_password    {:.4} ms CPU (srp::check_password)", g("check_password_ms"));
+            println!(
+                "modexp3_3072      {:.4} ms CPU (3 constant-time 3072-bit modexps, 256-bit exponents)",
+                g("modexp3_3072_ms")
+            );
+            println!("srp_server_math   {:.4} ms CPU (the server's B, S, K and proof check)", g("srp_server_math_ms"));
+            println!("password floor    {:.4} ms = check_password + 2 RS256", g("password_floor_ms"));
+            println!("SRP floor         {:.4} ms = 3 modexps + 2 RS256", g("srp_floor_ms"));
+            println!("SRP real crypto   {:.4} ms = server SRP math + 2 RS256", g("srp_real_crypto_ms"));
+            if json_out {
+                println!("{v}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cognate-loadgen --floor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
