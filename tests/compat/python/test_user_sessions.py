@@ -352,8 +352,10 @@ def test_sso_sessions_link_token_sessions_and_revoke_token_linked(idp, server):
     assert [(s["SessionType"], s["ClientId"]) for s in left] == [("TOKEN", app_b)]
     assert error_of(lambda: idp.get_user(AccessToken=a["access_token"]))[0] == "NotAuthorizedException"
     assert idp.get_user(AccessToken=b["access_token"])["Username"] == "ana"
-    # The browser's hosted sign-in is revoked: it gets no more tokens through it.
-    assert not browser.token_response(app_b).ok
+    # The browser's hosted sign-in is revoked: the page asks for the password again.
+    res = browser.http.get(f"{server.url}/oauth2/authorize", allow_redirects=False, params={
+        "response_type": "code", "client_id": app_b, "redirect_uri": CALLBACK, "scope": "openid"})
+    assert res.status_code == 302 and not res.headers["location"].startswith(CALLBACK)
     # A fresh sign-in (another browser, a second later) works and is a new SSO session.
     time.sleep(1.1)
     Browser(server).tokens(app_a)
@@ -407,6 +409,27 @@ def test_revoking_an_sso_session_with_linked_sessions(idp, server):
     assert error_of(lambda: idp.get_user(AccessToken=e["access_token"]))[0] == "NotAuthorizedException"
     assert idp.get_user(AccessToken=f["access_token"])["Username"] == "ana"
     assert not any(s["SessionType"] == "SSO" for s in sessions(idp, pool))
+
+
+def test_a_revoked_sso_session_is_not_reused_by_the_sign_in_page(idp, server):
+    pool = new_pool(idp)
+    app = web_client(idp, pool)
+    add_user(idp, pool)
+    browser = Browser(server)
+    browser.tokens(app)
+    sso = next(s["SessionId"] for s in sessions(idp, pool) if s["SessionType"] == "SSO")
+
+    def lands_on_sign_in_page():
+        res = browser.http.get(f"{server.url}/oauth2/authorize", allow_redirects=False, params={
+            "response_type": "code", "client_id": app, "redirect_uri": CALLBACK, "scope": "openid"})
+        assert res.status_code == 302, res.text
+        return not res.headers["location"].startswith(CALLBACK)
+
+    assert not lands_on_sign_in_page(), "the cookie is reused while its SSO session lives"
+    idp.admin_revoke_user_session(UserPoolId=pool, Username="ana", SessionId=sso)
+    assert lands_on_sign_in_page(), "a revoked SSO session asks for the password again"
+    time.sleep(1.1)  # another sign-in second: another SSO session
+    assert "access_token" in browser.tokens(app)
 
 
 # --- paging -------------------------------------------------------------------------------------

@@ -174,9 +174,15 @@ async fn signed_in(
 }
 
 /// The hosted session in the request's cookie, if it is valid for the authorization's pool.
+/// The browser's hosted sign-in, if it may be reused for this client: not once its SSO session
+/// was revoked, nor past the client's `MaxValidityMinutes` while the pool tracks sessions.
 async fn current_session(state: &AppState, headers: &HeaderMap, auth: &Authorization) -> Option<HostedSession> {
     let c = cookie(headers, SESSION_COOKIE)?;
-    state.service.open_hosted_session(c, &auth.pool.id).await.ok().flatten()
+    let session = state.service.open_hosted_session(c, &auth.pool.id).await.ok().flatten()?;
+    let svc = &state.service;
+    let reusable =
+        svc.sso_session_reusable(&auth.pool.id, &auth.client.client_id, &session.username, session.auth_time);
+    reusable.await.unwrap_or(false).then_some(session)
 }
 
 async fn look_for(state: &AppState, auth: &Authorization) -> Look {
