@@ -71,6 +71,10 @@ pub struct ApiRequest {
     pub id: String,
     /// `SignUp` for an X-Amz-Target operation, else the method and path (`POST /oauth2/token`).
     pub operation: String,
+    /// The caller's address and User-Agent (a browser's, or its SDK's), for the user's session
+    /// list (`LastIPAddress`, `DeviceType`).
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 std::thread_local! {
@@ -124,11 +128,12 @@ mod tests {
 
     #[test]
     fn the_scope_is_current_only_inside() {
-        let request = ApiRequest { id: "r1".into(), operation: "SignUp".into() };
+        let request = ApiRequest { id: "r1".into(), operation: "SignUp".into(), source_ip: None, user_agent: None };
         let inner = async {
             let outer = ApiRequest::current();
-            let nested =
-                ApiRequest { id: "r2".into(), operation: "Other".into() }.scope(async { ApiRequest::current() }).await;
+            let nested = ApiRequest { id: "r2".into(), operation: "Other".into(), source_ip: None, user_agent: None }
+                .scope(async { ApiRequest::current() })
+                .await;
             (outer, nested, ApiRequest::current())
         };
         let (outer, nested, after) = futures_lite_block_on(request.clone().scope(inner));

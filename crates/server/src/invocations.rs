@@ -439,7 +439,13 @@ pub(crate) fn unreadable(e: &StoreError) -> Response {
 /// causes record its id and operation) and answers its id as `x-amzn-RequestId`, unless the
 /// handler set one.
 pub(crate) async fn api_request_scope(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let api = ApiRequest { id: uuid::Uuid::new_v4().to_string(), operation: operation_of(&req) };
+    let source_ip =
+        req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+    let user_agent = ["user-agent", "x-amz-user-agent"]
+        .iter()
+        .find_map(|h| req.headers().get(*h).and_then(|v| v.to_str().ok()))
+        .map(str::to_owned);
+    let api = ApiRequest { id: uuid::Uuid::new_v4().to_string(), operation: operation_of(&req), source_ip, user_agent };
     let id = api.id.clone();
     let mut res = api.scope(next.run(req)).await;
     if !res.headers().contains_key("x-amzn-requestid") {

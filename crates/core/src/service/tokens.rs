@@ -52,6 +52,7 @@ pub(crate) struct TokenContext<'a> {
 impl<'a> TokenContext<'a> {
     /// Tokens for an API flow.
     pub(crate) fn api(source: TriggerSource, caller: &'a CallerContext, client_metadata: Option<StringMap>) -> Self {
+        let request = crate::context::ApiRequest::current();
         Self {
             source,
             caller,
@@ -61,8 +62,8 @@ impl<'a> TokenContext<'a> {
             auth_time: None,
             no_refresh_token: false,
             device_key: None,
-            user_agent: None,
-            source_ip: None,
+            user_agent: request.as_ref().and_then(|r| r.user_agent.clone()),
+            source_ip: request.and_then(|r| r.source_ip),
         }
     }
 
