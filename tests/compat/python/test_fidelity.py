@@ -46,6 +46,13 @@ def test_admin_initiate_auth_refuses_client_side_password_flow(idp):
             AuthParameters={"USERNAME": "ana", "PASSWORD": PW},
         )
     assert error_of(e) == ("InvalidParameterException", "Initiate Auth method not supported")
+    # USER_SRP_AUTH is different: AWS answers AdminInitiateAuth with PASSWORD_VERIFIER, as
+    # measured against a real pool (ministack PR 1758), and so does cognate.
+    srp_client = new_client(idp, pool, ["ALLOW_USER_SRP_AUTH"])
+    out = idp.admin_initiate_auth(
+        UserPoolId=pool, ClientId=srp_client, AuthFlow="USER_SRP_AUTH", AuthParameters={"USERNAME": "ana", "SRP_A": "ab" * 64}
+    )
+    assert out["ChallengeName"] == "PASSWORD_VERIFIER"
     # And the other way round: the admin flow is not InitiateAuth's.
     with pytest.raises(ClientError) as e:
         idp.initiate_auth(
