@@ -49,6 +49,12 @@ async fn challenge(
     Ok(out.challenge_parameters.unwrap())
 }
 
+/// A PASSWORD_VERIFIER answer's outcome: the output, or the error's code and message.
+type Answer = Result<
+    aws_sdk_cognitoidentityprovider::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput,
+    (String, String),
+>;
+
 async fn answer(
     c: &Client,
     pool: &str,
@@ -57,10 +63,7 @@ async fn answer(
     srp: &SrpClient,
     password: &str,
     now_secs: i64,
-) -> Result<
-    aws_sdk_cognitoidentityprovider::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput,
-    (String, String),
-> {
+) -> Answer {
     let ts = format_timestamp(now_secs);
     answer_signed(c, pool, client, params, srp, password, &ts, &ts).await
 }
@@ -76,10 +79,7 @@ async fn answer_signed(
     password: &str,
     sent: &str,
     signed: &str,
-) -> Result<
-    aws_sdk_cognitoidentityprovider::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput,
-    (String, String),
-> {
+) -> Answer {
     let ts = sent;
     let user = &params["USER_ID_FOR_SRP"];
     let sig = srp
