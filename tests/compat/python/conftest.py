@@ -12,6 +12,15 @@ import requests
 BIN = os.environ.get("COGNATE_BIN", os.path.join(os.path.dirname(__file__), "../../../target/debug/cognate"))
 
 
+def refusal(call):
+    """The error code and message `call` fails with (it must fail with a ClientError)."""
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as e:
+        call()
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

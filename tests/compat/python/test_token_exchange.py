@@ -13,16 +13,11 @@ import uuid
 import jwt
 import pytest
 import requests
-from botocore.exceptions import ClientError
+
+from conftest import refusal as error_of
 
 PW = "Correct-horse-1"
 CALLBACK = "http://localhost:3000/callback"
-
-
-def error_of(call):
-    with pytest.raises(ClientError) as e:
-        call()
-    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
 
 
 def verified(server, pool_id, token, **kwargs):
