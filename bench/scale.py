@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -342,14 +343,15 @@ def import_users(api: Api, server: Server, pool_id: str, start: int, end: int, j
             del pending[job_id]
         if time.perf_counter() - last_log > 30 and pending:
             last_log = time.perf_counter()
-            log(f"  {len(pending)} of {n_jobs} jobs running, {time.perf_counter() - t0:.0f} s")
+            log(f"  {server.store}: {len(pending)} of {n_jobs} jobs running, {time.perf_counter() - t0:.0f} s, "
+                f"{imported} rows of {rows} imported")
     totals["job_s"] = time.perf_counter() - t0
     cpu = cpu_delta(before, cpu_snapshot(server.proc.pid))
     totals["rows_per_s"] = rows / totals["job_s"]
     totals["server_cpu_ms_per_row"] = round(cpu["server"] * 1e3 / rows, 3)
     if server.store == "postgres":
         totals["postgres_cpu_ms_per_row"] = round(cpu["postgres"] * 1e3 / rows, 3)
-    log(f"  {rows} rows in {n_jobs} job(s): {totals['job_s']:.1f} s = {totals['rows_per_s']:.0f} rows/s, "
+    log(f"  {server.store}: {rows} rows in {n_jobs} job(s): {totals['job_s']:.1f} s = {totals['rows_per_s']:.0f} rows/s, "
         f"cognate CPU {totals['server_cpu_ms_per_row']:.3f} ms/row"
         + (f", PostgreSQL CPU {totals['postgres_cpu_ms_per_row']:.3f} ms/row" if server.store == "postgres" else ""))
     return totals
@@ -505,51 +507,121 @@ def set_passwords(api: Api, pool_id: str, names: list[str]) -> None:
                                           "Permanent": True})
 
 
-def run_store(args, store: str, scratch: Path) -> dict:
-    work = scratch / store
-    work.mkdir()
-    log(f"{store}: starting cognate")
-    server = Server(args.cognate_bin, store, work, args.pg_url)
-    result = {"store": store, "sizes": {}, "load_start": loadavg()}
-    api = Api(server.port)
+class StoreRun:
+    """One store's server, pool and figures, grown and measured size by size."""
+
+    def __init__(self, args, store: str, scratch: Path):
+        self.args, self.store = args, store
+        self.work = scratch / store
+        self.work.mkdir()
+        log(f"{store}: starting cognate")
+        self.server = Server(args.cognate_bin, store, self.work, args.pg_url)
+        self.result = {"store": store, "sizes": {}, "load_start": loadavg()}
+        self.api = Api(self.server.port)
+        self.have = 0
+        self.imports: dict[int, dict] = {}
+        try:
+            self.pool_id = self.api.call("CreateUserPool", {"PoolName": f"scale-{store}",
+                                                            "AutoVerifiedAttributes": ["email"]})["UserPool"]["Id"]
+            self.client_id = self.api.call("CreateUserPoolClient", {
+                "UserPoolId": self.pool_id, "ClientName": "scale", "GenerateSecret": False,
+                "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            })["UserPoolClient"]["ClientId"]
+        except Exception:
+            self.stop()
+            raise
+        self.result["pool_id"] = self.pool_id
+
+    def grow(self, size: int, alongside: int = 1) -> None:
+        log(f"{self.store}: importing users {self.have}..{size}")
+        load = loadavg()
+        api = Api(self.server.port)  # grow may run in its own thread
+        try:
+            imp = import_users(api, self.server, self.pool_id, self.have, size, self.args.job_rows,
+                               self.args.parallel_jobs)
+        finally:
+            api.close()
+        imp["load_before"] = load
+        imp["stores_importing_at_once"] = alongside
+        self.imports[size] = imp
+        self.have = size
+
+    def measure(self, size: int) -> None:
+        args, api, server = self.args, self.api, self.server
+        # A fresh sample of users with a password at each size, spread over the whole pool.
+        rng = random.Random(size)
+        names = [username(i) for i in rng.sample(range(size), min(args.signin_users, size))]
+        set_passwords(api, self.pool_id, names)
+        confirmed = count_confirmed(api, self.pool_id)
+        if self.store == "postgres":
+            # What autovacuum would do soon after a bulk load, done now so that it does not run
+            # during the measurements and the plans see real statistics.
+            t0 = time.perf_counter()
+            psql(f"{server.pg_base}/{server.db_name}", "VACUUM (ANALYZE)")
+            log(f"{self.store} @ {size}: VACUUM (ANALYZE) took {time.perf_counter() - t0:.1f} s")
+        load_before = loadavg()
+        log(f"{self.store} @ {size}: calls")
+        calls = measure_calls(api, server, self.pool_id, size, confirmed, args)
+        log(f"{self.store} @ {size}: sign-ins")
+        signins = measure_sign_ins(args, api, server, self.pool_id, self.client_id, names, self.work)
+        self.result["sizes"][str(size)] = {
+            "import": self.imports[size], "calls": calls, "sign_ins": signins, "confirmed_users": confirmed,
+            "db_bytes": server.db_bytes(), "server_rss_mib": round(server.rss_mib(), 1),
+            "load_before": load_before, "load_after": loadavg(),
+        }
+        if self.args.out:
+            self.args.out.write_text(json.dumps(self.args.results))
+
+    def stop(self) -> None:
+        self.api.close()
+        self.server.stop(drop=not self.args.keep)
+        if self.args.keep:
+            log(f"{self.store}: kept {self.work}"
+                + (f" and database {self.server.db_name}" if self.server.db_name else ""))
+        self.result["load_end"] = loadavg()
+
+
+def run_store(args, store: str, scratch: Path, out: list) -> None:
+    """One store after the other: grow, measure, next size."""
+    run = StoreRun(args, store, scratch)
+    out.append(run.result)
     try:
-        pool_id = api.call("CreateUserPool", {"PoolName": f"scale-{store}",
-                                              "AutoVerifiedAttributes": ["email"]})["UserPool"]["Id"]
-        client_id = api.call("CreateUserPoolClient", {
-            "UserPoolId": pool_id, "ClientName": "scale", "GenerateSecret": False,
-            "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        })["UserPoolClient"]["ClientId"]
-        have, confirmed = 0, 0
         for size in args.sizes:
-            log(f"{store}: importing users {have}..{size}")
-            load_before = loadavg()
-            imp = import_users(api, server, pool_id, have, size, args.job_rows, args.parallel_jobs)
-            have = size
-            # A fresh sample of users with a password at each size, spread over the whole pool.
-            rng = random.Random(size)
-            names = [username(i) for i in rng.sample(range(size), min(args.signin_users, size))]
-            set_passwords(api, pool_id, names)
-            confirmed = count_confirmed(api, pool_id)
-            if store == "postgres":
-                # What autovacuum would do after a bulk load, done now so plans see real statistics.
-                psql(f"{server.pg_base}/{server.db_name}", "ANALYZE")
-            log(f"{store} @ {size}: calls")
-            calls = measure_calls(api, server, pool_id, size, confirmed, args)
-            log(f"{store} @ {size}: sign-ins")
-            signins = measure_sign_ins(args, api, server, pool_id, client_id, names, work)
-            result["sizes"][str(size)] = {
-                "import": imp, "calls": calls, "sign_ins": signins, "confirmed_users": confirmed,
-                "db_bytes": server.db_bytes(), "server_rss_mib": round(server.rss_mib(), 1),
-                "load_before": load_before, "load_after": loadavg(),
-            }
-        result["pool_id"] = pool_id
+            run.grow(size)
+            run.measure(size)
     finally:
-        api.close()
-        server.stop(drop=not args.keep)
-        if args.keep:
-            log(f"{store}: kept {work}" + (f" and database {server.db_name}" if server.db_name else ""))
-    result["load_end"] = loadavg()
-    return result
+        run.stop()
+
+
+def run_stores_together(args, stores: list[str], scratch: Path, out: list) -> None:
+    """Every store's server up at once; at each size the imports run at the same time (one
+    thread per store), then each store is measured alone while the others sit idle."""
+    runs: list[StoreRun] = []
+    try:
+        for store in stores:
+            runs.append(StoreRun(args, store, scratch))
+            out.append(runs[-1].result)
+        for size in args.sizes:
+            errors: list[BaseException] = []
+
+            def grow(run: StoreRun) -> None:
+                try:
+                    run.grow(size, alongside=len(runs))
+                except BaseException as e:  # reported below
+                    errors.append(e)
+
+            threads = [threading.Thread(target=grow, args=(r,)) for r in runs]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if errors:
+                raise errors[0]
+            for run in runs:
+                run.measure(size)
+    finally:
+        for run in runs:
+            run.stop()
 
 
 def count_confirmed(api: Api, pool_id: str) -> int:
@@ -585,9 +657,6 @@ def growth(first: float | None, last: float | None) -> str:
 def report(results: dict) -> str:
     floor = results["floor"]
     lines = []
-    sizes = results["sizes"]
-    heads = [fmt_size(s) for s in sizes]
-    g_head = f"{heads[-1]} ÷ {heads[0]}" if len(sizes) > 1 else "growth"
     lines.append(f"Floors (this machine, `cognate-loadgen --floor`, CPU): password sign-in "
                  f"{floor['password_floor_ms']:.3f} ms (check_password {floor['check_password_ms']:.3f} + "
                  f"2 × RS256 {floor['rs256_sign_ms']:.3f}); SRP sign-in {floor['srp_floor_ms']:.3f} ms "
@@ -595,11 +664,20 @@ def report(results: dict) -> str:
                  f"{floor['srp_real_crypto_ms']:.3f} ms).")
     lines.append("")
     for st in results["stores"]:
+        # Only the sizes measured (all of them unless the run was cut short).
+        sizes = [s for s in results["sizes"] if str(s) in st["sizes"]]
+        if not sizes:
+            lines.append(f"### {st['store']}\n\nNo size was measured.\n")
+            continue
+        heads = [fmt_size(s) for s in sizes]
+        g_head = f"{heads[-1]} ÷ {heads[0]}" if len(sizes) > 1 else "growth"
         per = [st["sizes"][str(s)] for s in sizes]
         lines.append(f"### {st['store']}")
         lines.append("")
         loads = ", ".join(f"{fmt_size(s)}: {p['load_before']:.2f} → {p['load_after']:.2f}" for s, p in zip(sizes, per))
-        lines.append(f"1-minute load average before → after each size: {loads}.")
+        lines.append(f"1-minute load average before → after the measurements at each size: {loads} "
+                     f"(at the start of each import: "
+                     + ", ".join(f"{p['import'].get('load_before', float('nan')):.2f}" for p in per) + ").")
         lines.append("")
         lines.append(f"| figure | {' | '.join(heads)} | {g_head} |")
         lines.append("|---|" + "---:|" * (len(sizes) + 1))
@@ -609,7 +687,9 @@ def report(results: dict) -> str:
             lines.append(f"| {name} | " + " | ".join(cell(v) for v in vals) + f" | {growth(gv[0], gv[-1])} |")
 
         imp = [p["import"] for p in per]
-        lines.append("| import rows/s (the jobs that grew the pool to this size) | "
+        together = any(i.get("stores_importing_at_once", 1) > 1 for i in imp)
+        lines.append("| import rows/s (the jobs that grew the pool to this size"
+                     + (", every store importing at once" if together else "") + ") | "
                      + " | ".join(f"{i['rows_per_s']:.0f} ({i['rows']} rows, {i['jobs']} job{'s' if i['jobs'] > 1 else ''}, "
                                   f"{i['job_s']:.0f} s)" for i in imp)
                      + " | – |")
@@ -722,6 +802,12 @@ def main() -> int:
     ap.add_argument("--job-rows", type=int, default=250_000, help="most rows per import job (default 250000)")
     ap.add_argument("--parallel-jobs", type=int, default=4,
                     help="import jobs run at once for 10,000 rows or more (default 4, as many as the server runs)")
+    ap.add_argument("--concurrent-import", action="store_true",
+                    help="run every store's server at once and import into all of them at the same time "
+                         "(then measure each alone): about half the wall time on two cores")
+    ap.add_argument("--out", type=Path, help="also write every figure as JSON to this file, after each size")
+    ap.add_argument("--commit", help="what the binaries were built from, for the report (default: git describe of "
+                                      "this checkout)")
     ap.add_argument("--keep", action="store_true", help="keep the data dirs and the PostgreSQL database")
     args = ap.parse_args()
 
@@ -748,25 +834,40 @@ def main() -> int:
     log("measuring the floors (cognate-loadgen --floor) ...")
     results = {"started": started, "sizes": args.sizes, "floor": floor_figures(args), "stores": [],
                "load_start": loadavg(), "nproc": os.cpu_count(),
-               "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR,
-                                        capture_output=True, text=True).stdout.strip()}
+               "commit": args.commit or subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO_DIR,
+                                                       capture_output=True, text=True).stdout.strip()}
+    args.results = results
+    if args.out:
+        args.out.write_text(json.dumps(results))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops servers and drops databases too
     scratch = Path(tempfile.mkdtemp(prefix="cognate-scale-"))
     try:
-        for store in stores:
-            results["stores"].append(run_store(args, store, scratch))
+        if args.concurrent_import and len(stores) > 1:
+            run_stores_together(args, stores, scratch, results["stores"])
+        else:
+            for store in stores:
+                run_store(args, store, scratch, results["stores"])
+    except (Exception, KeyboardInterrupt) as e:
+        # Report what was measured before the failure or the interruption.
+        results["incomplete"] = f"{type(e).__name__}: {e}"
+        log(f"run cut short: {results['incomplete']}")
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    if args.out:
+        args.out.write_text(json.dumps(results))
     results["floor_end"] = floor_figures(args)
     results["load_end"] = loadavg()
     print(f"Scale benchmark, {started} → {results['finished']}, commit {results['commit']}, "
           f"{results['nproc']} CPUs, 1-minute load {results['load_start']:.2f} at the start, "
           f"{results['load_end']:.2f} at the end.\n")
+    if "incomplete" in results:
+        print(f"**The run was cut short** ({results['incomplete']}): the tables show the sizes measured before.\n")
     print(report(results))
     if args.json:
         print(json.dumps(results))
-    return 0
+    return 1 if "incomplete" in results else 0
 
 
 if __name__ == "__main__":
