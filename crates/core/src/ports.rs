@@ -32,6 +32,12 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_client(&self, client: &AppClient) -> StoreResult<()>;
     /// A client by its id alone (client-authenticated operations carry no pool id).
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<AppClient>>;
+    /// A client and its pool in one read (the start of every client-authenticated call); None
+    /// when the client is unknown. A client whose pool is gone reads as unknown.
+    async fn get_client_and_pool(&self, client_id: &str) -> StoreResult<Option<(AppClient, UserPool)>> {
+        let Some(client) = self.get_client(client_id).await? else { return Ok(None) };
+        Ok(self.get_pool(&client.pool_id).await?.map(|pool| (client, pool)))
+    }
     async fn update_client(&self, client: &AppClient) -> StoreResult<bool>;
     async fn delete_client(&self, pool_id: &str, client_id: &str) -> StoreResult<bool>;
     /// A pool's clients ordered by id, starting after `after`.

@@ -375,6 +375,22 @@ impl Store for SqlStore {
         row.map(|r| client_from_row(&r)).transpose()
     }
 
+    async fn get_client_and_pool(&self, client_id: &str) -> StoreResult<Option<(AppClient, UserPool)>> {
+        let row = sqlx::query(
+            "SELECT c.client_id, c.pool_id, c.doc, p.id, p.doc AS pool_doc \
+             FROM clients c JOIN pools p ON p.id = c.pool_id WHERE c.client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        let Some(r) = row else { return Ok(None) };
+        let client = client_from_row(&r)?;
+        let id: String = r.try_get("id").map_err(backend_err)?;
+        let doc: String = r.try_get("pool_doc").map_err(backend_err)?;
+        Ok(Some((client, UserPool { id, doc: parse_doc(&doc)? })))
+    }
+
     async fn update_client(&self, client: &AppClient) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE clients SET doc = $1 WHERE client_id = $2 AND pool_id = $3")
             .bind(doc_text(&client.doc))
@@ -1547,7 +1563,6 @@ fn client_from_row(r: &AnyRow) -> StoreResult<AppClient> {
     Ok(AppClient { pool_id, client_id, doc: parse_doc(&doc)? })
 }
 
-/// Rows selected with `doc, version`.
 /// Writes a user's search index rows for `terms` (rows for those attributes must not exist).
 async fn insert_search_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,

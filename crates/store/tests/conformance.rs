@@ -292,8 +292,14 @@ async fn pools_and_clients(store: SqlStore) {
     let mut changed = client("p1", "c1");
     changed.doc.insert("ClientName".into(), json!("web"));
     assert!(store.update_client(&changed).await.unwrap());
-    assert_eq!(store.get_client("c1").await.unwrap(), Some(changed));
+    assert_eq!(store.get_client("c1").await.unwrap(), Some(changed.clone()));
     assert!(!store.update_client(&client("p2", "c1")).await.unwrap(), "wrong pool");
+    // The client and its pool in one read.
+    let (c, p) = store.get_client_and_pool("c1").await.unwrap().unwrap();
+    assert_eq!((c, p.clone()), (changed, store.get_pool("p1").await.unwrap().unwrap()));
+    assert_eq!(p.id, "p1");
+    assert_eq!(store.get_client_and_pool("c0").await.unwrap().unwrap().1.id, "p2");
+    assert_eq!(store.get_client_and_pool("nope").await.unwrap(), None);
 
     assert_eq!(client_ids(&store.list_clients("p1", None, 2).await.unwrap()), ["c1", "c2"]);
     assert_eq!(client_ids(&store.list_clients("p1", Some("c2"), 2).await.unwrap()), ["c3"]);

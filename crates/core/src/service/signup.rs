@@ -24,10 +24,12 @@ fn combination_not_found() -> CognitoError {
 impl Service {
     /// The app client a client-authenticated call names, and its pool (noted in `ctx`).
     pub(crate) async fn client_and_pool(&self, ctx: &RequestContext, client_id: &str) -> Result<(AppClient, UserPool)> {
-        let client =
-            self.store.get_client(client_id).await?.ok_or_else(|| CognitoError::client_not_found(client_id))?;
+        let (client, pool) = self
+            .store
+            .get_client_and_pool(client_id)
+            .await?
+            .ok_or_else(|| CognitoError::client_not_found(client_id))?;
         ctx.note_pool(&client.pool_id);
-        let pool = self.pool(&client.pool_id).await?;
         Ok((client, pool))
     }
 
