@@ -422,7 +422,14 @@ impl Validator<'_> {
                 }
             }
             "integer" | "long" => {
-                if !(v.is_i64() || v.is_u64()) {
+                // A number the service's Java type cannot hold (an int, a long) is refused as
+                // one of another type. UNVERIFIED: Cognito's wording for an out-of-range number.
+                let fits = if shape.kind == "integer" {
+                    v.as_i64().is_some_and(|n| i32::try_from(n).is_ok())
+                } else {
+                    v.is_i64()
+                };
+                if !fits {
                     return Err(self.type_error(scalar_mismatch(
                         v,
                         if shape.kind == "integer" { "an Integer" } else { "a Long" },
@@ -593,6 +600,18 @@ mod tests {
         assert!(
             matches!(err, Invalid::Type { ref message, .. } if message == "NUMBER_VALUE can not be converted to a String")
         );
+        // A number an int cannot hold, in an integer member without bounds.
+        let limit = json!({"LimitClass": "x", "Attributes": {}});
+        for big in [json!(i64::MAX), json!(u64::MAX), json!(i64::from(i32::MAX) + 1)] {
+            let body = json!({"LimitDefinition": limit, "RequestedLimitValue": big});
+            let err = model().validate_input("UpdateProvisionedLimit", &body).unwrap_err();
+            assert!(
+                matches!(err, Invalid::Type { ref message, .. } if message == "NUMBER_VALUE can not be converted to an Integer"),
+                "{big}"
+            );
+        }
+        let body = json!({"LimitDefinition": limit, "RequestedLimitValue": i32::MAX});
+        assert!(!matches!(model().validate_input("UpdateProvisionedLimit", &body), Err(Invalid::Type { .. })));
     }
 
     #[test]
