@@ -10,6 +10,9 @@ use crate::model::{
 
 pub type StoreResult<T> = std::result::Result<T, StoreError>;
 
+/// The most groups a user's tokens list.
+pub const MAX_TOKEN_GROUPS: usize = 100;
+
 /// Persistent state. Every method is atomic on its own; the service never holds a transaction
 /// open across a trigger call. Implementations keep no per-process cache: several servers may
 /// share one database and must see each other's writes at once.
@@ -57,6 +60,12 @@ pub trait Store: Send + Sync + 'static {
     /// The user with this lookup key; `version` is filled in.
     async fn get_user(&self, pool_id: &str, key: &str) -> StoreResult<Option<User>>;
     async fn get_user_by_sub(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>>;
+    /// The user with this sub and its first 100 groups (by name) in `User::groups`, in one read.
+    async fn get_user_by_sub_with_groups(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>> {
+        let Some(mut user) = self.get_user_by_sub(pool_id, sub).await? else { return Ok(None) };
+        user.groups = Some(self.groups_of_user(pool_id, &user.username, None, MAX_TOKEN_GROUPS).await?);
+        Ok(Some(user))
+    }
     /// The user an alias points at.
     async fn get_user_by_alias(&self, pool_id: &str, alias: &str) -> StoreResult<Option<User>>;
     /// Writes a user back if nobody changed it since it was read (its `version` still matches);

@@ -494,6 +494,32 @@ impl Store for SqlStore {
         row.map(|r| user_from_row(&r)).transpose()
     }
 
+    async fn get_user_by_sub_with_groups(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>> {
+        // One row per group (or one with no group), the user's columns repeated.
+        let rows = sqlx::query(
+            "SELECT u.doc, u.version, g.doc AS group_doc FROM users u \
+             LEFT JOIN group_members m ON m.pool_id = u.pool_id AND m.username = u.username \
+             LEFT JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
+             WHERE u.pool_id = $1 AND u.sub = $2 ORDER BY m.group_name LIMIT $3",
+        )
+        .bind(pool_id)
+        .bind(sub)
+        .bind(sql_limit(cognate_core::ports::MAX_TOKEN_GROUPS))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let mut user = user_from_row(first)?;
+        let mut groups = Vec::new();
+        for r in &rows {
+            if let Some(doc) = r.try_get::<Option<String>, _>("group_doc").map_err(backend_err)? {
+                groups.push(from_json(&doc)?);
+            }
+        }
+        user.groups = Some(groups);
+        Ok(Some(user))
+    }
+
     async fn get_user_by_alias(&self, pool_id: &str, alias: &str) -> StoreResult<Option<User>> {
         let row = sqlx::query(
             "SELECT u.doc, u.version FROM user_aliases a \

@@ -159,6 +159,7 @@ fn user(pool_id: &str, username: &str) -> User {
         signed_out_ms: 0,
         settings: doc(json!({ "mfa": "off" })),
         version: 0,
+        groups: None,
     }
 }
 
@@ -597,6 +598,16 @@ async fn groups_and_memberships(store: SqlStore) {
     assert_eq!(page, [changed.clone(), group("p", "g2")]);
     assert_eq!(group_names(&store.groups_of_user("p", "ana", Some("g2"), 2).await.unwrap()), ["g4"]);
     assert!(store.groups_of_user("q", "ana", None, 2).await.unwrap().is_empty());
+    // The user and its groups in one read; a user in no group has an empty list.
+    let with = store.get_user_by_sub_with_groups("p", "sub-p-ana").await.unwrap().unwrap();
+    assert_eq!(with.groups.as_deref(), Some(&[changed.clone(), group("p", "g2"), group("p", "g4")][..]));
+    let plain = store.get_user_by_sub("p", "sub-p-ana").await.unwrap().unwrap();
+    assert_eq!((with.groups.is_some(), plain.groups.clone()), (true, None));
+    assert_eq!(User { groups: None, ..with }, plain);
+    add_user(&store, "p", "dee").await;
+    let alone = store.get_user_by_sub_with_groups("p", "sub-p-dee").await.unwrap().unwrap();
+    assert_eq!(alone.groups, Some(Vec::new()));
+    assert_eq!(store.get_user_by_sub_with_groups("p", "sub-p-nobody").await.unwrap(), None);
 
     let page = store.users_in_group("p", "g1", None, 2).await.unwrap();
     assert_eq!(usernames(&page), ["ana", "bob"]);

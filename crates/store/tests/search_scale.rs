@@ -34,6 +34,7 @@ fn user(i: usize) -> User {
         signed_out_ms: 0,
         settings: Doc::new(),
         version: 0,
+        groups: None,
     }
 }
 

@@ -109,6 +109,10 @@ pub struct User {
     pub settings: Doc,
     #[serde(skip)]
     pub version: i64,
+    /// The user's groups, when the read that produced this value fetched them too (a sign-in's
+    /// last read of the user, so that issuing its tokens needs no other). Never stored.
+    #[serde(skip)]
+    pub groups: Option<Vec<Group>>,
 }
 
 impl std::fmt::Debug for User {

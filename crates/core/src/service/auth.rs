@@ -438,7 +438,9 @@ impl Service {
     /// stored.
     pub(crate) async fn clear_failures(&self, user: User) -> Result<User> {
         let now = self.now_ms();
-        let current = self.store.get_user_by_sub(&user.pool_id, &user.sub).await?.ok_or_else(incorrect)?;
+        // With its groups: when nothing needs writing, this is the last read of the user before
+        // its tokens are issued.
+        let current = self.store.get_user_by_sub_with_groups(&user.pool_id, &user.sub).await?.ok_or_else(incorrect)?;
         // The password checked is no longer the user's: changed (or the user replaced) meanwhile.
         if current.password != user.password || current.username != user.username {
             return Err(incorrect());

@@ -241,7 +241,10 @@ impl Service {
 
     /// A user's groups, by precedence (lowest first) then name, as tokens list them.
     pub(crate) async fn user_groups(&self, pool: &UserPool, user: &User) -> Result<Vec<Group>> {
-        let mut groups = self.store.groups_of_user(&pool.id, &user.username, None, 100).await?;
+        let mut groups = match &user.groups {
+            Some(fetched) => fetched.clone(),
+            None => self.store.groups_of_user(&pool.id, &user.username, None, crate::ports::MAX_TOKEN_GROUPS).await?,
+        };
         groups.sort_by(|a, b| {
             a.precedence.unwrap_or(i64::MAX).cmp(&b.precedence.unwrap_or(i64::MAX)).then(a.name.cmp(&b.name))
         });

@@ -197,6 +197,7 @@ impl Service {
             signed_out_ms: 0,
             settings: Map::new(),
             version: 0,
+            groups: None,
         }
     }
 
