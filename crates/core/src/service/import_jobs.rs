@@ -453,24 +453,27 @@ impl Service {
         }
     }
 
-    /// Whether a user import job of the pool is pending or running (a point-in-time recovery
-    /// cannot begin while one is).
-    pub(crate) async fn import_in_progress(&self, pool_id: &str) -> Result<bool> {
+    /// Every job of the pool, read a page at a time.
+    async fn pool_jobs(&self, pool_id: &str) -> Result<Vec<Job>> {
+        let mut jobs = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let objects = self.store.list_objects(JOB, pool_id, after.as_deref(), 100).await?;
-            for o in &objects {
-                if let Ok(job) = serde_json::from_value::<Job>(Value::Object(o.doc.clone())) {
-                    if matches!(job.status, Status::Pending | Status::InProgress | Status::Stopping) {
-                        return Ok(true);
-                    }
-                }
-            }
+            jobs.extend(
+                objects.iter().filter_map(|o| serde_json::from_value::<Job>(Value::Object(o.doc.clone())).ok()),
+            );
             match objects.last() {
                 Some(last) if objects.len() == 100 => after = Some(last.key.clone()),
-                _ => return Ok(false),
+                _ => return Ok(jobs),
             }
         }
+    }
+
+    /// Whether a user import job of the pool is pending or running (a point-in-time recovery
+    /// cannot begin while one is).
+    pub(crate) async fn import_in_progress(&self, pool_id: &str) -> Result<bool> {
+        let jobs = self.pool_jobs(pool_id).await?;
+        Ok(jobs.iter().any(|j| matches!(j.status, Status::Pending | Status::InProgress | Status::Stopping)))
     }
 
     async fn save_job(&self, job: &Job) -> Result<()> {
@@ -670,25 +673,14 @@ impl Service {
         loop {
             let pools = self.store.list_pools(after_pool.as_deref(), 100).await?;
             for pool in &pools {
-                let mut after: Option<String> = None;
-                loop {
-                    let objects = self.store.list_objects(JOB, &pool.id, after.as_deref(), 100).await?;
-                    for object in &objects {
-                        let Ok(mut job) = serde_json::from_value::<Job>(Value::Object(object.doc.clone())) else {
-                            continue;
-                        };
-                        if job.status != Status::Created || self.now_ms() <= job.created_ms + EXPIRE_MS {
-                            continue;
-                        }
-                        if let Some(upload) = job.upload.take() {
-                            self.save_job(&job).await?;
-                            self.delete_chunks(&job.job_id, &upload).await;
-                            purged += 1;
-                        }
+                for mut job in self.pool_jobs(&pool.id).await? {
+                    if job.status != Status::Created || self.now_ms() <= job.created_ms + EXPIRE_MS {
+                        continue;
                     }
-                    match objects.last() {
-                        Some(last) if objects.len() == 100 => after = Some(last.key.clone()),
-                        _ => break,
+                    if let Some(upload) = job.upload.take() {
+                        self.save_job(&job).await?;
+                        self.delete_chunks(&job.job_id, &upload).await;
+                        purged += 1;
                     }
                 }
             }
