@@ -323,7 +323,11 @@ class RustGen:
             if ref.get("deprecated"):
                 facts.append("deprecated")
             out.append(f"    /// Member `{member}`: " + ", ".join(facts) + ".")
-            if is_req:
+            if is_req and self.shapes[ref["shape"]]["type"] in ("integer", "long"):
+                # The service reads a missing number as 0 (the wire's validation does too).
+                out.append(f'    #[serde(rename = "{member}", default)]')
+                out.append(f"    pub {ident}: {ty},")
+            elif is_req:
                 out.append(f'    #[serde(rename = "{member}")]')
                 out.append(f"    pub {ident}: {ty},")
             else:

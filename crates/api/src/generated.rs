@@ -4141,7 +4141,7 @@ pub struct ClientMetadataURLType {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClientSSOSessionConfigType {
     /// Member `MaxValidityMinutes`: `SSOSessionMaxValidityMinutesType`, required.
-    #[serde(rename = "MaxValidityMinutes")]
+    #[serde(rename = "MaxValidityMinutes", default)]
     pub max_validity_minutes: i32,
 }
 
@@ -7939,10 +7939,10 @@ pub struct LimitType {
     #[serde(rename = "LimitDefinition")]
     pub limit_definition: LimitDefinitionType,
     /// Member `ProvisionedLimitValue`: `IntegerType`, required.
-    #[serde(rename = "ProvisionedLimitValue")]
+    #[serde(rename = "ProvisionedLimitValue", default)]
     pub provisioned_limit_value: i32,
     /// Member `FreeLimitValue`: `IntegerType`, required.
-    #[serde(rename = "FreeLimitValue")]
+    #[serde(rename = "FreeLimitValue", default)]
     pub free_limit_value: i32,
 }
 
@@ -8210,7 +8210,7 @@ pub struct ListUserImportJobsRequest {
     #[serde(rename = "UserPoolId")]
     pub user_pool_id: String,
     /// Member `MaxResults`: `PoolQueryLimitType`, required.
-    #[serde(rename = "MaxResults")]
+    #[serde(rename = "MaxResults", default)]
     pub max_results: i32,
     /// Member `PaginationToken`: `PaginationKeyType`.
     #[serde(rename = "PaginationToken")]
@@ -8335,7 +8335,7 @@ pub struct ListUserPoolsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
     /// Member `MaxResults`: `PoolQueryLimitType`, required.
-    #[serde(rename = "MaxResults")]
+    #[serde(rename = "MaxResults", default)]
     pub max_results: i32,
 }
 
@@ -9107,7 +9107,7 @@ impl std::str::FromStr for RecoveryOptionNameType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecoveryOptionType {
     /// Member `Priority`: `PriorityType`, required.
-    #[serde(rename = "Priority")]
+    #[serde(rename = "Priority", default)]
     pub priority: i32,
     /// Member `Name`: `RecoveryOptionNameType`, required.
     #[serde(rename = "Name")]
@@ -11220,7 +11220,7 @@ pub struct UpdateProvisionedLimitRequest {
     #[serde(rename = "LimitDefinition")]
     pub limit_definition: LimitDefinitionType,
     /// Member `RequestedLimitValue`: `IntegerType`, required.
-    #[serde(rename = "RequestedLimitValue")]
+    #[serde(rename = "RequestedLimitValue", default)]
     pub requested_limit_value: i32,
 }
 
@@ -12209,7 +12209,7 @@ impl std::str::FromStr for UserPoolTierType {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserPoolTokenSessionConfigType {
     /// Member `MaxPerUser`: `MaxSessionsPerUserType`, required.
-    #[serde(rename = "MaxPerUser")]
+    #[serde(rename = "MaxPerUser", default)]
     pub max_per_user: i32,
 }
 
