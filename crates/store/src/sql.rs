@@ -1521,13 +1521,15 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(backend_err)?;
-        // The newest `keep` stay: the one after them and every older one go (none when there
-        // are no more than `keep`).
+        // The newest `keep` of those young enough stay: the one after them and every older one
+        // go (none when there are no more than `keep`). An entry the age bound removes takes no
+        // place among them, even when a purge running beside this one has not removed it yet.
         let over = sqlx::query(
             "DELETE FROM invocations WHERE seq <= \
-             (SELECT seq FROM invocations ORDER BY seq DESC LIMIT 1 OFFSET $1)",
+             (SELECT seq FROM invocations WHERE created_ms >= $2 ORDER BY seq DESC LIMIT 1 OFFSET $1)",
         )
         .bind(sql_limit(keep))
+        .bind(created_before_ms)
         .execute(&self.pool)
         .await
         .map_err(backend_err)?;
