@@ -204,7 +204,8 @@ pub enum ImportStep {
 /// A worker's cache for one job: the chunk being read, so a step does not reload it.
 #[derive(Default)]
 pub struct ImportCursor {
-    chunk: Option<(String, Vec<String>)>,
+    /// The chunk being imported and its records, shared (not copied) with each row's step.
+    chunk: Option<(String, std::sync::Arc<Vec<String>>)>,
 }
 
 enum RowOutcome {
@@ -933,7 +934,7 @@ impl Service {
         upload: &Upload,
         n: u32,
         cursor: &mut ImportCursor,
-    ) -> Result<Vec<String>> {
+    ) -> Result<std::sync::Arc<Vec<String>>> {
         let key = chunk_key(&job.job_id, &upload.id, n);
         if let Some((cached, records)) = &cursor.chunk {
             if *cached == key {
@@ -942,7 +943,7 @@ impl Service {
         }
         let doc: Value = self.get_doc(CHUNK, &key).await?.unwrap_or(Value::Null);
         let text = doc.get("csv").and_then(Value::as_str).unwrap_or_default();
-        let records = records(text);
+        let records = std::sync::Arc::new(records(text));
         cursor.chunk = Some((key, records.clone()));
         Ok(records)
     }
