@@ -118,6 +118,8 @@ def test_pool_session_configuration_defaults_round_trip_and_validation(idp, raw)
     # UpdateUserPool rebuilds the pool's document; the session configuration stays.
     idp.update_user_pool(UserPoolId=pool)
     assert idp.get_user_pool_session_configuration(UserPoolId=pool)["TokenSession"] == {"MaxPerUser": 7}
+    # Kept beside the pool's settings, not among them.
+    assert "SessionConfiguration" not in idp.describe_user_pool(UserPoolId=pool)["UserPool"]
 
     for bad in (0, 101, -3):
         code, message = error_of(lambda: raw.set_user_pool_session_configuration(

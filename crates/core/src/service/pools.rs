@@ -519,9 +519,12 @@ impl Service {
                 doc.insert((*k).into(), v);
             }
         }
-        // MFA factor settings live beside the document; UpdateUserPool leaves them alone.
-        if let Some(m) = existing.and_then(|p| p.doc.get("MfaSettings")) {
-            doc.insert("MfaSettings".into(), m.clone());
+        // MFA factor settings and the session configuration live beside the document;
+        // UpdateUserPool leaves them alone.
+        for member in ["MfaSettings", super::user_sessions::POOL_CONFIG_MEMBER] {
+            if let Some(m) = existing.and_then(|p| p.doc.get(member)) {
+                doc.insert(member.into(), m.clone());
+            }
         }
         Ok(UserPool { id: id.to_owned(), doc })
     }

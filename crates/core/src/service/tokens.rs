@@ -131,7 +131,7 @@ impl Service {
                 let origin_jti = crate::ids::uuid();
                 // In a pool that tracks sessions, a hosted sign-in's tokens come through its SSO
                 // session, which must not have been revoked.
-                let tracking = self.session_tracking(pool).await?;
+                let tracking = Self::session_tracking(pool);
                 let sso = match tracking {
                     Some(_) => self.enter_sso_session(pool, client, user, ctx).await?,
                     None => None,

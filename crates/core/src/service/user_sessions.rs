@@ -34,7 +34,10 @@ use crate::ports::{SessionKind, StoreError, UserSession};
 
 /// Where the pool's session configuration is kept: a pool object rather than a member of the
 /// pool's document, because UpdateUserPool rebuilds that document from its request.
-const POOL_CONFIG_KIND: &str = "session-configuration";
+/// The pool document's member holding its session configuration (never described: the typed
+/// UserPoolType has no such member). Kept in the document, which every sign-in reads anyway,
+/// so that a sign-in makes no extra store call to learn whether sessions are tracked.
+pub(crate) const POOL_CONFIG_MEMBER: &str = "SessionConfiguration";
 /// Where a client's session configuration is kept (keyed by client id).
 const CLIENT_CONFIG_KIND: &str = "client-session-configuration";
 /// "Amazon Cognito returns all of a user's sessions in a single page of up to 125 sessions."
@@ -146,13 +149,13 @@ impl Service {
         session_id("sso", &self.master().keyed_hash(ID_PURPOSE, key.as_bytes()))
     }
 
-    async fn pool_session_config(&self, pool_id: &str) -> Result<PoolSessionConfig> {
-        Ok(self.get_doc(POOL_CONFIG_KIND, pool_id).await?.unwrap_or_default())
+    fn pool_session_config(pool: &UserPool) -> PoolSessionConfig {
+        pool.doc.get(POOL_CONFIG_MEMBER).and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
     }
 
     /// The pool's session configuration when it tracks sessions.
-    pub(crate) async fn session_tracking(&self, pool: &UserPool) -> Result<Option<PoolSessionConfig>> {
-        Ok(Some(self.pool_session_config(&pool.id).await?).filter(|c| c.tracking))
+    pub(crate) fn session_tracking(pool: &UserPool) -> Option<PoolSessionConfig> {
+        Some(Self::pool_session_config(pool)).filter(|c| c.tracking)
     }
 
     async fn client_sso_minutes(&self, client_id: &str) -> Result<i32> {
@@ -274,7 +277,7 @@ impl Service {
         origin_jti: &str,
         ctx: &TokenContext<'_>,
     ) -> Result<()> {
-        if self.session_tracking(pool).await?.is_none() {
+        if Self::session_tracking(pool).is_none() {
             return Ok(());
         }
         let id = self.token_session_id(origin_jti);
@@ -292,7 +295,7 @@ impl Service {
     /// revoked: the SSO session its token session came through goes too (not its siblings).
     /// Nothing happens when the pool does not track sessions.
     pub(crate) async fn revoke_parent_sso_session(&self, pool: &UserPool, origin_jti: &str) -> Result<()> {
-        if self.session_tracking(pool).await?.is_none() {
+        if Self::session_tracking(pool).is_none() {
             return Ok(());
         }
         let session = self.store.get_user_session(&self.token_session_id(origin_jti)).await?;
@@ -308,16 +311,15 @@ impl Service {
     /// pages to consult before they reuse the cookie.
     pub async fn sso_session_reusable(
         &self,
-        pool_id: &str,
+        pool: &UserPool,
         client_id: &str,
         username: &str,
         auth_time: i64,
     ) -> Result<bool> {
-        let config = self.pool_session_config(pool_id).await?;
-        if !config.tracking {
+        if !Self::pool_session_config(pool).tracking {
             return Ok(true);
         }
-        let id = self.sso_session_id(pool_id, username, auth_time);
+        let id = self.sso_session_id(&pool.id, username, auth_time);
         if self.store.get_user_session(&id).await?.is_some_and(|s| s.revoked) {
             return Ok(false);
         }
@@ -473,7 +475,7 @@ impl Service {
         req: GetUserPoolSessionConfigurationRequest,
     ) -> Result<GetUserPoolSessionConfigurationResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
-        let config = self.pool_session_config(&pool.id).await?;
+        let config = Self::pool_session_config(&pool);
         Ok(GetUserPoolSessionConfigurationResponse {
             user_pool_id: Some(pool.id),
             user_session_tracking: Some(tracking_type(config.tracking)),
@@ -486,7 +488,7 @@ impl Service {
         _ctx: &RequestContext,
         req: SetUserPoolSessionConfigurationRequest,
     ) -> Result<SetUserPoolSessionConfigurationResponse> {
-        let pool = self.pool(&req.user_pool_id).await?;
+        let mut pool = self.pool(&req.user_pool_id).await?;
         require_tier(&pool)?;
         let max = req.token_session.max_per_user;
         if !MAX_PER_USER.contains(&max) {
@@ -499,7 +501,8 @@ impl Service {
             tracking: req.user_session_tracking == UserSessionTrackingType::Enabled,
             max_per_user: max,
         };
-        self.put_doc(POOL_CONFIG_KIND, &pool.id, &pool.id, &config, false).await?;
+        pool.doc.insert(POOL_CONFIG_MEMBER.into(), serde_json::to_value(config).map_err(CognitoError::internal)?);
+        self.store.update_pool(&pool).await?;
         Ok(SetUserPoolSessionConfigurationResponse {
             user_pool_id: Some(pool.id),
             user_session_tracking: Some(req.user_session_tracking),
@@ -536,7 +539,7 @@ impl Service {
                  satisfy constraint: Member must have value between 0 and 129600"
             )));
         }
-        if !self.pool_session_config(&pool.id).await?.tracking {
+        if !Self::pool_session_config(&pool).tracking {
             // UNVERIFIED: "session tracking must be enabled for the user pool" is documented;
             // the exception and its message are not.
             return Err(CognitoError::invalid_parameter(

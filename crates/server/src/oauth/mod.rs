@@ -180,8 +180,7 @@ async fn current_session(state: &AppState, headers: &HeaderMap, auth: &Authoriza
     let c = cookie(headers, SESSION_COOKIE)?;
     let session = state.service.open_hosted_session(c, &auth.pool.id).await.ok().flatten()?;
     let svc = &state.service;
-    let reusable =
-        svc.sso_session_reusable(&auth.pool.id, &auth.client.client_id, &session.username, session.auth_time);
+    let reusable = svc.sso_session_reusable(&auth.pool, &auth.client.client_id, &session.username, session.auth_time);
     reusable.await.unwrap_or(false).then_some(session)
 }
 
