@@ -57,6 +57,13 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a user and claims its aliases in one transaction. `Conflict` if the key or the
     /// sub is taken, or if any alias belongs to another user (nothing is written then).
     async fn insert_user(&self, user: &User, key: &str, aliases: &[String]) -> StoreResult<()>;
+    /// As [`Store::insert_user`], for a bulk load that records its progress with a later write
+    /// of its own: the store may answer before the user is durable (on PostgreSQL the commit
+    /// does not wait for its WAL flush; the next ordinary commit flushes it). Visible to every
+    /// reader at once, as any insert.
+    async fn insert_user_bulk(&self, user: &User, key: &str, aliases: &[String]) -> StoreResult<()> {
+        self.insert_user(user, key, aliases).await
+    }
     /// The user with this lookup key; `version` is filled in.
     async fn get_user(&self, pool_id: &str, key: &str) -> StoreResult<Option<User>>;
     async fn get_user_by_sub(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>>;
@@ -75,9 +82,12 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_user(&self, pool_id: &str, username: &str) -> StoreResult<bool>;
     /// Users ordered by lookup key, after `after`; returns (key, user) pairs.
     async fn list_users(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<(String, User)>>;
-    /// The users a ListUsers filter matches, ordered by lookup key, after `after`; returns
-    /// (key, user) pairs. Answered from an index the store keeps in step with every user write
-    /// (see [`search_terms`]), so the cost grows with the matches, not with the pool.
+    /// The users a ListUsers filter matches, after the cursor `after`; returns (cursor, user)
+    /// pairs. An exact filter's users come in lookup-key order and the cursor is the key; a
+    /// prefix filter's come in the order of their folded value, then key, and the cursor is
+    /// [`prefix_cursor`] (a cursor [`split_prefix_cursor`] cannot read finds nobody). Answered
+    /// from an index the store keeps in step with every user write (see [`search_terms`]), so
+    /// the cost grows with the page, not with the pool or the matches.
     async fn search_users(
         &self,
         pool_id: &str,
@@ -343,6 +353,22 @@ pub fn fold_search(value: &str) -> String {
     value.to_lowercase()
 }
 
+/// A prefix search's cursor: the folded value and lookup key of the last user of a page, as
+/// one string (`<bytes of folded>:<folded><key>`).
+pub fn prefix_cursor(folded: &str, key: &str) -> String {
+    format!("{}:{folded}{key}", folded.len())
+}
+
+/// The (folded value, key) a [`prefix_cursor`] holds; None for any other string.
+pub fn split_prefix_cursor(cursor: &str) -> Option<(&str, &str)> {
+    let (len, rest) = cursor.split_once(':')?;
+    if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let len: usize = len.parse().ok()?;
+    (len <= rest.len() && rest.is_char_boundary(len)).then(|| rest.split_at(len))
+}
+
 /// The (attribute, value) pairs a user can be found by with ListUsers: the username, the
 /// searchable attributes it has, `cognito:user_status` (`CONFIRMED`, ...) and `status`
 /// (`Enabled` / `Disabled`). Stores index exactly these.
@@ -493,4 +519,19 @@ impl Invoker for NoFunctions {
     }
 
     fn invoke_async(&self, _function: &str, _event: serde_json::Value, _meta: InvokeMeta) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_cursors_round_trip_and_strangers_are_none() {
+        for (folded, key) in [("jo@example.com", "ana"), ("", "k"), ("a:1", "b:2"), ("ü\u{10FFFF}", "é"), ("x", "")] {
+            assert_eq!(split_prefix_cursor(&prefix_cursor(folded, key)), Some((folded, key)));
+        }
+        for stranger in ["", "ana", ":x", "+1:ab", "-1:ab", "9:short", "1:é", "99999999999999999999999:x"] {
+            assert_eq!(split_prefix_cursor(stranger), None, "{stranger:?}");
+        }
+    }
 }

@@ -455,6 +455,10 @@ async fn admin_create_user_and_new_password_required() {
     }
 }
 
+async fn page_token_of_unfiltered(a: &App) -> Option<String> {
+    a.c.list_users().user_pool_id(&a.pool).limit(1).send().await.unwrap().pagination_token
+}
+
 #[tokio::test]
 async fn list_users_filters_and_pages() {
     for server in servers_with(|_| {}).await {
@@ -497,6 +501,22 @@ async fn list_users_filters_and_pages() {
                 .unwrap();
         assert_eq!(rest.users().len(), 1);
         assert!(rest.pagination_token.is_none());
+        // A prefix filter pages in the order of the (lowercased) value: Jo, Joanna, Jon.
+        let prefix = |token: Option<String>| {
+            a.c.list_users().user_pool_id(&a.pool).filter("given_name ^= \"jo\"").limit(2).set_pagination_token(token)
+        };
+        let first = prefix(None).send().await.unwrap();
+        let names = |out: &aws_sdk_cognitoidentityprovider::operation::list_users::ListUsersOutput| {
+            out.users().iter().map(|u| u.username().unwrap().to_owned()).collect::<Vec<_>>()
+        };
+        assert_eq!(names(&first), ["u1", "u2"]);
+        let second = prefix(first.pagination_token.clone()).send().await.unwrap();
+        assert_eq!(names(&second), ["u4"]);
+        assert!(second.pagination_token.is_none());
+        // A token of an unfiltered listing is no position in a prefix filter's order.
+        let e = prefix(page_token_of_unfiltered(&a).await).send().await.unwrap_err();
+        assert_eq!(err_of(&e).0, "InvalidParameterException");
+        assert!(err_of(&e).1.starts_with("Paging marker "), "{:?}", err_of(&e));
         let e = a.c.list_users().user_pool_id(&a.pool).filter("nonsense").send().await.unwrap_err();
         assert_eq!(err_of(&e).0, "InvalidParameterException");
     }

@@ -9,7 +9,8 @@ use cognate_core::model::{
     StoredFunction, StoredInvocation, StoredKey, User, UserPool,
 };
 use cognate_core::ports::{
-    fold_search, search_terms, SessionKind, Store, StoreError, StoreResult, UserSearch, UserSession,
+    fold_search, prefix_cursor, search_terms, split_prefix_cursor, SessionKind, Store, StoreError, StoreResult,
+    UserSearch, UserSession,
 };
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
@@ -57,10 +58,6 @@ const POOL_TABLES: &[&str] = &[
     "pool_objects",
     "password_attempts",
 ];
-
-/// A prefix search matching at least this many users reads them in key order from
-/// `user_search_walk` rather than sorting them all (see `search_users`).
-const DENSE_PREFIX: i64 = 2_000;
 
 /// How many times `set_alias` retries when a concurrent writer changes the alias under it.
 const ALIAS_ATTEMPTS: usize = 5;
@@ -219,6 +216,46 @@ impl SqlStore {
         }
         sqlx::query("DELETE FROM user_search_backfill").execute(&self.pool).await.map_err(backend_err)?;
         Ok(())
+    }
+
+    /// `insert_user`; `bulk` lets PostgreSQL acknowledge the commit before its WAL flush.
+    async fn insert_user_with(&self, user: &User, key: &str, aliases: &[String], bulk: bool) -> StoreResult<()> {
+        let doc = to_json(user)?;
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        if bulk && self.backend == Backend::Postgres {
+            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await.map_err(backend_err)?;
+        }
+        sqlx::query(
+            "INSERT INTO users (pool_id, lookup_key, username, sub, version, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&user.pool_id)
+        .bind(key)
+        .bind(&user.username)
+        .bind(&user.sub)
+        .bind(user.version)
+        .bind(doc)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        let mut claimed: Vec<&str> = Vec::with_capacity(aliases.len());
+        for alias in aliases {
+            if claimed.contains(&alias.as_str()) {
+                continue;
+            }
+            claimed.push(alias);
+            // A unique violation (the alias is someone else's) aborts the transaction: dropping
+            // `tx` rolls the user back too.
+            sqlx::query("INSERT INTO user_aliases (pool_id, alias, username) VALUES ($1, $2, $3)")
+                .bind(&user.pool_id)
+                .bind(alias)
+                .bind(&user.username)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+        }
+        insert_search_rows(&mut tx, user, key, &search_terms(user)).await?;
+        tx.commit().await.map_err(backend_err)
     }
 
     pub fn backend(&self) -> Backend {
@@ -439,39 +476,11 @@ impl Store for SqlStore {
     // --- users -------------------------------------------------------------------------------
 
     async fn insert_user(&self, user: &User, key: &str, aliases: &[String]) -> StoreResult<()> {
-        let doc = to_json(user)?;
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        sqlx::query(
-            "INSERT INTO users (pool_id, lookup_key, username, sub, version, doc) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&user.pool_id)
-        .bind(key)
-        .bind(&user.username)
-        .bind(&user.sub)
-        .bind(user.version)
-        .bind(doc)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_err)?;
-        let mut claimed: Vec<&str> = Vec::with_capacity(aliases.len());
-        for alias in aliases {
-            if claimed.contains(&alias.as_str()) {
-                continue;
-            }
-            claimed.push(alias);
-            // A unique violation (the alias is someone else's) aborts the transaction: dropping
-            // `tx` rolls the user back too.
-            sqlx::query("INSERT INTO user_aliases (pool_id, alias, username) VALUES ($1, $2, $3)")
-                .bind(&user.pool_id)
-                .bind(alias)
-                .bind(&user.username)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend_err)?;
-        }
-        insert_search_rows(&mut tx, user, key, &search_terms(user)).await?;
-        tx.commit().await.map_err(backend_err)
+        self.insert_user_with(user, key, aliases, false).await
+    }
+
+    async fn insert_user_bulk(&self, user: &User, key: &str, aliases: &[String]) -> StoreResult<()> {
+        self.insert_user_with(user, key, aliases, true).await
     }
 
     async fn get_user(&self, pool_id: &str, key: &str) -> StoreResult<Option<User>> {
@@ -619,62 +628,64 @@ impl Store for SqlStore {
         limit: usize,
     ) -> StoreResult<Vec<(String, User)>> {
         let sqlite = self.backend == Backend::Sqlite;
-        let select = |index: &str, condition: &str, limit_at: u8| {
-            // SQLite keeps no statistics here, so it is told which index fits; PostgreSQL's
-            // planner chooses from its own.
-            let hint = if sqlite { format!(" INDEXED BY {index}") } else { String::new() };
-            format!(
-                "SELECT s.lookup_key, u.doc, u.version FROM user_search s{hint} \
-                 JOIN users u ON u.pool_id = s.pool_id AND u.username = s.username \
-                 WHERE s.pool_id = $1 AND s.attr = $2 AND s.lookup_key > $3 AND {condition} \
-                 ORDER BY s.lookup_key LIMIT ${limit_at}"
-            )
-        };
-        let after = after.unwrap_or("");
-        let rows = if !search.prefix {
-            sqlx::query(&select("user_search_exact", "s.value = $4", 5))
+        // SQLite keeps no statistics here, so it is told which index fits; PostgreSQL's
+        // planner chooses from its own.
+        let hint = |index: &str| if sqlite { format!(" INDEXED BY {index}") } else { String::new() };
+        let join = "JOIN users u ON u.pool_id = s.pool_id AND u.username = s.username";
+        if !search.prefix {
+            let sql = format!(
+                "SELECT s.lookup_key, u.doc, u.version FROM user_search s{} {join} \
+                 WHERE s.pool_id = $1 AND s.attr = $2 AND s.value = $3 AND s.lookup_key > $4 \
+                 ORDER BY s.lookup_key LIMIT $5",
+                hint("user_search_exact")
+            );
+            let rows = sqlx::query(&sql)
                 .bind(pool_id)
                 .bind(&search.attribute)
-                .bind(after)
                 .bind(&search.value)
+                .bind(after.unwrap_or(""))
                 .bind(sql_limit(limit))
                 .fetch_all(&self.pool)
                 .await
-                .map_err(backend_err)?
-        } else {
-            // A prefix is the range [prefix, successor): bytewise comparison on both backends
-            // (BINARY on SQLite, COLLATE "C" columns on PostgreSQL), and no LIKE, whose
-            // wildcards and collation rules would need escaping.
-            let low = fold_search(&search.value);
-            let high = prefix_successor(&low);
-            let (range, limit_at) = match high {
-                Some(_) => ("s.folded >= $4 AND s.folded < $5", 6),
-                None => ("s.folded >= $4", 5),
-            };
-            // Few matches: read them from the range and sort them by key. Many: walk the
-            // attribute's rows in key order and keep the matches, which stops after a page.
-            // Counting up to the threshold bounds the cost of choosing.
-            let hint = if sqlite { " INDEXED BY user_search_prefix" } else { "" };
-            let count = format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM user_search s{hint} \
-                 WHERE s.pool_id = $1 AND s.attr = $2 AND s.lookup_key > $3 AND {range} \
-                 LIMIT {DENSE_PREFIX}) m"
-            );
-            let mut q =
-                sqlx::query_scalar::<_, i64>(&count).bind(pool_id).bind(&search.attribute).bind(after).bind(&low);
-            if let Some(high) = &high {
-                q = q.bind(high);
-            }
-            let matches = q.fetch_one(&self.pool).await.map_err(backend_err)?;
-            let index = if matches >= DENSE_PREFIX { "user_search_walk" } else { "user_search_prefix" };
-            let sql = select(index, range, limit_at);
-            let mut q = sqlx::query(&sql).bind(pool_id).bind(&search.attribute).bind(after).bind(&low);
-            if let Some(high) = &high {
-                q = q.bind(high);
-            }
-            q.bind(sql_limit(limit)).fetch_all(&self.pool).await.map_err(backend_err)?
+                .map_err(backend_err)?;
+            return rows
+                .iter()
+                .map(|r| Ok((r.try_get("lookup_key").map_err(backend_err)?, user_from_row(r)?)))
+                .collect();
+        }
+        // A prefix is the range [prefix, successor) of folded values: bytewise comparison on
+        // both backends (BINARY on SQLite, COLLATE "C" columns on PostgreSQL), and no LIKE,
+        // whose wildcards and collation rules would need escaping. Pages follow the index
+        // (folded value, key), so a page reads its own rows wherever they are in the pool.
+        // The page starts after the cursor, or at the prefix (no key is empty). The start is
+        // the only lower bound: SQLite then seeks straight to it, where a second bound on
+        // `folded` alone makes it scan every row between the two.
+        let low = fold_search(&search.value);
+        let start = match after.map(split_prefix_cursor) {
+            None => (low.as_str(), ""),
+            Some(Some(cursor)) => cursor.max((low.as_str(), "")),
+            Some(None) => return Ok(Vec::new()),
         };
-        rows.iter().map(|r| Ok((r.try_get("lookup_key").map_err(backend_err)?, user_from_row(r)?))).collect()
+        let high = prefix_successor(&low);
+        let (upper, limit_at) = if high.is_some() { (" AND s.folded < $5", 6) } else { ("", 5) };
+        let sql = format!(
+            "SELECT s.folded, s.lookup_key, u.doc, u.version FROM user_search s{} {join} \
+             WHERE s.pool_id = $1 AND s.attr = $2 AND (s.folded, s.lookup_key) > ($3, $4){upper} \
+             ORDER BY s.folded, s.lookup_key LIMIT ${limit_at}",
+            hint("user_search_prefix")
+        );
+        let mut q = sqlx::query(&sql).bind(pool_id).bind(&search.attribute).bind(start.0).bind(start.1);
+        if let Some(high) = &high {
+            q = q.bind(high);
+        }
+        let rows = q.bind(sql_limit(limit)).fetch_all(&self.pool).await.map_err(backend_err)?;
+        rows.iter()
+            .map(|r| {
+                let folded: String = r.try_get("folded").map_err(backend_err)?;
+                let key: String = r.try_get("lookup_key").map_err(backend_err)?;
+                Ok((prefix_cursor(&folded, &key), user_from_row(r)?))
+            })
+            .collect()
     }
 
     async fn set_alias(&self, pool_id: &str, alias: &str, username: &str, steal: bool) -> StoreResult<Option<String>> {
@@ -1591,28 +1602,30 @@ fn client_from_row(r: &AnyRow) -> StoreResult<AppClient> {
     Ok(AppClient { pool_id, client_id, doc: parse_doc(&doc)? })
 }
 
-/// Writes a user's search index rows for `terms` (rows for those attributes must not exist).
+/// Writes a user's search index rows for `terms` (rows for those attributes must not exist),
+/// in one statement.
 async fn insert_search_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user: &User,
     key: &str,
     terms: &[(&'static str, String)],
 ) -> StoreResult<()> {
-    for (attr, value) in terms {
-        sqlx::query(
-            "INSERT INTO user_search (pool_id, username, attr, value, folded, lookup_key) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&user.pool_id)
-        .bind(&user.username)
-        .bind(*attr)
-        .bind(value)
-        .bind(fold_search(value))
-        .bind(key)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend_err)?;
+    if terms.is_empty() {
+        return Ok(());
     }
+    let mut sql = String::from("INSERT INTO user_search (pool_id, username, attr, value, folded, lookup_key) VALUES ");
+    for n in 0..terms.len() {
+        let p = 4 + 3 * n;
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("($1, $2, ${p}, ${}, ${}, $3)", p + 1, p + 2));
+    }
+    let mut q = sqlx::query(&sql).bind(&user.pool_id).bind(&user.username).bind(key);
+    for (attr, value) in terms {
+        q = q.bind(*attr).bind(value).bind(fold_search(value));
+    }
+    q.execute(&mut **tx).await.map_err(backend_err)?;
     Ok(())
 }
 

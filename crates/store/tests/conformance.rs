@@ -8,7 +8,9 @@ use cognate_core::model::{
     AppClient, DeliveryStatus, Doc, Group, InvocationFilter, Lockout, OutboxFilter, OutboxMessage, PoolObject,
     RefreshSession, StoredFunction, StoredInvocation, StoredKey, User, UserPool, UserStatus,
 };
-use cognate_core::ports::{SessionKind, Store, StoreError, UserSearch, UserSession, SEARCHABLE};
+use cognate_core::ports::{
+    fold_search, search_terms, split_prefix_cursor, SessionKind, Store, StoreError, UserSearch, UserSession, SEARCHABLE,
+};
 use cognate_store::testing::PgSchema;
 use cognate_store::SqlStore;
 use serde_json::json;
@@ -1092,14 +1094,30 @@ fn search(attribute: &str, op: &str, value: &str) -> UserSearch {
     UserSearch { attribute: attribute.into(), value: value.into(), prefix: op == "^=" }
 }
 
+/// The lookup key a search's cursor holds: the cursor itself for an exact search; for a prefix
+/// search, after the folded value.
+fn cursor_key(s: &UserSearch, cursor: &str) -> String {
+    if !s.prefix {
+        return cursor.to_owned();
+    }
+    let (folded, key) = split_prefix_cursor(cursor).expect("a prefix cursor");
+    assert!(folded.starts_with(&fold_search(&s.value)), "{cursor:?} for {s:?}");
+    key.to_owned()
+}
+
+/// The user's value of a searchable attribute, as the index holds it.
+fn term(u: &User, attribute: &str) -> String {
+    search_terms(u).into_iter().find(|(a, _)| *a == attribute).map(|(_, v)| v).unwrap_or_default()
+}
+
 /// The usernames a search finds, in page order, read in pages of `page`.
 async fn found(store: &SqlStore, pool_id: &str, s: &UserSearch, page: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     loop {
         let batch = store.search_users(pool_id, s, after.as_deref(), page).await.unwrap();
-        for (key, u) in &batch {
-            assert_eq!(key, &u.username.to_lowercase());
+        for (cursor, u) in &batch {
+            assert_eq!(cursor_key(s, cursor), u.username.to_lowercase());
             out.push(u.username.clone());
         }
         match batch.last() {
@@ -1185,8 +1203,13 @@ async fn user_search_every_attribute(store: SqlStore) {
         queries.push(extra);
     }
     for q in &queries {
-        let mut expected: Vec<String> = users.iter().filter(|u| q.matches(u)).map(|u| u.username.clone()).collect();
-        expected.sort_by_key(|n| n.to_lowercase());
+        // Exact searches page in key order, prefix searches by folded value, then key.
+        let mut matching: Vec<&User> = users.iter().filter(|u| q.matches(u)).collect();
+        matching.sort_by_key(|u| {
+            let folded = if q.prefix { fold_search(&term(u, &q.attribute)) } else { String::new() };
+            (folded, u.username.to_lowercase())
+        });
+        let expected: Vec<String> = matching.iter().map(|u| u.username.clone()).collect();
         for page in [1, 2, 50] {
             assert_eq!(found(&store, "p", q, page).await, expected, "{q:?}, pages of {page}");
         }
@@ -1200,6 +1223,8 @@ async fn user_search_every_attribute(store: SqlStore) {
     assert_eq!(found(&store, "p", &search("status", "=", "Disabled"), 10).await, ["eve"]);
     assert_eq!(found(&store, "p", &search("cognito:user_status", "=", "UNCONFIRMED"), 10).await, ["dan"]);
     assert_eq!(found(&store, "p", &search("given_name", "^=", ""), 10).await.len(), 6);
+    // A prefix search reads only its own cursors; a lookup key is not one.
+    assert!(store.search_users("p", &search("given_name", "^=", "jo"), Some("ana"), 10).await.unwrap().is_empty());
 }
 
 async fn user_search_follows_writes(store: SqlStore) {
@@ -1274,17 +1299,24 @@ async fn user_search_follows_writes(store: SqlStore) {
 }
 
 async fn user_search_pages_under_writes(store: SqlStore) {
+    // Every user has the same value, so a prefix search's pages come in key order too.
+    for s in [search("given_name", "=", "Same"), search("given_name", "^=", "sa")] {
+        search_pages_under_writes(&store, &s).await;
+        store.delete_pool("p").await.unwrap();
+    }
+}
+
+async fn search_pages_under_writes(store: &SqlStore, s: &UserSearch) {
     for i in 0..40 {
         store.insert_user(&searchable("p", &format!("u{i:03}"), "Same"), &format!("u{i:03}"), &[]).await.unwrap();
     }
-    let s = search("given_name", "=", "Same");
     // Page through while other users are added before and after the cursor and some are
     // deleted: every user present throughout is seen exactly once, in key order.
     let mut seen: Vec<String> = Vec::new();
     let mut after: Option<String> = None;
     let mut round = 0;
     loop {
-        let batch = store.search_users("p", &s, after.as_deref(), 7).await.unwrap();
+        let batch = store.search_users("p", s, after.as_deref(), 7).await.unwrap();
         round += 1;
         store
             .insert_user(&searchable("p", &format!("a{round:03}"), "Same"), &format!("a{round:03}"), &[])
@@ -1295,9 +1327,9 @@ async fn user_search_pages_under_writes(store: SqlStore) {
             .await
             .unwrap();
         store.delete_user("p", &format!("u{:03}", 39 - round)).await.unwrap();
-        seen.extend(batch.iter().map(|(k, _)| k.clone()));
+        seen.extend(batch.iter().map(|(cursor, _)| cursor_key(s, cursor)));
         match batch.last() {
-            Some((key, _)) if batch.len() == 7 => after = Some(key.clone()),
+            Some((cursor, _)) if batch.len() == 7 => after = Some(cursor.clone()),
             _ => break,
         }
     }
@@ -1403,14 +1435,17 @@ async fn user_search_dense_prefix(store: SqlStore) {
     for t in tasks {
         t.await.unwrap();
     }
+    // Pages come in the order of the folded value, then the key.
     let expected = |p: &str| -> Vec<String> {
-        (0..2_300).filter(|i| i % 23 != 0 && format!("dense{i}").starts_with(p)).map(|i| format!("u{i:05}")).collect()
+        let mut hits: Vec<(String, String)> = (0..2_300)
+            .map(|i| (if i % 23 == 0 { format!("other{i}") } else { format!("dense{i}") }, format!("u{i:05}")))
+            .filter(|(folded, _)| folded.starts_with(p))
+            .collect();
+        hits.sort();
+        hits.into_iter().map(|(_, name)| name).collect()
     };
-    for (prefix, page) in [("DENSE", 500), ("dense", 61), ("", 1000), ("dense1", 60), ("dense22", 7)] {
-        let mut want = expected(&prefix.to_lowercase());
-        if prefix.is_empty() {
-            want = (0..2_300).map(|i| format!("u{i:05}")).collect();
-        }
+    for (prefix, page) in [("DENSE", 500), ("dense", 61), ("", 1000), ("dense1", 60), ("dense22", 7), ("OTHER", 9)] {
+        let want = expected(&prefix.to_lowercase());
         assert_eq!(found(&store, "p", &search("given_name", "^=", prefix), page).await, want, "{prefix:?}");
     }
 }

@@ -1013,7 +1013,7 @@ impl Service {
         if mfa {
             super::mfa::set_sms_mfa(&mut user, true);
         }
-        match self.insert_new_user(pool, &user, false).await {
+        match self.insert_user_checked(pool, &user, false, true).await {
             Ok(()) => Ok(RowOutcome::Imported),
             Err(e) if matches!(e.kind, ErrorKind::UsernameExists | ErrorKind::AliasExists) => {
                 // A row replayed after an interrupted step finds the user it created.

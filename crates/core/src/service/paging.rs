@@ -79,6 +79,12 @@ impl Page {
         }
     }
 
+    /// The refusal of this page's token by a list it does not belong to (a token of another
+    /// kind of list that cognate did issue).
+    pub fn refused(&self) -> CognitoError {
+        invalid_token(&self.after.as_deref().map(encode).unwrap_or_default())
+    }
+
     pub fn fetch_limit(&self) -> usize {
         self.limit + 1
     }

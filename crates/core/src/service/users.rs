@@ -23,7 +23,7 @@ use super::Service;
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ErrorKind, Result, StoreError};
 use crate::model::{CodePurpose, User, UserPool, UserStatus};
-use crate::ports::{UserSearch, SEARCHABLE};
+use crate::ports::{split_prefix_cursor, UserSearch, SEARCHABLE};
 
 /// `AliasExistsException` for an alias such as `phone_number:+15555550100`.
 fn alias_exists(alias: &str) -> CognitoError {
@@ -218,6 +218,18 @@ impl Service {
 
     /// Stores a new user with its aliases, mapping conflicts to Cognito's errors.
     pub(crate) async fn insert_new_user(&self, pool: &UserPool, user: &User, force_alias: bool) -> Result<()> {
+        self.insert_user_checked(pool, user, force_alias, false).await
+    }
+
+    /// `insert_new_user`; `bulk` for an import job, which records its progress after its rows
+    /// (see [`crate::ports::Store::insert_user_bulk`]).
+    pub(crate) async fn insert_user_checked(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        force_alias: bool,
+        bulk: bool,
+    ) -> Result<()> {
         let key = self.user_key(pool, &user.username);
         let exists = || username_exists(pool, user);
         if self.store.get_user(&pool.id, &key).await?.is_some() {
@@ -236,7 +248,12 @@ impl Service {
                 self.store.remove_alias(&pool.id, alias, &owner.username).await?;
             }
         }
-        match self.store.insert_user(user, &key, &aliases).await {
+        let inserted = if bulk {
+            self.store.insert_user_bulk(user, &key, &aliases).await
+        } else {
+            self.store.insert_user(user, &key, &aliases).await
+        };
+        match inserted {
             Ok(()) => Ok(()),
             Err(StoreError::Conflict) => Err(exists()),
             Err(e) => Err(e.into()),
@@ -620,9 +637,13 @@ impl Service {
         }
         let page = Page::checked(req.limit, 60, req.pagination_token.as_deref())?;
         // One more than the page, to know whether another follows. Filters are answered from
-        // the store's search index, in the same lookup-key order as unfiltered pages.
+        // the store's search index: exact ones in the lookup-key order of unfiltered pages,
+        // prefixes in the order of the folded value, with a cursor of their own.
         let mut found = match &filter {
             Some(search) => {
+                if search.prefix && page.after.as_deref().is_some_and(|a| split_prefix_cursor(a).is_none()) {
+                    return Err(page.refused());
+                }
                 self.store.search_users(&pool.id, search, page.after.as_deref(), page.fetch_limit()).await?
             }
             None => self.store.list_users(&pool.id, page.after.as_deref(), page.fetch_limit()).await?,
