@@ -138,6 +138,10 @@ impl SqlStore {
             .idle_timeout(connections.is_none().then_some(Duration::from_secs(600)))
             .max_lifetime(connections.is_none().then_some(Duration::from_secs(1800)))
             .acquire_timeout(Duration::from_secs(10))
+            // A pooled SQLite connection is a file handle that cannot drop like a network
+            // connection: pinging its worker thread before each use would be one more
+            // cross-thread round trip per store call (a third of a sign-in's).
+            .test_before_acquire(backend != Backend::Sqlite)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
