@@ -641,6 +641,7 @@ impl Service {
         // prefixes in the order of the folded value, with a cursor of their own.
         let mut found = match &filter {
             Some(search) => {
+                // UNVERIFIED: what Cognito answers to a paging token of another query.
                 if search.prefix && page.after.as_deref().is_some_and(|a| split_prefix_cursor(a).is_none()) {
                     return Err(page.refused());
                 }
