@@ -21,6 +21,8 @@
 //! row that created it, so a replayed row finds its own user and counts as imported, not as a
 //! duplicate.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use cognate_api::{
@@ -205,7 +207,7 @@ pub enum ImportStep {
 #[derive(Default)]
 pub struct ImportCursor {
     /// The chunk being imported and its records, shared (not copied) with each row's step.
-    chunk: Option<(String, std::sync::Arc<Vec<String>>)>,
+    chunk: Option<(String, Arc<Vec<String>>)>,
 }
 
 enum RowOutcome {
@@ -934,7 +936,7 @@ impl Service {
         upload: &Upload,
         n: u32,
         cursor: &mut ImportCursor,
-    ) -> Result<std::sync::Arc<Vec<String>>> {
+    ) -> Result<Arc<Vec<String>>> {
         let key = chunk_key(&job.job_id, &upload.id, n);
         if let Some((cached, records)) = &cursor.chunk {
             if *cached == key {
@@ -943,7 +945,7 @@ impl Service {
         }
         let doc: Value = self.get_doc(CHUNK, &key).await?.unwrap_or(Value::Null);
         let text = doc.get("csv").and_then(Value::as_str).unwrap_or_default();
-        let records = std::sync::Arc::new(records(text));
+        let records = Arc::new(records(text));
         cursor.chunk = Some((key, records.clone()));
         Ok(records)
     }

@@ -32,8 +32,6 @@ use crate::error::{CognitoError, ErrorKind, Result};
 use crate::model::{AppClient, User, UserPool};
 use crate::ports::{SessionKind, StoreError, UserSession};
 
-/// Where the pool's session configuration is kept: a pool object rather than a member of the
-/// pool's document, because UpdateUserPool rebuilds that document from its request.
 /// The pool document's member holding its session configuration (never described: the typed
 /// UserPoolType has no such member). Kept in the document, which every sign-in reads anyway,
 /// so that a sign-in makes no extra store call to learn whether sessions are tracked.
