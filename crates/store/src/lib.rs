@@ -2,6 +2,7 @@
 //! driver serves both the embedded SQLite database and PostgreSQL: the SQL is written in the
 //! dialect both accept, and each backend has its own migrations folder for DDL differences.
 
+mod in_place;
 mod sql;
 
 pub use sql::{redact, Backend, SqlStore};

@@ -15,6 +15,8 @@ use cognate_core::ports::{
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
+use crate::in_place::{InPlace, Written};
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -29,6 +31,9 @@ pub struct SqlStore {
     backend: Backend,
     /// Counts `consume_nonce` calls; every [`NONCE_PURGE_EVERY`]th one purges expired nonces.
     nonce_calls: Arc<AtomicU64>,
+    /// Point reads and small writes run in place on a SQLite database file (see
+    /// [`crate::in_place`]); None on PostgreSQL and for an in-memory database.
+    in_place: Option<Arc<InPlace>>,
 }
 
 /// How often (in `consume_nonce` calls) expired nonces are deleted.
@@ -162,9 +167,49 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         migrator.run(&pool).await.map_err(|e| format!("database migration failed: {e}"))?;
-        let store = Self { pool, backend, nonce_calls: Arc::new(AtomicU64::new(0)) };
+        let in_place = match backend {
+            Backend::Sqlite if !is_in_memory(url) => {
+                let file = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(|e| e.to_string())?;
+                let db = InPlace::open(file.get_filename())
+                    .map_err(|e| format!("cannot open database {} for reading: {e}", redact(url)))?;
+                Some(Arc::new(db))
+            }
+            _ => None,
+        };
+        let store = Self { pool, backend, nonce_calls: Arc::new(AtomicU64::new(0)), in_place };
         store.backfill_search().await.map_err(|e| format!("indexing existing users for search failed: {e}"))?;
         Ok(store)
+    }
+
+    /// Makes the single-statement write `sql` in place when SQLite's write lock is free (see
+    /// [`crate::in_place`]) and returns the rows it changed; None when the write is still to be
+    /// made through the pool (PostgreSQL, an in-memory database, or another writer at work).
+    fn write_in_place(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<Option<usize>> {
+        let Some(db) = &self.in_place else { return Ok(None) };
+        match db.try_execute(sql, params)? {
+            Written::Busy => Ok(None),
+            Written::Rows { rows, checkpoint_due } => {
+                if checkpoint_due {
+                    self.checkpoint_in_background();
+                }
+                Ok(Some(rows))
+            }
+        }
+    }
+
+    /// Copies the WAL's pages into the database file, on a pool connection's thread, and has
+    /// the next write start the WAL over.
+    fn checkpoint_in_background(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let pool = self.pool.clone();
+        runtime.spawn(async move {
+            // RESTART holds new writers back (the in-place ones go through the pool meanwhile)
+            // until every frame is copied, so the next write starts the WAL over; a PASSIVE
+            // checkpoint racing steady writes never finds the WAL wholly copied, and it grows.
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&pool).await {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        });
     }
 
     /// Indexes the users stored before the search index existed (migration 0008 leaves a
@@ -352,11 +397,11 @@ impl Store for SqlStore {
     }
 
     async fn get_pool(&self, id: &str) -> StoreResult<Option<UserPool>> {
-        let row = sqlx::query("SELECT id, doc FROM pools WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_err)?;
+        if let Some(db) = &self.in_place {
+            let rows = db.rows(POOL_BY_ID, [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            return rows.into_iter().next().map(|(id, doc): (String, String)| pool_of(id, &doc)).transpose();
+        }
+        let row = sqlx::query(POOL_BY_ID).bind(id).fetch_optional(&self.pool).await.map_err(backend_err)?;
         row.map(|r| pool_from_row(&r)).transpose()
     }
 
@@ -408,28 +453,31 @@ impl Store for SqlStore {
     }
 
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<AppClient>> {
-        let row = sqlx::query("SELECT client_id, pool_id, doc FROM clients WHERE client_id = $1")
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_err)?;
+        if let Some(db) = &self.in_place {
+            let rows = db.rows(CLIENT_BY_ID, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            return rows
+                .into_iter()
+                .next()
+                .map(|(c, p, doc): (String, String, String)| client_of(c, p, &doc))
+                .transpose();
+        }
+        let row = sqlx::query(CLIENT_BY_ID).bind(client_id).fetch_optional(&self.pool).await.map_err(backend_err)?;
         row.map(|r| client_from_row(&r)).transpose()
     }
 
     async fn get_client_and_pool(&self, client_id: &str) -> StoreResult<Option<(AppClient, UserPool)>> {
-        let row = sqlx::query(
-            "SELECT c.client_id, c.pool_id, c.doc, p.id, p.doc AS pool_doc \
-             FROM clients c JOIN pools p ON p.id = c.pool_id WHERE c.client_id = $1",
-        )
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend_err)?;
+        if let Some(db) = &self.in_place {
+            let rows: Vec<(String, String, String, String, String)> =
+                db.rows(CLIENT_AND_POOL, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+            let Some((c, p, doc, id, pool_doc)) = rows.into_iter().next() else { return Ok(None) };
+            return Ok(Some((client_of(c, p, &doc)?, pool_of(id, &pool_doc)?)));
+        }
+        let row = sqlx::query(CLIENT_AND_POOL).bind(client_id).fetch_optional(&self.pool).await.map_err(backend_err)?;
         let Some(r) = row else { return Ok(None) };
         let client = client_from_row(&r)?;
         let id: String = r.try_get("id").map_err(backend_err)?;
         let doc: String = r.try_get("pool_doc").map_err(backend_err)?;
-        Ok(Some((client, UserPool { id, doc: parse_doc(&doc)? })))
+        Ok(Some((client, pool_of(id, &doc)?)))
     }
 
     async fn update_client(&self, client: &AppClient) -> StoreResult<bool> {
@@ -488,62 +536,63 @@ impl Store for SqlStore {
     }
 
     async fn get_user(&self, pool_id: &str, key: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT doc, version FROM users WHERE pool_id = $1 AND lookup_key = $2")
-            .bind(pool_id)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_err)?;
+        if let Some(db) = &self.in_place {
+            return read_user(db, USER_BY_KEY, pool_id, key);
+        }
+        let row =
+            sqlx::query(USER_BY_KEY).bind(pool_id).bind(key).fetch_optional(&self.pool).await.map_err(backend_err)?;
         row.map(|r| user_from_row(&r)).transpose()
     }
 
     async fn get_user_by_sub(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT doc, version FROM users WHERE pool_id = $1 AND sub = $2")
-            .bind(pool_id)
-            .bind(sub)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_err)?;
+        if let Some(db) = &self.in_place {
+            return read_user(db, USER_BY_SUB, pool_id, sub);
+        }
+        let row =
+            sqlx::query(USER_BY_SUB).bind(pool_id).bind(sub).fetch_optional(&self.pool).await.map_err(backend_err)?;
         row.map(|r| user_from_row(&r)).transpose()
     }
 
     async fn get_user_by_sub_with_groups(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>> {
         // One row per group (or one with no group), the user's columns repeated.
-        let rows = sqlx::query(
-            "SELECT u.doc, u.version, g.doc AS group_doc FROM users u \
-             LEFT JOIN group_members m ON m.pool_id = u.pool_id AND m.username = u.username \
-             LEFT JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
-             WHERE u.pool_id = $1 AND u.sub = $2 ORDER BY m.group_name LIMIT $3",
-        )
-        .bind(pool_id)
-        .bind(sub)
-        .bind(sql_limit(cognate_core::ports::MAX_TOKEN_GROUPS))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend_err)?;
-        let Some(first) = rows.first() else { return Ok(None) };
-        let mut user = user_from_row(first)?;
-        let mut groups = Vec::new();
-        for r in &rows {
-            if let Some(doc) = r.try_get::<Option<String>, _>("group_doc").map_err(backend_err)? {
-                groups.push(from_json(&doc)?);
+        let limit = sql_limit(cognate_core::ports::MAX_TOKEN_GROUPS);
+        let rows: Vec<(String, i64, Option<String>)> = match &self.in_place {
+            Some(db) => {
+                db.rows(USER_BY_SUB_WITH_GROUPS, (pool_id, sub, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             }
+            None => sqlx::query(USER_BY_SUB_WITH_GROUPS)
+                .bind(pool_id)
+                .bind(sub)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_err)?
+                .iter()
+                .map(|r| Ok((r.try_get("doc")?, r.try_get("version")?, r.try_get("group_doc")?)))
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(backend_err)?,
+        };
+        let mut rows = rows.into_iter();
+        let Some((doc, version, first_group)) = rows.next() else { return Ok(None) };
+        let mut user = user_of(&doc, version)?;
+        let mut groups = Vec::new();
+        for group in std::iter::once(first_group).chain(rows.map(|(_, _, g)| g)).flatten() {
+            groups.push(from_json(&group)?);
         }
         user.groups = Some(groups);
         Ok(Some(user))
     }
 
     async fn get_user_by_alias(&self, pool_id: &str, alias: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query(
-            "SELECT u.doc, u.version FROM user_aliases a \
-             JOIN users u ON u.pool_id = a.pool_id AND u.username = a.username \
-             WHERE a.pool_id = $1 AND a.alias = $2",
-        )
-        .bind(pool_id)
-        .bind(alias)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend_err)?;
+        if let Some(db) = &self.in_place {
+            return read_user(db, USER_BY_ALIAS, pool_id, alias);
+        }
+        let row = sqlx::query(USER_BY_ALIAS)
+            .bind(pool_id)
+            .bind(alias)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
         row.map(|r| user_from_row(&r)).transpose()
     }
 
@@ -906,26 +955,42 @@ impl Store for SqlStore {
     async fn insert_refresh(&self, session: &RefreshSession) -> StoreResult<()> {
         // A new lineage: its id must be new too (rotation adds tokens to a lineage through
         // `rotate_refresh`).
-        let done = sqlx::query(
-            "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
+        const INSERT: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
              auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
-             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE origin_jti = $2)",
-        )
-        .bind(&session.token_hash)
-        .bind(&session.origin_jti)
-        .bind(&session.pool_id)
-        .bind(&session.client_id)
-        .bind(&session.username)
-        .bind(session.auth_time)
-        .bind(session.issued_ms)
-        .bind(session.expires_ms)
-        .bind(i64::from(session.revoked))
-        .bind(session.replaced_ms)
-        .bind(session.scopes.as_deref())
-        .execute(&self.pool)
-        .await
-        .map_err(backend_err)?;
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE origin_jti = $2)";
+        let s = session;
+        let params = (
+            &s.token_hash,
+            &s.origin_jti,
+            &s.pool_id,
+            &s.client_id,
+            &s.username,
+            s.auth_time,
+            s.issued_ms,
+            s.expires_ms,
+            i64::from(s.revoked),
+            s.replaced_ms,
+            s.scopes.as_deref(),
+        );
+        if let Some(rows) = self.write_in_place(INSERT, params)? {
+            return if rows == 0 { Err(StoreError::Conflict) } else { Ok(()) };
+        }
+        let done = sqlx::query(INSERT)
+            .bind(&session.token_hash)
+            .bind(&session.origin_jti)
+            .bind(&session.pool_id)
+            .bind(&session.client_id)
+            .bind(&session.username)
+            .bind(session.auth_time)
+            .bind(session.issued_ms)
+            .bind(session.expires_ms)
+            .bind(i64::from(session.revoked))
+            .bind(session.replaced_ms)
+            .bind(session.scopes.as_deref())
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict);
         }
@@ -1179,12 +1244,11 @@ impl Store for SqlStore {
                 .await
                 .map_err(backend_err)?;
         }
-        let done = sqlx::query("INSERT INTO nonces (nonce, expires_ms) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
-            .bind(nonce)
-            .bind(expires_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(backend_err)?;
+        const INSERT: &str = "INSERT INTO nonces (nonce, expires_ms) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING";
+        if let Some(rows) = self.write_in_place(INSERT, (nonce, expires_ms))? {
+            return Ok(rows > 0);
+        }
+        let done = sqlx::query(INSERT).bind(nonce).bind(expires_ms).execute(&self.pool).await.map_err(backend_err)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -1593,17 +1657,51 @@ fn function_from_row(r: &AnyRow, with_code: bool) -> StoreResult<StoredFunction>
     })
 }
 
+// The point reads that [`InPlace`] also runs (the same text on both paths).
+const POOL_BY_ID: &str = "SELECT id, doc FROM pools WHERE id = $1";
+const CLIENT_BY_ID: &str = "SELECT client_id, pool_id, doc FROM clients WHERE client_id = $1";
+const CLIENT_AND_POOL: &str = "SELECT c.client_id, c.pool_id, c.doc, p.id, p.doc AS pool_doc \
+     FROM clients c JOIN pools p ON p.id = c.pool_id WHERE c.client_id = $1";
+const USER_BY_KEY: &str = "SELECT doc, version FROM users WHERE pool_id = $1 AND lookup_key = $2";
+const USER_BY_SUB: &str = "SELECT doc, version FROM users WHERE pool_id = $1 AND sub = $2";
+const USER_BY_ALIAS: &str = "SELECT u.doc, u.version FROM user_aliases a \
+     JOIN users u ON u.pool_id = a.pool_id AND u.username = a.username \
+     WHERE a.pool_id = $1 AND a.alias = $2";
+const USER_BY_SUB_WITH_GROUPS: &str = "SELECT u.doc, u.version, g.doc AS group_doc FROM users u \
+     LEFT JOIN group_members m ON m.pool_id = u.pool_id AND m.username = u.username \
+     LEFT JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
+     WHERE u.pool_id = $1 AND u.sub = $2 ORDER BY m.group_name LIMIT $3";
+
+/// Whether a SQLite URL names an in-memory database.
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// The user `sql` (one of the `USER_BY_…` reads, taking pool id and one key) finds, read in place.
+fn read_user(db: &InPlace, sql: &str, pool_id: &str, key: &str) -> StoreResult<Option<User>> {
+    let rows = db.rows(sql, [pool_id, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.into_iter().next().map(|(doc, version): (String, i64)| user_of(&doc, version)).transpose()
+}
+
+fn pool_of(id: String, doc: &str) -> StoreResult<UserPool> {
+    Ok(UserPool { id, doc: parse_doc(doc)? })
+}
+
 fn pool_from_row(r: &AnyRow) -> StoreResult<UserPool> {
     let id: String = r.try_get("id").map_err(backend_err)?;
     let doc: String = r.try_get("doc").map_err(backend_err)?;
-    Ok(UserPool { id, doc: parse_doc(&doc)? })
+    pool_of(id, &doc)
+}
+
+fn client_of(client_id: String, pool_id: String, doc: &str) -> StoreResult<AppClient> {
+    Ok(AppClient { pool_id, client_id, doc: parse_doc(doc)? })
 }
 
 fn client_from_row(r: &AnyRow) -> StoreResult<AppClient> {
     let client_id: String = r.try_get("client_id").map_err(backend_err)?;
     let pool_id: String = r.try_get("pool_id").map_err(backend_err)?;
     let doc: String = r.try_get("doc").map_err(backend_err)?;
-    Ok(AppClient { pool_id, client_id, doc: parse_doc(&doc)? })
+    client_of(client_id, pool_id, &doc)
 }
 
 /// Writes a user's search index rows for `terms` (rows for those attributes must not exist),
@@ -1649,11 +1747,15 @@ fn prefix_successor(prefix: &str) -> Option<String> {
     None
 }
 
+fn user_of(doc: &str, version: i64) -> StoreResult<User> {
+    let mut user: User = from_json(doc)?;
+    user.version = version;
+    Ok(user)
+}
+
 fn user_from_row(r: &AnyRow) -> StoreResult<User> {
     let doc: String = r.try_get("doc").map_err(backend_err)?;
-    let mut user: User = from_json(&doc)?;
-    user.version = r.try_get("version").map_err(backend_err)?;
-    Ok(user)
+    user_of(&doc, r.try_get("version").map_err(backend_err)?)
 }
 
 fn group_from_row(r: &AnyRow) -> StoreResult<Group> {

@@ -1,0 +1,159 @@
+//! Statements on the embedded SQLite database run in place, on the calling thread.
+//!
+//! sqlx runs every SQLite statement on a worker thread of its connection and hands the result
+//! back across threads: two round trips per store call (the statement, and a ping when the
+//! connection goes back to its pool), each a futex wake-up and a context switch on both sides.
+//! For what a sign-in asks of the store (client and pool, the user, the user with groups, a
+//! refresh session or a spent SRP nonce written) those hand-offs cost more CPU than the
+//! statements. This runs them where they are called instead:
+//!
+//! * point reads on read-only connections. A WAL reader never waits for a writer, so a read
+//!   holds its thread for the lookup alone (or for the disk read of a page no cache holds);
+//! * single-statement writes on one connection that never waits: when another writer holds
+//!   SQLite's write lock (or another thread this connection), the write is not made here and
+//!   the caller makes it through sqlx's pool, whose connections wait their turn on their own
+//!   threads. A statement that finds the lock taken has written nothing.
+//!
+//! Each read sees every transaction committed before it began, as a read through the pool does.
+//! The in-place writer does not checkpoint the WAL (a checkpoint writes and syncs the database
+//! file, too long to hold a request's thread); [`InPlace::try_execute`] says when one is due
+//! and the store runs it through the pool.
+//!
+//! Only for a database file: an in-memory database lives in its sqlx connection and no other
+//! connection could see it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, TryLockError};
+use std::time::Duration;
+
+use cognate_core::ports::{StoreError, StoreResult};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+/// Idle read connections kept for reuse; more may be open at once under load (each read that
+/// finds none idle opens one), the rest are closed when their read ends.
+const IDLE_MAX: usize = 8;
+/// Statements kept prepared per connection.
+const STATEMENT_CACHE: usize = 32;
+/// In-place commits between two checkpoints of the WAL: a refresh session adds four to five
+/// pages, so about SQLite's own default of a checkpoint per 1000 pages.
+const CHECKPOINT_EVERY: u64 = 200;
+
+pub(crate) struct InPlace {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    /// The in-place writer, opened on first use.
+    writer: Mutex<Option<Connection>>,
+    commits: AtomicU64,
+}
+
+/// What [`InPlace::try_execute`] did.
+pub(crate) enum Written {
+    /// The statement ran and changed this many rows; `checkpoint_due` asks the caller to
+    /// checkpoint the WAL.
+    Rows { rows: usize, checkpoint_due: bool },
+    /// Nothing was written: another writer holds the lock. Make the write through the pool.
+    Busy,
+}
+
+fn backend_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == SQLITE_CONSTRAINT_UNIQUE || f.extended_code == SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+impl InPlace {
+    /// In-place access to the database file `path` (which must exist: sqlx has opened and
+    /// migrated it).
+    pub(crate) fn open(path: &Path) -> Result<Self, String> {
+        let db = Self {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            writer: Mutex::new(None),
+            commits: AtomicU64::new(0),
+        };
+        let first = db.connect(true).map_err(|e| e.to_string())?;
+        db.give_back(first);
+        Ok(db)
+    }
+
+    fn connect(&self, read_only: bool) -> rusqlite::Result<Connection> {
+        // NO_MUTEX: a connection is used by one thread at a time (taken out of `idle`, or
+        // under `writer`'s lock).
+        let access = if read_only { OpenFlags::SQLITE_OPEN_READ_ONLY } else { OpenFlags::SQLITE_OPEN_READ_WRITE };
+        let conn = Connection::open_with_flags(&self.path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        if read_only {
+            // A reader waits only while a WAL file is being recovered or reset, briefly.
+            conn.busy_timeout(Duration::from_secs(5))?;
+        } else {
+            // The writer never waits (see the module's comment); commits are made durable as
+            // the pool's are (WAL, synced at checkpoints).
+            conn.busy_timeout(Duration::ZERO)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < IDLE_MAX {
+                idle.push(conn);
+            }
+        }
+    }
+
+    /// The rows of `sql` (kept prepared) with `params`, each mapped by `row`, read on this
+    /// thread.
+    pub(crate) fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> StoreResult<Vec<T>> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.connect(true).map_err(backend_err)?,
+        };
+        let out = conn
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.query_map(params, row)?.collect())
+            .map_err(backend_err);
+        self.give_back(conn);
+        out
+    }
+
+    /// Runs the single-statement write `sql` with `params` on this thread, unless that would
+    /// mean waiting for another writer ([`Written::Busy`]). A unique-constraint violation is
+    /// [`StoreError::Conflict`].
+    pub(crate) fn try_execute(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<Written> {
+        let mut slot = match self.writer.try_lock() {
+            Ok(slot) => slot,
+            Err(TryLockError::WouldBlock) => return Ok(Written::Busy),
+            Err(TryLockError::Poisoned(_)) => return Ok(Written::Busy),
+        };
+        if slot.is_none() {
+            *slot = Some(self.connect(false).map_err(backend_err)?);
+        }
+        let Some(conn) = slot.as_ref() else { return Ok(Written::Busy) };
+        match conn.prepare_cached(sql).and_then(|mut statement| statement.execute(params)) {
+            Ok(rows) => {
+                let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+                Ok(Written::Rows { rows, checkpoint_due: n % CHECKPOINT_EVERY == 0 })
+            }
+            Err(e) if is_busy(&e) => Ok(Written::Busy),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(backend_err(e)),
+        }
+    }
+}
