@@ -15,9 +15,12 @@
 //!   threads. A statement that finds the lock taken has written nothing.
 //!
 //! Each read sees every transaction committed before it began, as a read through the pool does.
-//! The in-place writer does not checkpoint the WAL (a checkpoint writes and syncs the database
-//! file, too long to hold a request's thread); [`InPlace::try_execute`] says when one is due
-//! and the store runs it through the pool.
+//! The in-place writer does not checkpoint the WAL as it commits (a checkpoint writes and syncs
+//! the database file, too long to hold a request's thread): [`InPlace::try_execute`] says when
+//! one is due and [`InPlace::checkpoint`] runs it on a blocking thread, holding back every
+//! writer until the WAL is copied so that the next write starts it over. (A checkpoint that let
+//! writes go on beside it would never find the WAL wholly copied under steady writes, and the
+//! WAL would grow without end.)
 //!
 //! Only for a database file: an in-memory database lives in its sqlx connection and no other
 //! connection could see it.
@@ -35,6 +38,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 const IDLE_MAX: usize = 8;
 /// Statements kept prepared per connection.
 const STATEMENT_CACHE: usize = 32;
+/// How long a checkpoint waits for the writers and readers it must let finish.
+const CHECKPOINT_WAIT: Duration = Duration::from_secs(5);
 /// In-place commits between two checkpoints of the WAL: a refresh session adds four to five
 /// pages, so about SQLite's own default of a checkpoint per 1000 pages.
 const CHECKPOINT_EVERY: u64 = 200;
@@ -155,5 +160,18 @@ impl InPlace {
             Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
             Err(e) => Err(backend_err(e)),
         }
+    }
+
+    /// Copies the WAL into the database file and has the next write start it over (SQLite's
+    /// RESTART checkpoint): blocks, for a blocking thread. The in-place writer is held
+    /// meanwhile, so in-place writes go through the pool, whose connections wait for the
+    /// checkpoint to release SQLite's write lock.
+    pub(crate) fn checkpoint(&self) -> StoreResult<()> {
+        let slot = self.writer.lock().map_err(|_| StoreError::Backend("in-place writer poisoned".into()))?;
+        let Some(conn) = slot.as_ref() else { return Ok(()) };
+        conn.busy_timeout(CHECKPOINT_WAIT).map_err(backend_err)?;
+        let done = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())).map_err(backend_err);
+        conn.busy_timeout(Duration::ZERO).map_err(backend_err)?;
+        done
     }
 }

@@ -197,16 +197,11 @@ impl SqlStore {
         }
     }
 
-    /// Copies the WAL's pages into the database file, on a pool connection's thread, and has
-    /// the next write start the WAL over.
+    /// Checkpoints the WAL on a blocking thread ([`InPlace::checkpoint`]).
     fn checkpoint_in_background(&self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let pool = self.pool.clone();
-        runtime.spawn(async move {
-            // RESTART holds new writers back (the in-place ones go through the pool meanwhile)
-            // until every frame is copied, so the next write starts the WAL over; a PASSIVE
-            // checkpoint racing steady writes never finds the WAL wholly copied, and it grows.
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&pool).await {
+        let (Ok(runtime), Some(db)) = (tokio::runtime::Handle::try_current(), self.in_place.clone()) else { return };
+        runtime.spawn_blocking(move || {
+            if let Err(e) = db.checkpoint() {
                 tracing::warn!(error = %e, "WAL checkpoint failed");
             }
         });

@@ -75,8 +75,9 @@ async fn in_place_writes_keep_the_wal_bounded() {
         }
     }
     // Without checkpoints 3,000 sessions make a WAL of about 53 MB (four to five pages each);
-    // the checkpoints start it over every few hundred, at 4-6 MB.
-    assert!(largest < 8 << 20, "the WAL grew to {largest} bytes");
+    // the checkpoints start it over every few hundred, at about 5.5 MB (more on a loaded
+    // machine, where a checkpoint's thread starts later).
+    assert!(largest < 16 << 20, "the WAL grew to {largest} bytes");
     for n in [0, 1499, 2999] {
         assert!(store.get_refresh(&format!("hash-{n:06}")).await.unwrap().is_some());
     }
