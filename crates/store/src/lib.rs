@@ -1,6 +1,8 @@
 //! The store adapters. One implementation of [`cognate_core::ports::Store`] over sqlx's `Any`
 //! driver serves both the embedded SQLite database and PostgreSQL: the SQL is written in the
 //! dialect both accept, and each backend has its own migrations folder for DDL differences.
+//! On a SQLite file, the reads and small writes of a sign-in bypass sqlx's worker threads and
+//! run in place (`src/in_place.rs`).
 
 mod in_place;
 mod sql;
