@@ -971,21 +971,7 @@ impl Store for SqlStore {
         if let Some(rows) = self.write_in_place(INSERT, params)? {
             return if rows == 0 { Err(StoreError::Conflict) } else { Ok(()) };
         }
-        let done = sqlx::query(INSERT)
-            .bind(&session.token_hash)
-            .bind(&session.origin_jti)
-            .bind(&session.pool_id)
-            .bind(&session.client_id)
-            .bind(&session.username)
-            .bind(session.auth_time)
-            .bind(session.issued_ms)
-            .bind(session.expires_ms)
-            .bind(i64::from(session.revoked))
-            .bind(session.replaced_ms)
-            .bind(session.scopes.as_deref())
-            .execute(&self.pool)
-            .await
-            .map_err(backend_err)?;
+        let done = refresh_query(INSERT, session).execute(&self.pool).await.map_err(backend_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict);
         }
@@ -1000,7 +986,10 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(backend_err)?;
-        insert_refresh_row(new).execute(&mut *tx).await.map_err(backend_err)?;
+        const INSERT: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
+             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+        refresh_query(INSERT, new).execute(&mut *tx).await.map_err(backend_err)?;
         tx.commit().await.map_err(backend_err)
     }
 
@@ -1761,24 +1750,23 @@ fn group_from_row(r: &AnyRow) -> StoreResult<Group> {
 const REFRESH_COLUMNS: &str =
     "token_hash, origin_jti, pool_id, client_id, username, auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes";
 
-/// Adds a token to a lineage (rotation).
-fn insert_refresh_row(session: &RefreshSession) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
-    sqlx::query(
-        "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
-         auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&session.token_hash)
-    .bind(&session.origin_jti)
-    .bind(&session.pool_id)
-    .bind(&session.client_id)
-    .bind(&session.username)
-    .bind(session.auth_time)
-    .bind(session.issued_ms)
-    .bind(session.expires_ms)
-    .bind(i64::from(session.revoked))
-    .bind(session.replaced_ms)
-    .bind(session.scopes.as_deref())
+/// `sql` (an insert of a refresh session's columns as $1…$11) bound to `session`.
+fn refresh_query<'q>(
+    sql: &'q str,
+    session: &'q RefreshSession,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(sql)
+        .bind(&session.token_hash)
+        .bind(&session.origin_jti)
+        .bind(&session.pool_id)
+        .bind(&session.client_id)
+        .bind(&session.username)
+        .bind(session.auth_time)
+        .bind(session.issued_ms)
+        .bind(session.expires_ms)
+        .bind(i64::from(session.revoked))
+        .bind(session.replaced_ms)
+        .bind(session.scopes.as_deref())
 }
 
 fn object_from_row(r: &AnyRow) -> StoreResult<PoolObject> {
