@@ -16,8 +16,8 @@
 //!
 //! Each read sees every transaction committed before it began, as a read through the pool does.
 //! The in-place writer does not checkpoint the WAL as it commits (a checkpoint writes and syncs
-//! the database file, too long to hold a request's thread): [`InPlace::try_execute`] says when
-//! one is due and [`InPlace::checkpoint`] runs it on a blocking thread, holding back every
+//! the database file, too long to hold a request's thread): every so many writes,
+//! [`InPlace::try_execute`] runs one on a blocking thread, holding back every
 //! writer until the WAL is copied so that the next write starts it over. (A checkpoint that let
 //! writes go on beside it would never find the WAL wholly copied under steady writes, and the
 //! WAL would grow without end.)
@@ -27,11 +27,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, TryLockError};
+use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Duration;
 
 use cognate_core::ports::{StoreError, StoreResult};
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 /// Idle read connections kept for reuse; more may be open at once under load (each read that
 /// finds none idle opens one), the rest are closed when their read ends.
@@ -50,15 +50,6 @@ pub(crate) struct InPlace {
     /// The in-place writer, opened on first use.
     writer: Mutex<Option<Connection>>,
     commits: AtomicU64,
-}
-
-/// What [`InPlace::try_execute`] did.
-pub(crate) enum Written {
-    /// The statement ran and changed this many rows; `checkpoint_due` asks the caller to
-    /// checkpoint the WAL.
-    Rows { rows: usize, checkpoint_due: bool },
-    /// Nothing was written: another writer holds the lock. Make the write through the pool.
-    Busy,
 }
 
 fn backend_err(e: rusqlite::Error) -> StoreError {
@@ -117,56 +108,84 @@ impl InPlace {
         }
     }
 
-    /// The rows of `sql` (kept prepared) with `params`, each mapped by `row`, read on this
-    /// thread.
+    /// Runs `f` on an idle read connection (or a new one), on this thread.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.connect(true).map_err(backend_err)?,
+        };
+        let out = f(&conn).map_err(backend_err);
+        self.give_back(conn);
+        out
+    }
+
+    /// The rows of `sql` (kept prepared) with `params`, each mapped by `row`.
     pub(crate) fn rows<T>(
         &self,
         sql: &str,
         params: impl rusqlite::Params,
         row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> StoreResult<Vec<T>> {
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let conn = match idle {
-            Some(conn) => conn,
-            None => self.connect(true).map_err(backend_err)?,
-        };
-        let out = conn
-            .prepare_cached(sql)
-            .and_then(|mut statement| statement.query_map(params, row)?.collect())
-            .map_err(backend_err);
-        self.give_back(conn);
-        out
+        self.read(|conn| conn.prepare_cached(sql)?.query_map(params, row)?.collect())
     }
 
-    /// Runs the single-statement write `sql` with `params` on this thread, unless that would
-    /// mean waiting for another writer ([`Written::Busy`]). A unique-constraint violation is
-    /// [`StoreError::Conflict`].
-    pub(crate) fn try_execute(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<Written> {
+    /// The first row of `sql` with `params`, mapped by `row`; None when there is none.
+    pub(crate) fn row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> StoreResult<Option<T>> {
+        self.read(|conn| conn.prepare_cached(sql)?.query_row(params, row).optional())
+    }
+
+    /// Runs the single-statement write `sql` with `params` on this thread and returns the rows
+    /// it changed; None when that would mean waiting for another writer (nothing was written:
+    /// make the write through the pool). A unique-constraint violation is
+    /// [`StoreError::Conflict`]. Every [`CHECKPOINT_EVERY`]th write starts a checkpoint on a
+    /// blocking thread.
+    pub(crate) fn try_execute(
+        self: &Arc<Self>,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> StoreResult<Option<usize>> {
         let mut slot = match self.writer.try_lock() {
             Ok(slot) => slot,
-            Err(TryLockError::WouldBlock) => return Ok(Written::Busy),
-            Err(TryLockError::Poisoned(_)) => return Ok(Written::Busy),
+            Err(TryLockError::WouldBlock | TryLockError::Poisoned(_)) => return Ok(None),
         };
         if slot.is_none() {
             *slot = Some(self.connect(false).map_err(backend_err)?);
         }
-        let Some(conn) = slot.as_ref() else { return Ok(Written::Busy) };
+        let Some(conn) = slot.as_ref() else { return Ok(None) };
         match conn.prepare_cached(sql).and_then(|mut statement| statement.execute(params)) {
             Ok(rows) => {
-                let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
-                Ok(Written::Rows { rows, checkpoint_due: n % CHECKPOINT_EVERY == 0 })
+                if (self.commits.fetch_add(1, Ordering::Relaxed) + 1) % CHECKPOINT_EVERY == 0 {
+                    self.checkpoint_in_background();
+                }
+                Ok(Some(rows))
             }
-            Err(e) if is_busy(&e) => Ok(Written::Busy),
+            Err(e) if is_busy(&e) => Ok(None),
             Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
             Err(e) => Err(backend_err(e)),
         }
+    }
+
+    fn checkpoint_in_background(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let db = Arc::clone(self);
+        runtime.spawn_blocking(move || {
+            if let Err(e) = db.checkpoint() {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        });
     }
 
     /// Copies the WAL into the database file and has the next write start it over (SQLite's
     /// RESTART checkpoint): blocks, for a blocking thread. The in-place writer is held
     /// meanwhile, so in-place writes go through the pool, whose connections wait for the
     /// checkpoint to release SQLite's write lock.
-    pub(crate) fn checkpoint(&self) -> StoreResult<()> {
+    fn checkpoint(&self) -> StoreResult<()> {
         let slot = self.writer.lock().map_err(|_| StoreError::Backend("in-place writer poisoned".into()))?;
         let Some(conn) = slot.as_ref() else { return Ok(()) };
         conn.busy_timeout(CHECKPOINT_WAIT).map_err(backend_err)?;

@@ -15,7 +15,7 @@ use cognate_core::ports::{
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
-use crate::in_place::{InPlace, Written};
+use crate::in_place::InPlace;
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,11 +167,9 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         migrator.run(&pool).await.map_err(|e| format!("database migration failed: {e}"))?;
-        let in_place = match backend {
-            Backend::Sqlite if !is_in_memory(url) => {
-                let file = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(|e| e.to_string())?;
-                let db = InPlace::open(file.get_filename())
-                    .map_err(|e| format!("cannot open database {} for reading: {e}", redact(url)))?;
+        let in_place = match sqlite_file(url) {
+            Some(file) if backend == Backend::Sqlite => {
+                let db = InPlace::open(&file).map_err(|e| format!("cannot open database {}: {e}", redact(url)))?;
                 Some(Arc::new(db))
             }
             _ => None,
@@ -185,26 +183,10 @@ impl SqlStore {
     /// [`crate::in_place`]) and returns the rows it changed; None when the write is still to be
     /// made through the pool (PostgreSQL, an in-memory database, or another writer at work).
     fn write_in_place(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<Option<usize>> {
-        let Some(db) = &self.in_place else { return Ok(None) };
-        match db.try_execute(sql, params)? {
-            Written::Busy => Ok(None),
-            Written::Rows { rows, checkpoint_due } => {
-                if checkpoint_due {
-                    self.checkpoint_in_background();
-                }
-                Ok(Some(rows))
-            }
+        match &self.in_place {
+            Some(db) => db.try_execute(sql, params),
+            None => Ok(None),
         }
-    }
-
-    /// Checkpoints the WAL on a blocking thread ([`InPlace::checkpoint`]).
-    fn checkpoint_in_background(&self) {
-        let (Ok(runtime), Some(db)) = (tokio::runtime::Handle::try_current(), self.in_place.clone()) else { return };
-        runtime.spawn_blocking(move || {
-            if let Err(e) = db.checkpoint() {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
-            }
-        });
     }
 
     /// Indexes the users stored before the search index existed (migration 0008 leaves a
@@ -393,8 +375,8 @@ impl Store for SqlStore {
 
     async fn get_pool(&self, id: &str) -> StoreResult<Option<UserPool>> {
         if let Some(db) = &self.in_place {
-            let rows = db.rows(POOL_BY_ID, [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            return rows.into_iter().next().map(|(id, doc): (String, String)| pool_of(id, &doc)).transpose();
+            let row = db.row(POOL_BY_ID, [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            return row.map(|(id, doc): (String, String)| pool_of(id, &doc)).transpose();
         }
         let row = sqlx::query(POOL_BY_ID).bind(id).fetch_optional(&self.pool).await.map_err(backend_err)?;
         row.map(|r| pool_from_row(&r)).transpose()
@@ -449,12 +431,8 @@ impl Store for SqlStore {
 
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<AppClient>> {
         if let Some(db) = &self.in_place {
-            let rows = db.rows(CLIENT_BY_ID, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            return rows
-                .into_iter()
-                .next()
-                .map(|(c, p, doc): (String, String, String)| client_of(c, p, &doc))
-                .transpose();
+            let row = db.row(CLIENT_BY_ID, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            return row.map(|(c, p, doc): (String, String, String)| client_of(c, p, &doc)).transpose();
         }
         let row = sqlx::query(CLIENT_BY_ID).bind(client_id).fetch_optional(&self.pool).await.map_err(backend_err)?;
         row.map(|r| client_from_row(&r)).transpose()
@@ -462,9 +440,9 @@ impl Store for SqlStore {
 
     async fn get_client_and_pool(&self, client_id: &str) -> StoreResult<Option<(AppClient, UserPool)>> {
         if let Some(db) = &self.in_place {
-            let rows: Vec<(String, String, String, String, String)> =
-                db.rows(CLIENT_AND_POOL, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
-            let Some((c, p, doc, id, pool_doc)) = rows.into_iter().next() else { return Ok(None) };
+            let row: Option<(String, String, String, String, String)> =
+                db.row(CLIENT_AND_POOL, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+            let Some((c, p, doc, id, pool_doc)) = row else { return Ok(None) };
             return Ok(Some((client_of(c, p, &doc)?, pool_of(id, &pool_doc)?)));
         }
         let row = sqlx::query(CLIENT_AND_POOL).bind(client_id).fetch_optional(&self.pool).await.map_err(backend_err)?;
@@ -954,21 +932,7 @@ impl Store for SqlStore {
              auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
              WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE origin_jti = $2)";
-        let s = session;
-        let params = (
-            &s.token_hash,
-            &s.origin_jti,
-            &s.pool_id,
-            &s.client_id,
-            &s.username,
-            s.auth_time,
-            s.issued_ms,
-            s.expires_ms,
-            i64::from(s.revoked),
-            s.replaced_ms,
-            s.scopes.as_deref(),
-        );
-        if let Some(rows) = self.write_in_place(INSERT, params)? {
+        if let Some(rows) = self.write_in_place(INSERT, refresh_params(session))? {
             return if rows == 0 { Err(StoreError::Conflict) } else { Ok(()) };
         }
         let done = refresh_query(INSERT, session).execute(&self.pool).await.map_err(backend_err)?;
@@ -1656,15 +1620,21 @@ const USER_BY_SUB_WITH_GROUPS: &str = "SELECT u.doc, u.version, g.doc AS group_d
      LEFT JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
      WHERE u.pool_id = $1 AND u.sub = $2 ORDER BY m.group_name LIMIT $3";
 
-/// Whether a SQLite URL names an in-memory database.
-fn is_in_memory(url: &str) -> bool {
-    url.contains(":memory:") || url.contains("mode=memory")
+/// The file a `sqlite:` URL names, as sqlx reads the URL; None for an in-memory database (or a
+/// URL sqlx cannot read).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    (!path.as_os_str().is_empty()).then(|| path.to_owned())
 }
 
 /// The user `sql` (one of the `USER_BY_…` reads, taking pool id and one key) finds, read in place.
 fn read_user(db: &InPlace, sql: &str, pool_id: &str, key: &str) -> StoreResult<Option<User>> {
-    let rows = db.rows(sql, [pool_id, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.into_iter().next().map(|(doc, version): (String, i64)| user_of(&doc, version)).transpose()
+    let row = db.row(sql, [pool_id, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    row.map(|(doc, version): (String, i64)| user_of(&doc, version)).transpose()
 }
 
 fn pool_of(id: String, doc: &str) -> StoreResult<UserPool> {
@@ -1750,23 +1720,32 @@ fn group_from_row(r: &AnyRow) -> StoreResult<Group> {
 const REFRESH_COLUMNS: &str =
     "token_hash, origin_jti, pool_id, client_id, username, auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes";
 
+/// A refresh session's columns in the order of [`REFRESH_COLUMNS`] ($1…$11 of its inserts).
+#[allow(clippy::type_complexity)]
+fn refresh_params(s: &RefreshSession) -> (&str, &str, &str, &str, &str, i64, i64, i64, i64, Option<i64>, Option<&str>) {
+    let revoked = i64::from(s.revoked);
+    (
+        &s.token_hash,
+        &s.origin_jti,
+        &s.pool_id,
+        &s.client_id,
+        &s.username,
+        s.auth_time,
+        s.issued_ms,
+        s.expires_ms,
+        revoked,
+        s.replaced_ms,
+        s.scopes.as_deref(),
+    )
+}
+
 /// `sql` (an insert of a refresh session's columns as $1…$11) bound to `session`.
 fn refresh_query<'q>(
     sql: &'q str,
     session: &'q RefreshSession,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    sqlx::query(sql)
-        .bind(&session.token_hash)
-        .bind(&session.origin_jti)
-        .bind(&session.pool_id)
-        .bind(&session.client_id)
-        .bind(&session.username)
-        .bind(session.auth_time)
-        .bind(session.issued_ms)
-        .bind(session.expires_ms)
-        .bind(i64::from(session.revoked))
-        .bind(session.replaced_ms)
-        .bind(session.scopes.as_deref())
+    let (a, b, c, d, e, f, g, h, i, j, k) = refresh_params(session);
+    sqlx::query(sql).bind(a).bind(b).bind(c).bind(d).bind(e).bind(f).bind(g).bind(h).bind(i).bind(j).bind(k)
 }
 
 fn object_from_row(r: &AnyRow) -> StoreResult<PoolObject> {
@@ -1843,15 +1822,11 @@ fn now_millis() -> i64 {
 
 /// Creates the file a `sqlite:` URL names, owner-only, if it is a file that does not exist yet.
 fn create_owner_only(url: &str) {
-    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let path = rest.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") || url.contains("mode=ro") {
-        return;
-    }
+    let Some(path) = sqlite_file(url).filter(|_| !url.contains("mode=ro")) else { return };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     // An existing file keeps its mode; any other failure shows when SQLite opens it.
-    let _ = options.open(path);
+    let _ = options.open(&path);
 }
