@@ -4,6 +4,7 @@
 //! On a SQLite file, the reads and small writes of a sign-in bypass sqlx's worker threads and
 //! run in place (`src/in_place.rs`).
 
+mod doc_cache;
 mod in_place;
 mod sql;
 

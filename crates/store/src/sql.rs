@@ -15,6 +15,7 @@ use cognate_core::ports::{
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
+use crate::doc_cache::DocCache;
 use crate::in_place::InPlace;
 
 /// Which database is behind the pool.
@@ -34,6 +35,9 @@ pub struct SqlStore {
     /// Point reads and small writes run in place on a SQLite database file (see
     /// [`crate::in_place`]); None on PostgreSQL and for an in-memory database.
     in_place: Option<Arc<InPlace>>,
+    /// The parsed documents of the pools and clients read lately (see [`crate::doc_cache`]).
+    pool_docs: Arc<DocCache>,
+    client_docs: Arc<DocCache>,
 }
 
 /// How often (in `consume_nonce` calls) expired nonces are deleted.
@@ -174,7 +178,14 @@ impl SqlStore {
             }
             _ => None,
         };
-        let store = Self { pool, backend, nonce_calls: Arc::new(AtomicU64::new(0)), in_place };
+        let store = Self {
+            pool,
+            backend,
+            nonce_calls: Arc::new(AtomicU64::new(0)),
+            in_place,
+            pool_docs: Arc::default(),
+            client_docs: Arc::default(),
+        };
         store.backfill_search().await.map_err(|e| format!("indexing existing users for search failed: {e}"))?;
         Ok(store)
     }
@@ -376,10 +387,11 @@ impl Store for SqlStore {
     async fn get_pool(&self, id: &str) -> StoreResult<Option<UserPool>> {
         if let Some(db) = &self.in_place {
             let row = db.row(POOL_BY_ID, [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            return row.map(|(id, doc): (String, String)| pool_of(id, &doc)).transpose();
+            return row.map(|(id, doc): (String, String)| self.pool_of(id, doc)).transpose();
         }
         let row = sqlx::query(POOL_BY_ID).bind(id).fetch_optional(&self.pool).await.map_err(backend_err)?;
-        row.map(|r| pool_from_row(&r)).transpose()
+        let Some(r) = row else { return Ok(None) };
+        self.pool_of(r.try_get("id").map_err(backend_err)?, r.try_get("doc").map_err(backend_err)?).map(Some)
     }
 
     async fn update_pool(&self, pool: &UserPool) -> StoreResult<bool> {
@@ -432,10 +444,10 @@ impl Store for SqlStore {
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<AppClient>> {
         if let Some(db) = &self.in_place {
             let row = db.row(CLIENT_BY_ID, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            return row.map(|(c, p, doc): (String, String, String)| client_of(c, p, &doc)).transpose();
+            return row.map(|(c, p, doc): (String, String, String)| self.client_of(c, p, doc)).transpose();
         }
         let row = sqlx::query(CLIENT_BY_ID).bind(client_id).fetch_optional(&self.pool).await.map_err(backend_err)?;
-        row.map(|r| client_from_row(&r)).transpose()
+        row.map(|r| self.client_and_pool_of_row(&r, false).map(|(c, _)| c)).transpose()
     }
 
     async fn get_client_and_pool(&self, client_id: &str) -> StoreResult<Option<(AppClient, UserPool)>> {
@@ -443,14 +455,14 @@ impl Store for SqlStore {
             let row: Option<(String, String, String, String, String)> =
                 db.row(CLIENT_AND_POOL, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
             let Some((c, p, doc, id, pool_doc)) = row else { return Ok(None) };
-            return Ok(Some((client_of(c, p, &doc)?, pool_of(id, &pool_doc)?)));
+            return Ok(Some((self.client_of(c, p, doc)?, self.pool_of(id, pool_doc)?)));
         }
         let row = sqlx::query(CLIENT_AND_POOL).bind(client_id).fetch_optional(&self.pool).await.map_err(backend_err)?;
         let Some(r) = row else { return Ok(None) };
-        let client = client_from_row(&r)?;
-        let id: String = r.try_get("id").map_err(backend_err)?;
-        let doc: String = r.try_get("pool_doc").map_err(backend_err)?;
-        Ok(Some((client, pool_of(id, &doc)?)))
+        match self.client_and_pool_of_row(&r, true)? {
+            (client, Some(pool)) => Ok(Some((client, pool))),
+            _ => Ok(None),
+        }
     }
 
     async fn update_client(&self, client: &AppClient) -> StoreResult<bool> {
@@ -1637,25 +1649,40 @@ fn read_user(db: &InPlace, sql: &str, pool_id: &str, key: &str) -> StoreResult<O
     row.map(|(doc, version): (String, i64)| user_of(&doc, version)).transpose()
 }
 
-fn pool_of(id: String, doc: &str) -> StoreResult<UserPool> {
-    Ok(UserPool { id, doc: parse_doc(doc)? })
+impl SqlStore {
+    fn pool_of(&self, id: String, doc: String) -> StoreResult<UserPool> {
+        let doc = self.pool_docs.get(&id, doc, parse_doc)?;
+        Ok(UserPool { id, doc })
+    }
+
+    fn client_of(&self, client_id: String, pool_id: String, doc: String) -> StoreResult<AppClient> {
+        let doc = self.client_docs.get(&client_id, doc, parse_doc)?;
+        Ok(AppClient { pool_id, client_id, doc })
+    }
+
+    /// The client (and pool) of a point read's row, through the caches.
+    fn client_and_pool_of_row(&self, r: &AnyRow, with_pool: bool) -> StoreResult<(AppClient, Option<UserPool>)> {
+        let text = |column: &str| r.try_get::<String, _>(column).map_err(backend_err);
+        let client = self.client_of(text("client_id")?, text("pool_id")?, text("doc")?)?;
+        let pool = if with_pool { Some(self.pool_of(text("id")?, text("pool_doc")?)?) } else { None };
+        Ok((client, pool))
+    }
 }
+
+// Listings parse each document anew: kept in the caches, they would push out the pools and
+// clients in use.
 
 fn pool_from_row(r: &AnyRow) -> StoreResult<UserPool> {
     let id: String = r.try_get("id").map_err(backend_err)?;
     let doc: String = r.try_get("doc").map_err(backend_err)?;
-    pool_of(id, &doc)
-}
-
-fn client_of(client_id: String, pool_id: String, doc: &str) -> StoreResult<AppClient> {
-    Ok(AppClient { pool_id, client_id, doc: parse_doc(doc)? })
+    Ok(UserPool { id, doc: parse_doc(&doc)?.into() })
 }
 
 fn client_from_row(r: &AnyRow) -> StoreResult<AppClient> {
     let client_id: String = r.try_get("client_id").map_err(backend_err)?;
     let pool_id: String = r.try_get("pool_id").map_err(backend_err)?;
     let doc: String = r.try_get("doc").map_err(backend_err)?;
-    client_of(client_id, pool_id, &doc)
+    Ok(AppClient { pool_id, client_id, doc: parse_doc(&doc)?.into() })
 }
 
 /// Writes a user's search index rows for `terms` (rows for those attributes must not exist),

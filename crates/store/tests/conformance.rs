@@ -123,6 +123,45 @@ mod user_search_backfill {
     }
 }
 
+mod documents_changed_by_another_server {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::documents_changed_by_another_server(super::Db::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::documents_changed_by_another_server(super::Db::Postgres).await
+    }
+}
+
+/// Two servers on one database: a pool or client one of them changes is what the other reads
+/// next, by every point read (each store keeps the parsed documents it read last).
+async fn documents_changed_by_another_server(db: Db) {
+    let Some((url, guard)) = fresh_database(db).await else { return };
+    let a = SqlStore::connect(&url).await.expect("open store a");
+    let b = SqlStore::connect(&url).await.expect("open store b");
+    a.insert_pool(&pool("p1")).await.unwrap();
+    a.insert_client(&client("p1", "c1")).await.unwrap();
+    for round in 0..3 {
+        // a reads (and keeps) both documents, b changes them, a reads the change.
+        assert!(a.get_pool("p1").await.unwrap().is_some());
+        assert!(a.get_client("c1").await.unwrap().is_some());
+        assert!(a.get_client_and_pool("c1").await.unwrap().is_some());
+        let mut p = b.get_pool("p1").await.unwrap().unwrap();
+        p.doc_mut().insert("Name".into(), json!(format!("renamed {round}")));
+        assert!(b.update_pool(&p).await.unwrap());
+        let mut c = b.get_client("c1").await.unwrap().unwrap();
+        c.doc_mut().insert("ClientName".into(), json!(format!("web {round}")));
+        assert!(b.update_client(&c).await.unwrap());
+        assert_eq!(a.get_pool("p1").await.unwrap(), Some(p.clone()));
+        assert_eq!(a.get_client("c1").await.unwrap(), Some(c.clone()));
+        assert_eq!(a.get_client_and_pool("c1").await.unwrap(), Some((c, p)));
+    }
+    a.close().await;
+    b.close().await;
+    drop(guard);
+}
+
 // --- fixtures ------------------------------------------------------------------------------
 
 fn doc(value: serde_json::Value) -> Doc {
@@ -130,14 +169,14 @@ fn doc(value: serde_json::Value) -> Doc {
 }
 
 fn pool(id: &str) -> UserPool {
-    UserPool { id: id.to_owned(), doc: doc(json!({ "Id": id, "Name": format!("name of {id}") })) }
+    UserPool { id: id.to_owned(), doc: doc(json!({ "Id": id, "Name": format!("name of {id}") })).into() }
 }
 
 fn client(pool_id: &str, client_id: &str) -> AppClient {
     AppClient {
         pool_id: pool_id.to_owned(),
         client_id: client_id.to_owned(),
-        doc: doc(json!({ "ClientId": client_id, "UserPoolId": pool_id })),
+        doc: doc(json!({ "ClientId": client_id, "UserPoolId": pool_id })).into(),
     }
 }
 
@@ -270,7 +309,7 @@ async fn pools_and_clients(store: SqlStore) {
     assert_eq!(store.get_pool("nope").await.unwrap(), None);
 
     let mut changed = pool("p1");
-    changed.doc.insert("Name".into(), json!("renamed"));
+    changed.doc_mut().insert("Name".into(), json!("renamed"));
     assert!(store.update_pool(&changed).await.unwrap());
     assert_eq!(store.get_pool("p1").await.unwrap(), Some(changed));
     assert!(!store.update_pool(&pool("nope")).await.unwrap());
@@ -293,7 +332,7 @@ async fn pools_and_clients(store: SqlStore) {
     assert_eq!(store.get_client("nope").await.unwrap(), None);
 
     let mut changed = client("p1", "c1");
-    changed.doc.insert("ClientName".into(), json!("web"));
+    changed.doc_mut().insert("ClientName".into(), json!("web"));
     assert!(store.update_client(&changed).await.unwrap());
     assert_eq!(store.get_client("c1").await.unwrap(), Some(changed.clone()));
     assert!(!store.update_client(&client("p2", "c1")).await.unwrap(), "wrong pool");

@@ -1,5 +1,7 @@
 //! App clients: the stored document and the typed views the service needs.
 
+use std::sync::Arc;
+
 use super::{get_bool, get_i64, get_obj, get_str, get_str_list, Doc};
 
 /// An app client as stored: its `UserPoolClientType` document.
@@ -7,7 +9,9 @@ use super::{get_bool, get_i64, get_obj, get_str, get_str_list, Doc};
 pub struct AppClient {
     pub pool_id: String,
     pub client_id: String,
-    pub doc: Doc,
+    /// Shared: a document read again unchanged is not parsed again (the store keeps the
+    /// parsed documents of recent reads); writers change their own copy (`Arc::make_mut`).
+    pub doc: Arc<Doc>,
 }
 
 /// The sign-in flows a client may allow (`ExplicitAuthFlows`).
@@ -58,6 +62,11 @@ pub struct TokenValidity {
 }
 
 impl AppClient {
+    /// The document, to change (copied first if another reader shares it).
+    pub fn doc_mut(&mut self) -> &mut Doc {
+        Arc::make_mut(&mut self.doc)
+    }
+
     pub fn name(&self) -> &str {
         get_str(&self.doc, "ClientName").unwrap_or_default()
     }

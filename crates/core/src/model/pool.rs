@@ -2,6 +2,8 @@
 
 use serde_json::{json, Value};
 
+use std::sync::Arc;
+
 use super::{get_bool, get_i64, get_obj, get_str, get_str_list, Doc};
 
 /// A user pool as stored: its id and its `UserPoolType` document (without the computed
@@ -9,7 +11,9 @@ use super::{get_bool, get_i64, get_obj, get_str, get_str_list, Doc};
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserPool {
     pub id: String,
-    pub doc: Doc,
+    /// Shared: a document read again unchanged is not parsed again (the store keeps the
+    /// parsed documents of recent reads); writers change their own copy (`Arc::make_mut`).
+    pub doc: Arc<Doc>,
 }
 
 /// The pool's password rules, with Cognito's defaults for members the caller left out.
@@ -37,6 +41,11 @@ impl Default for PasswordPolicy {
 }
 
 impl UserPool {
+    /// The document, to change (copied first if another reader shares it).
+    pub fn doc_mut(&mut self) -> &mut Doc {
+        Arc::make_mut(&mut self.doc)
+    }
+
     pub fn name(&self) -> &str {
         get_str(&self.doc, "Name").unwrap_or_default()
     }

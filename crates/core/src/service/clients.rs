@@ -81,7 +81,7 @@ macro_rules! client_settings {
 /// `UserPoolClientType` document, so every member a caller set comes back as it was given.
 pub(crate) fn client_view(client: &AppClient) -> Result<UserPoolClientType> {
     let mut view: UserPoolClientType =
-        serde_json::from_value(Value::Object(client.doc.clone())).map_err(CognitoError::internal)?;
+        serde_json::from_value(Value::Object((*client.doc).clone())).map_err(CognitoError::internal)?;
     // cognate has no dynamic client registration: every client was created by an API call or
     // configuration.
     view.client_type.get_or_insert(ClientTypeType::Regular);
@@ -155,12 +155,12 @@ impl Service {
         self.check_oauth(&pool, &settings, secret.is_some()).await?;
         let mut wanted = self.build_client(&pool, &existing.client_id, secret, &settings, Some(&existing))?;
         if let Some(v) = existing.doc.get("LastModifiedDate") {
-            wanted.doc.insert("LastModifiedDate".into(), v.clone());
+            wanted.doc_mut().insert("LastModifiedDate".into(), v.clone());
         }
         if same_members(&wanted.doc, &existing.doc) {
             return Ok((existing.client_id, ApplyOutcome::Unchanged));
         }
-        wanted.doc.insert("LastModifiedDate".into(), self.now_date());
+        wanted.doc_mut().insert("LastModifiedDate".into(), self.now_date());
         self.store.update_client(&wanted).await?;
         Ok((existing.client_id, ApplyOutcome::Updated))
     }
@@ -368,7 +368,7 @@ impl Service {
         if let Some(v) = &input.refresh_token_rotation {
             put("RefreshTokenRotation", to_json(v));
         }
-        Ok(AppClient { pool_id: pool.id.clone(), client_id: client_id.to_owned(), doc })
+        Ok(AppClient { pool_id: pool.id.clone(), client_id: client_id.to_owned(), doc: doc.into() })
     }
 }
 

@@ -161,7 +161,7 @@ impl Service {
             }
             Err(e) => return Err(e.into()),
         }
-        pool.doc.insert(member.into(), json!(domain));
+        pool.doc_mut().insert(member.into(), json!(domain));
         self.store.update_pool(&pool).await?;
         Ok(CreateUserPoolDomainResponse {
             managed_login_version: Some(version),
@@ -232,7 +232,7 @@ impl Service {
         self.store.delete_object(DOMAIN, &object.key).await?;
         let mut pool = self.pool(&req.user_pool_id).await?;
         let member = if is_custom(&object.key) { "CustomDomain" } else { "Domain" };
-        pool.doc.remove(member);
+        pool.doc_mut().remove(member);
         self.store.update_pool(&pool).await?;
         Ok(DeleteUserPoolDomainResponse::default())
     }
@@ -631,7 +631,7 @@ impl Service {
         };
         let mut extra = client.doc.get(EXTRA_SECRETS).and_then(Value::as_array).cloned().unwrap_or_default();
         extra.push(serde_json::to_value(&descriptor).map_err(CognitoError::internal)?);
-        client.doc.insert(EXTRA_SECRETS.into(), Value::Array(extra));
+        client.doc_mut().insert(EXTRA_SECRETS.into(), Value::Array(extra));
         self.store.update_client(&client).await?;
         let shown = ClientSecretDescriptorType {
             client_secret_value: if generated { descriptor.client_secret_value.clone() } else { None },
@@ -672,10 +672,10 @@ impl Service {
         remaining.remove(position);
         // The first remaining secret is the client's `ClientSecret`; the rest stay extra.
         let primary = remaining.remove(0);
-        client.doc.insert("ClientSecret".into(), json!(primary.client_secret_value));
-        client.doc.insert(PRIMARY_SECRET.into(), serde_json::to_value(&primary).map_err(CognitoError::internal)?);
+        client.doc_mut().insert("ClientSecret".into(), json!(primary.client_secret_value));
+        client.doc_mut().insert(PRIMARY_SECRET.into(), serde_json::to_value(&primary).map_err(CognitoError::internal)?);
         let extra: Vec<Value> = remaining.iter().filter_map(|d| serde_json::to_value(d).ok()).collect();
-        client.doc.insert(EXTRA_SECRETS.into(), Value::Array(extra));
+        client.doc_mut().insert(EXTRA_SECRETS.into(), Value::Array(extra));
         self.store.update_client(&client).await?;
         Ok(DeleteUserPoolClientSecretResponse::default())
     }

@@ -57,7 +57,7 @@ impl Service {
         if tags.len() > MAX_TAGS {
             return Err(CognitoError::invalid_parameter(format!("A user pool may have at most {MAX_TAGS} tags.")));
         }
-        pool.doc.insert("UserPoolTags".into(), serde_json::to_value(&tags).map_err(CognitoError::internal)?);
+        pool.doc_mut().insert("UserPoolTags".into(), serde_json::to_value(&tags).map_err(CognitoError::internal)?);
         self.store.update_pool(&pool).await?;
         Ok(TagResourceResponse {})
     }
@@ -70,7 +70,7 @@ impl Service {
         let mut pool = self.pool_of_arn(&req.resource_arn).await?;
         let mut tags = Self::tags_of(&pool);
         tags.retain(|k, _| !req.tag_keys.contains(k));
-        pool.doc.insert("UserPoolTags".into(), serde_json::to_value(&tags).map_err(CognitoError::internal)?);
+        pool.doc_mut().insert("UserPoolTags".into(), serde_json::to_value(&tags).map_err(CognitoError::internal)?);
         self.store.update_pool(&pool).await?;
         Ok(UntagResourceResponse {})
     }

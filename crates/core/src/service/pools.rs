@@ -144,7 +144,7 @@ impl Service {
 
     async fn described(&self, pool: UserPool) -> Result<UserPoolType> {
         let users = self.store.count_users(&pool.id).await?;
-        let mut doc = pool.doc;
+        let mut doc = std::sync::Arc::unwrap_or_clone(pool.doc);
         doc.remove("MfaSettings");
         doc.insert("EstimatedNumberOfUsers".into(), json!(users));
         pool_view(doc)
@@ -196,14 +196,14 @@ impl Service {
         let mut wanted = self.build_pool(&existing.id, &create_settings(&req), None)?;
         for keep in ["CreationDate", "LastModifiedDate", "MfaSettings", "Domain"] {
             match existing.doc.get(keep) {
-                Some(v) => wanted.doc.insert(keep.into(), v.clone()),
-                None => wanted.doc.remove(keep),
+                Some(v) => wanted.doc_mut().insert(keep.into(), v.clone()),
+                None => wanted.doc_mut().remove(keep),
             };
         }
         if same_members(&wanted.doc, &existing.doc) {
             return Ok((existing.id, ApplyOutcome::Unchanged));
         }
-        wanted.doc.insert("LastModifiedDate".into(), self.now_date());
+        wanted.doc_mut().insert("LastModifiedDate".into(), self.now_date());
         self.store.update_pool(&wanted).await?;
         Ok((existing.id, ApplyOutcome::Updated))
     }
@@ -315,8 +315,8 @@ impl Service {
                 format!("A user pool can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes."),
             ));
         }
-        pool.doc.insert("SchemaAttributes".into(), Value::Array(schema));
-        pool.doc.insert("LastModifiedDate".into(), self.now_date());
+        pool.doc_mut().insert("SchemaAttributes".into(), Value::Array(schema));
+        pool.doc_mut().insert("LastModifiedDate".into(), self.now_date());
         if !self.store.update_pool(&pool).await? {
             return Err(CognitoError::pool_not_found(pool_id));
         }
@@ -386,21 +386,22 @@ impl Service {
         ];
         for (key, value) in given {
             if let Some(v) = value {
-                let mut meta = pool.doc.remove("MfaSettings").and_then(|m| m.as_object().cloned()).unwrap_or_default();
+                let mut meta =
+                    pool.doc_mut().remove("MfaSettings").and_then(|m| m.as_object().cloned()).unwrap_or_default();
                 meta.insert(key.into(), v);
-                pool.doc.insert("MfaSettings".into(), Value::Object(meta));
+                pool.doc_mut().insert("MfaSettings".into(), Value::Object(meta));
             }
         }
         if let Some(sms) = &req.sms_mfa_configuration {
             if let Some(msg) = &sms.sms_authentication_message {
-                pool.doc.insert("SmsAuthenticationMessage".into(), json!(msg));
+                pool.doc_mut().insert("SmsAuthenticationMessage".into(), json!(msg));
             }
             if let Some(cfg) = &sms.sms_configuration {
-                pool.doc.insert("SmsConfiguration".into(), to_json(cfg));
+                pool.doc_mut().insert("SmsConfiguration".into(), to_json(cfg));
             }
         }
-        pool.doc.insert("MfaConfiguration".into(), json!(mfa));
-        pool.doc.insert("LastModifiedDate".into(), self.now_date());
+        pool.doc_mut().insert("MfaConfiguration".into(), json!(mfa));
+        pool.doc_mut().insert("LastModifiedDate".into(), self.now_date());
         self.store.update_pool(&pool).await?;
         mfa_view(&pool)
     }
@@ -526,7 +527,7 @@ impl Service {
                 doc.insert(member.into(), m.clone());
             }
         }
-        Ok(UserPool { id: id.to_owned(), doc })
+        Ok(UserPool { id: id.to_owned(), doc: doc.into() })
     }
 }
 

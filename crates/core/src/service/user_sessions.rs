@@ -499,7 +499,7 @@ impl Service {
             tracking: req.user_session_tracking == UserSessionTrackingType::Enabled,
             max_per_user: max,
         };
-        pool.doc.insert(POOL_CONFIG_MEMBER.into(), serde_json::to_value(config).map_err(CognitoError::internal)?);
+        pool.doc_mut().insert(POOL_CONFIG_MEMBER.into(), serde_json::to_value(config).map_err(CognitoError::internal)?);
         self.store.update_pool(&pool).await?;
         Ok(SetUserPoolSessionConfigurationResponse {
             user_pool_id: Some(pool.id),
