@@ -447,7 +447,7 @@ impl Store for SqlStore {
             return row.map(|(c, p, doc): (String, String, String)| self.client_of(c, p, doc)).transpose();
         }
         let row = sqlx::query(CLIENT_BY_ID).bind(client_id).fetch_optional(&self.pool).await.map_err(backend_err)?;
-        row.map(|r| self.client_and_pool_of_row(&r, false).map(|(c, _)| c)).transpose()
+        row.map(|r| self.client_of_row(&r)).transpose()
     }
 
     async fn get_client_and_pool(&self, client_id: &str) -> StoreResult<Option<(AppClient, UserPool)>> {
@@ -459,10 +459,10 @@ impl Store for SqlStore {
         }
         let row = sqlx::query(CLIENT_AND_POOL).bind(client_id).fetch_optional(&self.pool).await.map_err(backend_err)?;
         let Some(r) = row else { return Ok(None) };
-        match self.client_and_pool_of_row(&r, true)? {
-            (client, Some(pool)) => Ok(Some((client, pool))),
-            _ => Ok(None),
-        }
+        let client = self.client_of_row(&r)?;
+        let id: String = r.try_get("id").map_err(backend_err)?;
+        let doc: String = r.try_get("pool_doc").map_err(backend_err)?;
+        Ok(Some((client, self.pool_of(id, doc)?)))
     }
 
     async fn update_client(&self, client: &AppClient) -> StoreResult<bool> {
@@ -1660,12 +1660,10 @@ impl SqlStore {
         Ok(AppClient { pool_id, client_id, doc })
     }
 
-    /// The client (and pool) of a point read's row, through the caches.
-    fn client_and_pool_of_row(&self, r: &AnyRow, with_pool: bool) -> StoreResult<(AppClient, Option<UserPool>)> {
+    /// The client of a point read's row (sqlx), through the cache.
+    fn client_of_row(&self, r: &AnyRow) -> StoreResult<AppClient> {
         let text = |column: &str| r.try_get::<String, _>(column).map_err(backend_err);
-        let client = self.client_of(text("client_id")?, text("pool_id")?, text("doc")?)?;
-        let pool = if with_pool { Some(self.pool_of(text("id")?, text("pool_doc")?)?) } else { None };
-        Ok((client, pool))
+        self.client_of(text("client_id")?, text("pool_id")?, text("doc")?)
     }
 }
 
