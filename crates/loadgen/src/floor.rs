@@ -13,6 +13,8 @@
 
 use std::hint::black_box;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cognate_crypto::jwt::SigningKey;
@@ -22,14 +24,23 @@ use serde_json::json;
 const BATCHES: usize = 7;
 const BATCH_CPU: Duration = Duration::from_millis(300);
 
-fn cpu_now() -> Duration {
+fn cpu_clock(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec into `ts`; the clock id is a constant.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    // SAFETY: clock_gettime writes one timespec into `ts`; the clock ids passed are constants.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     if rc != 0 {
         return Duration::ZERO;
     }
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn cpu_now() -> Duration {
+    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu_now() -> Duration {
+    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
 fn random32() -> Result<[u8; 32], String> {
@@ -62,53 +73,90 @@ fn measure(mut f: impl FnMut()) -> f64 {
     samples[samples.len() / 2]
 }
 
-fn floors() -> Result<serde_json::Value, String> {
-    srp::warm_up();
-    let key = SigningKey::generate().map_err(|e| e.to_string())?;
-    // Claims the size of an ID token's.
-    let claims = json!({
-        "sub": "3f6e1a2b-0000-4000-8000-1234567890ab",
-        "iss": "http://127.0.0.1:9229/us-east-1_AbCdEfGhI",
-        "cognito:username": "user01", "origin_jti": "f0e1d2c3-0000-4000-8000-000000000001",
-        "aud": "5abcdefghijklmnopqrstuvwx1", "event_id": "f0e1d2c3-0000-4000-8000-000000000002",
-        "token_use": "id", "auth_time": 1_700_000_000, "exp": 1_700_003_600, "iat": 1_700_000_000,
-        "jti": "f0e1d2c3-0000-4000-8000-000000000003"
-    });
-    key.sign(&claims).map_err(|e| e.to_string())?;
-    let rs256 = measure(|| {
-        black_box(key.sign(black_box(&claims)).ok());
-    });
+/// The inputs of the floor's crypto: a signing key, ID-token-sized claims, a stored password
+/// verifier and three 3072-bit modexps' operands.
+struct Work {
+    key: SigningKey,
+    claims: serde_json::Value,
+    pool_name: String,
+    stored: srp::StoredVerifier,
+    base: [u8; 384],
+    exps: [[u8; 32]; 3],
+}
 
-    let pool_name = srp::pool_name("us-east-1_AbCdEfGhI").to_owned();
-    let password = "Floor-pass-1!";
-    let stored = srp::make_verifier(&pool_name, "user01", password).map_err(|e| e.to_string())?;
-    if !srp::check_password(&pool_name, "user01", password, &stored) {
-        return Err("check_password refused the right password".into());
-    }
-    let check = measure(|| {
-        black_box(srp::check_password(&pool_name, "user01", black_box(password), &stored));
-    });
+const PASSWORD: &str = "Floor-pass-1!";
 
-    let mut base = [0u8; 384];
-    cognate_crypto::random::fill(&mut base).map_err(|e| e.to_string())?;
-    base[0] = 0x7f;
-    let exps = [random32()?, random32()?, random32()?];
-    if bench_support::modexp_awslc(&base, &exps[0]).is_none() {
-        return Err("aws-lc modexp unavailable".into());
-    }
-    let modexp3 = measure(|| {
-        for e in &exps {
-            black_box(bench_support::modexp_awslc(black_box(&base), e));
+impl Work {
+    fn new() -> Result<Self, String> {
+        srp::warm_up();
+        let key = SigningKey::generate().map_err(|e| e.to_string())?;
+        // Claims the size of an ID token's.
+        let claims = json!({
+            "sub": "3f6e1a2b-0000-4000-8000-1234567890ab",
+            "iss": "http://127.0.0.1:9229/us-east-1_AbCdEfGhI",
+            "cognito:username": "user01", "origin_jti": "f0e1d2c3-0000-4000-8000-000000000001",
+            "aud": "5abcdefghijklmnopqrstuvwx1", "event_id": "f0e1d2c3-0000-4000-8000-000000000002",
+            "token_use": "id", "auth_time": 1_700_000_000, "exp": 1_700_003_600, "iat": 1_700_000_000,
+            "jti": "f0e1d2c3-0000-4000-8000-000000000003"
+        });
+        key.sign(&claims).map_err(|e| e.to_string())?;
+        let pool_name = srp::pool_name("us-east-1_AbCdEfGhI").to_owned();
+        let stored = srp::make_verifier(&pool_name, "user01", PASSWORD).map_err(|e| e.to_string())?;
+        if !srp::check_password(&pool_name, "user01", PASSWORD, &stored) {
+            return Err("check_password refused the right password".into());
         }
-    });
+        let mut base = [0u8; 384];
+        cognate_crypto::random::fill(&mut base).map_err(|e| e.to_string())?;
+        base[0] = 0x7f;
+        let exps = [random32()?, random32()?, random32()?];
+        if bench_support::modexp_awslc(&base, &exps[0]).is_none() {
+            return Err("aws-lc modexp unavailable".into());
+        }
+        Ok(Self { key, claims, pool_name, stored, base, exps })
+    }
+
+    fn rs256(&self) {
+        black_box(self.key.sign(black_box(&self.claims)).ok());
+    }
+
+    fn check_password(&self) {
+        black_box(srp::check_password(&self.pool_name, "user01", black_box(PASSWORD), &self.stored));
+    }
+
+    fn modexp3(&self) {
+        for e in &self.exps {
+            black_box(bench_support::modexp_awslc(black_box(&self.base), e));
+        }
+    }
+
+    /// One password sign-in's floor: check_password and two signatures.
+    fn password_floor(&self) {
+        self.check_password();
+        self.rs256();
+        self.rs256();
+    }
+
+    /// One SRP sign-in's floor: three modexps and two signatures.
+    fn srp_floor(&self) {
+        self.modexp3();
+        self.rs256();
+        self.rs256();
+    }
+}
+
+fn floors() -> Result<serde_json::Value, String> {
+    let w = Work::new()?;
+    let rs256 = measure(|| w.rs256());
+    let check = measure(|| w.check_password());
+    let modexp3 = measure(|| w.modexp3());
 
     let a_pub = hex::encode(bench_support::pow_g_fixed(&random32()?));
     let block = [0u8; 64];
     let ts = "Tue Jan 2 03:04:05 UTC 2024";
     let srp_math = measure(|| {
-        if let Ok(ch) = srp::ServerChallenge::new(&stored) {
-            if let Ok(k) = srp::session_key(&a_pub, ch.public_b(), ch.secret(), &stored) {
-                black_box(srp::verify_signature(&k, &pool_name, "user01", &block, ts, "AAAA"));
+        if let Ok(ch) = srp::ServerChallenge::new(&w.stored) {
+            if let Ok(k) = srp::session_key(&a_pub, ch.public_b(), ch.secret(), &w.stored) {
+                black_box(srp::verify_signature(&k, &w.pool_name, "user01", &block, ts, "AAAA"));
             }
         }
     });
@@ -124,6 +172,74 @@ fn floors() -> Result<serde_json::Value, String> {
         "srp_real_crypto_ms": r(srp_math + 2.0 * rs256),
         "load_average": crate::cpu::loadavg(),
     }))
+}
+
+/// The floor sampled while a run goes on: a thread of the load generator that, every
+/// [`SAMPLE_EVERY`], does one sign-in's floor crypto and times it on its own CPU clock. The
+/// machine's speed wanders by a fifth within minutes (shared cores), so a floor measured before
+/// a run can be off by as much as the server's whole overhead; sampled across the run, it
+/// sees the same machine as the server's sign-ins do, both cores busy included.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Result<Sampled, String>>,
+}
+
+/// What a [`Sampler`] measured.
+pub struct Sampled {
+    /// CPU milliseconds of each floor sample.
+    pub samples_ms: Vec<f64>,
+    /// The sampling thread's CPU time, set-up included (not the load generator's own work).
+    pub thread_cpu: Duration,
+}
+
+impl Sampled {
+    pub fn mean_ms(&self) -> f64 {
+        self.samples_ms.iter().sum::<f64>() / self.samples_ms.len().max(1) as f64
+    }
+}
+
+/// Between two floor samples: about 1.5% of a core for the password floor, 5% for SRP's.
+const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+
+impl Sampler {
+    /// Starts sampling the password floor (`srp` false) or the SRP floor.
+    pub fn start(srp: bool) -> Result<Self, String> {
+        let w = Work::new()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("floor-sampler".into())
+            .spawn(move || {
+                // A few unmeasured rounds first, as `measure` warms up.
+                for _ in 0..3 {
+                    if srp {
+                        w.srp_floor();
+                    } else {
+                        w.password_floor();
+                    }
+                }
+                let mut samples_ms = Vec::new();
+                while !flag.load(Ordering::Relaxed) {
+                    let t = thread_cpu_now();
+                    if srp {
+                        w.srp_floor();
+                    } else {
+                        w.password_floor();
+                    }
+                    samples_ms.push((thread_cpu_now() - t).as_secs_f64() * 1e3);
+                    std::thread::sleep(SAMPLE_EVERY);
+                }
+                Ok(Sampled { samples_ms, thread_cpu: thread_cpu_now() })
+            })
+            .map_err(|e| format!("cannot start the floor sampler: {e}"))?;
+        Ok(Self { stop, thread })
+    }
+
+    /// Stops sampling; the samples taken since [`Self::start`].
+    pub fn finish(self) -> Result<Sampled, String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().map_err(|_| "the floor sampler panicked".to_owned())?
+    }
 }
 
 pub fn run(json_out: bool) -> ExitCode {

@@ -100,6 +100,11 @@ struct Args {
     /// three 3072-bit modexps) and exit; no server needed.
     #[arg(long, conflicts_with = "pool_id")]
     floor: bool,
+    /// Also sample the flow's floor while the measured phase runs (a thread of this process
+    /// does one sign-in's floor crypto every 50 ms on its own CPU clock) and print the server's
+    /// CPU per sign-in against it. Its CPU is left out of the load generator's figure.
+    #[arg(long, conflicts_with = "floor")]
+    floor_during: bool,
 }
 
 struct Shared {
@@ -383,6 +388,7 @@ async fn run(args: Args) -> Result<bool, String> {
         }
     }
 
+    let sampler = if args.floor_during { Some(floor::Sampler::start(args.flow == Flow::Srp)?) } else { None };
     let load_before = cpu::loadavg();
     let server_before = args.server_pid.map(cpu::tree_ticks);
     let machine_before = cpu::machine();
@@ -397,7 +403,9 @@ async fn run(args: Args) -> Result<bool, String> {
     };
     let mut out = run_phase(&sh, args.concurrency, stop, window_end).await;
     let elapsed_all = start.elapsed();
-    let self_cpu = cpu::self_cpu() - self_before;
+    let sampled = sampler.map(floor::Sampler::finish).transpose()?;
+    let sampler_cpu = sampled.as_ref().map_or(Duration::ZERO, |s| s.thread_cpu);
+    let self_cpu = (cpu::self_cpu() - self_before).saturating_sub(sampler_cpu);
     let machine_busy = cpu::machine_busy(machine_before, cpu::machine());
     let server_cpu = match (args.server_pid, server_before) {
         (Some(pid), Some(before)) => Some(cpu::tree_delta(&before, &cpu::tree_ticks(pid))),
@@ -463,12 +471,23 @@ async fn run(args: Args) -> Result<bool, String> {
         );
     }
     if let Some(m) = machine_busy {
-        let other = m.as_secs_f64() - self_cpu.as_secs_f64() - server_cpu.map_or(0.0, |s| s.as_secs_f64());
+        let other = m.as_secs_f64()
+            - self_cpu.as_secs_f64()
+            - sampler_cpu.as_secs_f64()
+            - server_cpu.map_or(0.0, |s| s.as_secs_f64());
         println!(
             "cpu machine   {:.2} s busy = {:.2} cores (everything else: {:.2} s)",
             m.as_secs_f64(),
             cores(m),
             other.max(0.0)
+        );
+    }
+    let floor_during = sampled.as_ref().filter(|s| !s.samples_ms.is_empty()).map(floor::Sampled::mean_ms);
+    if let (Some(f), Some(s)) = (floor_during, &sampled) {
+        println!(
+            "floor during  {f:.4} ms mean of {} samples taken during the run{}",
+            s.samples_ms.len(),
+            server_cpu.map_or(String::new(), |c| format!(": the server's CPU per sign-in is {:.3}× it", per(c) / f))
         );
     }
     println!("load average  {load_before} before, {load_after} after");
@@ -483,6 +502,7 @@ async fn run(args: Args) -> Result<bool, String> {
             "server_cpu_s": server_cpu.map(|s| s.as_secs_f64()), "server_ms_per_sign_in": server_cpu.map(per),
             "machine_busy_s": machine_busy.map(|m| m.as_secs_f64()),
             "load_before": load_before, "load_after": load_after,
+            "floor_during_ms": floor_during, "floor_during_samples": sampled.as_ref().map(|s| s.samples_ms.len()),
         });
         println!("{summary}");
     }
