@@ -161,8 +161,9 @@ impl InPlace {
             // Another thread's statement holds the writer for some tens of microseconds: waiting
             // for it costs less than handing this write to a pool connection's thread. A
             // checkpoint holds it for longer: then the write goes through the pool. (A
-            // checkpoint that begins between this check and the lock is waited for; it takes
-            // milliseconds, once per CHECKPOINT_EVERY writes.)
+            // checkpoint that begins between this check and the lock is waited for: usually
+            // milliseconds, at most CHECKPOINT_WAIT when readers hold it up; a narrow window
+            // once per CHECKPOINT_EVERY writes.)
             Err(TryLockError::WouldBlock) if !self.checkpointing.load(Ordering::Acquire) => match self.writer.lock() {
                 Ok(slot) => slot,
                 Err(_) => return Ok(None),
