@@ -217,3 +217,41 @@ impl InPlace {
         done
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with_table(dir: &Path) -> Arc<InPlace> {
+        let path = dir.join("t.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute("CREATE TABLE t (x INTEGER)", []).unwrap();
+        drop(conn);
+        Arc::new(InPlace::open(&path).unwrap())
+    }
+
+    #[test]
+    fn a_write_waits_for_another_threads_statement_but_not_for_a_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = store_with_table(dir.path());
+
+        // Another thread's statement holds the writer: the write waits and is made in place.
+        let held = db.writer.lock().unwrap();
+        let writer = std::thread::spawn({
+            let db = Arc::clone(&db);
+            move || db.try_execute("INSERT INTO t VALUES (1)", [])
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!writer.is_finished(), "the write gave up instead of waiting for the writer");
+        drop(held);
+        assert_eq!(writer.join().unwrap().unwrap(), Some(1));
+
+        // A checkpoint holds the writer: the write is left to the pool at once.
+        db.checkpointing.store(true, Ordering::Release);
+        let _held = db.writer.lock().unwrap();
+        assert_eq!(db.try_execute("INSERT INTO t VALUES (2)", []).unwrap(), None);
+        let rows = db.rows("SELECT x FROM t ORDER BY x", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(rows, vec![1]);
+    }
+}
