@@ -314,14 +314,7 @@ fn benches<M: Measurement<Value = Duration> + 'static>(
 
     // Floor: one RS256 signature over ID-token-sized claims.
     let key = SigningKey::generate().unwrap();
-    let claims = json!({
-        "sub": "3f6e1a2b-0000-4000-8000-1234567890ab",
-        "iss": "http://127.0.0.1:9229/us-east-1_AbCdEfGhI",
-        "cognito:username": "user01", "origin_jti": "f0e1d2c3-0000-4000-8000-000000000001",
-        "aud": "5abcdefghijklmnopqrstuvwx1", "event_id": "f0e1d2c3-0000-4000-8000-000000000002",
-        "token_use": "id", "auth_time": 1_700_000_000, "exp": 1_700_003_600, "iat": 1_700_000_000,
-        "jti": "f0e1d2c3-0000-4000-8000-000000000003"
-    });
+    let claims = cognate_crypto::jwt::bench_support::id_token_claims();
     g.bench_function("rs256_sign", |b| b.iter(|| key.sign(black_box(&claims)).unwrap()));
 
     // Floor: USER_PASSWORD_AUTH's password check (g^x through the fixed-base table).

@@ -90,15 +90,7 @@ impl Work {
     fn new() -> Result<Self, String> {
         srp::warm_up();
         let key = SigningKey::generate().map_err(|e| e.to_string())?;
-        // Claims the size of an ID token's.
-        let claims = json!({
-            "sub": "3f6e1a2b-0000-4000-8000-1234567890ab",
-            "iss": "http://127.0.0.1:9229/us-east-1_AbCdEfGhI",
-            "cognito:username": "user01", "origin_jti": "f0e1d2c3-0000-4000-8000-000000000001",
-            "aud": "5abcdefghijklmnopqrstuvwx1", "event_id": "f0e1d2c3-0000-4000-8000-000000000002",
-            "token_use": "id", "auth_time": 1_700_000_000, "exp": 1_700_003_600, "iat": 1_700_000_000,
-            "jti": "f0e1d2c3-0000-4000-8000-000000000003"
-        });
+        let claims = cognate_crypto::jwt::bench_support::id_token_claims();
         key.sign(&claims).map_err(|e| e.to_string())?;
         let pool_name = srp::pool_name("us-east-1_AbCdEfGhI").to_owned();
         let stored = srp::make_verifier(&pool_name, "user01", PASSWORD).map_err(|e| e.to_string())?;
