@@ -173,14 +173,14 @@ fn floors() -> Result<serde_json::Value, String> {
 /// sees the same machine as the server's sign-ins do, both cores busy included.
 pub struct Sampler {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Result<Sampled, String>>,
+    thread: std::thread::JoinHandle<Sampled>,
 }
 
 /// What a [`Sampler`] measured.
 pub struct Sampled {
     /// CPU milliseconds of each floor sample.
     pub samples_ms: Vec<f64>,
-    /// The sampling thread's CPU time, set-up included (not the load generator's own work).
+    /// The sampling thread's CPU time, its warm-up included (not the load generator's own work).
     pub thread_cpu: Duration,
 }
 
@@ -202,26 +202,19 @@ impl Sampler {
         let thread = std::thread::Builder::new()
             .name("floor-sampler".into())
             .spawn(move || {
+                let floor: fn(&Work) = if srp { Work::srp_floor } else { Work::password_floor };
                 // A few unmeasured rounds first, as `measure` warms up.
                 for _ in 0..3 {
-                    if srp {
-                        w.srp_floor();
-                    } else {
-                        w.password_floor();
-                    }
+                    floor(&w);
                 }
                 let mut samples_ms = Vec::new();
                 while !flag.load(Ordering::Relaxed) {
                     let t = thread_cpu_now();
-                    if srp {
-                        w.srp_floor();
-                    } else {
-                        w.password_floor();
-                    }
+                    floor(&w);
                     samples_ms.push((thread_cpu_now() - t).as_secs_f64() * 1e3);
                     std::thread::sleep(SAMPLE_EVERY);
                 }
-                Ok(Sampled { samples_ms, thread_cpu: thread_cpu_now() })
+                Sampled { samples_ms, thread_cpu: thread_cpu_now() }
             })
             .map_err(|e| format!("cannot start the floor sampler: {e}"))?;
         Ok(Self { stop, thread })
@@ -230,7 +223,7 @@ impl Sampler {
     /// Stops sampling; the samples taken since [`Self::start`].
     pub fn finish(self) -> Result<Sampled, String> {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().map_err(|_| "the floor sampler panicked".to_owned())?
+        self.thread.join().map_err(|_| "the floor sampler panicked".to_owned())
     }
 }
 
