@@ -17,6 +17,7 @@ use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
 use crate::doc_cache::DocCache;
 use crate::in_place::InPlace;
+use crate::lane::{Lane, PING_IDLE_AFTER};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub struct SqlStore {
     /// Point reads and small writes run in place on a SQLite database file (see
     /// [`crate::in_place`]); None on PostgreSQL and for an in-memory database.
     in_place: Option<Arc<InPlace>>,
+    /// The connections the sign-in statements run on, on PostgreSQL (see [`crate::lane`]).
+    lane: Option<Arc<Lane>>,
     /// The parsed documents of the pools and clients read lately (see [`crate::doc_cache`]).
     pool_docs: Arc<DocCache>,
     client_docs: Arc<DocCache>,
@@ -42,6 +45,8 @@ pub struct SqlStore {
 
 /// How often (in `consume_nonce` calls) expired nonces are deleted.
 const NONCE_PURGE_EVERY: u64 = 100;
+/// The connections of the PostgreSQL lane (see [`crate::lane`]), beside the pool's 16.
+const LANE_CONNECTIONS: usize = 8;
 
 /// `list_messages`' limit when the filter gives none.
 const DEFAULT_MESSAGE_LIMIT: usize = 100;
@@ -137,6 +142,7 @@ impl SqlStore {
             create_owner_only(url);
         }
         let options = AnyConnectOptions::from_str(url).map_err(|e| e.to_string())?;
+        let lane = (backend == Backend::Postgres).then(|| Arc::new(Lane::new(options.clone(), LANE_CONNECTIONS)));
         if connections.is_none() {
             probe(&options, backend).await.map_err(|e| format!("cannot open database {}: {e}", redact(url)))?;
         }
@@ -147,10 +153,21 @@ impl SqlStore {
             .idle_timeout(connections.is_none().then_some(Duration::from_secs(600)))
             .max_lifetime(connections.is_none().then_some(Duration::from_secs(1800)))
             .acquire_timeout(Duration::from_secs(10))
-            // A pooled SQLite connection is a file handle that cannot drop like a network
-            // connection: pinging its worker thread before each use would be one more
-            // cross-thread round trip per store call (a third of a sign-in's).
-            .test_before_acquire(backend != Backend::Sqlite)
+            // sqlx's own check pings every connection before each use: one more round trip per
+            // store call. A pooled SQLite connection is a file handle that cannot drop like a
+            // network connection and is never pinged; a PostgreSQL connection is pinged only
+            // when it sat idle long enough for the server or the network to have dropped it
+            // (a connection in steady use proves itself with every statement, and a failed
+            // statement on a dropped one closes it).
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if backend == Backend::Postgres && meta.idle_for > PING_IDLE_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -183,6 +200,7 @@ impl SqlStore {
             backend,
             nonce_calls: Arc::new(AtomicU64::new(0)),
             in_place,
+            lane,
             pool_docs: Arc::default(),
             client_docs: Arc::default(),
         };
@@ -389,7 +407,7 @@ impl Store for SqlStore {
             let row = db.row(POOL_BY_ID, [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             return row.map(|(id, doc): (String, String)| self.pool_of(id, doc)).transpose();
         }
-        let row = sqlx::query(POOL_BY_ID).bind(id).fetch_optional(&self.pool).await.map_err(backend_err)?;
+        let row = self.fetch_optional_fast(sqlx::query(POOL_BY_ID).bind(id)).await?;
         let Some(r) = row else { return Ok(None) };
         self.pool_of(r.try_get("id").map_err(backend_err)?, r.try_get("doc").map_err(backend_err)?).map(Some)
     }
@@ -446,7 +464,7 @@ impl Store for SqlStore {
             let row = db.row(CLIENT_BY_ID, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             return row.map(|(c, p, doc): (String, String, String)| self.client_of(c, p, doc)).transpose();
         }
-        let row = sqlx::query(CLIENT_BY_ID).bind(client_id).fetch_optional(&self.pool).await.map_err(backend_err)?;
+        let row = self.fetch_optional_fast(sqlx::query(CLIENT_BY_ID).bind(client_id)).await?;
         row.map(|r| self.client_of_row(&r)).transpose()
     }
 
@@ -457,7 +475,7 @@ impl Store for SqlStore {
             let Some((c, p, doc, id, pool_doc)) = row else { return Ok(None) };
             return Ok(Some((self.client_of(c, p, doc)?, self.pool_of(id, pool_doc)?)));
         }
-        let row = sqlx::query(CLIENT_AND_POOL).bind(client_id).fetch_optional(&self.pool).await.map_err(backend_err)?;
+        let row = self.fetch_optional_fast(sqlx::query(CLIENT_AND_POOL).bind(client_id)).await?;
         let Some(r) = row else { return Ok(None) };
         let client = self.client_of_row(&r)?;
         let id: String = r.try_get("id").map_err(backend_err)?;
@@ -524,8 +542,7 @@ impl Store for SqlStore {
         if let Some(db) = &self.in_place {
             return read_user(db, USER_BY_KEY, pool_id, key);
         }
-        let row =
-            sqlx::query(USER_BY_KEY).bind(pool_id).bind(key).fetch_optional(&self.pool).await.map_err(backend_err)?;
+        let row = self.fetch_optional_fast(sqlx::query(USER_BY_KEY).bind(pool_id).bind(key)).await?;
         row.map(|r| user_from_row(&r)).transpose()
     }
 
@@ -533,8 +550,7 @@ impl Store for SqlStore {
         if let Some(db) = &self.in_place {
             return read_user(db, USER_BY_SUB, pool_id, sub);
         }
-        let row =
-            sqlx::query(USER_BY_SUB).bind(pool_id).bind(sub).fetch_optional(&self.pool).await.map_err(backend_err)?;
+        let row = self.fetch_optional_fast(sqlx::query(USER_BY_SUB).bind(pool_id).bind(sub)).await?;
         row.map(|r| user_from_row(&r)).transpose()
     }
 
@@ -545,13 +561,9 @@ impl Store for SqlStore {
             Some(db) => {
                 db.rows(USER_BY_SUB_WITH_GROUPS, (pool_id, sub, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             }
-            None => sqlx::query(USER_BY_SUB_WITH_GROUPS)
-                .bind(pool_id)
-                .bind(sub)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend_err)?
+            None => self
+                .fetch_all_fast(sqlx::query(USER_BY_SUB_WITH_GROUPS).bind(pool_id).bind(sub).bind(limit))
+                .await?
                 .iter()
                 .map(|r| Ok((r.try_get("doc")?, r.try_get("version")?, r.try_get("group_doc")?)))
                 .collect::<Result<_, sqlx::Error>>()
@@ -572,12 +584,7 @@ impl Store for SqlStore {
         if let Some(db) = &self.in_place {
             return read_user(db, USER_BY_ALIAS, pool_id, alias);
         }
-        let row = sqlx::query(USER_BY_ALIAS)
-            .bind(pool_id)
-            .bind(alias)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_err)?;
+        let row = self.fetch_optional_fast(sqlx::query(USER_BY_ALIAS).bind(pool_id).bind(alias)).await?;
         row.map(|r| user_from_row(&r)).transpose()
     }
 
@@ -947,8 +954,7 @@ impl Store for SqlStore {
         if let Some(rows) = self.write_in_place(INSERT, refresh_params(session))? {
             return if rows == 0 { Err(StoreError::Conflict) } else { Ok(()) };
         }
-        let done = refresh_query(INSERT, session).execute(&self.pool).await.map_err(backend_err)?;
-        if done.rows_affected() == 0 {
+        if self.execute_fast(refresh_query(INSERT, session)).await? == 0 {
             return Err(StoreError::Conflict);
         }
         Ok(())
@@ -1208,8 +1214,7 @@ impl Store for SqlStore {
         if let Some(rows) = self.write_in_place(INSERT, (nonce, expires_ms))? {
             return Ok(rows > 0);
         }
-        let done = sqlx::query(INSERT).bind(nonce).bind(expires_ms).execute(&self.pool).await.map_err(backend_err)?;
-        Ok(done.rows_affected() > 0)
+        Ok(self.execute_fast(sqlx::query(INSERT).bind(nonce).bind(expires_ms)).await? > 0)
     }
 
     async fn get_password_attempts(&self, pool_id: &str, subject: &str) -> StoreResult<Option<Lockout>> {
@@ -1647,6 +1652,35 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
 fn read_user(db: &InPlace, sql: &str, pool_id: &str, key: &str) -> StoreResult<Option<User>> {
     let row = db.row(sql, [pool_id, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
     row.map(|(doc, version): (String, i64)| user_of(&doc, version)).transpose()
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+// The statements of the sign-in path: on PostgreSQL they run on the lane, elsewhere on the pool.
+impl SqlStore {
+    async fn fetch_optional_fast<'q>(&self, query: AnyQuery<'q>) -> StoreResult<Option<AnyRow>> {
+        let Some(lane) = &self.lane else { return query.fetch_optional(&self.pool).await.map_err(backend_err) };
+        let mut c = lane.acquire().await.map_err(backend_err)?;
+        let row = query.fetch_optional(c.conn()).await;
+        c.finish(row).map_err(backend_err)
+    }
+
+    async fn fetch_all_fast<'q>(&self, query: AnyQuery<'q>) -> StoreResult<Vec<AnyRow>> {
+        let Some(lane) = &self.lane else { return query.fetch_all(&self.pool).await.map_err(backend_err) };
+        let mut c = lane.acquire().await.map_err(backend_err)?;
+        let rows = query.fetch_all(c.conn()).await;
+        c.finish(rows).map_err(backend_err)
+    }
+
+    /// Returns the rows the statement changed.
+    async fn execute_fast<'q>(&self, query: AnyQuery<'q>) -> StoreResult<u64> {
+        let Some(lane) = &self.lane else {
+            return query.execute(&self.pool).await.map(|d| d.rows_affected()).map_err(backend_err);
+        };
+        let mut c = lane.acquire().await.map_err(backend_err)?;
+        let done = query.execute(c.conn()).await;
+        c.finish(done).map(|d| d.rows_affected()).map_err(backend_err)
+    }
 }
 
 impl SqlStore {

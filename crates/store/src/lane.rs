@@ -1,0 +1,147 @@
+//! A few PostgreSQL connections of the store's own for the statements every sign-in makes.
+//!
+//! sqlx's pool pings each connection it takes back (a `Sync` message and its answer): on a
+//! network database that is a second round trip after every statement, with its system calls
+//! and wake-ups on both sides, and a password sign-in makes four statements. The lane hands out
+//! connections and takes them back without that: a connection comes back only from a statement
+//! that finished (an answer, or an error the database sent), so it is known to be idle and in
+//! step; one whose statement was cut short (a dropped request) or failed on the wire is closed
+//! instead. A connection idle for longer than [`PING_IDLE_AFTER`] is pinged before it is used
+//! again, and connections older or idler than the pool's limits are closed.
+//!
+//! Only single statements run here, never a transaction: the transactional writes stay on the
+//! sqlx pool.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sqlx::any::AnyConnectOptions;
+use sqlx::{AnyConnection, ConnectOptions, Connection};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// A connection idle for longer than this is pinged before it is used again (the server or the
+/// network may have dropped it meanwhile).
+pub(crate) const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+/// An idle connection is closed after this long (the pool's `idle_timeout`).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// A connection is closed at this age (the pool's `max_lifetime`).
+const MAX_LIFETIME: Duration = Duration::from_secs(1800);
+
+struct Idle {
+    conn: AnyConnection,
+    created: Instant,
+    since: Instant,
+}
+
+pub(crate) struct Lane {
+    options: AnyConnectOptions,
+    permits: Semaphore,
+    idle: Mutex<Vec<Idle>>,
+}
+
+/// A connection taken from the lane: [`LaneConn::finish`] gives it back when its statement
+/// finished; dropped otherwise, it is closed.
+pub(crate) struct LaneConn<'a> {
+    lane: &'a Lane,
+    conn: Option<(AnyConnection, Instant)>,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl Lane {
+    /// At most `connections` connections to the database `options` name, opened as needed.
+    pub(crate) fn new(options: AnyConnectOptions, connections: usize) -> Self {
+        Self { options, permits: Semaphore::new(connections), idle: Mutex::new(Vec::new()) }
+    }
+
+    /// The connection used last (its statements are the likeliest to be prepared and its
+    /// buffers warm), or a new one.
+    pub(crate) async fn acquire(&self) -> Result<LaneConn<'_>, sqlx::Error> {
+        let permit = self.permits.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?;
+        loop {
+            let now = Instant::now();
+            let idle = {
+                let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                // Out-of-date connections at the bottom of the stack are closed here too.
+                idle.retain(|c| fresh(c, now));
+                idle.pop()
+            };
+            let Some(mut idle) = idle else { break };
+            if now.duration_since(idle.since) > PING_IDLE_AFTER && idle.conn.ping().await.is_err() {
+                continue;
+            }
+            return Ok(LaneConn { lane: self, conn: Some((idle.conn, idle.created)), _permit: permit });
+        }
+        let conn = self.options.connect().await?;
+        Ok(LaneConn { lane: self, conn: Some((conn, Instant::now())), _permit: permit })
+    }
+
+    #[cfg(test)]
+    fn idle_count(&self) -> usize {
+        self.idle.lock().unwrap().len()
+    }
+}
+
+fn fresh(c: &Idle, now: Instant) -> bool {
+    now.duration_since(c.since) < IDLE_TIMEOUT && now.duration_since(c.created) < MAX_LIFETIME
+}
+
+impl LaneConn<'_> {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.conn.as_mut().expect("a lane connection is only taken by finish").0
+    }
+
+    /// Ends the connection's use with the result of its statement: back to the lane when the
+    /// statement came to an end on the database (an answer or the database's own error), closed
+    /// when it failed on the wire or in the driver, where its state is unknown.
+    pub(crate) fn finish<T>(mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        let reusable = matches!(&result, Ok(_) | Err(sqlx::Error::Database(_)));
+        if let Some((conn, created)) = self.conn.take() {
+            if reusable {
+                let idle = Idle { conn, created, since: Instant::now() };
+                self.lane.idle.lock().unwrap_or_else(|e| e.into_inner()).push(idle);
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn test_url() -> Option<String> {
+        std::env::var("COGNATE_TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+    }
+
+    #[tokio::test]
+    async fn a_finished_statement_gives_its_connection_back_and_a_dropped_one_closes_it() {
+        let Some(url) = test_url() else { return };
+        sqlx::any::install_default_drivers();
+        let lane = Lane::new(AnyConnectOptions::from_str(&url).unwrap(), 2);
+        let mut c = lane.acquire().await.unwrap();
+        let pid = sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(c.conn()).await;
+        let pid = c.finish(pid).unwrap();
+        assert_eq!(lane.idle_count(), 1);
+
+        // The same connection again, and a database error leaves it in the lane.
+        let mut c = lane.acquire().await.unwrap();
+        let again: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(c.conn()).await.unwrap();
+        assert_eq!(again, pid);
+        let failed = sqlx::query("SELECT 1/0").execute(c.conn()).await;
+        assert!(c.finish(failed).is_err());
+        assert_eq!(lane.idle_count(), 1);
+
+        // A connection whose statement never finished is not given back.
+        let mut c = lane.acquire().await.unwrap();
+        let cut = sqlx::query("SELECT pg_sleep(5)").execute(c.conn());
+        assert!(tokio::time::timeout(Duration::from_millis(50), cut).await.is_err());
+        drop(c);
+        assert_eq!(lane.idle_count(), 0);
+        let mut c = lane.acquire().await.unwrap();
+        let other = sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(c.conn()).await;
+        let other = c.finish(other).unwrap();
+        assert_ne!(other, pid);
+    }
+}
