@@ -75,6 +75,16 @@ impl Lane {
         Ok(LaneConn { lane: self, conn: Some((conn, Instant::now())), _permit: permit })
     }
 
+    /// Refuses new connections and closes the idle ones (those in use close as they finish).
+    pub(crate) async fn close(&self) {
+        self.permits.close();
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        for c in idle {
+            // Closing says goodbye to the server; a failure leaves nothing to do.
+            let _ = c.conn.close().await;
+        }
+    }
+
     #[cfg(test)]
     fn idle_count(&self) -> usize {
         self.idle.lock().unwrap().len()
@@ -96,7 +106,7 @@ impl LaneConn<'_> {
     pub(crate) fn finish<T>(mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
         let reusable = matches!(&result, Ok(_) | Err(sqlx::Error::Database(_)));
         if let Some((conn, created)) = self.conn.take() {
-            if reusable {
+            if reusable && !self.lane.permits.is_closed() {
                 let idle = Idle { conn, created, since: Instant::now() };
                 self.lane.idle.lock().unwrap_or_else(|e| e.into_inner()).push(idle);
             }
@@ -143,5 +153,13 @@ mod tests {
         let other = sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(c.conn()).await;
         let other = c.finish(other).unwrap();
         assert_ne!(other, pid);
+
+        // Closed, the lane hands out nothing and keeps nothing.
+        let mut c = lane.acquire().await.unwrap();
+        lane.close().await;
+        assert!(matches!(lane.acquire().await, Err(sqlx::Error::PoolClosed)));
+        let last = sqlx::query("SELECT 1").execute(c.conn()).await;
+        assert!(c.finish(last).is_ok());
+        assert_eq!(lane.idle_count(), 0);
     }
 }

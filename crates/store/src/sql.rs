@@ -317,8 +317,12 @@ impl SqlStore {
         self.backend
     }
 
-    /// Closes every connection, waiting for the ones in use.
+    /// Closes every connection, waiting for the pooled ones in use (the lane's close as they
+    /// finish).
     pub async fn close(&self) {
+        if let Some(lane) = &self.lane {
+            lane.close().await;
+        }
         self.pool.close().await;
     }
 }
