@@ -142,6 +142,9 @@ mod tests {
         let failed = sqlx::query("SELECT 1/0").execute(c.conn()).await;
         assert!(c.finish(failed).is_err());
         assert_eq!(lane.idle_count(), 1);
+        let mut c = lane.acquire().await.unwrap();
+        let after_error = sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(c.conn()).await;
+        assert_eq!(c.finish(after_error).unwrap(), pid);
 
         // A connection whose statement never finished is not given back.
         let mut c = lane.acquire().await.unwrap();
