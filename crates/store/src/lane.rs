@@ -26,6 +26,9 @@ pub(crate) const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// A connection is closed at this age (the pool's `max_lifetime`).
 const MAX_LIFETIME: Duration = Duration::from_secs(1800);
+/// The longest wait for a connection, a ping or a new connection included (the pool's
+/// `acquire_timeout`).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Idle {
     conn: AnyConnection,
@@ -56,6 +59,10 @@ impl Lane {
     /// The connection used last (its statements are the likeliest to be prepared and its
     /// buffers warm), or a new one.
     pub(crate) async fn acquire(&self) -> Result<LaneConn<'_>, sqlx::Error> {
+        tokio::time::timeout(ACQUIRE_TIMEOUT, self.acquire_unbounded()).await.map_err(|_| sqlx::Error::PoolTimedOut)?
+    }
+
+    async fn acquire_unbounded(&self) -> Result<LaneConn<'_>, sqlx::Error> {
         let permit = self.permits.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?;
         loop {
             let now = Instant::now();
