@@ -94,35 +94,43 @@ impl Class {
     }
 }
 
-/// A token bucket: `per_second` requests a second on average, `burst` at once. A rate of 0 is
-/// no limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A token bucket: `per_second` requests a second on average (fractions allowed: 0.1 is one
+/// every ten seconds), `burst` at once. A rate of 0 is no limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
-    pub per_second: u32,
+    pub per_second: f64,
     pub burst: u32,
 }
 
 impl Rate {
+    /// The slowest rate a bucket takes other than 0: one request in 1000 seconds.
+    pub const MIN: f64 = 0.001;
+    /// The fastest.
+    pub const MAX: f64 = 1_000_000.0;
+
     const fn new(per_second: u32, burst: u32) -> Self {
-        Self { per_second, burst }
+        Self { per_second: per_second as f64, burst }
     }
 
     fn quota(self) -> Option<Quota> {
-        let rate = NonZeroU32::new(self.per_second)?;
+        if self.per_second.is_nan() || self.per_second <= 0.0 {
+            return None;
+        }
+        let period = Duration::from_secs_f64(1.0 / self.per_second.clamp(Self::MIN, Self::MAX));
         let burst = NonZeroU32::new(self.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        Some(Quota::per_second(rate).allow_burst(burst))
+        Some(Quota::with_period(period)?.allow_burst(burst))
     }
 }
 
 /// The limits of one class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClassLimits {
     pub per_ip: Rate,
     pub per_user: Rate,
 }
 
 /// `[limits]`, defaults filled in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LimitSettings {
     /// `enabled = false` turns every rate limit off (load tests).
     pub enabled: bool,
@@ -589,6 +597,18 @@ mod tests {
         limits.check_user(Class::SignIn, "other-pool", "ana").unwrap();
         limits.purge();
         assert!(Limits::disabled().check_address(Class::SignIn, a).is_ok());
+    }
+
+    #[test]
+    fn rates_below_one_a_second_refill_slowly() {
+        let mut settings = LimitSettings::default();
+        settings.sign_up.per_user = Rate { per_second: 0.01, burst: 2 };
+        let limits = Limits::new(&settings, crate::auth::Mode::Dev);
+        limits.check_user(Class::SignUp, "pool", "ana").unwrap();
+        limits.check_user(Class::SignUp, "pool", "ana").unwrap();
+        // One request in 100 seconds: the next is a long way off.
+        let wait = limits.check_user(Class::SignUp, "pool", "ana").unwrap_err();
+        assert!(wait > Duration::from_secs(90) && wait <= Duration::from_secs(100), "{wait:?}");
     }
 
     #[test]

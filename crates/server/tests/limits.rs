@@ -309,20 +309,24 @@ fn http_and_limits_settings_are_read_strictly() {
     assert_eq!(defaults.http.header_timeout, Duration::from_secs(30));
     assert_eq!(defaults.http.body_timeout, Duration::from_secs(30));
     assert!(defaults.limits.enabled);
-    assert_eq!(defaults.limits.sign_in.per_ip.per_second, 120);
-    assert_eq!(defaults.limits.sign_up.per_ip.per_second, 50);
-    assert_eq!(defaults.limits.codes.per_ip.per_second, 30);
-    let c = parse("[http]\nheader_timeout = 5\nmax_connections = 10\n[limits]\nenabled = false\n[limits.sign_in]\nper_user = 0\nper_ip = 7\n")
+    assert_eq!(defaults.limits.sign_in.per_ip.per_second, 120.0);
+    assert_eq!(defaults.limits.sign_up.per_ip.per_second, 50.0);
+    assert_eq!(defaults.limits.codes.per_ip.per_second, 30.0);
+    let c = parse("[http]\nheader_timeout = 5\nmax_connections = 10\n[limits]\nenabled = false\n[limits.sign_in]\nper_user = 0\nper_ip = 7\n[limits.codes]\nper_user = 0.25\n")
         .unwrap();
     assert_eq!((c.http.header_timeout, c.http.max_connections), (Duration::from_secs(5), 10));
     assert!(!c.limits.enabled);
-    assert_eq!(c.limits.sign_in.per_user.per_second, 0);
-    assert_eq!((c.limits.sign_in.per_ip.per_second, c.limits.sign_in.per_ip.burst), (7, 14));
+    assert_eq!(c.limits.sign_in.per_user.per_second, 0.0);
+    assert_eq!((c.limits.sign_in.per_ip.per_second, c.limits.sign_in.per_ip.burst), (7.0, 14));
+    // Below one a second: one every four seconds, a burst of 1.
+    assert_eq!((c.limits.codes.per_user.per_second, c.limits.codes.per_user.burst), (0.25, 1));
     for (bad, says) in [
         ("[http]\nheader_timeout = 0\n", "http.header_timeout: must be an integer from 1"),
         ("[http]\nmax_conections = 1\n", "did you mean max_connections?"),
         ("[limits.sign_on]\nper_ip = 1\n", "limits.sign_on: unknown key"),
-        ("[limits.codes]\nper_ip = -1\n", "limits.codes.per_ip: must be an integer"),
+        ("[limits.codes]\nper_ip = -1\n", "limits.codes.per_ip: must be 0 (no limit) or a number from 0.001"),
+        ("[limits.codes]\nper_ip = 0.0001\n", "limits.codes.per_ip: must be 0 (no limit) or a number from 0.001"),
+        ("[limits.codes]\nper_ip_burst = 0.5\n", "limits.codes.per_ip_burst: must be an integer from 1"),
         ("[limits]\nenabled = 1\n", "limits.enabled: must be true or false"),
     ] {
         let e = parse(bad).unwrap_err();

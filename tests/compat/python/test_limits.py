@@ -19,12 +19,13 @@ def limited(start_server, tmp_path_factory):
 [limits]
 loopback_exempt = false
 
+# Slow refills (one every ten seconds) so that a slow machine's calls still meet the limit.
 [limits.sign_in]
-per_ip = 1
+per_ip = 0.1
 per_ip_burst = 4
 
 [limits.sign_up]
-per_user = 1
+per_user = 0.1
 per_user_burst = 2
 """
     )

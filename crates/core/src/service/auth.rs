@@ -495,7 +495,7 @@ impl Service {
     pub(crate) async fn count_unknown_user_failure(&self, pool: &UserPool, subject: &str) -> Result<CognitoError> {
         let now = self.now_ms();
         let mut current = self.store.get_password_attempts(&pool.id, subject).await?;
-        for _ in 0..8 {
+        for _ in 0..super::users::WRITE_ATTEMPTS {
             let mut next = current.clone().unwrap_or_default();
             if next.locked_until_ms > now {
                 return Ok(attempts_exceeded());

@@ -25,6 +25,14 @@ use crate::error::{CognitoError, ErrorKind, Result, StoreError};
 use crate::model::{CodePurpose, User, UserPool, UserStatus};
 use crate::ports::{split_prefix_cursor, UserSearch, SEARCHABLE};
 
+/// How often a compare-and-set write of one record is tried before the call gives up with
+/// ConcurrentModificationException. Each failed try means another write landed since the
+/// record was read, so a call loses at most as often as others write. Racing password guesses
+/// write about ten times before the user is locked (four failures, a right password's reset,
+/// five more), and every later guess is refused without writing: 32 leaves them room, where 8
+/// did not (a guess racing 39 others was refused that way once).
+pub(crate) const WRITE_ATTEMPTS: usize = 32;
+
 /// `AliasExistsException` for an alias such as `phone_number:+15555550100`.
 fn alias_exists(alias: &str) -> CognitoError {
     let attr = alias.split(':').next().unwrap_or_default();
@@ -119,8 +127,9 @@ impl Service {
     }
 
     /// Applies `change` to the stored user and writes it back, retrying if someone else wrote
-    /// in between. With `keep_on_error`, a failed change is still written (code attempts and
-    /// failed-password counts must stick even though the call fails).
+    /// in between (up to [`WRITE_ATTEMPTS`] times). With `keep_on_error`, a failed change is
+    /// still written (code attempts and failed-password counts must stick even though the call
+    /// fails).
     pub(crate) async fn update_user_with<T>(
         &self,
         user: User,
@@ -128,7 +137,7 @@ impl Service {
         mut change: impl FnMut(&mut User) -> Result<T>,
     ) -> Result<(User, T)> {
         let mut current = user;
-        for _ in 0..8 {
+        for _ in 0..WRITE_ATTEMPTS {
             let mut next = current.clone();
             let outcome = change(&mut next);
             if outcome.is_err() && !keep_on_error {

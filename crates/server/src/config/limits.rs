@@ -8,7 +8,7 @@ use crate::limits::{Class, ClassLimits, LimitSettings, Rate};
 
 const LIMITS_KEYS: &[&str] = &["enabled", "loopback_exempt", "sign_in", "sign_up", "codes"];
 const CLASS_KEYS: &[&str] = &["per_ip", "per_ip_burst", "per_user", "per_user_burst"];
-const MAX_RATE: u64 = 1_000_000;
+const MAX_BURST: u64 = 1_000_000;
 
 pub(super) fn parse_limits(value: &Value, errs: &Errs<'_>) -> Result<LimitSettings, String> {
     let body = table(value, "limits", "[limits]", errs)?;
@@ -32,15 +32,12 @@ pub(super) fn parse_limits(value: &Value, errs: &Errs<'_>) -> Result<LimitSettin
         check_keys(t, &key, CLASS_KEYS, errs)?;
         let defaults = settings.class(class);
         let rate = |member: &str, burst: &str, default: Rate| -> Result<Rate, String> {
-            let per_second = integer(t, &key, member, 0..=MAX_RATE, errs)?.map_or(default.per_second, |n| n as u32);
-            // A burst follows its rate unless given: twice the rate, as the defaults are.
-            let default_burst = if integer(t, &key, member, 0..=MAX_RATE, errs)?.is_some() {
-                per_second.saturating_mul(2)
-            } else {
-                default.burst
-            };
-            let burst = integer(t, &key, burst, 1..=MAX_RATE, errs)?.map_or(default_burst, |n| n as u32);
-            Ok(Rate { per_second, burst: burst.max(1) })
+            let given = per_second(t, &key, member, errs)?;
+            // A burst follows its rate unless given: twice the rate (at least 1), as the
+            // defaults are.
+            let default_burst = given.map_or(default.burst, |r| (r * 2.0).ceil().max(1.0) as u32);
+            let burst = integer(t, &key, burst, 1..=MAX_BURST, errs)?.map_or(default_burst, |n| n as u32);
+            Ok(Rate { per_second: given.unwrap_or(default.per_second), burst: burst.max(1) })
         };
         let limits = ClassLimits {
             per_ip: rate("per_ip", "per_ip_burst", defaults.per_ip)?,
@@ -49,4 +46,19 @@ pub(super) fn parse_limits(value: &Value, errs: &Errs<'_>) -> Result<LimitSettin
         *settings.class_mut(class) = limits;
     }
     Ok(settings)
+}
+
+/// A rate in requests per second: 0 (no limit), or a number, whole or not, from
+/// [`Rate::MIN`] to [`Rate::MAX`].
+fn per_second(
+    body: &serde_json::Map<String, Value>,
+    key: &str,
+    member: &str,
+    errs: &Errs<'_>,
+) -> Result<Option<f64>, String> {
+    let Some(v) = body.get(member) else { return Ok(None) };
+    v.as_f64()
+        .filter(|r| *r == 0.0 || (Rate::MIN..=Rate::MAX).contains(r))
+        .map(Some)
+        .ok_or_else(|| errs.at(&format!("{key}.{member}"), "must be 0 (no limit) or a number from 0.001 to 1000000"))
 }
