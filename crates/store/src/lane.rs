@@ -22,13 +22,13 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// A connection idle for longer than this is pinged before it is used again (the server or the
 /// network may have dropped it meanwhile).
 pub(crate) const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
-/// An idle connection is closed after this long (the pool's `idle_timeout`).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
-/// A connection is closed at this age (the pool's `max_lifetime`).
-const MAX_LIFETIME: Duration = Duration::from_secs(1800);
+/// An idle connection is closed after this long (the pool's `idle_timeout` too).
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// A connection is closed at this age (the pool's `max_lifetime` too).
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(1800);
 /// The longest wait for a connection, a ping or a new connection included (the pool's
-/// `acquire_timeout`).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// `acquire_timeout` too).
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Idle {
     conn: AnyConnection,
@@ -38,6 +38,8 @@ struct Idle {
 
 pub(crate) struct Lane {
     options: AnyConnectOptions,
+    /// [`ACQUIRE_TIMEOUT`], shorter in tests.
+    acquire_timeout: Duration,
     permits: Semaphore,
     idle: Mutex<Vec<Idle>>,
 }
@@ -53,13 +55,20 @@ pub(crate) struct LaneConn<'a> {
 impl Lane {
     /// At most `connections` connections to the database `options` name, opened as needed.
     pub(crate) fn new(options: AnyConnectOptions, connections: usize) -> Self {
-        Self { options, permits: Semaphore::new(connections), idle: Mutex::new(Vec::new()) }
+        Self {
+            options,
+            acquire_timeout: ACQUIRE_TIMEOUT,
+            permits: Semaphore::new(connections),
+            idle: Mutex::new(Vec::new()),
+        }
     }
 
     /// The connection used last (its statements are the likeliest to be prepared and its
     /// buffers warm), or a new one.
     pub(crate) async fn acquire(&self) -> Result<LaneConn<'_>, sqlx::Error> {
-        tokio::time::timeout(ACQUIRE_TIMEOUT, self.acquire_unbounded()).await.map_err(|_| sqlx::Error::PoolTimedOut)?
+        tokio::time::timeout(self.acquire_timeout, self.acquire_unbounded())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
     }
 
     async fn acquire_unbounded(&self) -> Result<LaneConn<'_>, sqlx::Error> {
@@ -171,5 +180,28 @@ mod tests {
         let last = sqlx::query("SELECT 1").execute(c.conn()).await;
         assert!(c.finish(last).is_ok());
         assert_eq!(lane.idle_count(), 0);
+    }
+
+    /// A database that accepts the connection and never answers: the lane gives up after its
+    /// acquire timeout, as the pool does, instead of holding the sign-in forever.
+    #[tokio::test]
+    async fn a_database_that_never_answers_times_out() {
+        sqlx::any::install_default_drivers();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let options = AnyConnectOptions::from_str(&format!("postgres://postgres@127.0.0.1:{port}/test")).unwrap();
+        let mut lane = Lane::new(options, 1);
+        lane.acquire_timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        assert!(matches!(lane.acquire().await, Err(sqlx::Error::PoolTimedOut)));
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(5), "{waited:?}");
+        silent.abort();
     }
 }

@@ -17,7 +17,7 @@ use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
 use crate::doc_cache::DocCache;
 use crate::in_place::InPlace;
-use crate::lane::{Lane, PING_IDLE_AFTER};
+use crate::lane::{Lane, ACQUIRE_TIMEOUT, IDLE_TIMEOUT, MAX_LIFETIME, PING_IDLE_AFTER};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,9 +150,9 @@ impl SqlStore {
             .max_connections(connections.unwrap_or(if backend == Backend::Sqlite { 4 } else { 16 }))
             .min_connections(connections.unwrap_or(0))
             // A pooled in-memory database must never be closed for idleness or age.
-            .idle_timeout(connections.is_none().then_some(Duration::from_secs(600)))
-            .max_lifetime(connections.is_none().then_some(Duration::from_secs(1800)))
-            .acquire_timeout(Duration::from_secs(10))
+            .idle_timeout(connections.is_none().then_some(IDLE_TIMEOUT))
+            .max_lifetime(connections.is_none().then_some(MAX_LIFETIME))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // sqlx's own check pings every connection before each use: one more round trip per
             // store call. A pooled SQLite connection is a file handle that cannot drop like a
             // network connection and is never pinged; a PostgreSQL connection is pinged only
