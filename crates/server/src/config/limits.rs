@@ -57,8 +57,8 @@ fn per_second(
     errs: &Errs<'_>,
 ) -> Result<Option<f64>, String> {
     let Some(v) = body.get(member) else { return Ok(None) };
-    v.as_f64()
-        .filter(|r| *r == 0.0 || (Rate::MIN..=Rate::MAX).contains(r))
-        .map(Some)
-        .ok_or_else(|| errs.at(&format!("{key}.{member}"), "must be 0 (no limit) or a number from 0.001 to 1000000"))
+    v.as_f64().filter(|r| *r == 0.0 || (Rate::MIN..=Rate::MAX).contains(r)).map(Some).ok_or_else(|| {
+        let says = format!("must be 0 (no limit) or a number from {} to {}", Rate::MIN, Rate::MAX);
+        errs.at(&format!("{key}.{member}"), says)
+    })
 }
