@@ -10,15 +10,17 @@
 //! * point reads on read-only connections. A WAL reader never waits for a writer, so a read
 //!   holds its thread for the lookup alone (or for the disk read of a page no cache holds);
 //! * single-statement writes on one connection that never waits for SQLite's write lock: when
-//!   another connection holds it (or a checkpoint runs), the write is not made here and the
-//!   caller makes it through sqlx's pool, whose connections wait their turn on their own
-//!   threads. A statement that finds the lock taken has written nothing. Threads of this
-//!   server take turns on the connection (one statement each, tens of microseconds).
+//!   another connection holds it, the write is not made here and the caller makes it through
+//!   sqlx's pool, whose connections wait their turn on their own threads. A statement that
+//!   finds the lock taken has written nothing. Threads of this server take turns on the
+//!   connection (one statement each, tens of microseconds); a write that finds the
+//!   connection's own checkpoint running awaits its end (without holding the thread) and is
+//!   then made here.
 //!
 //! Each read sees every transaction committed before it began, as a read through the pool does.
 //! The in-place writer does not checkpoint the WAL as it commits (a checkpoint writes and syncs
 //! the database file, too long to hold a request's thread): every so many writes,
-//! [`InPlace::try_execute`] runs one on a blocking thread, holding back every
+//! [`InPlace::execute`] runs one on a blocking thread, holding back every
 //! writer until the WAL is copied so that the next write starts it over. (A checkpoint that let
 //! writes go on beside it would never find the WAL wholly copied under steady writes, and the
 //! WAL would grow without end.)
@@ -41,6 +43,10 @@ const IDLE_MAX: usize = 8;
 const STATEMENT_CACHE: usize = 32;
 /// How long a checkpoint waits for the writers and readers it must let finish.
 const CHECKPOINT_WAIT: Duration = Duration::from_secs(5);
+/// The writer's page cache, in KiB (SQLite's default is 2 MiB): point reads run on the writer
+/// when it is free (see [`InPlace::read`]), and its cache outlives its commits, so it can keep
+/// the inner pages of the users' B-trees, about 6 MiB at a million users.
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// In-place commits between two checkpoints of the WAL: a refresh session adds four to five
 /// pages, so about SQLite's own default of a checkpoint per 1000 pages.
 const CHECKPOINT_EVERY: u64 = 200;
@@ -52,7 +58,20 @@ pub(crate) struct InPlace {
     writer: Mutex<Option<Connection>>,
     /// Set while a checkpoint holds (or is about to take) `writer`.
     checkpointing: AtomicBool,
+    /// Woken when a checkpoint ends.
+    checkpoint_done: tokio::sync::Notify,
     commits: AtomicU64,
+}
+
+/// What one in-place write attempt did.
+#[derive(Debug, PartialEq)]
+enum Attempt {
+    /// Written; the rows it changed.
+    Written(usize),
+    /// Not written: another connection holds SQLite's write lock.
+    Busy,
+    /// Not written: a checkpoint holds the writer.
+    Checkpointing,
 }
 
 fn backend_err(e: rusqlite::Error) -> StoreError {
@@ -78,6 +97,7 @@ impl InPlace {
             idle: Mutex::new(Vec::new()),
             writer: Mutex::new(None),
             checkpointing: AtomicBool::new(false),
+            checkpoint_done: tokio::sync::Notify::new(),
             commits: AtomicU64::new(0),
         };
         let first = db.connect(true).map_err(|e| e.to_string())?;
@@ -100,6 +120,7 @@ impl InPlace {
             conn.busy_timeout(Duration::ZERO)?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         }
         Ok(conn)
     }
@@ -112,8 +133,24 @@ impl InPlace {
         }
     }
 
-    /// Runs `f` on an idle read connection (or a new one), on this thread.
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+    /// Runs `f` on this thread: on the writer's connection when no thread uses it, else on an
+    /// idle read connection (or a new one). A connection that finds the WAL changed by another
+    /// connection since its last read empties its page cache and reads every page again; the
+    /// writer's finds only its own commits (the pool writes little beside it), so its cache
+    /// holds the pages that lookups walk.
+    fn read<T>(&self, f: impl Fn(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        if !self.checkpointing.load(Ordering::Acquire) {
+            if let Ok(slot) = self.writer.try_lock() {
+                if let Some(conn) = slot.as_ref() {
+                    match f(conn) {
+                        // The writer never waits: a read that would (a WAL being recovered
+                        // or reset) is made on a read connection, which does.
+                        Err(e) if is_busy(&e) => {}
+                        done => return done.map_err(backend_err),
+                    }
+                }
+            }
+        }
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let conn = match idle {
             Some(conn) => conn,
@@ -128,60 +165,79 @@ impl InPlace {
     pub(crate) fn rows<T>(
         &self,
         sql: &str,
-        params: impl rusqlite::Params,
-        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+        params: impl rusqlite::Params + Copy,
+        row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> StoreResult<Vec<T>> {
-        self.read(|conn| conn.prepare_cached(sql)?.query_map(params, row)?.collect())
+        self.read(|conn| conn.prepare_cached(sql)?.query_map(params, &row)?.collect())
     }
 
     /// The first row of `sql` with `params`, mapped by `row`; None when there is none.
     pub(crate) fn row<T>(
         &self,
         sql: &str,
-        params: impl rusqlite::Params,
-        row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+        params: impl rusqlite::Params + Copy,
+        row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> StoreResult<Option<T>> {
-        self.read(|conn| conn.prepare_cached(sql)?.query_row(params, row).optional())
+        self.read(|conn| conn.prepare_cached(sql)?.query_row(params, &row).optional())
     }
 
-    /// Runs the single-statement write `sql` with `params` on this thread and returns the rows
-    /// it changed; None when another connection holds SQLite's write lock or a checkpoint runs
-    /// (nothing was written: make the write through the pool). Waits for another thread's
-    /// in-place statement. A unique-constraint violation is
-    /// [`StoreError::Conflict`]. Every [`CHECKPOINT_EVERY`]th write starts a checkpoint on a
-    /// blocking thread.
-    pub(crate) fn try_execute(
+    /// Runs the single-statement write `sql` with `params` in place and returns the rows it
+    /// changed; None when another connection holds SQLite's write lock (nothing was written:
+    /// make the write through the pool). While a checkpoint runs, waits for it to end without
+    /// holding the thread: a pool connection would wait for it too (the checkpoint holds
+    /// SQLite's write lock), and a write made there costs more than one made here (see the
+    /// module's comment) and empties the page cache of the connections that read in place.
+    /// A unique-constraint violation is [`StoreError::Conflict`].
+    pub(crate) async fn execute<P: rusqlite::Params + Copy>(
         self: &Arc<Self>,
         sql: &str,
-        params: impl rusqlite::Params,
+        params: P,
     ) -> StoreResult<Option<usize>> {
+        loop {
+            let done = self.checkpoint_done.notified();
+            match self.try_execute(sql, params)? {
+                Attempt::Written(rows) => return Ok(Some(rows)),
+                Attempt::Busy => return Ok(None),
+                Attempt::Checkpointing => {
+                    // Woken by the end of a checkpoint that began after `done` was made.
+                    if self.checkpointing.load(Ordering::Acquire) {
+                        done.await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One attempt at [`Self::execute`] on this thread: waits for another thread's in-place
+    /// statement, not for a checkpoint. Every [`CHECKPOINT_EVERY`]th write starts a checkpoint
+    /// on a blocking thread.
+    fn try_execute(self: &Arc<Self>, sql: &str, params: impl rusqlite::Params) -> StoreResult<Attempt> {
         let mut slot = match self.writer.try_lock() {
             Ok(slot) => slot,
-            Err(TryLockError::Poisoned(_)) => return Ok(None),
+            Err(TryLockError::Poisoned(_)) => return Ok(Attempt::Busy),
             // Another thread's statement holds the writer for some tens of microseconds: waiting
             // for it costs less than handing this write to a pool connection's thread. A
-            // checkpoint holds it for longer: then the write goes through the pool. (A
-            // checkpoint that begins between this check and the lock is waited for: usually
-            // milliseconds, at most CHECKPOINT_WAIT when readers hold it up; a narrow window
-            // once per CHECKPOINT_EVERY writes.)
+            // checkpoint holds it for longer. (A checkpoint that begins between this check and
+            // the lock is waited for: usually milliseconds, at most CHECKPOINT_WAIT when readers
+            // hold it up; a narrow window once per CHECKPOINT_EVERY writes.)
             Err(TryLockError::WouldBlock) if !self.checkpointing.load(Ordering::Acquire) => match self.writer.lock() {
                 Ok(slot) => slot,
-                Err(_) => return Ok(None),
+                Err(_) => return Ok(Attempt::Busy),
             },
-            Err(TryLockError::WouldBlock) => return Ok(None),
+            Err(TryLockError::WouldBlock) => return Ok(Attempt::Checkpointing),
         };
         if slot.is_none() {
             *slot = Some(self.connect(false).map_err(backend_err)?);
         }
-        let Some(conn) = slot.as_ref() else { return Ok(None) };
+        let Some(conn) = slot.as_ref() else { return Ok(Attempt::Busy) };
         match conn.prepare_cached(sql).and_then(|mut statement| statement.execute(params)) {
             Ok(rows) => {
                 if (self.commits.fetch_add(1, Ordering::Relaxed) + 1) % CHECKPOINT_EVERY == 0 {
                     self.checkpoint_in_background();
                 }
-                Ok(Some(rows))
+                Ok(Attempt::Written(rows))
             }
-            Err(e) if is_busy(&e) => Ok(None),
+            Err(e) if is_busy(&e) => Ok(Attempt::Busy),
             Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
             Err(e) => Err(backend_err(e)),
         }
@@ -199,13 +255,19 @@ impl InPlace {
 
     /// Copies the WAL into the database file and has the next write start it over (SQLite's
     /// RESTART checkpoint): blocks, for a blocking thread. The in-place writer is held
-    /// meanwhile, so in-place writes go through the pool, whose connections wait for the
-    /// checkpoint to release SQLite's write lock.
+    /// meanwhile; in-place writes await the end (see [`Self::execute`]).
     fn checkpoint(&self) -> StoreResult<()> {
+        /// Ends the checkpoint however it ends (a panic included), waking the writes it held.
+        struct Ending<'a>(&'a InPlace);
+        impl Drop for Ending<'_> {
+            fn drop(&mut self) {
+                self.0.checkpointing.store(false, Ordering::Release);
+                self.0.checkpoint_done.notify_waiters();
+            }
+        }
         self.checkpointing.store(true, Ordering::Release);
-        let done = self.checkpoint_holding_writer();
-        self.checkpointing.store(false, Ordering::Release);
-        done
+        let _ending = Ending(self);
+        self.checkpoint_holding_writer()
     }
 
     fn checkpoint_holding_writer(&self) -> StoreResult<()> {
@@ -232,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn a_write_waits_for_another_threads_statement_but_not_for_a_checkpoint() {
+    fn an_attempt_waits_for_another_threads_statement_but_not_for_a_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
         let db = store_with_table(dir.path());
 
@@ -245,13 +307,54 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         assert!(!writer.is_finished(), "the write gave up instead of waiting for the writer");
         drop(held);
-        assert_eq!(writer.join().unwrap().unwrap(), Some(1));
+        assert_eq!(writer.join().unwrap().unwrap(), Attempt::Written(1));
 
-        // A checkpoint holds the writer: the write is left to the pool at once.
+        // A checkpoint holds the writer: the attempt returns at once, having written nothing.
         db.checkpointing.store(true, Ordering::Release);
-        let _held = db.writer.lock().unwrap();
-        assert_eq!(db.try_execute("INSERT INTO t VALUES (2)", []).unwrap(), None);
+        let held = db.writer.lock().unwrap();
+        assert_eq!(db.try_execute("INSERT INTO t VALUES (2)", []).unwrap(), Attempt::Checkpointing);
         let rows = db.rows("SELECT x FROM t ORDER BY x", [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(rows, vec![1]);
+        drop(held);
+        db.checkpointing.store(false, Ordering::Release);
+    }
+
+    #[tokio::test]
+    async fn a_write_waits_for_a_running_checkpoint_then_is_made_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = store_with_table(dir.path());
+        assert_eq!(db.execute("INSERT INTO t VALUES (1)", []).await.unwrap(), Some(1));
+
+        // A checkpoint holds the writer on another thread for 200 ms.
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let checkpoint = std::thread::spawn({
+            let db = Arc::clone(&db);
+            move || {
+                db.checkpointing.store(true, Ordering::Release);
+                let slot = db.writer.lock().unwrap();
+                held_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                drop(slot);
+                db.checkpointing.store(false, Ordering::Release);
+                db.checkpoint_done.notify_waiters();
+            }
+        });
+        held_rx.recv().unwrap();
+        let started = std::time::Instant::now();
+        let written = tokio::time::timeout(Duration::from_secs(5), db.execute("INSERT INTO t VALUES (2)", []))
+            .await
+            .expect("the write never woke after the checkpoint")
+            .unwrap();
+        assert_eq!(written, Some(1), "the write went to the pool instead of waiting");
+        assert!(started.elapsed() >= Duration::from_millis(100), "the write did not wait for the checkpoint");
+        checkpoint.join().unwrap();
+
+        // Another connection holds SQLite's write lock: nothing written, the pool's turn.
+        let other = Connection::open(dir.path().join("t.db")).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        assert_eq!(db.execute("INSERT INTO t VALUES (3)", []).await.unwrap(), None);
+        other.execute_batch("ROLLBACK").unwrap();
+        let rows = db.rows("SELECT x FROM t ORDER BY x", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(rows, vec![1, 2]);
     }
 }

@@ -211,9 +211,9 @@ impl SqlStore {
     /// Makes the single-statement write `sql` in place when SQLite's write lock is free (see
     /// [`crate::in_place`]) and returns the rows it changed; None when the write is still to be
     /// made through the pool (PostgreSQL, an in-memory database, or another writer at work).
-    fn write_in_place(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<Option<usize>> {
+    async fn write_in_place<P: rusqlite::Params + Copy>(&self, sql: &str, params: P) -> StoreResult<Option<usize>> {
         match &self.in_place {
-            Some(db) => db.try_execute(sql, params),
+            Some(db) => db.execute(sql, params).await,
             None => Ok(None),
         }
     }
@@ -955,7 +955,7 @@ impl Store for SqlStore {
              auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
              WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE origin_jti = $2)";
-        if let Some(rows) = self.write_in_place(INSERT, refresh_params(session))? {
+        if let Some(rows) = self.write_in_place(INSERT, refresh_params(session)).await? {
             return if rows == 0 { Err(StoreError::Conflict) } else { Ok(()) };
         }
         if self.execute_fast(refresh_query(INSERT, session)).await? == 0 {
@@ -1215,7 +1215,7 @@ impl Store for SqlStore {
                 .map_err(backend_err)?;
         }
         const INSERT: &str = "INSERT INTO nonces (nonce, expires_ms) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING";
-        if let Some(rows) = self.write_in_place(INSERT, (nonce, expires_ms))? {
+        if let Some(rows) = self.write_in_place(INSERT, (nonce, expires_ms)).await? {
             return Ok(rows > 0);
         }
         Ok(self.execute_fast(sqlx::query(INSERT).bind(nonce).bind(expires_ms)).await? > 0)
