@@ -7,8 +7,9 @@
 //! refresh session or a spent SRP nonce written) those hand-offs cost more CPU than the
 //! statements. This runs them where they are called instead:
 //!
-//! * point reads on read-only connections. A WAL reader never waits for a writer, so a read
-//!   holds its thread for the lookup alone (or for the disk read of a page no cache holds);
+//! * point reads on the writer's connection when no thread uses it (its page cache outlives its
+//!   own commits), else on read-only connections. A WAL reader never waits for a writer, so a
+//!   read holds its thread for the lookup alone (or for the disk read of a page no cache holds);
 //! * single-statement writes on one connection that never waits for SQLite's write lock: when
 //!   another connection holds it, the write is not made here and the caller makes it through
 //!   sqlx's pool, whose connections wait their turn on their own threads. A statement that
@@ -356,5 +357,26 @@ mod tests {
         other.execute_batch("ROLLBACK").unwrap();
         let rows = db.rows("SELECT x FROM t ORDER BY x", [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(rows, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_read_does_not_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = store_with_table(dir.path());
+        db.try_execute("INSERT INTO t VALUES (1)", []).unwrap();
+
+        // Free, the writer answers the read (and sees its own write).
+        assert_eq!(db.rows("SELECT x FROM t", [], |r| r.get::<_, i64>(0)).unwrap(), vec![1]);
+
+        // Held by another statement, a read connection answers at once.
+        let held = db.writer.lock().unwrap();
+        let reader = std::thread::spawn({
+            let db = Arc::clone(&db);
+            move || db.rows("SELECT x FROM t", [], |r| r.get::<_, i64>(0))
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(reader.is_finished(), "the read waited for the writer");
+        drop(held);
+        assert_eq!(reader.join().unwrap().unwrap(), vec![1]);
     }
 }
