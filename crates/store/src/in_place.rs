@@ -69,7 +69,8 @@ pub(crate) struct InPlace {
 enum Attempt {
     /// Written; the rows it changed.
     Written(usize),
-    /// Not written: another connection holds SQLite's write lock.
+    /// Not written: another connection holds SQLite's write lock (or the writer cannot be
+    /// used); the pool is to make the write.
     Busy,
     /// Not written: a checkpoint holds the writer.
     Checkpointing,
@@ -365,7 +366,7 @@ mod tests {
         let db = store_with_table(dir.path());
         db.try_execute("INSERT INTO t VALUES (1)", []).unwrap();
 
-        // Free, the writer answers the read (and sees its own write).
+        // The writer is free: the read may run on it, and sees its write.
         assert_eq!(db.rows("SELECT x FROM t", [], |r| r.get::<_, i64>(0)).unwrap(), vec![1]);
 
         // Held by another statement, a read connection answers at once.
