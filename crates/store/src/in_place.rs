@@ -64,6 +64,24 @@ pub(crate) struct InPlace {
     commits: AtomicU64,
 }
 
+/// A checkpoint under way: sets [`InPlace::checkpointing`]; dropped, however the checkpoint
+/// ends (a panic included), clears it and wakes the writes that await the end.
+struct Checkpointing<'a>(&'a InPlace);
+
+impl<'a> Checkpointing<'a> {
+    fn begin(db: &'a InPlace) -> Self {
+        db.checkpointing.store(true, Ordering::Release);
+        Self(db)
+    }
+}
+
+impl Drop for Checkpointing<'_> {
+    fn drop(&mut self) {
+        self.0.checkpointing.store(false, Ordering::Release);
+        self.0.checkpoint_done.notify_waiters();
+    }
+}
+
 /// What one in-place write attempt did.
 #[derive(Debug, PartialEq)]
 enum Attempt {
@@ -201,7 +219,8 @@ impl InPlace {
                 Attempt::Written(rows) => return Ok(Some(rows)),
                 Attempt::Busy => return Ok(None),
                 Attempt::Checkpointing => {
-                    // Woken by the end of a checkpoint that began after `done` was made.
+                    // `done` was made before the attempt, so the checkpoint's end wakes it even
+                    // when it comes before this await.
                     if self.checkpointing.load(Ordering::Acquire) {
                         done.await;
                     }
@@ -219,7 +238,7 @@ impl InPlace {
             Err(TryLockError::Poisoned(_)) => return Ok(Attempt::Busy),
             // Another thread's statement holds the writer for some tens of microseconds: waiting
             // for it costs less than handing this write to a pool connection's thread. A
-            // checkpoint holds it for longer. (A checkpoint that begins between this check and
+            // checkpoint holds it for longer: the caller awaits its end. (A checkpoint that begins between this check and
             // the lock is waited for: usually milliseconds, at most CHECKPOINT_WAIT when readers
             // hold it up; a narrow window once per CHECKPOINT_EVERY writes.)
             Err(TryLockError::WouldBlock) if !self.checkpointing.load(Ordering::Acquire) => match self.writer.lock() {
@@ -259,16 +278,7 @@ impl InPlace {
     /// RESTART checkpoint): blocks, for a blocking thread. The in-place writer is held
     /// meanwhile; in-place writes await the end (see [`Self::execute`]).
     fn checkpoint(&self) -> StoreResult<()> {
-        /// Ends the checkpoint however it ends (a panic included), waking the writes it held.
-        struct Ending<'a>(&'a InPlace);
-        impl Drop for Ending<'_> {
-            fn drop(&mut self) {
-                self.0.checkpointing.store(false, Ordering::Release);
-                self.0.checkpoint_done.notify_waiters();
-            }
-        }
-        self.checkpointing.store(true, Ordering::Release);
-        let _ending = Ending(self);
+        let _running = Checkpointing::begin(self);
         self.checkpoint_holding_writer()
     }
 
@@ -312,13 +322,11 @@ mod tests {
         assert_eq!(writer.join().unwrap().unwrap(), Attempt::Written(1));
 
         // A checkpoint holds the writer: the attempt returns at once, having written nothing.
-        db.checkpointing.store(true, Ordering::Release);
-        let held = db.writer.lock().unwrap();
+        let _running = Checkpointing::begin(&db);
+        let _held = db.writer.lock().unwrap();
         assert_eq!(db.try_execute("INSERT INTO t VALUES (2)", []).unwrap(), Attempt::Checkpointing);
         let rows = db.rows("SELECT x FROM t ORDER BY x", [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(rows, vec![1]);
-        drop(held);
-        db.checkpointing.store(false, Ordering::Release);
     }
 
     #[tokio::test]
@@ -332,13 +340,12 @@ mod tests {
         let checkpoint = std::thread::spawn({
             let db = Arc::clone(&db);
             move || {
-                db.checkpointing.store(true, Ordering::Release);
+                let running = Checkpointing::begin(&db);
                 let slot = db.writer.lock().unwrap();
                 held_tx.send(()).unwrap();
                 std::thread::sleep(Duration::from_millis(200));
                 drop(slot);
-                db.checkpointing.store(false, Ordering::Release);
-                db.checkpoint_done.notify_waiters();
+                drop(running);
             }
         });
         held_rx.recv().unwrap();
