@@ -5,6 +5,7 @@
 //! run in place (`src/in_place.rs`); on PostgreSQL they run on connections of the store's own
 //! that skip sqlx's ping after every statement (`src/lane.rs`).
 
+mod config_cache;
 mod doc_cache;
 mod in_place;
 mod lane;

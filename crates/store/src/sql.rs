@@ -15,6 +15,7 @@ use cognate_core::ports::{
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
+use crate::config_cache::ConfigCache;
 use crate::doc_cache::DocCache;
 use crate::in_place::InPlace;
 use crate::lane::{Lane, ACQUIRE_TIMEOUT, IDLE_TIMEOUT, MAX_LIFETIME, PING_IDLE_AFTER};
@@ -41,6 +42,9 @@ pub struct SqlStore {
     /// The parsed documents of the pools and clients read lately (see [`crate::doc_cache`]).
     pool_docs: Arc<DocCache>,
     client_docs: Arc<DocCache>,
+    /// The clients and pools sign-ins named lately, on a SQLite file (see
+    /// [`crate::config_cache`]).
+    config: Arc<ConfigCache>,
 }
 
 /// How often (in `consume_nonce` calls) expired nonces are deleted.
@@ -203,6 +207,7 @@ impl SqlStore {
             lane,
             pool_docs: Arc::default(),
             client_docs: Arc::default(),
+            config: Arc::default(),
         };
         store.backfill_search().await.map_err(|e| format!("indexing existing users for search failed: {e}"))?;
         Ok(store)
@@ -473,18 +478,18 @@ impl Store for SqlStore {
     }
 
     async fn get_client_and_pool(&self, client_id: &str) -> StoreResult<Option<(AppClient, UserPool)>> {
-        if let Some(db) = &self.in_place {
-            let row: Option<(String, String, String, String, String)> =
-                db.row(CLIENT_AND_POOL, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
-            let Some((c, p, doc, id, pool_doc)) = row else { return Ok(None) };
-            return Ok(Some((self.client_of(c, p, doc)?, self.pool_of(id, pool_doc)?)));
+        let Some(db) = &self.in_place else { return self.read_client_and_pool(client_id).await };
+        // The count is read before the rows: a change committed in between leaves an entry
+        // that the next count no longer matches.
+        let generation = db.row(CONFIG_GENERATION, (), |r| r.get::<_, i64>(0))?;
+        if let Some(hit) = generation.and_then(|g| self.config.get(client_id, g)) {
+            return Ok(Some(hit));
         }
-        let row = self.fetch_optional_fast(sqlx::query(CLIENT_AND_POOL).bind(client_id)).await?;
-        let Some(r) = row else { return Ok(None) };
-        let client = self.client_of_row(&r)?;
-        let id: String = r.try_get("id").map_err(backend_err)?;
-        let doc: String = r.try_get("pool_doc").map_err(backend_err)?;
-        Ok(Some((client, self.pool_of(id, doc)?)))
+        let found = self.read_client_and_pool(client_id).await?;
+        if let (Some(g), Some((client, pool))) = (generation, &found) {
+            self.config.put(g, client, pool);
+        }
+        Ok(found)
     }
 
     async fn update_client(&self, client: &AppClient) -> StoreResult<bool> {
@@ -1628,6 +1633,7 @@ fn function_from_row(r: &AnyRow, with_code: bool) -> StoreResult<StoredFunction>
 
 // The point reads that [`InPlace`] also runs (the same text on both paths).
 const POOL_BY_ID: &str = "SELECT id, doc FROM pools WHERE id = $1";
+const CONFIG_GENERATION: &str = "SELECT generation FROM config_generation WHERE id = 1";
 const CLIENT_BY_ID: &str = "SELECT client_id, pool_id, doc FROM clients WHERE client_id = $1";
 const CLIENT_AND_POOL: &str = "SELECT c.client_id, c.pool_id, c.doc, p.id, p.doc AS pool_doc \
      FROM clients c JOIN pools p ON p.id = c.pool_id WHERE c.client_id = $1";
@@ -1688,6 +1694,22 @@ impl SqlStore {
 }
 
 impl SqlStore {
+    /// The client `client_id` and its pool, read from the database.
+    async fn read_client_and_pool(&self, client_id: &str) -> StoreResult<Option<(AppClient, UserPool)>> {
+        if let Some(db) = &self.in_place {
+            let row: Option<(String, String, String, String, String)> =
+                db.row(CLIENT_AND_POOL, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+            let Some((c, p, doc, id, pool_doc)) = row else { return Ok(None) };
+            return Ok(Some((self.client_of(c, p, doc)?, self.pool_of(id, pool_doc)?)));
+        }
+        let row = self.fetch_optional_fast(sqlx::query(CLIENT_AND_POOL).bind(client_id)).await?;
+        let Some(r) = row else { return Ok(None) };
+        let client = self.client_of_row(&r)?;
+        let id: String = r.try_get("id").map_err(backend_err)?;
+        let doc: String = r.try_get("pool_doc").map_err(backend_err)?;
+        Ok(Some((client, self.pool_of(id, doc)?)))
+    }
+
     fn pool_of(&self, id: String, doc: String) -> StoreResult<UserPool> {
         let doc = self.pool_docs.get(&id, doc, parse_doc)?;
         Ok(UserPool { id, doc })

@@ -134,8 +134,9 @@ mod documents_changed_by_another_server {
     }
 }
 
-/// Two servers on one database: a pool or client one of them changes is what the other reads
-/// next, by every point read (each store keeps the parsed documents it read last).
+/// Two servers on one database: a pool or client one of them changes or deletes is what the
+/// other reads next, by every point read (each store keeps the parsed documents it read last,
+/// and on SQLite the clients and pools sign-ins named).
 async fn documents_changed_by_another_server(db: Db) {
     let Some((url, guard)) = fresh_database(db).await else { return };
     let a = SqlStore::connect(&url).await.expect("open store a");
@@ -157,6 +158,13 @@ async fn documents_changed_by_another_server(db: Db) {
         assert_eq!(a.get_client("c1").await.unwrap(), Some(c.clone()));
         assert_eq!(a.get_client_and_pool("c1").await.unwrap(), Some((c, p)));
     }
+    // Deleted by b: gone for a at once, the client alone and then the pool with its clients.
+    b.insert_client(&client("p1", "c2")).await.unwrap();
+    assert!(a.get_client_and_pool("c2").await.unwrap().is_some());
+    assert!(b.delete_client("p1", "c1").await.unwrap());
+    assert_eq!(a.get_client_and_pool("c1").await.unwrap(), None);
+    assert!(b.delete_pool("p1").await.unwrap());
+    assert_eq!(a.get_client_and_pool("c2").await.unwrap(), None);
     a.close().await;
     b.close().await;
     drop(guard);

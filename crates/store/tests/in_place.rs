@@ -1,11 +1,12 @@
 //! The SQLite store's in-place statements (`src/in_place.rs`): a write that finds SQLite's
 //! write lock taken is made through the pool once the lock is free, exactly once; and the WAL,
-//! which the in-place writer never checkpoints itself, stays bounded under in-place writes.
+//! which the in-place writer never checkpoints itself, stays bounded under in-place writes;
+//! and the clients and pools sign-ins name are kept only while no pool or client changed.
 
 use std::path::Path;
 use std::time::Duration;
 
-use cognate_core::model::RefreshSession;
+use cognate_core::model::{AppClient, RefreshSession, UserPool};
 use cognate_core::ports::{Store, StoreError};
 use cognate_store::SqlStore;
 
@@ -81,4 +82,43 @@ async fn in_place_writes_keep_the_wal_bounded() {
     for n in [0, 1499, 2999] {
         assert!(store.get_refresh(&format!("hash-{n:06}")).await.unwrap().is_some());
     }
+}
+
+fn doc(value: serde_json::Value) -> std::sync::Arc<cognate_core::model::Doc> {
+    match value {
+        serde_json::Value::Object(map) => std::sync::Arc::new(map),
+        _ => unreachable!("an object"),
+    }
+}
+
+/// The kept client and pool are used while the count of changes stands: a change that the
+/// triggers of migration 0011 did not count (made here with them dropped, as nothing in cognate
+/// does) is not seen, and the next counted change of any pool or client ends the entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_clients_and_pools_follow_the_count_of_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let pool = UserPool { id: "us-east-1_kept".into(), doc: doc(serde_json::json!({ "Name": "kept" })) };
+    let client = AppClient {
+        pool_id: pool.id.clone(),
+        client_id: "client1".into(),
+        doc: doc(serde_json::json!({ "ClientName": "web" })),
+    };
+    store.insert_pool(&pool).await.unwrap();
+    store.insert_client(&client).await.unwrap();
+    assert_eq!(store.get_client_and_pool("client1").await.unwrap(), Some((client.clone(), pool.clone())));
+
+    let other = rusqlite::Connection::open(dir.path().join("cognate.db")).unwrap();
+    other.execute_batch("DROP TRIGGER clients_updated_count").unwrap();
+    other.execute("UPDATE clients SET doc = '{\"ClientName\":\"uncounted\"}' WHERE client_id = 'client1'", []).unwrap();
+    assert_eq!(
+        store.get_client_and_pool("client1").await.unwrap(),
+        Some((client.clone(), pool.clone())),
+        "while the count stands, the kept entry answers"
+    );
+
+    // Any counted change (here another pool's) ends it.
+    other.execute("INSERT INTO pools (id, doc, updated_at) VALUES ('us-east-1_other', '{}', 0)", []).unwrap();
+    let (seen, _) = store.get_client_and_pool("client1").await.unwrap().unwrap();
+    assert_eq!(seen.doc.get("ClientName"), Some(&serde_json::json!("uncounted")));
 }
