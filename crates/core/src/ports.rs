@@ -73,6 +73,9 @@ pub trait Store: Send + Sync + 'static {
         user.groups = Some(self.groups_of_user(pool_id, &user.username, None, MAX_TOKEN_GROUPS).await?);
         Ok(Some(user))
     }
+    /// The user with this lookup key and its first 100 groups (by name) in `User::groups`, in
+    /// one read.
+    async fn get_user_with_groups(&self, pool_id: &str, key: &str) -> StoreResult<Option<User>>;
     /// The user an alias points at.
     async fn get_user_by_alias(&self, pool_id: &str, alias: &str) -> StoreResult<Option<User>>;
     /// Writes a user back if nobody changed it since it was read (its `version` still matches);
@@ -138,6 +141,10 @@ pub trait Store: Send + Sync + 'static {
     // --- tokens and one-time state ---------------------------------------------------------
 
     async fn insert_refresh(&self, session: &RefreshSession) -> StoreResult<()>;
+    /// As [`Store::insert_refresh`], in the same statement as a check that the session's user
+    /// (by `sub`, in the session's pool) is still at `version`: false, and nothing written,
+    /// when it is not (or when the lineage exists; `insert_refresh` tells the two apart).
+    async fn insert_refresh_if_current(&self, session: &RefreshSession, sub: &str, version: i64) -> StoreResult<bool>;
     async fn get_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>>;
     async fn get_refresh_by_origin(&self, origin_jti: &str) -> StoreResult<Option<RefreshSession>>;
     /// Marks one lineage revoked; false when unknown.

@@ -1,5 +1,6 @@
-//! Lockout under racing guesses, on one server and on two sharing PostgreSQL, and the lockout
-//! of names no user has where the client hides user existence (#18 item 6).
+//! Lockout under racing guesses, on one server and on two sharing PostgreSQL, a lock that lands
+//! while a right password's sign-in is still under way, and the lockout of names no user has
+//! where the client hides user existence (#18 item 6).
 //!
 //! The servers run on a manual clock, so the one-second lock that follows the fifth failure
 //! cannot run out while the guesses are in flight.
@@ -8,7 +9,9 @@ mod common;
 
 use std::sync::Arc;
 
-use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType, PreventUserExistenceErrorTypes};
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, ExplicitAuthFlowsType, LambdaConfigType, PreventUserExistenceErrorTypes,
+};
 use aws_sdk_cognitoidentityprovider::Client;
 use cognate_core::ports::ManualClock;
 use common::{confirmed_user, err_of, servers_with, CreatedId};
@@ -146,6 +149,67 @@ async fn right_password_among_parallel_wrong_ones() {
         }
         // Either way the count ended at five failures: locked now.
         assert_eq!(sign_in(&c, &client, "ana", PW).await.unwrap_err().1, EXCEEDED, "{backend}");
+    }
+}
+
+/// A right password whose sign-in is still under way (here in a PreTokenGeneration handler
+/// that takes 700 ms, after the password was checked) when wrong guesses lock the user is
+/// refused at its end; with fewer failures than a lock meanwhile, it succeeds and they are
+/// forgotten. The sign-in stands on the record as it is when its tokens are issued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failures_counted_while_a_right_password_is_answered_decide_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("slow.js"),
+        "exports.handler = async (event) => { await new Promise((r) => setTimeout(r, 700)); return event; };\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("cognate.toml");
+    std::fs::write(&cfg, "[functions.slow-token]\nruntime = \"node\"\nhandler = \"slow.handler\"\ntimeout_ms = 5000\n")
+        .unwrap();
+    let clock = Arc::new(ManualClock::new());
+    for server in servers_with(|o| {
+        o.config = Some(cfg.clone());
+        o.clock = clock.clone();
+    })
+    .await
+    {
+        let backend = server.backend;
+        let c = server.cognito();
+        let (pool, client) = setup(&c, false).await;
+        let slow = LambdaConfigType::builder()
+            .pre_token_generation("arn:aws:lambda:us-east-1:000000000000:function:slow-token")
+            .build();
+        c.update_user_pool().user_pool_id(&pool).lambda_config(slow).send().await.unwrap();
+        confirmed_user(&c, &pool, "bo", PW).await;
+
+        // Five failures while ana's right password is in the handler: refused at its end.
+        let right = {
+            let (c, client) = (c.clone(), client.clone());
+            tokio::spawn(async move { sign_in(&c, &client, "ana", PW).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        for _ in 0..5 {
+            assert_eq!(sign_in(&c, &client, "ana", WRONG).await.unwrap_err().1, INCORRECT, "{backend}");
+        }
+        assert!(!right.is_finished(), "{backend}: the right sign-in must still be in its handler");
+        assert_eq!(right.await.unwrap().unwrap_err().1, EXCEEDED, "{backend}");
+
+        // Two failures while bo's is: it succeeds, and forgets them (four more do not lock).
+        let right = {
+            let (c, client) = (c.clone(), client.clone());
+            tokio::spawn(async move { sign_in(&c, &client, "bo", PW).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        for _ in 0..2 {
+            assert_eq!(sign_in(&c, &client, "bo", WRONG).await.unwrap_err().1, INCORRECT, "{backend}");
+        }
+        assert!(!right.is_finished(), "{backend}: the right sign-in must still be in its handler");
+        right.await.unwrap().unwrap_or_else(|e| panic!("{backend}: {e:?}"));
+        for _ in 0..4 {
+            assert_eq!(sign_in(&c, &client, "bo", WRONG).await.unwrap_err().1, INCORRECT, "{backend}");
+        }
+        sign_in(&c, &client, "bo", PW).await.unwrap_or_else(|e| panic!("{backend}: {e:?}"));
     }
 }
 

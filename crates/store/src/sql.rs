@@ -564,29 +564,11 @@ impl Store for SqlStore {
     }
 
     async fn get_user_by_sub_with_groups(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>> {
-        // One row per group (or one with no group), the user's columns repeated.
-        let limit = sql_limit(cognate_core::ports::MAX_TOKEN_GROUPS);
-        let rows: Vec<(String, i64, Option<String>)> = match &self.in_place {
-            Some(db) => {
-                db.rows(USER_BY_SUB_WITH_GROUPS, (pool_id, sub, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            }
-            None => self
-                .fetch_all_fast(sqlx::query(USER_BY_SUB_WITH_GROUPS).bind(pool_id).bind(sub).bind(limit))
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("doc")?, r.try_get("version")?, r.try_get("group_doc")?)))
-                .collect::<Result<_, sqlx::Error>>()
-                .map_err(backend_err)?,
-        };
-        let mut rows = rows.into_iter();
-        let Some((doc, version, first_group)) = rows.next() else { return Ok(None) };
-        let mut user = user_of(&doc, version)?;
-        let mut groups = Vec::new();
-        for group in std::iter::once(first_group).chain(rows.map(|(_, _, g)| g)).flatten() {
-            groups.push(from_json(&group)?);
-        }
-        user.groups = Some(groups);
-        Ok(Some(user))
+        self.user_with_groups(USER_BY_SUB_WITH_GROUPS, pool_id, sub).await
+    }
+
+    async fn get_user_with_groups(&self, pool_id: &str, key: &str) -> StoreResult<Option<User>> {
+        self.user_with_groups(USER_BY_KEY_WITH_GROUPS, pool_id, key).await
     }
 
     async fn get_user_by_alias(&self, pool_id: &str, alias: &str) -> StoreResult<Option<User>> {
@@ -967,6 +949,20 @@ impl Store for SqlStore {
             return Err(StoreError::Conflict);
         }
         Ok(())
+    }
+
+    async fn insert_refresh_if_current(&self, session: &RefreshSession, sub: &str, version: i64) -> StoreResult<bool> {
+        const INSERT: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
+             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE origin_jti = $2) \
+             AND EXISTS (SELECT 1 FROM users WHERE pool_id = $3 AND sub = $12 AND version = $13)";
+        let (a, b, c, d, e, f, g, h, i, j, k) = refresh_params(session);
+        let params = (a, b, c, d, e, f, g, h, i, j, k, sub, version);
+        if let Some(rows) = self.write_in_place(INSERT, params).await? {
+            return Ok(rows > 0);
+        }
+        Ok(self.execute_fast(refresh_query(INSERT, session).bind(sub).bind(version)).await? > 0)
     }
 
     async fn rotate_refresh(&self, old_hash: &str, replaced_ms: i64, new: &RefreshSession) -> StoreResult<()> {
@@ -1646,6 +1642,10 @@ const USER_BY_SUB_WITH_GROUPS: &str = "SELECT u.doc, u.version, g.doc AS group_d
      LEFT JOIN group_members m ON m.pool_id = u.pool_id AND m.username = u.username \
      LEFT JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
      WHERE u.pool_id = $1 AND u.sub = $2 ORDER BY m.group_name LIMIT $3";
+const USER_BY_KEY_WITH_GROUPS: &str = "SELECT u.doc, u.version, g.doc AS group_doc FROM users u \
+     LEFT JOIN group_members m ON m.pool_id = u.pool_id AND m.username = u.username \
+     LEFT JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
+     WHERE u.pool_id = $1 AND u.lookup_key = $2 ORDER BY m.group_name LIMIT $3";
 
 /// The file a `sqlite:` URL names, as sqlx reads the URL; None for an in-memory database (or a
 /// URL sqlx cannot read).
@@ -1694,6 +1694,31 @@ impl SqlStore {
 }
 
 impl SqlStore {
+    /// The user `sql` ($1 the pool, $2 the key or sub, $3 the most groups) finds, with its groups.
+    async fn user_with_groups(&self, sql: &str, pool_id: &str, key: &str) -> StoreResult<Option<User>> {
+        // One row per group (or one with no group), the user's columns repeated.
+        let limit = sql_limit(cognate_core::ports::MAX_TOKEN_GROUPS);
+        let rows: Vec<(String, i64, Option<String>)> = match &self.in_place {
+            Some(db) => db.rows(sql, (pool_id, key, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?,
+            None => self
+                .fetch_all_fast(sqlx::query(sql).bind(pool_id).bind(key).bind(limit))
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("doc")?, r.try_get("version")?, r.try_get("group_doc")?)))
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(backend_err)?,
+        };
+        let mut rows = rows.into_iter();
+        let Some((doc, version, first_group)) = rows.next() else { return Ok(None) };
+        let mut user = user_of(&doc, version)?;
+        let mut groups = Vec::new();
+        for group in std::iter::once(first_group).chain(rows.map(|(_, _, g)| g)).flatten() {
+            groups.push(from_json(&group)?);
+        }
+        user.groups = Some(groups);
+        Ok(Some(user))
+    }
+
     /// The client `client_id` and its pool, read from the database.
     async fn read_client_and_pool(&self, client_id: &str) -> StoreResult<Option<(AppClient, UserPool)>> {
         if let Some(db) = &self.in_place {

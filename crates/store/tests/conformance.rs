@@ -209,6 +209,7 @@ fn user(pool_id: &str, username: &str) -> User {
         settings: doc(json!({ "mfa": "off" })),
         version: 0,
         groups: None,
+        unconfirmed_version: None,
     }
 }
 
@@ -652,7 +653,10 @@ async fn groups_and_memberships(store: SqlStore) {
     assert_eq!(with.groups.as_deref(), Some(&[changed.clone(), group("p", "g2"), group("p", "g4")][..]));
     let plain = store.get_user_by_sub("p", "sub-p-ana").await.unwrap().unwrap();
     assert_eq!((with.groups.is_some(), plain.groups.clone()), (true, None));
-    assert_eq!(User { groups: None, ..with }, plain);
+    assert_eq!(User { groups: None, ..with.clone() }, plain);
+    // By lookup key, the same in one read.
+    assert_eq!(store.get_user_with_groups("p", "ana").await.unwrap(), Some(with));
+    assert_eq!(store.get_user_with_groups("p", "nobody").await.unwrap(), None);
     add_user(&store, "p", "dee").await;
     let alone = store.get_user_by_sub_with_groups("p", "sub-p-dee").await.unwrap().unwrap();
     assert_eq!(alone.groups, Some(Vec::new()));
@@ -693,6 +697,23 @@ async fn refresh_sessions(store: SqlStore) {
 
     assert_eq!(store.get_refresh(&a1.token_hash).await.unwrap(), Some(a1.clone()));
     assert_eq!(store.get_refresh("nope").await.unwrap(), None);
+
+    // Written only while the user is still at the version given, in the same statement.
+    let cy = add_user(&store, "p", "cy").await;
+    let stored = store.get_user_by_sub("p", &cy.sub).await.unwrap().unwrap();
+    let c1 = session("p", "cy", 1);
+    assert!(!store.insert_refresh_if_current(&c1, &cy.sub, stored.version + 1).await.unwrap());
+    assert!(!store.insert_refresh_if_current(&c1, "sub-p-nobody", stored.version).await.unwrap());
+    assert_eq!(store.get_refresh(&c1.token_hash).await.unwrap(), None, "nothing written");
+    assert!(store.insert_refresh_if_current(&c1, &cy.sub, stored.version).await.unwrap());
+    assert_eq!(store.get_refresh(&c1.token_hash).await.unwrap(), Some(c1.clone()));
+    let mut again = session("p", "cy", 2);
+    again.origin_jti = c1.origin_jti.clone();
+    assert!(!store.insert_refresh_if_current(&again, &cy.sub, stored.version).await.unwrap(), "the lineage exists");
+    let mut changed = stored.clone();
+    changed.enabled = false;
+    assert!(store.update_user(&changed).await.unwrap());
+    assert!(!store.insert_refresh_if_current(&session("p", "cy", 3), &cy.sub, stored.version).await.unwrap());
     assert_eq!(store.get_refresh_by_origin(&a2.origin_jti).await.unwrap(), Some(a2.clone()));
     assert_eq!(store.get_refresh_by_origin("nope").await.unwrap(), None);
 

@@ -35,6 +35,7 @@ fn user(i: usize) -> User {
         settings: Doc::new(),
         version: 0,
         groups: None,
+        unconfirmed_version: None,
     }
 }
 

@@ -113,6 +113,12 @@ pub struct User {
     /// last read of the user, so that issuing its tokens needs no other). Never stored.
     #[serde(skip)]
     pub groups: Option<Vec<Group>>,
+    /// The version this record had when a sign-in checked a password against it, while that
+    /// sign-in has still to confirm that the record is current: in the write that issues its
+    /// tokens, or by reading it again before any other outcome (`Service::confirm_current`).
+    /// Never stored.
+    #[serde(skip)]
+    pub unconfirmed_version: Option<i64>,
 }
 
 impl std::fmt::Debug for User {

@@ -355,7 +355,7 @@ impl Service {
             _ => {
                 let name = p("USERNAME").ok_or_else(|| missing("USERNAME"))?;
                 let password = p("PASSWORD").ok_or_else(|| missing("PASSWORD"))?;
-                let mut user = self.find_user(&pool, name).await?;
+                let mut user = self.find_user_with_groups(&pool, name).await?;
                 self.check_secret_hash(&client, name, user.as_ref(), p("SECRET_HASH"))?;
                 if user.is_none() {
                     user = self.migrate_on_sign_in(&pool, &client, name, password, &caller, validation.clone()).await?;
@@ -432,11 +432,34 @@ impl Service {
     }
 
     /// After a correct password (or SRP proof) checked against `user` as read before: the
-    /// attempt stands only if the user's record, read again now, is not locked, so a right
-    /// guess racing wrong ones succeeds only if it comes before the fifth failure. (One read by
-    /// primary key; a write only when there are failures to forget.) Returns the user as now
-    /// stored.
-    pub(crate) async fn clear_failures(&self, user: User) -> Result<User> {
+    /// attempt stands only if the user's record is still unlocked when the sign-in has an
+    /// outcome, so a right guess racing wrong ones succeeds only if it comes before the fifth
+    /// failure. Where there are no failures to forget and `user` was read with its groups, that
+    /// is left to the sign-in's last step (marked in `User::unconfirmed_version`; see
+    /// [`Self::confirm_current`]): the write that issues its tokens checks that the record is
+    /// still this one, in the same statement, and any other outcome reads it again first.
+    /// Otherwise the record is read again now (one read by primary key; a write only when
+    /// there are failures to forget) and returned as now stored.
+    pub(crate) async fn clear_failures(&self, mut user: User) -> Result<User> {
+        if user.lockout == Lockout::default() && user.groups.is_some() {
+            user.unconfirmed_version = Some(user.version);
+            return Ok(user);
+        }
+        self.current_after_password(user).await
+    }
+
+    /// A sign-in's user as stored now, if it is still the one a password was checked against
+    /// (see [`Self::clear_failures`]); `user` as it is when nothing is left to confirm.
+    pub(crate) async fn confirm_current(&self, mut user: User) -> Result<User> {
+        if user.unconfirmed_version.take().is_none() {
+            return Ok(user);
+        }
+        self.current_after_password(user).await
+    }
+
+    /// The record of `user` read again after a password was checked against it: refused if
+    /// the password changed or the user was locked meanwhile; failures forgotten.
+    async fn current_after_password(&self, user: User) -> Result<User> {
         let now = self.now_ms();
         // With its groups: when nothing needs writing, this is the last read of the user before
         // its tokens are issued.
@@ -528,6 +551,13 @@ impl Service {
         source: TriggerSource,
         device: DeviceUse<'_>,
     ) -> Result<AuthStep> {
+        // These outcomes are not tokens: the record must be confirmed first.
+        let user = match user.status {
+            UserStatus::Unconfirmed | UserStatus::ResetRequired | UserStatus::ForceChangePassword => {
+                self.confirm_current(user).await?
+            }
+            _ => user,
+        };
         match user.status {
             UserStatus::Unconfirmed => Err(CognitoError::new(ErrorKind::UserNotConfirmed, "User is not confirmed.")),
             UserStatus::ResetRequired => {
@@ -559,6 +589,12 @@ impl Service {
         metadata: Option<StringMap>,
         device: DeviceUse<'_>,
     ) -> Result<AuthStep> {
+        // Remembered devices are written to (and may be challenged) before any token is
+        // issued: the record is confirmed before.
+        let user = match device {
+            DeviceUse::Presented(_) if super::devices::tracks(pool) => self.confirm_current(user).await?,
+            _ => user,
+        };
         if let Some(step) = self.device_challenge(pool, client, &user, device, token_source).await? {
             return Ok(step);
         }
@@ -578,7 +614,10 @@ impl Service {
         device: DeviceUse<'_>,
     ) -> Result<AuthStep> {
         match self.second_step(pool, &user)? {
-            Some(step) => self.second_step_challenge(pool, client, user, step, token_source, ctx).await,
+            Some(step) => {
+                let user = self.confirm_current(user).await?;
+                self.second_step_challenge(pool, client, user, step, token_source, ctx).await
+            }
             None => self.complete_sign_in(pool, client, &user, token_source, ctx, metadata, device).await,
         }
     }
@@ -633,6 +672,13 @@ impl Service {
     ) -> Result<AuthStep> {
         // The hosted page's sign-in ends here; its tokens are minted when the code is redeemed.
         let hosted = source == TriggerSource::TokenGenerationHostedAuth;
+        let confirmed;
+        let user = if hosted && user.unconfirmed_version.is_some() {
+            confirmed = self.confirm_current(user.clone()).await?;
+            &confirmed
+        } else {
+            user
+        };
         let mut new_device_used = false;
         let result = if hosted {
             None

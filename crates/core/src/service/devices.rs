@@ -98,7 +98,7 @@ pub(crate) fn device_replaces_mfa(pool: &UserPool) -> bool {
 }
 
 /// Whether the pool tracks devices: any `DeviceConfiguration` switches it on.
-fn tracks(pool: &UserPool) -> bool {
+pub(crate) fn tracks(pool: &UserPool) -> bool {
     get_obj(&pool.doc, "DeviceConfiguration").is_some()
 }
 

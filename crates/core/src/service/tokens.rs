@@ -133,25 +133,41 @@ impl Service {
                 // session, which must not have been revoked.
                 let tracking = Self::session_tracking(pool);
                 let sso = match tracking {
-                    Some(_) => self.enter_sso_session(pool, client, user, ctx).await?,
+                    Some(_) => {
+                        // The SSO session is written first: a sign-in with a password still to
+                        // confirm (see `Service::clear_failures`) confirms it before.
+                        if user.unconfirmed_version.is_some() {
+                            self.confirm_current(user.clone()).await?;
+                        }
+                        self.enter_sso_session(pool, client, user, ctx).await?
+                    }
                     None => None,
                 };
                 let expires_ms = self.now_ms() + validity.refresh * 1000;
-                self.store
-                    .insert_refresh(&RefreshSession {
-                        token_hash: self.refresh_hash(&token),
-                        origin_jti: origin_jti.clone(),
-                        pool_id: pool.id.clone(),
-                        client_id: client.client_id.clone(),
-                        username: user.username.clone(),
-                        auth_time: ctx.auth_time.unwrap_or(now),
-                        issued_ms: self.now_ms(),
-                        expires_ms,
-                        revoked: false,
-                        replaced_ms: None,
-                        scopes: ctx.scopes.as_ref().map(|s| s.join(" ")),
-                    })
-                    .await?;
+                let session = RefreshSession {
+                    token_hash: self.refresh_hash(&token),
+                    origin_jti: origin_jti.clone(),
+                    pool_id: pool.id.clone(),
+                    client_id: client.client_id.clone(),
+                    username: user.username.clone(),
+                    auth_time: ctx.auth_time.unwrap_or(now),
+                    issued_ms: self.now_ms(),
+                    expires_ms,
+                    revoked: false,
+                    replaced_ms: None,
+                    scopes: ctx.scopes.as_ref().map(|s| s.join(" ")),
+                };
+                match user.unconfirmed_version {
+                    // The password sign-in's confirmation, in the same statement as the write.
+                    Some(version) => {
+                        if !self.store.insert_refresh_if_current(&session, &user.sub, version).await? {
+                            // The record changed since: decided on it as it is now.
+                            self.confirm_current(user.clone()).await?;
+                            self.store.insert_refresh(&session).await?;
+                        }
+                    }
+                    None => self.store.insert_refresh(&session).await?,
+                }
                 if let Some(config) = tracking {
                     // A lineage without a refresh token (the implicit grant) lasts as long as
                     // its access token.

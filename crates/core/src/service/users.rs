@@ -104,6 +104,19 @@ impl Service {
         if let Some(u) = self.store.get_user(&pool.id, &self.user_key(pool, name)).await? {
             return Ok(Some(u));
         }
+        self.find_user_by_alias(pool, name).await
+    }
+
+    /// As [`Self::find_user`]; a user found by its username comes with its groups (one read).
+    pub(crate) async fn find_user_with_groups(&self, pool: &UserPool, name: &str) -> Result<Option<User>> {
+        if let Some(u) = self.store.get_user_with_groups(&pool.id, &self.user_key(pool, name)).await? {
+            return Ok(Some(u));
+        }
+        self.find_user_by_alias(pool, name).await
+    }
+
+    /// The user whose username or alias attribute `name` is, when it is not a username.
+    async fn find_user_by_alias(&self, pool: &UserPool, name: &str) -> Result<Option<User>> {
         let mut attrs = pool.username_attributes();
         attrs.extend(pool.alias_attributes());
         for attr in attrs {
@@ -207,6 +220,7 @@ impl Service {
             settings: Map::new(),
             version: 0,
             groups: None,
+            unconfirmed_version: None,
         }
     }
 
