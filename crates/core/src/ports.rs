@@ -68,11 +68,7 @@ pub trait Store: Send + Sync + 'static {
     async fn get_user(&self, pool_id: &str, key: &str) -> StoreResult<Option<User>>;
     async fn get_user_by_sub(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>>;
     /// The user with this sub and its first 100 groups (by name) in `User::groups`, in one read.
-    async fn get_user_by_sub_with_groups(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>> {
-        let Some(mut user) = self.get_user_by_sub(pool_id, sub).await? else { return Ok(None) };
-        user.groups = Some(self.groups_of_user(pool_id, &user.username, None, MAX_TOKEN_GROUPS).await?);
-        Ok(Some(user))
-    }
+    async fn get_user_by_sub_with_groups(&self, pool_id: &str, sub: &str) -> StoreResult<Option<User>>;
     /// The user with this lookup key and its first 100 groups (by name) in `User::groups`, in
     /// one read.
     async fn get_user_with_groups(&self, pool_id: &str, key: &str) -> StoreResult<Option<User>>;

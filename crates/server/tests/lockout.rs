@@ -184,11 +184,7 @@ async fn failures_counted_while_a_right_password_is_answered_decide_it() {
         confirmed_user(&c, &pool, "bo", PW).await;
 
         // Five failures while ana's right password is in the handler: refused at its end.
-        let right = {
-            let (c, client) = (c.clone(), client.clone());
-            tokio::spawn(async move { sign_in(&c, &client, "ana", PW).await })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let right = right_password_in_the_handler(&c, &client, "ana").await;
         for _ in 0..5 {
             assert_eq!(sign_in(&c, &client, "ana", WRONG).await.unwrap_err().1, INCORRECT, "{backend}");
         }
@@ -196,11 +192,7 @@ async fn failures_counted_while_a_right_password_is_answered_decide_it() {
         assert_eq!(right.await.unwrap().unwrap_err().1, EXCEEDED, "{backend}");
 
         // Two failures while bo's is: it succeeds, and forgets them (four more do not lock).
-        let right = {
-            let (c, client) = (c.clone(), client.clone());
-            tokio::spawn(async move { sign_in(&c, &client, "bo", PW).await })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let right = right_password_in_the_handler(&c, &client, "bo").await;
         for _ in 0..2 {
             assert_eq!(sign_in(&c, &client, "bo", WRONG).await.unwrap_err().1, INCORRECT, "{backend}");
         }
@@ -211,6 +203,19 @@ async fn failures_counted_while_a_right_password_is_answered_decide_it() {
         }
         sign_in(&c, &client, "bo", PW).await.unwrap_or_else(|e| panic!("{backend}: {e:?}"));
     }
+}
+
+/// Starts `user`'s sign-in with the right password and returns once it is in the 700 ms
+/// handler (its password checked).
+async fn right_password_in_the_handler(
+    c: &Client,
+    client: &str,
+    user: &str,
+) -> tokio::task::JoinHandle<Result<(), (String, String)>> {
+    let (c, client, user) = (c.clone(), client.to_owned(), user.to_owned());
+    let right = tokio::spawn(async move { sign_in(&c, &client, &user, PW).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    right
 }
 
 /// With PreventUserExistenceErrors, a name no user has is answered like a real user's: wrong

@@ -238,9 +238,10 @@ impl InPlace {
             Err(TryLockError::Poisoned(_)) => return Ok(Attempt::Busy),
             // Another thread's statement holds the writer for some tens of microseconds: waiting
             // for it costs less than handing this write to a pool connection's thread. A
-            // checkpoint holds it for longer: the caller awaits its end. (A checkpoint that begins between this check and
-            // the lock is waited for: usually milliseconds, at most CHECKPOINT_WAIT when readers
-            // hold it up; a narrow window once per CHECKPOINT_EVERY writes.)
+            // checkpoint holds it for longer: the caller awaits its end. (A checkpoint that
+            // begins between this check and the lock is waited for: usually milliseconds, at
+            // most CHECKPOINT_WAIT when readers hold it up; a narrow window once per
+            // CHECKPOINT_EVERY writes.)
             Err(TryLockError::WouldBlock) if !self.checkpointing.load(Ordering::Acquire) => match self.writer.lock() {
                 Ok(slot) => slot,
                 Err(_) => return Ok(Attempt::Busy),

@@ -393,6 +393,20 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// An insert of a new lineage's refresh session ($1…$11 as [`refresh_params`] binds them): it
+/// writes nothing when the lineage exists, nor when `condition` (appended to the WHERE) fails.
+macro_rules! new_lineage {
+    ($condition:literal) => {
+        concat!(
+            "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
+             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE origin_jti = $2)",
+            $condition
+        )
+    };
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -938,10 +952,7 @@ impl Store for SqlStore {
     async fn insert_refresh(&self, session: &RefreshSession) -> StoreResult<()> {
         // A new lineage: its id must be new too (rotation adds tokens to a lineage through
         // `rotate_refresh`).
-        const INSERT: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
-             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
-             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE origin_jti = $2)";
+        const INSERT: &str = new_lineage!("");
         if let Some(rows) = self.write_in_place(INSERT, refresh_params(session)).await? {
             return if rows == 0 { Err(StoreError::Conflict) } else { Ok(()) };
         }
@@ -952,11 +963,8 @@ impl Store for SqlStore {
     }
 
     async fn insert_refresh_if_current(&self, session: &RefreshSession, sub: &str, version: i64) -> StoreResult<bool> {
-        const INSERT: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
-             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
-             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE origin_jti = $2) \
-             AND EXISTS (SELECT 1 FROM users WHERE pool_id = $3 AND sub = $12 AND version = $13)";
+        const INSERT: &str =
+            new_lineage!(" AND EXISTS (SELECT 1 FROM users WHERE pool_id = $3 AND sub = $12 AND version = $13)");
         let (a, b, c, d, e, f, g, h, i, j, k) = refresh_params(session);
         let params = (a, b, c, d, e, f, g, h, i, j, k, sub, version);
         if let Some(rows) = self.write_in_place(INSERT, params).await? {
@@ -1638,14 +1646,22 @@ const USER_BY_SUB: &str = "SELECT doc, version FROM users WHERE pool_id = $1 AND
 const USER_BY_ALIAS: &str = "SELECT u.doc, u.version FROM user_aliases a \
      JOIN users u ON u.pool_id = a.pool_id AND u.username = a.username \
      WHERE a.pool_id = $1 AND a.alias = $2";
-const USER_BY_SUB_WITH_GROUPS: &str = "SELECT u.doc, u.version, g.doc AS group_doc FROM users u \
-     LEFT JOIN group_members m ON m.pool_id = u.pool_id AND m.username = u.username \
-     LEFT JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
-     WHERE u.pool_id = $1 AND u.sub = $2 ORDER BY m.group_name LIMIT $3";
-const USER_BY_KEY_WITH_GROUPS: &str = "SELECT u.doc, u.version, g.doc AS group_doc FROM users u \
-     LEFT JOIN group_members m ON m.pool_id = u.pool_id AND m.username = u.username \
-     LEFT JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
-     WHERE u.pool_id = $1 AND u.lookup_key = $2 ORDER BY m.group_name LIMIT $3";
+/// The user whose `column` is $2 in pool $1, one row per group (at most $3, by name; one row
+/// with no group when it has none): read by [`SqlStore::user_with_groups`].
+macro_rules! user_with_groups {
+    ($column:literal) => {
+        concat!(
+            "SELECT u.doc, u.version, g.doc AS group_doc FROM users u \
+             LEFT JOIN group_members m ON m.pool_id = u.pool_id AND m.username = u.username \
+             LEFT JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
+             WHERE u.pool_id = $1 AND u.",
+            $column,
+            " = $2 ORDER BY m.group_name LIMIT $3"
+        )
+    };
+}
+const USER_BY_SUB_WITH_GROUPS: &str = user_with_groups!("sub");
+const USER_BY_KEY_WITH_GROUPS: &str = user_with_groups!("lookup_key");
 
 /// The file a `sqlite:` URL names, as sqlx reads the URL; None for an in-memory database (or a
 /// URL sqlx cannot read).
