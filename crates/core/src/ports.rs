@@ -142,9 +142,16 @@ pub trait Store: Send + Sync + 'static {
     /// when it is not (or when the lineage exists; `insert_refresh` tells the two apart).
     async fn insert_refresh_if_current(&self, session: &RefreshSession, sub: &str, version: i64) -> StoreResult<bool>;
     async fn get_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>>;
-    async fn get_refresh_by_origin(&self, origin_jti: &str) -> StoreResult<Option<RefreshSession>>;
-    /// Marks one lineage revoked; false when unknown.
-    async fn revoke_refresh(&self, origin_jti: &str) -> StoreResult<bool>;
+    /// A token of the lineage `origin_jti` of the user `username` of the pool `pool_id` (a
+    /// lineage is looked up under its user, whose index holds it).
+    async fn get_refresh_by_origin(
+        &self,
+        pool_id: &str,
+        username: &str,
+        origin_jti: &str,
+    ) -> StoreResult<Option<RefreshSession>>;
+    /// Marks one lineage of a user revoked; false when unknown.
+    async fn revoke_refresh(&self, pool_id: &str, username: &str, origin_jti: &str) -> StoreResult<bool>;
     /// Marks all of a user's lineages revoked.
     async fn revoke_user_refresh(&self, pool_id: &str, username: &str) -> StoreResult<()>;
     /// Deletes the lineages that expired before `expired_before_ms`; returns how many.

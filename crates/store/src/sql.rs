@@ -401,7 +401,7 @@ macro_rules! new_lineage {
             "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
              auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
-             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE origin_jti = $2)",
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE pool_id = $3 AND username = $5 AND origin_jti = $2)",
             $condition
         )
     };
@@ -1059,22 +1059,35 @@ impl Store for SqlStore {
         row.map(|r| refresh_from_row(&r)).transpose()
     }
 
-    async fn get_refresh_by_origin(&self, origin_jti: &str) -> StoreResult<Option<RefreshSession>> {
-        let row = sqlx::query(&format!("SELECT {REFRESH_COLUMNS} FROM refresh_sessions WHERE origin_jti = $1"))
-            .bind(origin_jti)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_err)?;
+    async fn get_refresh_by_origin(
+        &self,
+        pool_id: &str,
+        username: &str,
+        origin_jti: &str,
+    ) -> StoreResult<Option<RefreshSession>> {
+        let row = sqlx::query(&format!(
+            "SELECT {REFRESH_COLUMNS} FROM refresh_sessions WHERE pool_id = $1 AND username = $2 AND origin_jti = $3"
+        ))
+        .bind(pool_id)
+        .bind(username)
+        .bind(origin_jti)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
         row.map(|r| refresh_from_row(&r)).transpose()
     }
 
-    async fn revoke_refresh(&self, origin_jti: &str) -> StoreResult<bool> {
+    async fn revoke_refresh(&self, pool_id: &str, username: &str, origin_jti: &str) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        let done = sqlx::query("UPDATE refresh_sessions SET revoked = 1 WHERE origin_jti = $1")
-            .bind(origin_jti)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_err)?;
+        let done = sqlx::query(
+            "UPDATE refresh_sessions SET revoked = 1 WHERE pool_id = $1 AND username = $2 AND origin_jti = $3",
+        )
+        .bind(pool_id)
+        .bind(username)
+        .bind(origin_jti)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
         sqlx::query("UPDATE user_sessions SET revoked = 1 WHERE origin_jti = $1")
             .bind(origin_jti)
             .execute(&mut *tx)
@@ -1193,8 +1206,9 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
         let scope = if children { "session_id = $1 OR parent_id = $1" } else { "session_id = $1" };
         sqlx::query(&format!(
-            "UPDATE refresh_sessions SET revoked = 1 WHERE origin_jti IN \
-             (SELECT origin_jti FROM user_sessions WHERE ({scope}) AND origin_jti IS NOT NULL)"
+            "UPDATE refresh_sessions SET revoked = 1 WHERE (pool_id, username, origin_jti) IN \
+             (SELECT pool_id, username, origin_jti FROM user_sessions \
+              WHERE ({scope}) AND origin_jti IS NOT NULL)"
         ))
         .bind(session_id)
         .execute(&mut *tx)

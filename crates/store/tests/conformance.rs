@@ -714,12 +714,17 @@ async fn refresh_sessions(store: SqlStore) {
     changed.enabled = false;
     assert!(store.update_user(&changed).await.unwrap());
     assert!(!store.insert_refresh_if_current(&session("p", "cy", 3), &cy.sub, stored.version).await.unwrap());
-    assert_eq!(store.get_refresh_by_origin(&a2.origin_jti).await.unwrap(), Some(a2.clone()));
-    assert_eq!(store.get_refresh_by_origin("nope").await.unwrap(), None);
+    assert_eq!(store.get_refresh_by_origin("p", "ana", &a2.origin_jti).await.unwrap(), Some(a2.clone()));
+    assert_eq!(store.get_refresh_by_origin("p", "ana", "nope").await.unwrap(), None);
+    // A lineage is found under its own pool and user only.
+    assert_eq!(store.get_refresh_by_origin("p", "bob", &a2.origin_jti).await.unwrap(), None);
+    assert_eq!(store.get_refresh_by_origin("q", "ana", &a2.origin_jti).await.unwrap(), None);
 
-    assert!(store.revoke_refresh(&a1.origin_jti).await.unwrap());
-    assert!(store.revoke_refresh(&a1.origin_jti).await.unwrap(), "still known once revoked");
-    assert!(!store.revoke_refresh("nope").await.unwrap());
+    assert!(!store.revoke_refresh("p", "bob", &a1.origin_jti).await.unwrap(), "another user's lineage");
+    assert!(!store.get_refresh(&a1.token_hash).await.unwrap().unwrap().revoked);
+    assert!(store.revoke_refresh("p", "ana", &a1.origin_jti).await.unwrap());
+    assert!(store.revoke_refresh("p", "ana", &a1.origin_jti).await.unwrap(), "still known once revoked");
+    assert!(!store.revoke_refresh("p", "ana", "nope").await.unwrap());
     assert!(store.get_refresh(&a1.token_hash).await.unwrap().unwrap().revoked);
     assert!(!store.get_refresh(&a2.token_hash).await.unwrap().unwrap().revoked);
 
@@ -729,7 +734,7 @@ async fn refresh_sessions(store: SqlStore) {
     assert!(!revoked(store.get_refresh(&b1.token_hash).await.unwrap()));
     assert!(!revoked(store.get_refresh(&other_pool.token_hash).await.unwrap()));
     assert_eq!(
-        store.get_refresh_by_origin(&a2.origin_jti).await.unwrap(),
+        store.get_refresh_by_origin("p", "ana", &a2.origin_jti).await.unwrap(),
         Some(RefreshSession { revoked: true, ..a2.clone() })
     );
 
@@ -1064,11 +1069,11 @@ async fn refresh_rotation(store: SqlStore) {
     assert!(store.get_refresh(&third.token_hash).await.unwrap().is_some());
 
     // Revoking the lineage revokes every token of it.
-    assert!(store.revoke_refresh(&first.origin_jti).await.unwrap());
+    assert!(store.revoke_refresh("p", "ana", &first.origin_jti).await.unwrap());
     for hash in [&first.token_hash, &second.token_hash, &third.token_hash] {
         assert!(store.get_refresh(hash).await.unwrap().unwrap().revoked, "{hash}");
     }
-    assert!(store.get_refresh_by_origin(&first.origin_jti).await.unwrap().unwrap().revoked);
+    assert!(store.get_refresh_by_origin("p", "ana", &first.origin_jti).await.unwrap().unwrap().revoked);
 }
 
 async fn pool_objects(store: SqlStore) {
@@ -1598,7 +1603,7 @@ async fn user_sessions(store: SqlStore) {
     assert_eq!(session_ids(&live), ["tkn3"]);
 
     // Revoking a lineage (RevokeToken) ends its token session.
-    assert!(store.revoke_refresh("jti-p-ana-3").await.unwrap());
+    assert!(store.revoke_refresh("p", "ana", "jti-p-ana-3").await.unwrap());
     assert!(store.list_user_sessions("p", "ana", 5_000, None, 10).await.unwrap().is_empty());
     assert!(store.get_user_session("tkn3").await.unwrap().unwrap().revoked);
 

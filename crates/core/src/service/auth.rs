@@ -976,7 +976,7 @@ impl Service {
         }
         match self.refresh_session(&req.token, &client).await {
             Ok(session) => {
-                self.store.revoke_refresh(&session.origin_jti).await?;
+                self.store.revoke_refresh(&session.pool_id, &session.username, &session.origin_jti).await?;
                 if req.revoke_associated_sessions == Some(cognate_api::RevokeAssociatedSessionsType::Linked) {
                     self.revoke_parent_sso_session(&pool, &session.origin_jti).await?;
                 }

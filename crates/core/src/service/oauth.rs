@@ -776,7 +776,7 @@ impl Service {
         }
         if let Ok(session) = self.refresh_session(token, &client).await {
             self.store
-                .revoke_refresh(&session.origin_jti)
+                .revoke_refresh(&session.pool_id, &session.username, &session.origin_jti)
                 .await
                 .map_err(|e| OAuthError::from(CognitoError::from(e)))?;
         }

@@ -491,8 +491,8 @@ impl Service {
         // A user's token belongs to a lineage; a revoked lineage (sign-out, revoked refresh
         // token) revokes every token of it, derived ones included.
         let origin = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(|| invalid_token(role))?;
-        let session = self.store.get_refresh_by_origin(origin).await?;
-        if session.as_ref().is_none_or(|s| s.revoked || s.pool_id != pool.id) {
+        let session = self.store.get_refresh_by_origin(&pool.id, username, origin).await?;
+        if session.as_ref().is_none_or(|s| s.revoked) {
             return Err(CognitoError::not_authorized(format!("{} token has been revoked.", role.title())));
         }
         if use_ == TokenUse::Access {

@@ -365,13 +365,13 @@ impl Service {
             return Err(CognitoError::not_authorized("Access Token does not have required scopes"));
         }
         let origin = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(invalid_token)?;
-        let session = self.store.get_refresh_by_origin(origin).await?;
+        let username = claims.get("username").and_then(Value::as_str).ok_or_else(invalid_token)?;
+        let session = self.store.get_refresh_by_origin(&pool.id, username, origin).await?;
         if session.as_ref().is_none_or(|s| s.revoked) {
             return Err(CognitoError::not_authorized("Access Token has been revoked"));
         }
         let client_id = claims.get("client_id").and_then(Value::as_str).ok_or_else(invalid_token)?;
         let client = self.store.get_client(client_id).await?.ok_or_else(invalid_token)?;
-        let username = claims.get("username").and_then(Value::as_str).ok_or_else(invalid_token)?;
         let user = self
             .store
             .get_user(&pool.id, &self.user_key(&pool, username))
