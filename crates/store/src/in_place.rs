@@ -48,8 +48,8 @@ const CHECKPOINT_WAIT: Duration = Duration::from_secs(5);
 /// when it is free (see [`InPlace::read`]), and its cache outlives its commits, so it can keep
 /// the inner pages of the users' B-trees, about 6 MiB at a million users.
 const WRITER_CACHE_KIB: i64 = 16 * 1024;
-/// In-place commits between two checkpoints of the WAL. A refresh session adds two to three
-/// pages, so the WAL grows to about 3,000 pages (12 MiB) before it is copied: each checkpoint
+/// In-place commits between two checkpoints of the WAL. A refresh session adds three to four
+/// pages, so the WAL grows to about 3,500 pages (14 MiB) before it is copied: each checkpoint
 /// writes and syncs the database file once for a thousand sign-ins, and a page written by many
 /// of them (a leaf the newest keys share, an inner page) is copied once. (A checkpoint every
 /// 200 commits cost 1-2% more CPU per password sign-in.)
