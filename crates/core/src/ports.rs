@@ -41,6 +41,19 @@ pub trait Store: Send + Sync + 'static {
         let Some(client) = self.get_client(client_id).await? else { return Ok(None) };
         Ok(self.get_pool(&client.pool_id).await?.map(|pool| (client, pool)))
     }
+    /// For a sign-in that names its user: [`Store::get_client_and_pool`], and the users whose
+    /// lookup key is one of `keys`, each with its first 100 groups as
+    /// [`Store::get_user_with_groups`] reads them, in the same read where that saves a round
+    /// trip to the database. The users are None when they were not read (the default, for a
+    /// store whose reads cost no round trip): read them with `get_user_with_groups`.
+    async fn get_client_pool_and_users(
+        &self,
+        client_id: &str,
+        keys: [&str; 2],
+    ) -> StoreResult<Option<(AppClient, UserPool, Option<Vec<User>>)>> {
+        let _ = keys;
+        Ok(self.get_client_and_pool(client_id).await?.map(|(client, pool)| (client, pool, None)))
+    }
     async fn update_client(&self, client: &AppClient) -> StoreResult<bool>;
     async fn delete_client(&self, pool_id: &str, client_id: &str) -> StoreResult<bool>;
     /// A pool's clients ordered by id, starting after `after`.

@@ -125,6 +125,64 @@ async fn password_sign_in_answers_like_cognito() {
     }
 }
 
+/// USER_PASSWORD_AUTH finds its user as the pool matches usernames (on PostgreSQL the user is
+/// read with the client, under either case of the name): folded in a case-insensitive pool,
+/// exactly in a case-sensitive one, and by a verified alias.
+#[tokio::test]
+async fn usernames_are_matched_as_the_pool_says() {
+    use aws_sdk_cognitoidentityprovider::types::{AliasAttributeType, UsernameConfigurationType};
+    for server in servers_with(|_| {}).await {
+        let c = server.cognito();
+        for sensitive in [false, true] {
+            let pool = c
+                .create_user_pool()
+                .pool_name("case")
+                .username_configuration(UsernameConfigurationType::builder().case_sensitive(sensitive).build().unwrap())
+                .alias_attributes(AliasAttributeType::Email)
+                .created_id()
+                .await;
+            let client = c
+                .create_user_pool_client()
+                .user_pool_id(&pool)
+                .client_name("web")
+                .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+                .created_id()
+                .await;
+            confirmed_user(&c, &pool, "Ana", PW).await;
+            c.admin_update_user_attributes()
+                .user_pool_id(&pool)
+                .username("Ana")
+                .user_attributes(common::attr("email", "ana@example.com"))
+                .user_attributes(common::attr("email_verified", "true"))
+                .send()
+                .await
+                .unwrap();
+            let signed_in_as = |name: &'static str, pw: &'static str| {
+                let (c, client) = (c.clone(), client.clone());
+                async move {
+                    let auth = sign_in(&c, &client, name, pw, None).await?;
+                    Ok::<_, (String, String)>(claims(auth.access_token.as_deref().unwrap())["username"].clone())
+                }
+            };
+            let not_found = ("UserNotFoundException".to_owned(), "User does not exist.".to_owned());
+            assert_eq!(signed_in_as("Ana", PW).await.unwrap(), "Ana", "sensitive: {sensitive}");
+            assert_eq!(signed_in_as("ANA@example.COM", PW).await.unwrap(), "Ana", "by alias");
+            if sensitive {
+                assert_eq!(signed_in_as("ANA", PW).await.unwrap_err(), not_found);
+                // Another user whose name differs in case only.
+                confirmed_user(&c, &pool, "ana", "Other-horse-2").await;
+                assert_eq!(signed_in_as("ana", "Other-horse-2").await.unwrap(), "ana");
+                assert_eq!(signed_in_as("Ana", PW).await.unwrap(), "Ana");
+                let incorrect = ("NotAuthorizedException".to_owned(), "Incorrect username or password.".to_owned());
+                assert_eq!(signed_in_as("ana", PW).await.unwrap_err(), incorrect);
+            } else {
+                assert_eq!(signed_in_as("ANA", PW).await.unwrap(), "Ana");
+                assert_eq!(signed_in_as("ghost", PW).await.unwrap_err(), not_found);
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn hidden_user_existence() {
     for server in servers_with(|_| {}).await {

@@ -506,6 +506,37 @@ impl Store for SqlStore {
         Ok(found)
     }
 
+    async fn get_client_pool_and_users(
+        &self,
+        client_id: &str,
+        keys: [&str; 2],
+    ) -> StoreResult<Option<(AppClient, UserPool, Option<Vec<User>>)>> {
+        // Only PostgreSQL reads them together: on SQLite the reads cost no round trip, and the
+        // client and pool are kept (see `get_client_and_pool`).
+        if self.lane.is_none() {
+            return Ok(self.get_client_and_pool(client_id).await?.map(|(client, pool)| (client, pool, None)));
+        }
+        let limit = sql_limit(cognate_core::ports::MAX_TOKEN_GROUPS);
+        let query = sqlx::query(CLIENT_POOL_AND_USERS).bind(client_id).bind(keys[0]).bind(keys[1]).bind(limit);
+        let rows = self.fetch_all_fast(query).await?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let client = self.client_of_row(first)?;
+        let pool =
+            self.pool_of(first.try_get("id").map_err(backend_err)?, first.try_get("pool_doc").map_err(backend_err)?)?;
+        let mut users = Vec::new();
+        for r in &rows {
+            let Some(doc) = r.try_get::<Option<String>, _>("user_doc").map_err(backend_err)? else { continue };
+            let mut user = user_of(&doc, r.try_get("version").map_err(backend_err)?)?;
+            let groups: Option<String> = r.try_get("groups").map_err(backend_err)?;
+            user.groups = Some(match groups {
+                Some(list) => from_json(&list)?,
+                None => Vec::new(),
+            });
+            users.push(user);
+        }
+        Ok(Some((client, pool, Some(users))))
+    }
+
     async fn update_client(&self, client: &AppClient) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE clients SET doc = $1 WHERE client_id = $2 AND pool_id = $3")
             .bind(doc_text(&client.doc))
@@ -1655,6 +1686,18 @@ const CONFIG_GENERATION: &str = "SELECT generation FROM config_generation WHERE 
 const CLIENT_BY_ID: &str = "SELECT client_id, pool_id, doc FROM clients WHERE client_id = $1";
 const CLIENT_AND_POOL: &str = "SELECT c.client_id, c.pool_id, c.doc, p.id, p.doc AS pool_doc \
      FROM clients c JOIN pools p ON p.id = c.pool_id WHERE c.client_id = $1";
+/// PostgreSQL only: the client $1, its pool, and each user of the pool whose lookup key is $2
+/// or $3 (none: one row with no user) with a JSON array of its first $4 groups' documents by
+/// name (no group: NULL). One row per user, so a user's groups repeat no other column.
+const CLIENT_POOL_AND_USERS: &str = "SELECT c.client_id, c.pool_id, c.doc, p.id, p.doc AS pool_doc, \
+     u.doc AS user_doc, u.version, \
+     (SELECT '[' || string_agg(x.doc, ',' ORDER BY x.group_name) || ']' FROM \
+        (SELECT g.doc, m.group_name FROM group_members m \
+         JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
+         WHERE m.pool_id = u.pool_id AND m.username = u.username ORDER BY m.group_name LIMIT $4) x) AS groups \
+     FROM clients c JOIN pools p ON p.id = c.pool_id \
+     LEFT JOIN users u ON u.pool_id = c.pool_id AND u.lookup_key IN ($2, $3) \
+     WHERE c.client_id = $1";
 const USER_BY_KEY: &str = "SELECT doc, version FROM users WHERE pool_id = $1 AND lookup_key = $2";
 const USER_BY_SUB: &str = "SELECT doc, version FROM users WHERE pool_id = $1 AND sub = $2";
 const USER_BY_ALIAS: &str = "SELECT u.doc, u.version FROM user_aliases a \

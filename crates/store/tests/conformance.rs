@@ -134,6 +134,81 @@ mod documents_changed_by_another_server {
     }
 }
 
+mod client_pool_and_users {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::client_pool_and_users(super::Db::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::client_pool_and_users(super::Db::Postgres).await
+    }
+}
+
+/// A sign-in's first read: on PostgreSQL the client, its pool and the users under either key,
+/// each as `get_user_with_groups` reads it; on SQLite (no round trips to save) the client and
+/// pool alone.
+async fn client_pool_and_users(db: Db) {
+    let postgres = matches!(db, Db::Postgres);
+    let Some((store, guard)) = open(db).await else { return };
+    store.insert_pool(&pool("p")).await.unwrap();
+    store.insert_client(&client("p", "c")).await.unwrap();
+    // Keys that differ in case only (a case-sensitive pool), and one in another pool.
+    store.insert_user(&user("p", "Ana"), "Ana", &[]).await.unwrap();
+    add_user(&store, "p", "ana").await;
+    add_user(&store, "p", "bob").await;
+    store.insert_pool(&pool("q")).await.unwrap();
+    add_user(&store, "q", "cy").await;
+    // More groups than a token carries, in no order; Ana is in all of them, ana in none.
+    let max = cognate_core::ports::MAX_TOKEN_GROUPS;
+    for i in (0..max + 2).rev() {
+        let name = format!("g{i:03}");
+        store.insert_group(&group("p", &name)).await.unwrap();
+        store.add_to_group("p", &name, "Ana").await.unwrap();
+    }
+    store.add_to_group("p", "g001", "bob").await.unwrap();
+
+    let read = |keys: [&'static str; 2]| {
+        let store = store.clone();
+        async move { store.get_client_pool_and_users("c", keys).await.unwrap() }
+    };
+    let separately = |keys: [&'static str; 2]| {
+        let store = store.clone();
+        async move {
+            let mut users = Vec::new();
+            for key in [keys[0], keys[1]] {
+                let found = store.get_user_with_groups("p", key).await.unwrap();
+                if let Some(u) = found.filter(|u| !users.contains(u)) {
+                    users.push(u);
+                }
+            }
+            users.sort_by(|a: &User, b| a.username.cmp(&b.username));
+            users
+        }
+    };
+    for keys in [["Ana", "ana"], ["bob", "bob"], ["Bob", "bob"], ["cy", "cy"], ["nobody", "nobody"]] {
+        let (c, p, users) = read(keys).await.expect("the client is known");
+        assert_eq!((c, p), (client("p", "c"), pool("p")));
+        if postgres {
+            let mut users = users.expect("read with the client");
+            users.sort_by(|a, b| a.username.cmp(&b.username));
+            assert_eq!(users, separately(keys).await, "{keys:?}");
+        } else {
+            assert_eq!(users, None);
+        }
+    }
+    if postgres {
+        let (_, _, users) = read(["Ana", "Ana"]).await.unwrap();
+        let groups = users.unwrap().remove(0).groups.unwrap();
+        let names: Vec<String> = (0..max).map(|i| format!("g{i:03}")).collect();
+        assert_eq!(group_names(&groups), names, "the first {max} groups by name");
+        assert_eq!(read(["ana", "ana"]).await.unwrap().2.unwrap()[0].groups, Some(Vec::new()));
+    }
+    assert_eq!(store.get_client_pool_and_users("nope", ["Ana", "ana"]).await.unwrap(), None);
+    store.close().await;
+    drop(guard);
+}
+
 /// Two servers on one database: a pool or client one of them changes or deletes is what the
 /// other reads next, by every point read (each store keeps the parsed documents it read last,
 /// and on SQLite the clients and pools sign-ins named).

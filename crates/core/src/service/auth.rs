@@ -289,7 +289,17 @@ impl Service {
 
     pub(crate) async fn initiate(&self, ctx: &RequestContext, input: Initiate) -> Result<AuthStep> {
         let admin = input.pool_id.is_some();
-        let (client, pool) = self.auth_client(ctx, input.pool_id.as_deref(), &input.client_id).await?;
+        // USER_PASSWORD_AUTH reads its user with the client and pool where the store can (on
+        // PostgreSQL, one round trip instead of two).
+        let (client, pool, read_users) = match (input.auth_flow, &input.pool_id, input.parameters.get("USERNAME")) {
+            (AuthFlowType::UserPasswordAuth, None, Some(name)) => {
+                self.client_pool_and_users(ctx, &input.client_id, name).await?
+            }
+            _ => {
+                let (client, pool) = self.auth_client(ctx, input.pool_id.as_deref(), &input.client_id).await?;
+                (client, pool, None)
+            }
+        };
         let caller = ctx.caller(Some(&client.client_id));
         // InitiateAuth's ClientMetadata reaches pre authentication and user migration only, as
         // their validationData.
@@ -355,7 +365,7 @@ impl Service {
             _ => {
                 let name = p("USERNAME").ok_or_else(|| missing("USERNAME"))?;
                 let password = p("PASSWORD").ok_or_else(|| missing("PASSWORD"))?;
-                let mut user = self.find_user_with_groups(&pool, name).await?;
+                let mut user = self.find_user_with_groups(&pool, name, read_users).await?;
                 self.check_secret_hash(&client, name, user.as_ref(), p("SECRET_HASH"))?;
                 if user.is_none() {
                     user = self.migrate_on_sign_in(&pool, &client, name, password, &caller, validation.clone()).await?;

@@ -33,6 +33,25 @@ impl Service {
         Ok((client, pool))
     }
 
+    /// As [`Self::client_and_pool`], for a sign-in by `name`: with the users whose lookup key
+    /// may be `name` ([`Self::possible_user_keys`]) and their groups, when the store reads them
+    /// in the same round trip.
+    pub(crate) async fn client_pool_and_users(
+        &self,
+        ctx: &RequestContext,
+        client_id: &str,
+        name: &str,
+    ) -> Result<(AppClient, UserPool, Option<Vec<User>>)> {
+        let [exact, folded] = Self::possible_user_keys(name);
+        let (client, pool, users) = self
+            .store
+            .get_client_pool_and_users(client_id, [&exact, &folded])
+            .await?
+            .ok_or_else(|| CognitoError::client_not_found(client_id))?;
+        ctx.note_pool(&client.pool_id);
+        Ok((client, pool, users))
+    }
+
     /// Checks SECRET_HASH for clients that have a secret (§8 of the reference). `usernames` are
     /// the names the hash may be computed over.
     /// Checks `SECRET_HASH` (for clients with a secret) against the name the caller typed or,

@@ -107,10 +107,27 @@ impl Service {
         self.find_user_by_alias(pool, name).await
     }
 
+    /// The lookup keys `name` may have in any pool: [`Self::user_key`] is one of them.
+    pub(crate) fn possible_user_keys(name: &str) -> [String; 2] {
+        [name.to_owned(), name.to_ascii_lowercase()]
+    }
+
     /// As [`Self::find_user`]; a user found by its username comes with its groups (one read).
-    pub(crate) async fn find_user_with_groups(&self, pool: &UserPool, name: &str) -> Result<Option<User>> {
-        if let Some(u) = self.store.get_user_with_groups(&pool.id, &self.user_key(pool, name)).await? {
-            return Ok(Some(u));
+    /// `read` are the users (with groups) already read under [`Self::possible_user_keys`] of
+    /// `name`, if they were.
+    pub(crate) async fn find_user_with_groups(
+        &self,
+        pool: &UserPool,
+        name: &str,
+        read: Option<Vec<User>>,
+    ) -> Result<Option<User>> {
+        let key = self.user_key(pool, name);
+        let found = match read {
+            Some(users) => users.into_iter().find(|u| self.user_key(pool, &u.username) == key),
+            None => self.store.get_user_with_groups(&pool.id, &key).await?,
+        };
+        if found.is_some() {
+            return Ok(found);
         }
         self.find_user_by_alias(pool, name).await
     }
