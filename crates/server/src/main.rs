@@ -6,9 +6,6 @@ use cognate_server::cli::{Cli, Command, LogFormat};
 use cognate_server::{commands, start, Running, ServeOptions};
 use tracing_subscriber::EnvFilter;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
