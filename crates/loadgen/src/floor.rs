@@ -204,6 +204,7 @@ impl Sampler {
             .name("floor-sampler".into())
             .spawn(move || {
                 let floor: fn(&Work) = if srp { Work::srp_floor } else { Work::password_floor };
+                let pause = if srp { 2 * SAMPLE_EVERY } else { SAMPLE_EVERY };
                 // A few unmeasured rounds first, as `measure` warms up.
                 for _ in 0..3 {
                     floor(&w);
@@ -217,7 +218,7 @@ impl Sampler {
                     let t = thread_cpu_now();
                     floor(&w);
                     samples_ms.push((thread_cpu_now() - t).as_secs_f64() * 1e3);
-                    std::thread::sleep(if srp { 2 * SAMPLE_EVERY } else { SAMPLE_EVERY });
+                    std::thread::sleep(pause);
                 }
                 Sampled { samples_ms, thread_cpu: thread_cpu_now() }
             })

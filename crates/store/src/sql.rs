@@ -1119,7 +1119,9 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend_err)?;
-        sqlx::query("UPDATE user_sessions SET revoked = 1 WHERE origin_jti = $1")
+        sqlx::query("UPDATE user_sessions SET revoked = 1 WHERE pool_id = $1 AND username = $2 AND origin_jti = $3")
+            .bind(pool_id)
+            .bind(username)
             .bind(origin_jti)
             .execute(&mut *tx)
             .await

@@ -1677,7 +1677,11 @@ async fn user_sessions(store: SqlStore) {
     let live = store.list_user_sessions("p", "ana", 5_000, None, 10).await.unwrap();
     assert_eq!(session_ids(&live), ["tkn3"]);
 
-    // Revoking a lineage (RevokeToken) ends its token session.
+    // Revoking a lineage (RevokeToken) ends its token session; named under another user or
+    // pool, it ends nothing.
+    assert!(!store.revoke_refresh("p", "bob", "jti-p-ana-3").await.unwrap());
+    assert!(!store.revoke_refresh("q", "ana", "jti-p-ana-3").await.unwrap());
+    assert_eq!(session_ids(&store.list_user_sessions("p", "ana", 5_000, None, 10).await.unwrap()), ["tkn3"]);
     assert!(store.revoke_refresh("p", "ana", "jti-p-ana-3").await.unwrap());
     assert!(store.list_user_sessions("p", "ana", 5_000, None, 10).await.unwrap().is_empty());
     assert!(store.get_user_session("tkn3").await.unwrap().unwrap().revoked);
