@@ -149,34 +149,39 @@ pub trait Store: Send + Sync + 'static {
 
     // --- tokens and one-time state ---------------------------------------------------------
 
+    /// Stores a token's record (the tokens issued before tokens carried their own, and tests);
+    /// `Conflict` when its lineage has a stored record already.
     async fn insert_refresh(&self, session: &RefreshSession) -> StoreResult<()>;
-    /// As [`Store::insert_refresh`], in the same statement as a check that the session's user
-    /// (by `sub`, in the session's pool) is still at `version`: false, and nothing written,
-    /// when it is not (or when the lineage exists; `insert_refresh` tells the two apart).
-    async fn insert_refresh_if_current(&self, session: &RefreshSession, sub: &str, version: i64) -> StoreResult<bool>;
+    /// Whether the user `sub` of the pool `pool_id` is still at `version` (a sign-in that
+    /// checked a password against that version confirms it so before issuing tokens).
+    async fn user_at_version(&self, pool_id: &str, sub: &str, version: i64) -> StoreResult<bool>;
     async fn get_refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>>;
-    /// A token of the lineage `origin_jti` of the user `username` of the pool `pool_id` (a
-    /// lineage is looked up under its user, whose index holds it).
+    /// A stored record of the lineage `origin_jti` of the user `username` of the pool `pool_id`
+    /// (a lineage is looked up under its user, whose index holds it), a revoked one first.
     async fn get_refresh_by_origin(
         &self,
         pool_id: &str,
         username: &str,
         origin_jti: &str,
     ) -> StoreResult<Option<RefreshSession>>;
-    /// Marks one lineage of a user revoked; false when unknown.
-    async fn revoke_refresh(&self, pool_id: &str, username: &str, origin_jti: &str) -> StoreResult<bool>;
-    /// Marks all of a user's lineages revoked.
+    /// Revokes the lineage of `session`: marks its stored records revoked, stores a revoked
+    /// record of the lineage (so that a lineage nothing was stored of is revoked too) and ends
+    /// the lineage's token session, under its pool and user.
+    async fn revoke_refresh(&self, session: &RefreshSession) -> StoreResult<()>;
+    /// Marks all of a user's stored lineages revoked.
     async fn revoke_user_refresh(&self, pool_id: &str, username: &str) -> StoreResult<()>;
-    /// Deletes the lineages that expired before `expired_before_ms`; returns how many.
+    /// Deletes the records that expired before `expired_before_ms`; returns how many.
     async fn purge_refresh_sessions(&self, expired_before_ms: i64) -> StoreResult<u64>;
-    /// Rotation: marks the token `old_hash` replaced at `replaced_ms` (unless it already was)
-    /// and stores `new`, a token of the same lineage.
-    async fn rotate_refresh(&self, old_hash: &str, replaced_ms: i64, new: &RefreshSession) -> StoreResult<()>;
+    /// Rotation: records the token `session` (by its `token_hash`) as replaced at `replaced_ms`,
+    /// unless it already was; the new token of the lineage carries its own record.
+    async fn mark_replaced(&self, session: &RefreshSession, replaced_ms: i64) -> StoreResult<()>;
 
     // --- user sessions (ListUserSessions) ------------------------------------------------------
     // `revoke_refresh` also revokes the token session of the lineage, `revoke_user_refresh` all
     // of the user's sessions; `delete_user` and `delete_pool` delete them; and
     // `purge_refresh_sessions` deletes the sessions that expired before its cutoff too.
+    // `revoke_user_session` revokes the lineages of the token sessions it revokes as
+    // `revoke_refresh` does (a revoked record stored for each).
 
     /// Inserts a session; `Conflict` if its id is taken.
     async fn insert_user_session(&self, session: &UserSession) -> StoreResult<()>;

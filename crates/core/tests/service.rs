@@ -203,3 +203,128 @@ async fn retries_of_one_invocation_share_its_id_and_function_errors_are_not_retr
     assert_eq!(calls, 1, "a function's own error is final");
     assert_ne!(invoker.calls.lock().unwrap()[0].1.invocation_id, "", "every invocation has an id");
 }
+
+fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// A user with the password [`PASSWORD`], made by an administrator.
+async fn admin_made_user(svc: &Service, pool_id: &str, username: &str) {
+    use cognate_core::api::{AdminCreateUserRequest, AdminSetUserPasswordRequest};
+    let ctx = RequestContext::internal();
+    let create = AdminCreateUserRequest {
+        user_pool_id: pool_id.into(),
+        username: username.into(),
+        message_action: Some(cognate_core::api::MessageActionType::Suppress),
+        ..Default::default()
+    };
+    svc.admin_create_user(&ctx, create).await.unwrap();
+    let set = AdminSetUserPasswordRequest {
+        user_pool_id: pool_id.into(),
+        username: username.into(),
+        password: PASSWORD.into(),
+        permanent: Some(true),
+    };
+    svc.admin_set_user_password(&ctx, set).await.unwrap();
+}
+
+/// A sign-in stores nothing for its refresh token, which carries its own record. Refresh tokens
+/// from before tokens carried their record (a random handle whose keyed hash and record the
+/// store kept, under a random lineage id) keep working, and revoking them still ends them and
+/// their access tokens. A token of a user deleted and made again under the same name is
+/// refused.
+#[tokio::test]
+async fn refresh_tokens_stored_before_they_carried_their_record_and_users_made_again() {
+    use base64::Engine;
+    use cognate_core::api::{
+        AdminDeleteUserRequest, AdminUserGlobalSignOutRequest, GetTokensFromRefreshTokenRequest, GetUserRequest,
+        RevokeTokenRequest,
+    };
+    use cognate_core::model::RefreshSession;
+    use cognate_core::ports::Store;
+    use cognate_crypto::seal::purpose;
+
+    let store = Arc::new(SqlStore::in_memory().await.unwrap());
+    let key = MasterKey::generate().unwrap();
+    let config = ServiceConfig::new("us-east-1", "http://127.0.0.1:9229", key.clone());
+    let svc = Service::new(store.clone(), Arc::new(SystemClock), config);
+    let (pool_id, client_id) = pool_and_client(&svc, None).await;
+    let ctx = RequestContext::internal();
+    admin_made_user(&svc, &pool_id, "ana").await;
+    let hash = |token: &str| hex::encode(key.keyed_hash(purpose::REFRESH_TOKEN, token.as_bytes()));
+
+    let signed = svc.initiate_auth(&ctx, password_sign_in(&client_id, "ana")).await.unwrap();
+    let signed = signed.authentication_result.unwrap();
+    let (sealed, sealed_access) = (signed.refresh_token.unwrap(), signed.access_token.unwrap());
+    assert_eq!(store.get_refresh(&hash(&sealed)).await.unwrap(), None, "nothing stored");
+    let refresh = |token: &str| GetTokensFromRefreshTokenRequest {
+        refresh_token: token.into(),
+        client_id: client_id.clone(),
+        ..Default::default()
+    };
+    svc.get_tokens_from_refresh_token(&ctx, refresh(&sealed)).await.unwrap();
+
+    // Two lineages from before: a random handle each, their records stored.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut handles = Vec::new();
+    for origin in ["9b2f6c1e-3d4a-4b5c-8d6e-7f8091a2b3c4", "0c1d2e3f-4a5b-4c6d-9e7f-8091a2b3c4d5"] {
+        let handle =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(cognate_crypto::random::bytes(48).unwrap());
+        let record = RefreshSession {
+            token_hash: hash(&handle),
+            origin_jti: origin.into(),
+            pool_id: pool_id.clone(),
+            client_id: client_id.clone(),
+            username: "ana".into(),
+            auth_time: now_ms / 1000,
+            issued_ms: now_ms,
+            expires_ms: now_ms + 86_400_000,
+            revoked: false,
+            replaced_ms: None,
+            scopes: None,
+        };
+        store.insert_refresh(&record).await.unwrap();
+        handles.push((handle, origin));
+    }
+    let (old, origin) = &handles[0];
+    let tokens = svc.get_tokens_from_refresh_token(&ctx, refresh(old)).await.unwrap().authentication_result.unwrap();
+    let access = tokens.access_token.unwrap();
+    assert_eq!(claims_of(&access)["origin_jti"], *origin, "the same lineage");
+    svc.get_user(&ctx, GetUserRequest { access_token: access.clone() }).await.unwrap();
+
+    let revoke = RevokeTokenRequest { token: old.clone(), client_id: client_id.clone(), ..Default::default() };
+    svc.revoke_token(&ctx, revoke).await.unwrap();
+    let e = svc.get_user(&ctx, GetUserRequest { access_token: access }).await.unwrap_err();
+    assert_eq!((e.kind, e.message.as_str()), (ErrorKind::NotAuthorized, "Access Token has been revoked"));
+    let e = svc.get_tokens_from_refresh_token(&ctx, refresh(old)).await.unwrap_err();
+    assert_eq!((e.kind, e.message.as_str()), (ErrorKind::NotAuthorized, "Refresh Token has been revoked"));
+    // The other lineages go on, until the user is signed out everywhere.
+    svc.get_user(&ctx, GetUserRequest { access_token: sealed_access.clone() }).await.unwrap();
+    svc.get_tokens_from_refresh_token(&ctx, refresh(&handles[1].0)).await.unwrap();
+    let out = AdminUserGlobalSignOutRequest { user_pool_id: pool_id.clone(), username: "ana".into() };
+    svc.admin_user_global_sign_out(&ctx, out).await.unwrap();
+    for token in [&handles[1].0, &sealed] {
+        let e = svc.get_tokens_from_refresh_token(&ctx, refresh(token)).await.unwrap_err();
+        assert_eq!(e.message, "Refresh Token has been revoked");
+    }
+    let e = svc.get_user(&ctx, GetUserRequest { access_token: sealed_access }).await.unwrap_err();
+    assert_eq!(e.message, "Access Token has been revoked");
+
+    // A user deleted and made again under the same name: the first one's tokens are refused.
+    let signed = svc.initiate_auth(&ctx, password_sign_in(&client_id, "ana")).await.unwrap();
+    let signed = signed.authentication_result.unwrap();
+    let delete = AdminDeleteUserRequest { user_pool_id: pool_id.clone(), username: "ana".into() };
+    svc.admin_delete_user(&ctx, delete).await.unwrap();
+    admin_made_user(&svc, &pool_id, "ana").await;
+    let e = svc.get_tokens_from_refresh_token(&ctx, refresh(signed.refresh_token.as_deref().unwrap())).await;
+    let e = e.unwrap_err();
+    assert_eq!((e.kind, e.message.as_str()), (ErrorKind::NotAuthorized, "Invalid Refresh Token"));
+    let e = svc.get_user(&ctx, GetUserRequest { access_token: signed.access_token.unwrap() }).await.unwrap_err();
+    assert_eq!(e.message, "Access Token has been revoked");
+    // The new ana signs in and refreshes as anyone.
+    let again = svc.initiate_auth(&ctx, password_sign_in(&client_id, "ana")).await.unwrap();
+    let again = again.authentication_result.unwrap().refresh_token.unwrap();
+    svc.get_tokens_from_refresh_token(&ctx, refresh(&again)).await.unwrap();
+}

@@ -28,8 +28,10 @@ pub mod purpose {
     pub const VERIFIER_AT_REST: &str = "verifier-at-rest";
     /// Keyed hashes of confirmation / reset codes.
     pub const CONFIRMATION_CODE: &str = "confirmation-code";
-    /// Keyed hashes of refresh-token handles.
+    /// Keyed hashes of refresh tokens.
     pub const REFRESH_TOKEN: &str = "refresh-token";
+    /// The record a refresh token carries.
+    pub const REFRESH_RECORD: &str = "refresh-record";
     /// A pool's token-signing private keys at rest.
     pub const SIGNING_KEY: &str = "signing-key";
 }

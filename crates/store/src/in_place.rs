@@ -4,7 +4,7 @@
 //! back across threads: two round trips per store call (the statement, and a ping when the
 //! connection goes back to its pool), each a futex wake-up and a context switch on both sides.
 //! For what a sign-in asks of the store (client and pool, the user, the user with groups, a
-//! refresh session or a spent SRP nonce written) those hand-offs cost more CPU than the
+//! spent SRP nonce written) those hand-offs cost more CPU than the
 //! statements. This runs them where they are called instead:
 //!
 //! * point reads on the writer's connection when no thread uses it (its page cache outlives its
@@ -48,11 +48,12 @@ const CHECKPOINT_WAIT: Duration = Duration::from_secs(5);
 /// when it is free (see [`InPlace::read`]), and its cache outlives its commits, so it can keep
 /// the inner pages of the users' B-trees, about 6 MiB at a million users.
 const WRITER_CACHE_KIB: i64 = 16 * 1024;
-/// In-place commits between two checkpoints of the WAL. A refresh session adds three to four
-/// pages, so the WAL grows to about 3,500 pages (14 MiB) before it is copied: each checkpoint
-/// writes and syncs the database file once for a thousand sign-ins, and a page written by many
-/// of them (a leaf the newest keys share, an inner page) is copied once. (A checkpoint every
-/// 200 commits cost 1-2% more CPU per password sign-in.)
+/// In-place commits between two checkpoints of the WAL. A commit adds a few pages (a refresh
+/// session, when sign-ins still wrote one, three to four), so the WAL grows to some thousands of
+/// pages (about 14 MiB) before it is copied: each checkpoint writes and syncs the database file
+/// once for a thousand writes, and a page written by many of them (a leaf the newest keys share,
+/// an inner page) is copied once. (A checkpoint every 200 commits cost 1-2% more CPU per
+/// password sign-in while sign-ins wrote.)
 const CHECKPOINT_EVERY: u64 = 1000;
 
 pub(crate) struct InPlace {

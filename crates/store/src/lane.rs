@@ -2,7 +2,7 @@
 //!
 //! sqlx's pool pings each connection it takes back (a `Sync` message and its answer): on a
 //! network database that is a second round trip after every statement, with its system calls
-//! and wake-ups on both sides, and a password sign-in makes three statements. The lane hands out
+//! and wake-ups on both sides, and a password sign-in makes two statements. The lane hands out
 //! connections and takes them back without that: a connection comes back only from a statement
 //! that finished (an answer, or an error the database sent), so it is known to be idle and in
 //! step; one whose statement was cut short (a dropped request) or failed on the wire is closed

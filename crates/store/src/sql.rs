@@ -393,20 +393,6 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// An insert of a new lineage's refresh session ($1…$11 as [`refresh_params`] binds them): it
-/// writes nothing when the lineage exists, nor when `condition` (appended to the WHERE) fails.
-macro_rules! new_lineage {
-    ($condition:literal) => {
-        concat!(
-            "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
-             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
-             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE pool_id = $3 AND username = $5 AND origin_jti = $2)",
-            $condition
-        )
-    };
-}
-
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -981,9 +967,11 @@ impl Store for SqlStore {
     // --- tokens and one-time state ---------------------------------------------------------
 
     async fn insert_refresh(&self, session: &RefreshSession) -> StoreResult<()> {
-        // A new lineage: its id must be new too (rotation adds tokens to a lineage through
-        // `rotate_refresh`).
-        const INSERT: &str = new_lineage!("");
+        // A new lineage: its id must be new too.
+        const INSERT: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
+             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE pool_id = $3 AND username = $5 AND origin_jti = $2)";
         if let Some(rows) = self.write_in_place(INSERT, refresh_params(session)).await? {
             return if rows == 0 { Err(StoreError::Conflict) } else { Ok(()) };
         }
@@ -993,30 +981,22 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn insert_refresh_if_current(&self, session: &RefreshSession, sub: &str, version: i64) -> StoreResult<bool> {
-        const INSERT: &str =
-            new_lineage!(" AND EXISTS (SELECT 1 FROM users WHERE pool_id = $3 AND sub = $12 AND version = $13)");
-        let (a, b, c, d, e, f, g, h, i, j, k) = refresh_params(session);
-        let params = (a, b, c, d, e, f, g, h, i, j, k, sub, version);
-        if let Some(rows) = self.write_in_place(INSERT, params).await? {
-            return Ok(rows > 0);
+    async fn user_at_version(&self, pool_id: &str, sub: &str, version: i64) -> StoreResult<bool> {
+        if let Some(db) = &self.in_place {
+            return Ok(db.row(USER_AT_VERSION, (pool_id, sub, version), |_| Ok(()))?.is_some());
         }
-        Ok(self.execute_fast(refresh_query(INSERT, session).bind(sub).bind(version)).await? > 0)
+        let query = sqlx::query(USER_AT_VERSION).bind(pool_id).bind(sub).bind(version);
+        Ok(self.fetch_optional_fast(query).await?.is_some())
     }
 
-    async fn rotate_refresh(&self, old_hash: &str, replaced_ms: i64, new: &RefreshSession) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        sqlx::query("UPDATE refresh_sessions SET replaced_ms = $1 WHERE token_hash = $2 AND replaced_ms IS NULL")
-            .bind(replaced_ms)
-            .bind(old_hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_err)?;
-        const INSERT: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
+    async fn mark_replaced(&self, session: &RefreshSession, replaced_ms: i64) -> StoreResult<()> {
+        let replaced = RefreshSession { replaced_ms: Some(replaced_ms), ..session.clone() };
+        const UPSERT: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
              auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-        refresh_query(INSERT, new).execute(&mut *tx).await.map_err(backend_err)?;
-        tx.commit().await.map_err(backend_err)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (token_hash) DO UPDATE SET replaced_ms = COALESCE(refresh_sessions.replaced_ms, excluded.replaced_ms)";
+        refresh_query(UPSERT, &replaced).execute(&self.pool).await.map_err(backend_err)?;
+        Ok(())
     }
 
     async fn put_object(&self, object: &PoolObject, create: bool) -> StoreResult<()> {
@@ -1097,7 +1077,8 @@ impl Store for SqlStore {
         origin_jti: &str,
     ) -> StoreResult<Option<RefreshSession>> {
         let row = sqlx::query(&format!(
-            "SELECT {REFRESH_COLUMNS} FROM refresh_sessions WHERE pool_id = $1 AND username = $2 AND origin_jti = $3"
+            "SELECT {REFRESH_COLUMNS} FROM refresh_sessions WHERE pool_id = $1 AND username = $2 AND origin_jti = $3 \
+             ORDER BY revoked DESC LIMIT 1"
         ))
         .bind(pool_id)
         .bind(username)
@@ -1108,17 +1089,28 @@ impl Store for SqlStore {
         row.map(|r| refresh_from_row(&r)).transpose()
     }
 
-    async fn revoke_refresh(&self, pool_id: &str, username: &str, origin_jti: &str) -> StoreResult<bool> {
+    async fn revoke_refresh(&self, session: &RefreshSession) -> StoreResult<()> {
+        let (pool_id, username, origin_jti) = (&session.pool_id, &session.username, &session.origin_jti);
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        let done = sqlx::query(
-            "UPDATE refresh_sessions SET revoked = 1 WHERE pool_id = $1 AND username = $2 AND origin_jti = $3",
-        )
-        .bind(pool_id)
-        .bind(username)
-        .bind(origin_jti)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_err)?;
+        sqlx::query("UPDATE refresh_sessions SET revoked = 1 WHERE pool_id = $1 AND username = $2 AND origin_jti = $3")
+            .bind(pool_id)
+            .bind(username)
+            .bind(origin_jti)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        // The lineage's mark, under a key no token hashes to.
+        let mark = RefreshSession {
+            token_hash: lineage_mark(pool_id, username, origin_jti),
+            revoked: true,
+            replaced_ms: None,
+            ..session.clone()
+        };
+        const MARK: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
+             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (token_hash) DO UPDATE SET revoked = 1";
+        refresh_query(MARK, &mark).execute(&mut *tx).await.map_err(backend_err)?;
         sqlx::query("UPDATE user_sessions SET revoked = 1 WHERE pool_id = $1 AND username = $2 AND origin_jti = $3")
             .bind(pool_id)
             .bind(username)
@@ -1126,8 +1118,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(backend_err)?;
-        tx.commit().await.map_err(backend_err)?;
-        Ok(done.rows_affected() > 0)
+        tx.commit().await.map_err(backend_err)
     }
 
     async fn revoke_user_refresh(&self, pool_id: &str, username: &str) -> StoreResult<()> {
@@ -1242,6 +1233,19 @@ impl Store for SqlStore {
             "UPDATE refresh_sessions SET revoked = 1 WHERE (pool_id, username, origin_jti) IN \
              (SELECT pool_id, username, origin_jti FROM user_sessions \
               WHERE ({scope}) AND origin_jti IS NOT NULL)"
+        ))
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        // Each lineage's mark (see `revoke_refresh`), from its token session.
+        sqlx::query(&format!(
+            "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
+             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
+             SELECT {MARK_KEY_SQL}, origin_jti, pool_id, client_id, username, \
+             0, created_ms, expires_ms, 1, NULL, NULL FROM user_sessions \
+             WHERE ({scope}) AND origin_jti IS NOT NULL \
+             ON CONFLICT (token_hash) DO UPDATE SET revoked = 1"
         ))
         .bind(session_id)
         .execute(&mut *tx)
@@ -1702,6 +1706,17 @@ const CLIENT_POOL_AND_USERS: &str = "SELECT c.client_id, c.pool_id, c.doc, p.id,
      WHERE c.client_id = $1";
 const USER_BY_KEY: &str = "SELECT doc, version FROM users WHERE pool_id = $1 AND lookup_key = $2";
 const USER_BY_SUB: &str = "SELECT doc, version FROM users WHERE pool_id = $1 AND sub = $2";
+const USER_AT_VERSION: &str = "SELECT 1 FROM users WHERE pool_id = $1 AND sub = $2 AND version = $3";
+
+/// The key of the record that marks a lineage revoked (see `revoke_refresh`): the prefix (no
+/// token's hash, which is hex, starts so), pool, lineage and user, as
+/// [`MARK_KEY_SQL`] builds it in SQL (neither a pool id nor a lineage id holds a `:`).
+fn lineage_mark(pool_id: &str, username: &str, origin_jti: &str) -> String {
+    format!("lineage:{pool_id}:{origin_jti}:{username}")
+}
+
+/// [`lineage_mark`] of a row's columns.
+const MARK_KEY_SQL: &str = "'lineage:' || pool_id || ':' || origin_jti || ':' || username";
 const USER_BY_ALIAS: &str = "SELECT u.doc, u.version FROM user_aliases a \
      JOIN users u ON u.pool_id = a.pool_id AND u.username = a.username \
      WHERE a.pool_id = $1 AND a.alias = $2";

@@ -280,7 +280,7 @@ fn user(pool_id: &str, username: &str) -> User {
         password_set_ms: 1_000,
         codes: Vec::new(),
         lockout: Lockout::default(),
-        signed_out_ms: 0,
+        session_epoch: 0,
         settings: doc(json!({ "mfa": "off" })),
         version: 0,
         groups: None,
@@ -773,35 +773,48 @@ async fn refresh_sessions(store: SqlStore) {
     assert_eq!(store.get_refresh(&a1.token_hash).await.unwrap(), Some(a1.clone()));
     assert_eq!(store.get_refresh("nope").await.unwrap(), None);
 
-    // Written only while the user is still at the version given, in the same statement.
+    // Whether a user is still at a version (a sign-in confirms so before issuing tokens).
     let cy = add_user(&store, "p", "cy").await;
     let stored = store.get_user_by_sub("p", &cy.sub).await.unwrap().unwrap();
-    let c1 = session("p", "cy", 1);
-    assert!(!store.insert_refresh_if_current(&c1, &cy.sub, stored.version + 1).await.unwrap());
-    assert!(!store.insert_refresh_if_current(&c1, "sub-p-nobody", stored.version).await.unwrap());
-    assert_eq!(store.get_refresh(&c1.token_hash).await.unwrap(), None, "nothing written");
-    assert!(store.insert_refresh_if_current(&c1, &cy.sub, stored.version).await.unwrap());
-    assert_eq!(store.get_refresh(&c1.token_hash).await.unwrap(), Some(c1.clone()));
-    let mut again = session("p", "cy", 2);
-    again.origin_jti = c1.origin_jti.clone();
-    assert!(!store.insert_refresh_if_current(&again, &cy.sub, stored.version).await.unwrap(), "the lineage exists");
+    assert!(store.user_at_version("p", &cy.sub, stored.version).await.unwrap());
+    assert!(!store.user_at_version("p", &cy.sub, stored.version + 1).await.unwrap());
+    assert!(!store.user_at_version("q", &cy.sub, stored.version).await.unwrap(), "another pool");
+    assert!(!store.user_at_version("p", "sub-p-nobody", stored.version).await.unwrap());
     let mut changed = stored.clone();
     changed.enabled = false;
     assert!(store.update_user(&changed).await.unwrap());
-    assert!(!store.insert_refresh_if_current(&session("p", "cy", 3), &cy.sub, stored.version).await.unwrap());
+    assert!(!store.user_at_version("p", &cy.sub, stored.version).await.unwrap());
+    assert!(store.user_at_version("p", &cy.sub, stored.version + 1).await.unwrap());
     assert_eq!(store.get_refresh_by_origin("p", "ana", &a2.origin_jti).await.unwrap(), Some(a2.clone()));
     assert_eq!(store.get_refresh_by_origin("p", "ana", "nope").await.unwrap(), None);
     // A lineage is found under its own pool and user only.
     assert_eq!(store.get_refresh_by_origin("p", "bob", &a2.origin_jti).await.unwrap(), None);
     assert_eq!(store.get_refresh_by_origin("q", "ana", &a2.origin_jti).await.unwrap(), None);
 
-    assert!(!store.revoke_refresh("p", "bob", &a1.origin_jti).await.unwrap(), "another user's lineage");
-    assert!(!store.get_refresh(&a1.token_hash).await.unwrap().unwrap().revoked);
-    assert!(store.revoke_refresh("p", "ana", &a1.origin_jti).await.unwrap());
-    assert!(store.revoke_refresh("p", "ana", &a1.origin_jti).await.unwrap(), "still known once revoked");
-    assert!(!store.revoke_refresh("p", "ana", "nope").await.unwrap());
+    // Revoking a lineage marks its records revoked, and stores a revoked record of the
+    // lineage, found first by its id (a lineage the store held nothing of is revoked so too).
+    let bobs = RefreshSession { username: "bob".into(), ..a1.clone() };
+    store.revoke_refresh(&bobs).await.unwrap();
+    assert!(!store.get_refresh(&a1.token_hash).await.unwrap().unwrap().revoked, "another user's lineage");
+    assert!(store.get_refresh_by_origin("p", "bob", &a1.origin_jti).await.unwrap().unwrap().revoked);
+    store.revoke_refresh(&a1).await.unwrap();
+    store.revoke_refresh(&a1).await.unwrap();
     assert!(store.get_refresh(&a1.token_hash).await.unwrap().unwrap().revoked);
     assert!(!store.get_refresh(&a2.token_hash).await.unwrap().unwrap().revoked);
+    assert!(store.get_refresh_by_origin("p", "ana", &a1.origin_jti).await.unwrap().unwrap().revoked);
+    let unseen = session("p", "ana", 7);
+    assert_eq!(store.get_refresh_by_origin("p", "ana", &unseen.origin_jti).await.unwrap(), None);
+    store.revoke_refresh(&unseen).await.unwrap();
+    let mark = store.get_refresh_by_origin("p", "ana", &unseen.origin_jti).await.unwrap().unwrap();
+    assert_eq!(
+        (mark.revoked, mark.expires_ms, mark.client_id.as_str()),
+        (true, unseen.expires_ms, unseen.client_id.as_str())
+    );
+    assert_eq!(store.get_refresh(&unseen.token_hash).await.unwrap(), None, "the mark is no token's");
+    assert_eq!(store.get_refresh_by_origin("q", "ana", &unseen.origin_jti).await.unwrap(), None);
+    // A rotated-out token of the lineage, stored unrevoked after the mark, does not hide it.
+    store.mark_replaced(&unseen, 4_000).await.unwrap();
+    assert!(store.get_refresh_by_origin("p", "ana", &unseen.origin_jti).await.unwrap().unwrap().revoked);
 
     store.revoke_user_refresh("p", "ana").await.unwrap();
     let revoked = |s: Option<RefreshSession>| s.expect("session").revoked;
@@ -1131,21 +1144,28 @@ async fn refresh_rotation(store: SqlStore) {
     store.insert_refresh(&first).await.unwrap();
     assert_eq!(store.get_refresh(&first.token_hash).await.unwrap(), Some(first.clone()));
 
-    // A rotation marks the old token replaced and adds a token of the same lineage.
-    let second = RefreshSession { token_hash: "hash-second".into(), ..first.clone() };
-    store.rotate_refresh(&first.token_hash, 5_000, &second).await.unwrap();
-    assert_eq!(store.get_refresh(&first.token_hash).await.unwrap().unwrap().replaced_ms, Some(5_000));
-    assert_eq!(store.get_refresh(&second.token_hash).await.unwrap(), Some(second.clone()));
+    // A rotation records the old token replaced (a stored one, or one that carried its own
+    // record and had none stored).
+    store.mark_replaced(&first, 5_000).await.unwrap();
+    assert_eq!(
+        store.get_refresh(&first.token_hash).await.unwrap(),
+        Some(RefreshSession { replaced_ms: Some(5_000), ..first.clone() })
+    );
+    let second = RefreshSession { token_hash: "hash-second".into(), issued_ms: 5_000, ..first.clone() };
+    assert_eq!(store.get_refresh(&second.token_hash).await.unwrap(), None);
+    store.mark_replaced(&second, 7_000).await.unwrap();
+    assert_eq!(
+        store.get_refresh(&second.token_hash).await.unwrap(),
+        Some(RefreshSession { replaced_ms: Some(7_000), ..second.clone() })
+    );
 
-    // A retry inside the grace period rotates again, but the first replacement time stays.
-    let third = RefreshSession { token_hash: "hash-third".into(), ..first.clone() };
-    store.rotate_refresh(&first.token_hash, 9_000, &third).await.unwrap();
+    // A retry inside the grace period keeps the first replacement time.
+    store.mark_replaced(&first, 9_000).await.unwrap();
     assert_eq!(store.get_refresh(&first.token_hash).await.unwrap().unwrap().replaced_ms, Some(5_000));
-    assert!(store.get_refresh(&third.token_hash).await.unwrap().is_some());
 
-    // Revoking the lineage revokes every token of it.
-    assert!(store.revoke_refresh("p", "ana", &first.origin_jti).await.unwrap());
-    for hash in [&first.token_hash, &second.token_hash, &third.token_hash] {
+    // Revoking the lineage revokes every stored token of it.
+    store.revoke_refresh(&second).await.unwrap();
+    for hash in [&first.token_hash, &second.token_hash] {
         assert!(store.get_refresh(hash).await.unwrap().unwrap().revoked, "{hash}");
     }
     assert!(store.get_refresh_by_origin("p", "ana", &first.origin_jti).await.unwrap().unwrap().revoked);
@@ -1669,6 +1689,15 @@ async fn user_sessions(store: SqlStore) {
     assert_eq!(session_ids(&live), ["sso1", "tkn2", "tkn3"]);
     assert!(!store.touch_user_session("tkn1", 4_000, None, None).await.unwrap(), "revoked");
     assert!(!store.revoke_user_session("nope", true).await.unwrap());
+    // A token session whose lineage has no stored record: revoking it stores the lineage's
+    // revoked record (its client and end from the session).
+    let t4 = user_session("tkn4", "ana", SessionKind::Token, None);
+    store.insert_user_session(&t4).await.unwrap();
+    assert_eq!(store.get_refresh_by_origin("p", "ana", "jti-p-ana-4").await.unwrap(), None);
+    assert!(store.revoke_user_session("tkn4", false).await.unwrap());
+    let mark = store.get_refresh_by_origin("p", "ana", "jti-p-ana-4").await.unwrap().unwrap();
+    assert_eq!((mark.revoked, mark.client_id.as_str(), mark.expires_ms), (true, "client", 10_000));
+    assert!(store.revoke_user_session("tkn4", false).await.unwrap(), "again");
 
     // Revoking an SSO session with its children takes the token sessions that came through it.
     assert!(store.revoke_user_session("sso1", true).await.unwrap());
@@ -1679,10 +1708,11 @@ async fn user_sessions(store: SqlStore) {
 
     // Revoking a lineage (RevokeToken) ends its token session; named under another user or
     // pool, it ends nothing.
-    assert!(!store.revoke_refresh("p", "bob", "jti-p-ana-3").await.unwrap());
-    assert!(!store.revoke_refresh("q", "ana", "jti-p-ana-3").await.unwrap());
+    let third = session("p", "ana", 3);
+    store.revoke_refresh(&RefreshSession { username: "bob".into(), ..third.clone() }).await.unwrap();
+    store.revoke_refresh(&RefreshSession { pool_id: "q".into(), ..third.clone() }).await.unwrap();
     assert_eq!(session_ids(&store.list_user_sessions("p", "ana", 5_000, None, 10).await.unwrap()), ["tkn3"]);
-    assert!(store.revoke_refresh("p", "ana", "jti-p-ana-3").await.unwrap());
+    store.revoke_refresh(&third).await.unwrap();
     assert!(store.list_user_sessions("p", "ana", 5_000, None, 10).await.unwrap().is_empty());
     assert!(store.get_user_session("tkn3").await.unwrap().unwrap().revoked);
 

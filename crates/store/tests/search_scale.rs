@@ -31,7 +31,7 @@ fn user(i: usize) -> User {
         password_set_ms: 1_000,
         codes: Vec::new(),
         lockout: Lockout::default(),
-        signed_out_ms: 0,
+        session_epoch: 0,
         settings: Doc::new(),
         version: 0,
         groups: None,

@@ -101,9 +101,11 @@ pub struct User {
     pub codes: Vec<CodeRecord>,
     #[serde(default)]
     pub lockout: Lockout,
-    /// Tokens issued before this instant are revoked (GlobalSignOut, disable).
+    /// Counts the times every session of the user was ended (GlobalSignOut, disable, a reset
+    /// password): a token lineage carries the count it began under in its id (see
+    /// `Service::lineage_id`) and lives only while the count stays the same.
     #[serde(default)]
-    pub signed_out_ms: i64,
+    pub session_epoch: u32,
     /// MFA and other per-user settings.
     #[serde(default)]
     pub settings: Doc,
@@ -168,7 +170,11 @@ pub struct Group {
     pub modified_ms: i64,
 }
 
-/// A refresh token's server-side record. The token itself is never stored, only its keyed hash.
+/// A refresh token's record. A token carries its own record, sealed with the server's key (see
+/// `Service::seal_refresh`), so a sign-in stores nothing; the store keeps records only for what
+/// changed after issue (a token rotated out, a revoked lineage) and for the tokens issued before
+/// tokens were sealed (random handles, looked up by their keyed hash). No token is stored, only
+/// its keyed hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefreshSession {
     /// Hex of the keyed hash of the refresh token.

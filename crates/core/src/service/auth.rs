@@ -756,12 +756,8 @@ impl Service {
                 "Refresh token rotation is enabled for this app client: refresh with GetTokensFromRefreshToken.",
             ));
         }
-        let session = self.refresh_session(token, client).await?;
-        let user = self
-            .store
-            .get_user(&pool.id, &self.user_key(pool, &session.username))
-            .await?
-            .ok_or_else(|| CognitoError::not_authorized("Invalid Refresh Token"))?;
+        let presented = self.refresh_session(token, client).await?;
+        let user = self.refresh_user(pool, &presented).await?;
         // Clients hash the internal username on refresh; some legacy SDKs send the raw secret.
         if let (Some(secret), Some(given)) = (client.secret(), secret_hash) {
             if !cognate_crypto::seal::ct_eq(secret.as_bytes(), given.as_bytes()) {
@@ -775,7 +771,7 @@ impl Service {
         }
         let mut token_ctx = TokenContext::api(TriggerSource::TokenGenerationRefreshTokens, ctx, None);
         token_ctx.device_key = self.refresh_device(pool, &user, device).await?;
-        let result = self.issue_tokens(pool, client, &user, Grant::Refresh(&session), &token_ctx).await?;
+        let result = self.issue_tokens(pool, client, &user, Grant::Refresh(&presented.session), &token_ctx).await?;
         Ok(AuthStep::tokens(result))
     }
 
@@ -960,7 +956,7 @@ impl Service {
         req: GlobalSignOutRequest,
     ) -> Result<GlobalSignOutResponse> {
         let caller = self.token_caller(ctx, &req.access_token).await?;
-        self.store.revoke_user_refresh(&caller.pool.id, &caller.user.username).await?;
+        self.end_all_sessions(caller.user).await?;
         Ok(GlobalSignOutResponse::default())
     }
 
@@ -971,7 +967,7 @@ impl Service {
     ) -> Result<AdminUserGlobalSignOutResponse> {
         let pool = self.pool(&req.user_pool_id).await?;
         let user = self.admin_user(&pool, &req.username).await?;
-        self.store.revoke_user_refresh(&pool.id, &user.username).await?;
+        self.end_all_sessions(user).await?;
         Ok(AdminUserGlobalSignOutResponse::default())
     }
 
@@ -985,8 +981,9 @@ impl Service {
             ));
         }
         match self.refresh_session(&req.token, &client).await {
-            Ok(session) => {
-                self.store.revoke_refresh(&session.pool_id, &session.username, &session.origin_jti).await?;
+            Ok(presented) => {
+                let session = presented.session;
+                self.store.revoke_refresh(&session).await?;
                 if req.revoke_associated_sessions == Some(cognate_api::RevokeAssociatedSessionsType::Linked) {
                     self.revoke_parent_sso_session(&pool, &session.origin_jti).await?;
                 }

@@ -608,10 +608,10 @@ impl Service {
                     .refresh_token
                     .as_deref()
                     .ok_or_else(|| OAuthError::describe("invalid_request", "refresh_token"))?;
-                let session =
+                let presented =
                     self.refresh_session(token, &client).await.map_err(|_| OAuthError::new("invalid_grant"))?;
                 let tokens = self
-                    .tokens_from_refresh(&pool, &client, &session, &caller, None, DeviceUse::Off)
+                    .tokens_from_refresh(&pool, &client, &presented, &caller, None, DeviceUse::Off)
                     .await
                     .map_err(|e| {
                         if e.kind == ErrorKind::NotAuthorized {
@@ -774,11 +774,8 @@ impl Service {
         if token.matches('.').count() == 2 {
             return Err(OAuthError::new("unsupported_token_type"));
         }
-        if let Ok(session) = self.refresh_session(token, &client).await {
-            self.store
-                .revoke_refresh(&session.pool_id, &session.username, &session.origin_jti)
-                .await
-                .map_err(|e| OAuthError::from(CognitoError::from(e)))?;
+        if let Ok(presented) = self.refresh_session(token, &client).await {
+            self.store.revoke_refresh(&presented.session).await.map_err(|e| OAuthError::from(CognitoError::from(e)))?;
         }
         Ok(())
     }

@@ -491,8 +491,8 @@ impl Service {
         // A user's token belongs to a lineage; a revoked lineage (sign-out, revoked refresh
         // token) revokes every token of it, derived ones included.
         let origin = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(|| invalid_token(role))?;
-        let session = self.store.get_refresh_by_origin(&pool.id, username, origin).await?;
-        if session.as_ref().is_none_or(|s| s.revoked) {
+        let (revoked, user) = self.lineage_state(pool, username, sub, origin).await?;
+        if revoked {
             return Err(CognitoError::not_authorized(format!("{} token has been revoked.", role.title())));
         }
         if use_ == TokenUse::Access {
@@ -501,12 +501,7 @@ impl Service {
                 return Err(invalid_token(role));
             }
         }
-        let user = self
-            .store
-            .get_user(&pool.id, &self.user_key(pool, username))
-            .await?
-            .filter(|u| u.sub == sub)
-            .ok_or_else(|| CognitoError::new(ErrorKind::UserNotFound, "User does not exist."))?;
+        let user = user.ok_or_else(|| CognitoError::new(ErrorKind::UserNotFound, "User does not exist."))?;
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }

@@ -1,12 +1,19 @@
-//! Minting and checking tokens: RS256 ID and access tokens with Cognito's claims, opaque
-//! refresh tokens kept only as keyed hashes, and the access-token check every self-service
-//! operation starts with.
+//! Minting and checking tokens: RS256 ID and access tokens with Cognito's claims, refresh
+//! tokens that carry their own record sealed with the server's key (so a sign-in writes
+//! nothing for them), and the access-token check every self-service operation starts with.
+//!
+//! A sign-in starts a lineage, whose id every token minted from it carries as `origin_jti`.
+//! The store holds only what changed after issue: a token rotated out, a revoked lineage (and
+//! the tokens issued before tokens carried their record, which it looks up by keyed hash). A
+//! lineage's id names the user's session epoch it began under (see [`lineage_id`]); ending
+//! every session of a user advances the epoch, which ends every lineage begun before.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use cognate_api::trigger::{CallerContext, TriggerSource};
 use cognate_api::AuthenticationResultType;
 use cognate_crypto::seal::purpose;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::devices::DeviceUse;
@@ -83,6 +90,75 @@ fn reused() -> CognitoError {
     CognitoError::new(crate::ErrorKind::RefreshTokenReuse, "Refresh token has been used already.")
 }
 
+/// A refresh token presented, with its record: as it carries it (with its user's `sub`), or as
+/// stored (a token issued before tokens carried their record).
+pub(crate) struct Presented {
+    pub session: RefreshSession,
+    sub: Option<String>,
+}
+
+/// What a refresh token carries, sealed: its record, and its user's `sub` (a user deleted and
+/// made again under the same name is another user).
+#[derive(Serialize, Deserialize)]
+struct RefreshRecord {
+    #[serde(rename = "p")]
+    pool_id: String,
+    #[serde(rename = "c")]
+    client_id: String,
+    #[serde(rename = "u")]
+    username: String,
+    #[serde(rename = "s")]
+    sub: String,
+    #[serde(rename = "o")]
+    origin_jti: String,
+    #[serde(rename = "a")]
+    auth_time: i64,
+    #[serde(rename = "i")]
+    issued_ms: i64,
+    #[serde(rename = "e")]
+    expires_ms: i64,
+    #[serde(rename = "sc", default, skip_serializing_if = "Option::is_none")]
+    scopes: Option<String>,
+}
+
+/// The bytes of a refresh token issued before tokens carried their record: a random handle.
+const HANDLE_LEN: usize = 48;
+
+/// A new lineage's id: a UUID in RFC 9562's custom layout (version 8) whose first 32 bits are
+/// the user's session epoch and the rest random.
+pub(crate) fn lineage_id(epoch: u32) -> String {
+    let mut id = crate::ids::uuid();
+    id.replace_range(0..8, &format!("{epoch:08x}"));
+    id.replace_range(14..15, "8");
+    id
+}
+
+/// The session epoch a lineage began under; None for a lineage from before lineage ids named
+/// one (a random UUID), which lives while the store holds a live record of it.
+fn lineage_epoch(origin: &str) -> Option<u32> {
+    let b = origin.as_bytes();
+    if b.len() != 36 || b[14] != b'8' || b[8] != b'-' {
+        return None;
+    }
+    u32::from_str_radix(&origin[..8], 16).ok()
+}
+
+/// Whether the lineage `origin` of `user` still lives, given the record the store holds of it
+/// (a revoked one first).
+fn lineage_live(user: &User, origin: &str, stored: Option<&RefreshSession>) -> bool {
+    if stored.is_some_and(|s| s.revoked) {
+        return false;
+    }
+    match lineage_epoch(origin) {
+        Some(epoch) => epoch == user.session_epoch,
+        None => stored.is_some(),
+    }
+}
+
+fn refresh_revoked() -> CognitoError {
+    CognitoError::not_authorized("Refresh Token has been revoked")
+}
+
 /// The caller behind a verified access token.
 pub(crate) struct TokenCaller {
     pub pool: UserPool,
@@ -97,6 +173,67 @@ fn invalid_token() -> CognitoError {
 impl Service {
     fn refresh_hash(&self, token: &str) -> String {
         hex::encode(self.master().keyed_hash(purpose::REFRESH_TOKEN, token.as_bytes()))
+    }
+
+    /// A refresh token carrying `session` (whose `token_hash`, `revoked` and `replaced_ms` it
+    /// does not carry) of the user `sub`.
+    fn seal_refresh(&self, session: &RefreshSession, sub: &str) -> Result<String> {
+        let record = RefreshRecord {
+            pool_id: session.pool_id.clone(),
+            client_id: session.client_id.clone(),
+            username: session.username.clone(),
+            sub: sub.to_owned(),
+            origin_jti: session.origin_jti.clone(),
+            auth_time: session.auth_time,
+            issued_ms: session.issued_ms,
+            expires_ms: session.expires_ms,
+            scopes: session.scopes.clone(),
+        };
+        let json = serde_json::to_vec(&record).map_err(CognitoError::internal)?;
+        let sealed = self.master().seal(purpose::REFRESH_RECORD, b"", &json).map_err(CognitoError::internal)?;
+        Ok(B64URL.encode(sealed))
+    }
+
+    /// The record a refresh token carries (and its user's `sub`); None for anything else, a
+    /// handle issued before tokens carried their record included.
+    fn open_refresh(&self, token: &str, token_hash: &str) -> Option<(RefreshSession, String)> {
+        let bytes = B64URL.decode(token).ok().filter(|b| b.len() != HANDLE_LEN)?;
+        let json = self.master().open(purpose::REFRESH_RECORD, b"", &bytes).ok()?;
+        let r: RefreshRecord = serde_json::from_slice(&json).ok()?;
+        let session = RefreshSession {
+            token_hash: token_hash.to_owned(),
+            origin_jti: r.origin_jti,
+            pool_id: r.pool_id,
+            client_id: r.client_id,
+            username: r.username,
+            auth_time: r.auth_time,
+            issued_ms: r.issued_ms,
+            expires_ms: r.expires_ms,
+            revoked: false,
+            replaced_ms: None,
+            scopes: r.scopes,
+        };
+        Some((session, r.sub))
+    }
+
+    /// Reads the user a token of the lineage `origin` names (`username`, `sub`) and tells
+    /// whether the lineage was revoked: by the store's record of it, by an ended session epoch,
+    /// or (a lineage whose id names no epoch) for want of a record. The user is None when it
+    /// is not there, or is another user under that name.
+    pub(crate) async fn lineage_state(
+        &self,
+        pool: &UserPool,
+        username: &str,
+        sub: &str,
+        origin: &str,
+    ) -> Result<(bool, Option<User>)> {
+        let stored = self.store.get_refresh_by_origin(&pool.id, username, origin).await?;
+        let user = self.store.get_user(&pool.id, &self.user_key(pool, username)).await?.filter(|u| u.sub == sub);
+        let revoked = match &user {
+            Some(user) => !lineage_live(user, origin, stored.as_ref()),
+            None => stored.as_ref().is_none_or(|s| s.revoked),
+        };
+        Ok((revoked, user))
     }
 
     /// Mints the `AuthenticationResult` of a finished sign-in (a new lineage with a refresh
@@ -122,30 +259,28 @@ impl Service {
         };
         // The trigger runs before anything is stored, so a failure leaves no session behind.
         let overrides = self.pre_token_generation(pool, user, &groups, &scopes, ctx).await?;
-        let new_token = || -> Result<String> {
-            Ok(B64URL.encode(cognate_crypto::random::bytes(48).map_err(CognitoError::internal)?))
-        };
         let (origin_jti, auth_time, refresh_token) = match grant {
             Grant::SignIn => {
-                let token = new_token()?;
-                let origin_jti = crate::ids::uuid();
+                // A sign-in that checked a password against the user as read first confirms
+                // that the record is still that one (or decides on it as it is now): nothing
+                // else is written that could check it.
+                let epoch = match user.unconfirmed_version {
+                    Some(version) if !self.store.user_at_version(&pool.id, &user.sub, version).await? => {
+                        self.confirm_current(user.clone()).await?.session_epoch
+                    }
+                    _ => user.session_epoch,
+                };
+                let origin_jti = lineage_id(epoch);
                 // In a pool that tracks sessions, a hosted sign-in's tokens come through its SSO
                 // session, which must not have been revoked.
                 let tracking = Self::session_tracking(pool);
                 let sso = match tracking {
-                    Some(_) => {
-                        // The SSO session is written first: a sign-in with a password still to
-                        // confirm (see `Service::clear_failures`) confirms it before.
-                        if user.unconfirmed_version.is_some() {
-                            self.confirm_current(user.clone()).await?;
-                        }
-                        self.enter_sso_session(pool, client, user, ctx).await?
-                    }
+                    Some(_) => self.enter_sso_session(pool, client, user, ctx).await?,
                     None => None,
                 };
                 let expires_ms = self.now_ms() + validity.refresh * 1000;
                 let session = RefreshSession {
-                    token_hash: self.refresh_hash(&token),
+                    token_hash: String::new(),
                     origin_jti: origin_jti.clone(),
                     pool_id: pool.id.clone(),
                     client_id: client.client_id.clone(),
@@ -157,17 +292,7 @@ impl Service {
                     replaced_ms: None,
                     scopes: ctx.scopes.as_ref().map(|s| s.join(" ")),
                 };
-                match user.unconfirmed_version {
-                    // The password sign-in's confirmation, in the same statement as the write.
-                    Some(version) => {
-                        if !self.store.insert_refresh_if_current(&session, &user.sub, version).await? {
-                            // The record changed since: decided on it as it is now.
-                            self.confirm_current(user.clone()).await?;
-                            self.store.insert_refresh(&session).await?;
-                        }
-                    }
-                    None => self.store.insert_refresh(&session).await?,
-                }
+                let token = if ctx.no_refresh_token { None } else { Some(self.seal_refresh(&session, &user.sub)?) };
                 if let Some(config) = tracking {
                     // A lineage without a refresh token (the implicit grant) lasts as long as
                     // its access token.
@@ -176,18 +301,13 @@ impl Service {
                         if ctx.no_refresh_token { self.now_ms() + validity.access * 1000 } else { expires_ms };
                     self.start_token_session(pool, client, user, &origin_jti, sso, session_ends, config, ctx).await?;
                 }
-                (origin_jti, ctx.auth_time.unwrap_or(now), (!ctx.no_refresh_token).then_some(token))
+                (origin_jti, ctx.auth_time.unwrap_or(now), token)
             }
             Grant::Refresh(session) if client.rotates_refresh_tokens() => {
                 // The new token lives as long as the lineage's first one would have.
-                let token = new_token()?;
-                let next = RefreshSession {
-                    token_hash: self.refresh_hash(&token),
-                    issued_ms: self.now_ms(),
-                    replaced_ms: None,
-                    ..session.clone()
-                };
-                self.store.rotate_refresh(&session.token_hash, self.now_ms(), &next).await?;
+                let next = RefreshSession { issued_ms: self.now_ms(), replaced_ms: None, ..session.clone() };
+                let token = self.seal_refresh(&next, &user.sub)?;
+                self.store.mark_replaced(session, self.now_ms()).await?;
                 self.token_session_refreshed(pool, &session.origin_jti, ctx).await?;
                 (session.origin_jti.clone(), session.auth_time, Some(token))
             }
@@ -267,19 +387,37 @@ impl Service {
         Ok(groups)
     }
 
-    /// The refresh session behind a refresh token, if the token is live for this client: not
-    /// revoked, not expired, and not rotated out longer ago than the client's grace period.
-    pub(crate) async fn refresh_session(&self, token: &str, client: &AppClient) -> Result<RefreshSession> {
+    /// The record of a refresh token, if the token is live for this client: not revoked (nor
+    /// its lineage), not expired, and not rotated out longer ago than the client's grace
+    /// period. Its user is checked by [`Self::refresh_user`].
+    pub(crate) async fn refresh_session(&self, token: &str, client: &AppClient) -> Result<Presented> {
         let invalid = || CognitoError::not_authorized("Invalid Refresh Token");
-        let session = self.store.get_refresh(&self.refresh_hash(token)).await?.ok_or_else(invalid)?;
+        let hash = self.refresh_hash(token);
+        let (mut session, sub) = match self.open_refresh(token, &hash) {
+            Some((session, sub)) => (session, Some(sub)),
+            None => (self.store.get_refresh(&hash).await?.ok_or_else(invalid)?, None),
+        };
         if session.pool_id != client.pool_id {
             return Err(invalid());
         }
         if session.client_id != client.client_id {
             return Err(different_client());
         }
+        if sub.is_some() {
+            // What the store holds of it: this token rotated out or revoked, its lineage revoked.
+            if let Some(stored) = self.store.get_refresh(&hash).await? {
+                session.revoked |= stored.revoked;
+                session.replaced_ms = stored.replaced_ms;
+            }
+            let lineage =
+                self.store.get_refresh_by_origin(&session.pool_id, &session.username, &session.origin_jti).await?;
+            let unknown = lineage_epoch(&session.origin_jti).is_none() && lineage.is_none();
+            if unknown || lineage.is_some_and(|l| l.revoked) {
+                session.revoked = true;
+            }
+        }
         if session.revoked {
-            return Err(CognitoError::not_authorized("Refresh Token has been revoked"));
+            return Err(refresh_revoked());
         }
         if session.expires_ms <= self.now_ms() {
             return Err(CognitoError::not_authorized("Refresh Token has expired"));
@@ -289,7 +427,23 @@ impl Service {
                 return Err(reused());
             }
         }
-        Ok(session)
+        Ok(Presented { session, sub })
+    }
+
+    /// The user of a live refresh token: there, the token's own (not another user made since
+    /// under the name), and not signed out everywhere since its lineage began.
+    pub(crate) async fn refresh_user(&self, pool: &UserPool, presented: &Presented) -> Result<User> {
+        let session = &presented.session;
+        let user = self
+            .store
+            .get_user(&pool.id, &self.user_key(pool, &session.username))
+            .await?
+            .filter(|u| presented.sub.as_ref().is_none_or(|sub| *sub == u.sub))
+            .ok_or_else(|| CognitoError::not_authorized("Invalid Refresh Token"))?;
+        if lineage_epoch(&session.origin_jti).is_some_and(|epoch| epoch != user.session_epoch) {
+            return Err(refresh_revoked());
+        }
+        Ok(user)
     }
 
     /// ID and access tokens from a live refresh token (and a new refresh token when the client
@@ -298,22 +452,30 @@ impl Service {
         &self,
         pool: &UserPool,
         client: &AppClient,
-        session: &RefreshSession,
+        presented: &Presented,
         caller: &CallerContext,
         client_metadata: Option<StringMap>,
         device: DeviceUse<'_>,
     ) -> Result<AuthenticationResultType> {
-        let user = self
-            .store
-            .get_user(&pool.id, &self.user_key(pool, &session.username))
-            .await?
-            .ok_or_else(|| CognitoError::not_authorized("Invalid Refresh Token"))?;
+        let user = self.refresh_user(pool, presented).await?;
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
         let mut ctx = TokenContext::api(TriggerSource::TokenGenerationRefreshTokens, caller, client_metadata);
         ctx.device_key = self.refresh_device(pool, &user, device).await?;
-        self.issue_tokens(pool, client, &user, Grant::Refresh(session), &ctx).await
+        self.issue_tokens(pool, client, &user, Grant::Refresh(&presented.session), &ctx).await
+    }
+
+    /// Ends every session of `user` (GlobalSignOut): the lineages begun under its present
+    /// session epoch by advancing the epoch, the stored ones by revoking their records.
+    pub(crate) async fn end_all_sessions(&self, user: User) -> Result<()> {
+        let (pool_id, username) = (user.pool_id.clone(), user.username.clone());
+        self.update_user_as(user, false, false, |u| {
+            u.session_epoch = u.session_epoch.wrapping_add(1);
+            Ok(())
+        })
+        .await?;
+        Ok(self.store.revoke_user_refresh(&pool_id, &username).await?)
     }
 
     /// Deletes refresh-token lineages that expired more than two days ago. Access tokens check
@@ -366,18 +528,14 @@ impl Service {
         }
         let origin = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(invalid_token)?;
         let username = claims.get("username").and_then(Value::as_str).ok_or_else(invalid_token)?;
-        let session = self.store.get_refresh_by_origin(&pool.id, username, origin).await?;
-        if session.as_ref().is_none_or(|s| s.revoked) {
+        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+        let (revoked, user) = self.lineage_state(&pool, username, sub, origin).await?;
+        if revoked {
             return Err(CognitoError::not_authorized("Access Token has been revoked"));
         }
         let client_id = claims.get("client_id").and_then(Value::as_str).ok_or_else(invalid_token)?;
         let client = self.store.get_client(client_id).await?.ok_or_else(invalid_token)?;
-        let user = self
-            .store
-            .get_user(&pool.id, &self.user_key(&pool, username))
-            .await?
-            .filter(|u| Some(u.sub.as_str()) == claims.get("sub").and_then(Value::as_str))
-            .ok_or_else(|| CognitoError::new(crate::ErrorKind::UserNotFound, "User does not exist."))?;
+        let user = user.ok_or_else(|| CognitoError::new(crate::ErrorKind::UserNotFound, "User does not exist."))?;
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }

@@ -164,6 +164,18 @@ impl Service {
         &self,
         user: User,
         keep_on_error: bool,
+        change: impl FnMut(&mut User) -> Result<T>,
+    ) -> Result<(User, T)> {
+        self.update_user_as(user, keep_on_error, true, change).await
+    }
+
+    /// [`Self::update_user_with`], leaving the user's last-modified time as it is unless `touch`
+    /// (for what Cognito does not count as a change of the user, such as signing out).
+    pub(crate) async fn update_user_as<T>(
+        &self,
+        user: User,
+        keep_on_error: bool,
+        touch: bool,
         mut change: impl FnMut(&mut User) -> Result<T>,
     ) -> Result<(User, T)> {
         let mut current = user;
@@ -173,7 +185,9 @@ impl Service {
             if outcome.is_err() && !keep_on_error {
                 return Err(outcome.err().expect("checked"));
             }
-            next.modified_ms = self.now_ms();
+            if touch {
+                next.modified_ms = self.now_ms();
+            }
             if self.store.update_user(&next).await? {
                 next.version += 1;
                 return outcome.map(|t| (next, t));
@@ -233,7 +247,7 @@ impl Service {
             password_set_ms: 0,
             codes: Vec::new(),
             lockout: Default::default(),
-            signed_out_ms: 0,
+            session_epoch: 0,
             settings: Map::new(),
             version: 0,
             groups: None,
@@ -389,12 +403,15 @@ impl Service {
         let user = self.admin_user(&pool, username).await?;
         self.update_user_with(user.clone(), false, |u| {
             u.enabled = enabled;
+            if !enabled {
+                // A disabled user's sessions end: refresh tokens and the access tokens minted
+                // from them stop working, and stay so once the user is enabled again.
+                u.session_epoch = u.session_epoch.wrapping_add(1);
+            }
             Ok(())
         })
         .await?;
         if !enabled {
-            // A disabled user's sessions end: refresh tokens and the access tokens minted
-            // from them stop working.
             self.store.revoke_user_refresh(&pool.id, &user.username).await?;
         }
         Ok(())
@@ -636,6 +653,8 @@ impl Service {
         let (user, code) = self
             .update_user_with(user, false, |u| {
                 u.status = UserStatus::ResetRequired;
+                // Every session ends (see below).
+                u.session_epoch = u.session_epoch.wrapping_add(1);
                 match &delivery {
                     Some(_) => self.issue_code(u, CodePurpose::ForgotPassword, HOUR_MS).map(Some),
                     None => Ok(None),
