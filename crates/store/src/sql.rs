@@ -393,6 +393,18 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// An insert into `refresh_sessions` of every column of [`REFRESH_COLUMNS`], in its order, from
+/// the rest of the statement (`VALUES` or a `SELECT`).
+macro_rules! insert_refresh_row {
+    ($rest:literal) => {
+        concat!(
+            "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
+             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) ",
+            $rest
+        )
+    };
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -968,10 +980,10 @@ impl Store for SqlStore {
 
     async fn insert_refresh(&self, session: &RefreshSession) -> StoreResult<()> {
         // A new lineage: its id must be new too.
-        const INSERT: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
-             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
-             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE pool_id = $3 AND username = $5 AND origin_jti = $2)";
+        const INSERT: &str = insert_refresh_row!(
+            "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_sessions WHERE pool_id = $3 AND username = $5 AND origin_jti = $2)"
+        );
         if let Some(rows) = self.write_in_place(INSERT, refresh_params(session)).await? {
             return if rows == 0 { Err(StoreError::Conflict) } else { Ok(()) };
         }
@@ -991,10 +1003,10 @@ impl Store for SqlStore {
 
     async fn mark_replaced(&self, session: &RefreshSession, replaced_ms: i64) -> StoreResult<()> {
         let replaced = RefreshSession { replaced_ms: Some(replaced_ms), ..session.clone() };
-        const UPSERT: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
-             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (token_hash) DO UPDATE SET replaced_ms = COALESCE(refresh_sessions.replaced_ms, excluded.replaced_ms)";
+        const UPSERT: &str = insert_refresh_row!(
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (token_hash) DO UPDATE SET replaced_ms = COALESCE(refresh_sessions.replaced_ms, excluded.replaced_ms)"
+        );
         refresh_query(UPSERT, &replaced).execute(&self.pool).await.map_err(backend_err)?;
         Ok(())
     }
@@ -1092,13 +1104,17 @@ impl Store for SqlStore {
     async fn revoke_refresh(&self, session: &RefreshSession) -> StoreResult<()> {
         let (pool_id, username, origin_jti) = (&session.pool_id, &session.username, &session.origin_jti);
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        sqlx::query("UPDATE refresh_sessions SET revoked = 1 WHERE pool_id = $1 AND username = $2 AND origin_jti = $3")
+        for table in ["refresh_sessions", "user_sessions"] {
+            sqlx::query(&format!(
+                "UPDATE {table} SET revoked = 1 WHERE pool_id = $1 AND username = $2 AND origin_jti = $3"
+            ))
             .bind(pool_id)
             .bind(username)
             .bind(origin_jti)
             .execute(&mut *tx)
             .await
             .map_err(backend_err)?;
+        }
         // The lineage's mark, under a key no token hashes to.
         let mark = RefreshSession {
             token_hash: lineage_mark(pool_id, username, origin_jti),
@@ -1106,18 +1122,10 @@ impl Store for SqlStore {
             replaced_ms: None,
             ..session.clone()
         };
-        const MARK: &str = "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
-             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (token_hash) DO UPDATE SET revoked = 1";
+        const MARK: &str = insert_refresh_row!(
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (token_hash) DO UPDATE SET revoked = 1"
+        );
         refresh_query(MARK, &mark).execute(&mut *tx).await.map_err(backend_err)?;
-        sqlx::query("UPDATE user_sessions SET revoked = 1 WHERE pool_id = $1 AND username = $2 AND origin_jti = $3")
-            .bind(pool_id)
-            .bind(username)
-            .bind(origin_jti)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_err)?;
         tx.commit().await.map_err(backend_err)
     }
 
@@ -1240,12 +1248,14 @@ impl Store for SqlStore {
         .map_err(backend_err)?;
         // Each lineage's mark (see `revoke_refresh`), from its token session.
         sqlx::query(&format!(
-            "INSERT INTO refresh_sessions (token_hash, origin_jti, pool_id, client_id, username, \
-             auth_time, issued_ms, expires_ms, revoked, replaced_ms, scopes) \
-             SELECT {MARK_KEY_SQL}, origin_jti, pool_id, client_id, username, \
-             0, created_ms, expires_ms, 1, NULL, NULL FROM user_sessions \
-             WHERE ({scope}) AND origin_jti IS NOT NULL \
-             ON CONFLICT (token_hash) DO UPDATE SET revoked = 1"
+            insert_refresh_row!(
+                "SELECT {MARK_KEY_SQL}, origin_jti, pool_id, client_id, username, \
+                 0, created_ms, expires_ms, 1, NULL, NULL FROM user_sessions \
+                 WHERE ({scope}) AND origin_jti IS NOT NULL \
+                 ON CONFLICT (token_hash) DO UPDATE SET revoked = 1"
+            ),
+            MARK_KEY_SQL = MARK_KEY_SQL,
+            scope = scope
         ))
         .bind(session_id)
         .execute(&mut *tx)
