@@ -102,8 +102,8 @@ pub struct User {
     #[serde(default)]
     pub lockout: Lockout,
     /// Counts the times every session of the user was ended (GlobalSignOut, disable, a reset
-    /// password): a token lineage carries the count it began under in its id (see
-    /// `Service::lineage_id`) and lives only while the count stays the same.
+    /// password): a token lineage carries the count it began under in its id (see `lineage_id`
+    /// in `service::tokens`) and lives only while the count stays the same.
     #[serde(default)]
     pub session_epoch: u32,
     /// MFA and other per-user settings.
