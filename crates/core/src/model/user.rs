@@ -137,6 +137,13 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
+    /// Ends every session of the user: each token lineage begun before (its access, ID and
+    /// refresh tokens) stops working, for good. The store's records of lineages from before
+    /// lineage ids named an epoch are revoked apart (`Store::revoke_user_refresh`).
+    pub fn end_sessions(&mut self) {
+        self.session_epoch = self.session_epoch.wrapping_add(1);
+    }
+
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }

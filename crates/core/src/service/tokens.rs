@@ -91,10 +91,12 @@ fn reused() -> CognitoError {
 }
 
 /// A refresh token presented, with its record: as it carries it (with its user's `sub`), or as
-/// stored (a token issued before tokens carried their record).
+/// stored (a token issued before tokens carried their record); and what the store holds of its
+/// lineage, whose liveness [`lineage_live`] decides once the user is read.
 pub(crate) struct Presented {
     pub session: RefreshSession,
     sub: Option<String>,
+    lineage: Option<RefreshSession>,
 }
 
 /// What a refresh token carries, sealed: its record, and its user's `sub` (a user deleted and
@@ -119,6 +121,42 @@ struct RefreshRecord {
     expires_ms: i64,
     #[serde(rename = "sc", default, skip_serializing_if = "Option::is_none")]
     scopes: Option<String>,
+}
+
+impl RefreshRecord {
+    /// What a token of `session` (whose `token_hash`, `revoked` and `replaced_ms` it does not
+    /// carry) of the user `sub` carries.
+    fn of(session: &RefreshSession, sub: &str) -> Self {
+        RefreshRecord {
+            pool_id: session.pool_id.clone(),
+            client_id: session.client_id.clone(),
+            username: session.username.clone(),
+            sub: sub.to_owned(),
+            origin_jti: session.origin_jti.clone(),
+            auth_time: session.auth_time,
+            issued_ms: session.issued_ms,
+            expires_ms: session.expires_ms,
+            scopes: session.scopes.clone(),
+        }
+    }
+
+    /// The session it carries, as a token hashing to `token_hash`, and its user's `sub`.
+    fn into_session(self, token_hash: &str) -> (RefreshSession, String) {
+        let session = RefreshSession {
+            token_hash: token_hash.to_owned(),
+            origin_jti: self.origin_jti,
+            pool_id: self.pool_id,
+            client_id: self.client_id,
+            username: self.username,
+            auth_time: self.auth_time,
+            issued_ms: self.issued_ms,
+            expires_ms: self.expires_ms,
+            revoked: false,
+            replaced_ms: None,
+            scopes: self.scopes,
+        };
+        (session, self.sub)
+    }
 }
 
 /// The bytes of a refresh token issued before tokens carried their record: a random handle.
@@ -178,18 +216,7 @@ impl Service {
     /// A refresh token carrying `session` (whose `token_hash`, `revoked` and `replaced_ms` it
     /// does not carry) of the user `sub`.
     fn seal_refresh(&self, session: &RefreshSession, sub: &str) -> Result<String> {
-        let record = RefreshRecord {
-            pool_id: session.pool_id.clone(),
-            client_id: session.client_id.clone(),
-            username: session.username.clone(),
-            sub: sub.to_owned(),
-            origin_jti: session.origin_jti.clone(),
-            auth_time: session.auth_time,
-            issued_ms: session.issued_ms,
-            expires_ms: session.expires_ms,
-            scopes: session.scopes.clone(),
-        };
-        let json = serde_json::to_vec(&record).map_err(CognitoError::internal)?;
+        let json = serde_json::to_vec(&RefreshRecord::of(session, sub)).map_err(CognitoError::internal)?;
         let sealed = self.master().seal(purpose::REFRESH_RECORD, b"", &json).map_err(CognitoError::internal)?;
         Ok(B64URL.encode(sealed))
     }
@@ -199,21 +226,8 @@ impl Service {
     fn open_refresh(&self, token: &str, token_hash: &str) -> Option<(RefreshSession, String)> {
         let bytes = B64URL.decode(token).ok().filter(|b| b.len() != HANDLE_LEN)?;
         let json = self.master().open(purpose::REFRESH_RECORD, b"", &bytes).ok()?;
-        let r: RefreshRecord = serde_json::from_slice(&json).ok()?;
-        let session = RefreshSession {
-            token_hash: token_hash.to_owned(),
-            origin_jti: r.origin_jti,
-            pool_id: r.pool_id,
-            client_id: r.client_id,
-            username: r.username,
-            auth_time: r.auth_time,
-            issued_ms: r.issued_ms,
-            expires_ms: r.expires_ms,
-            revoked: false,
-            replaced_ms: None,
-            scopes: r.scopes,
-        };
-        Some((session, r.sub))
+        let record: RefreshRecord = serde_json::from_slice(&json).ok()?;
+        Some(record.into_session(token_hash))
     }
 
     /// Reads the user a token of the lineage `origin` names (`username`, `sub`) and tells
@@ -403,20 +417,20 @@ impl Service {
         if session.client_id != client.client_id {
             return Err(different_client());
         }
-        if sub.is_some() {
-            // What the store holds of it: this token rotated out or revoked, its lineage revoked.
-            if let Some(stored) = self.store.get_refresh(&hash).await? {
-                session.revoked |= stored.revoked;
-                session.replaced_ms = stored.replaced_ms;
+        let lineage = match sub {
+            Some(_) => {
+                // What the store holds of this token (rotated out, or revoked) and of its
+                // lineage (revoked).
+                if let Some(stored) = self.store.get_refresh(&hash).await? {
+                    session.revoked |= stored.revoked;
+                    session.replaced_ms = stored.replaced_ms;
+                }
+                self.store.get_refresh_by_origin(&session.pool_id, &session.username, &session.origin_jti).await?
             }
-            let lineage =
-                self.store.get_refresh_by_origin(&session.pool_id, &session.username, &session.origin_jti).await?;
-            let unknown = lineage_epoch(&session.origin_jti).is_none() && lineage.is_none();
-            if unknown || lineage.is_some_and(|l| l.revoked) {
-                session.revoked = true;
-            }
-        }
-        if session.revoked {
+            // A token from before is its own stored record, revoked with its lineage.
+            None => Some(session.clone()),
+        };
+        if session.revoked || lineage.as_ref().is_some_and(|l| l.revoked) {
             return Err(refresh_revoked());
         }
         if session.expires_ms <= self.now_ms() {
@@ -427,11 +441,11 @@ impl Service {
                 return Err(reused());
             }
         }
-        Ok(Presented { session, sub })
+        Ok(Presented { session, sub, lineage })
     }
 
     /// The user of a live refresh token: there, the token's own (not another user made since
-    /// under the name), and not signed out everywhere since its lineage began.
+    /// under the name), and its lineage live (not signed out everywhere since it began).
     pub(crate) async fn refresh_user(&self, pool: &UserPool, presented: &Presented) -> Result<User> {
         let session = &presented.session;
         let user = self
@@ -440,7 +454,7 @@ impl Service {
             .await?
             .filter(|u| presented.sub.as_ref().is_none_or(|sub| *sub == u.sub))
             .ok_or_else(|| CognitoError::not_authorized("Invalid Refresh Token"))?;
-        if lineage_epoch(&session.origin_jti).is_some_and(|epoch| epoch != user.session_epoch) {
+        if !lineage_live(&user, &session.origin_jti, presented.lineage.as_ref()) {
             return Err(refresh_revoked());
         }
         Ok(user)
@@ -471,7 +485,7 @@ impl Service {
     pub(crate) async fn end_all_sessions(&self, user: User) -> Result<()> {
         let (pool_id, username) = (user.pool_id.clone(), user.username.clone());
         self.update_user_as(user, false, false, |u| {
-            u.session_epoch = u.session_epoch.wrapping_add(1);
+            u.end_sessions();
             Ok(())
         })
         .await?;

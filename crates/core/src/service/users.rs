@@ -406,7 +406,7 @@ impl Service {
             if !enabled {
                 // A disabled user's sessions end: refresh tokens and the access tokens minted
                 // from them stop working, and stay so once the user is enabled again.
-                u.session_epoch = u.session_epoch.wrapping_add(1);
+                u.end_sessions();
             }
             Ok(())
         })
@@ -653,8 +653,7 @@ impl Service {
         let (user, code) = self
             .update_user_with(user, false, |u| {
                 u.status = UserStatus::ResetRequired;
-                // Every session ends (see below).
-                u.session_epoch = u.session_epoch.wrapping_add(1);
+                u.end_sessions();
                 match &delivery {
                     Some(_) => self.issue_code(u, CodePurpose::ForgotPassword, HOUR_MS).map(Some),
                     None => Ok(None),
