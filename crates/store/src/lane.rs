@@ -10,13 +10,14 @@
 //! again, and connections older or idler than the pool's limits are closed.
 //!
 //! Only single statements run here, never a transaction: the transactional writes stay on the
-//! sqlx pool.
+//! sqlx pool. They run on sqlx's PostgreSQL driver itself, not through its `Any` layer, which
+//! converts every argument and copies every column of every row once more.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sqlx::any::AnyConnectOptions;
-use sqlx::{AnyConnection, ConnectOptions, Connection};
+use sqlx::postgres::{PgArguments, PgConnectOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, Postgres};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// A connection idle for longer than this is pinged before it is used again (the server or the
@@ -31,13 +32,13 @@ pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(1800);
 pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Idle {
-    conn: AnyConnection,
+    conn: PgConnection,
     created: Instant,
     since: Instant,
 }
 
 pub(crate) struct Lane {
-    options: AnyConnectOptions,
+    options: PgConnectOptions,
     /// [`ACQUIRE_TIMEOUT`], shorter in tests.
     acquire_timeout: Duration,
     permits: Semaphore,
@@ -48,13 +49,13 @@ pub(crate) struct Lane {
 /// finished; dropped otherwise, it is closed.
 pub(crate) struct LaneConn<'a> {
     lane: &'a Lane,
-    conn: Option<(AnyConnection, Instant)>,
+    conn: Option<(PgConnection, Instant)>,
     _permit: SemaphorePermit<'a>,
 }
 
 impl Lane {
     /// At most `connections` connections to the database `options` name, opened as needed.
-    pub(crate) fn new(options: AnyConnectOptions, connections: usize) -> Self {
+    pub(crate) fn new(options: PgConnectOptions, connections: usize) -> Self {
         Self {
             options,
             acquire_timeout: ACQUIRE_TIMEOUT,
@@ -107,12 +108,73 @@ impl Lane {
     }
 }
 
+/// An argument of a lane statement (the types the sign-in statements bind).
+#[derive(Clone, Copy)]
+pub(crate) enum Arg<'q> {
+    Text(&'q str),
+    Int(i64),
+    OptText(Option<&'q str>),
+    OptInt(Option<i64>),
+}
+
+impl<'q> From<&'q str> for Arg<'q> {
+    fn from(v: &'q str) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl<'q> From<&'q String> for Arg<'q> {
+    fn from(v: &'q String) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+
+impl<'q> From<Option<&'q str>> for Arg<'q> {
+    fn from(v: Option<&'q str>) -> Self {
+        Arg::OptText(v)
+    }
+}
+
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Arg::OptInt(v)
+    }
+}
+
+/// Binds `args` to `query` in order: `bind_args!(query, args)` works for any of sqlx's databases.
+macro_rules! bind_args {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match *arg {
+                $crate::lane::Arg::Text(v) => query.bind(v),
+                $crate::lane::Arg::Int(v) => query.bind(v),
+                $crate::lane::Arg::OptText(v) => query.bind(v),
+                $crate::lane::Arg::OptInt(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+pub(crate) use bind_args;
+
+/// `sql` with `args`, for the lane's connections.
+pub(crate) fn pg_query<'q>(sql: &'q str, args: &[Arg<'q>]) -> sqlx::query::Query<'q, Postgres, PgArguments> {
+    bind_args!(sqlx::query(sql), args)
+}
+
 fn fresh(c: &Idle, now: Instant) -> bool {
     now.duration_since(c.since) < IDLE_TIMEOUT && now.duration_since(c.created) < MAX_LIFETIME
 }
 
 impl LaneConn<'_> {
-    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
         &mut self.conn.as_mut().expect("a lane connection is only taken by finish").0
     }
 
@@ -144,8 +206,7 @@ mod tests {
     #[tokio::test]
     async fn a_finished_statement_gives_its_connection_back_and_a_dropped_one_closes_it() {
         let Some(url) = test_url() else { return };
-        sqlx::any::install_default_drivers();
-        let lane = Lane::new(AnyConnectOptions::from_str(&url).unwrap(), 2);
+        let lane = Lane::new(PgConnectOptions::from_str(&url).unwrap(), 2);
         let mut c = lane.acquire().await.unwrap();
         let pid = sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(c.conn()).await;
         let pid = c.finish(pid).unwrap();
@@ -186,7 +247,6 @@ mod tests {
     /// acquire timeout, as the pool does, instead of holding the sign-in forever.
     #[tokio::test]
     async fn a_database_that_never_answers_times_out() {
-        sqlx::any::install_default_drivers();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let silent = tokio::spawn(async move {
@@ -195,7 +255,7 @@ mod tests {
                 held.push(stream);
             }
         });
-        let options = AnyConnectOptions::from_str(&format!("postgres://postgres@127.0.0.1:{port}/test")).unwrap();
+        let options = PgConnectOptions::from_str(&format!("postgres://postgres@127.0.0.1:{port}/test")).unwrap();
         let mut lane = Lane::new(options, 1);
         lane.acquire_timeout = Duration::from_millis(300);
         let started = Instant::now();

@@ -13,12 +13,13 @@ use cognate_core::ports::{
     UserSearch, UserSession,
 };
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
 use crate::config_cache::ConfigCache;
 use crate::doc_cache::DocCache;
 use crate::in_place::InPlace;
-use crate::lane::{Lane, ACQUIRE_TIMEOUT, IDLE_TIMEOUT, MAX_LIFETIME, PING_IDLE_AFTER};
+use crate::lane::{bind_args, pg_query, Arg, Lane, ACQUIRE_TIMEOUT, IDLE_TIMEOUT, MAX_LIFETIME, PING_IDLE_AFTER};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +147,13 @@ impl SqlStore {
             create_owner_only(url);
         }
         let options = AnyConnectOptions::from_str(url).map_err(|e| e.to_string())?;
-        let lane = (backend == Backend::Postgres).then(|| Arc::new(Lane::new(options.clone(), LANE_CONNECTIONS)));
+        let lane = match backend {
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(url).map_err(|e| e.to_string())?;
+                Some(Arc::new(Lane::new(options, LANE_CONNECTIONS)))
+            }
+            Backend::Sqlite => None,
+        };
         if connections.is_none() {
             probe(&options, backend).await.map_err(|e| format!("cannot open database {}: {e}", redact(url)))?;
         }
@@ -428,9 +435,9 @@ impl Store for SqlStore {
             let row = db.row(POOL_BY_ID, [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             return row.map(|(id, doc): (String, String)| self.pool_of(id, doc)).transpose();
         }
-        let row = self.fetch_optional_fast(sqlx::query(POOL_BY_ID).bind(id)).await?;
+        let row = self.fetch_optional_fast(POOL_BY_ID, &[id.into()]).await?;
         let Some(r) = row else { return Ok(None) };
-        self.pool_of(r.try_get("id").map_err(backend_err)?, r.try_get("doc").map_err(backend_err)?).map(Some)
+        self.pool_of(r.col("id")?, r.col("doc")?).map(Some)
     }
 
     async fn update_pool(&self, pool: &UserPool) -> StoreResult<bool> {
@@ -485,7 +492,7 @@ impl Store for SqlStore {
             let row = db.row(CLIENT_BY_ID, [client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             return row.map(|(c, p, doc): (String, String, String)| self.client_of(c, p, doc)).transpose();
         }
-        let row = self.fetch_optional_fast(sqlx::query(CLIENT_BY_ID).bind(client_id)).await?;
+        let row = self.fetch_optional_fast(CLIENT_BY_ID, &[client_id.into()]).await?;
         row.map(|r| self.client_of_row(&r)).transpose()
     }
 
@@ -515,17 +522,16 @@ impl Store for SqlStore {
             return Ok(self.get_client_and_pool(client_id).await?.map(|(client, pool)| (client, pool, None)));
         }
         let limit = sql_limit(cognate_core::ports::MAX_TOKEN_GROUPS);
-        let query = sqlx::query(CLIENT_POOL_AND_USERS).bind(client_id).bind(keys[0]).bind(keys[1]).bind(limit);
-        let rows = self.fetch_all_fast(query).await?;
+        let args = [client_id.into(), keys[0].into(), keys[1].into(), limit.into()];
+        let rows = self.fetch_all_fast(CLIENT_POOL_AND_USERS, &args).await?;
         let Some(first) = rows.first() else { return Ok(None) };
         let client = self.client_of_row(first)?;
-        let pool =
-            self.pool_of(first.try_get("id").map_err(backend_err)?, first.try_get("pool_doc").map_err(backend_err)?)?;
+        let pool = self.pool_of(first.col("id")?, first.col("pool_doc")?)?;
         let mut users = Vec::new();
         for r in &rows {
-            let Some(doc) = r.try_get::<Option<String>, _>("user_doc").map_err(backend_err)? else { continue };
-            let mut user = user_of(&doc, r.try_get("version").map_err(backend_err)?)?;
-            let groups: Option<String> = r.try_get("groups").map_err(backend_err)?;
+            let Some(doc) = r.col::<Option<String>>("user_doc")? else { continue };
+            let mut user = user_of(&doc, r.col("version")?)?;
+            let groups: Option<String> = r.col("groups")?;
             user.groups = Some(match groups {
                 Some(list) => from_json(&list)?,
                 None => Vec::new(),
@@ -594,7 +600,7 @@ impl Store for SqlStore {
         if let Some(db) = &self.in_place {
             return read_user(db, USER_BY_KEY, pool_id, key);
         }
-        let row = self.fetch_optional_fast(sqlx::query(USER_BY_KEY).bind(pool_id).bind(key)).await?;
+        let row = self.fetch_optional_fast(USER_BY_KEY, &[pool_id.into(), key.into()]).await?;
         row.map(|r| user_from_row(&r)).transpose()
     }
 
@@ -602,7 +608,7 @@ impl Store for SqlStore {
         if let Some(db) = &self.in_place {
             return read_user(db, USER_BY_SUB, pool_id, sub);
         }
-        let row = self.fetch_optional_fast(sqlx::query(USER_BY_SUB).bind(pool_id).bind(sub)).await?;
+        let row = self.fetch_optional_fast(USER_BY_SUB, &[pool_id.into(), sub.into()]).await?;
         row.map(|r| user_from_row(&r)).transpose()
     }
 
@@ -618,7 +624,7 @@ impl Store for SqlStore {
         if let Some(db) = &self.in_place {
             return read_user(db, USER_BY_ALIAS, pool_id, alias);
         }
-        let row = self.fetch_optional_fast(sqlx::query(USER_BY_ALIAS).bind(pool_id).bind(alias)).await?;
+        let row = self.fetch_optional_fast(USER_BY_ALIAS, &[pool_id.into(), alias.into()]).await?;
         row.map(|r| user_from_row(&r)).transpose()
     }
 
@@ -987,7 +993,7 @@ impl Store for SqlStore {
         if let Some(rows) = self.write_in_place(INSERT, refresh_params(session)).await? {
             return if rows == 0 { Err(StoreError::Conflict) } else { Ok(()) };
         }
-        if self.execute_fast(refresh_query(INSERT, session)).await? == 0 {
+        if self.execute_fast(INSERT, &refresh_args(session)).await? == 0 {
             return Err(StoreError::Conflict);
         }
         Ok(())
@@ -997,8 +1003,8 @@ impl Store for SqlStore {
         if let Some(db) = &self.in_place {
             return Ok(db.row(USER_AT_VERSION, (pool_id, sub, version), |_| Ok(()))?.is_some());
         }
-        let query = sqlx::query(USER_AT_VERSION).bind(pool_id).bind(sub).bind(version);
-        Ok(self.fetch_optional_fast(query).await?.is_some())
+        let args = [pool_id.into(), sub.into(), version.into()];
+        Ok(self.fetch_optional_fast(USER_AT_VERSION, &args).await?.is_some())
     }
 
     async fn mark_replaced(&self, session: &RefreshSession, replaced_ms: i64) -> StoreResult<()> {
@@ -1007,7 +1013,7 @@ impl Store for SqlStore {
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (token_hash) DO UPDATE SET replaced_ms = COALESCE(refresh_sessions.replaced_ms, excluded.replaced_ms)"
         );
-        refresh_query(UPSERT, &replaced).execute(&self.pool).await.map_err(backend_err)?;
+        bind_args!(sqlx::query(UPSERT), &refresh_args(&replaced)).execute(&self.pool).await.map_err(backend_err)?;
         Ok(())
     }
 
@@ -1125,7 +1131,7 @@ impl Store for SqlStore {
         const MARK: &str = insert_refresh_row!(
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (token_hash) DO UPDATE SET revoked = 1"
         );
-        refresh_query(MARK, &mark).execute(&mut *tx).await.map_err(backend_err)?;
+        bind_args!(sqlx::query(MARK), &refresh_args(&mark)).execute(&mut *tx).await.map_err(backend_err)?;
         tx.commit().await.map_err(backend_err)
     }
 
@@ -1288,7 +1294,7 @@ impl Store for SqlStore {
         if let Some(rows) = self.write_in_place(INSERT, (nonce, expires_ms)).await? {
             return Ok(rows > 0);
         }
-        Ok(self.execute_fast(sqlx::query(INSERT).bind(nonce).bind(expires_ms)).await? > 0)
+        Ok(self.execute_fast(INSERT, &[nonce.into(), expires_ms.into()]).await? > 0)
     }
 
     async fn get_password_attempts(&self, pool_id: &str, subject: &str) -> StoreResult<Option<Lockout>> {
@@ -1764,31 +1770,79 @@ fn read_user(db: &InPlace, sql: &str, pool_id: &str, key: &str) -> StoreResult<O
     row.map(|(doc, version): (String, i64)| user_of(&doc, version)).transpose()
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+/// A column type the store reads from rows of either kind sqlx gives it.
+trait Column:
+    for<'r> sqlx::Decode<'r, sqlx::Any>
+    + sqlx::Type<sqlx::Any>
+    + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+    + sqlx::Type<sqlx::Postgres>
+{
+}
+
+impl<T> Column for T where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any>
+        + sqlx::Type<sqlx::Any>
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>
+{
+}
+
+/// Rows whose columns are read by name.
+trait Columns {
+    fn col<T: Column>(&self, name: &str) -> StoreResult<T>;
+}
+
+impl Columns for AnyRow {
+    fn col<T: Column>(&self, name: &str) -> StoreResult<T> {
+        self.try_get(name).map_err(backend_err)
+    }
+}
+
+/// A row of a sign-in statement: the lane's (PostgreSQL's own), or the pool's.
+enum FastRow {
+    Pg(PgRow),
+    Any(AnyRow),
+}
+
+impl Columns for FastRow {
+    fn col<T: Column>(&self, name: &str) -> StoreResult<T> {
+        match self {
+            FastRow::Pg(r) => r.try_get(name).map_err(backend_err),
+            FastRow::Any(r) => r.col(name),
+        }
+    }
+}
 
 // The statements of the sign-in path: on PostgreSQL they run on the lane, elsewhere on the pool.
 impl SqlStore {
-    async fn fetch_optional_fast<'q>(&self, query: AnyQuery<'q>) -> StoreResult<Option<AnyRow>> {
-        let Some(lane) = &self.lane else { return query.fetch_optional(&self.pool).await.map_err(backend_err) };
+    async fn fetch_optional_fast<'q>(&self, sql: &'q str, args: &[Arg<'q>]) -> StoreResult<Option<FastRow>> {
+        let Some(lane) = &self.lane else {
+            let row = bind_args!(sqlx::query(sql), args).fetch_optional(&self.pool).await;
+            return row.map(|r| r.map(FastRow::Any)).map_err(backend_err);
+        };
         let mut c = lane.acquire().await.map_err(backend_err)?;
-        let row = query.fetch_optional(c.conn()).await;
-        c.finish(row).map_err(backend_err)
+        let row = pg_query(sql, args).fetch_optional(c.conn()).await;
+        c.finish(row).map(|r| r.map(FastRow::Pg)).map_err(backend_err)
     }
 
-    async fn fetch_all_fast<'q>(&self, query: AnyQuery<'q>) -> StoreResult<Vec<AnyRow>> {
-        let Some(lane) = &self.lane else { return query.fetch_all(&self.pool).await.map_err(backend_err) };
+    async fn fetch_all_fast<'q>(&self, sql: &'q str, args: &[Arg<'q>]) -> StoreResult<Vec<FastRow>> {
+        let Some(lane) = &self.lane else {
+            let rows = bind_args!(sqlx::query(sql), args).fetch_all(&self.pool).await;
+            return rows.map(|r| r.into_iter().map(FastRow::Any).collect()).map_err(backend_err);
+        };
         let mut c = lane.acquire().await.map_err(backend_err)?;
-        let rows = query.fetch_all(c.conn()).await;
-        c.finish(rows).map_err(backend_err)
+        let rows = pg_query(sql, args).fetch_all(c.conn()).await;
+        c.finish(rows).map(|r| r.into_iter().map(FastRow::Pg).collect()).map_err(backend_err)
     }
 
     /// Returns the rows the statement changed.
-    async fn execute_fast<'q>(&self, query: AnyQuery<'q>) -> StoreResult<u64> {
+    async fn execute_fast<'q>(&self, sql: &'q str, args: &[Arg<'q>]) -> StoreResult<u64> {
         let Some(lane) = &self.lane else {
-            return query.execute(&self.pool).await.map(|d| d.rows_affected()).map_err(backend_err);
+            let done = bind_args!(sqlx::query(sql), args).execute(&self.pool).await;
+            return done.map(|d| d.rows_affected()).map_err(backend_err);
         };
         let mut c = lane.acquire().await.map_err(backend_err)?;
-        let done = query.execute(c.conn()).await;
+        let done = pg_query(sql, args).execute(c.conn()).await;
         c.finish(done).map(|d| d.rows_affected()).map_err(backend_err)
     }
 }
@@ -1801,12 +1855,11 @@ impl SqlStore {
         let rows: Vec<(String, i64, Option<String>)> = match &self.in_place {
             Some(db) => db.rows(sql, (pool_id, key, limit), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?,
             None => self
-                .fetch_all_fast(sqlx::query(sql).bind(pool_id).bind(key).bind(limit))
+                .fetch_all_fast(sql, &[pool_id.into(), key.into(), limit.into()])
                 .await?
                 .iter()
-                .map(|r| Ok((r.try_get("doc")?, r.try_get("version")?, r.try_get("group_doc")?)))
-                .collect::<Result<_, sqlx::Error>>()
-                .map_err(backend_err)?,
+                .map(|r| Ok((r.col("doc")?, r.col("version")?, r.col("group_doc")?)))
+                .collect::<StoreResult<_>>()?,
         };
         let mut rows = rows.into_iter();
         let Some((doc, version, first_group)) = rows.next() else { return Ok(None) };
@@ -1827,12 +1880,10 @@ impl SqlStore {
             let Some((c, p, doc, id, pool_doc)) = row else { return Ok(None) };
             return Ok(Some((self.client_of(c, p, doc)?, self.pool_of(id, pool_doc)?)));
         }
-        let row = self.fetch_optional_fast(sqlx::query(CLIENT_AND_POOL).bind(client_id)).await?;
+        let row = self.fetch_optional_fast(CLIENT_AND_POOL, &[client_id.into()]).await?;
         let Some(r) = row else { return Ok(None) };
         let client = self.client_of_row(&r)?;
-        let id: String = r.try_get("id").map_err(backend_err)?;
-        let doc: String = r.try_get("pool_doc").map_err(backend_err)?;
-        Ok(Some((client, self.pool_of(id, doc)?)))
+        Ok(Some((client, self.pool_of(r.col("id")?, r.col("pool_doc")?)?)))
     }
 
     fn pool_of(&self, id: String, doc: String) -> StoreResult<UserPool> {
@@ -1846,9 +1897,8 @@ impl SqlStore {
     }
 
     /// The client of a point read's row (sqlx), through the cache.
-    fn client_of_row(&self, r: &AnyRow) -> StoreResult<AppClient> {
-        let text = |column: &str| r.try_get::<String, _>(column).map_err(backend_err);
-        self.client_of(text("client_id")?, text("pool_id")?, text("doc")?)
+    fn client_of_row(&self, r: &FastRow) -> StoreResult<AppClient> {
+        self.client_of(r.col("client_id")?, r.col("pool_id")?, r.col("doc")?)
     }
 }
 
@@ -1917,9 +1967,9 @@ fn user_of(doc: &str, version: i64) -> StoreResult<User> {
     Ok(user)
 }
 
-fn user_from_row(r: &AnyRow) -> StoreResult<User> {
-    let doc: String = r.try_get("doc").map_err(backend_err)?;
-    user_of(&doc, r.try_get("version").map_err(backend_err)?)
+fn user_from_row(r: &impl Columns) -> StoreResult<User> {
+    let doc: String = r.col("doc")?;
+    user_of(&doc, r.col("version")?)
 }
 
 fn group_from_row(r: &AnyRow) -> StoreResult<Group> {
@@ -1949,13 +1999,10 @@ fn refresh_params(s: &RefreshSession) -> (&str, &str, &str, &str, &str, i64, i64
     )
 }
 
-/// `sql` (an insert of a refresh session's columns as $1…$11) bound to `session`.
-fn refresh_query<'q>(
-    sql: &'q str,
-    session: &'q RefreshSession,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+/// The arguments of an insert of `session`'s columns as $1…$11.
+fn refresh_args(session: &RefreshSession) -> [Arg<'_>; 11] {
     let (a, b, c, d, e, f, g, h, i, j, k) = refresh_params(session);
-    sqlx::query(sql).bind(a).bind(b).bind(c).bind(d).bind(e).bind(f).bind(g).bind(h).bind(i).bind(j).bind(k)
+    [a.into(), b.into(), c.into(), d.into(), e.into(), f.into(), g.into(), h.into(), i.into(), j.into(), k.into()]
 }
 
 fn object_from_row(r: &AnyRow) -> StoreResult<PoolObject> {
