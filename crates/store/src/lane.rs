@@ -123,12 +123,6 @@ impl<'q> From<&'q str> for Arg<'q> {
     }
 }
 
-impl<'q> From<&'q String> for Arg<'q> {
-    fn from(v: &'q String) -> Self {
-        Arg::Text(v)
-    }
-}
-
 impl From<i64> for Arg<'_> {
     fn from(v: i64) -> Self {
         Arg::Int(v)

@@ -402,8 +402,10 @@ impl Service {
     }
 
     /// The record of a refresh token, if the token is live for this client: not revoked (nor
-    /// its lineage), not expired, and not rotated out longer ago than the client's grace
-    /// period. Its user is checked by [`Self::refresh_user`].
+    /// its lineage, as far as the store's records say), not expired, and not rotated out longer
+    /// ago than the client's grace period. Its user, and whether its lineage still lives (an
+    /// ended session epoch; a lineage from before with no record), are checked by
+    /// [`Self::refresh_user`].
     pub(crate) async fn refresh_session(&self, token: &str, client: &AppClient) -> Result<Presented> {
         let invalid = || CognitoError::not_authorized("Invalid Refresh Token");
         let hash = self.refresh_hash(token);
