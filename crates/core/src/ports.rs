@@ -13,9 +13,23 @@ pub type StoreResult<T> = std::result::Result<T, StoreError>;
 /// The most groups a user's tokens list.
 pub const MAX_TOKEN_GROUPS: usize = 100;
 
+/// What a store kept of a sign-in's read ([`Store::get_client_pool_and_users`]): the client, its
+/// pool, and the users read under the keys, each with its groups. It may be out of date: see
+/// [`Store::kept_sign_in`].
+#[derive(Debug, Clone)]
+pub struct KeptSignIn {
+    pub client: AppClient,
+    pub pool: UserPool,
+    pub users: Vec<User>,
+    /// The store's count of changes to the pool, its clients, groups and members when they were
+    /// read, for [`Store::confirm_kept`].
+    pub generation: i64,
+}
+
 /// Persistent state. Every method is atomic on its own; the service never holds a transaction
-/// open across a trigger call. Implementations keep no per-process cache: several servers may
-/// share one database and must see each other's writes at once.
+/// open across a trigger call. Implementations keep no per-process cache that is acted on
+/// unconfirmed: several servers may share one database and must see each other's writes at
+/// once (what [`Store::kept_sign_in`] hands out is confirmed in a statement of its own).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip proving the store answers.
@@ -53,6 +67,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<(AppClient, UserPool, Option<Vec<User>>)>> {
         let _ = keys;
         Ok(self.get_client_and_pool(client_id).await?.map(|(client, pool)| (client, pool, None)))
+    }
+    /// What [`Store::get_client_pool_and_users`] read lately for `client_id` and keys whose
+    /// first is `key`, kept in this process (no round trip); None when nothing is (the default,
+    /// for a store that keeps nothing). It may be out of date: act on it only once
+    /// [`Store::confirm_kept`] says it is current.
+    fn kept_sign_in(&self, client_id: &str, key: &str) -> Option<KeptSignIn> {
+        let _ = (client_id, key);
+        None
+    }
+    /// Whether `user` of a kept read is still at its version and its pool, the pool's clients,
+    /// groups and members are as they were at `generation`: then the whole of the kept read is
+    /// what a read now would give. One statement.
+    async fn confirm_kept(&self, user: &User, generation: i64) -> StoreResult<bool> {
+        let _ = (user, generation);
+        Ok(false)
     }
     async fn update_client(&self, client: &AppClient) -> StoreResult<bool>;
     async fn delete_client(&self, pool_id: &str, client_id: &str) -> StoreResult<bool>;

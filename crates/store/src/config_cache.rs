@@ -1,31 +1,74 @@
-//! The app clients (each with its pool) that sign-ins named lately, on a SQLite file, kept
-//! until a pool or a client changes.
+//! What sign-ins read lately, kept in the server and used only once a count of changes says it
+//! is current.
 //!
-//! Every sign-in starts by reading its client and the client's pool: a join over two documents
-//! of a few kilobytes, compared with the text parsed before (about 2% of a password sign-in's
-//! CPU). Triggers count every insert, update and delete of `pools` and `clients` in the one-row
-//! table `config_generation`, in the writing transaction (migration 0011); an entry here is
-//! used only while the count is the one read before the entry's rows were. So a change made by
-//! any connection or process on the file is seen by the next read after it commits, at the
-//! cost of reading one small row that stays in the page cache.
+//! **On a SQLite file: the app clients (each with its pool).** Every sign-in starts by reading
+//! its client and the client's pool: a join over two documents of a few kilobytes, compared with
+//! the text parsed before (about 2% of a password sign-in's CPU). Triggers count every insert,
+//! update and delete of `pools` and `clients` in the one-row table `config_generation`, in the
+//! writing transaction (migration 0011); an entry here is used only while the count is the one
+//! read before the entry's rows were. So a change made by any connection or process on the file
+//! is seen by the next read after it commits, at the cost of reading one small row that stays in
+//! the page cache.
 //!
-//! PostgreSQL keeps nothing here: there the count would cost a round trip of its own, which is
-//! what the join costs.
+//! **On PostgreSQL: a password sign-in's client, pool and user** ([`KeptSignIns`]). There a
+//! count costs a round trip of its own, as the read does; but a password sign-in needs a second
+//! statement anyway, after its password check, to confirm that the user was not locked meanwhile
+//! (`Service::clear_failures`). With the read kept, that statement is the only one: it checks
+//! the user's version and the pool's count of changes to itself, its clients, groups and members
+//! (`pool_generation`, counted by triggers in the writing transaction: migration 0012), and the
+//! kept read is acted on only if both are unchanged (`Store::confirm_kept`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use cognate_core::model::{AppClient, UserPool};
+use cognate_core::ports::KeptSignIn;
 
-/// Entries kept; at this size the map is emptied and starts again (a server with more clients
-/// in use than this reads as before, and stays bounded).
-const MAX_ENTRIES: usize = 256;
-
-#[derive(Default)]
-pub(crate) struct ConfigCache {
-    entries: Mutex<HashMap<String, Entry>>,
+/// A map of at most `max` entries: at that size it is emptied and starts again (a server with
+/// more entries in use than this reads as before, and stays bounded).
+struct Bounded<V> {
+    max: usize,
+    entries: Mutex<HashMap<String, V>>,
 }
 
+impl<V: Clone> Bounded<V> {
+    fn new(max: usize) -> Self {
+        Self { max, entries: Mutex::default() }
+    }
+
+    fn get(&self, key: &str) -> Option<V> {
+        self.entries.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: String, value: V) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= self.max && !entries.contains_key(&key) {
+                entries.clear();
+            }
+            entries.insert(key, value);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().unwrap().len()
+    }
+}
+
+/// Clients kept (SQLite).
+const MAX_CLIENTS: usize = 256;
+
+pub(crate) struct ConfigCache {
+    entries: Bounded<Entry>,
+}
+
+impl Default for ConfigCache {
+    fn default() -> Self {
+        Self { entries: Bounded::new(MAX_CLIENTS) }
+    }
+}
+
+#[derive(Clone)]
 struct Entry {
     generation: i64,
     client: AppClient,
@@ -35,20 +78,44 @@ struct Entry {
 impl ConfigCache {
     /// The client `client_id` and its pool, if they were read under `generation`.
     pub(crate) fn get(&self, client_id: &str, generation: i64) -> Option<(AppClient, UserPool)> {
-        let entries = self.entries.lock().ok()?;
-        let entry = entries.get(client_id).filter(|e| e.generation == generation)?;
-        Some((entry.client.clone(), entry.pool.clone()))
+        let entry = self.entries.get(client_id).filter(|e| e.generation == generation)?;
+        Some((entry.client, entry.pool))
     }
 
     /// Keeps `client` and `pool`, read after the count was `generation`.
     pub(crate) fn put(&self, generation: i64, client: &AppClient, pool: &UserPool) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MAX_ENTRIES && !entries.contains_key(&client.client_id) {
-                entries.clear();
-            }
-            let entry = Entry { generation, client: client.clone(), pool: pool.clone() };
-            entries.insert(client.client_id.clone(), entry);
-        }
+        let entry = Entry { generation, client: client.clone(), pool: pool.clone() };
+        self.entries.put(client.client_id.clone(), entry);
+    }
+}
+
+/// Sign-in reads kept (PostgreSQL): a few megabytes at most.
+const MAX_SIGN_INS: usize = 4096;
+
+/// The password sign-ins' reads of client, pool and users, by client and name (see the module's
+/// doc).
+pub(crate) struct KeptSignIns {
+    entries: Bounded<KeptSignIn>,
+}
+
+impl Default for KeptSignIns {
+    fn default() -> Self {
+        Self { entries: Bounded::new(MAX_SIGN_INS) }
+    }
+}
+
+/// A client id never holds a NUL: the key names its client and name unambiguously.
+fn sign_in_key(client_id: &str, key: &str) -> String {
+    format!("{client_id}\0{key}")
+}
+
+impl KeptSignIns {
+    pub(crate) fn get(&self, client_id: &str, key: &str) -> Option<KeptSignIn> {
+        self.entries.get(&sign_in_key(client_id, key))
+    }
+
+    pub(crate) fn put(&self, client_id: &str, key: &str, read: KeptSignIn) {
+        self.entries.put(sign_in_key(client_id, key), read);
     }
 }
 
@@ -76,10 +143,20 @@ mod tests {
     #[test]
     fn the_map_stays_bounded() {
         let cache = ConfigCache::default();
-        for i in 0..(MAX_ENTRIES + 10) {
+        for i in 0..(MAX_CLIENTS + 10) {
             cache.put(1, &client(&format!("c{i}")), &pool());
         }
-        assert!(cache.entries.lock().unwrap().len() <= MAX_ENTRIES);
-        assert!(cache.get(&format!("c{}", MAX_ENTRIES + 9), 1).is_some(), "the latest entry is kept");
+        assert!(cache.entries.len() <= MAX_CLIENTS);
+        assert!(cache.get(&format!("c{}", MAX_CLIENTS + 9), 1).is_some(), "the latest entry is kept");
+    }
+
+    #[test]
+    fn a_kept_sign_in_is_found_by_its_client_and_name() {
+        let kept = KeptSignIns::default();
+        let read = KeptSignIn { client: client("c"), pool: pool(), users: Vec::new(), generation: 3 };
+        kept.put("c", "ana", read);
+        assert_eq!(kept.get("c", "ana").map(|k| k.generation), Some(3));
+        assert!(kept.get("c", "ana2").is_none());
+        assert!(kept.get("c2", "ana").is_none());
     }
 }

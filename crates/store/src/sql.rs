@@ -9,14 +9,14 @@ use cognate_core::model::{
     StoredFunction, StoredInvocation, StoredKey, User, UserPool,
 };
 use cognate_core::ports::{
-    fold_search, prefix_cursor, search_terms, split_prefix_cursor, SessionKind, Store, StoreError, StoreResult,
-    UserSearch, UserSession,
+    fold_search, prefix_cursor, search_terms, split_prefix_cursor, KeptSignIn, SessionKind, Store, StoreError,
+    StoreResult, UserSearch, UserSession,
 };
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
-use crate::config_cache::ConfigCache;
+use crate::config_cache::{ConfigCache, KeptSignIns};
 use crate::doc_cache::DocCache;
 use crate::in_place::InPlace;
 use crate::lane::{bind_args, pg_query, Arg, Lane, ACQUIRE_TIMEOUT, IDLE_TIMEOUT, MAX_LIFETIME, PING_IDLE_AFTER};
@@ -46,6 +46,9 @@ pub struct SqlStore {
     /// The clients and pools sign-ins named lately, on a SQLite file (see
     /// [`crate::config_cache`]).
     config: Arc<ConfigCache>,
+    /// The password sign-ins' reads of client, pool and user, on PostgreSQL (see
+    /// [`crate::config_cache`]).
+    kept: Arc<KeptSignIns>,
 }
 
 /// How often (in `consume_nonce` calls) expired nonces are deleted.
@@ -215,6 +218,7 @@ impl SqlStore {
             pool_docs: Arc::default(),
             client_docs: Arc::default(),
             config: Arc::default(),
+            kept: Arc::default(),
         };
         store.backfill_search().await.map_err(|e| format!("indexing existing users for search failed: {e}"))?;
         Ok(store)
@@ -527,6 +531,7 @@ impl Store for SqlStore {
         let Some(first) = rows.first() else { return Ok(None) };
         let client = self.client_of_row(first)?;
         let pool = self.pool_of(first.col("id")?, first.col("pool_doc")?)?;
+        let generation: i64 = first.col("generation")?;
         let mut users = Vec::new();
         for r in &rows {
             let Some(doc) = r.col::<Option<String>>("user_doc")? else { continue };
@@ -538,7 +543,23 @@ impl Store for SqlStore {
             });
             users.push(user);
         }
+        if !users.is_empty() {
+            let read = KeptSignIn { client: client.clone(), pool: pool.clone(), users: users.clone(), generation };
+            self.kept.put(client_id, keys[0], read);
+        }
         Ok(Some((client, pool, Some(users))))
+    }
+
+    fn kept_sign_in(&self, client_id: &str, key: &str) -> Option<KeptSignIn> {
+        self.kept.get(client_id, key)
+    }
+
+    async fn confirm_kept(&self, user: &User, generation: i64) -> StoreResult<bool> {
+        if self.lane.is_none() {
+            return Ok(false);
+        }
+        let args = [user.pool_id.as_str().into(), user.sub.as_str().into(), user.version.into(), generation.into()];
+        Ok(self.fetch_optional_fast(CONFIRM_KEPT, &args).await?.is_some())
     }
 
     async fn update_client(&self, client: &AppClient) -> StoreResult<bool> {
@@ -1708,10 +1729,13 @@ const CONFIG_GENERATION: &str = "SELECT generation FROM config_generation WHERE 
 const CLIENT_BY_ID: &str = "SELECT client_id, pool_id, doc FROM clients WHERE client_id = $1";
 const CLIENT_AND_POOL: &str = "SELECT c.client_id, c.pool_id, c.doc, p.id, p.doc AS pool_doc \
      FROM clients c JOIN pools p ON p.id = c.pool_id WHERE c.client_id = $1";
-/// PostgreSQL only: the client $1, its pool, and each user of the pool whose lookup key is $2
-/// or $3 (none: one row with no user) with a JSON array of its first $4 groups' documents by
-/// name (no group: NULL). One row per user, so a user's groups repeat no other column.
+/// PostgreSQL only: the client $1, its pool and the pool's count of changes (migration 0012),
+/// and each user of the pool whose lookup key is $2 or $3 (none: one row with no user) with a
+/// JSON array of its first $4 groups' documents by name (no group: NULL). One row per user, so a
+/// user's groups repeat no other column. One statement: the count is the one its rows were
+/// read under.
 const CLIENT_POOL_AND_USERS: &str = "SELECT c.client_id, c.pool_id, c.doc, p.id, p.doc AS pool_doc, \
+     COALESCE((SELECT generation FROM pool_generation WHERE pool_id = c.pool_id), 0) AS generation, \
      u.doc AS user_doc, u.version, \
      (SELECT '[' || string_agg(x.doc, ',' ORDER BY x.group_name) || ']' FROM \
         (SELECT g.doc, m.group_name FROM group_members m \
@@ -1720,6 +1744,10 @@ const CLIENT_POOL_AND_USERS: &str = "SELECT c.client_id, c.pool_id, c.doc, p.id,
      FROM clients c JOIN pools p ON p.id = c.pool_id \
      LEFT JOIN users u ON u.pool_id = c.pool_id AND u.lookup_key IN ($2, $3) \
      WHERE c.client_id = $1";
+/// PostgreSQL only: a row when the user $2 of the pool $1 is at version $3 and the pool's count
+/// of changes is $4.
+const CONFIRM_KEPT: &str = "SELECT 1 FROM users WHERE pool_id = $1 AND sub = $2 AND version = $3 \
+     AND COALESCE((SELECT generation FROM pool_generation WHERE pool_id = $1), 0) = $4";
 const USER_BY_KEY: &str = "SELECT doc, version FROM users WHERE pool_id = $1 AND lookup_key = $2";
 const USER_BY_SUB: &str = "SELECT doc, version FROM users WHERE pool_id = $1 AND sub = $2";
 const USER_AT_VERSION: &str = "SELECT 1 FROM users WHERE pool_id = $1 AND sub = $2 AND version = $3";

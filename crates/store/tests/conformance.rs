@@ -134,6 +134,17 @@ mod documents_changed_by_another_server {
     }
 }
 
+mod kept_sign_ins_only_while_current {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::kept_sign_ins_only_while_current(super::Db::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::kept_sign_ins_only_while_current(super::Db::Postgres).await
+    }
+}
+
 mod client_pool_and_users {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
@@ -240,6 +251,99 @@ async fn documents_changed_by_another_server(db: Db) {
     assert_eq!(a.get_client_and_pool("c1").await.unwrap(), None);
     assert!(b.delete_pool("p1").await.unwrap());
     assert_eq!(a.get_client_and_pool("c2").await.unwrap(), None);
+    a.close().await;
+    b.close().await;
+    drop(guard);
+}
+
+/// A sign-in's read that server a keeps is confirmed while nothing it holds changed, and not
+/// after server b changes the user, the pool, a client, a group or a membership of that pool;
+/// a change in another pool leaves it be. SQLite keeps none.
+async fn kept_sign_ins_only_while_current(db: Db) {
+    let postgres = matches!(db, Db::Postgres);
+    let Some((url, guard)) = fresh_database(db).await else { return };
+    let a = SqlStore::connect(&url).await.expect("open store a");
+    let b = SqlStore::connect(&url).await.expect("open store b");
+    for (p, c) in [("p", "c"), ("q", "cq")] {
+        a.insert_pool(&pool(p)).await.unwrap();
+        a.insert_client(&client(p, c)).await.unwrap();
+        add_user(&a, p, "ana").await;
+        a.insert_group(&group(p, "g")).await.unwrap();
+    }
+    // a reads ana's sign-in; the kept read is current, and so is what b reads.
+    let keep = || async {
+        a.get_client_pool_and_users("c", ["ana", "ana"]).await.unwrap().expect("the client is known");
+        let kept = a.kept_sign_in("c", "ana");
+        if !postgres {
+            assert!(kept.is_none(), "SQLite keeps no sign-in");
+            return None;
+        }
+        let kept = kept.expect("kept");
+        assert_eq!((kept.client.client_id.as_str(), kept.pool.id.as_str(), kept.users.len()), ("c", "p", 1));
+        assert!(a.confirm_kept(&kept.users[0], kept.generation).await.unwrap(), "current");
+        Some(kept)
+    };
+    let stale = |kept: Option<cognate_core::ports::KeptSignIn>, change: &'static str| {
+        let a = a.clone();
+        async move {
+            if let Some(kept) = kept {
+                assert!(!a.confirm_kept(&kept.users[0], kept.generation).await.unwrap(), "after {change}");
+            }
+        }
+    };
+    assert!(a.kept_sign_in("c", "bob").is_none());
+
+    let kept = keep().await;
+    b.insert_client(&client("q", "cq2")).await.unwrap();
+    b.add_to_group("q", "g", "ana").await.unwrap();
+    let mut other = b.get_user("q", "ana").await.unwrap().unwrap();
+    other.enabled = false;
+    assert!(b.update_user(&other).await.unwrap());
+    if let Some(kept) = &kept {
+        assert!(a.confirm_kept(&kept.users[0], kept.generation).await.unwrap(), "another pool's changes");
+    }
+
+    let mut ana = b.get_user("p", "ana").await.unwrap().unwrap();
+    ana.enabled = false;
+    assert!(b.update_user(&ana).await.unwrap());
+    stale(kept, "the user changed").await;
+
+    let kept = keep().await;
+    b.add_to_group("p", "g", "ana").await.unwrap();
+    stale(kept, "a membership added").await;
+    let kept = keep().await;
+    b.remove_from_group("p", "g", "ana").await.unwrap();
+    stale(kept, "a membership removed").await;
+    let kept = keep().await;
+    let mut g = group("p", "g");
+    g.precedence = Some(2);
+    assert!(b.update_group(&g).await.unwrap());
+    stale(kept, "a group changed").await;
+    let kept = keep().await;
+    b.insert_group(&group("p", "g2")).await.unwrap();
+    stale(kept, "a group added").await;
+    let kept = keep().await;
+    assert!(b.delete_group("p", "g2").await.unwrap());
+    stale(kept, "a group deleted").await;
+    let kept = keep().await;
+    let mut c = b.get_client("c").await.unwrap().unwrap();
+    c.doc_mut().insert("ClientName".into(), json!("renamed"));
+    assert!(b.update_client(&c).await.unwrap());
+    stale(kept, "the client changed").await;
+    let kept = keep().await;
+    b.insert_client(&client("p", "c2")).await.unwrap();
+    stale(kept, "a client added").await;
+    let kept = keep().await;
+    assert!(b.delete_client("p", "c2").await.unwrap());
+    stale(kept, "a client deleted").await;
+    let kept = keep().await;
+    let mut p = b.get_pool("p").await.unwrap().unwrap();
+    p.doc_mut().insert("Name".into(), json!("renamed"));
+    assert!(b.update_pool(&p).await.unwrap());
+    stale(kept, "the pool changed").await;
+    let kept = keep().await;
+    assert!(b.delete_user("p", "ana").await.unwrap());
+    stale(kept, "the user deleted").await;
     a.close().await;
     b.close().await;
     drop(guard);

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cognate_api::trigger::{
     CallerContext, PostAuthentication, PostAuthenticationRequest, PreAuthentication, PreAuthenticationRequest,
-    TriggerSource,
+    TriggerKind, TriggerSource,
 };
 use cognate_api::{
     AdminInitiateAuthRequest, AdminInitiateAuthResponse, AdminRespondToAuthChallengeRequest,
@@ -223,6 +223,13 @@ impl Respond {
     }
 }
 
+/// A password checked before its user's record was read (see [`Service::kept_password_check`]).
+pub(crate) struct Checked {
+    sub: String,
+    version: i64,
+    matches: bool,
+}
+
 /// The SECRET_HASH the hosted page signs its requests with for a client that has a secret.
 fn hosted_secret_hash(client: &AppClient, username: &str) -> Option<String> {
     client.secret().map(|secret| cognate_crypto::secret_hash::compute(secret, username, &client.client_id))
@@ -290,10 +297,19 @@ impl Service {
     pub(crate) async fn initiate(&self, ctx: &RequestContext, input: Initiate) -> Result<AuthStep> {
         let admin = input.pool_id.is_some();
         // USER_PASSWORD_AUTH reads its user with the client and pool where the store can (on
-        // PostgreSQL, one round trip instead of two).
+        // PostgreSQL, one round trip instead of two), or acts on a read the store kept.
+        let mut checked = None;
         let (client, pool, read_users) = match (input.auth_flow, &input.pool_id, input.parameters.get("USERNAME")) {
             (AuthFlowType::UserPasswordAuth, None, Some(name)) => {
-                self.client_pool_and_users(ctx, &input.client_id, name).await?
+                let kept;
+                (kept, checked) = self.kept_password_check(&input, name).await?;
+                match kept {
+                    Some((client, pool, users)) => {
+                        ctx.note_pool(&client.pool_id);
+                        (client, pool, Some(users))
+                    }
+                    None => self.client_pool_and_users(ctx, &input.client_id, name).await?,
+                }
             }
             _ => {
                 let (client, pool) = self.auth_client(ctx, input.pool_id.as_deref(), &input.client_id).await?;
@@ -371,10 +387,50 @@ impl Service {
                     user = self.migrate_on_sign_in(&pool, &client, name, password, &caller, validation.clone()).await?;
                 }
                 self.pre_authentication(&pool, &client, user.as_ref(), name, &caller, validation).await?;
-                let user = self.check_password_sign_in(&pool, &client, name, user, password).await?;
+                let user = self.check_password_sign_in(&pool, &client, name, user, password, checked).await?;
                 self.finish_first_factor(&pool, &client, user, &caller, None, input.source, device).await
             }
         }
+    }
+
+    /// USER_PASSWORD_AUTH's password check on what the store kept of an earlier read of its
+    /// client, pool and users ([`Store::kept_sign_in`](crate::ports::Store::kept_sign_in)), where
+    /// that read lets the sign-in go as far as the password: a flow the client allows, a right
+    /// SECRET_HASH, no PreAuthentication trigger, a user that may sign in. The password is
+    /// checked against the kept user, then one statement confirms that the read is still
+    /// current; coming after the check, as the confirmation of [`Self::clear_failures`] does,
+    /// it leaves nothing to confirm. Returns the read when it is confirmed, and the check when
+    /// one was made: it stands for a fresh read of the same user at the same version
+    /// ([`Self::check_password_sign_in`]), so the password is hashed once either way.
+    async fn kept_password_check(
+        &self,
+        input: &Initiate,
+        name: &str,
+    ) -> Result<(Option<(AppClient, UserPool, Vec<User>)>, Option<Checked>)> {
+        let (Some(kept), Some(password)) =
+            (self.store.kept_sign_in(&input.client_id, name), input.parameters.get("PASSWORD"))
+        else {
+            return Ok((None, None));
+        };
+        let key = self.user_key(&kept.pool, name);
+        let Some(user) = kept.users.iter().find(|u| self.user_key(&kept.pool, &u.username) == key) else {
+            return Ok((None, None));
+        };
+        let hosted = input.source == TriggerSource::TokenGenerationHostedAuth;
+        let secret_hash = input.parameters.get("SECRET_HASH").map(String::as_str);
+        let usable = (hosted || kept.client.allows(AuthFlow::UserPassword))
+            && !Self::has_trigger(&kept.pool, TriggerKind::PreAuthentication)
+            && self.check_sign_in_allowed(user).is_ok()
+            && self.check_secret_hash(&kept.client, name, Some(user), secret_hash).is_ok();
+        if !usable {
+            return Ok((None, None));
+        }
+        let matches = self.password_matches(user, password)?;
+        let checked = Checked { sub: user.sub.clone(), version: user.version, matches };
+        if !self.store.confirm_kept(user, kept.generation).await? {
+            return Ok((None, Some(checked)));
+        }
+        Ok((Some((kept.client, kept.pool, kept.users)), Some(checked)))
     }
 
     /// Refuses a password or SRP sign-in of a disabled or locked-out user. This is the cheap
@@ -398,7 +454,8 @@ impl Service {
     /// The password step shared by the password flows: unknown, disabled and locked users,
     /// wrong passwords (counted toward lockout), all with Cognito's answers. `name` is the name
     /// as typed; with PreventUserExistenceErrors an unknown one is answered, timed and locked
-    /// out like a real user.
+    /// out like a real user. `checked` is the password checked before `user` was read, if it
+    /// was ([`Self::kept_password_check`]).
     pub(crate) async fn check_password_sign_in(
         &self,
         pool: &UserPool,
@@ -406,6 +463,7 @@ impl Service {
         name: &str,
         user: Option<User>,
         password: &str,
+        checked: Option<Checked>,
     ) -> Result<User> {
         let Some(user) = user else {
             if !client.prevents_user_existence_errors() {
@@ -414,11 +472,20 @@ impl Service {
             return Err(self.unknown_user_password(pool, name, password).await?);
         };
         self.check_sign_in_allowed(&user)?;
-        if !self.password_matches(&user, password)? {
+        // A check made before this read stands for the record read if it is the same one, and
+        // the read, coming after the check, confirms it; unless a trigger ran in between.
+        let read_after_check = checked.filter(|c| {
+            c.sub == user.sub && c.version == user.version && !Self::has_trigger(pool, TriggerKind::PreAuthentication)
+        });
+        let matches = match &read_after_check {
+            Some(c) => c.matches,
+            None => self.password_matches(&user, password)?,
+        };
+        if !matches {
             self.record_password_failure(user).await?;
             return Err(incorrect());
         }
-        self.clear_failures(user).await
+        self.clear_failures(user, read_after_check.is_some()).await
     }
 
     /// Counts a wrong password (or SRP proof). The count is a compare-and-set on the user's
@@ -447,12 +514,15 @@ impl Service {
     /// failure. Where there are no failures to forget and `user` was read with its groups, that
     /// is left to the sign-in's last step (marked in `User::unconfirmed_version`; see
     /// [`Self::confirm_current`]): the write that issues its tokens checks that the record is
-    /// still this one, in the same statement, and any other outcome reads it again first.
+    /// still this one, in the same statement, and any other outcome reads it again first;
+    /// nothing is left when `user` was read after the password was checked (`read_after_check`).
     /// Otherwise the record is read again now (one read by primary key; a write only when
     /// there are failures to forget) and returned as now stored.
-    pub(crate) async fn clear_failures(&self, mut user: User) -> Result<User> {
+    pub(crate) async fn clear_failures(&self, mut user: User, read_after_check: bool) -> Result<User> {
         if user.lockout == Lockout::default() && user.groups.is_some() {
-            user.unconfirmed_version = Some(user.version);
+            if !read_after_check {
+                user.unconfirmed_version = Some(user.version);
+            }
             return Ok(user);
         }
         self.current_after_password(user).await

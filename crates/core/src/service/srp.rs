@@ -165,7 +165,7 @@ impl Service {
             return Err(incorrect());
         }
         self.spend_secret_block(&block).await?;
-        let user = self.clear_failures(user).await?;
+        let user = self.clear_failures(user, false).await?;
         Ok(user)
     }
 

@@ -231,7 +231,7 @@ impl Service {
         match choice.challenge {
             ChallengeNameType::Password => {
                 let password = choice.password.ok_or_else(|| missing("PASSWORD"))?;
-                let user = self.check_password_sign_in(pool, client, typed_name, user, password).await?;
+                let user = self.check_password_sign_in(pool, client, typed_name, user, password, None).await?;
                 self.finish_first_factor(pool, client, user, caller, None, source, device).await
             }
             ChallengeNameType::PasswordSrp => {
