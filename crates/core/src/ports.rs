@@ -15,8 +15,8 @@ pub const MAX_TOKEN_GROUPS: usize = 100;
 
 /// What a store kept of a sign-in's read ([`Store::get_client_pool_and_users`]): the client, its
 /// pool, and the users read under the keys, each with its groups. It may be out of date: see
-/// [`Store::kept_sign_in`].
-#[derive(Debug, Clone)]
+/// [`Store::kept_sign_in`]. (No `Debug`: a client's document holds its secret.)
+#[derive(Clone)]
 pub struct KeptSignIn {
     pub client: AppClient,
     pub pool: UserPool,
@@ -77,8 +77,8 @@ pub trait Store: Send + Sync + 'static {
         None
     }
     /// Whether `user` of a kept read is still at its version and its pool, the pool's clients,
-    /// groups and members are as they were at `generation`: then the whole of the kept read is
-    /// what a read now would give. One statement.
+    /// groups and members are as they were at `generation`: then the kept client, pool and
+    /// `user` (with its groups) are what a read now would give. One statement.
     async fn confirm_kept(&self, user: &User, generation: i64) -> StoreResult<bool> {
         let _ = (user, generation);
         Ok(false)

@@ -71,6 +71,8 @@ async fn a_kept_sign_in_read_is_not_acted_on_after_another_server_changes_it() {
         sign_in(&a, &client, NEW_PW).await.expect("the new password");
         let refused = sign_in(&a, &client, PW).await.unwrap_err();
         assert_eq!(refused, ("NotAuthorizedException".into(), "Incorrect username or password.".into()));
+        // The wrong password changed the record: read again, then kept.
+        sign_in(&a, &client, NEW_PW).await.expect("the new password");
         sign_in(&a, &client, NEW_PW).await.expect("the new password, kept");
 
         // Disabled, then enabled again.

@@ -24,34 +24,55 @@ use std::sync::Mutex;
 use cognate_core::model::{AppClient, UserPool};
 use cognate_core::ports::KeptSignIn;
 
-/// A map of at most `max` entries: at that size it is emptied and starts again (a server with
-/// more entries in use than this reads as before, and stays bounded).
+/// A map of at most `max` entries whose weights add up to at most `budget`: past either it is
+/// emptied and starts again (a server with more in use than this reads as before, and stays
+/// bounded).
 struct Bounded<V> {
     max: usize,
-    entries: Mutex<HashMap<String, V>>,
+    budget: usize,
+    entries: Mutex<Entries<V>>,
+}
+
+struct Entries<V> {
+    map: HashMap<String, (V, usize)>,
+    weight: usize,
 }
 
 impl<V: Clone> Bounded<V> {
-    fn new(max: usize) -> Self {
-        Self { max, entries: Mutex::default() }
+    fn new(max: usize, budget: usize) -> Self {
+        Self { max, budget, entries: Mutex::new(Entries { map: HashMap::new(), weight: 0 }) }
     }
 
     fn get(&self, key: &str) -> Option<V> {
-        self.entries.lock().ok()?.get(key).cloned()
+        self.entries.lock().ok()?.map.get(key).map(|(v, _)| v.clone())
     }
 
-    fn put(&self, key: String, value: V) {
+    fn put(&self, key: String, value: V, weight: usize) {
+        let Ok(mut entries) = self.entries.lock() else { return };
+        if let Some((_, old)) = entries.map.remove(&key) {
+            entries.weight -= old;
+        }
+        if entries.map.len() >= self.max || entries.weight + weight > self.budget {
+            entries.map.clear();
+            entries.weight = 0;
+        }
+        if weight <= self.budget {
+            entries.weight += weight;
+            entries.map.insert(key, (value, weight));
+        }
+    }
+
+    fn remove(&self, key: &str) {
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= self.max && !entries.contains_key(&key) {
-                entries.clear();
+            if let Some((_, old)) = entries.map.remove(key) {
+                entries.weight -= old;
             }
-            entries.insert(key, value);
         }
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.entries.lock().unwrap().len()
+        self.entries.lock().unwrap().map.len()
     }
 }
 
@@ -64,7 +85,7 @@ pub(crate) struct ConfigCache {
 
 impl Default for ConfigCache {
     fn default() -> Self {
-        Self { entries: Bounded::new(MAX_CLIENTS) }
+        Self { entries: Bounded::new(MAX_CLIENTS, usize::MAX) }
     }
 }
 
@@ -85,12 +106,14 @@ impl ConfigCache {
     /// Keeps `client` and `pool`, read after the count was `generation`.
     pub(crate) fn put(&self, generation: i64, client: &AppClient, pool: &UserPool) {
         let entry = Entry { generation, client: client.clone(), pool: pool.clone() };
-        self.entries.put(client.client_id.clone(), entry);
+        self.entries.put(client.client_id.clone(), entry, 0);
     }
 }
 
-/// Sign-in reads kept (PostgreSQL): a few megabytes at most.
+/// Sign-in reads kept (PostgreSQL), and the most text (documents and groups) they may have
+/// been parsed from in all.
 const MAX_SIGN_INS: usize = 4096;
+const MAX_SIGN_IN_TEXT: usize = 32 << 20;
 
 /// The password sign-ins' reads of client, pool and users, by client and name (see the module's
 /// doc).
@@ -100,7 +123,7 @@ pub(crate) struct KeptSignIns {
 
 impl Default for KeptSignIns {
     fn default() -> Self {
-        Self { entries: Bounded::new(MAX_SIGN_INS) }
+        Self { entries: Bounded::new(MAX_SIGN_INS, MAX_SIGN_IN_TEXT) }
     }
 }
 
@@ -114,8 +137,14 @@ impl KeptSignIns {
         self.entries.get(&sign_in_key(client_id, key))
     }
 
-    pub(crate) fn put(&self, client_id: &str, key: &str, read: KeptSignIn) {
-        self.entries.put(sign_in_key(client_id, key), read);
+    /// Keeps `read`, parsed from `text_len` bytes of text.
+    pub(crate) fn put(&self, client_id: &str, key: &str, read: KeptSignIn, text_len: usize) {
+        self.entries.put(sign_in_key(client_id, key), read, text_len);
+    }
+
+    /// Forgets what was kept for `client_id` and `key` (a read that found no user or client).
+    pub(crate) fn forget(&self, client_id: &str, key: &str) {
+        self.entries.remove(&sign_in_key(client_id, key));
     }
 }
 
@@ -154,9 +183,19 @@ mod tests {
     fn a_kept_sign_in_is_found_by_its_client_and_name() {
         let kept = KeptSignIns::default();
         let read = KeptSignIn { client: client("c"), pool: pool(), users: Vec::new(), generation: 3 };
-        kept.put("c", "ana", read);
+        kept.put("c", "ana", read.clone(), 100);
         assert_eq!(kept.get("c", "ana").map(|k| k.generation), Some(3));
         assert!(kept.get("c", "ana2").is_none());
         assert!(kept.get("c2", "ana").is_none());
+        kept.forget("c", "ana");
+        assert!(kept.get("c", "ana").is_none());
+        // Too much text for one entry: not kept; enough to pass the budget: the map starts again.
+        kept.put("c", "big", read.clone(), MAX_SIGN_IN_TEXT + 1);
+        assert!(kept.get("c", "big").is_none());
+        kept.put("c", "half", read.clone(), MAX_SIGN_IN_TEXT / 2 + 1);
+        kept.put("c", "ana", read.clone(), 100);
+        kept.put("c", "other half", read, MAX_SIGN_IN_TEXT / 2);
+        assert!(kept.get("c", "half").is_none() && kept.get("c", "ana").is_none());
+        assert!(kept.get("c", "other half").is_some());
     }
 }

@@ -528,24 +528,33 @@ impl Store for SqlStore {
         let limit = sql_limit(cognate_core::ports::MAX_TOKEN_GROUPS);
         let args = [client_id.into(), keys[0].into(), keys[1].into(), limit.into()];
         let rows = self.fetch_all_fast(CLIENT_POOL_AND_USERS, &args).await?;
-        let Some(first) = rows.first() else { return Ok(None) };
+        let Some(first) = rows.first() else {
+            self.kept.forget(client_id, keys[0]);
+            return Ok(None);
+        };
         let client = self.client_of_row(first)?;
         let pool = self.pool_of(first.col("id")?, first.col("pool_doc")?)?;
         let generation: i64 = first.col("generation")?;
         let mut users = Vec::new();
+        // The client's and the pool's documents are mostly shared with the parsed documents'
+        // cache; a user's own text is counted as read.
+        let mut text_len = 0;
         for r in &rows {
             let Some(doc) = r.col::<Option<String>>("user_doc")? else { continue };
             let mut user = user_of(&doc, r.col("version")?)?;
             let groups: Option<String> = r.col("groups")?;
+            text_len += doc.len() + groups.as_ref().map_or(0, String::len);
             user.groups = Some(match groups {
                 Some(list) => from_json(&list)?,
                 None => Vec::new(),
             });
             users.push(user);
         }
-        if !users.is_empty() {
+        if users.is_empty() {
+            self.kept.forget(client_id, keys[0]);
+        } else {
             let read = KeptSignIn { client: client.clone(), pool: pool.clone(), users: users.clone(), generation };
-            self.kept.put(client_id, keys[0], read);
+            self.kept.put(client_id, keys[0], read, text_len);
         }
         Ok(Some((client, pool, Some(users))))
     }

@@ -341,9 +341,18 @@ async fn kept_sign_ins_only_while_current(db: Db) {
     p.doc_mut().insert("Name".into(), json!("renamed"));
     assert!(b.update_pool(&p).await.unwrap());
     stale(kept, "the pool changed").await;
+    b.insert_group(&group("p", "g3")).await.unwrap();
+    b.add_to_group("p", "g3", "ana").await.unwrap();
+    let kept = keep().await;
+    assert!(b.delete_group("p", "g3").await.unwrap());
+    stale(kept, "a group with a member deleted").await;
     let kept = keep().await;
     assert!(b.delete_user("p", "ana").await.unwrap());
     stale(kept, "the user deleted").await;
+    add_user(&b, "p", "ana").await;
+    let kept = keep().await;
+    assert!(b.delete_pool("p").await.unwrap());
+    stale(kept, "the pool deleted").await;
     a.close().await;
     b.close().await;
     drop(guard);

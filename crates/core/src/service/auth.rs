@@ -223,10 +223,11 @@ impl Respond {
     }
 }
 
-/// A password checked before its user's record was read (see [`Service::kept_password_check`]).
+/// A password checked before its user's record was read (see [`Service::kept_password_check`]):
+/// whether it matched the user `sub`'s sealed verifier `password`.
 pub(crate) struct Checked {
     sub: String,
-    version: i64,
+    password: Option<String>,
     matches: bool,
 }
 
@@ -398,10 +399,10 @@ impl Service {
     /// that read lets the sign-in go as far as the password: a flow the client allows, a right
     /// SECRET_HASH, no PreAuthentication trigger, a user that may sign in. The password is
     /// checked against the kept user, then one statement confirms that the read is still
-    /// current; coming after the check, as the confirmation of [`Self::clear_failures`] does,
-    /// it leaves nothing to confirm. Returns the read when it is confirmed, and the check when
-    /// one was made: it stands for a fresh read of the same user at the same version
-    /// ([`Self::check_password_sign_in`]), so the password is hashed once either way.
+    /// current; it comes after the check, as the confirmation of [`Self::clear_failures`] does.
+    /// Returns the read when it is confirmed, and the check when one was made: it stands for a
+    /// fresh read of the same user with the same password ([`Self::check_password_sign_in`]),
+    /// so a wrong password, which changes the user's record, is not hashed twice.
     async fn kept_password_check(
         &self,
         input: &Initiate,
@@ -426,7 +427,7 @@ impl Service {
             return Ok((None, None));
         }
         let matches = self.password_matches(user, password)?;
-        let checked = Checked { sub: user.sub.clone(), version: user.version, matches };
+        let checked = Checked { sub: user.sub.clone(), password: user.password.clone(), matches };
         if !self.store.confirm_kept(user, kept.generation).await? {
             return Ok((None, Some(checked)));
         }
@@ -455,7 +456,9 @@ impl Service {
     /// wrong passwords (counted toward lockout), all with Cognito's answers. `name` is the name
     /// as typed; with PreventUserExistenceErrors an unknown one is answered, timed and locked
     /// out like a real user. `checked` is the password checked before `user` was read, if it
-    /// was ([`Self::kept_password_check`]).
+    /// was ([`Self::kept_password_check`]): then nothing is left to confirm after this read,
+    /// unless a trigger runs before the tokens are issued (the sign-in then stands on the
+    /// record as it is when they are, as any other does).
     pub(crate) async fn check_password_sign_in(
         &self,
         pool: &UserPool,
@@ -472,12 +475,9 @@ impl Service {
             return Err(self.unknown_user_password(pool, name, password).await?);
         };
         self.check_sign_in_allowed(&user)?;
-        // A check made before this read stands for the record read if it is the same one, and
-        // the read, coming after the check, confirms it; unless a trigger ran in between.
-        let read_after_check = checked.filter(|c| {
-            c.sub == user.sub && c.version == user.version && !Self::has_trigger(pool, TriggerKind::PreAuthentication)
-        });
-        let matches = match &read_after_check {
+        // A check made before this read stands for it if the user and its password are the same.
+        let checked = checked.filter(|c| c.sub == user.sub && c.password == user.password);
+        let matches = match &checked {
             Some(c) => c.matches,
             None => self.password_matches(&user, password)?,
         };
@@ -485,7 +485,10 @@ impl Service {
             self.record_password_failure(user).await?;
             return Err(incorrect());
         }
-        self.clear_failures(user, read_after_check.is_some()).await
+        let confirmed = checked.is_some()
+            && !Self::has_trigger(pool, TriggerKind::PreAuthentication)
+            && !Self::has_trigger(pool, TriggerKind::PreTokenGeneration);
+        self.clear_failures(user, confirmed).await
     }
 
     /// Counts a wrong password (or SRP proof). The count is a compare-and-set on the user's
@@ -515,12 +518,13 @@ impl Service {
     /// is left to the sign-in's last step (marked in `User::unconfirmed_version`; see
     /// [`Self::confirm_current`]): the write that issues its tokens checks that the record is
     /// still this one, in the same statement, and any other outcome reads it again first;
-    /// nothing is left when `user` was read after the password was checked (`read_after_check`).
+    /// nothing is left when `confirmed`: `user` was read after the password was checked and the
+    /// sign-in runs no trigger before its tokens.
     /// Otherwise the record is read again now (one read by primary key; a write only when
     /// there are failures to forget) and returned as now stored.
-    pub(crate) async fn clear_failures(&self, mut user: User, read_after_check: bool) -> Result<User> {
+    pub(crate) async fn clear_failures(&self, mut user: User, confirmed: bool) -> Result<User> {
         if user.lockout == Lockout::default() && user.groups.is_some() {
-            if !read_after_check {
+            if !confirmed {
                 user.unconfirmed_version = Some(user.version);
             }
             return Ok(user);
