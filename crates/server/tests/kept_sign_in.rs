@@ -33,6 +33,17 @@ fn flows(password: bool) -> Vec<ExplicitAuthFlowsType> {
     out
 }
 
+/// Sets the client's flows (with USER_PASSWORD_AUTH or without) through `c`.
+async fn set_flows(c: &Client, pool: &str, client: &str, password: bool) {
+    c.update_user_pool_client()
+        .user_pool_id(pool)
+        .client_id(client)
+        .set_explicit_auth_flows(Some(flows(password)))
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_sign_in_read_is_not_acted_on_after_another_server_changes_it() {
     if common::postgres_url().is_none() {
@@ -106,24 +117,12 @@ async fn a_kept_sign_in_read_is_not_acted_on_after_another_server_changes_it() {
             .unwrap();
         let id = sign_in(&a, &client, NEW_PW).await.unwrap();
         assert_eq!(id["exp"].as_i64().unwrap() - id["iat"].as_i64().unwrap(), 300);
-        b.update_user_pool_client()
-            .user_pool_id(&pool)
-            .client_id(&client)
-            .set_explicit_auth_flows(Some(flows(false)))
-            .send()
-            .await
-            .unwrap();
+        set_flows(&b, &pool, &client, false).await;
         let refused = sign_in(&a, &client, NEW_PW).await.unwrap_err();
         assert_eq!(refused.1, "USER_PASSWORD_AUTH flow not enabled for this client");
 
         // Deleted on the other server: not found.
-        b.update_user_pool_client()
-            .user_pool_id(&pool)
-            .client_id(&client)
-            .set_explicit_auth_flows(Some(flows(true)))
-            .send()
-            .await
-            .unwrap();
+        set_flows(&b, &pool, &client, true).await;
         sign_in(&a, &client, NEW_PW).await.unwrap();
         b.admin_delete_user().user_pool_id(&pool).username("ana").send().await.unwrap();
         assert_eq!(sign_in(&a, &client, NEW_PW).await.unwrap_err().0, "UserNotFoundException");

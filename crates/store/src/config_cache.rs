@@ -18,63 +18,10 @@
 //! (`pool_generation`, counted by triggers in the writing transaction: migration 0012), and the
 //! kept read is acted on only if both are unchanged (`Store::confirm_kept`).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use cognate_core::model::{AppClient, UserPool};
 use cognate_core::ports::KeptSignIn;
 
-/// A map of at most `max` entries whose weights add up to at most `budget`: past either it is
-/// emptied and starts again (a server with more in use than this reads as before, and stays
-/// bounded).
-struct Bounded<V> {
-    max: usize,
-    budget: usize,
-    entries: Mutex<Entries<V>>,
-}
-
-struct Entries<V> {
-    map: HashMap<String, (V, usize)>,
-    weight: usize,
-}
-
-impl<V: Clone> Bounded<V> {
-    fn new(max: usize, budget: usize) -> Self {
-        Self { max, budget, entries: Mutex::new(Entries { map: HashMap::new(), weight: 0 }) }
-    }
-
-    fn get(&self, key: &str) -> Option<V> {
-        self.entries.lock().ok()?.map.get(key).map(|(v, _)| v.clone())
-    }
-
-    fn put(&self, key: String, value: V, weight: usize) {
-        let Ok(mut entries) = self.entries.lock() else { return };
-        if let Some((_, old)) = entries.map.remove(&key) {
-            entries.weight -= old;
-        }
-        if entries.map.len() >= self.max || entries.weight + weight > self.budget {
-            entries.map.clear();
-            entries.weight = 0;
-        }
-        if weight <= self.budget {
-            entries.weight += weight;
-            entries.map.insert(key, (value, weight));
-        }
-    }
-
-    fn remove(&self, key: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if let Some((_, old)) = entries.map.remove(key) {
-                entries.weight -= old;
-            }
-        }
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.entries.lock().unwrap().map.len()
-    }
-}
+use crate::bounded::Bounded;
 
 /// Clients kept (SQLite).
 const MAX_CLIENTS: usize = 256;
@@ -85,11 +32,10 @@ pub(crate) struct ConfigCache {
 
 impl Default for ConfigCache {
     fn default() -> Self {
-        Self { entries: Bounded::new(MAX_CLIENTS, usize::MAX) }
+        Self { entries: Bounded::counted(MAX_CLIENTS) }
     }
 }
 
-#[derive(Clone)]
 struct Entry {
     generation: i64,
     client: AppClient,
@@ -99,8 +45,7 @@ struct Entry {
 impl ConfigCache {
     /// The client `client_id` and its pool, if they were read under `generation`.
     pub(crate) fn get(&self, client_id: &str, generation: i64) -> Option<(AppClient, UserPool)> {
-        let entry = self.entries.get(client_id).filter(|e| e.generation == generation)?;
-        Some((entry.client, entry.pool))
+        self.entries.read(client_id, |e| (e.generation == generation).then(|| (e.client.clone(), e.pool.clone())))
     }
 
     /// Keeps `client` and `pool`, read after the count was `generation`.

@@ -6,19 +6,25 @@
 //! the cache saves is the parse, when the stored text is the text parsed before. Nothing here
 //! can go stale: an entry answers only a byte-identical text.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use cognate_core::model::Doc;
+
+use crate::bounded::Bounded;
 
 /// Entries kept per kind; at this size the map is emptied and starts again (a server with more
 /// pools or clients in use than this parses as before, and stays bounded).
 const MAX_ENTRIES: usize = 64;
 
 /// The documents last parsed for each id, with the text they came from.
-#[derive(Default)]
 pub(crate) struct DocCache {
-    entries: Mutex<HashMap<String, (String, Arc<Doc>)>>,
+    entries: Bounded<(String, Arc<Doc>)>,
+}
+
+impl Default for DocCache {
+    fn default() -> Self {
+        Self { entries: Bounded::counted(MAX_ENTRIES) }
+    }
 }
 
 impl DocCache {
@@ -30,20 +36,11 @@ impl DocCache {
         text: String,
         parse: impl FnOnce(&str) -> Result<Doc, E>,
     ) -> Result<Arc<Doc>, E> {
-        if let Ok(entries) = self.entries.lock() {
-            if let Some((seen, doc)) = entries.get(id) {
-                if *seen == text {
-                    return Ok(Arc::clone(doc));
-                }
-            }
+        if let Some(doc) = self.entries.read(id, |(seen, doc)| (*seen == text).then(|| Arc::clone(doc))) {
+            return Ok(doc);
         }
         let doc = Arc::new(parse(&text)?);
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MAX_ENTRIES && !entries.contains_key(id) {
-                entries.clear();
-            }
-            entries.insert(id.to_owned(), (text, Arc::clone(&doc)));
-        }
+        self.entries.put(id.to_owned(), (text, Arc::clone(&doc)), 0);
         Ok(doc)
     }
 }
@@ -77,7 +74,7 @@ mod tests {
         let cache = DocCache::default();
         for i in 0..(MAX_ENTRIES * 3) {
             cache.get(&format!("p{i}"), format!(r#"{{"N":{i}}}"#), parse).unwrap();
-            assert!(cache.entries.lock().unwrap().len() <= MAX_ENTRIES);
+            assert!(cache.entries.len() <= MAX_ENTRIES);
         }
     }
 }

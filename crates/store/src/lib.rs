@@ -7,6 +7,7 @@
 //! client, pool and user is kept, to be confirmed in one statement by the next sign-in of that
 //! name (`src/config_cache.rs`).
 
+mod bounded;
 mod config_cache;
 mod doc_cache;
 mod in_place;
