@@ -921,12 +921,6 @@ describe('passkeys as MFA: only with user verification (MULTI_FACTOR_WITH_USER_V
 
   test(
     'a passkey registered with user verification, used without it, is followed by SOFTWARE_TOKEN_MFA, and the code signs in',
-    {
-      todo:
-        'cognate refuses the assertion (NotAuthorizedException "Incorrect username or passkey."): webauthn-rs-core 0.6.2 ' +
-        'enforces UV on a credential registered with UV under UserVerification preferred (core.rs, "Token registered ' +
-        'UV=preferred, enforcing UV policy"), so the MFA step never comes; Cognito takes the assertion and asks for the MFA',
-    },
     async () => {
       await webAuthnSession(site.page).send('WebAuthn.setUserVerified', {
         authenticatorId: site.authenticatorId,
@@ -944,6 +938,28 @@ describe('passkeys as MFA: only with user verification (MULTI_FACTOR_WITH_USER_V
       assertNoErrors(site);
     },
   );
+
+  test('under UserVerification required the same unverified assertion is NotAuthorizedException', async (t) => {
+    const mfa = (userVerification) =>
+      api(server.url, 'SetUserPoolMfaConfig', {
+        UserPoolId: poolId,
+        MfaConfiguration: 'ON',
+        SoftwareTokenMfaConfiguration: { Enabled: true },
+        WebAuthnConfiguration: { ...WEBAUTHN, UserVerification: userVerification, FactorConfiguration: 'MULTI_FACTOR_WITH_USER_VERIFICATION' },
+      });
+    await mfa('required');
+    try {
+      const { session, options } = await startPasskeySignIn(clientId, 'gus');
+      assert.equal(options.userVerification, 'required');
+      // The authenticator still does not verify the user (the test before): it only tests presence.
+      const credential = await getAssertion(site.page, { ...options, userVerification: 'discouraged' });
+      assert.equal(authFlags(credential.response.authenticatorData) & (UP | UV), UP);
+      await refused(t, answerPasskey(clientId, 'gus', session, credential), 'NotAuthorizedException');
+    } finally {
+      await mfa('preferred');
+    }
+    assertNoErrors(site);
+  });
 
   test('a passkey registered and used without user verification is followed by SOFTWARE_TOKEN_MFA, and the code signs in', async () => {
     // A second authenticator (the first holds an excluded passkey), one that cannot verify users:

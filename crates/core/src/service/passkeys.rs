@@ -369,10 +369,17 @@ impl Service {
         let passkeys = self.passkeys(user).await?;
         let rp_id = self.relying_party_id(pool).await?;
         let party = self.relying_party(&rp_id)?;
-        let creds = passkeys.into_iter().map(|(_, p)| p.credential).collect();
-        let builder = party
-            .new_challenge_authenticate_builder(creds, Some(settings(pool).user_verification))
-            .map_err(ceremony_error)?;
+        let policy = settings(pool).user_verification;
+        // The pool's policy now decides whether the assertion must verify the user, as in
+        // Cognito: under `preferred` an unverified assertion is taken (and MFA follows where the
+        // pool asks for it). webauthn-rs-core would also hold a passkey to the verification
+        // it showed, or the policy it was registered under, every time after; the ceremony's
+        // copies say neither (the stored passkeys keep what registration recorded).
+        let creds = passkeys
+            .into_iter()
+            .map(|(_, p)| Credential { user_verified: false, registration_policy: policy, ..p.credential })
+            .collect();
+        let builder = party.new_challenge_authenticate_builder(creds, Some(policy)).map_err(ceremony_error)?;
         let (options, state) = party.generate_challenge_authenticate(builder).map_err(ceremony_error)?;
         let options = serde_json::to_string(&options.public_key).map_err(CognitoError::internal)?;
         // The ceremony's state stays here; the Session carries its id.
