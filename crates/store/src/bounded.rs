@@ -6,7 +6,8 @@ use std::sync::Mutex;
 /// A map of at most `max` entries whose weights add up to at most `budget`. An entry that would
 /// pass either bound empties the map, which starts again: a server with more in use than this
 /// reads and parses as it would without the cache, and its memory stays bounded. An entry
-/// heavier than the whole budget is not kept, and leaves the map as it was.
+/// heavier than the whole budget is not kept, and leaves the other entries as they were (an
+/// earlier entry under its key is forgotten: it is out of date).
 pub(crate) struct Bounded<V> {
     max: usize,
     budget: usize,
@@ -49,7 +50,8 @@ impl<V> Bounded<V> {
         if weight > self.budget {
             return;
         }
-        if entries.map.len() >= self.max || entries.weight.saturating_add(weight) > self.budget {
+        // The total never passes the budget, so neither this nor the sum below overflows.
+        if entries.map.len() >= self.max || weight > self.budget - entries.weight {
             entries.map.clear();
             entries.weight = 0;
         }
@@ -111,9 +113,13 @@ mod tests {
         // Past the budget the map starts again with the new entry.
         map.put("c".into(), 'c', 1);
         assert_eq!((map.get("a"), map.get("b"), map.get("c")), (None, None, Some('c')));
+        map.put("x".into(), 'x', 1);
         map.remove("c");
-        map.put("d".into(), 'd', 10);
-        assert_eq!(map.get("d"), Some('d'), "a removed entry's weight is given back");
+        map.put("d".into(), 'd', 9);
+        assert_eq!((map.get("x"), map.get("d")), (Some('x'), Some('d')), "a removed entry's weight is given back");
+        // A refused entry forgets the earlier one under its key, and only that one.
+        map.put("x".into(), 'X', 11);
+        assert_eq!((map.get("x"), map.get("d")), (None, Some('d')));
     }
 
     #[test]
