@@ -15,8 +15,8 @@
 //! statement anyway, after its password check, to confirm that the user was not locked meanwhile
 //! (`Service::clear_failures`). With the read kept, that statement is the only one: it checks
 //! the user's version and the pool's count of changes to itself, its clients, groups and members
-//! (`pool_generation`, counted by triggers in the writing transaction: migration 0012), and the
-//! kept read is acted on only if both are unchanged (`Store::confirm_kept`).
+//! (`pool_generation`, counted by triggers in the writing transaction: migrations 0012–0013), and
+//! the kept read is acted on only if both are unchanged (`Store::confirm_kept`).
 
 use cognate_core::model::{AppClient, UserPool};
 use cognate_core::ports::KeptSignIn;

@@ -123,6 +123,14 @@ mod user_search_backfill {
     }
 }
 
+/// PostgreSQL only: the triggers of migrations 0012 and 0013.
+mod pool_changes_counted_once_per_transaction {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::pool_changes_counted_once_per_transaction().await
+    }
+}
+
 mod documents_changed_by_another_server {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
@@ -259,6 +267,50 @@ async fn documents_changed_by_another_server(db: Db) {
 /// A sign-in's read that server a keeps is confirmed while nothing it holds changed, and not
 /// after server b changes the user, the pool, a client, a group or a membership of that pool;
 /// a change in another pool leaves it be. SQLite keeps none.
+/// A transaction that changes pools counts one change per pool, however many rows it changed,
+/// and the session it ran in is left with one setting, not one per pool (migration 0013).
+async fn pool_changes_counted_once_per_transaction() {
+    use sqlx::{Connection, Row};
+    let Some((url, _guard)) = fresh_database(Db::Postgres).await else { return };
+    SqlStore::connect(&url).await.expect("migrated").close().await;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let pools = ["x1", "x2", "x3"];
+    for round in 1..=2_i64 {
+        let mut tx = conn.begin().await.unwrap();
+        for id in pools {
+            let add = "INSERT INTO pools (id, doc, updated_at) VALUES ($1, '{}', 0) ON CONFLICT (id) DO NOTHING";
+            sqlx::query(add).bind(id).execute(&mut *tx).await.unwrap();
+            for _ in 0..3 {
+                sqlx::query("UPDATE pools SET updated_at = updated_at + 1 WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+        }
+        tx.commit().await.unwrap();
+        for id in pools {
+            let row = sqlx::query("SELECT generation FROM pool_generation WHERE pool_id = $1")
+                .bind(id)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(row.get::<i64, _>(0), round, "{id} after transaction {round}");
+        }
+    }
+    // No setting of the pools' own is defined in the session (0012 made one per pool).
+    for id in pools {
+        let row = sqlx::query("SELECT current_setting('cognate.pool_changed_' || md5($1), true) IS NULL")
+            .bind(id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert!(row.get::<bool, _>(0), "a setting for {id}");
+    }
+    conn.close().await.unwrap();
+}
+
 async fn kept_sign_ins_only_while_current(db: Db) {
     let postgres = matches!(db, Db::Postgres);
     let Some((url, guard)) = fresh_database(db).await else { return };
