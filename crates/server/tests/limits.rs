@@ -251,6 +251,18 @@ async fn metrics_count_requests_sign_ins_and_triggers() {
     };
     assert_eq!(raw_call(&url, Some("InitiateAuth"), &sign_in("Passw0rd!x")).await.0, 200);
     assert_eq!(raw_call(&url, Some("InitiateAuth"), &sign_in("wrong")).await.0, 400);
+    // A sign-in that answers a challenge, not tokens.
+    c.admin_create_user()
+        .user_pool_id(&pool)
+        .username("cy")
+        .temporary_password("Passw0rd!y")
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    let challenge = sign_in("Passw0rd!y").replace("\"ana\"", "\"cy\"");
+    let (status, _, answer) = raw_call(&url, Some("InitiateAuth"), &challenge).await;
+    assert_eq!((status, &answer["ChallengeName"]), (200, &serde_json::json!("NEW_PASSWORD_REQUIRED")), "{answer}");
     reqwest::get(format!("{url}/health")).await.unwrap();
     reqwest::get(format!("{url}/{pool}/.well-known/jwks.json")).await.unwrap();
     // A PreSignUp trigger naming a function nobody declared: the invocation fails, and counts.
@@ -282,6 +294,7 @@ async fn metrics_count_requests_sign_ins_and_triggers() {
         ("cognate_request_duration_seconds_count{operation=\"InitiateAuth\"}", 2.0),
         ("cognate_sign_ins_total{operation=\"InitiateAuth\",outcome=\"success\"}", 1.0),
         ("cognate_sign_ins_total{operation=\"InitiateAuth\",outcome=\"NotAuthorizedException\"}", 1.0),
+        ("cognate_sign_ins_total{operation=\"InitiateAuth\",outcome=\"challenge\"}", 1.0),
         ("cognate_trigger_invocations_total{trigger_source=\"PreSignUp_SignUp\",outcome=\"unavailable\"}", 1.0),
         ("cognate_trigger_duration_seconds_count{trigger_source=\"PreSignUp_SignUp\"}", 1.0),
         ("cognate_connections_open", 1.0),

@@ -126,11 +126,11 @@ impl AppClient {
         get_obj(&self.doc, "RefreshTokenRotation").and_then(|r| get_i64(r, "RetryGracePeriodSeconds")).unwrap_or(0)
     }
 
-    fn explicit_flows(&self) -> Vec<String> {
-        if self.doc.contains_key("ExplicitAuthFlows") {
-            get_str_list(&self.doc, "ExplicitAuthFlows")
-        } else {
-            DEFAULT_EXPLICIT_AUTH_FLOWS.iter().map(|s| s.to_string()).collect()
+    /// The client's `ExplicitAuthFlows`, or Cognito's default ones when it names none.
+    fn explicit_flows(&self) -> Vec<&str> {
+        match self.doc.get("ExplicitAuthFlows") {
+            Some(v) => v.as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default(),
+            None => DEFAULT_EXPLICIT_AUTH_FLOWS.to_vec(),
         }
     }
 
@@ -139,7 +139,7 @@ impl AppClient {
     /// always open to legacy clients, as in Cognito.
     pub fn allows(&self, flow: AuthFlow) -> bool {
         let flows = self.explicit_flows();
-        let has = |n: &str| flows.iter().any(|f| f == n);
+        let has = |n: &str| flows.contains(&n);
         if has(flow.allow_name()) {
             return true;
         }

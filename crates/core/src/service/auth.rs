@@ -775,7 +775,7 @@ impl Service {
             new_device_used = tokens.new_device_metadata.is_some();
             Some(tokens)
         };
-        let request = PostAuthenticationRequest {
+        let request = || PostAuthenticationRequest {
             user_attributes: event_attributes(user),
             new_device_used,
             client_metadata: metadata,
@@ -805,7 +805,7 @@ impl Service {
         if user.is_none() && !hidden {
             return Ok(());
         }
-        let request = PreAuthenticationRequest {
+        let request = || PreAuthenticationRequest {
             user_attributes: user.map(event_attributes).unwrap_or_default(),
             validation_data: validation,
             user_not_found: hidden.then_some(user.is_none()),

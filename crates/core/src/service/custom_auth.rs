@@ -144,7 +144,7 @@ impl Service {
             client_metadata: metadata,
             srp_a: None,
         };
-        let request = VerifyAuthChallengeRequest {
+        let request = || VerifyAuthChallengeRequest {
             user_attributes: flow.user_attributes(),
             private_challenge_parameters: flow.state.private.clone().into_iter().collect(),
             challenge_answer: answer.to_owned(),
@@ -196,7 +196,7 @@ impl Service {
         if flow.state.session.len() > MAX_ROUNDS {
             return Err(incorrect());
         }
-        let request = DefineAuthChallengeRequest {
+        let request = || DefineAuthChallengeRequest {
             user_attributes: flow.user_attributes(),
             session: flow.state.session.clone(),
             client_metadata: flow.client_metadata.clone(),
@@ -271,7 +271,7 @@ impl Service {
     }
 
     async fn create_round(&self, mut flow: Flow<'_>) -> Result<AuthStep> {
-        let request = CreateAuthChallengeRequest {
+        let request = || CreateAuthChallengeRequest {
             user_attributes: flow.user_attributes(),
             challenge_name: "CUSTOM_CHALLENGE".into(),
             session: flow.state.session.clone(),

@@ -323,7 +323,7 @@ impl Service {
         };
         let username = format!("{}_{}", provider.name(), subject);
         let mut mapped = self.map_attributes(pool, &provider, &merged);
-        let request = InboundFederationRequest {
+        let request = || InboundFederationRequest {
             provider_name: provider.name().to_owned(),
             provider_type: provider.kind().as_str().to_owned(),
             attributes,
@@ -365,7 +365,7 @@ impl Service {
                     user
                 }
                 None => {
-                    let request = PreSignUpRequest {
+                    let request = || PreSignUpRequest {
                         user_attributes: mapped.clone(),
                         validation_data: None,
                         client_metadata: None,
@@ -393,7 +393,7 @@ impl Service {
         }
         // A sign-in like any other: PreAuthentication may refuse it, PostAuthentication sees it.
         self.pre_authentication(pool, &auth.client, Some(&user), &user.username, &caller, None).await?;
-        let request = PostAuthenticationRequest {
+        let request = || PostAuthenticationRequest {
             user_attributes: event_attributes(&user),
             new_device_used: false,
             client_metadata: None,

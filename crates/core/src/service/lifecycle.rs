@@ -57,7 +57,7 @@ impl Service {
         caller: &CallerContext,
     ) -> Result<Option<PreSignUpDecision>> {
         let request =
-            PreSignUpRequest { user_attributes: attrs.iter().cloned().collect(), validation_data, client_metadata };
+            || PreSignUpRequest { user_attributes: attrs.iter().cloned().collect(), validation_data, client_metadata };
         let Some(out) = self.run_trigger::<PreSignUp>(pool, source, username, caller, request).await? else {
             return Ok(None);
         };
@@ -78,7 +78,7 @@ impl Service {
         caller: &CallerContext,
         client_metadata: Option<StringMap>,
     ) -> Result<()> {
-        let request = PostConfirmationRequest { user_attributes: event_attributes(user), client_metadata };
+        let request = || PostConfirmationRequest { user_attributes: event_attributes(user), client_metadata };
         self.run_trigger::<PostConfirmation>(pool, source, &user.username, caller, request).await?;
         Ok(())
     }

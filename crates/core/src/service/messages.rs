@@ -410,7 +410,7 @@ impl Service {
         ctx: &CallerContext,
         client_metadata: Option<StringMap>,
     ) -> Result<Option<CustomMessageResponse>> {
-        let request = CustomMessageRequest {
+        let request = || CustomMessageRequest {
             user_attributes: event_attributes(user),
             code_parameter: "{####}".into(),
             link_parameter: "{##Click Here##}".into(),

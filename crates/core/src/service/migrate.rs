@@ -60,7 +60,7 @@ impl Service {
         ctx: &CallerContext,
         request: UserMigrationRequest,
     ) -> Result<Option<User>> {
-        let Some(out) = self.run_trigger::<UserMigration>(pool, source, typed_name, ctx, request).await? else {
+        let Some(out) = self.run_trigger::<UserMigration>(pool, source, typed_name, ctx, || request).await? else {
             return Ok(None);
         };
         let attrs: Vec<(String, String)> = match &out.user_attributes {

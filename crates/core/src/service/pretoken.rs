@@ -200,7 +200,7 @@ impl Service {
             return Ok(Overrides::default());
         };
         let roles: Vec<String> = groups.iter().filter_map(|g| g.role_arn.clone()).collect();
-        let request = PreTokenGenerationRequest {
+        let request = || PreTokenGenerationRequest {
             user_attributes: event_attributes(user),
             group_configuration: Some(GroupConfiguration {
                 groups_to_override: groups.iter().map(|g| g.name.clone()).collect(),
@@ -231,7 +231,7 @@ impl Service {
         if version != "3" {
             return Ok(Overrides::default());
         }
-        let request = PreTokenGenerationRequest {
+        let request = || PreTokenGenerationRequest {
             user_attributes: Default::default(),
             group_configuration: None,
             scopes: Some(scopes.to_vec()),

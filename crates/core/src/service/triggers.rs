@@ -112,18 +112,20 @@ pub(crate) fn envelope(
 impl Service {
     /// Invokes the `C` trigger for `source` if the pool configures it, returning the function's
     /// typed `response` (None when the trigger is not configured). A response member of the
-    /// wrong type is Cognito's "Unrecognizable lambda output".
+    /// wrong type is Cognito's "Unrecognizable lambda output". `request` builds the event's
+    /// request only when the trigger runs: most sign-ins run none, and their events copy the
+    /// user's attributes.
     pub(crate) async fn run_trigger<C: Contract>(
         &self,
         pool: &UserPool,
         source: TriggerSource,
         user_name: &str,
         caller: &CallerContext,
-        request: C::Request,
+        request: impl FnOnce() -> C::Request,
     ) -> Result<Option<C::Response>> {
         debug_assert_eq!(source.kind(), C::KIND, "{source} is not a {:?} source", C::KIND);
         let Some((function, version)) = trigger_function(pool, C::KIND) else { return Ok(None) };
-        let request = serde_json::to_value(&request).map_err(CognitoError::internal)?;
+        let request = serde_json::to_value(request()).map_err(CognitoError::internal)?;
         let mut event = envelope(version, source, self.pool_region(&pool.id), &pool.id, user_name, caller, request);
         event["response"] = C::initial_response(version);
         let mut meta = InvokeMeta {

@@ -139,7 +139,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::route))
         .route("/v2/email/outbound-emails", post(capture::ses_v2_send))
         .merge(crate::lambda_api::routes());
-    Router::new()
+    let routes = Router::new()
         .route("/", get(crate::console::root).post(api))
         .route("/health", get(health))
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
@@ -149,12 +149,18 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::imports::routes())
         .merge(tools)
         .route_layer(middleware::from_fn(crate::metrics::mark_route))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::limits::enforce))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::guard))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::metrics::track))
-        .with_state(state)
-        .layer(middleware::from_fn(crate::invocations::api_request_scope))
+        .with_state(state.clone());
+    // Around the whole router once, outermost first, rather than with `Router::layer`: that
+    // wraps every route in each layer, boxed, and a request then clones the boxed chain at
+    // every layer it passes.
+    let stack = tower::ServiceBuilder::new()
         .layer(cors)
+        .layer(middleware::from_fn(crate::invocations::api_request_scope))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::guard))
+        .layer(middleware::from_fn_with_state(state, crate::limits::enforce))
+        .service(routes);
+    Router::new().fallback_service(stack)
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {
@@ -347,10 +353,10 @@ pub(crate) async fn cognito_call(state: &AppState, req: Request) -> Response {
     };
     // One line per call: what, for which pool, how it ended and how long it took, under the
     // request id the answer's `x-amzn-RequestId` repeats. Never a member's value beyond the ids
-    // (they may be passwords, codes or tokens).
-    let request_id = cognate_core::context::ApiRequest::current().map(|r| r.id);
+    // (they may be passwords, codes or tokens). The fields are evaluated only when the line is
+    // logged.
     tracing::info!(
-        request_id = %request_id.as_deref().unwrap_or("-"),
+        request_id = %cognate_core::context::ApiRequest::current().map_or_else(|| "-".to_owned(), |r| r.id),
         op = %seen.op.as_deref().unwrap_or("-"),
         pool = %seen.pool.as_deref().unwrap_or("-"),
         client = %seen.client.as_deref().unwrap_or("-"),
