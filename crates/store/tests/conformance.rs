@@ -264,9 +264,6 @@ async fn documents_changed_by_another_server(db: Db) {
     drop(guard);
 }
 
-/// A sign-in's read that server a keeps is confirmed while nothing it holds changed, and not
-/// after server b changes the user, the pool, a client, a group or a membership of that pool;
-/// a change in another pool leaves it be. SQLite keeps none.
 /// A transaction that changes pools counts one change per pool, however many rows it changed,
 /// and the session it ran in is left with one setting, not one per pool (migration 0013).
 async fn pool_changes_counted_once_per_transaction() {
@@ -311,6 +308,9 @@ async fn pool_changes_counted_once_per_transaction() {
     conn.close().await.unwrap();
 }
 
+/// A sign-in's read that server a keeps is confirmed while nothing it holds changed, and not
+/// after server b changes the user, the pool, a client, a group or a membership of that pool;
+/// a change in another pool leaves it be. SQLite keeps none.
 async fn kept_sign_ins_only_while_current(db: Db) {
     let postgres = matches!(db, Db::Postgres);
     let Some((url, guard)) = fresh_database(db).await else { return };
